@@ -1,0 +1,156 @@
+# goro - Go's concurrency runtime for C.
+#
+#   make            build build/lib/libgoro.so and build/pkgconfig/goro.pc
+#   make deps       install missing build and test packages (apt, as root)
+#   make test       deps, build, run the test suite
+#   make bench      build and run the benchmarks (bench/RESULTS.md)
+#   make run        build and run a demonstration workload
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+VERSION     := 0.1.0
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+CC          ?= gcc
+ifeq ($(origin CC),default)
+CC          := gcc
+endif
+CLANG       ?= clang
+BUILD       := build
+V           ?= 0
+Q           := $(if $(filter 1,$(V)),,@)
+
+# Everything that may run on a G stack is compiled -fsplit-stack; the link
+# uses gold with the non-split headroom (16 KiB) and immediate binding, never
+# -fsplit-stack itself (see shared design notes, SPLIT-STACK.md).
+HEADROOM    := 0x4000
+WARN        := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS      ?= -O2 -g
+BASEFLAGS   := -std=gnu11 -fPIC -fsplit-stack -fno-omit-frame-pointer \
+               -Iinclude -Isrc/runtime -MMD -MP $(WARN)
+RTFLAGS     := $(BASEFLAGS) -fvisibility=hidden -D_GNU_SOURCE
+SPLITLD     := -fuse-ld=gold -Wl,--split-stack-adjust-size=$(HEADROOM) -Wl,-z,now
+LIBS        := -luv -ljemalloc -lpthread
+
+RUNTIME_SRCS := $(wildcard src/runtime/*.c)
+RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
+                $(BUILD)/obj/asm/amd64.o
+LIB         := $(BUILD)/lib/libgoro.so
+STUBLIB     := $(BUILD)/lib/libgoro_morestack.a
+PC          := $(BUILD)/pkgconfig/goro.pc
+
+.PHONY: all deps test run bench install clean
+all: $(LIB) $(STUBLIB) $(PC)
+
+deps:
+	$(Q)sh scripts/install-deps
+
+$(BUILD)/obj/runtime/%.o: src/runtime/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(RTFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/asm/%.o: asm/%.S src/runtime/asmdefs.h
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -c $< -o $@
+
+# The split-stack entry points each program and plugin links statically.
+$(STUBLIB): $(BUILD)/obj/asm/morestack_stub.o
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB): $(RUNTIME_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared $(SPLITLD) -Wl,-soname,libgoro.so -o $@ $^ $(LIBS)
+
+define make_pc
+	@mkdir -p $(dir $(2))
+	$(Q)sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(3)|' -e 's|@INCLUDEDIR@|$(4)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@HEADROOM@|$(HEADROOM)|' \
+	    scripts/goro.pc.in > $(2)
+endef
+
+$(PC): scripts/goro.pc.in Makefile
+	@echo "  GEN     $@"
+	$(call make_pc,$(CURDIR)/$(BUILD),$@,$(CURDIR)/$(BUILD)/lib,$(CURDIR)/include)
+
+# ---- tests ------------------------------------------------------------------
+# The test binary links the runtime's objects directly (internals are reached
+# through tests/export_test.h); tests/link/ checks the installed-style path:
+# a program built with pkg-config against libgoro.so.
+
+TEST_SRCS   := $(wildcard tests/test_*.c)
+TEST_OBJS   := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRCS))
+# The growth cases, compiled four ways.
+GROWTH_VARIANTS := gcc_O0 gcc_O2 clang_O0 clang_O2
+GROWTH_OBJS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/obj/tests/growth_$(v).o)
+TESTBIN     := $(BUILD)/tests/goro-tests
+LINKPROG    := $(BUILD)/tests/linkprog
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(BASEFLAGS) -D_GNU_SOURCE -O1 -g -c $< -o $@
+
+variant_cc = $(if $(findstring clang,$(1)),$(CLANG),gcc)
+variant_opt = $(lastword $(subst _, ,$(1)))
+$(BUILD)/obj/tests/growth_%.o: tests/growth_cases.c tests/growth_cases.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($*)"
+	$(Q)$(call variant_cc,$*) -std=gnu11 -fPIC -fsplit-stack -Iinclude -g \
+	    -$(call variant_opt,$*) -DVARIANT=$* -c $< -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(GROWTH_OBJS) $(RUNTIME_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SPLITLD) -o $@ $^ -lcriterion $(LIBS)
+
+$(LINKPROG): tests/link/prog.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $$(pkg-config --cflags goro) -O2 -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG)
+	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) ./$(TESTBIN) $(TESTFLAGS)
+
+# ---- benchmarks and demo ----------------------------------------------------
+
+BENCH_SRCS  := $(wildcard bench/*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)sh scripts/bench $(BUILD)/bench
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/spawn
+	$(Q)./$(BUILD)/bench/spawn
+
+# ---- install ----------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/goro \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libgoro.so
+	install -m 0644 $(STUBLIB) $(DESTDIR)$(PREFIX)/lib/libgoro_morestack.a
+	install -m 0644 include/goro.h $(DESTDIR)$(PREFIX)/include/goro.h
+	install -m 0644 include/goro/*.h $(DESTDIR)$(PREFIX)/include/goro/
+	$(call make_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/goro.pc,$(PREFIX)/lib,$(PREFIX)/include)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

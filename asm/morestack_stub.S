@@ -1,0 +1,48 @@
+/*
+ * morestack_stub.S - the split-stack entry points every program and plugin
+ * links statically (build/lib/libgoro_morestack.a, named by goro.pc).
+ *
+ * -fsplit-stack code calls __morestack, __morestack_non_split and
+ * __morestack_allocate_stack_space. They must be goro's, never libgcc's
+ * segmented ones, and gold cannot bind such calls to a shared library (an
+ * internal error in relocate, binutils 2.40). So each module gets these
+ * hidden local definitions: __morestack_non_split keeps its fast path here
+ * (it runs on every call of a function that calls libc); everything else
+ * jumps through the GOT to libgoro.so's goro_morestack*. No register or
+ * stack slot is touched before the jump: the libgoro entry sees exactly
+ * what the prologue left.
+ */
+#include "../src/runtime/asmdefs.h"
+
+        .text
+
+        .globl  __morestack
+        .hidden __morestack
+        .type   __morestack, @function
+__morestack:
+        .cfi_startproc
+        jmp     *goro_morestack@GOTPCREL(%rip)
+        .cfi_endproc
+        .size   __morestack, .-__morestack
+
+        .globl  __morestack_non_split
+        .hidden __morestack_non_split
+        .type   __morestack_non_split, @function
+__morestack_non_split:
+        .cfi_startproc
+        NONSPLIT_FASTPATH 2f
+2:      jmp     *goro_morestack_non_split@GOTPCREL(%rip)
+        .cfi_endproc
+        .size   __morestack_non_split, .-__morestack_non_split
+
+        .globl  __morestack_allocate_stack_space
+        .hidden __morestack_allocate_stack_space
+        .type   __morestack_allocate_stack_space, @function
+__morestack_allocate_stack_space:
+        .cfi_startproc
+        jmp     *goro_morestack_allocate_stack_space@GOTPCREL(%rip)
+        .cfi_endproc
+        .size   __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
+
+        .section .note.GNU-split-stack,"",@progbits
+        .section .note.GNU-stack,"",@progbits

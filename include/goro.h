@@ -1,0 +1,103 @@
+/*
+ * goro.h - Go's concurrency runtime for C programs.
+ *
+ * A program starts the runtime with goro_run(main_fn, arg); main_fn runs as
+ * the first green thread (a "G") and goro_run returns when it returns. Inside
+ * a G, goro_go spawns more; they are multiplexed onto a few OS threads, each
+ * starts on a small stack that grows by copying, and the blocking operations
+ * below park the G, not the thread.
+ *
+ * Build with the flags of `pkg-config --cflags --libs goro` (they add
+ * -fsplit-stack and the link options the copying stacks need).
+ *
+ * Every function that can fail returns 0 (or a count, or an id) on success
+ * and a negative errno value on failure.
+ *
+ * The contract copying stacks impose on C code: the address of a local
+ * variable must not be kept where it outlives the call or is seen by another
+ * G (a global, the heap, another G's stack); setjmp/longjmp must not cross a
+ * call that may grow the stack; thread-local variables belong to the thread,
+ * and a G may move to another thread at any call into the runtime. errno is
+ * the exception: the runtime keeps it per G (see below).
+ */
+#ifndef GORO_H
+#define GORO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GORO_EXTERN __attribute__((visibility("default")))
+#else
+#define GORO_EXTERN
+#endif
+
+typedef void (*goro_fn)(void *arg);
+
+/* Start the runtime (configured by the GORO_* environment variables, see
+ * README.md), run main_fn(arg) as the first G and return 0 when it returns.
+ * Returns -EINVAL for a NULL main_fn or a bad GORO_* value (a message on
+ * stderr names it), -EALREADY if the runtime already ran in this process,
+ * -EBUSY when called from inside a G. */
+GORO_EXTERN int goro_run(goro_fn main_fn, void *arg);
+
+/* Spawn a G running fn(arg). Returns its id (> 0); -EINVAL for a NULL fn,
+ * -EPERM when not called from a G. */
+GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
+
+/* Let other Gs run; the caller is runnable again at once. */
+GORO_EXTERN void goro_yield(void);
+
+/* The calling G's id, or 0 outside any G. */
+GORO_EXTERN int64_t goro_id(void);
+
+/* Park the calling G for at least ns nanoseconds (ns <= 0 yields). */
+GORO_EXTERN void goro_sleep_ns(int64_t ns);
+
+/* Wait group: Add/Done/Wait as in Go's sync.WaitGroup. A counter that goes
+ * negative is a fatal error, as in Go. */
+typedef struct goro_wg goro_wg;
+GORO_EXTERN goro_wg *goro_wg_new(void);            /* NULL when out of memory */
+GORO_EXTERN void     goro_wg_add(goro_wg *wg, int64_t delta);
+GORO_EXTERN void     goro_wg_done(goro_wg *wg);
+GORO_EXTERN void     goro_wg_wait(goro_wg *wg);
+GORO_EXTERN void     goro_wg_free(goro_wg *wg);
+
+/* Mutex that parks the G, not the thread. Waiters are served in FIFO order
+ * and the lock is handed to the next waiter directly. */
+typedef struct goro_mutex goro_mutex;
+GORO_EXTERN goro_mutex *goro_mutex_new(void);      /* NULL when out of memory */
+GORO_EXTERN void goro_mutex_lock(goro_mutex *m);
+GORO_EXTERN void goro_mutex_unlock(goro_mutex *m);
+GORO_EXTERN void goro_mutex_free(goro_mutex *m);
+
+/* Figures, for tests and benchmarks. */
+typedef struct goro_stats {
+    uint64_t gs_live, gs_created, procs, threads;
+    uint64_t stack_bytes_inuse, stack_grows, stack_shrinks, stack_copied_bytes;
+    uint64_t preempt_sync, preempt_async, ctx_switches;
+} goro_stats;
+GORO_EXTERN void goro_stats_get(goro_stats *out);
+
+/*
+ * errno is kept per G: the runtime saves it when a G stops and restores it
+ * when the G runs again, on whatever thread. glibc declares
+ * __errno_location() const, so a compiler may keep the address of one
+ * thread's errno across a call after which the G runs on another thread.
+ * goro_errno_location() is not const: through this definition every use of
+ * errno in code that includes goro.h reads the current thread's slot.
+ */
+GORO_EXTERN int *goro_errno_location(void);
+#undef errno
+#define errno (*goro_errno_location())
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GORO_H */

@@ -1,0 +1,159 @@
+/*
+ * config.c - the runtime's knobs.
+ *
+ * A program using goro_run configures the runtime through the environment;
+ * the daemon fills the same runtimeconfig from its YAML file. Every value is
+ * checked, and a bad one is refused with a message naming the variable, the
+ * value and what is allowed: goro_run then returns -EINVAL.
+ *
+ *   GORO_PROCS                    Ps (threads running Gs at once); default:
+ *                                 the CPUs this process may run on; 1..4096
+ *   GORO_STACK_MIN_SIZE           starting stack; power of two, 2KiB..64KiB
+ *   GORO_STACK_ORDERS             small stack sizes cached (min, 2*min, ...);
+ *                                 1..8, default 4
+ *   GORO_STACK_CACHE_SIZE         per-P cache per order; default 32KiB;
+ *                                 a multiple of 4KiB, at least twice the
+ *                                 largest small stack, at most 64MiB
+ *   GORO_STACK_MAX_SIZE           largest stack a G may grow to; default 1GiB;
+ *                                 from 64KiB to 64GiB
+ *   GORO_STACK_NONSPLIT_HEADROOM  stack required before calling code built
+ *                                 without -fsplit-stack (libc, ...); default
+ *                                 16KiB; 4KiB..1MiB, a multiple of 16
+ *
+ * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime2.h"
+
+/* parse_size reads a byte count: digits, then optionally K, KiB, M, MiB,
+ * G, GiB (powers of 1024) or B. Returns 0, or -EINVAL for anything else
+ * (empty, sign, junk, overflow). */
+int parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+        s++;
+    }
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = {{"", 0},     {"B", 0},   {"K", 10}, {"KiB", 10},
+                 {"M", 20},   {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(s, units[i].suffix) == 0) {
+            if (v > (UINT64_MAX >> units[i].shift))
+                return -EINVAL;
+            *out = v << units[i].shift;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static bool ispow2(uint64_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+static int bad(const char *name, const char *val, const char *allowed)
+{
+    print("goro: %s=%s: %s\n", name, val, allowed);
+    return -EINVAL;
+}
+
+/* envsize reads variable name into *out if it is set; checks range and
+ * the extra condition. */
+static int envsize(const char *name, uint64_t *out, uint64_t lo, uint64_t hi,
+                   bool pow2, uint64_t multiple, const char *allowed)
+{
+    const char *v = getenv(name);
+    if (v == NULL)
+        return 0;
+    uint64_t x;
+    if (parse_size(v, &x) != 0 || x < lo || x > hi || (pow2 && !ispow2(x)) ||
+        (multiple && x % multiple != 0))
+        return bad(name, v, allowed);
+    *out = x;
+    return 0;
+}
+
+static int32_t ncpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int32_t)n : 1;
+}
+
+int runtimeconfig_fromenv(runtimeconfig *c)
+{
+    uint64_t procs = 0, min = 2048, orders = 4, cache = 32768,
+             max = 1ull << 30, headroom = 16384;
+    int err = 0;
+    const char *v = getenv("GORO_PROCS");
+    if (v != NULL) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < 1 || n > 4096)
+            return bad("GORO_PROCS", v, "not a whole number from 1 to 4096");
+        procs = (uint64_t)n;
+    }
+    err = envsize("GORO_STACK_MIN_SIZE", &min, 2048, 65536, true, 0,
+                  "not a power of two between 2048 and 65536");
+    if (err == 0) {
+        v = getenv("GORO_STACK_ORDERS");
+        if (v != NULL) {
+            if (parse_size(v, &orders) != 0 || orders < 1 || orders > 8)
+                return bad("GORO_STACK_ORDERS", v,
+                           "not a whole number from 1 to 8");
+        }
+    }
+    if (err == 0)
+        err = envsize("GORO_STACK_CACHE_SIZE", &cache, 4096, 64ull << 20,
+                      false, 4096,
+                      "not a multiple of 4096 between 4KiB and 64MiB");
+    if (err == 0 && cache < 2 * (min << (orders - 1))) {
+        print("goro: GORO_STACK_CACHE_SIZE=%llu: must be at least twice the "
+              "largest cached stack (%llu bytes)\n",
+              (unsigned long long)cache,
+              (unsigned long long)(min << (orders - 1)));
+        return -EINVAL;
+    }
+    if (err == 0)
+        err = envsize("GORO_STACK_MAX_SIZE", &max, 65536, 64ull << 30, false,
+                      0, "not a size between 64KiB and 64GiB");
+    if (err == 0)
+        err = envsize("GORO_STACK_NONSPLIT_HEADROOM", &headroom, 4096,
+                      1 << 20, false, 16,
+                      "not a multiple of 16 between 4KiB and 1MiB");
+    if (err != 0)
+        return err;
+    if (max < 2 * min) {
+        print("goro: GORO_STACK_MAX_SIZE=%llu: must be at least twice "
+              "GORO_STACK_MIN_SIZE (%llu)\n", (unsigned long long)max,
+              (unsigned long long)min);
+        return -EINVAL;
+    }
+    c->procs = procs ? (int32_t)procs : ncpu();
+    c->stack_min = min;
+    c->stack_orders = (int32_t)orders;
+    c->stack_cache_size = cache;
+    c->stack_max = max;
+    c->nonsplit_headroom = headroom;
+    return 0;
+}

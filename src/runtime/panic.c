@@ -1,0 +1,73 @@
+/*
+ * panic.c - fatal errors.
+ *
+ * Two kinds of error, as in Go: whatever a caller can cause is returned as a
+ * negative errno; a broken invariant of the runtime itself (or a limit that
+ * cannot be honoured, such as the maximum stack size) prints what it knows,
+ * prefixed "runtime:" by the caller, then throw("constant string") prints
+ * "fatal error: ..." with the G and M it happened on and aborts the process
+ * (SIGABRT: a core dump for post-mortem, a non-zero status for a
+ * supervisor).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime2.h"
+
+static mutex printmu;
+
+void printlock(void)
+{
+    lock(&printmu);
+}
+
+void printunlock(void)
+{
+    unlock(&printmu);
+}
+
+/* print writes to stderr without buffering. Meant for g0 or fatal paths. */
+void print(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    ssize_t off = 0;
+    while (off < n) {
+        ssize_t w = write(2, buf + off, n - off);
+        if (w <= 0)
+            break;
+        off += w;
+    }
+}
+
+void throw(const char *s)
+{
+    g *gp = getg();
+    print("fatal error: %s\n", s);
+    if (gp != NULL) {
+        m *mp = gp->m;
+        g *cur = mp ? mp->curg : NULL;
+        if (cur != NULL)
+            print("\ngoroutine %lld [%s]: stack [%#lx, %#lx) size %lu\n",
+                  (long long)cur->goid, gp == cur ? "running" : "on g0",
+                  (unsigned long)cur->stack.lo, (unsigned long)cur->stack.hi,
+                  (unsigned long)(cur->stack.hi - cur->stack.lo));
+        if (mp)
+            print("m%d\n", mp->id);
+    }
+    abort();
+}
+
+void badmcall(void)
+{
+    throw("runtime: mcall called on m->g0 stack");
+}

@@ -1,0 +1,1181 @@
+/*
+ * proc.c - the goroutine scheduler.
+ *
+ * The scheduler's job is to distribute ready-to-run Gs over worker threads,
+ * as in Go (runtime/proc.go), whose design and names this file keeps:
+ *
+ *   G - a green thread: a function, its stack and its saved context.
+ *   M - worker thread (machine): an OS thread with its own scheduling stack
+ *       (g0, the pthread stack) on which the scheduler and newstack run.
+ *   P - processor: the right to run Gs. An M must hold a P to run a G. There
+ *       are exactly `procs` Ps. Each has a local run queue, a free G list and
+ *       the stack cache, touched by its M without locks.
+ *
+ * Running: schedule() takes a G from the P's runnext slot, then its local run
+ * queue (every 61st time the global queue first, for fairness), then
+ * findrunnable(): the global queue, then stealing half of another P's queue.
+ * execute() switches to the G (gogo). A G gives the M back to the scheduler
+ * through mcall: it yields (goro_yield -> gosched_m), parks (gopark ->
+ * park_m: a wait list now records it and someone will goready it) or exits
+ * (goexit0: the G goes to the P's free list with its stack, so that spawning
+ * is cheap).
+ *
+ * Worker thread parking/unparking (Go's design, kept because it avoids both
+ * lost wakeups and an idle core burning): an M with nothing to run becomes
+ * "spinning" (at most half of the busy Ps' worth of Ms spin at once) and
+ * looks for work to steal; if it finds none it gives its P back, re-checks
+ * every run queue once more, and sleeps on its note (a futex). Whoever makes
+ * a G runnable calls wakep(), which starts an M only if there is an idle P
+ * and no M already spinning; a spinning M that finds work stops spinning and
+ * calls wakep() in its turn. So a burst of work wakes Ms one at a time, and
+ * an idle runtime makes no system calls at all.
+ *
+ * Rejected: one global queue under one lock (contention at every switch); a
+ * thread per G (the cost this runtime exists to avoid); waking every idle M
+ * on new work (thundering herd).
+ */
+
+#include <jemalloc/jemalloc.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime2.h"
+
+HIDDEN schedt sched;
+HIDDEN p **allp;
+HIDDEN int32_t gomaxprocs;
+HIDDEN runtimeconfig rtconf;
+HIDDEN pstats gstats;
+HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
+
+/* All Gs ever created (Gs are never freed, as in Go), for scans and ps. */
+static mutex allglock;
+static g **allgs;
+static uint32_t allglen, allgcap;
+
+static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
+static _Atomic bool mainStarted;
+static m *m0;
+static jmp_buf m0exit;              /* goro_run's frame, on m0's g0 stack */
+
+enum { g0StackSize = 512 * 1024, g0GuardRoom = 32 * 1024 };
+
+/* ---- small helpers --------------------------------------------------- */
+
+int64_t nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* fastrand: a per-M xorshift generator. Must run on an M. */
+static inline uint32_t fastrand(void)
+{
+    uint64_t *s = &getg()->m->fastrand;
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return (uint32_t)(x >> 32);
+}
+
+uint32_t fastrandn(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)fastrand() * n) >> 32);
+}
+
+/* mystats: the running P's counters, or the global ones (then the caller
+ * must accept racy increments; only rare paths run without a P). */
+pstats *mystats(void)
+{
+    g *gp = getg();
+    p *pp = gp ? gp->m->p : NULL;
+    return pp ? &pp->stats : &gstats;
+}
+
+/* ---- G status -------------------------------------------------------- */
+
+uint32_t readgstatus(g *gp)
+{
+    return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
+}
+
+/* casgstatus moves gp from oldval to newval. If a scan holds gp (the Gscan
+ * bit is set) it waits for the scan to finish. Any other mismatch is a
+ * broken invariant. */
+void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
+{
+    if ((oldval & Gscan) || (newval & Gscan) || oldval == newval) {
+        print("runtime: casgstatus: oldval=%#x newval=%#x\n", oldval, newval);
+        throw("casgstatus: bad incoming values");
+    }
+    for (int i = 0;; i++) {
+        uint32_t cur = oldval;
+        if (atomic_compare_exchange_weak_explicit(&gp->atomicstatus, &cur,
+                                                  newval, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return;
+        if (cur != oldval && cur != (oldval | Gscan)) {
+            print("runtime: casgstatus: goroutine %lld status %#x, wanted "
+                  "%#x -> %#x\n", (long long)gp->goid, cur, oldval, newval);
+            throw("casgstatus: bad status");
+        }
+        if (cur == (oldval | Gscan))
+            __builtin_ia32_pause();
+    }
+}
+
+/* castogscanstatus sets the Gscan bit on gp if its status is oldval. */
+bool castogscanstatus(g *gp, uint32_t oldval, uint32_t newval)
+{
+    if (newval != (oldval | Gscan))
+        throw("castogscanstatus: bad values");
+    uint32_t cur = oldval;
+    return atomic_compare_exchange_strong_explicit(
+        &gp->atomicstatus, &cur, newval, memory_order_acq_rel,
+        memory_order_acquire);
+}
+
+/* ---- allgs, malg, free Gs ---------------------------------------------- */
+
+static void allgadd(g *gp)
+{
+    lock(&allglock);
+    if (allglen == allgcap) {
+        uint32_t ncap = allgcap ? allgcap * 2 : 1024;
+        g **n = rallocx(allgs ? (void *)allgs : mallocx(8, 0),
+                        ncap * sizeof *n, 0);
+        if (n == NULL)
+            throw("out of memory (allgs)");
+        allgs = n;
+        allgcap = ncap;
+    }
+    gp->allgindex = allglen;
+    allgs[allglen++] = gp;
+    unlock(&allglock);
+}
+
+/* malg allocates a new G with a stack of stacksize bytes (0: none).
+ * Must run on g0. */
+static g *malg(uintptr_t stacksize)
+{
+    g *newg = mallocx(sizeof(g), MALLOCX_ZERO);
+    if (newg == NULL) {
+        print("runtime: out of memory: cannot allocate a G\n");
+        throw("out of memory (malg)");
+    }
+    if (stacksize) {
+        newg->stack = stackalloc(stacksize);
+        newg->stackguard0 = newg->stack.lo + StackGuard;
+    }
+    return newg;
+}
+
+/* gfput puts a dead G on pp's free list, keeping its stack only if it has
+ * the starting size. If the local list is long, half of it moves to the
+ * global list. Owner M, on g0. */
+static void gfput(p *pp, g *gp)
+{
+    if (readgstatus(gp) != Gdead)
+        throw("gfput: bad status (not Gdead)");
+    uintptr_t stksize = gp->stack.hi - gp->stack.lo;
+    if (stksize != rtconf.stack_min) {
+        /* A grown stack is not kept with a dead G. */
+        stackfree(gp->stack);
+        gp->stack.lo = gp->stack.hi = 0;
+        gp->stackguard0 = 0;
+    }
+    gp->schedlink = pp->gfree;
+    pp->gfree = gp;
+    pp->gfreecnt++;
+    if (pp->gfreecnt >= 64) {
+        lock(&sched.gflock);
+        while (pp->gfreecnt >= 32) {
+            g *x = pp->gfree;
+            pp->gfree = x->schedlink;
+            pp->gfreecnt--;
+            x->schedlink = sched.gfree;
+            sched.gfree = x;
+            sched.ngfree++;
+        }
+        unlock(&sched.gflock);
+    }
+}
+
+/* gfget takes a G from pp's free list (refilling it from the global one),
+ * giving it a starting stack if it has none. Owner M, on g0. */
+static g *gfget(p *pp)
+{
+    if (pp->gfree == NULL && sched.gfree != NULL) {
+        lock(&sched.gflock);
+        while (pp->gfreecnt < 32 && sched.gfree != NULL) {
+            g *x = sched.gfree;
+            sched.gfree = x->schedlink;
+            sched.ngfree--;
+            x->schedlink = pp->gfree;
+            pp->gfree = x;
+            pp->gfreecnt++;
+        }
+        unlock(&sched.gflock);
+    }
+    g *gp = pp->gfree;
+    if (gp == NULL)
+        return NULL;
+    pp->gfree = gp->schedlink;
+    pp->gfreecnt--;
+    if (gp->stack.lo == 0) {
+        gp->stack = stackalloc(rtconf.stack_min);
+        gp->stackguard0 = gp->stack.lo + StackGuard;
+    }
+    return gp;
+}
+
+/* ---- run queues ----------------------------------------------------------
+ * The local queue is a ring of RUNQ_SIZE: the owner puts at the tail and
+ * gets from the head; thieves grab from the head. head and tail only grow
+ * (mod 2^32). */
+
+static inline uint32_t loadacq(_Atomic uint32_t *x)
+{
+    return atomic_load_explicit(x, memory_order_acquire);
+}
+
+bool runqempty(p *pp)
+{
+    /* Observe a consistent head, tail and runnext: the tail must not have
+     * moved while we read runnext. */
+    for (;;) {
+        uint32_t head = loadacq(&pp->runqhead);
+        uint32_t tail = loadacq(&pp->runqtail);
+        g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+        if (tail == loadacq(&pp->runqtail))
+            return head == tail && next == NULL;
+    }
+}
+
+uint32_t runqlen(p *pp)
+{
+    return loadacq(&pp->runqtail) - loadacq(&pp->runqhead);
+}
+
+/* runqputslow moves half of pp's local queue plus gp to the global queue.
+ * Owner only. Returns false if a thief raced us (the caller retries). */
+static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
+{
+    g *batch[RUNQ_SIZE / 2 + 1];
+    uint32_t n = (tail - head) / 2;
+    if (n != RUNQ_SIZE / 2)
+        throw("runqputslow: queue is not full");
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&pp->runq[(head + i) % RUNQ_SIZE],
+                                        memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &head,
+                                                 head + n,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+        return false;
+    batch[n] = gp;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    batch[n]->schedlink = NULL;
+    lock(&sched.lock);
+    if (sched.runqtail)
+        sched.runqtail->schedlink = batch[0];
+    else
+        sched.runqhead = batch[0];
+    sched.runqtail = batch[n];
+    sched.runqsize += n + 1;
+    unlock(&sched.lock);
+    return true;
+}
+
+/* runqput puts gp on pp's local queue: in runnext if next (kicking the old
+ * runnext to the tail), else at the tail; a full queue spills half to the
+ * global queue. Owner only. */
+bool runqput(p *pp, g *gp, bool next)
+{
+    if (next) {
+        g *old = atomic_exchange_explicit(&pp->runnext, gp,
+                                          memory_order_acq_rel);
+        if (old == NULL)
+            return true;
+        gp = old;
+    }
+    for (;;) {
+        uint32_t head = loadacq(&pp->runqhead);
+        uint32_t tail = atomic_load_explicit(&pp->runqtail,
+                                             memory_order_relaxed);
+        if (tail - head < RUNQ_SIZE) {
+            atomic_store_explicit(&pp->runq[tail % RUNQ_SIZE], gp,
+                                  memory_order_relaxed);
+            /* store-release: makes the G available to thieves */
+            atomic_store_explicit(&pp->runqtail, tail + 1,
+                                  memory_order_release);
+            return true;
+        }
+        if (runqputslow(pp, gp, head, tail))
+            return true;
+    }
+}
+
+/* runqget takes a G from pp's local queue: runnext first (the G then
+ * inherits the time slice), else the head. Owner only. */
+g *runqget(p *pp, bool *inheritTime)
+{
+    g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+    if (next != NULL &&
+        atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        *inheritTime = true;
+        return next;
+    }
+    for (;;) {
+        uint32_t head = loadacq(&pp->runqhead);
+        uint32_t tail = atomic_load_explicit(&pp->runqtail,
+                                             memory_order_relaxed);
+        if (tail == head)
+            return NULL;
+        g *gp = atomic_load_explicit(&pp->runq[head % RUNQ_SIZE],
+                                     memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &head,
+                                                  head + 1,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            *inheritTime = false;
+            return gp;
+        }
+    }
+}
+
+/* runqgrab copies half of pp's queue into batch (a ring at batchHead) and
+ * returns how many. May be called by any P. */
+static uint32_t runqgrab(p *pp, g *_Atomic *batch, uint32_t batchHead,
+                         bool stealRunNextG)
+{
+    for (;;) {
+        uint32_t head = loadacq(&pp->runqhead);
+        uint32_t tail = loadacq(&pp->runqtail);
+        uint32_t n = tail - head;
+        n = n - n / 2;
+        if (n == 0) {
+            if (stealRunNextG) {
+                g *next = atomic_load_explicit(&pp->runnext,
+                                               memory_order_acquire);
+                if (next != NULL) {
+                    if (atomic_compare_exchange_strong_explicit(
+                            &pp->runnext, &next, NULL, memory_order_acq_rel,
+                            memory_order_acquire)) {
+                        atomic_store_explicit(&batch[batchHead % RUNQ_SIZE],
+                                              next, memory_order_relaxed);
+                        return 1;
+                    }
+                    continue;
+                }
+            }
+            return 0;
+        }
+        if (n > RUNQ_SIZE / 2)  /* read inconsistent head and tail */
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            g *gp = atomic_load_explicit(&pp->runq[(head + i) % RUNQ_SIZE],
+                                         memory_order_relaxed);
+            atomic_store_explicit(&batch[(batchHead + i) % RUNQ_SIZE], gp,
+                                  memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_strong_explicit(&pp->runqhead, &head,
+                                                    head + n,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return n;
+    }
+}
+
+/* runqsteal steals half of p2's queue into pp's and returns one of the Gs.
+ * Executed by pp's owner. */
+g *runqsteal(p *pp, p *p2, bool stealRunNextG)
+{
+    uint32_t tail = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint32_t n = runqgrab(p2, pp->runq, tail, stealRunNextG);
+    if (n == 0)
+        return NULL;
+    n--;
+    g *gp = atomic_load_explicit(&pp->runq[(tail + n) % RUNQ_SIZE],
+                                 memory_order_relaxed);
+    if (n == 0)
+        return gp;
+    uint32_t head = loadacq(&pp->runqhead);
+    if (tail - head + n >= RUNQ_SIZE)
+        throw("runqsteal: runq overflow");
+    atomic_store_explicit(&pp->runqtail, tail + n, memory_order_release);
+    return gp;
+}
+
+/* globrunqput puts gp at the tail of the global queue. sched.lock held. */
+void globrunqput(g *gp)
+{
+    gp->schedlink = NULL;
+    if (sched.runqtail)
+        sched.runqtail->schedlink = gp;
+    else
+        sched.runqhead = gp;
+    sched.runqtail = gp;
+    sched.runqsize++;
+}
+
+/* globrunqget takes a batch from the global queue: one to return, the rest
+ * into pp's local queue. sched.lock held. */
+static g *globrunqget(p *pp, int32_t max)
+{
+    if (sched.runqsize == 0)
+        return NULL;
+    int32_t n = sched.runqsize / gomaxprocs + 1;
+    if (n > sched.runqsize)
+        n = sched.runqsize;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    sched.runqsize -= n;
+    g *gp = sched.runqhead;
+    sched.runqhead = gp->schedlink;
+    n--;
+    for (; n > 0; n--) {
+        g *g1 = sched.runqhead;
+        sched.runqhead = g1->schedlink;
+        runqput(pp, g1, false);
+    }
+    if (sched.runqhead == NULL)
+        sched.runqtail = NULL;
+    return gp;
+}
+
+/* ---- Ps and Ms ----------------------------------------------------------- */
+
+static void acquirep(m *mp, p *pp)
+{
+    if (mp->p != NULL || pp->m != NULL || pp->status != Pidle)
+        throw("acquirep: invalid p state");
+    mp->p = pp;
+    pp->m = mp;
+    pp->status = Prunning;
+}
+
+static p *releasep(m *mp)
+{
+    p *pp = mp->p;
+    if (pp == NULL || pp->m != mp || pp->status != Prunning)
+        throw("releasep: invalid p state");
+    mp->p = NULL;
+    pp->m = NULL;
+    pp->status = Pidle;
+    return pp;
+}
+
+/* pidleput puts pp on the idle list. sched.lock held; pp's queue empty. */
+static void pidleput(p *pp)
+{
+    if (!runqempty(pp))
+        throw("pidleput: P has non-empty run queue");
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    atomic_fetch_add_explicit(&sched.npidle, 1, memory_order_acq_rel);
+}
+
+/* pidleget takes an idle P. sched.lock held. */
+static p *pidleget(void)
+{
+    p *pp = sched.pidle;
+    if (pp != NULL) {
+        sched.pidle = pp->link;
+        atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_acq_rel);
+    }
+    return pp;
+}
+
+static void mput(m *mp)
+{
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+}
+
+static m *mget(void)
+{
+    m *mp = sched.midle;
+    if (mp != NULL) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+    }
+    return mp;
+}
+
+static NORETURN void mexit(m *mp);
+
+/* stopm parks the M until startm hands it a P. On g0, without a P. */
+static void stopm(m *mp)
+{
+    if (mp->locks)
+        throw("stopm holding locks");
+    if (mp->p)
+        throw("stopm holding p");
+    if (mp->spinning)
+        throw("stopm spinning");
+    lock(&sched.lock);
+    mput(mp);
+    unlock(&sched.lock);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    if (atomic_load(&sched.exiting))
+        mexit(mp);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+static m *allocm(void)
+{
+    m *mp = mallocx(sizeof(m), MALLOCX_ZERO);
+    g *g0 = mallocx(sizeof(g), MALLOCX_ZERO);
+    if (mp == NULL || g0 == NULL)
+        throw("out of memory (allocm)");
+    mp->g0 = g0;
+    g0->m = mp;
+    atomic_store(&g0->atomicstatus, Grunning);
+    lock(&sched.lock);
+    mp->id = sched.mnext++;
+    unlock(&sched.lock);
+    mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
+    return mp;
+}
+
+/* minit sets up the calling thread as mp's: TLS, the g0 stack bounds and
+ * guard, the errno slot. */
+static void minit(m *mp)
+{
+    g *g0 = mp->g0;
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    mp->thread = pthread_self();
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    if (addr != NULL && size > 2 * g0GuardRoom) {
+        g0->stack.lo = (uintptr_t)addr;
+        g0->stack.hi = (uintptr_t)addr + size;
+        g0->stackguard0 = g0->stack.lo + g0GuardRoom;
+    } else {
+        g0->stack.lo = g0->stack.hi = 0;
+        g0->stackguard0 = 0;  /* unknown bounds: never check */
+    }
+    mp->errnop = __errno_location();
+    setg(g0);
+    setguard(g0->stackguard0);
+}
+
+/* mstart1 records where g0's scheduling stack begins (every mcall restarts
+ * from there) and enters the scheduler. Never returns. */
+static NORETURN __attribute__((noinline)) void mstart1(m *mp)
+{
+    mp->g0->sched.sp = (getsp() - 256) & ~(uintptr_t)15;
+    if (mp->nextp) {
+        acquirep(mp, mp->nextp);
+        mp->nextp = NULL;
+    }
+    schedule();
+}
+
+static void *mstart(void *arg)
+{
+    m *mp = arg;
+    minit(mp);
+    mstart1(mp);
+}
+
+/* newm creates a thread for a new M that will run with pp. */
+static void newm(p *pp, bool spinning)
+{
+    m *mp = allocm();
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, g0StackSize);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int err = pthread_create(&t, &attr, mstart, mp);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        print("runtime: failed to create new OS thread (have %d already; "
+              "errno=%d)\n", sched.mnext, err);
+        throw("newosproc");
+    }
+}
+
+/* startm schedules some M to run pp (an idle P if pp is NULL); if there is
+ * none, does nothing. spinning means the caller incremented nmspinning and
+ * the new M will be counted as spinning. */
+static void startm(p *pp, bool spinning)
+{
+    lock(&sched.lock);
+    if (pp == NULL) {
+        pp = pidleget();
+        if (pp == NULL) {
+            unlock(&sched.lock);
+            if (spinning &&
+                atomic_fetch_sub_explicit(&sched.nmspinning, 1,
+                                          memory_order_acq_rel) - 1 < 0)
+                throw("startm: negative nmspinning");
+            return;
+        }
+    }
+    m *nmp = mget();
+    unlock(&sched.lock);
+    if (nmp == NULL) {
+        newm(pp, spinning);
+        return;
+    }
+    if (nmp->spinning)
+        throw("startm: m is spinning");
+    if (nmp->nextp)
+        throw("startm: m has p");
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    notewakeup(&nmp->park);
+}
+
+/* wakep tries to add one more P to execute Gs: called when a G is made
+ * runnable. Starts a spinning M only if none is spinning already. */
+static void wakep(void)
+{
+    if (atomic_load_explicit(&sched.npidle, memory_order_acquire) == 0)
+        return;
+    int32_t zero = 0;
+    if (atomic_load_explicit(&sched.nmspinning, memory_order_acquire) != 0 ||
+        !atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void resetspinning(m *mp)
+{
+    if (!mp->spinning)
+        throw("resetspinning: not a spinning m");
+    mp->spinning = false;
+    int32_t n = atomic_fetch_sub_explicit(&sched.nmspinning, 1,
+                                          memory_order_acq_rel) - 1;
+    if (n < 0)
+        throw("findrunnable: negative nmspinning");
+    /* We were the last spinning M and found work: another may be needed. */
+    if (n == 0)
+        wakep();
+}
+
+/* ---- exit ------------------------------------------------------------- */
+
+/* mexit ends an M once the main G has returned: m0 unwinds to goro_run,
+ * the others end their thread. */
+static NORETURN void mexit(m *mp)
+{
+    if (mp == m0)
+        longjmp(m0exit, 1);
+    pthread_exit(NULL);
+}
+
+/* exitall: the main G returned. Tell every M; idle ones are woken to exit,
+ * busy ones exit when their G next enters the scheduler. */
+static void exitall(void)
+{
+    atomic_store(&sched.exiting, true);
+    lock(&sched.lock);
+    for (m *mp = sched.midle; mp != NULL; mp = mp->schedlink)
+        notewakeup(&mp->park);
+    sched.midle = NULL;
+    unlock(&sched.lock);
+}
+
+/* ---- scheduling ------------------------------------------------------------ */
+
+/* execute runs gp on the current M. Must run on g0. Never returns. */
+static NORETURN void execute(m *mp, g *gp, bool inheritTime)
+{
+    p *pp = mp->p;
+    mp->curg = gp;
+    gp->m = mp;
+    casgstatus(gp, Grunnable, Grunning);
+    if (!inheritTime)
+        pp->schedtick++;
+    pp->stats.ctx_switches++;
+    *mp->errnop = gp->goerrno;
+    gogo(gp);
+}
+
+/* findrunnable finds a runnable G to execute: from the local or global
+ * queue, or stolen from another P. Blocks (stopm) while there is none.
+ * Returns NULL only when the runtime is exiting. */
+static g *findrunnable(m *mp, bool *inheritTime)
+{
+top:;
+    if (atomic_load(&sched.exiting))
+        return NULL;
+    p *pp = mp->p;
+    g *gp = runqget(pp, inheritTime);
+    if (gp)
+        return gp;
+    if (sched.runqsize != 0) {
+        lock(&sched.lock);
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        if (gp) {
+            *inheritTime = false;
+            return gp;
+        }
+    }
+
+    /* Steal work from other Ps. Limit the number of spinning Ms to half
+     * the number of busy Ps: when procs >> busy Ps, spinning costs CPU. */
+    int32_t procs = gomaxprocs;
+    if (mp->spinning ||
+        2 * atomic_load(&sched.nmspinning) <
+            procs - atomic_load(&sched.npidle)) {
+        if (!mp->spinning) {
+            mp->spinning = true;
+            atomic_fetch_add(&sched.nmspinning, 1);
+        }
+        for (int i = 0; i < 4; i++) {
+            uint32_t off = fastrandn(procs);
+            for (int32_t j = 0; j < procs; j++) {
+                p *p2 = allp[(off + j) % procs];
+                if (p2 == pp)
+                    continue;
+                /* On the last round also take runnext. */
+                gp = runqsteal(pp, p2, i == 3);
+                if (gp) {
+                    *inheritTime = false;
+                    return gp;
+                }
+            }
+        }
+    }
+
+    /* Nothing. Give up the P. */
+    lock(&sched.lock);
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.lock);
+        return NULL;
+    }
+    if (sched.runqsize != 0) {
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        *inheritTime = false;
+        return gp;
+    }
+    if (releasep(mp) != pp)
+        throw("findrunnable: wrong p");
+    pidleput(pp);
+    unlock(&sched.lock);
+
+    /* Delicate dance (Go's): a new G may have been readied while we were
+     * spinning and everyone else saw nmspinning > 0 and did not wake an M.
+     * So after dropping nmspinning, look at every queue once more. */
+    bool wasSpinning = mp->spinning;
+    if (mp->spinning) {
+        mp->spinning = false;
+        if (atomic_fetch_sub(&sched.nmspinning, 1) - 1 < 0)
+            throw("findrunnable: negative nmspinning");
+    }
+    if (wasSpinning) {
+        for (int32_t i = 0; i < procs; i++) {
+            p *p2 = allp[i];
+            if (!runqempty(p2)) {
+                lock(&sched.lock);
+                pp = pidleget();
+                unlock(&sched.lock);
+                if (pp) {
+                    acquirep(mp, pp);
+                    mp->spinning = true;
+                    atomic_fetch_add(&sched.nmspinning, 1);
+                    goto top;
+                }
+                break;
+            }
+        }
+    }
+    stopm(mp);
+    goto top;
+}
+
+/* schedule finds a runnable G and runs it. Must run on g0. Never returns. */
+void schedule(void)
+{
+    g *g0 = getg();
+    m *mp = g0->m;
+    if (mp->locks)
+        throw("schedule: holding locks");
+    if (g0 != mp->g0)
+        throw("schedule: not on g0");
+    for (;;) {
+        if (atomic_load(&sched.exiting))
+            mexit(mp);
+        p *pp = mp->p;
+        g *gp = NULL;
+        bool inheritTime = false;
+        /* Check the global queue once in a while for fairness; otherwise
+         * two Gs could keep the local queue busy forever. */
+        if (pp->schedtick % 61 == 0 && sched.runqsize > 0) {
+            lock(&sched.lock);
+            gp = globrunqget(pp, 1);
+            unlock(&sched.lock);
+        }
+        if (gp == NULL)
+            gp = runqget(pp, &inheritTime);
+        if (gp == NULL)
+            gp = findrunnable(mp, &inheritTime);
+        if (gp == NULL)
+            continue;  /* exiting */
+        if (mp->spinning)
+            resetspinning(mp);
+        execute(mp, gp, inheritTime);
+    }
+}
+
+/* ---- making Gs runnable ------------------------------------------------ */
+
+/* ready makes a Gwaiting gp runnable: on the current P's runnext (it
+ * inherits the time slice of whoever readied it, as in Go), or on the
+ * global queue from a thread without a P. Must run on g0 or on a non-M
+ * thread. */
+void ready(g *gp)
+{
+    casgstatus(gp, Gwaiting, Grunnable);
+    g *cur = getg();
+    p *pp = cur ? cur->m->p : NULL;
+    if (pp != NULL) {
+        runqput(pp, gp, true);
+    } else {
+        lock(&sched.lock);
+        globrunqput(gp);
+        unlock(&sched.lock);
+    }
+    wakep();
+}
+
+static uintptr_t ready_sys(void *arg)
+{
+    ready(arg);
+    return 0;
+}
+
+/* goready readies gp from wherever the caller runs (a G, g0, or a thread
+ * that is not an M). */
+void goready(g *gp)
+{
+    systemstack(ready_sys, gp);
+}
+
+/* injectglist makes a schedlink list of Gwaiting Gs runnable, all onto the
+ * global queue in order, and starts as many idle Ms as there are Gs (at
+ * most one per idle P). Any thread. */
+void injectglist(g *head)
+{
+    if (head == NULL)
+        return;
+    int n = 0;
+    g *tail = NULL;
+    for (g *gp = head; gp != NULL; gp = gp->schedlink) {
+        casgstatus(gp, Gwaiting, Grunnable);
+        tail = gp;
+        n++;
+    }
+    lock(&sched.lock);
+    if (sched.runqtail)
+        sched.runqtail->schedlink = head;
+    else
+        sched.runqhead = head;
+    sched.runqtail = tail;
+    tail->schedlink = NULL;
+    sched.runqsize += n;
+    unlock(&sched.lock);
+    for (; n > 0 && atomic_load(&sched.npidle) > 0; n--)
+        startm(NULL, false);
+}
+
+/* ---- G entry points on g0 (targets of mcall) --------------------------- */
+
+static inline void saveerrno(g *gp)
+{
+    gp->goerrno = *gp->m->errnop;
+}
+
+static void dropg(m *mp, g *gp)
+{
+    gp->m = NULL;
+    mp->curg = NULL;
+}
+
+/* park_m: the second half of gopark, on g0. */
+static void park_m(g *gp)
+{
+    m *mp = gp->m;
+    saveerrno(gp);
+    casgstatus(gp, Grunning, Gwaiting);
+    dropg(mp, gp);
+    bool (*fn)(g *, void *) = mp->waitunlockf;
+    void *lk = mp->waitlock;
+    mp->waitunlockf = NULL;
+    mp->waitlock = NULL;
+    /* Once fn has published gp (released the lock that guards the list it
+     * is on), another M may run it at once: gp must not be touched. */
+    if (fn != NULL && !fn(gp, lk)) {
+        casgstatus(gp, Gwaiting, Grunnable);
+        execute(mp, gp, true);  /* resume at once */
+    }
+    schedule();
+}
+
+/* gopark puts the current G into Gwaiting and calls unlockf(gp, lock) on
+ * g0; if that returns false the G resumes at once. unlockf is where the G
+ * is published to whoever will goready it (typically by releasing the lock
+ * of the wait list it was put on): the G's context is saved by then. */
+void gopark(bool (*unlockf)(g *, void *), void *lk, uint8_t reason)
+{
+    g *gp = getg();
+    m *mp = gp->m;
+    if (gp == mp->g0)
+        throw("gopark on g0");
+    mp->waitunlockf = unlockf;
+    mp->waitlock = lk;
+    gp->waitreason = reason;
+    mcall(park_m);
+}
+
+static void gosched_m(g *gp)
+{
+    m *mp = gp->m;
+    saveerrno(gp);
+    casgstatus(gp, Grunning, Grunnable);
+    dropg(mp, gp);
+    runqput(mp->p, gp, false);
+    schedule();
+}
+
+static void goexit0(g *gp)
+{
+    m *mp = gp->m;
+    p *pp = mp->p;
+    casgstatus(gp, Grunning, Gdead);
+    dropg(mp, gp);
+    gp->fn = NULL;
+    gp->arg = NULL;
+    gp->waitreason = 0;
+    gp->goerrno = 0;
+    pp->stats.gs_exited++;
+    if (gp == sched.maing)
+        exitall();
+    gfput(pp, gp);
+    schedule();
+}
+
+/* gostart is where every G begins: the switch frame newproc1 builds on the
+ * new stack returns here. */
+static void gostart(void)
+{
+    g *gp = getg();
+    gp->fn(gp->arg);
+    mcall(goexit0);
+    __builtin_unreachable();
+}
+
+/* ---- creating Gs --------------------------------------------------------- */
+
+struct newprocargs {
+    goro_fn fn;
+    void *arg;
+};
+
+/* newproc1 creates a G running fn(arg) and puts it on the current P's
+ * runnext. Must run on g0, with a P. Returns the G's id. */
+static uintptr_t newproc1(void *a)
+{
+    struct newprocargs *na = a;
+    m *mp = getg()->m;
+    p *pp = mp->p;
+    g *newg = gfget(pp);
+    if (newg == NULL) {
+        newg = malg(rtconf.stack_min);
+        casgstatus(newg, Gidle, Gdead);
+        allgadd(newg);  /* published as Gdead: scans skip it */
+    }
+    if (newg->stack.hi == 0)
+        throw("newproc1: newg missing stack");
+
+    /* The switch frame gogo will pop: rip = gostart, which then runs with
+     * %rsp = hi - 8 (16-byte aligned at its call, as the psABI wants) and a
+     * zero return address above it. */
+    uintptr_t hi = newg->stack.hi;
+    *(uintptr_t *)(hi - 8) = 0;
+    switchframe *sf = (switchframe *)(hi - 8 - SF_SIZE);
+    *sf = (switchframe){.mxcsr = MXCSR_DEFAULT, .fpucw = FPUCW_DEFAULT,
+                        .rip = (uintptr_t)gostart};
+    newg->sched.sp = (uintptr_t)sf;
+    newg->fn = na->fn;
+    newg->arg = na->arg;
+    newg->goerrno = 0;
+    newg->waitreason = 0;
+    newg->preempt = false;
+    if (pp->goidcache == pp->goidcacheend) {
+        /* Take ids in batches so that Ps do not fight over sched.goidgen. */
+        pp->goidcache = atomic_fetch_add(&sched.goidgen, 16) + 1;
+        pp->goidcacheend = pp->goidcache + 16;
+    }
+    newg->goid = pp->goidcache++;
+    casgstatus(newg, Gdead, Grunnable);
+    pp->stats.gs_created++;
+    runqput(pp, newg, true);
+    if (atomic_load_explicit(&mainStarted, memory_order_relaxed))
+        wakep();
+    return (uintptr_t)newg->goid;
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+static inline bool onG(g *gp)
+{
+    return gp != NULL && gp != gp->m->g0;
+}
+
+int64_t goro_go(goro_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    struct newprocargs na = {fn, arg};
+    return (int64_t)systemstack(newproc1, &na);
+}
+
+void goro_yield(void)
+{
+    if (onG(getg()))
+        mcall(gosched_m);
+}
+
+int64_t goro_id(void)
+{
+    g *gp = getg();
+    return onG(gp) ? gp->goid : 0;
+}
+
+/* Not split-stack: calling libc's __errno_location from a split-stack
+ * function would make every user of errno demand the non-split headroom.
+ * This frame is 8 bytes and __errno_location a leaf. */
+__attribute__((no_split_stack)) int *goro_errno_location(void)
+{
+    return __errno_location();
+}
+
+void goro_stats_get(goro_stats *out)
+{
+    if (out == NULL)
+        return;
+    pstats sum = gstats;
+    for (int32_t i = 0; allp != NULL && i < gomaxprocs; i++) {
+        pstats *s = &allp[i]->stats;
+        sum.gs_created += s->gs_created;
+        sum.gs_exited += s->gs_exited;
+        sum.ctx_switches += s->ctx_switches;
+        sum.stack_grows += s->stack_grows;
+        sum.stack_shrinks += s->stack_shrinks;
+        sum.stack_copied_bytes += s->stack_copied_bytes;
+        sum.stack_bytes_inuse += s->stack_bytes_inuse;
+        sum.preempt_sync += s->preempt_sync;
+        sum.preempt_async += s->preempt_async;
+    }
+    out->gs_created = sum.gs_created;
+    out->gs_live = sum.gs_created - sum.gs_exited;
+    out->procs = (uint64_t)gomaxprocs;
+    out->threads = (uint64_t)sched.mnext;
+    out->stack_bytes_inuse = sum.stack_bytes_inuse > 0
+                                 ? (uint64_t)sum.stack_bytes_inuse : 0;
+    out->stack_grows = sum.stack_grows;
+    out->stack_shrinks = sum.stack_shrinks;
+    out->stack_copied_bytes = sum.stack_copied_bytes;
+    out->preempt_sync = sum.preempt_sync;
+    out->preempt_async = sum.preempt_async;
+    out->ctx_switches = sum.ctx_switches;
+}
+
+/* schedinit sets up the Ps and the stack allocator from rtconf. */
+static int schedinit(void)
+{
+    stackinit();
+    gomaxprocs = rtconf.procs;
+    allp = mallocx(sizeof(p *) * gomaxprocs, MALLOCX_ZERO);
+    if (allp == NULL)
+        return -ENOMEM;
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        p *pp = mallocx(sizeof(p), MALLOCX_ZERO | MALLOCX_ALIGN(64));
+        if (pp == NULL)
+            return -ENOMEM;
+        pp->id = i;
+        pp->status = Pidle;
+        allp[i] = pp;
+    }
+    /* All but P0 start idle; m0 takes P0. */
+    lock(&sched.lock);
+    for (int32_t i = gomaxprocs - 1; i >= 1; i--)
+        pidleput(allp[i]);
+    unlock(&sched.lock);
+    return 0;
+}
+
+int goro_run(goro_fn main_fn, void *arg)
+{
+    if (main_fn == NULL)
+        return -EINVAL;
+    if (getg() != NULL)
+        return -EBUSY;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&runtime_state, &expected, 1))
+        return -EALREADY;
+    int err = runtimeconfig_fromenv(&rtconf);
+    if (err == 0)
+        err = schedinit();
+    if (err == 0)
+        err = netpollinit();
+    if (err != 0) {
+        atomic_store(&runtime_state, 2);
+        return err;
+    }
+
+    m0 = allocm();
+    minit(m0);
+    acquirep(m0, allp[0]);
+    /* The main G: created like any other, on m0's g0. */
+    struct newprocargs na = {main_fn, arg};
+    newproc1(&na);
+    sched.maing = atomic_load(&allp[0]->runnext);
+    atomic_store(&mainStarted, true);
+
+    if (setjmp(m0exit) == 0) {
+        m *mp = m0;
+        releasep(mp);
+        mp->nextp = allp[0];
+        mstart1(mp);
+    }
+    /* The main G returned (exitall). Other Ms end as they find the flag. */
+    netpollshutdown();
+    setg(NULL);
+    setguard(0);
+    atomic_store(&runtime_state, 2);
+    return 0;
+}

@@ -1,0 +1,402 @@
+/*
+ * runtime2.h - the runtime's data structures: G, M, P, the scheduler, and
+ * the internal interfaces between proc.c, stack.c, lock.c, netpoll.c and the
+ * rest. Names follow Go's runtime2.go so that a reader of Go's runtime finds
+ * their way: a G is a goroutine, an M an OS thread, a P a processor (the
+ * right to run Gs, with its run queue and caches).
+ */
+#ifndef GORO_RUNTIME2_H
+#define GORO_RUNTIME2_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "asmdefs.h"
+#include "goro.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define NORETURN __attribute__((noreturn))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct g g;
+typedef struct m m;
+typedef struct p p;
+
+/* ---- stacks ---------------------------------------------------------- */
+
+/* Stack describes a G's stack: the bounds are exactly [lo, hi), with no
+ * implicit data structures on either side. */
+typedef struct stack {
+    uintptr_t lo;
+    uintptr_t hi;
+} stack;
+
+/* StackGuard: stackguard0 sits this many bytes above stack.lo. It must
+ * cover, below a prologue check that passed: a small frame that is not
+ * checked against its own size (gcc and clang compare %rsp itself for
+ * frames under 256 bytes), the return address and morestack frame that
+ * __morestack pushes (MF_SIZE + 8), and the switch frame of an mcall or the
+ * two words of a systemstack (SF_SIZE + 16). 640 leaves ~24 bytes spare. */
+#define StackGuard      640
+#define StackSmall      256
+
+/* Goroutine preemption request, stored into stackguard0 (and the M's guard
+ * slot) to make the next prologue check fail. Greater than any real sp.
+ * 0xfffffffffffffade. */
+#define stackPreempt    ((uintptr_t)-1314)
+
+/* A free stack of the small orders is linked through its first word. */
+typedef struct gclink {
+    struct gclink *next;
+} gclink;
+
+/* The per-P cache of free small stacks of one order. Touched only by the
+ * M that holds the P, on g0. */
+typedef struct stackfreelist {
+    gclink   *list;     /* linked list of free stacks */
+    uintptr_t size;     /* total size of stacks in list */
+} stackfreelist;
+
+/* ---- gobuf, G -------------------------------------------------------- */
+
+/* A stopped G's context: sp points at the switch frame (asmdefs.h) on the
+ * G's own stack. Meaningless while the G runs. */
+typedef struct gobuf {
+    uintptr_t sp;
+} gobuf;
+
+/* G status values (Go's _G*). The Gscan bit may be or-ed into Grunnable,
+ * Gwaiting and Gsyscall: a scan owns the stack meanwhile. All changes go
+ * through casgstatus; reads through readgstatus. */
+enum {
+    /* Gidle: just allocated, not yet initialized. */
+    Gidle = 0,
+    /* Grunnable: on a run queue. Not executing user code; the stack is not
+     * owned. */
+    Grunnable = 1,
+    /* Grunning: may execute user code; the stack is owned by this G; it is
+     * not on a run queue; it has an M and a P. */
+    Grunning = 2,
+    /* Gsyscall: executing a blocking call; no user code; the stack is owned
+     * by this G; it has an M, maybe no P. */
+    Gsyscall = 3,
+    /* Gwaiting: blocked in the runtime (parked). Not on a run queue; it is
+     * recorded somewhere (a wait list, the timer heap) so it can be readied.
+     * The stack is not owned, except that a channel operation may read or
+     * write it under the channel's lock. */
+    Gwaiting = 4,
+    /* Gdead: unused: just exited, on a free list, or just created. No user
+     * code; it may or may not have a stack allocated. */
+    Gdead = 6,
+    /* Gcopystack: its stack is being moved (newstack). Not on a run queue. */
+    Gcopystack = 8,
+    Gscan = 0x1000,
+};
+
+/* Why a G is Gwaiting (Go's waitReason). */
+enum {
+    waitReasonZero = 0,
+    waitReasonSleep,
+    waitReasonWaitGroup,
+    waitReasonMutex,
+    waitReasonChanReceive,
+    waitReasonChanSend,
+    waitReasonSelect,
+    waitReasonIOWait,
+};
+
+struct g {
+    /* The first fields are read by asm (asmdefs.h). */
+    uintptr_t stackguard0;   /* compared with sp in the prologue (a copy
+                                lives in %fs:0x70 while the G runs):
+                                stack.lo + StackGuard, or stackPreempt to
+                                force a trip into newstack */
+    stack     stack;         /* [lo, hi); owned per the status above */
+    gobuf     sched;         /* sp of the switch frame while not running */
+    m        *m;             /* current M while running, else NULL */
+
+    _Atomic uint32_t atomicstatus; /* Gidle..Gcopystack, | Gscan */
+    int       goerrno;       /* errno, saved when the G stops */
+    int64_t   goid;
+    goro_fn   fn;            /* entry point and its argument */
+    void     *arg;
+    g        *schedlink;     /* run queue / free list / wait list link;
+                                owned by whoever holds the G's list */
+    int64_t   waketime;      /* for timers: nanotime() to wake at */
+    uint8_t   waitreason;    /* meaningful in Gwaiting */
+    bool      preempt;       /* preemption requested (issue: preempt.c) */
+    uint32_t  allgindex;     /* index in allgs */
+};
+
+/* ---- M --------------------------------------------------------------- */
+
+/* One-time notification on a futex: notesleep waits for notewakeup. */
+typedef struct note {
+    _Atomic uint32_t key;
+} note;
+
+/* A futex mutex (Go's lock_futex): 0 unlocked, 1 locked, 2 locked with
+ * sleepers. Held only for short critical sections; while a G holds one it
+ * must not be preempted or move (m->locks counts them). */
+typedef struct mutex {
+    _Atomic uint32_t key;
+} mutex;
+
+struct m {
+    g        *g0;            /* goroutine with the scheduling stack; offset
+                                known to asm */
+    g        *curg;          /* current running G */
+    p        *p;             /* attached P for executing Gs (NULL if none) */
+    p        *nextp;         /* P to acquire when woken (set by startm) */
+    m        *schedlink;     /* idle M list, under sched.lock */
+    int32_t   id;
+    int32_t   locks;         /* runtime locks held: no preemption when > 0 */
+    bool      spinning;      /* looking for work, counted in sched.nmspinning */
+    note      park;          /* stopm sleeps here */
+    pthread_t thread;
+    int      *errnop;        /* this thread's errno slot */
+    /* gopark's arguments, for park_m on g0. */
+    bool    (*waitunlockf)(g *, void *);
+    void     *waitlock;
+    uint64_t  fastrand;      /* per-M random state */
+};
+
+/* ---- P --------------------------------------------------------------- */
+
+#define RUNQ_SIZE 256
+
+enum { Pidle = 0, Prunning = 1 };
+
+/* The statistics a P accumulates without atomics; goro_stats_get sums them
+ * (reads are racy but each field is a whole word). */
+typedef struct pstats {
+    uint64_t gs_created, gs_exited;
+    uint64_t ctx_switches;
+    uint64_t stack_grows, stack_shrinks, stack_copied_bytes;
+    int64_t  stack_bytes_inuse;
+    uint64_t preempt_sync, preempt_async;
+} pstats;
+
+struct p {
+    int32_t   id;
+    uint32_t  status;        /* Pidle or Prunning; changed under sched.lock
+                                (pidleput/pidleget) or by the owner M */
+    m        *m;             /* back-link to associated M (NULL if idle) */
+    p        *link;          /* idle P list, under sched.lock */
+    uint32_t  schedtick;     /* incremented on every scheduler call */
+
+    /* Queue of runnable Gs. Accessed without lock: the owner M writes the
+     * tail (store-release) and takes from the head; thieves take from the
+     * head with CAS. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    g        *_Atomic runq[RUNQ_SIZE];
+    /* runnext, if non-NULL, is a runnable G that was readied by the current
+     * G and should run next instead of what's in runq if there's time left
+     * in the running G's slice. It inherits that slice. */
+    g        *_Atomic runnext;
+
+    /* Free Gs (Gdead), with their starting stack. Owner M only. */
+    g        *gfree;
+    int32_t   gfreecnt;
+
+    /* goid cache: ids [goidcache, goidcacheend) belong to this P. */
+    int64_t   goidcache, goidcacheend;
+
+    stackfreelist stackcache[8];  /* per order; owner M on g0 only */
+
+    pstats    stats;
+} __attribute__((aligned(64)));
+
+/* ---- the scheduler ---------------------------------------------------- */
+
+typedef struct schedt {
+    mutex     lock;          /* protects everything below not atomic */
+
+    m        *midle;         /* idle Ms waiting for work */
+    int32_t   nmidle;
+    int32_t   mnext;         /* number of Ms created, next M id */
+    _Atomic int32_t nmspinning; /* Ms looking for work */
+
+    p        *pidle;         /* idle Ps */
+    _Atomic int32_t npidle;
+
+    /* Global runnable queue. */
+    g        *runqhead, *runqtail;
+    int32_t   runqsize;
+
+    /* Global cache of dead Gs. */
+    mutex     gflock;
+    g        *gfree;
+    int32_t   ngfree;
+
+    _Atomic int64_t goidgen;
+    _Atomic bool exiting;    /* main G returned: Ms exit */
+    g        *maing;
+} schedt;
+
+/* ---- configuration -------------------------------------------------- */
+
+/* The runtime's knobs (filled from GORO_* by goro_run, or by the daemon). */
+typedef struct runtimeconfig {
+    int32_t   procs;             /* number of Ps; 0 = CPUs */
+    uintptr_t stack_min;         /* smallest stack, power of two */
+    int32_t   stack_orders;      /* number of small orders, 1..8 */
+    uintptr_t stack_cache_size;  /* per-P per-order cache, bytes */
+    uintptr_t stack_max;         /* maximum stack of a G */
+    uintptr_t nonsplit_headroom; /* room required before calling non-split code */
+} runtimeconfig;
+
+/* ---- globals ---------------------------------------------------------- */
+
+extern HIDDEN schedt sched;
+extern HIDDEN p **allp;
+extern HIDDEN int32_t gomaxprocs;
+extern HIDDEN runtimeconfig rtconf;
+extern uintptr_t goro_nonsplit_headroom; /* read by asm */
+extern HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
+
+/* Global statistics for work done without a P (atomics). */
+extern HIDDEN pstats gstats;
+
+/* ---- asm (amd64.S) --------------------------------------------------- */
+
+HIDDEN NORETURN void gogo(g *gp);
+HIDDEN void mcall(void (*fn)(g *));
+HIDDEN uintptr_t systemstack(uintptr_t (*fn)(void *), void *arg);
+
+/* getg returns the running G (g0 on the scheduler stack, NULL on a thread
+ * that is not an M). Reloaded from TLS at every use: a G may have moved to
+ * another thread across any call, and the compiler would otherwise reuse the
+ * thread pointer it read before the call. */
+static inline g *getg(void)
+{
+    g *gp;
+    __asm__ volatile("movq goro_tls_g@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0" : "=r"(gp));
+    return gp;
+}
+
+static inline void setg(g *gp)
+{
+    __asm__ volatile("movq goro_tls_g@gottpoff(%%rip), %%rax\n\t"
+                     "movq %0, %%fs:(%%rax)" :: "r"(gp) : "rax", "memory");
+}
+
+/* The split-stack guard of this thread (%fs:0x70). */
+static inline void setguard(uintptr_t v)
+{
+    __asm__ volatile("movq %0, %%fs:0x70" :: "r"(v) : "memory");
+}
+
+static inline uintptr_t getsp(void)
+{
+    uintptr_t sp;
+    __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+    return sp;
+}
+
+/* ---- proc.c ------------------------------------------------------------ */
+
+HIDDEN uint32_t readgstatus(g *gp);
+HIDDEN void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
+HIDDEN bool castogscanstatus(g *gp, uint32_t oldval, uint32_t newval);
+HIDDEN NORETURN void schedule(void);
+HIDDEN void gopark(bool (*unlockf)(g *, void *), void *lock, uint8_t reason);
+HIDDEN void goready(g *gp);
+HIDDEN void ready(g *gp);            /* must run on g0 or a non-M thread */
+HIDDEN void injectglist(g *head);    /* Gwaiting list -> runnable, any thread */
+HIDDEN int64_t nanotime(void);
+HIDDEN uint32_t fastrandn(uint32_t n);
+HIDDEN void badmcall(void);
+HIDDEN bool runqput(p *pp, g *gp, bool next);
+HIDDEN g *runqget(p *pp, bool *inheritTime);
+HIDDEN g *runqsteal(p *pp, p *p2, bool stealRunNextG);
+HIDDEN bool runqempty(p *pp);
+HIDDEN uint32_t runqlen(p *pp);
+HIDDEN void globrunqput(g *gp);
+HIDDEN pstats *mystats(void);
+
+/* ---- stack.c ----------------------------------------------------------- */
+
+HIDDEN void stackinit(void);
+HIDDEN stack stackalloc(uintptr_t n);
+HIDDEN void stackfree(stack stk);
+HIDDEN void stackcacherefill(p *pp, int order);
+HIDDEN void stackcacherelease(p *pp, int order);
+HIDDEN void stackcache_clear(p *pp);
+HIDDEN int stackorder(uintptr_t n);
+HIDDEN void newstack(g *gp);
+HIDDEN void morestackbad(g *gp, uintptr_t frame);
+HIDDEN void copystack(g *gp, uintptr_t newsize);
+HIDDEN uintptr_t stackpool_bytes(int order); /* free bytes in the global pool */
+
+/* ---- lock.c ------------------------------------------------------------ */
+
+HIDDEN void lock(mutex *l);
+HIDDEN void unlock(mutex *l);
+HIDDEN void noteclear(note *n);
+HIDDEN void notewakeup(note *n);
+HIDDEN void notesleep(note *n);
+HIDDEN long futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
+HIDDEN void futexwakeup(_Atomic uint32_t *addr, uint32_t cnt);
+HIDDEN void osyield(void);
+
+/* ---- netpoll.c --------------------------------------------------------- */
+
+HIDDEN int netpollinit(void);
+HIDDEN void netpollshutdown(void);
+HIDDEN void netpoll_addtimer(g *gp);  /* gp is Gwaiting with waketime set */
+
+/* ---- panic.c ----------------------------------------------------------- */
+
+HIDDEN NORETURN void throw(const char *s);
+HIDDEN void printlock(void);
+HIDDEN void printunlock(void);
+HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- config.c ------------------------------------------------------------ */
+
+HIDDEN int runtimeconfig_fromenv(runtimeconfig *c);
+HIDDEN int parse_size(const char *s, uint64_t *out);
+
+/* The asm side's view of the structures (asmdefs.h). */
+_Static_assert(offsetof(g, stackguard0) == G_STACKGUARD0, "G_STACKGUARD0");
+_Static_assert(offsetof(g, stack.lo) == G_STACK_LO, "G_STACK_LO");
+_Static_assert(offsetof(g, stack.hi) == G_STACK_HI, "G_STACK_HI");
+_Static_assert(offsetof(g, sched.sp) == G_SCHED_SP, "G_SCHED_SP");
+_Static_assert(offsetof(g, m) == G_M, "G_M");
+_Static_assert(offsetof(m, g0) == M_G0, "M_G0");
+
+/* The switch frame and the morestack frame, as C sees them. */
+typedef struct switchframe {
+    uint32_t  mxcsr;
+    uint16_t  fpucw, pad;
+    uintptr_t r15, r14, r13, r12, rbx, rbp, rip;
+} switchframe;
+_Static_assert(offsetof(switchframe, fpucw) == SF_FPCTL + 4, "SF_FPCTL");
+_Static_assert(offsetof(switchframe, r15) == SF_R15, "SF_R15");
+_Static_assert(offsetof(switchframe, r12) == SF_R12, "SF_R12");
+_Static_assert(offsetof(switchframe, rbx) == SF_RBX, "SF_RBX");
+_Static_assert(offsetof(switchframe, rbp) == SF_RBP, "SF_RBP");
+_Static_assert(offsetof(switchframe, rip) == SF_RIP, "SF_RIP");
+_Static_assert(sizeof(switchframe) == SF_SIZE, "SF_SIZE");
+
+typedef struct morestackframe {
+    switchframe sf;
+    uintptr_t rdi, rsi, rdx, rcx, r8, r9, rax, r10, r11, pad;
+    uint8_t   xmm[8][16];
+    uintptr_t retaddr;
+} morestackframe;
+_Static_assert(offsetof(morestackframe, rdi) == MF_RDI, "MF_RDI");
+_Static_assert(offsetof(morestackframe, rax) == MF_RAX, "MF_RAX");
+_Static_assert(offsetof(morestackframe, r10) == MF_R10, "MF_R10");
+_Static_assert(offsetof(morestackframe, r11) == MF_R11, "MF_R11");
+_Static_assert(offsetof(morestackframe, xmm) == MF_XMM0, "MF_XMM0");
+_Static_assert(offsetof(morestackframe, retaddr) == MF_RETADDR, "MF_RETADDR");
+
+#endif

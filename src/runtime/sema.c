@@ -1,0 +1,237 @@
+/*
+ * sema.c - blocking primitives that park the G, not the thread: the wait
+ * group, the mutex and sleeping.
+ *
+ * Each object keeps its waiters on a FIFO list through g->schedlink under a
+ * runtime mutex (lock.c). A G that must wait puts itself on the list and
+ * calls gopark with an unlock function that releases that mutex on g0,
+ * after the G's context is saved: whoever then takes the G off the list
+ * may goready it at once. Wakers take Gs off under the mutex and ready them
+ * after releasing it.
+ *
+ * Every function here may run on a G stack, so none calls libc directly:
+ * allocation and readying go through systemstack (g0), and the clock is
+ * read on g0 too.
+ */
+#include <jemalloc/jemalloc.h>
+
+#include "runtime2.h"
+
+typedef struct waitq {
+    g *first, *last;
+} waitq;
+
+static inline void waitq_push(waitq *q, g *gp)
+{
+    gp->schedlink = NULL;
+    if (q->last)
+        q->last->schedlink = gp;
+    else
+        q->first = gp;
+    q->last = gp;
+}
+
+static inline g *waitq_pop(waitq *q)
+{
+    g *gp = q->first;
+    if (gp) {
+        q->first = gp->schedlink;
+        if (q->first == NULL)
+            q->last = NULL;
+        gp->schedlink = NULL;
+    }
+    return gp;
+}
+
+/* gopark unlock function: release the mutex passed as lock. */
+static bool parkunlock(g *gp, void *lk)
+{
+    (void)gp;
+    unlock(lk);
+    return true;
+}
+
+static uintptr_t zalloc_sys(void *size)
+{
+    return (uintptr_t)mallocx((size_t)(uintptr_t)size, MALLOCX_ZERO);
+}
+
+static uintptr_t free_sys(void *ptr)
+{
+    dallocx(ptr, 0);
+    return 0;
+}
+
+static void *zalloc(size_t size)
+{
+    return (void *)systemstack(zalloc_sys, (void *)(uintptr_t)size);
+}
+
+static void zfree(void *ptr)
+{
+    if (ptr)
+        systemstack(free_sys, ptr);
+}
+
+/* readylist readies every G of a schedlink list, in order. */
+static uintptr_t readylist_sys(void *arg)
+{
+    g *gp = arg;
+    while (gp) {
+        g *next = gp->schedlink;
+        gp->schedlink = NULL;
+        ready(gp);
+        gp = next;
+    }
+    return 0;
+}
+
+static inline bool onG(void)
+{
+    g *gp = getg();
+    return gp != NULL && gp != gp->m->g0;
+}
+
+/* A blocking call outside a G, or on a NULL object, is a programming error
+ * that cannot be reported through a void function: say so and stop. */
+static void mustpark(const void *obj, const char *what)
+{
+    if (obj == NULL) {
+        print("goro: %s called with NULL\n", what);
+        throw("bad argument");
+    }
+    if (!onG()) {
+        print("goro: %s called outside a G (only a G can wait)\n", what);
+        throw("bad call");
+    }
+}
+
+/* ---- wait group ------------------------------------------------------------- */
+
+struct goro_wg {
+    mutex   lock;
+    int64_t count;   /* under lock */
+    waitq   waiters; /* Gs in goro_wg_wait, under lock */
+};
+
+goro_wg *goro_wg_new(void)
+{
+    return zalloc(sizeof(goro_wg));
+}
+
+void goro_wg_add(goro_wg *wg, int64_t delta)
+{
+    if (wg == NULL)
+        return;
+    lock(&wg->lock);
+    wg->count += delta;
+    if (wg->count < 0) {
+        unlock(&wg->lock);
+        throw("sync: negative WaitGroup counter");
+    }
+    g *list = NULL;
+    if (wg->count == 0) {
+        list = wg->waiters.first;
+        wg->waiters.first = wg->waiters.last = NULL;
+    }
+    unlock(&wg->lock);
+    if (list)
+        systemstack(readylist_sys, list);
+}
+
+void goro_wg_done(goro_wg *wg)
+{
+    goro_wg_add(wg, -1);
+}
+
+void goro_wg_wait(goro_wg *wg)
+{
+    mustpark(wg, "goro_wg_wait");
+    lock(&wg->lock);
+    if (wg->count == 0) {
+        unlock(&wg->lock);
+        return;
+    }
+    waitq_push(&wg->waiters, getg());
+    gopark(parkunlock, &wg->lock, waitReasonWaitGroup);
+}
+
+void goro_wg_free(goro_wg *wg)
+{
+    if (wg && wg->waiters.first)
+        throw("sync: WaitGroup freed with waiters");
+    zfree(wg);
+}
+
+/* ---- mutex ------------------------------------------------------------------ */
+
+struct goro_mutex {
+    mutex lock;
+    bool  locked;    /* under lock */
+    waitq waiters;   /* under lock */
+};
+
+goro_mutex *goro_mutex_new(void)
+{
+    return zalloc(sizeof(goro_mutex));
+}
+
+void goro_mutex_lock(goro_mutex *mu)
+{
+    mustpark(mu, "goro_mutex_lock");
+    lock(&mu->lock);
+    if (!mu->locked) {
+        mu->locked = true;
+        unlock(&mu->lock);
+        return;
+    }
+    waitq_push(&mu->waiters, getg());
+    gopark(parkunlock, &mu->lock, waitReasonMutex);
+    /* Woken by goro_mutex_unlock, which handed us the mutex. */
+}
+
+void goro_mutex_unlock(goro_mutex *mu)
+{
+    if (mu == NULL)
+        return;
+    lock(&mu->lock);
+    if (!mu->locked) {
+        unlock(&mu->lock);
+        throw("sync: unlock of unlocked mutex");
+    }
+    g *next = waitq_pop(&mu->waiters);
+    if (next == NULL)
+        mu->locked = false;  /* else: ownership passes to next */
+    unlock(&mu->lock);
+    if (next)
+        systemstack(readylist_sys, next);
+}
+
+void goro_mutex_free(goro_mutex *mu)
+{
+    if (mu && (mu->locked || mu->waiters.first))
+        throw("sync: mutex freed while locked");
+    zfree(mu);
+}
+
+/* ---- sleep -------------------------------------------------------------------- */
+
+/* sleepcommit runs on g0 once the G is Gwaiting: the wake time is taken
+ * from the clock here (a libc call) and the G handed to the timer heap. */
+static bool sleepcommit(g *gp, void *ns)
+{
+    gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
+    netpoll_addtimer(gp);
+    return true;
+}
+
+void goro_sleep_ns(int64_t ns)
+{
+    if (!onG())
+        return;
+    if (ns <= 0) {
+        goro_yield();
+        return;
+    }
+    gopark(sleepcommit, (void *)(intptr_t)ns, waitReasonSleep);
+}

@@ -1,0 +1,560 @@
+/*
+ * stack.c - G stacks: allocation, and growth by copying.
+ *
+ * Every G runs on a stack of its own, a power of two in size, starting at
+ * the minimum (2 KiB by default). Code that runs on G stacks is compiled
+ * with -fsplit-stack: each function's prologue compares %rsp (less its frame
+ * size, for big frames) with the guard word at %fs:0x70, which holds the
+ * running G's stackguard0 = stack.lo + StackGuard. When the check fails the
+ * prologue calls __morestack (asm/amd64.S), which saves the live registers
+ * on the G's stack, switches to the M's g0 stack and calls newstack here.
+ * newstack allocates a stack twice as large (or larger, if the frame needs
+ * it), copystack copies the used part [sp, hi) to the top of the new one,
+ * and the function resumes on the copy as if it had just been called.
+ *
+ * C has no pointer maps, so copystack adjusts conservatively: every 8-byte
+ * word of the used part, saved registers included, whose value lies in the
+ * old used range [sp, hi) is moved by the distance between the stacks. The
+ * frame-pointer chain, pointers to locals and into callers' frames follow;
+ * what cannot follow (a stack address kept on the heap or in another G) is
+ * the contract of goro.h. Go's compiler makes the same copy exact.
+ *
+ * Allocation mirrors Go's stack.go:
+ *
+ *  - Small stacks (orders 0..stack_orders-1: 2, 4, 8, 16 KiB by default)
+ *    come from spans of stackspansize bytes (32 KiB by default) carved into
+ *    equal stacks. The global stackpool[order] lists spans that have free
+ *    stacks, each order under its own lock; a span whose stacks are all
+ *    free goes back to the allocator.
+ *  - Each P keeps a stackcache[order]: a free list and its byte size. An
+ *    empty cache is refilled with half of stack_cache_size from the pool
+ *    (stackcacherefill); a cache that reaches stack_cache_size is released
+ *    down to half (stackcacherelease). The cache needs no lock: only the M
+ *    holding the P touches it, on g0.
+ *  - When no P's cache may be used (an M without a P) the pool is used
+ *    directly, under its lock.
+ *  - Larger stacks come from the stackLarge free lists (by log2 of the
+ *    page count), which scans fill; otherwise fresh from jemalloc.
+ *
+ * Spans and large stacks come from jemalloc (mallocx with alignment): a
+ * span is aligned to its size, so the span of a stack is found by masking
+ * its address and looking the base up in spanmap.
+ *
+ * Rejected: segmented stacks (libgcc's own __morestack: a "hot split" at a
+ * segment boundary makes a call in a loop allocate and free a segment every
+ * iteration, the problem Go left behind in 1.3); one mmap per stack with a
+ * guard page (a system call per G and 4 KiB granularity; kept for the
+ * `fixed` mode and debugging); growing in place with mremap (needs address
+ * space reserved above every stack).
+ */
+#include <jemalloc/jemalloc.h>
+#include <errno.h>
+#include <string.h>
+
+#include "runtime2.h"
+
+/* Read by __morestack_non_split. */
+/* Read by __morestack_non_split in libgoro and in every module's stub
+ * (through the GOT), hence exported. */
+__attribute__((visibility("default"))) uintptr_t goro_nonsplit_headroom = 16384;
+
+#define PAGESIZE 4096
+
+typedef struct stackspan {
+    uintptr_t base;
+    struct stackspan *next, *prev;  /* in stackpool[order] while it has free
+                                       stacks */
+    gclink   *freelist;
+    uint32_t  allocCount;           /* stacks handed out */
+    int32_t   order;
+    bool      inlist;
+} stackspan;
+
+/* Global pool of spans that have free stacks, one list and lock per order. */
+static struct {
+    mutex      lock;
+    stackspan *first;
+    uintptr_t  freebytes;           /* free stacks in the listed spans */
+} stackpool[8];
+
+/* Global pool of large free stacks, by log2(pages). */
+static struct {
+    mutex   lock;
+    gclink *free[48];
+} stackLarge;
+
+static uintptr_t stackspansize;
+
+/* ---- spanmap: span base -> stackspan ------------------------------------
+ * Open addressing with linear probing and backward-shift deletion, grown
+ * at 1/2 load. Under spanmaplock (after a stackpool lock, if any). */
+
+static mutex spanmaplock;
+static stackspan **spanmap;
+static uintptr_t spanmapcap, spanmapcount;
+
+static inline uintptr_t spanhash(uintptr_t base)
+{
+    uintptr_t h = base / stackspansize;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+static void spanmap_put(stackspan *s)
+{
+    if (2 * (spanmapcount + 1) > spanmapcap) {
+        uintptr_t ncap = spanmapcap ? spanmapcap * 2 : 1024;
+        stackspan **nm = mallocx(ncap * sizeof *nm, MALLOCX_ZERO);
+        if (nm == NULL)
+            throw("out of memory (spanmap)");
+        for (uintptr_t i = 0; i < spanmapcap; i++) {
+            stackspan *t = spanmap[i];
+            if (t == NULL)
+                continue;
+            uintptr_t j = spanhash(t->base) & (ncap - 1);
+            while (nm[j] != NULL)
+                j = (j + 1) & (ncap - 1);
+            nm[j] = t;
+        }
+        if (spanmap)
+            dallocx(spanmap, 0);
+        spanmap = nm;
+        spanmapcap = ncap;
+    }
+    uintptr_t j = spanhash(s->base) & (spanmapcap - 1);
+    while (spanmap[j] != NULL)
+        j = (j + 1) & (spanmapcap - 1);
+    spanmap[j] = s;
+    spanmapcount++;
+}
+
+static uintptr_t spanmap_slot(uintptr_t base)
+{
+    if (spanmapcap == 0)
+        return UINTPTR_MAX;
+    uintptr_t j = spanhash(base) & (spanmapcap - 1);
+    while (spanmap[j] != NULL) {
+        if (spanmap[j]->base == base)
+            return j;
+        j = (j + 1) & (spanmapcap - 1);
+    }
+    return UINTPTR_MAX;
+}
+
+static stackspan *spanOf(uintptr_t addr)
+{
+    uintptr_t base = addr & ~(stackspansize - 1);
+    lock(&spanmaplock);
+    uintptr_t j = spanmap_slot(base);
+    stackspan *s = j == UINTPTR_MAX ? NULL : spanmap[j];
+    unlock(&spanmaplock);
+    return s;
+}
+
+static void spanmap_del(stackspan *s)
+{
+    lock(&spanmaplock);
+    uintptr_t i = spanmap_slot(s->base);
+    if (i == UINTPTR_MAX)
+        throw("spanmap: span not found");
+    spanmap[i] = NULL;
+    spanmapcount--;
+    /* Shift back the entries that probed past the hole. */
+    uintptr_t mask = spanmapcap - 1;
+    for (uintptr_t j = (i + 1) & mask; spanmap[j] != NULL; j = (j + 1) & mask) {
+        uintptr_t h = spanhash(spanmap[j]->base) & mask;
+        /* Move j to the hole at i unless its home h lies cyclically in
+         * (i, j]. */
+        bool stays = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            spanmap[i] = spanmap[j];
+            spanmap[j] = NULL;
+            i = j;
+        }
+    }
+    unlock(&spanmaplock);
+}
+
+/* ---- sizes and orders ---------------------------------------------------- */
+
+static inline uintptr_t ordersize(int order)
+{
+    return rtconf.stack_min << order;
+}
+
+/* stackorder returns the small order of an n-byte stack, or -1 if n is
+ * large. */
+int stackorder(uintptr_t n)
+{
+    int order = 0;
+    uintptr_t n2 = rtconf.stack_min;
+    while (n2 < n) {
+        n2 <<= 1;
+        order++;
+    }
+    return order < rtconf.stack_orders ? order : -1;
+}
+
+static inline int log2u(uintptr_t x)
+{
+    return 63 - __builtin_clzl(x);
+}
+
+/* Statistics go to the P when there is one (owner only, no atomics). */
+static inline void stat_inuse(int64_t delta)
+{
+    g *gp = getg();
+    p *pp = gp ? gp->m->p : NULL;
+    if (pp)
+        pp->stats.stack_bytes_inuse += delta;
+    else
+        atomic_fetch_add_explicit((_Atomic int64_t *)&gstats.stack_bytes_inuse,
+                                  delta, memory_order_relaxed);
+}
+
+void stackinit(void)
+{
+    uintptr_t maxsmall = ordersize(rtconf.stack_orders - 1);
+    stackspansize = 32768;
+    while (stackspansize < 2 * maxsmall)
+        stackspansize <<= 1;
+    goro_nonsplit_headroom = rtconf.nonsplit_headroom;
+}
+
+/* ---- the global pool -------------------------------------------------------- */
+
+static void spanlist_insert(int order, stackspan *s)
+{
+    s->prev = NULL;
+    s->next = stackpool[order].first;
+    if (s->next)
+        s->next->prev = s;
+    stackpool[order].first = s;
+    s->inlist = true;
+}
+
+static void spanlist_remove(int order, stackspan *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        stackpool[order].first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->inlist = false;
+}
+
+/* stackpoolalloc takes a stack from the global pool, carving a new span if
+ * needed. stackpool[order].lock must be held. */
+static gclink *stackpoolalloc(int order)
+{
+    uintptr_t size = ordersize(order);
+    stackspan *s = stackpool[order].first;
+    if (s == NULL) {
+        void *base = mallocx(stackspansize, MALLOCX_ALIGN(stackspansize));
+        s = mallocx(sizeof *s, MALLOCX_ZERO);
+        if (base == NULL || s == NULL) {
+            print("runtime: out of memory: cannot allocate a %lu-byte span "
+                  "for %lu-byte stacks\n",
+                  (unsigned long)stackspansize, (unsigned long)size);
+            throw("out of memory (stackalloc)");
+        }
+        s->base = (uintptr_t)base;
+        s->order = order;
+        /* Carve top down so that the list hands out low addresses first. */
+        for (uintptr_t off = stackspansize; off >= size; off -= size) {
+            gclink *x = (gclink *)(s->base + off - size);
+            x->next = s->freelist;
+            s->freelist = x;
+        }
+        lock(&spanmaplock);
+        spanmap_put(s);
+        unlock(&spanmaplock);
+        spanlist_insert(order, s);
+        stackpool[order].freebytes += stackspansize;
+    }
+    gclink *x = s->freelist;
+    if (x == NULL)
+        throw("span has no free stacks");
+    s->freelist = x->next;
+    s->allocCount++;
+    stackpool[order].freebytes -= size;
+    if (s->freelist == NULL)
+        spanlist_remove(order, s);
+    return x;
+}
+
+/* stackpoolfree returns a stack to the global pool; a span left with no
+ * stack in use goes back to the allocator. stackpool[order].lock must be
+ * held. */
+static void stackpoolfree(gclink *x, int order)
+{
+    stackspan *s = spanOf((uintptr_t)x);
+    if (s == NULL || s->order != order) {
+        print("runtime: stackpoolfree %p order %d: not a stack of this "
+              "pool\n", (void *)x, order);
+        throw("bad stackpoolfree");
+    }
+    if (s->freelist == NULL)
+        spanlist_insert(order, s);
+    x->next = s->freelist;
+    s->freelist = x;
+    s->allocCount--;
+    stackpool[order].freebytes += ordersize(order);
+    if (s->allocCount == 0) {
+        spanlist_remove(order, s);
+        spanmap_del(s);
+        stackpool[order].freebytes -= stackspansize;
+        dallocx((void *)s->base, MALLOCX_ALIGN(stackspansize));
+        dallocx(s, 0);
+    }
+}
+
+uintptr_t stackpool_bytes(int order)
+{
+    lock(&stackpool[order].lock);
+    uintptr_t n = stackpool[order].freebytes;
+    unlock(&stackpool[order].lock);
+    return n;
+}
+
+/* ---- the per-P cache ------------------------------------------------------- */
+
+/* stackcacherefill fills an empty cache with half of stack_cache_size from
+ * the pool. Owner M of pp, on g0. */
+void stackcacherefill(p *pp, int order)
+{
+    stackfreelist *c = &pp->stackcache[order];
+    uintptr_t size = ordersize(order);
+    lock(&stackpool[order].lock);
+    while (c->size < rtconf.stack_cache_size / 2 || c->list == NULL) {
+        gclink *x = stackpoolalloc(order);
+        x->next = c->list;
+        c->list = x;
+        c->size += size;
+    }
+    unlock(&stackpool[order].lock);
+}
+
+/* stackcacherelease gives stacks back to the pool until the cache holds
+ * half of stack_cache_size. Owner M of pp, on g0. */
+void stackcacherelease(p *pp, int order)
+{
+    stackfreelist *c = &pp->stackcache[order];
+    uintptr_t size = ordersize(order);
+    lock(&stackpool[order].lock);
+    while (c->size > rtconf.stack_cache_size / 2) {
+        gclink *x = c->list;
+        c->list = x->next;
+        c->size -= size;
+        stackpoolfree(x, order);
+    }
+    unlock(&stackpool[order].lock);
+}
+
+/* stackcache_clear empties every order of pp's cache into the pool. */
+void stackcache_clear(p *pp)
+{
+    for (int order = 0; order < rtconf.stack_orders; order++) {
+        stackfreelist *c = &pp->stackcache[order];
+        lock(&stackpool[order].lock);
+        while (c->list != NULL) {
+            gclink *x = c->list;
+            c->list = x->next;
+            stackpoolfree(x, order);
+        }
+        c->size = 0;
+        unlock(&stackpool[order].lock);
+    }
+}
+
+/* ---- stackalloc / stackfree ------------------------------------------------ */
+
+static inline p *mypforstacks(void)
+{
+    g *gp = getg();
+    if (gp != NULL && gp != gp->m->g0)
+        throw("stackalloc/stackfree not on the scheduler stack");
+    return gp ? gp->m->p : NULL;
+}
+
+/* stackalloc allocates an n-byte stack, n a power of two. Must run on g0
+ * (it uses the P's cache and must not itself need to grow a stack). */
+stack stackalloc(uintptr_t n)
+{
+    if (n == 0 || (n & (n - 1)) != 0)
+        throw("stack size not a power of 2");
+    p *pp = mypforstacks();
+    void *v;
+    int order = stackorder(n);
+    if (order >= 0) {
+        if (pp == NULL) {
+            lock(&stackpool[order].lock);
+            v = stackpoolalloc(order);
+            unlock(&stackpool[order].lock);
+        } else {
+            stackfreelist *c = &pp->stackcache[order];
+            if (c->list == NULL)
+                stackcacherefill(pp, order);
+            gclink *x = c->list;
+            c->list = x->next;
+            c->size -= n;
+            v = x;
+        }
+    } else {
+        int log2npage = log2u(n / PAGESIZE);
+        lock(&stackLarge.lock);
+        gclink *x = stackLarge.free[log2npage];
+        if (x != NULL)
+            stackLarge.free[log2npage] = x->next;
+        unlock(&stackLarge.lock);
+        v = x;
+        if (v == NULL)
+            v = mallocx(n, MALLOCX_ALIGN(PAGESIZE));
+        if (v == NULL) {
+            print("runtime: out of memory: cannot allocate %lu-byte stack\n",
+                  (unsigned long)n);
+            throw("out of memory (stackalloc)");
+        }
+    }
+    stat_inuse((int64_t)n);
+    return (stack){(uintptr_t)v, (uintptr_t)v + n};
+}
+
+/* stackfree frees a stack allocated by stackalloc. Must run on g0. */
+void stackfree(stack stk)
+{
+    uintptr_t n = stk.hi - stk.lo;
+    if (n == 0 || (n & (n - 1)) != 0)
+        throw("stack not a power of 2");
+    p *pp = mypforstacks();
+    gclink *x = (gclink *)stk.lo;
+    int order = stackorder(n);
+    if (order >= 0) {
+        if (pp == NULL) {
+            lock(&stackpool[order].lock);
+            stackpoolfree(x, order);
+            unlock(&stackpool[order].lock);
+        } else {
+            stackfreelist *c = &pp->stackcache[order];
+            if (c->size >= rtconf.stack_cache_size)
+                stackcacherelease(pp, order);
+            x->next = c->list;
+            c->list = x;
+            c->size += n;
+        }
+    } else {
+        /* Outside a scan a large stack goes straight back to the allocator
+         * (which keeps its own caches), as Go frees it to the heap. */
+        dallocx(x, MALLOCX_ALIGN(PAGESIZE));
+    }
+    stat_inuse(-(int64_t)n);
+}
+
+/* ---- growth ------------------------------------------------------------------ */
+
+/* copystack moves gp's stack to a new one of newsize bytes. gp must not be
+ * running (Gcopystack, or held by a scan); its sched.sp is valid. Must run
+ * on g0. */
+void copystack(g *gp, uintptr_t newsize)
+{
+    stack old = gp->stack;
+    uintptr_t sp = gp->sched.sp;
+    if (old.lo == 0)
+        throw("nil stackbase");
+    if (sp < old.lo || sp >= old.hi)
+        throw("copystack: sp outside the stack");
+    uintptr_t used = old.hi - sp;
+    stack new = stackalloc(newsize);
+    if (newsize < used)
+        throw("copystack: new stack too small");
+
+    /* Copy [sp, hi) to the top of the new stack, moving every word that
+     * points into the old used range by delta as it goes. */
+    uintptr_t delta = new.hi - old.hi;
+    const uintptr_t *src = (const uintptr_t *)sp;
+    uintptr_t *dst = (uintptr_t *)(new.hi - used);
+    size_t nwords = used / sizeof(uintptr_t);
+    uintptr_t span = old.hi - sp;
+    for (size_t i = 0; i < nwords; i++) {
+        uintptr_t v = src[i];
+        if (v - sp < span)
+            v += delta;
+        dst[i] = v;
+    }
+
+    gp->stack = new;
+    if (gp->stackguard0 != stackPreempt)
+        gp->stackguard0 = new.lo + StackGuard;
+    gp->sched.sp = new.hi - used;
+
+    pstats *st = mystats();
+    st->stack_copied_bytes += used;
+    stackfree(old);
+}
+
+/* newstack is called by __morestack (on g0) when gp's function needs more
+ * stack than it has, or when the guard held stackPreempt. gp->sched.sp
+ * points at the morestack frame; r10 in it is how many bytes the function
+ * needs below its entry sp. Never returns: ends in gogo(gp), which resumes
+ * the function (through morestack_resume / alloc_resume). */
+void newstack(g *gp)
+{
+    m *mp = gp->m;
+    int savederrno = *mp->errnop;
+    if (gp != mp->curg)
+        throw("newstack: not on the current G");
+    morestackframe *f = (morestackframe *)gp->sched.sp;
+    if (gp->sched.sp < gp->stack.lo || gp->sched.sp >= gp->stack.hi) {
+        print("runtime: newstack sp=%#lx stack=[%#lx, %#lx)\n",
+              (unsigned long)gp->sched.sp, (unsigned long)gp->stack.lo,
+              (unsigned long)gp->stack.hi);
+        throw("morestack: sp outside the G's stack");
+    }
+    uintptr_t entrysp = (uintptr_t)&f->retaddr + sizeof(uintptr_t);
+    uintptr_t need = f->r10;
+
+    /* A preemption request (stackPreempt) is honoured by preempt.c; until
+     * then the guard is simply restored. */
+    if (gp->stackguard0 == stackPreempt)
+        gp->stackguard0 = gp->stack.lo + StackGuard;
+
+    uintptr_t oldsize = gp->stack.hi - gp->stack.lo;
+    uintptr_t above = gp->stack.hi - entrysp;  /* bytes in use at entry */
+    uintptr_t want = above + need + StackGuard + StackSmall + MF_SIZE + 8;
+    if (need > rtconf.stack_max || want > gp->stack.hi - gp->stack.lo ||
+        entrysp - gp->stack.lo < need + StackGuard + StackSmall) {
+        uintptr_t newsize = oldsize * 2;
+        while (newsize < want && newsize <= rtconf.stack_max)
+            newsize *= 2;
+        if (newsize > rtconf.stack_max || need > rtconf.stack_max) {
+            print("runtime: goroutine stack exceeds %lu-byte limit\n",
+                  (unsigned long)rtconf.stack_max);
+            print("runtime: goroutine %lld: stack size %lu, in use %lu, "
+                  "a frame needs %lu more\n",
+                  (long long)gp->goid, (unsigned long)oldsize,
+                  (unsigned long)above, (unsigned long)need);
+            throw("stack overflow");
+        }
+        casgstatus(gp, Grunning, Gcopystack);
+        copystack(gp, newsize);
+        casgstatus(gp, Gcopystack, Grunning);
+        mystats()->stack_grows++;
+    }
+    *mp->errnop = savederrno;
+    gogo(gp);
+}
+
+void morestackbad(g *gp, uintptr_t frame)
+{
+    if (gp == NULL) {
+        print("runtime: __morestack on a thread the runtime does not run "
+              "(sp=%#lx, guard set by someone else)\n", (unsigned long)frame);
+        throw("morestack on a foreign thread");
+    }
+    print("runtime: morestack on g0 (m%d): sp=%#lx g0 stack [%#lx, %#lx)\n",
+          gp->m->id, (unsigned long)frame, (unsigned long)gp->stack.lo,
+          (unsigned long)gp->stack.hi);
+    throw("morestack on g0");
+}
