@@ -82,7 +82,7 @@ $(PC): scripts/goro.pc.in Makefile
 # through tests/export_test.h); tests/link/ checks the installed-style path:
 # a program built with pkg-config against libgoro.so.
 
-TEST_SRCS   := $(wildcard tests/test_*.c)
+TEST_SRCS   := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJS   := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRCS))
 # The growth cases, compiled four ways.
 GROWTH_VARIANTS := gcc_O0 gcc_O2 clang_O0 clang_O2

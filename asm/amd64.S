@@ -272,8 +272,9 @@ morestack_resume:
 goro_morestack_non_split:
 __morestack_non_split:
         .cfi_startproc
-        NONSPLIT_FASTPATH 1f
-1:      movq    goro_nonsplit_headroom@GOTPCREL(%rip), %r11
+        NONSPLIT_FASTPATH .Lnonsplit_slow
+.Lnonsplit_slow:
+        movq    goro_nonsplit_headroom@GOTPCREL(%rip), %r11
         addq    (%r11), %r10
         jmp     .Lmorestack
         .cfi_endproc

@@ -30,8 +30,9 @@ __morestack:
         .type   __morestack_non_split, @function
 __morestack_non_split:
         .cfi_startproc
-        NONSPLIT_FASTPATH 2f
-2:      jmp     *goro_morestack_non_split@GOTPCREL(%rip)
+        NONSPLIT_FASTPATH .Lslow
+.Lslow:
+        jmp     *goro_morestack_non_split@GOTPCREL(%rip)
         .cfi_endproc
         .size   __morestack_non_split, .-__morestack_non_split
 

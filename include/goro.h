@@ -19,6 +19,20 @@
  * call that may grow the stack; thread-local variables belong to the thread,
  * and a G may move to another thread at any call into the runtime. errno is
  * the exception: the runtime keeps it per G (see below).
+ *
+ * The copy is conservative (C has no pointer maps): every 8-byte word of the
+ * used stack whose value lies in the used range is taken for a pointer and
+ * moved. An integer equal to such an address is moved too; so is a word
+ * whose bytes were only partly written (the tail of a char array whose size
+ * is not a multiple of 8, a lone short or bool) when the bytes the program
+ * never wrote still hold an old stack address. Stacks are aligned to their
+ * size, so only bits 11 and up of such a word can change. Initialise whole
+ * words (or keep such data off the stack) where that matters.
+ *
+ * clang rejects variadic functions under -fsplit-stack: mark them
+ * __attribute__((no_split_stack)). An unchecked function runs on the guard
+ * area, which leaves it 392 bytes of frame: it must be small and must not
+ * recurse into itself.
  */
 #ifndef GORO_H
 #define GORO_H

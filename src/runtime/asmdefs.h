@@ -98,10 +98,11 @@
  */
 .macro RESUME_BODY
         cmpl    $0x185d8d4c, 1(%r10)
-        je      1f
+        je      .Lvarargs\@
         addq    $1, %r10
         jmp     *%r10
-1:      leaq    8(%rsp), %r11
+.Lvarargs\@:
+        leaq    8(%rsp), %r11
         addq    $5, %r10
         jmp     *%r10
 .endm
@@ -109,7 +110,8 @@
 /*
  * The fast path of __morestack_non_split: return to the body at once when
  * %r10 (the frame) + goro_nonsplit_headroom bytes fit above the guard,
- * otherwise jump to \slow with %r10 intact. The sums are checked for carry:
+ * otherwise jump to \slow (a named label: the macro has local labels of its
+ * own) with %r10 intact. The sums are checked for carry:
  * a guard holding stackPreempt (near 2^64) must take the slow path. Only
  * %r11 and the flags are used; the body reads neither.
  */

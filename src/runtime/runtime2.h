@@ -39,9 +39,12 @@ typedef struct stack {
  * cover, below a prologue check that passed: a small frame that is not
  * checked against its own size (gcc and clang compare %rsp itself for
  * frames under 256 bytes), the return address and morestack frame that
- * __morestack pushes (MF_SIZE + 8), and the switch frame of an mcall or the
- * two words of a systemstack (SF_SIZE + 16). 640 leaves ~24 bytes spare. */
-#define StackGuard      640
+ * __morestack pushes (MF_SIZE + 8 = 280), and what runs without a check of
+ * its own in between: the switch frame of an mcall or the words of a
+ * systemstack (< 80), or a no_split_stack function (clang users must mark
+ * variadic functions so: its register save area alone is 176 bytes). 928,
+ * Go's value on linux/amd64, leaves 392 bytes for such unchecked frames. */
+#define StackGuard      928
 #define StackSmall      256
 
 /* Goroutine preemption request, stored into stackguard0 (and the M's guard

@@ -1,0 +1,176 @@
+/*
+ * bench/parked_rss.c - resident memory per parked G.
+ *
+ * What it measures: the main G locks a goro_mutex, reads the process RSS
+ * (/proc/self/statm, resident pages * page size), then spawns N Gs. Each
+ * uses a little stack (a 256-byte local array, well under the 2 KiB
+ * starting stack), signals a "ready" wait group and blocks on the mutex.
+ * Once all N are ready the main G sleeps 100 ms so the last of them are
+ * parked, reads RSS again and prints (RSS_after - RSS_before) / N: what a
+ * parked G costs in memory, everything the runtime allocated for it
+ * included (G struct, stack, wait-list entries, allocator overhead). Then it
+ * unlocks the mutex (the Gs pass it along in FIFO order and exit) and joins
+ * them.
+ *
+ * Run:
+ *   make build/bench/parked_rss
+ *   GORO_PROCS=2 build/bench/parked_rss [-n N]
+ *     -n N   Gs to park (default 100000)
+ *
+ * Output: the RSS figures, the runtime's stack figures and a last
+ * machine-readable line
+ *   RESULT parked_rss_bytes_per_g <bytes per G>
+ */
+#include <goro.h>
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define DEFAULT_N 100000L
+#define SETTLE_NS (100 * 1000 * 1000)  /* let the last Gs reach the mutex */
+#define LOCAL_BYTES 256                 /* stack each G touches */
+
+static long nflag = DEFAULT_N;
+static goro_mutex *mu;          /* held by the main G while the Gs park */
+static goro_wg *ready;          /* each G: about to park */
+static goro_wg *done;           /* each G: got the mutex and is leaving */
+static double per_g;            /* the result */
+static int status = 1;          /* exit status; 0 once the main G finished */
+
+static void usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s [-n N]\n", prog);
+    exit(2);
+}
+
+static long parse_pos(const char *prog, const char *s, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > max)
+        usage(prog);
+    return v;
+}
+
+/* Resident set size in bytes, from /proc/self/statm (second field). */
+static long rss_bytes(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        perror("open /proc/self/statm");
+        exit(1);
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    long size, resident;
+    if (n <= 0)
+        goto bad;
+    buf[n] = '\0';
+    if (sscanf(buf, "%ld %ld", &size, &resident) != 2)
+        goto bad;
+    return resident * sysconf(_SC_PAGESIZE);
+bad:
+    fprintf(stderr, "parked_rss: cannot parse /proc/self/statm\n");
+    exit(1);
+}
+
+static void parker(void *arg)
+{
+    (void)arg;
+    volatile unsigned char local[LOCAL_BYTES];
+    for (size_t i = 0; i < sizeof local; i++)
+        local[i] = (unsigned char)i;
+    goro_wg_done(ready);
+    goro_mutex_lock(mu);
+    goro_mutex_unlock(mu);
+    goro_wg_done(done);
+}
+
+static void main_g(void *arg)
+{
+    (void)arg;
+    ready = goro_wg_new();
+    done = goro_wg_new();
+    mu = goro_mutex_new();
+    if (ready == NULL || done == NULL || mu == NULL) {
+        fprintf(stderr, "parked_rss: out of memory\n");
+        goto out;
+    }
+    goro_mutex_lock(mu);
+    long before = rss_bytes();
+
+    goro_wg_add(ready, nflag);
+    goro_wg_add(done, nflag);
+    for (long i = 0; i < nflag; i++) {
+        int64_t id = goro_go(parker, NULL);
+        if (id < 0) {
+            fprintf(stderr, "parked_rss: goro_go: error %" PRId64 "\n", id);
+            /* The Gs not spawned will never call done. */
+            goro_wg_add(ready, -(nflag - i));
+            goro_wg_add(done, -(nflag - i));
+            goro_wg_wait(ready);
+            goro_mutex_unlock(mu);
+            goro_wg_wait(done);
+            goto out;
+        }
+    }
+    goro_wg_wait(ready);
+    goro_sleep_ns(SETTLE_NS);
+    long after = rss_bytes();
+    goro_stats st;
+    goro_stats_get(&st);
+
+    goro_mutex_unlock(mu);
+    goro_wg_wait(done);
+    long joined = rss_bytes();
+
+    per_g = (double)(after - before) / (double)nflag;
+    printf("parked_rss: %ld Gs, procs=%" PRIu64 ", threads=%" PRIu64 "\n",
+           nflag, st.procs, st.threads);
+    printf("rss before spawning: %ld KiB\n", before / 1024);
+    printf("rss with all parked: %ld KiB (gs_live=%" PRIu64
+           ", stack_bytes_inuse=%" PRIu64 " = %.0f bytes/G)\n",
+           after / 1024, st.gs_live, st.stack_bytes_inuse,
+           (double)st.stack_bytes_inuse / (double)nflag);
+    printf("rss after joining:   %ld KiB\n", joined / 1024);
+    printf("per parked G: %.0f bytes\n", per_g);
+    status = 0;
+out:
+    if (mu != NULL)
+        goro_mutex_free(mu);
+    if (done != NULL)
+        goro_wg_free(done);
+    if (ready != NULL)
+        goro_wg_free(ready);
+}
+
+int main(int argc, char **argv)
+{
+    int c;
+    while ((c = getopt(argc, argv, "n:")) != -1) {
+        switch (c) {
+        case 'n':
+            nflag = parse_pos(argv[0], optarg, INT64_MAX / 2);
+            break;
+        default:
+            usage(argv[0]);
+        }
+    }
+    if (optind != argc)
+        usage(argv[0]);
+
+    int rc = goro_run(main_g, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "parked_rss: goro_run: error %d\n", rc);
+        return 1;
+    }
+    if (status == 0)
+        printf("RESULT parked_rss_bytes_per_g %.0f\n", per_g);
+    return status;
+}
