@@ -1,0 +1,59 @@
+/* test_link.c - a program built with `pkg-config --cflags --libs goro`
+ * (tests/link/prog.c) binds __morestack to libgoro: its __morestack is the
+ * forwarding stub from libgoro_morestack.a (a local symbol calling
+ * goro_morestack, left undefined for libgoro.so), and none of libgcc's
+ * segmented-stack machinery is linked in. Then it runs and its Gs grow. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *prog(void)
+{
+    const char *p = getenv("GORO_LINKPROG");
+    cr_assert_not_null(p, "GORO_LINKPROG is not set (run through make test)");
+    return p;
+}
+
+static char *run(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f, "cannot run %s", cmd);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    int st = pclose(f);
+    cr_assert_eq(st, 0, "%s exited with status %d:\n%s", cmd, st, buf);
+    return buf;
+}
+
+Test(link, morestack_is_bound_to_libgoro_not_libgcc)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "nm %s", prog());
+    char *out = run(cmd);
+    cr_expect(strstr(out, " t __morestack\n") != NULL,
+              "no local __morestack stub:\n%s", out);
+    cr_expect(strstr(out, " U goro_morestack\n") != NULL,
+              "__morestack does not forward to libgoro:\n%s", out);
+    cr_expect(strstr(out, " U goro_morestack_non_split\n") != NULL);
+    cr_expect(strstr(out, "__generic_morestack") == NULL,
+              "libgcc's segmented stacks were linked in:\n%s", out);
+    cr_expect(strstr(out, "__morestack_release_segments") == NULL);
+}
+
+Test(link, program_runs_and_its_stacks_grow, .timeout = 60)
+{
+    char *out = run(prog());
+    cr_expect(strstr(out, "rc=0 ") != NULL, "%s", out);
+    cr_expect(strstr(out, "same=1") != NULL, "%s", out);
+    cr_expect(strstr(out, "grows=0 ") == NULL, "%s", out);
+}
+
+Test(link, program_uses_libgoro_shared_library)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ldd %s", prog());
+    char *out = run(cmd);
+    cr_expect(strstr(out, "libgoro.so") != NULL, "%s", out);
+}

@@ -1,0 +1,354 @@
+/* test_sched.c - the scheduler through the public API: spawning and joining,
+ * spreading over Ps, wait groups and mutexes under contention, sleeping,
+ * errno per G, and misuse. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "export_test.h"
+
+static int64_t now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- a million Gs ---------------------------------------------------- */
+
+static goro_wg *wg;
+static atomic_long counter;
+static goro_stats stats_after;
+static int spawnfailures;  /* asserted after goro_run: never assert in a G */
+
+static void addone(void *arg)
+{
+    atomic_fetch_add_explicit(&counter, (long)(intptr_t)arg,
+                              memory_order_relaxed);
+    goro_wg_done(wg);
+}
+
+static void million(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1000000);
+    for (int i = 0; i < 1000000; i++)
+        spawnfailures += goro_go(addone, (void *)(intptr_t)1) <= 0;
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+    goro_stats_get(&stats_after);
+}
+
+Test(sched, spawns_and_joins_a_million_gs_on_two_procs, .timeout = 120)
+{
+    cr_assert_eq(test_run(2, million, NULL), 0);
+    cr_assert_eq(spawnfailures, 0);
+    cr_assert_eq(atomic_load(&counter), 1000000);
+    cr_assert_eq(stats_after.procs, 2);
+    cr_assert_geq(stats_after.gs_created, 1000001);
+    /* Gs that only call the API never need more than their 2 KiB. */
+    cr_assert_eq(stats_after.stack_grows, 0);
+}
+
+/* ---- spreading over the Ps ---------------------------------------------------- */
+
+static atomic_int seen[2];
+
+static void spinwork(void *arg)
+{
+    (void)arg;
+    /* Busy for ~2 ms, yielding now and then, noting the P each time. */
+    int64_t end = now() + 2000000;
+    while (now() < end) {
+        atomic_store(&seen[test_curp()], 1);
+        goro_yield();
+    }
+    goro_wg_done(wg);
+}
+
+static void spread(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 64);
+    for (int i = 0; i < 64; i++)
+        goro_go(spinwork, NULL);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(sched, gs_spread_across_both_procs, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, spread, NULL), 0);
+    cr_assert(atomic_load(&seen[0]) && atomic_load(&seen[1]),
+              "Gs ran on P0: %d, P1: %d", seen[0], seen[1]);
+}
+
+/* ---- wait group and mutex under contention -------------------------------- */
+
+static goro_mutex *mu;
+static long plain;  /* protected by mu only */
+
+static void locker(void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    for (int i = 0; i < n; i++) {
+        goro_mutex_lock(mu);
+        long v = plain;
+        if (i % 64 == 0)
+            goro_yield();  /* hold the lock across a switch */
+        plain = v + 1;
+        goro_mutex_unlock(mu);
+    }
+    goro_wg_done(wg);
+}
+
+static void contention(void *arg)
+{
+    (void)arg;
+    mu = goro_mutex_new();
+    wg = goro_wg_new();
+    goro_wg_add(wg, 16);
+    for (int i = 0; i < 16; i++)
+        goro_go(locker, (void *)(intptr_t)20000);
+    goro_wg_wait(wg);
+    goro_mutex_free(mu);
+    goro_wg_free(wg);
+}
+
+Test(sync, mutex_keeps_a_counter_exact_under_contention, .timeout = 60)
+{
+    cr_assert_eq(test_run(2, contention, NULL), 0);
+    cr_assert_eq(plain, 16 * 20000);
+}
+
+static goro_wg *inner;
+static atomic_int waiters_released;
+
+static void waiter(void *arg)
+{
+    (void)arg;
+    goro_wg_wait(inner);
+    atomic_fetch_add(&waiters_released, 1);
+    goro_wg_done(wg);
+}
+
+static void doer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        goro_wg_done(inner);
+        if (i % 10 == 0)
+            goro_yield();
+    }
+    goro_wg_done(wg);
+}
+
+static void wgcontention(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    inner = goro_wg_new();
+    goro_wg_add(inner, 50 * 100);
+    goro_wg_add(wg, 50 + 50);
+    for (int i = 0; i < 50; i++)
+        goro_go(waiter, NULL);
+    for (int i = 0; i < 50; i++)
+        goro_go(doer, NULL);
+    goro_wg_wait(wg);
+    goro_wg_free(inner);
+    goro_wg_free(wg);
+}
+
+Test(sync, wait_group_releases_every_waiter_once_the_count_is_zero,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(2, wgcontention, NULL), 0);
+    cr_assert_eq(atomic_load(&waiters_released), 50);
+}
+
+/* ---- sleeping ----------------------------------------------------------------- */
+
+#define NSLEEP 1000
+static int64_t wake_late[NSLEEP];
+
+static void sleeper(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int64_t d = 1000000 + (int64_t)(i % 50) * 1000000;  /* 1..50 ms */
+    int64_t t0 = now();
+    goro_sleep_ns(d);
+    wake_late[i] = now() - t0 - d;
+    goro_wg_done(wg);
+}
+
+static void sleepers(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, NSLEEP);
+    for (int i = 0; i < NSLEEP; i++)
+        goro_go(sleeper, (void *)(intptr_t)i);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, sleepers, NULL), 0);
+    int64_t worst = 0;
+    int late2ms = 0;
+    for (int i = 0; i < NSLEEP; i++) {
+        cr_assert_geq(wake_late[i], 0, "G %d woke %lld ns early", i,
+                      (long long)-wake_late[i]);
+        if (wake_late[i] > worst)
+            worst = wake_late[i];
+        late2ms += wake_late[i] > 2000000;
+    }
+    /* Timers have millisecond granularity in libuv: expect ~1 ms late. A
+     * shared 2-core machine can delay a few; most must be on time. */
+    cr_expect_lt(late2ms, NSLEEP / 10, "%d of %d woke > 2 ms late (worst "
+                 "%lld ns)", late2ms, NSLEEP, (long long)worst);
+    cr_expect_lt(worst, 200000000, "worst wake-up %lld ns late",
+                 (long long)worst);
+}
+
+/* ---- errno per G ------------------------------------------------------------ */
+
+#define NERR 8
+static int errno_ok[NERR], moved[NERR];
+
+static void errnoG(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int start = test_curm();
+    errno = 1000 + i;
+    errno_ok[i] = 1;
+    for (int k = 0; k < 20000; k++) {
+        goro_yield();
+        if (errno != 1000 + i)
+            errno_ok[i] = 0;
+        if (test_curm() != start)
+            moved[i] = 1;
+        /* Spend a little time so that the other P has time to steal. */
+        for (volatile int spin = 0; spin < 50; spin++)
+            ;
+    }
+    goro_wg_done(wg);
+}
+
+static void errnos(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, NERR);
+    for (int i = 0; i < NERR; i++)
+        goro_go(errnoG, (void *)(intptr_t)i);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(sched, errno_is_kept_across_a_yield_that_moves_the_g, .timeout = 60)
+{
+    cr_assert_eq(test_run(2, errnos, NULL), 0);
+    int anymoved = 0;
+    for (int i = 0; i < NERR; i++) {
+        cr_expect(errno_ok[i], "G %d saw another errno after a yield", i);
+        anymoved |= moved[i];
+    }
+    cr_assert(anymoved, "no G ever moved to another thread");
+}
+
+/* ---- ids, misuse, the end of goro_run -------------------------------------- */
+
+static int64_t ids[3];
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
+
+static void idmain(void *arg)
+{
+    (void)arg;
+    ids[0] = goro_id();
+    ids[1] = goro_go(noop, NULL);
+    ids[2] = goro_go(noop, NULL);
+    *(int64_t *)arg = goro_go(NULL, NULL);
+}
+
+Test(api, ids_are_positive_and_distinct_and_null_fn_is_einval)
+{
+    int64_t nullrc = 0;
+    cr_assert_eq(test_run(2, idmain, &nullrc), 0);
+    cr_assert_gt(ids[0], 0);
+    cr_assert_gt(ids[1], 0);
+    cr_assert(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    cr_assert_eq(nullrc, -EINVAL);
+}
+
+Test(api, calls_outside_a_g_are_refused)
+{
+    cr_assert_eq(goro_go(noop, NULL), -EPERM);
+    cr_assert_eq(goro_id(), 0);
+    cr_assert_eq(goro_run(NULL, NULL), -EINVAL);
+}
+
+Test(api, goro_run_runs_once_per_process)
+{
+    cr_assert_eq(test_run(1, noop, NULL), 0);
+    cr_assert_eq(goro_run(noop, NULL), -EALREADY);
+}
+
+static goro_wg *never;
+
+static void parkforever(void *arg)
+{
+    (void)arg;
+    goro_wg_wait(never);
+}
+
+static void leaveparked(void *arg)
+{
+    (void)arg;
+    never = goro_wg_new();
+    goro_wg_add(never, 1);
+    for (int i = 0; i < 100; i++)
+        goro_go(parkforever, NULL);
+    goro_sleep_ns(1000000);
+}
+
+Test(api, goro_run_returns_when_main_returns_even_with_parked_gs,
+     .timeout = 10)
+{
+    cr_assert_eq(test_run(2, leaveparked, NULL), 0);
+}
+
+Test(api, bad_environment_is_refused_with_a_message, .init = cr_redirect_stderr)
+{
+    setenv("GORO_STACK_MIN_SIZE", "3000", 1);
+    cr_assert_eq(goro_run(noop, NULL), -EINVAL);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("goro: GORO_STACK_MIN_SIZE=3000: not a power of "
+                            "two between 2048 and 65536\n");
+}
+
+Test(api, size_suffixes_are_accepted_and_junk_is_not)
+{
+    uint64_t v;
+    cr_assert_eq(parse_size("2KiB", &v), 0);
+    cr_assert_eq(v, 2048);
+    cr_assert_eq(parse_size("1MiB", &v), 0);
+    cr_assert_eq(v, 1 << 20);
+    cr_assert_eq(parse_size("4096", &v), 0);
+    cr_assert_eq(v, 4096);
+    cr_assert_eq(parse_size("12abc", &v), -EINVAL);
+    cr_assert_eq(parse_size("-5", &v), -EINVAL);
+    cr_assert_eq(parse_size("", &v), -EINVAL);
+    cr_assert_eq(parse_size("99999999999999999999", &v), -EINVAL);
+    cr_assert_eq(parse_size("17179869184GiB", &v), -EINVAL);
+}

@@ -1,0 +1,257 @@
+/* test_stack.c - the stack allocator (pool, per-P cache, large stacks), the
+ * non-split fast path, growth to large sizes and back, and the overflow
+ * diagnostic. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "export_test.h"
+
+/* ---- the per-P cache ------------------------------------------------------ */
+
+struct cachecheck {
+    uintptr_t after_first, after_drain, after_refill, at_full, after_release;
+    bool cleared;
+    bool reused[8];
+    int status;
+};
+
+static uintptr_t cachework(void *arg)
+{
+    struct cachecheck *c = arg;
+    p *pp = getg()->m->p;
+    stackfreelist *sc = &pp->stackcache[0];
+
+    stackcache_clear(pp);
+    if (sc->size != 0 || sc->list != NULL)
+        return 1;
+    stack s[17];
+    s[0] = stackalloc(2048);            /* refill: half of 32 KiB, less one */
+    c->after_first = sc->size;
+    for (int i = 1; i < 8; i++)         /* take the other 7 */
+        s[i] = stackalloc(2048);
+    c->after_drain = sc->size;
+    for (int i = 8; i < 17; i++)        /* two more refills */
+        s[i] = stackalloc(2048);
+    c->after_refill = sc->size;         /* 7 cached, 17 handed out */
+    for (int i = 0; i < 9; i++)         /* 7 + 9 = 16 stacks = 32 KiB */
+        stackfree(s[i]);
+    c->at_full = sc->size;
+    stackfree(s[9]);                    /* full: release to half, then push */
+    c->after_release = sc->size;
+    for (int i = 10; i < 17; i++)
+        stackfree(s[i]);
+
+    /* Every order is reused from the cache: freed, then handed out again. */
+    for (int order = 0; order < rtconf.stack_orders; order++) {
+        uintptr_t n = rtconf.stack_min << order;
+        stack a = stackalloc(n);
+        stackfree(a);
+        stack b = stackalloc(n);
+        c->reused[order] = a.lo == b.lo && b.hi - b.lo == n;
+        stackfree(b);
+    }
+    stackcache_clear(pp);
+    c->cleared = sc->size == 0 && sc->list == NULL;
+    return 0;
+}
+
+static void cachemain(void *arg)
+{
+    struct cachecheck *c = arg;
+    c->status = (int)systemstack(cachework, arg);
+}
+
+Test(stack, cache_refills_half_and_releases_down_to_half)
+{
+    struct cachecheck c = {0};
+    cr_assert_eq(test_run(1, cachemain, &c), 0);
+    cr_expect_eq(c.status, 0, "the cache was not empty after a clear");
+    cr_expect_eq(c.after_first, 16384 - 2048);
+    cr_expect_eq(c.after_drain, 0);
+    cr_expect_eq(c.after_refill, 16384 - 2048);
+    cr_expect_eq(c.at_full, 32768);
+    cr_expect_eq(c.after_release, 16384 + 2048);
+    for (int i = 0; i < 4; i++)
+        cr_expect(c.reused[i], "order %d not reused", i);
+    cr_expect(c.cleared, "stackcache_clear left stacks in the cache");
+}
+
+/* ---- the pool, without a P ---------------------------------------------- */
+
+Test(stack, without_a_p_stacks_come_from_the_pool_and_empty_spans_go_back)
+{
+    cr_assert_eq(runtimeconfig_fromenv(&rtconf), 0);
+    stackinit();
+    /* This thread is no M: getg() is NULL, so there is no P cache. */
+    cr_assert_eq(stackpool_bytes(0), 0);
+    stack a = stackalloc(2048);
+    cr_assert_eq(a.hi - a.lo, 2048);
+    cr_assert_eq(stackpool_bytes(0), 32768 - 2048);
+    stack b = stackalloc(2048);
+    cr_assert_eq(stackpool_bytes(0), 32768 - 4096);
+    stackfree(a);
+    cr_assert_eq(stackpool_bytes(0), 32768 - 2048);
+    stackfree(b);  /* the span is empty: back to the allocator */
+    cr_assert_eq(stackpool_bytes(0), 0);
+    stack big = stackalloc(1 << 20);  /* large: straight from jemalloc */
+    cr_assert_eq(big.lo % 4096, 0);
+    memset((void *)big.lo, 1, 1 << 20);
+    stackfree(big);
+}
+
+/* ---- growth to 1 MiB and back --------------------------------------------- */
+
+static volatile long sink;
+
+static long recurse(int n)
+{
+    volatile char pad[200];
+    pad[0] = (char)n;
+    if (n == 0)
+        return 0;
+    long r = recurse(n - 1) + 1;
+    return r + (pad[0] != (char)n);
+}
+
+static goro_stats before, grown, after;
+static uintptr_t maxsize;
+static goro_wg *wg;
+
+static void deep(void *arg)
+{
+    sink = recurse(4000);  /* ~ 4000 * 240 bytes: past 512 KiB */
+    maxsize = test_stacksize();
+    goro_stats_get(&grown);
+    goro_wg_done(wg);
+}
+
+static void deepmain(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_stats_get(&before);
+    goro_wg_add(wg, 1);
+    goro_go(deep, NULL);
+    goro_wg_wait(wg);
+    goro_yield();
+    goro_stats_get(&after);
+    goro_wg_free(wg);
+}
+
+Test(stack, grows_by_doubling_to_a_megabyte_and_frees_it_at_exit,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(1, deepmain, NULL), 0);
+    cr_expect_eq(sink, 4000);
+    cr_expect_eq(maxsize, 1 << 20, "stack was %zu", (size_t)maxsize);
+    /* 2 KiB -> 1 MiB by doubling: 9 copies. */
+    cr_expect_eq(grown.stack_grows - before.stack_grows, 9);
+    cr_expect_geq(grown.stack_bytes_inuse - before.stack_bytes_inuse,
+                  (1 << 20) - 2048);
+    /* The dead G keeps only a minimum stack. */
+    cr_expect_leq(after.stack_bytes_inuse, before.stack_bytes_inuse + 2048);
+}
+
+/* ---- the non-split fast path --------------------------------------------- */
+
+/* Calls libc (built without -fsplit-stack): gold rewrites this function's
+ * prologue to call __morestack_non_split on every call. */
+__attribute__((noinline)) static size_t callslibc(const char *s)
+{
+    return strlen(s) + 1;
+}
+
+static size_t total;
+static goro_stats nsbefore, nsafter;
+static uintptr_t nssize;
+
+static void nonsplit(void *arg)
+{
+    (void)arg;
+    goro_stats_get(&nsbefore);
+    for (int i = 0; i < 100000; i++)
+        total += callslibc("goro");
+    goro_stats_get(&nsafter);
+    nssize = test_stacksize();
+    goro_wg_done(wg);
+}
+
+static void nonsplitmain(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(nonsplit, NULL);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(stack, calls_into_non_split_code_grow_once_then_take_the_fast_path)
+{
+    cr_assert_eq(test_run(1, nonsplitmain, NULL), 0);
+    cr_expect_eq(total, 500000);
+    /* The first call needs frame + 16 KiB headroom: one copy to 32 KiB;
+     * the 99,999 others return from the fast path. */
+    cr_expect_eq(nsafter.stack_grows - nsbefore.stack_grows, 1);
+    cr_expect_eq(nssize, 32768);
+}
+
+/* ---- the overflow diagnostic ---------------------------------------------- */
+
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static long forever(long n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    return forever(n + 1) + pad[0];
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    sink = forever(0);
+}
+
+static void overflowmain(void *arg)
+{
+    (void)arg;
+    goro_go(overflow, NULL);
+    goro_sleep_ns(10LL * 1000000000);
+}
+
+Test(stack, exceeding_the_maximum_is_a_fatal_diagnostic, .timeout = 30)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        setenv("GORO_STACK_MAX_SIZE", "256KiB", 1);
+        test_run(1, overflowmain, NULL);
+        _exit(0);  /* not reached: the overflow aborts */
+    }
+    close(fds[1]);
+    char buf[8192];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+              "status %#x, stderr:\n%s", st, buf);
+    cr_expect(strstr(buf, "runtime: goroutine stack exceeds 262144-byte "
+                          "limit\n") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "runtime: goroutine 2: stack size 262144") != NULL,
+              "%s", buf);
+    cr_expect(strstr(buf, "fatal error: stack overflow\n") != NULL, "%s",
+              buf);
+}
