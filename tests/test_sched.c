@@ -61,9 +61,11 @@ static atomic_int seen[2];
 static void spinwork(void *arg)
 {
     (void)arg;
-    /* Busy for ~2 ms, yielding now and then, noting the P each time. */
-    int64_t end = now() + 2000000;
-    while (now() < end) {
+    /* Keep busy, yielding and noting the P each time, until both Ps have
+     * run one of us (or 2 s have passed: on a loaded machine the second
+     * M's thread may wait a while for a CPU). */
+    int64_t end = now() + 2000000000;
+    while (now() < end && !(atomic_load(&seen[0]) && atomic_load(&seen[1]))) {
         atomic_store(&seen[test_curp()], 1);
         goro_yield();
     }

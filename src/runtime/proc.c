@@ -529,6 +529,12 @@ static void stopm(m *mp)
     if (mp->spinning)
         throw("stopm spinning");
     lock(&sched.lock);
+    /* exitall sets sched.exiting and wakes the idle Ms under sched.lock:
+     * checked under the same lock, an M cannot go to sleep after it. */
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.lock);
+        mexit(mp);
+    }
     mput(mp);
     unlock(&sched.lock);
     notesleep(&mp->park);
@@ -694,8 +700,8 @@ static NORETURN void mexit(m *mp)
  * busy ones exit when their G next enters the scheduler. */
 static void exitall(void)
 {
-    atomic_store(&sched.exiting, true);
     lock(&sched.lock);
+    atomic_store(&sched.exiting, true);
     for (m *mp = sched.midle; mp != NULL; mp = mp->schedlink)
         notewakeup(&mp->park);
     sched.midle = NULL;
