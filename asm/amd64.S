@@ -66,9 +66,20 @@ gogo:
         TLS_G_OFFSET(%rax)
         SETG    %rdi, %rax, %rcx
         movq    G_SCHED_SP(%rdi), %rsp
+        /* ldmxcsr and fldcw are slow (they serialize part of the pipeline)
+         * and the values almost never differ between Gs: load only on a
+         * difference. -8(%rsp) is free stack below the switch frame. */
+        stmxcsr -8(%rsp)
+        movl    -8(%rsp), %eax
+        cmpl    SF_FPCTL(%rsp), %eax
+        je      1f
         ldmxcsr SF_FPCTL(%rsp)
+1:      fnstcw  -8(%rsp)
+        movzwl  -8(%rsp), %eax
+        cmpw    SF_FPCTL+4(%rsp), %ax
+        je      2f
         fldcw   SF_FPCTL+4(%rsp)
-        movq    SF_R15(%rsp), %r15
+2:      movq    SF_R15(%rsp), %r15
         movq    SF_R14(%rsp), %r14
         movq    SF_R13(%rsp), %r13
         movq    SF_R12(%rsp), %r12

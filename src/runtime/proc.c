@@ -107,16 +107,26 @@ uint32_t readgstatus(g *gp)
     return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
 }
 
-/* casgstatus moves gp from oldval to newval. If a scan holds gp (the Gscan
- * bit is set) it waits for the scan to finish. Any other mismatch is a
- * broken invariant. */
-void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
+/* casgstatus_slow: the CAS path of casgstatus (runtime2.h), for the
+ * transitions a scan may race with, and the diagnostics. */
+void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval)
 {
     if ((oldval & Gscan) || (newval & Gscan) || oldval == newval) {
         print("runtime: casgstatus: oldval=%#x newval=%#x\n", oldval, newval);
         throw("casgstatus: bad incoming values");
     }
-    for (int i = 0;; i++) {
+    if (oldval == Grunning || oldval == Grunnable) {
+        /* No scan takes these (see casgstatus): a mismatch is a bug. */
+        uint32_t cur = readgstatus(gp);
+        if (cur != oldval) {
+            print("runtime: casgstatus: goroutine %lld status %#x, wanted "
+                  "%#x -> %#x\n", (long long)gp->goid, cur, oldval, newval);
+            throw("casgstatus: bad status");
+        }
+        atomic_store_explicit(&gp->atomicstatus, newval, memory_order_release);
+        return;
+    }
+    for (;;) {
         uint32_t cur = oldval;
         if (atomic_compare_exchange_weak_explicit(&gp->atomicstatus, &cur,
                                                   newval, memory_order_acq_rel,
@@ -299,7 +309,7 @@ static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
 /* runqput puts gp on pp's local queue: in runnext if next (kicking the old
  * runnext to the tail), else at the tail; a full queue spills half to the
  * global queue. Owner only. */
-bool runqput(p *pp, g *gp, bool next)
+HOT bool runqput(p *pp, g *gp, bool next)
 {
     if (next) {
         g *old = atomic_exchange_explicit(&pp->runnext, gp,
@@ -327,7 +337,7 @@ bool runqput(p *pp, g *gp, bool next)
 
 /* runqget takes a G from pp's local queue: runnext first (the G then
  * inherits the time slice), else the head. Owner only. */
-g *runqget(p *pp, bool *inheritTime)
+HOT g *runqget(p *pp, bool *inheritTime)
 {
     g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
     if (next != NULL &&
@@ -711,7 +721,7 @@ static void exitall(void)
 /* ---- scheduling ------------------------------------------------------------ */
 
 /* execute runs gp on the current M. Must run on g0. Never returns. */
-static NORETURN void execute(m *mp, g *gp, bool inheritTime)
+HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
 {
     p *pp = mp->p;
     mp->curg = gp;
@@ -820,7 +830,7 @@ top:;
 }
 
 /* schedule finds a runnable G and runs it. Must run on g0. Never returns. */
-void schedule(void)
+HOT void schedule(void)
 {
     g *g0 = getg();
     m *mp = g0->m;
@@ -928,7 +938,7 @@ static void dropg(m *mp, g *gp)
 }
 
 /* park_m: the second half of gopark, on g0. */
-static void park_m(g *gp)
+HOT static void park_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
@@ -963,7 +973,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lk, uint8_t reason)
     mcall(park_m);
 }
 
-static void gosched_m(g *gp)
+HOT static void gosched_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
@@ -973,7 +983,7 @@ static void gosched_m(g *gp)
     schedule();
 }
 
-static void goexit0(g *gp)
+HOT static void goexit0(g *gp)
 {
     m *mp = gp->m;
     p *pp = mp->p;

@@ -109,8 +109,10 @@ static void mustpark(const void *obj, const char *what)
 /* ---- wait group ------------------------------------------------------------- */
 
 struct goro_wg {
+    /* The counter is atomic so that Add and Done take no lock unless the
+     * count reaches zero with waiters to wake (as Go's WaitGroup). */
+    _Atomic int64_t count;
     mutex   lock;
-    int64_t count;   /* under lock */
     waitq   waiters; /* Gs in goro_wg_wait, under lock */
 };
 
@@ -123,14 +125,18 @@ void goro_wg_add(goro_wg *wg, int64_t delta)
 {
     if (wg == NULL)
         return;
-    lock(&wg->lock);
-    wg->count += delta;
-    if (wg->count < 0) {
-        unlock(&wg->lock);
+    int64_t v = atomic_fetch_add_explicit(&wg->count, delta,
+                                          memory_order_acq_rel) + delta;
+    if (v < 0)
         throw("sync: negative WaitGroup counter");
-    }
+    if (v != 0)
+        return;
+    /* Zero: wake whoever waits. A waiter checks the count under the lock
+     * before it queues itself, so taking the lock after the count reached
+     * zero cannot miss one. */
+    lock(&wg->lock);
     g *list = NULL;
-    if (wg->count == 0) {
+    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
         list = wg->waiters.first;
         wg->waiters.first = wg->waiters.last = NULL;
     }
@@ -147,8 +153,10 @@ void goro_wg_done(goro_wg *wg)
 void goro_wg_wait(goro_wg *wg)
 {
     mustpark(wg, "goro_wg_wait");
+    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
+        return;
     lock(&wg->lock);
-    if (wg->count == 0) {
+    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
         unlock(&wg->lock);
         return;
     }
