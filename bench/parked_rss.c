@@ -23,6 +23,9 @@
  */
 #include <goro.h>
 
+#define BENCH_USAGE "[-n N]"
+#include "bench.h"
+
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,22 +43,6 @@ static goro_wg *ready;          /* each G: about to park */
 static goro_wg *done;           /* each G: got the mutex and is leaving */
 static double per_g;            /* the result */
 static int status = 1;          /* exit status; 0 once the main G finished */
-
-static void usage(const char *prog)
-{
-    fprintf(stderr, "usage: %s [-n N]\n", prog);
-    exit(2);
-}
-
-static long parse_pos(const char *prog, const char *s, long max)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > max)
-        usage(prog);
-    return v;
-}
 
 /* Resident set size in bytes, from /proc/self/statm (second field). */
 static long rss_bytes(void)
@@ -152,18 +139,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    int c;
-    while ((c = getopt(argc, argv, "n:")) != -1) {
-        switch (c) {
-        case 'n':
-            nflag = parse_pos(argv[0], optarg, INT64_MAX / 2);
-            break;
-        default:
-            usage(argv[0]);
-        }
-    }
-    if (optind != argc)
-        usage(argv[0]);
+    parse_options(argc, argv, &nflag, INT64_MAX / 2, NULL);
 
     int rc = goro_run(main_g, NULL);
     if (rc != 0) {

@@ -21,6 +21,9 @@
  */
 #include <goro.h>
 
+#define BENCH_USAGE "[-n N] [-r ROUNDS]"
+#include "bench.h"
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,53 +37,6 @@ static long nflag = DEFAULT_N;
 static int rounds = DEFAULT_ROUNDS;
 static double *round_ns;        /* ns per G of each round */
 static int status = 1;          /* exit status; 0 once the main G finished */
-
-static void usage(const char *prog)
-{
-    fprintf(stderr, "usage: %s [-n N] [-r ROUNDS]\n", prog);
-    exit(2);
-}
-
-static long parse_pos(const char *prog, const char *s, long max)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > max)
-        usage(prog);
-    return v;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        perror("clock_gettime");
-        exit(1);
-    }
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *s = malloc((size_t)n * sizeof *s);
-    if (s == NULL) {
-        fprintf(stderr, "spawn: out of memory\n");
-        exit(1);
-    }
-    for (int i = 0; i < n; i++)
-        s[i] = v[i];
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
 
 static void worker(void *arg)
 {
@@ -130,21 +86,7 @@ static void main_g(void *arg)
 
 int main(int argc, char **argv)
 {
-    int c;
-    while ((c = getopt(argc, argv, "n:r:")) != -1) {
-        switch (c) {
-        case 'n':
-            nflag = parse_pos(argv[0], optarg, INT64_MAX / 2);
-            break;
-        case 'r':
-            rounds = (int)parse_pos(argv[0], optarg, 1000);
-            break;
-        default:
-            usage(argv[0]);
-        }
-    }
-    if (optind != argc)
-        usage(argv[0]);
+    parse_options(argc, argv, &nflag, INT64_MAX / 2, &rounds);
 
     round_ns = calloc((size_t)rounds, sizeof *round_ns);
     if (round_ns == NULL) {

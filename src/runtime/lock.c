@@ -76,6 +76,20 @@ static inline void mlocks(int d)
         gp->m->locks += d;
 }
 
+/* trylockspin takes l if it is seen unlocked, leaving the key at wait. */
+static inline bool trylockspin(mutex *l, uint32_t wait)
+{
+    while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
+           mutex_unlocked) {
+        uint32_t want = mutex_unlocked;
+        if (atomic_compare_exchange_weak_explicit(&l->key, &want, wait,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 /* lock acquires l. May be called on a G, on g0, or on a thread that is not
  * an M (the netpoller's loop thread). */
 void lock(mutex *l)
@@ -91,25 +105,13 @@ void lock(mutex *l)
     uint32_t wait = v;
     for (;;) {
         for (int i = 0; i < active_spin; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   mutex_unlocked) {
-                uint32_t want = mutex_unlocked;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &want, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (trylockspin(l, wait))
+                return;
             procyield(active_spin_cnt);
         }
         for (int i = 0; i < passive_spin; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   mutex_unlocked) {
-                uint32_t want = mutex_unlocked;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &want, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (trylockspin(l, wait))
+                return;
             osyield();
         }
         v = atomic_exchange_explicit(&l->key, mutex_sleeping,
