@@ -99,6 +99,12 @@ typedef struct goro_stats {
 } goro_stats;
 GORO_EXTERN void goro_stats_get(goro_stats *out);
 
+/* Run a stack scan now (the runtime also runs one every
+ * GORO_STACK_SCAN_INTERVAL): every parked G whose stack is more than four
+ * times what it uses gets one half the size; dead Gs give back their
+ * stacks. Returns how many stacks were shrunk. */
+GORO_EXTERN int goro_stack_scan(void);
+
 /*
  * errno is kept per G: the runtime saves it when a G stops and restores it
  * when the G runs again, on whatever thread. glibc declares

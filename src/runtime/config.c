@@ -20,7 +20,12 @@
  *                                 without -fsplit-stack (libc, ...); default
  *                                 16KiB; 4KiB..1MiB, a multiple of 16
  *
- * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB.
+ *   GORO_STACK_SCAN_INTERVAL      how often parked Gs' stacks are scanned and
+ *                                 shrunk; default 1s; 0 (never) or 1ms..1h
+ *   GORO_STACK_NO_SHRINK          1: scans never shrink stacks; default 0
+ *
+ * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB. Durations are a
+ * number with ns, us, ms, s, m or h.
  */
 
 #include <errno.h>
@@ -57,6 +62,41 @@ int parse_size(const char *s, uint64_t *out)
             if (v > (UINT64_MAX >> units[i].shift))
                 return -EINVAL;
             *out = v << units[i].shift;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* parse_duration reads a duration: digits and a unit (ns, us, ms, s, m,
+ * h); "0" alone is accepted. Returns 0, or -EINVAL. */
+int parse_duration(const char *s, int64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX / 2 - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+        s++;
+    }
+    static const struct {
+        const char *unit;
+        uint64_t ns;
+    } units[] = {{"ns", 1},           {"us", 1000},
+                 {"ms", 1000000},     {"s", 1000000000},
+                 {"m", 60000000000},  {"h", 3600000000000}};
+    if (*s == '\0' && v == 0) {
+        *out = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(s, units[i].unit) == 0) {
+            if (v > (uint64_t)INT64_MAX / units[i].ns)
+                return -EINVAL;
+            *out = (int64_t)(v * units[i].ns);
             return 0;
         }
     }
@@ -149,6 +189,23 @@ int runtimeconfig_fromenv(runtimeconfig *c)
               (unsigned long long)min);
         return -EINVAL;
     }
+    int64_t interval = 1000000000;
+    v = getenv("GORO_STACK_SCAN_INTERVAL");
+    if (v != NULL && (parse_duration(v, &interval) != 0 ||
+                      (interval != 0 && (interval < 1000000 ||
+                                         interval > 3600000000000))))
+        return bad("GORO_STACK_SCAN_INTERVAL", v,
+                   "not 0 or a duration from 1ms to 1h (e.g. 500ms, 2s)");
+    bool noshrink = false;
+    v = getenv("GORO_STACK_NO_SHRINK");
+    if (v != NULL) {
+        if (strcmp(v, "1") == 0)
+            noshrink = true;
+        else if (strcmp(v, "0") != 0)
+            return bad("GORO_STACK_NO_SHRINK", v, "not 0 or 1");
+    }
+    c->scan_interval_ns = interval;
+    c->no_shrink = noshrink;
     c->procs = procs ? (int32_t)procs : ncpu();
     c->stack_min = min;
     c->stack_orders = (int32_t)orders;

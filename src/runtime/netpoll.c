@@ -31,6 +31,7 @@
 static uv_loop_t loop;
 static uv_async_t wakeup;
 static uv_timer_t timer;
+static uv_timer_t scantimer;  /* the periodic stack scan */
 static pthread_t loopthread;
 static bool running;
 static _Atomic bool stopping;
@@ -128,6 +129,12 @@ static void timer_cb(uv_timer_t *t)
     armtimer();
 }
 
+static void scan_cb(uv_timer_t *t)
+{
+    (void)t;
+    stackscan();
+}
+
 static void close_cb(uv_handle_t *h)
 {
     (void)h;
@@ -138,6 +145,7 @@ static void wakeup_cb(uv_async_t *a)
     (void)a;
     if (atomic_load(&stopping)) {
         uv_close((uv_handle_t *)&timer, close_cb);
+        uv_close((uv_handle_t *)&scantimer, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
         return;
     }
@@ -168,6 +176,12 @@ int netpollinit(void)
         err = uv_async_init(&loop, &wakeup, wakeup_cb);
     if (err == 0)
         err = uv_timer_init(&loop, &timer);
+    if (err == 0)
+        err = uv_timer_init(&loop, &scantimer);
+    if (err == 0 && rtconf.scan_interval_ns > 0) {
+        uint64_t ms = (uint64_t)(rtconf.scan_interval_ns + 999999) / 1000000;
+        err = uv_timer_start(&scantimer, scan_cb, ms, ms);
+    }
     if (err != 0) {
         print("goro: cannot start the event loop: %s\n", uv_strerror(err));
         return err;

@@ -53,10 +53,12 @@ HIDDEN runtimeconfig rtconf;
 HIDDEN pstats gstats;
 HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
-/* All Gs ever created (Gs are never freed, as in Go), for scans and ps. */
-static mutex allglock;
-static g **allgs;
-static uint32_t allglen, allgcap;
+/* All Gs ever created (Gs are never freed, as in Go), for scans and ps.
+ * allgs and allglen under allglock. */
+HIDDEN mutex allglock;
+HIDDEN g **allgs;
+HIDDEN uint32_t allglen;
+static uint32_t allgcap;
 
 static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
 static _Atomic bool mainStarted;
@@ -212,6 +214,7 @@ static void gfput(p *pp, g *gp)
             pp->gfree = x->schedlink;
             pp->gfreecnt--;
             x->schedlink = sched.gfree;
+            x->freegen = sched.scangen;
             sched.gfree = x;
             sched.ngfree++;
         }

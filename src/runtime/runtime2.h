@@ -148,6 +148,8 @@ struct g {
     uint8_t   waitreason;    /* meaningful in Gwaiting */
     bool      preempt;       /* preemption requested (issue: preempt.c) */
     uint32_t  allgindex;     /* index in allgs */
+    uint32_t  freegen;       /* on the global free list: sched.scangen when
+                                it was put there (under sched.gflock) */
 };
 
 /* ---- M --------------------------------------------------------------- */
@@ -252,6 +254,8 @@ typedef struct schedt {
     g        *gfree;
     int32_t   ngfree;
 
+    uint32_t  scangen;       /* stack scans so far, under sched.gflock */
+
     _Atomic int64_t goidgen;
     _Atomic bool exiting;    /* main G returned: Ms exit */
     g        *maing;
@@ -267,6 +271,8 @@ typedef struct runtimeconfig {
     uintptr_t stack_cache_size;  /* per-P per-order cache, bytes */
     uintptr_t stack_max;         /* maximum stack of a G */
     uintptr_t nonsplit_headroom; /* room required before calling non-split code */
+    int64_t   scan_interval_ns;  /* periodic stack scan; 0 = never */
+    bool      no_shrink;         /* scans never shrink stacks */
 } runtimeconfig;
 
 /* ---- globals ---------------------------------------------------------- */
@@ -277,6 +283,11 @@ extern HIDDEN int32_t gomaxprocs;
 extern HIDDEN runtimeconfig rtconf;
 extern uintptr_t goro_nonsplit_headroom; /* read by asm */
 extern HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
+
+/* Every G ever created, under allglock (proc.c). */
+extern HIDDEN mutex allglock;
+extern HIDDEN g **allgs;
+extern HIDDEN uint32_t allglen;
 
 /* Global statistics for work done without a P (atomics). */
 extern HIDDEN pstats gstats;
@@ -374,6 +385,8 @@ HIDDEN void newstack(g *gp);
 HIDDEN void morestackbad(g *gp, uintptr_t frame);
 HIDDEN void copystack(g *gp, uintptr_t newsize);
 HIDDEN uintptr_t stackpool_bytes(int order); /* free bytes in the global pool */
+HIDDEN bool shrinkstack(g *gp);
+HIDDEN int stackscan(void);
 
 /* ---- lock.c ------------------------------------------------------------ */
 
@@ -403,6 +416,7 @@ HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 HIDDEN int runtimeconfig_fromenv(runtimeconfig *c);
 HIDDEN int parse_size(const char *s, uint64_t *out);
+HIDDEN int parse_duration(const char *s, int64_t *out);
 
 /* The asm side's view of the structures (asmdefs.h). */
 _Static_assert(offsetof(g, stackguard0) == G_STACKGUARD0, "G_STACKGUARD0");

@@ -558,3 +558,122 @@ void morestackbad(g *gp, uintptr_t frame)
           (unsigned long)gp->stack.hi);
     throw("morestack on g0");
 }
+
+/* ---- shrinking ----------------------------------------------------------- */
+
+/* StackLimit: what a G may use below its saved sp without a check (Go's
+ * _StackLimit): counted as used when deciding to shrink. */
+#define StackLimit (StackGuard - StackSmall)
+
+/* shrinkstack halves gp's stack if it uses less than a quarter of it, never
+ * below the minimum. The caller holds gp (Gwaiting|Gscan): nobody runs it
+ * and its sched.sp is valid. Every word of the used part that points into
+ * it is moved by copystack; the runtime keeps no pointer into a parked
+ * G's stack (wait lists and timers hold the G itself), so nothing else
+ * needs adjusting. Returns whether it shrank. */
+bool shrinkstack(g *gp)
+{
+    if (rtconf.no_shrink)
+        return false;
+    if (gp->stack.lo == 0)
+        throw("missing stack in shrinkstack");
+    uintptr_t oldsize = gp->stack.hi - gp->stack.lo;
+    uintptr_t newsize = oldsize / 2;
+    if (newsize < rtconf.stack_min)
+        return false;
+    uintptr_t used = gp->stack.hi - gp->sched.sp + StackLimit;
+    if (used >= oldsize / 4)
+        return false;
+    copystack(gp, newsize);
+    mystats()->stack_shrinks++;
+    return true;
+}
+
+/* freeStackLarge gives the large stacks kept during a scan back to the
+ * allocator. */
+static void freeStackLarge(void)
+{
+    lock(&stackLarge.lock);
+    for (size_t i = 0; i < sizeof stackLarge.free / sizeof stackLarge.free[0];
+         i++) {
+        while (stackLarge.free[i] != NULL) {
+            gclink *x = stackLarge.free[i];
+            stackLarge.free[i] = x->next;
+            dallocx(x, MALLOCX_ALIGN(PAGESIZE));
+        }
+    }
+    unlock(&stackLarge.lock);
+}
+
+/* stackscan is the periodic stack scan (Go does this work during GC):
+ *  - every parked G (Gwaiting) is held in Gwaiting|Gscan, so that nobody
+ *    readies and runs it meanwhile, and shrunk if it uses under a quarter;
+ *    running and runnable Gs are left alone (they are about to use their
+ *    stacks);
+ *  - dead Gs that sat on the global free list for a whole interval give
+ *    their stacks back (Go frees them at GC), so a burst of Gs does not keep
+ *    its stacks forever;
+ *  - idle Ps' stack caches go back to the pool, and the pool gives empty
+ *    spans back to the allocator (stackpoolfree does it as they empty).
+ * Runs on g0 or on the loop thread. Returns how many stacks it shrank. */
+int stackscan(void)
+{
+    int shrunk = 0;
+    /* Walk allgs in batches, so that creating Gs (allgadd) is not held up
+     * for a whole scan; allgs may be reallocated between batches. */
+    for (uint32_t i = 0;; ) {
+        lock(&allglock);
+        uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
+        for (; i < end; i++) {
+            g *gp = allgs[i];
+            if (readgstatus(gp) != Gwaiting ||
+                !castogscanstatus(gp, Gwaiting, Gwaiting | Gscan))
+                continue;
+            if (shrinkstack(gp))
+                shrunk++;
+            /* release-store: the copy is visible before anyone readies gp */
+            atomic_store_explicit(&gp->atomicstatus, Gwaiting,
+                                  memory_order_release);
+        }
+        bool more = i < allglen;
+        unlock(&allglock);
+        if (!more)
+            break;
+    }
+
+    /* A dead G gives its stack back once it has sat on the global free list
+     * for a whole scan interval: a list that is in use keeps its stacks
+     * (spawning stays cheap), an idle one releases them. */
+    lock(&sched.gflock);
+    sched.scangen++;
+    for (g *gp = sched.gfree; gp != NULL; gp = gp->schedlink) {
+        if (gp->stack.lo != 0 && sched.scangen - gp->freegen >= 2) {
+            stackfree(gp->stack);
+            gp->stack.lo = gp->stack.hi = 0;
+            gp->stackguard0 = 0;
+        }
+    }
+    unlock(&sched.gflock);
+
+    /* An idle P belongs to nobody while it is on the idle list, which is
+     * under sched.lock. */
+    lock(&sched.lock);
+    for (p *pp = sched.pidle; pp != NULL; pp = pp->link)
+        stackcache_clear(pp);
+    unlock(&sched.lock);
+    freeStackLarge();
+    return shrunk;
+}
+
+static uintptr_t stackscan_sys(void *arg)
+{
+    (void)arg;
+    return (uintptr_t)stackscan();
+}
+
+int goro_stack_scan(void)
+{
+    if (allgs == NULL)
+        return 0;
+    return (int)systemstack(stackscan_sys, NULL);
+}
