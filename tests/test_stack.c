@@ -2,6 +2,7 @@
  * non-split fast path, growth to large sizes and back, and the overflow
  * diagnostic. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,4 +255,115 @@ Test(stack, exceeding_the_maximum_is_a_fatal_diagnostic, .timeout = 30)
               "%s", buf);
     cr_expect(strstr(buf, "fatal error: stack overflow\n") != NULL, "%s",
               buf);
+}
+
+/* ---- the seeds' debug modes ------------------------------------------------ */
+
+/* A deliberately broken G: it keeps a pointer to its own local where it
+ * outlives a stack move (what the contract forbids), then reads through it. */
+/* volatile pointer object: read back from the global, not from a register
+ * that the copy would have moved along with the stack. */
+static volatile unsigned char *volatile stale;
+static volatile int stalebyte = -1;
+
+static void keepstale(void *arg)
+{
+    (void)arg;
+    unsigned char local[64];
+    /* No libc here: a call into non-split code would make this function
+     * take the 16 KiB headroom (a bigger stack) before local exists. */
+    for (size_t i = 0; i < sizeof local; i++)
+        ((volatile unsigned char *)local)[i] = 0x11;
+    stale = local + 32;
+    sink = recurse(1000);  /* the stack moves: local is now elsewhere */
+    stalebyte = *stale;   /* reads the old, freed stack */
+    goro_wg_done(wg);
+}
+
+static void stalemain(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(keepstale, NULL);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(stackdebug, fault_on_free_turns_a_stale_pointer_into_sigsegv,
+     .signal = SIGSEGV, .timeout = 30)
+{
+    setenv("GORO_STACK_FAULT_ON_FREE", "1", 1);
+    test_run(1, stalemain, NULL);
+}
+
+Test(stackdebug, poison_copy_makes_the_old_stack_read_0xfc, .timeout = 30)
+{
+    setenv("GORO_STACK_POISON_COPY", "1", 1);
+    cr_assert_eq(test_run(1, stalemain, NULL), 0);
+    cr_expect_eq(stalebyte, 0xfc, "read %#x", stalebyte);
+}
+
+Test(stackdebug, without_poisoning_the_stale_read_sees_the_old_bytes,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(1, stalemain, NULL), 0);
+    cr_expect_eq(stalebyte, 0x11, "read %#x", stalebyte);
+}
+
+static void belowstack(void *arg)
+{
+    (void)arg;
+    volatile char *lo = (volatile char *)getg()->stack.lo;
+    lo[0] = 1;   /* the stack itself is writable */
+    lo[-1] = 1;  /* the guard page below it is not */
+    goro_wg_done(wg);
+}
+
+static void guardmain(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(belowstack, NULL);
+    goro_wg_wait(wg);
+}
+
+Test(stackdebug, from_system_stacks_have_a_guard_page_below,
+     .signal = SIGSEGV, .timeout = 30)
+{
+    setenv("GORO_STACK_FROM_SYSTEM", "1", 1);
+    test_run(1, guardmain, NULL);
+}
+
+Test(stackdebug, debug_level_one_logs_every_copy, .init = cr_redirect_stderr,
+     .timeout = 30)
+{
+    setenv("GORO_STACK_DEBUG", "1", 1);
+    cr_assert_eq(test_run(1, deepmain, NULL), 0);
+    fflush(stderr);
+    FILE *f = cr_get_redirected_stderr();
+    char line[512];
+    int copies = 0, allocs = 0;
+    while (fgets(line, sizeof line, f)) {
+        copies += strncmp(line, "copystack gp=", 13) == 0;
+        allocs += strncmp(line, "stackalloc ", 11) == 0;
+    }
+    cr_expect_eq(copies, 9, "%d copystack lines", copies);
+    cr_expect_geq(allocs, 10);
+}
+
+Test(stackdebug, bad_debug_values_are_refused)
+{
+    runtimeconfig c;
+    setenv("GORO_STACK_DEBUG", "5", 1);
+    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    setenv("GORO_STACK_DEBUG", "2", 1);
+    setenv("GORO_STACK_POISON_COPY", "yes", 1);
+    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    setenv("GORO_STACK_POISON_COPY", "1", 1);
+    setenv("GORO_STACK_FAULT_ON_FREE", "1", 1);
+    cr_expect_eq(runtimeconfig_fromenv(&c), 0);
+    cr_expect_eq(c.stack_debug, 2);
+    cr_expect(c.poison_copy && c.fault_on_free && c.from_system);
 }

@@ -23,6 +23,14 @@
  *   GORO_STACK_SCAN_INTERVAL      how often parked Gs' stacks are scanned and
  *                                 shrunk; default 1s; 0 (never) or 1ms..1h
  *   GORO_STACK_NO_SHRINK          1: scans never shrink stacks; default 0
+ *   GORO_STACK_DEBUG              0..4: log per stack, per copy, per word
+ *                                 adjusted, per word read (stackDebug)
+ *   GORO_STACK_POISON_COPY        1: fill new stacks with 0xfd before a copy
+ *                                 and old ones with 0xfc before freeing
+ *   GORO_STACK_FROM_SYSTEM        1: every stack its own mmap with a
+ *                                 PROT_NONE guard page below it
+ *   GORO_STACK_FAULT_ON_FREE      1: freed stacks are made no-access and
+ *                                 never reused (implies FROM_SYSTEM)
  *
  * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB. Durations are a
  * number with ns, us, ms, s, m or h.
@@ -114,6 +122,18 @@ static int bad(const char *name, const char *val, const char *allowed)
     return -EINVAL;
 }
 
+/* envbool reads a 0/1 variable into *out if it is set. */
+static int envbool(const char *name, bool *out)
+{
+    const char *v = getenv(name);
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        return bad(name, v, "not 0 or 1");
+    *out = v[0] == '1';
+    return 0;
+}
+
 /* envsize reads variable name into *out if it is set; checks range and
  * the extra condition. */
 static int envsize(const char *name, uint64_t *out, uint64_t lo, uint64_t hi,
@@ -196,14 +216,21 @@ int runtimeconfig_fromenv(runtimeconfig *c)
                                          interval > 3600000000000))))
         return bad("GORO_STACK_SCAN_INTERVAL", v,
                    "not 0 or a duration from 1ms to 1h (e.g. 500ms, 2s)");
-    bool noshrink = false;
-    v = getenv("GORO_STACK_NO_SHRINK");
-    if (v != NULL) {
-        if (strcmp(v, "1") == 0)
-            noshrink = true;
-        else if (strcmp(v, "0") != 0)
-            return bad("GORO_STACK_NO_SHRINK", v, "not 0 or 1");
-    }
+    bool noshrink = false, poison = false, fromsys = false, faultfree = false;
+    if ((err = envbool("GORO_STACK_NO_SHRINK", &noshrink)) != 0 ||
+        (err = envbool("GORO_STACK_POISON_COPY", &poison)) != 0 ||
+        (err = envbool("GORO_STACK_FROM_SYSTEM", &fromsys)) != 0 ||
+        (err = envbool("GORO_STACK_FAULT_ON_FREE", &faultfree)) != 0)
+        return err;
+    uint64_t debug = 0;
+    v = getenv("GORO_STACK_DEBUG");
+    if (v != NULL && (parse_size(v, &debug) != 0 || debug > 4 ||
+                      strspn(v, "0123456789") != strlen(v)))
+        return bad("GORO_STACK_DEBUG", v, "not a whole number from 0 to 4");
+    c->stack_debug = (int32_t)debug;
+    c->poison_copy = poison;
+    c->from_system = fromsys || faultfree;
+    c->fault_on_free = faultfree;
     c->scan_interval_ns = interval;
     c->no_shrink = noshrink;
     c->procs = procs ? (int32_t)procs : ncpu();

@@ -273,6 +273,12 @@ typedef struct runtimeconfig {
     uintptr_t nonsplit_headroom; /* room required before calling non-split code */
     int64_t   scan_interval_ns;  /* periodic stack scan; 0 = never */
     bool      no_shrink;         /* scans never shrink stacks */
+    /* The seeds' debug knobs (stack.go's stackDebug, stackPoisonCopy,
+     * stackFromSystem, stackFaultOnFree). */
+    int32_t   stack_debug;       /* 0..4: log stacks, frames, words */
+    bool      poison_copy;       /* fill new stacks 0xfd, freed ones 0xfc */
+    bool      from_system;       /* each stack its own mmap, guard page below */
+    bool      fault_on_free;     /* freed stacks made no-access, never reused */
 } runtimeconfig;
 
 /* ---- globals ---------------------------------------------------------- */

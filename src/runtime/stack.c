@@ -50,6 +50,7 @@
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime2.h"
 
@@ -371,6 +372,36 @@ void stackcache_clear(p *pp)
 
 /* ---- stackalloc / stackfree ------------------------------------------------ */
 
+/* The from_system mode (the seeds' stackFromSystem): every stack is its own
+ * mapping with a PROT_NONE page below it, so running off the end faults at
+ * once; with fault_on_free (stackFaultOnFree) a freed stack is made
+ * no-access and its addresses never reused, so a stale pointer into a
+ * moved stack faults instead of reading what the next owner wrote. */
+static void *sysstackalloc(uintptr_t n)
+{
+    char *v = mmap(NULL, n + PAGESIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (v == MAP_FAILED) {
+        print("runtime: out of memory: cannot map a %lu-byte stack\n",
+              (unsigned long)n);
+        throw("out of memory (stackalloc)");
+    }
+    if (mprotect(v, PAGESIZE, PROT_NONE) != 0)
+        throw("stackalloc: cannot protect the guard page");
+    return v + PAGESIZE;
+}
+
+static void sysstackfree(void *v, uintptr_t n)
+{
+    char *base = (char *)v - PAGESIZE;
+    if (rtconf.fault_on_free) {
+        if (mprotect(base, n + PAGESIZE, PROT_NONE) != 0)
+            throw("stackfree: cannot fault the freed stack");
+    } else if (munmap(base, n + PAGESIZE) != 0) {
+        throw("stackfree: munmap failed");
+    }
+}
+
 static inline p *mypforstacks(void)
 {
     g *gp = getg();
@@ -388,7 +419,11 @@ stack stackalloc(uintptr_t n)
     p *pp = mypforstacks();
     void *v;
     int order = stackorder(n);
-    if (order >= 0) {
+    if (rtconf.stack_debug >= 1)
+        print("stackalloc %lu\n", (unsigned long)n);
+    if (rtconf.from_system) {
+        v = sysstackalloc(n);
+    } else if (order >= 0) {
         if (pp == NULL) {
             lock(&stackpool[order].lock);
             v = stackpoolalloc(order);
@@ -431,7 +466,11 @@ void stackfree(stack stk)
     p *pp = mypforstacks();
     gclink *x = (gclink *)stk.lo;
     int order = stackorder(n);
-    if (order >= 0) {
+    if (rtconf.stack_debug >= 1)
+        print("stackfree %#lx %lu\n", (unsigned long)stk.lo, (unsigned long)n);
+    if (rtconf.from_system) {
+        sysstackfree(x, n);
+    } else if (order >= 0) {
         if (pp == NULL) {
             lock(&stackpool[order].lock);
             stackpoolfree(x, order);
@@ -470,6 +509,15 @@ void copystack(g *gp, uintptr_t newsize)
     if (newsize < used)
         throw("copystack: new stack too small");
 
+    if (rtconf.stack_debug >= 1)
+        print("copystack gp=%p [%#lx %#lx %#lx]/%lu -> [%#lx %#lx %#lx]/%lu\n",
+              (void *)gp, (unsigned long)old.lo, (unsigned long)sp,
+              (unsigned long)old.hi, (unsigned long)(old.hi - old.lo),
+              (unsigned long)new.lo, (unsigned long)(new.hi - used),
+              (unsigned long)new.hi, (unsigned long)newsize);
+    if (rtconf.poison_copy)
+        memset((void *)new.lo, 0xfd, newsize);
+
     /* Copy [sp, hi) to the top of the new stack, moving every word that
      * points into the old used range by delta as it goes. */
     uintptr_t delta = new.hi - old.hi;
@@ -477,11 +525,26 @@ void copystack(g *gp, uintptr_t newsize)
     uintptr_t *dst = (uintptr_t *)(new.hi - used);
     size_t nwords = used / sizeof(uintptr_t);
     uintptr_t span = old.hi - sp;
-    for (size_t i = 0; i < nwords; i++) {
-        uintptr_t v = src[i];
-        if (v - sp < span)
-            v += delta;
-        dst[i] = v;
+    if (likely(rtconf.stack_debug < 3)) {
+        for (size_t i = 0; i < nwords; i++) {
+            uintptr_t v = src[i];
+            if (v - sp < span)
+                v += delta;
+            dst[i] = v;
+        }
+    } else {
+        for (size_t i = 0; i < nwords; i++) {
+            uintptr_t v = src[i];
+            if (rtconf.stack_debug >= 4)
+                print("        read %p: %#lx\n", (void *)&src[i],
+                      (unsigned long)v);
+            if (v - sp < span) {
+                print("        adjust %p: %#lx -> %#lx\n", (void *)&dst[i],
+                      (unsigned long)v, (unsigned long)(v + delta));
+                v += delta;
+            }
+            dst[i] = v;
+        }
     }
 
     gp->stack = new;
@@ -491,6 +554,8 @@ void copystack(g *gp, uintptr_t newsize)
 
     pstats *st = mystats();
     st->stack_copied_bytes += used;
+    if (rtconf.poison_copy)
+        memset((void *)old.lo, 0xfc, old.hi - old.lo);
     stackfree(old);
 }
 
