@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline void usage(const char *prog)
@@ -28,19 +29,28 @@ static inline long parse_pos(const char *prog, const char *s, long max)
     return v;
 }
 
-/* parse_options reads -n N (1..nmax) and, when rounds is not NULL,
- * -r ROUNDS (1..1000); anything else exits with the usage. */
+/* parse_options reads -n N (1..nmax), -r ROUNDS (1..1000) when rounds is
+ * not NULL, -g KIB (1..1048576) when grow is not NULL; anything else exits
+ * with the usage. */
 static inline void parse_options(int argc, char **argv, long *n, long nmax,
-                                 int *rounds)
+                                 int *rounds, long *grow)
 {
+    char opts[8] = "n:";
+    if (rounds)
+        strcat(opts, "r:");
+    if (grow)
+        strcat(opts, "g:");
     int c;
-    while ((c = getopt(argc, argv, rounds ? "n:r:" : "n:")) != -1) {
+    while ((c = getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'n':
             *n = parse_pos(argv[0], optarg, nmax);
             break;
         case 'r':
             *rounds = (int)parse_pos(argv[0], optarg, 1000);
+            break;
+        case 'g':
+            *grow = parse_pos(argv[0], optarg, 1048576);
             break;
         default:
             usage(argv[0]);

@@ -23,7 +23,7 @@
  */
 #include <goro.h>
 
-#define BENCH_USAGE "[-n N]"
+#define BENCH_USAGE "[-n N] [-g KIB]"
 #include "bench.h"
 
 #include <fcntl.h>
@@ -38,6 +38,8 @@
 #define LOCAL_BYTES 256                 /* stack each G touches */
 
 static long nflag = DEFAULT_N;
+static long growkib;             /* -g: grow to this much stack first */
+static long shrinkscans;         /* scans run before measuring */
 static goro_mutex *mu;          /* held by the main G while the Gs park */
 static goro_wg *ready;          /* each G: about to park */
 static goro_wg *done;           /* each G: got the mutex and is leaving */
@@ -67,9 +69,23 @@ bad:
     exit(1);
 }
 
+/* Use about depth * 256 bytes of stack, then return. */
+static long grow(long depth)
+{
+    volatile char pad[200];
+    pad[0] = (char)depth;
+    if (depth <= 0)
+        return 0;
+    return grow(depth - 1) + pad[0];
+}
+
+static volatile long sink;
+
 static void parker(void *arg)
 {
     (void)arg;
+    if (growkib > 0)
+        sink = grow(growkib * 1024 / 256);
     volatile unsigned char local[LOCAL_BYTES];
     for (size_t i = 0; i < sizeof local; i++)
         local[i] = (unsigned char)i;
@@ -109,6 +125,13 @@ static void main_g(void *arg)
     }
     goro_wg_wait(ready);
     goro_sleep_ns(SETTLE_NS);
+    if (growkib > 0) {
+        /* Shrink the parked Gs' stacks back down, as the periodic scan
+         * would over time. */
+        while (goro_stack_scan() > 0)
+            shrinkscans++;
+        goro_sleep_ns(SETTLE_NS);
+    }
     long after = rss_bytes();
     goro_stats st;
     goro_stats_get(&st);
@@ -126,6 +149,9 @@ static void main_g(void *arg)
            after / 1024, st.gs_live, st.stack_bytes_inuse,
            (double)st.stack_bytes_inuse / (double)nflag);
     printf("rss after joining:   %ld KiB\n", joined / 1024);
+    if (growkib > 0)
+        printf("each G grew to ~%ld KiB first; %ld scans shrank them back\n",
+               growkib, shrinkscans);
     printf("per parked G: %.0f bytes\n", per_g);
     status = 0;
 out:
@@ -139,7 +165,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    parse_options(argc, argv, &nflag, INT64_MAX / 2, NULL);
+    parse_options(argc, argv, &nflag, INT64_MAX / 2, NULL, &growkib);
 
     int rc = goro_run(main_g, NULL);
     if (rc != 0) {
@@ -147,6 +173,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (status == 0)
-        printf("RESULT parked_rss_bytes_per_g %.0f\n", per_g);
+        printf("RESULT parked_rss%s_bytes_per_g %.0f\n",
+               growkib > 0 ? "_after_growth_and_scan" : "", per_g);
     return status;
 }

@@ -60,6 +60,8 @@
 __attribute__((visibility("default"))) uintptr_t goro_nonsplit_headroom = 16384;
 
 #define PAGESIZE 4096
+#define GORO_STR2(x) #x
+#define GORO_STR(x) GORO_STR2(x)
 
 typedef struct stackspan {
     uintptr_t base;
@@ -709,6 +711,7 @@ int stackscan(void)
     /* A dead G gives its stack back once it has sat on the global free list
      * for a whole scan interval: a list that is in use keeps its stacks
      * (spawning stays cheap), an idle one releases them. */
+    int freed = 0;
     lock(&sched.gflock);
     sched.scangen++;
     for (g *gp = sched.gfree; gp != NULL; gp = gp->schedlink) {
@@ -716,6 +719,7 @@ int stackscan(void)
             stackfree(gp->stack);
             gp->stack.lo = gp->stack.hi = 0;
             gp->stackguard0 = 0;
+            freed++;
         }
     }
     unlock(&sched.gflock);
@@ -727,6 +731,12 @@ int stackscan(void)
         stackcache_clear(pp);
     unlock(&sched.lock);
     freeStackLarge();
+    /* jemalloc keeps freed pages for its decay time (10 s): when this scan
+     * freed stacks, hand the pages back to the system now, so that the
+     * process's RSS follows what its Gs use. */
+    if (shrunk > 0 || freed > 0)
+        mallctl("arena." GORO_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL,
+                NULL, 0);
     return shrunk;
 }
 
