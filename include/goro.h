@@ -91,6 +91,37 @@ GORO_EXTERN void goro_mutex_lock(goro_mutex *m);
 GORO_EXTERN void goro_mutex_unlock(goro_mutex *m);
 GORO_EXTERN void goro_mutex_free(goro_mutex *m);
 
+/* Channels, as Go's: values of elemsize bytes are copied in and out;
+ * capacity 0 makes an unbuffered channel, where a send waits for a
+ * receiver and hands the value over directly. Waiters are served in FIFO
+ * order. A send on a closed channel returns -EPIPE (Go panics); a receive
+ * on a closed channel returns the buffered values, then -EPIPE with *elem
+ * zeroed. Closing a closed channel, or freeing one with waiters, is a fatal
+ * error (as Go's panic). elem may be NULL when elemsize is 0, and for a
+ * receive that discards the value. */
+typedef struct goro_chan goro_chan;
+GORO_EXTERN goro_chan *goro_chan_new(size_t elemsize, size_t capacity);
+    /* NULL with errno EINVAL (too large) or ENOMEM */
+GORO_EXTERN int  goro_chan_send(goro_chan *c, const void *elem);
+GORO_EXTERN int  goro_chan_recv(goro_chan *c, void *elem);
+GORO_EXTERN void goro_chan_close(goro_chan *c);
+GORO_EXTERN void goro_chan_free(goro_chan *c);
+
+#define GORO_SEND 1
+#define GORO_RECV 2
+typedef struct goro_select_case {
+    goro_chan *c;     /* NULL: a case that is never ready, as a nil channel */
+    int dir;          /* GORO_SEND or GORO_RECV */
+    void *elem;       /* the value to send, or where to receive */
+    int *ok;          /* may be NULL; set to 1, or 0 when the channel was
+                         closed (a receive got a zero value, a send failed) */
+} goro_select_case;
+/* Wait until one of the cases can proceed, perform it and return its index;
+ * among several ready cases one is chosen at random, as in Go. With block
+ * == 0, return -EAGAIN when none is ready. -EINVAL for n < 1 or > 65536,
+ * NULL cases, or a dir that is neither GORO_SEND nor GORO_RECV. */
+GORO_EXTERN int goro_select(goro_select_case *cases, int n, int block);
+
 /* Figures, for tests and benchmarks. */
 typedef struct goro_stats {
     uint64_t gs_live, gs_created, procs, threads;

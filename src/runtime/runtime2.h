@@ -29,6 +29,7 @@
 typedef struct g g;
 typedef struct m m;
 typedef struct p p;
+typedef struct sudog sudog;
 
 /* ---- stacks ---------------------------------------------------------- */
 
@@ -150,6 +151,27 @@ struct g {
     uint32_t  allgindex;     /* index in allgs */
     uint32_t  freegen;       /* on the global free list: sched.scangen when
                                 it was put there (under sched.gflock) */
+    _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
+                                   that wins (CAS) */
+    sudog    *waiting;       /* sudogs this G waits on (channel ops), in
+                                lock order; their elems may point into the
+                                stack: copystack adjusts them */
+    void     *param;         /* the sudog that woke this G (channels) */
+    sudog    *mysudog;       /* this G's sudog for plain channel ops,
+                                allocated on its first blocking one */
+};
+
+/* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
+ * while queued, under the channel's lock. */
+struct sudog {
+    g        *gp;
+    sudog    *next, *prev;   /* in the channel's waitq */
+    void     *elem;          /* data element; may point into gp's stack */
+    struct goro_chan *c;
+    sudog    *waitlink;      /* g->waiting list */
+    int32_t   caseidx;       /* select: index of the case */
+    bool      isSelect;
+    bool      success;       /* woken by a communication (not a close) */
 };
 
 /* ---- M --------------------------------------------------------------- */
@@ -323,6 +345,18 @@ static inline void setg(g *gp)
 }
 
 /* The split-stack guard of this thread (%fs:0x70). */
+/* memmove_nolibc / memclr_nolibc: copies on G stacks without calling libc
+ * (which would make the caller demand the non-split headroom). */
+static inline void memmove_nolibc(void *dst, const void *src, size_t n)
+{
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) :: "memory");
+}
+
+static inline void memclr_nolibc(void *dst, size_t n)
+{
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
+}
+
 static inline void setguard(uintptr_t v)
 {
     __asm__ volatile("movq %0, %%fs:0x70" :: "r"(v) : "memory");
@@ -392,7 +426,16 @@ HIDDEN void morestackbad(g *gp, uintptr_t frame);
 HIDDEN void copystack(g *gp, uintptr_t newsize);
 HIDDEN uintptr_t stackpool_bytes(int order); /* free bytes in the global pool */
 HIDDEN bool shrinkstack(g *gp);
+HIDDEN void adjustsudogs(g *gp, uintptr_t oldsp, uintptr_t oldhi,
+                         uintptr_t delta);
 HIDDEN int stackscan(void);
+
+/* ---- chan.c ------------------------------------------------------------ */
+
+HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
+HIDDEN void unlockwaiting(g *gp);
+HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
+HIDDEN void zfree(void *ptr);
 
 /* ---- lock.c ------------------------------------------------------------ */
 

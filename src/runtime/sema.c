@@ -62,12 +62,12 @@ static uintptr_t free_sys(void *ptr)
     return 0;
 }
 
-static void *zalloc(size_t size)
+void *zalloc(size_t size)
 {
     return (void *)systemstack(zalloc_sys, (void *)(uintptr_t)size);
 }
 
-static void zfree(void *ptr)
+void zfree(void *ptr)
 {
     if (ptr)
         systemstack(free_sys, ptr);

@@ -549,6 +549,9 @@ void copystack(g *gp, uintptr_t newsize)
         }
     }
 
+    /* The runtime's own pointers into the stack: channel waits. */
+    adjustsudogs(gp, sp, old.hi, delta);
+
     gp->stack = new;
     if (gp->stackguard0 != stackPreempt)
         gp->stackguard0 = new.lo + StackGuard;
@@ -651,7 +654,12 @@ bool shrinkstack(g *gp)
     uintptr_t used = gp->stack.hi - gp->sched.sp + StackLimit;
     if (used >= oldsize / 4)
         return false;
+    /* A G parked on channels may have a sender or receiver copying into or
+     * out of its stack under the channels' locks: hold them for the move
+     * (Go's syncadjustsudogs). */
+    lockwaiting(gp);
     copystack(gp, newsize);
+    unlockwaiting(gp);
     mystats()->stack_shrinks++;
     return true;
 }

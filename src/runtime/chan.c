@@ -1,0 +1,595 @@
+/*
+ * chan.c - channels and select, as Go's chan.go and select.go.
+ *
+ * A channel is a lock, an optional ring buffer of capacity elements, and two
+ * FIFO wait queues of sudogs: Gs blocked sending (sendq) and receiving
+ * (recvq). Invariants, under c->lock:
+ *   - at least one of sendq and recvq is empty (except that both may hold
+ *     select sudogs of one G... as in Go, a G cannot select on both ends of
+ *     one unbuffered channel and wait for itself);
+ *   - for a buffered channel: qcount > 0 implies recvq is empty, and
+ *     qcount < capacity implies sendq is empty.
+ *
+ * A send that finds a waiting receiver copies its value straight into the
+ * receiver's elem, which usually is a variable on the receiver's (parked)
+ * stack, then readies it; a receive that finds a waiting sender takes its
+ * value from the sender's stack the same way. Those stack-to-stack copies
+ * happen under the channel's lock; a stack scan that wants to move a parked
+ * G's stack first takes the locks of every channel the G waits on
+ * (lockwaiting), then adjusts its sudogs' elem pointers with the stack
+ * (adjustsudogs): Go's syncadjustsudogs.
+ *
+ * Every function here may run on a G stack: values are copied with
+ * memmove_nolibc, never libc's memcpy (see runtime2.h).
+ *
+ * select: cases are polled in a random order (fairness); the channels are
+ * locked in address order (no deadlock between two selects); if none is
+ * ready the G queues a sudog on every channel and parks; the first waker to
+ * win the CAS on g->selectDone takes it, the others skip its sudogs.
+ */
+#include <errno.h>
+
+#include "runtime2.h"
+
+typedef struct waitq {
+    sudog *first, *last;
+} waitq;
+
+struct goro_chan {
+    mutex    lock;
+    size_t   elemsize;
+    size_t   dataqsiz;   /* capacity of buf, in elements */
+    size_t   qcount;     /* elements in buf */
+    size_t   sendx, recvx;
+    bool     closed;
+    char    *buf;
+    waitq    recvq, sendq;
+};
+
+static void enqueue(waitq *q, sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        q->first = sg;
+    q->last = sg;
+}
+
+static void dequeueSudoG(waitq *q, sudog *sg)
+{
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else if (q->first == sg)
+        q->first = sg->next;
+    else
+        return;  /* not queued */
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+}
+
+/* dequeue takes the first waiter that can still be woken: a select's
+ * sudogs are skipped once another case of that select has won. */
+static sudog *dequeue(waitq *q)
+{
+    for (;;) {
+        sudog *sg = q->first;
+        if (sg == NULL)
+            return NULL;
+        q->first = sg->next;
+        if (q->first)
+            q->first->prev = NULL;
+        else
+            q->last = NULL;
+        sg->next = sg->prev = NULL;
+        if (sg->isSelect) {
+            uint32_t zero = 0;
+            if (!atomic_compare_exchange_strong(&sg->gp->selectDone, &zero,
+                                                1))
+                continue;
+        }
+        return sg;
+    }
+}
+
+static inline char *chanbuf(goro_chan *c, size_t i)
+{
+    return c->buf + i * c->elemsize;
+}
+
+static inline void copyelem(goro_chan *c, void *dst, const void *src)
+{
+    if (c->elemsize && dst && src)
+        memmove_nolibc(dst, src, c->elemsize);
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+goro_chan *goro_chan_new(size_t elemsize, size_t capacity)
+{
+    if (elemsize > 65536 || (capacity && elemsize &&
+                             capacity > (SIZE_MAX / 2) / elemsize)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    goro_chan *c = zalloc(sizeof *c);
+    if (c == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->elemsize = elemsize;
+    c->dataqsiz = capacity;
+    if (capacity && elemsize) {
+        c->buf = zalloc(capacity * elemsize);
+        if (c->buf == NULL) {
+            zfree(c);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void goro_chan_free(goro_chan *c)
+{
+    if (c == NULL)
+        return;
+    lock(&c->lock);
+    bool waiters = c->recvq.first || c->sendq.first;
+    unlock(&c->lock);
+    if (waiters)
+        throw("goro_chan_free: channel has waiting Gs");
+    zfree(c->buf);
+    zfree(c);
+}
+
+/* ---- waking ------------------------------------------------------------- */
+
+static uintptr_t ready_sys(void *gp)
+{
+    ready(gp);
+    return 0;
+}
+
+/* wake readies the G of sg, which the caller took off a queue (and set
+ * success/copied the value for) under c->lock, now released. */
+static void wake(sudog *sg)
+{
+    g *gp = sg->gp;
+    gp->param = sg;
+    systemstack(ready_sys, gp);
+}
+
+static inline bool onG(void)
+{
+    g *gp = getg();
+    return gp != NULL && gp != gp->m->g0;
+}
+
+static void mustblock(goro_chan *c, const char *what)
+{
+    if (c == NULL) {
+        print("goro: %s called with a NULL channel\n", what);
+        throw("bad argument");
+    }
+}
+
+/* The G's own sudog, for plain sends and receives. */
+static uintptr_t newsudog_sys(void *arg)
+{
+    (void)arg;
+    return (uintptr_t)zalloc(sizeof(sudog));
+}
+
+static sudog *mysudog(g *gp)
+{
+    if (gp->mysudog == NULL) {
+        gp->mysudog = (sudog *)systemstack(newsudog_sys, NULL);
+        if (gp->mysudog == NULL)
+            throw("out of memory (sudog)");
+    }
+    sudog *sg = gp->mysudog;
+    *sg = (sudog){.gp = gp};
+    return sg;
+}
+
+/* gopark unlock function: release the channel. */
+static bool chanparkcommit(g *gp, void *c)
+{
+    (void)gp;
+    unlock(&((goro_chan *)c)->lock);
+    return true;
+}
+
+/* ---- send and receive ------------------------------------------------------- */
+
+/* chansend: c->lock is held. Returns 0 on success, -EPIPE if closed,
+ * -EAGAIN if it would block and !block; releases the lock. */
+static int chansend(goro_chan *c, const void *ep, bool block)
+{
+    if (c->closed) {
+        unlock(&c->lock);
+        return -EPIPE;
+    }
+    sudog *sg = dequeue(&c->recvq);
+    if (sg != NULL) {
+        /* A receiver waits: hand the value to it directly. */
+        copyelem(c, sg->elem, ep);
+        sg->success = true;
+        unlock(&c->lock);
+        wake(sg);
+        return 0;
+    }
+    if (c->qcount < c->dataqsiz) {
+        copyelem(c, chanbuf(c, c->sendx), ep);
+        if (++c->sendx == c->dataqsiz)
+            c->sendx = 0;
+        c->qcount++;
+        unlock(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        unlock(&c->lock);
+        return -EAGAIN;
+    }
+    g *gp = getg();
+    sudog *my = mysudog(gp);
+    my->elem = (void *)ep;
+    my->c = c;
+    gp->waiting = my;
+    gp->param = NULL;
+    enqueue(&c->sendq, my);
+    gopark(chanparkcommit, c, waitReasonChanSend);
+    /* Woken by a receiver (success) or by close. */
+    gp->waiting = NULL;
+    return my->success ? 0 : -EPIPE;
+}
+
+/* chanrecv: c->lock is held; releases it. */
+static int chanrecv(goro_chan *c, void *ep, bool block)
+{
+    if (c->closed && c->qcount == 0) {
+        unlock(&c->lock);
+        if (ep && c->elemsize)
+            memclr_nolibc(ep, c->elemsize);
+        return -EPIPE;
+    }
+    sudog *sg = dequeue(&c->sendq);
+    if (sg != NULL) {
+        if (c->dataqsiz == 0) {
+            copyelem(c, ep, sg->elem);
+        } else {
+            /* The buffer is full: take its head, and put the sender's
+             * value at the tail (the same slot, since the ring is full). */
+            copyelem(c, ep, chanbuf(c, c->recvx));
+            copyelem(c, chanbuf(c, c->recvx), sg->elem);
+            if (++c->recvx == c->dataqsiz)
+                c->recvx = 0;
+            c->sendx = c->recvx;
+        }
+        sg->success = true;
+        unlock(&c->lock);
+        wake(sg);
+        return 0;
+    }
+    if (c->qcount > 0) {
+        copyelem(c, ep, chanbuf(c, c->recvx));
+        if (c->elemsize)
+            memclr_nolibc(chanbuf(c, c->recvx), c->elemsize);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->qcount--;
+        unlock(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        unlock(&c->lock);
+        return -EAGAIN;
+    }
+    g *gp = getg();
+    sudog *my = mysudog(gp);
+    my->elem = ep;
+    my->c = c;
+    gp->waiting = my;
+    gp->param = NULL;
+    enqueue(&c->recvq, my);
+    gopark(chanparkcommit, c, waitReasonChanReceive);
+    gp->waiting = NULL;
+    if (my->success)
+        return 0;
+    return -EPIPE;  /* closed: close zeroed *ep */
+}
+
+int goro_chan_send(goro_chan *c, const void *elem)
+{
+    if (c == NULL || (elem == NULL && c->elemsize))
+        return -EINVAL;
+    if (!onG())
+        return -EPERM;
+    lock(&c->lock);
+    return chansend(c, elem, true);
+}
+
+int goro_chan_recv(goro_chan *c, void *elem)
+{
+    if (c == NULL)
+        return -EINVAL;
+    if (!onG())
+        return -EPERM;
+    lock(&c->lock);
+    return chanrecv(c, elem, true);
+}
+
+void goro_chan_close(goro_chan *c)
+{
+    mustblock(c, "goro_chan_close");
+    lock(&c->lock);
+    if (c->closed) {
+        unlock(&c->lock);
+        throw("close of closed channel");
+    }
+    c->closed = true;
+    /* Release every waiter: receivers get zero values, senders -EPIPE. */
+    sudog *list = NULL, **tail = &list;
+    sudog *sg;
+    while ((sg = dequeue(&c->recvq)) != NULL) {
+        if (sg->elem && c->elemsize)
+            memclr_nolibc(sg->elem, c->elemsize);
+        sg->success = false;
+        *tail = sg;
+        tail = &sg->next;
+    }
+    while ((sg = dequeue(&c->sendq)) != NULL) {
+        sg->success = false;
+        *tail = sg;
+        tail = &sg->next;
+    }
+    *tail = NULL;
+    unlock(&c->lock);
+    while (list != NULL) {
+        sudog *next = list->next;
+        list->next = NULL;
+        wake(list);
+        list = next;
+    }
+}
+
+/* ---- select ------------------------------------------------------------------- */
+
+static void sellock(goro_select_case *cases, const uint16_t *lockorder, int n)
+{
+    goro_chan *last = NULL;
+    for (int i = 0; i < n; i++) {
+        goro_chan *c = cases[lockorder[i]].c;
+        if (c != NULL && c != last)
+            lock(&c->lock);
+        last = c;
+    }
+}
+
+static void selunlock(goro_select_case *cases, const uint16_t *lockorder,
+                      int n)
+{
+    /* In reverse: once the last lock goes, the G may be running elsewhere
+     * (after a park), so cases must not be read after it. */
+    for (int i = n - 1; i >= 0; i--) {
+        goro_chan *c = cases[lockorder[i]].c;
+        if (c == NULL)
+            continue;
+        if (i > 0 && cases[lockorder[i - 1]].c == c)
+            continue;  /* unlock each channel once, at its first index */
+        unlock(&c->lock);
+    }
+}
+
+struct selpark {
+    goro_select_case *cases;
+    const uint16_t *lockorder;
+    int n;
+};
+
+static bool selparkcommit(g *gp, void *arg)
+{
+    (void)gp;
+    struct selpark *sp = arg;
+    selunlock(sp->cases, sp->lockorder, sp->n);
+    return true;
+}
+
+static inline void setok(goro_select_case *cs, int v)
+{
+    if (cs->ok)
+        *cs->ok = v;
+}
+
+static uintptr_t sudogs_sys(void *n)
+{
+    return (uintptr_t)zalloc((size_t)(uintptr_t)n * sizeof(sudog));
+}
+
+int goro_select(goro_select_case *cases, int n, int block)
+{
+    if (cases == NULL || n < 1 || n > 65536)
+        return -EINVAL;
+    for (int i = 0; i < n; i++)
+        if (cases[i].dir != GORO_SEND && cases[i].dir != GORO_RECV)
+            return -EINVAL;
+    g *gp = getg();
+    if (!onG())
+        return -EPERM;
+
+    /* Random poll order (Fisher-Yates); lock order by channel address. */
+    uint16_t pollorder[n], lockorder[n];
+    for (int i = 0; i < n; i++) {
+        uint32_t j = fastrandn((uint32_t)i + 1);
+        pollorder[i] = pollorder[j];
+        pollorder[j] = (uint16_t)i;
+    }
+    for (int i = 0; i < n; i++) {  /* insertion sort: n is small */
+        uint16_t x = (uint16_t)i;
+        int k = i - 1;
+        while (k >= 0 && (uintptr_t)cases[lockorder[k]].c >
+                             (uintptr_t)cases[x].c) {
+            lockorder[k + 1] = lockorder[k];
+            k--;
+        }
+        lockorder[k + 1] = x;
+    }
+
+    sellock(cases, lockorder, n);
+
+    /* Pass 1: is some case ready? */
+    for (int i = 0; i < n; i++) {
+        int idx = pollorder[i];
+        goro_select_case *cs = &cases[idx];
+        goro_chan *c = cs->c;
+        if (c == NULL)
+            continue;
+        if (cs->dir == GORO_SEND) {
+            if (c->closed) {
+                selunlock(cases, lockorder, n);
+                setok(cs, 0);
+                return idx;
+            }
+            sudog *sg = dequeue(&c->recvq);
+            if (sg || c->qcount < c->dataqsiz) {
+                if (sg) {
+                    copyelem(c, sg->elem, cs->elem);
+                    sg->success = true;
+                } else {
+                    copyelem(c, chanbuf(c, c->sendx), cs->elem);
+                    if (++c->sendx == c->dataqsiz)
+                        c->sendx = 0;
+                    c->qcount++;
+                }
+                selunlock(cases, lockorder, n);
+                if (sg)
+                    wake(sg);
+                setok(cs, 1);
+                return idx;
+            }
+        } else {
+            sudog *sg = dequeue(&c->sendq);
+            if (sg || c->qcount > 0) {
+                if (sg && c->dataqsiz == 0) {
+                    copyelem(c, cs->elem, sg->elem);
+                } else {
+                    copyelem(c, cs->elem, chanbuf(c, c->recvx));
+                    if (sg) {
+                        copyelem(c, chanbuf(c, c->recvx), sg->elem);
+                        if (++c->recvx == c->dataqsiz)
+                            c->recvx = 0;
+                        c->sendx = c->recvx;
+                    } else {
+                        if (c->elemsize)
+                            memclr_nolibc(chanbuf(c, c->recvx), c->elemsize);
+                        if (++c->recvx == c->dataqsiz)
+                            c->recvx = 0;
+                        c->qcount--;
+                    }
+                }
+                if (sg)
+                    sg->success = true;
+                selunlock(cases, lockorder, n);
+                if (sg)
+                    wake(sg);
+                setok(cs, 1);
+                return idx;
+            }
+            if (c->closed) {
+                selunlock(cases, lockorder, n);
+                if (cs->elem && c->elemsize)
+                    memclr_nolibc(cs->elem, c->elemsize);
+                setok(cs, 0);
+                return idx;
+            }
+        }
+    }
+    if (!block) {
+        selunlock(cases, lockorder, n);
+        return -EAGAIN;
+    }
+
+    /* Pass 2: queue a sudog on every channel, in lock order, and park. */
+    sudog *sgs = (sudog *)systemstack(sudogs_sys, (void *)(uintptr_t)n);
+    if (sgs == NULL)
+        throw("out of memory (select)");
+    atomic_store(&gp->selectDone, 0);
+    gp->param = NULL;
+    sudog **link = &gp->waiting;
+    for (int i = 0; i < n; i++) {
+        int idx = lockorder[i];
+        goro_select_case *cs = &cases[idx];
+        if (cs->c == NULL)
+            continue;
+        sudog *sg = &sgs[idx];
+        sg->gp = gp;
+        sg->isSelect = true;
+        sg->elem = cs->elem;
+        sg->c = cs->c;
+        sg->caseidx = idx;
+        *link = sg;
+        link = &sg->waitlink;
+        enqueue(cs->dir == GORO_SEND ? &cs->c->sendq : &cs->c->recvq, sg);
+    }
+    *link = NULL;
+    struct selpark sp = {cases, lockorder, n};
+    gopark(selparkcommit, &sp, waitReasonSelect);
+
+    /* Pass 3: woken by one case; take the sudogs off the other queues. */
+    sellock(cases, lockorder, n);
+    sudog *won = gp->param;
+    for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
+        if (sg == won)
+            continue;
+        goro_select_case *cs = &cases[sg->caseidx];
+        dequeueSudoG(cs->dir == GORO_SEND ? &cs->c->sendq : &cs->c->recvq,
+                     sg);
+    }
+    gp->waiting = NULL;
+    selunlock(cases, lockorder, n);
+    if (won == NULL)
+        throw("select: woken without a case");
+    int idx = won->caseidx;
+    setok(&cases[idx], won->success ? 1 : 0);
+    zfree(sgs);
+    return idx;
+}
+
+/* ---- stack moves ---------------------------------------------------------- */
+
+/* lockwaiting takes the locks of every channel gp waits on (gp->waiting is
+ * in lock order), so that no sender or receiver copies into or out of gp's
+ * stack while it moves. gp must be held by the caller (Gscan). */
+void lockwaiting(g *gp)
+{
+    goro_chan *last = NULL;
+    for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
+        if (sg->c != last)
+            lock(&sg->c->lock);
+        last = sg->c;
+    }
+}
+
+void unlockwaiting(g *gp)
+{
+    goro_chan *last = NULL;
+    for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
+        if (sg->c != last)
+            unlock(&sg->c->lock);
+        last = sg->c;
+    }
+}
+
+/* adjustsudogs moves the elem pointers of gp's sudogs that point into the
+ * part of the stack that moved (Go's adjustsudogs). */
+void adjustsudogs(g *gp, uintptr_t oldsp, uintptr_t oldhi, uintptr_t delta)
+{
+    for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink)
+        if ((uintptr_t)sg->elem - oldsp < oldhi - oldsp)
+            sg->elem = (char *)sg->elem + delta;
+}
