@@ -149,19 +149,13 @@ void goro_chan_free(goro_chan *c)
 
 /* ---- waking ------------------------------------------------------------- */
 
-static uintptr_t ready_sys(void *gp)
-{
-    ready(gp);
-    return 0;
-}
-
 /* wake readies the G of sg, which the caller took off a queue (and set
  * success/copied the value for) under c->lock, now released. */
 static void wake(sudog *sg)
 {
     g *gp = sg->gp;
     gp->param = sg;
-    systemstack(ready_sys, gp);
+    goready(gp);
 }
 
 static inline bool onG(void)

@@ -893,10 +893,35 @@ static uintptr_t ready_sys(void *arg)
     return 0;
 }
 
+static uintptr_t wakep_sys(void *arg)
+{
+    (void)arg;
+    wakep();
+    return 0;
+}
+
 /* goready readies gp from wherever the caller runs (a G, g0, or a thread
- * that is not an M). */
+ * that is not an M). On a G that holds a P it puts gp on the P's runnext
+ * right there, with no trip to g0 (m->locks keeps the G on its P
+ * meanwhile); only starting an M for an idle P needs g0 (pthread_create
+ * would otherwise run on the G's small stack). */
 void goready(g *gp)
 {
+    g *cur = getg();
+    if (cur != NULL && cur != cur->m->g0 && cur->m->p != NULL) {
+        m *mp = cur->m;
+        mp->locks++;
+        casgstatus(gp, Gwaiting, Grunnable);
+        runqput(mp->p, gp, true);
+        bool need = atomic_load_explicit(&sched.npidle,
+                                         memory_order_acquire) > 0 &&
+                    atomic_load_explicit(&sched.nmspinning,
+                                         memory_order_acquire) == 0;
+        mp->locks--;
+        if (need)
+            systemstack(wakep_sys, NULL);
+        return;
+    }
     systemstack(ready_sys, gp);
 }
 
