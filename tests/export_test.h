@@ -28,4 +28,7 @@ static inline uintptr_t test_stacksize(void)
 /* Run fn(arg) as the main G of a fresh runtime with GORO_PROCS=procs. */
 int test_run(int procs, goro_fn fn, void *arg);
 
+/* Recurse n levels, ~240 bytes a level; returns n. */
+long test_recurse(int n);
+
 #endif

@@ -9,15 +9,16 @@
 
 static goro_wg *parked, *release, *done;
 
-/* Recurse n levels with a frame of ~200 bytes each. */
-static long recurse(int n)
+/* The three wait groups of a parking test: `parked` counts Gs about to
+ * park, `release` (1) lets them go, `done` counts Gs that finished. */
+static void parkgroups(int64_t n)
 {
-    volatile char pad[200];
-    pad[0] = (char)n;
-    if (n == 0)
-        return 0;
-    long r = recurse(n - 1) + 1;
-    return r + (pad[0] != (char)n);
+    parked = goro_wg_new();
+    release = goro_wg_new();
+    done = goro_wg_new();
+    goro_wg_add(parked, n);
+    goro_wg_add(release, 1);
+    goro_wg_add(done, n);
 }
 
 /* A chain of locals pointing at each other, checked after the stack moved
@@ -46,7 +47,7 @@ static int parkedchain(int n, struct link *up)
 static void grower(void *arg)
 {
     (void)arg;
-    recurse(4000);  /* grows to 1 MiB, then returns */
+    test_recurse(4000);  /* grows to 1 MiB, then returns */
     chainok = parkedchain(20, NULL);
     goro_wg_done(done);
 }
@@ -57,12 +58,7 @@ static goro_stats st_before, st_after;
 static void stepmain(void *arg)
 {
     (void)arg;
-    parked = goro_wg_new();
-    release = goro_wg_new();
-    done = goro_wg_new();
-    goro_wg_add(parked, 1);
-    goro_wg_add(release, 1);
-    goro_wg_add(done, 1);
+    parkgroups(1);
     goro_go(grower, NULL);
     goro_wg_wait(parked);
     goro_sleep_ns(1000000);  /* let it park */
@@ -102,7 +98,7 @@ static int okcount;
 static void grow64(void *arg)
 {
     (void)arg;
-    recurse(250);  /* ~ 60 KiB: a 64 KiB stack */
+    test_recurse(250);  /* ~ 60 KiB: a 64 KiB stack */
     long local = 42, *p = &local;
     goro_wg_done(parked);
     goro_wg_wait(release);
@@ -117,12 +113,7 @@ static int scans;
 static void manymain(void *arg)
 {
     (void)arg;
-    parked = goro_wg_new();
-    release = goro_wg_new();
-    done = goro_wg_new();
-    goro_wg_add(parked, NG);
-    goro_wg_add(release, 1);
-    goro_wg_add(done, NG);
+    parkgroups(NG);
     for (int i = 0; i < NG; i++)
         goro_go(grow64, NULL);
     goro_wg_wait(parked);
@@ -157,12 +148,7 @@ static goro_stats auto_before, auto_after;
 static void automain(void *arg)
 {
     (void)arg;
-    parked = goro_wg_new();
-    release = goro_wg_new();
-    done = goro_wg_new();
-    goro_wg_add(parked, 1);
-    goro_wg_add(release, 1);
-    goro_wg_add(done, 1);
+    parkgroups(1);
     goro_go(grow64, NULL);
     goro_wg_wait(parked);
     goro_stats_get(&auto_before);
@@ -186,12 +172,7 @@ static int noshrink_result = -1;
 static void noshrinkmain(void *arg)
 {
     (void)arg;
-    parked = goro_wg_new();
-    release = goro_wg_new();
-    done = goro_wg_new();
-    goro_wg_add(parked, 1);
-    goro_wg_add(release, 1);
-    goro_wg_add(done, 1);
+    parkgroups(1);
     goro_go(grow64, NULL);
     goro_wg_wait(parked);
     goro_sleep_ns(1000000);

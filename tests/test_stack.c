@@ -109,23 +109,13 @@ Test(stack, without_a_p_stacks_come_from_the_pool_and_empty_spans_go_back)
 
 static volatile long sink;
 
-static long recurse(int n)
-{
-    volatile char pad[200];
-    pad[0] = (char)n;
-    if (n == 0)
-        return 0;
-    long r = recurse(n - 1) + 1;
-    return r + (pad[0] != (char)n);
-}
-
 static goro_stats before, grown, after;
 static uintptr_t maxsize;
 static goro_wg *wg;
 
 static void deep(void *arg)
 {
-    sink = recurse(4000);  /* ~ 4000 * 240 bytes: past 512 KiB */
+    sink = test_recurse(4000);  /* ~ 4000 * 240 bytes: past 512 KiB */
     maxsize = test_stacksize();
     goro_stats_get(&grown);
     goro_wg_done(wg);
@@ -275,7 +265,7 @@ static void keepstale(void *arg)
     for (size_t i = 0; i < sizeof local; i++)
         ((volatile unsigned char *)local)[i] = 0x11;
     stale = local + 32;
-    sink = recurse(1000);  /* the stack moves: local is now elsewhere */
+    sink = test_recurse(1000);  /* the stack moves: local is now elsewhere */
     stalebyte = *stale;   /* reads the old, freed stack */
     goro_wg_done(wg);
 }

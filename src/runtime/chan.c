@@ -201,6 +201,23 @@ static bool chanparkcommit(g *gp, void *c)
 
 /* ---- send and receive ------------------------------------------------------- */
 
+/* chanblock queues the current G on q with elem and parks it, releasing
+ * c->lock (held by the caller). Returns 0 when a partner completed the
+ * operation, -EPIPE when close woke it. */
+static int chanblock(goro_chan *c, waitq *q, void *elem, uint8_t reason)
+{
+    g *gp = getg();
+    sudog *my = mysudog(gp);
+    my->elem = elem;
+    my->c = c;
+    gp->waiting = my;
+    gp->param = NULL;
+    enqueue(q, my);
+    gopark(chanparkcommit, c, reason);
+    gp->waiting = NULL;
+    return my->success ? 0 : -EPIPE;
+}
+
 /* chansend: c->lock is held. Returns 0 on success, -EPIPE if closed,
  * -EAGAIN if it would block and !block; releases the lock. */
 static int chansend(goro_chan *c, const void *ep, bool block)
@@ -230,17 +247,7 @@ static int chansend(goro_chan *c, const void *ep, bool block)
         unlock(&c->lock);
         return -EAGAIN;
     }
-    g *gp = getg();
-    sudog *my = mysudog(gp);
-    my->elem = (void *)ep;
-    my->c = c;
-    gp->waiting = my;
-    gp->param = NULL;
-    enqueue(&c->sendq, my);
-    gopark(chanparkcommit, c, waitReasonChanSend);
-    /* Woken by a receiver (success) or by close. */
-    gp->waiting = NULL;
-    return my->success ? 0 : -EPIPE;
+    return chanblock(c, &c->sendq, (void *)ep, waitReasonChanSend);
 }
 
 /* chanrecv: c->lock is held; releases it. */
@@ -284,18 +291,8 @@ static int chanrecv(goro_chan *c, void *ep, bool block)
         unlock(&c->lock);
         return -EAGAIN;
     }
-    g *gp = getg();
-    sudog *my = mysudog(gp);
-    my->elem = ep;
-    my->c = c;
-    gp->waiting = my;
-    gp->param = NULL;
-    enqueue(&c->recvq, my);
-    gopark(chanparkcommit, c, waitReasonChanReceive);
-    gp->waiting = NULL;
-    if (my->success)
-        return 0;
-    return -EPIPE;  /* closed: close zeroed *ep */
+    /* -EPIPE: closed meanwhile (close zeroed *ep). */
+    return chanblock(c, &c->recvq, ep, waitReasonChanReceive);
 }
 
 int goro_chan_send(goro_chan *c, const void *elem)
