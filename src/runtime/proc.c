@@ -673,12 +673,18 @@ static void startm(p *pp, bool spinning)
 
 /* wakep tries to add one more P to execute Gs: called when a G is made
  * runnable. Starts a spinning M only if none is spinning already. */
+/* wakepwanted: there is an idle P and no M already looking for work, so
+ * wakep would start one. A cheap test that needs no g0. */
+static inline bool wakepwanted(void)
+{
+    return atomic_load_explicit(&sched.npidle, memory_order_acquire) > 0 &&
+           atomic_load_explicit(&sched.nmspinning, memory_order_acquire) == 0;
+}
+
 static void wakep(void)
 {
-    if (atomic_load_explicit(&sched.npidle, memory_order_acquire) == 0)
-        return;
     int32_t zero = 0;
-    if (atomic_load_explicit(&sched.nmspinning, memory_order_acquire) != 0 ||
+    if (!wakepwanted() ||
         !atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
         return;
     startm(NULL, true);
@@ -913,10 +919,7 @@ void goready(g *gp)
         mp->locks++;
         casgstatus(gp, Gwaiting, Grunnable);
         runqput(mp->p, gp, true);
-        bool need = atomic_load_explicit(&sched.npidle,
-                                         memory_order_acquire) > 0 &&
-                    atomic_load_explicit(&sched.nmspinning,
-                                         memory_order_acquire) == 0;
+        bool need = wakepwanted();
         mp->locks--;
         if (need)
             systemstack(wakep_sys, NULL);

@@ -10,8 +10,8 @@
  * after releasing it.
  *
  * Every function here may run on a G stack, so none calls libc directly:
- * allocation and readying go through systemstack (g0), and the clock is
- * read on g0 too.
+ * allocation goes through systemstack (g0), readying through goready, and
+ * the clock is read on g0 too.
  */
 #include <jemalloc/jemalloc.h>
 
@@ -74,16 +74,14 @@ void zfree(void *ptr)
 }
 
 /* readylist readies every G of a schedlink list, in order. */
-static uintptr_t readylist_sys(void *arg)
+static void readylist(g *gp)
 {
-    g *gp = arg;
     while (gp) {
         g *next = gp->schedlink;
         gp->schedlink = NULL;
-        ready(gp);
+        goready(gp);
         gp = next;
     }
-    return 0;
 }
 
 static inline bool onG(void)
@@ -142,7 +140,7 @@ void goro_wg_add(goro_wg *wg, int64_t delta)
     }
     unlock(&wg->lock);
     if (list)
-        systemstack(readylist_sys, list);
+        readylist(list);
 }
 
 void goro_wg_done(goro_wg *wg)
@@ -212,7 +210,7 @@ void goro_mutex_unlock(goro_mutex *mu)
         mu->locked = false;  /* else: ownership passes to next */
     unlock(&mu->lock);
     if (next)
-        systemstack(readylist_sys, next);
+        goready(next);
 }
 
 void goro_mutex_free(goro_mutex *mu)
