@@ -201,6 +201,53 @@ static bool chanparkcommit(g *gp, void *c)
 
 /* ---- send and receive ------------------------------------------------------- */
 
+/* The data movement of a send or receive, shared by chansend, chanrecv and
+ * select. c->lock is held; the caller unlocks and wakes sg if any. */
+
+/* sendtorecv hands ep straight to the waiting receiver sg. */
+static void sendtorecv(goro_chan *c, sudog *sg, const void *ep)
+{
+    copyelem(c, sg->elem, ep);
+    sg->success = true;
+}
+
+/* bufsend appends ep to the buffer, which has room. */
+static void bufsend(goro_chan *c, const void *ep)
+{
+    copyelem(c, chanbuf(c, c->sendx), ep);
+    if (++c->sendx == c->dataqsiz)
+        c->sendx = 0;
+    c->qcount++;
+}
+
+/* recvfromsend takes a value for ep from the waiting sender sg: directly
+ * from it when unbuffered; else the buffer is full, so take its head and
+ * put the sender's value at the tail (the same slot). */
+static void recvfromsend(goro_chan *c, sudog *sg, void *ep)
+{
+    if (c->dataqsiz == 0) {
+        copyelem(c, ep, sg->elem);
+    } else {
+        copyelem(c, ep, chanbuf(c, c->recvx));
+        copyelem(c, chanbuf(c, c->recvx), sg->elem);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    sg->success = true;
+}
+
+/* bufrecv takes the buffer's head into ep; the buffer is not empty. */
+static void bufrecv(goro_chan *c, void *ep)
+{
+    copyelem(c, ep, chanbuf(c, c->recvx));
+    if (c->elemsize)
+        memclr_nolibc(chanbuf(c, c->recvx), c->elemsize);
+    if (++c->recvx == c->dataqsiz)
+        c->recvx = 0;
+    c->qcount--;
+}
+
 /* chanblock queues the current G on q with elem and parks it, releasing
  * c->lock (held by the caller). Returns 0 when a partner completed the
  * operation, -EPIPE when close woke it. */
@@ -229,17 +276,13 @@ static int chansend(goro_chan *c, const void *ep, bool block)
     sudog *sg = dequeue(&c->recvq);
     if (sg != NULL) {
         /* A receiver waits: hand the value to it directly. */
-        copyelem(c, sg->elem, ep);
-        sg->success = true;
+        sendtorecv(c, sg, ep);
         unlock(&c->lock);
         wake(sg);
         return 0;
     }
     if (c->qcount < c->dataqsiz) {
-        copyelem(c, chanbuf(c, c->sendx), ep);
-        if (++c->sendx == c->dataqsiz)
-            c->sendx = 0;
-        c->qcount++;
+        bufsend(c, ep);
         unlock(&c->lock);
         return 0;
     }
@@ -261,29 +304,13 @@ static int chanrecv(goro_chan *c, void *ep, bool block)
     }
     sudog *sg = dequeue(&c->sendq);
     if (sg != NULL) {
-        if (c->dataqsiz == 0) {
-            copyelem(c, ep, sg->elem);
-        } else {
-            /* The buffer is full: take its head, and put the sender's
-             * value at the tail (the same slot, since the ring is full). */
-            copyelem(c, ep, chanbuf(c, c->recvx));
-            copyelem(c, chanbuf(c, c->recvx), sg->elem);
-            if (++c->recvx == c->dataqsiz)
-                c->recvx = 0;
-            c->sendx = c->recvx;
-        }
-        sg->success = true;
+        recvfromsend(c, sg, ep);
         unlock(&c->lock);
         wake(sg);
         return 0;
     }
     if (c->qcount > 0) {
-        copyelem(c, ep, chanbuf(c, c->recvx));
-        if (c->elemsize)
-            memclr_nolibc(chanbuf(c, c->recvx), c->elemsize);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        c->qcount--;
+        bufrecv(c, ep);
         unlock(&c->lock);
         return 0;
     }
@@ -448,15 +475,10 @@ int goro_select(goro_select_case *cases, int n, int block)
             }
             sudog *sg = dequeue(&c->recvq);
             if (sg || c->qcount < c->dataqsiz) {
-                if (sg) {
-                    copyelem(c, sg->elem, cs->elem);
-                    sg->success = true;
-                } else {
-                    copyelem(c, chanbuf(c, c->sendx), cs->elem);
-                    if (++c->sendx == c->dataqsiz)
-                        c->sendx = 0;
-                    c->qcount++;
-                }
+                if (sg)
+                    sendtorecv(c, sg, cs->elem);
+                else
+                    bufsend(c, cs->elem);
                 selunlock(cases, lockorder, n);
                 if (sg)
                     wake(sg);
@@ -466,25 +488,10 @@ int goro_select(goro_select_case *cases, int n, int block)
         } else {
             sudog *sg = dequeue(&c->sendq);
             if (sg || c->qcount > 0) {
-                if (sg && c->dataqsiz == 0) {
-                    copyelem(c, cs->elem, sg->elem);
-                } else {
-                    copyelem(c, cs->elem, chanbuf(c, c->recvx));
-                    if (sg) {
-                        copyelem(c, chanbuf(c, c->recvx), sg->elem);
-                        if (++c->recvx == c->dataqsiz)
-                            c->recvx = 0;
-                        c->sendx = c->recvx;
-                    } else {
-                        if (c->elemsize)
-                            memclr_nolibc(chanbuf(c, c->recvx), c->elemsize);
-                        if (++c->recvx == c->dataqsiz)
-                            c->recvx = 0;
-                        c->qcount--;
-                    }
-                }
                 if (sg)
-                    sg->success = true;
+                    recvfromsend(c, sg, cs->elem);
+                else
+                    bufrecv(c, cs->elem);
                 selunlock(cases, lockorder, n);
                 if (sg)
                     wake(sg);
