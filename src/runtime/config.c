@@ -45,21 +45,35 @@
 
 #include "runtime2.h"
 
+/* parse_digits reads one or more decimal digits at *sp into *v and
+ * advances *sp past them. Returns -EINVAL for no digit (a sign or a blank
+ * included) or a value past 2^64. */
+static int parse_digits(const char **sp, uint64_t *v)
+{
+    const char *s = *sp;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    uint64_t x = 0;
+    while (*s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        x = x * 10 + d;
+        s++;
+    }
+    *v = x;
+    *sp = s;
+    return 0;
+}
+
 /* parse_size reads a byte count: digits, then optionally K, KiB, M, MiB,
  * G, GiB (powers of 1024) or B. Returns 0, or -EINVAL for anything else
  * (empty, sign, junk, overflow). */
 int parse_size(const char *s, uint64_t *out)
 {
-    if (s == NULL || *s < '0' || *s > '9')
+    uint64_t v;
+    if (parse_digits(&s, &v) != 0)
         return -EINVAL;
-    uint64_t v = 0;
-    while (*s >= '0' && *s <= '9') {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -EINVAL;
-        v = v * 10 + d;
-        s++;
-    }
     static const struct {
         const char *suffix;
         int shift;
@@ -80,16 +94,9 @@ int parse_size(const char *s, uint64_t *out)
  * h); "0" alone is accepted. Returns 0, or -EINVAL. */
 int parse_duration(const char *s, int64_t *out)
 {
-    if (s == NULL || *s < '0' || *s > '9')
+    uint64_t v;
+    if (parse_digits(&s, &v) != 0)
         return -EINVAL;
-    uint64_t v = 0;
-    while (*s >= '0' && *s <= '9') {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX / 2 - d) / 10)
-            return -EINVAL;
-        v = v * 10 + d;
-        s++;
-    }
     static const struct {
         const char *unit;
         uint64_t ns;
@@ -120,6 +127,22 @@ static int bad(const char *name, const char *val, const char *allowed)
 {
     print("goro: %s=%s: %s\n", name, val, allowed);
     return -EINVAL;
+}
+
+/* envint reads variable name, if set, as a whole number from lo to hi
+ * (digits only). */
+static int envint(const char *name, uint64_t *out, uint64_t lo, uint64_t hi,
+                  const char *allowed)
+{
+    const char *v = getenv(name);
+    if (v == NULL)
+        return 0;
+    const char *s = v;
+    uint64_t x;
+    if (parse_digits(&s, &x) != 0 || *s != '\0' || x < lo || x > hi)
+        return bad(name, v, allowed);
+    *out = x;
+    return 0;
 }
 
 /* envbool reads a 0/1 variable into *out if it is set. */
@@ -163,26 +186,14 @@ int runtimeconfig_fromenv(runtimeconfig *c)
 {
     uint64_t procs = 0, min = 2048, orders = 4, cache = 32768,
              max = 1ull << 30, headroom = 16384;
-    int err = 0;
-    const char *v = getenv("GORO_PROCS");
-    if (v != NULL) {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end != '\0' || n < 1 || n > 4096)
-            return bad("GORO_PROCS", v, "not a whole number from 1 to 4096");
-        procs = (uint64_t)n;
-    }
-    err = envsize("GORO_STACK_MIN_SIZE", &min, 2048, 65536, true, 0,
-                  "not a power of two between 2048 and 65536");
-    if (err == 0) {
-        v = getenv("GORO_STACK_ORDERS");
-        if (v != NULL) {
-            if (parse_size(v, &orders) != 0 || orders < 1 || orders > 8)
-                return bad("GORO_STACK_ORDERS", v,
-                           "not a whole number from 1 to 8");
-        }
-    }
+    int err = envint("GORO_PROCS", &procs, 1, 4096,
+                     "not a whole number from 1 to 4096");
+    if (err == 0)
+        err = envsize("GORO_STACK_MIN_SIZE", &min, 2048, 65536, true, 0,
+                      "not a power of two between 2048 and 65536");
+    if (err == 0)
+        err = envint("GORO_STACK_ORDERS", &orders, 1, 8,
+                     "not a whole number from 1 to 8");
     if (err == 0)
         err = envsize("GORO_STACK_CACHE_SIZE", &cache, 4096, 64ull << 20,
                       false, 4096,
@@ -210,7 +221,7 @@ int runtimeconfig_fromenv(runtimeconfig *c)
         return -EINVAL;
     }
     int64_t interval = 1000000000;
-    v = getenv("GORO_STACK_SCAN_INTERVAL");
+    const char *v = getenv("GORO_STACK_SCAN_INTERVAL");
     if (v != NULL && (parse_duration(v, &interval) != 0 ||
                       (interval != 0 && (interval < 1000000 ||
                                          interval > 3600000000000))))
@@ -223,10 +234,9 @@ int runtimeconfig_fromenv(runtimeconfig *c)
         (err = envbool("GORO_STACK_FAULT_ON_FREE", &faultfree)) != 0)
         return err;
     uint64_t debug = 0;
-    v = getenv("GORO_STACK_DEBUG");
-    if (v != NULL && (parse_size(v, &debug) != 0 || debug > 4 ||
-                      strspn(v, "0123456789") != strlen(v)))
-        return bad("GORO_STACK_DEBUG", v, "not a whole number from 0 to 4");
+    if ((err = envint("GORO_STACK_DEBUG", &debug, 0, 4,
+                      "not a whole number from 0 to 4")) != 0)
+        return err;
     c->stack_debug = (int32_t)debug;
     c->poison_copy = poison;
     c->from_system = fromsys || faultfree;
