@@ -593,8 +593,8 @@ void newstack(g *gp)
     uintptr_t oldsize = gp->stack.hi - gp->stack.lo;
     uintptr_t above = gp->stack.hi - entrysp;  /* bytes in use at entry */
     uintptr_t want = above + need + StackGuard + StackSmall + MF_SIZE + 8;
-    if (need > rtconf.stack_max || want > gp->stack.hi - gp->stack.lo ||
-        entrysp - gp->stack.lo < need + StackGuard + StackSmall) {
+    /* need is checked on its own: a huge alloca would make want wrap. */
+    if (need > rtconf.stack_max || want > oldsize) {
         uintptr_t newsize = oldsize * 2;
         while (newsize < want && newsize <= rtconf.stack_max)
             newsize *= 2;
