@@ -115,9 +115,25 @@ $(LINKPROG): tests/link/prog.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) $$(pkg-config --cflags goro) -O2 -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# Asynchronous preemption acts only on code built against goro (not on the
+# test binary, which contains the runtime): tests/link/preempt.c, built with
+# the pkg-config flags by gcc and clang at -O0 and -O2.
+PREEMPTPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/preemptprog_$(v))
+$(BUILD)/tests/preemptprog_%: tests/link/preempt.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($*, pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(call variant_cc,$*) $$(pkg-config --cflags goro) $(WARN) \
+	    -$(call variant_opt,$*) -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
+# One test at a time: the wake-latency and timer checks need the cores the
+# spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG)
-	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) ./$(TESTBIN) $(TESTFLAGS)
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS)
+	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
+	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
+	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 
 # ---- benchmarks and demo ----------------------------------------------------
 

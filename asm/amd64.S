@@ -226,13 +226,28 @@ __morestack:
         movq    G_M(%rdi), %rax
         movq    M_G0(%rax), %rdx
         cmpq    %rdi, %rdx
-        je      .Lmorestack_bad         /* g0 ran out of stack */
+        je      .Lmorestack_g0
         movq    %rsp, G_SCHED_SP(%rdi)
         SETG    %rdx, %r8, %rax
         movq    G_SCHED_SP(%rdx), %rsp
         .cfi_undefined rip
         call    newstack                /* newstack(gp): never returns */
         ud2
+/* On g0. The guard can hold stackPreempt here only because sysmon wrote
+ * it while this M was between Gs (preempt.c): put g0's guard back and go
+ * on if the frame fits; anything else is g0 running out of stack. */
+.Lmorestack_g0:
+        cmpq    $STACK_PREEMPT, %fs:TCB_STACKGUARD
+        jne     .Lmorestack_bad
+        movq    G_STACKGUARD0(%rdx), %rax
+        movq    %rax, %fs:TCB_STACKGUARD
+        leaq    MF_RETADDR+8(%rsp), %rax        /* the function's entry sp */
+        subq    MF_R10(%rsp), %rax
+        jb      .Lmorestack_bad
+        cmpq    %fs:TCB_STACKGUARD, %rax
+        jb      .Lmorestack_bad
+        addq    $SF_RIP, %rsp
+        ret                     /* to morestack_resume or alloc_resume */
 .Lmorestack_bad:
         movq    %rsp, %rsi              /* the morestack frame */
         andq    $-16, %rsp
@@ -336,6 +351,86 @@ alloc_resume:
         leaq    -128(%rax), %rsp
         jmp     *%r10
         .size   alloc_resume, .-alloc_resume
+
+/*
+ * asyncPreempt: where the preemption signal handler (preempt.c) makes a
+ * thread go. It is entered as if called from the interrupted instruction,
+ * with %rsp 136 bytes below the interrupted %rsp: 128 bytes of red zone
+ * left alone, then the interrupted pc as a return address. Every register
+ * holds its interrupted value. Save the flags and the general registers on
+ * the G's stack and the x87/SSE/AVX state (XSAVE, or FXSAVE without it)
+ * into m->xsavebuf, then mcall(asyncpreempt_m), which gives the buffer to
+ * the G and schedules something else. The G resumes here, on any M:
+ * restore from g->asyncctx and the stack, and `ret $128` back to the
+ * interrupted pc with the interrupted %rsp.
+ */
+        .globl  asyncPreempt
+        .hidden asyncPreempt
+        .type   asyncPreempt, @function
+asyncPreempt:
+        .cfi_startproc
+        pushfq
+        pushq   %rax
+        pushq   %rbx
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %rbp
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        .cfi_adjust_cfa_offset 128
+        movq    %rsp, %rbp              /* the register block; callee-saved */
+        TLS_G_OFFSET(%rax)
+        movq    %fs:(%rax), %rbx        /* gp; callee-saved */
+        movq    G_M(%rbx), %rcx
+        movq    M_XSAVEBUF(%rcx), %rcx
+        cmpl    $0, goro_xsave_mode(%rip)
+        je      1f
+        movl    $-1, %eax
+        movl    $-1, %edx
+        xsave64 (%rcx)
+        jmp     2f
+1:      fxsave64 (%rcx)
+2:      andq    $-16, %rsp
+        cld
+        leaq    asyncpreempt_m(%rip), %rdi
+        call    mcall
+        /* Resumed. */
+        movq    G_ASYNCCTX(%rbx), %rcx
+        cmpl    $0, goro_xsave_mode(%rip)
+        je      3f
+        movl    $-1, %eax
+        movl    $-1, %edx
+        xrstor64 (%rcx)
+        jmp     4f
+3:      fxrstor64 (%rcx)
+4:      movq    %rbp, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %r11
+        popq    %r10
+        popq    %r9
+        popq    %r8
+        popq    %rbp
+        popq    %rdi
+        popq    %rsi
+        popq    %rdx
+        popq    %rcx
+        popq    %rbx
+        popq    %rax
+        popfq
+        ret     $128
+        .cfi_endproc
+        .size   asyncPreempt, .-asyncPreempt
 
 /* Names. Inside libgoro.so the entry points are the hidden __morestack*
  * symbols, so libgoro's own split-stack code binds to them directly. They

@@ -45,5 +45,16 @@ __morestack_allocate_stack_space:
         .cfi_endproc
         .size   __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
 
+/* The note that tells the runtime this module's code is goro-built
+ * split-stack code, which it may preempt asynchronously (preempt.c). */
+        .section .note.goro,"a",@note
+        .balign 4
+        .long   5                       /* name size: "goro\0" */
+        .long   4                       /* descriptor size */
+        .long   GORO_NOTE_TYPE
+        .asciz  "goro"
+        .balign 4
+        .long   1                       /* version */
+
         .section .note.GNU-split-stack,"",@progbits
         .section .note.GNU-stack,"",@progbits

@@ -74,6 +74,24 @@ GORO_EXTERN int64_t goro_id(void);
 /* Park the calling G for at least ns nanoseconds (ns <= 0 yields). */
 GORO_EXTERN void goro_sleep_ns(int64_t ns);
 
+/* Preemption. A G that runs longer than the time slice (GORO_TIME_SLICE,
+ * 10ms) is stopped at its next function call, or, in a loop of program or
+ * plugin code that calls nothing, by a signal (SIGURG, owned by the
+ * runtime; a handler the program had is still called for SIGURGs that are
+ * not the runtime's). A thread's G may change at any of those points.
+ * goro_preempt_disable/enable bracket a region during which the calling G
+ * keeps its thread (it may still park or yield of its own accord); they
+ * nest. */
+GORO_EXTERN void goro_preempt_disable(void);
+GORO_EXTERN void goro_preempt_enable(void);
+
+/* Bracket a call that may block the thread (read on a pipe, a blocking
+ * library call): meanwhile the G's processor may be handed to another
+ * thread, so the other Gs go on running. Between the two, call nothing of
+ * goro's; errno is kept. They do not nest. */
+GORO_EXTERN void goro_syscall_enter(void);
+GORO_EXTERN void goro_syscall_exit(void);
+
 /* Wait group: Add/Done/Wait as in Go's sync.WaitGroup. A counter that goes
  * negative is a fatal error, as in Go. */
 typedef struct goro_wg goro_wg;

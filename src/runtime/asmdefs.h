@@ -45,9 +45,11 @@
 #define G_STACK_HI      16
 #define G_SCHED_SP      24
 #define G_M             32
+#define G_ASYNCCTX      96
 
 /* struct m */
 #define M_G0            0
+#define M_XSAVEBUF      88
 
 /* the switch frame */
 #define SF_FPCTL        0
@@ -77,6 +79,14 @@
 /* glibc's tcbhead_t.__private_ss: the split-stack guard, read by every
  * -fsplit-stack prologue. */
 #define TCB_STACKGUARD  0x70
+
+/* stackPreempt (runtime2.h), as a sign-extended 32-bit immediate. */
+#define STACK_PREEMPT   -1314
+
+/* The type of the "goro" ELF note every module built against goro carries
+ * (asm/morestack_stub.S): its code is the program's or a plugin's, built
+ * split-stack, and may be preempted asynchronously (preempt.c). */
+#define GORO_NOTE_TYPE  0x5350  /* "PS" */
 
 /* Initial MXCSR (all exceptions masked, round to nearest) and x87 control
  * word (extended precision, all exceptions masked), as the psABI specifies

@@ -19,6 +19,10 @@
  *   GORO_STACK_NONSPLIT_HEADROOM  stack required before calling code built
  *                                 without -fsplit-stack (libc, ...); default
  *                                 16KiB; 4KiB..1MiB, a multiple of 16
+ *   GORO_TIME_SLICE               a G running longer is preempted; default
+ *                                 10ms; 0 (never) or 100us..10s
+ *   GORO_ASYNC_PREEMPT            0: preempt only at function calls (loops
+ *                                 that call nothing run on); default 1
  *
  *   GORO_STACK_SCAN_INTERVAL      how often parked Gs' stacks are scanned and
  *                                 shrunk; default 1s; 0 (never) or 1ms..1h
@@ -227,8 +231,17 @@ int runtimeconfig_fromenv(runtimeconfig *c)
                                          interval > 3600000000000))))
         return bad("GORO_STACK_SCAN_INTERVAL", v,
                    "not 0 or a duration from 1ms to 1h (e.g. 500ms, 2s)");
-    bool noshrink = false, poison = false, fromsys = false, faultfree = false;
-    if ((err = envbool("GORO_STACK_NO_SHRINK", &noshrink)) != 0 ||
+    int64_t slice = 10000000;
+    v = getenv("GORO_TIME_SLICE");
+    if (v != NULL && (parse_duration(v, &slice) != 0 ||
+                      (slice != 0 && (slice < 100000 ||
+                                      slice > 10000000000))))
+        return bad("GORO_TIME_SLICE", v,
+                   "not 0 or a duration from 100us to 10s (e.g. 10ms)");
+    bool noshrink = false, poison = false, fromsys = false, faultfree = false,
+         async = true;
+    if ((err = envbool("GORO_ASYNC_PREEMPT", &async)) != 0 ||
+        (err = envbool("GORO_STACK_NO_SHRINK", &noshrink)) != 0 ||
         (err = envbool("GORO_STACK_POISON_COPY", &poison)) != 0 ||
         (err = envbool("GORO_STACK_FROM_SYSTEM", &fromsys)) != 0 ||
         (err = envbool("GORO_STACK_FAULT_ON_FREE", &faultfree)) != 0)
@@ -242,6 +255,8 @@ int runtimeconfig_fromenv(runtimeconfig *c)
     c->from_system = fromsys || faultfree;
     c->fault_on_free = faultfree;
     c->scan_interval_ns = interval;
+    c->time_slice_ns = slice;
+    c->async_preempt = async;
     c->no_shrink = noshrink;
     c->procs = procs ? (int32_t)procs : ncpu();
     c->stack_min = min;

@@ -15,8 +15,15 @@
  * the Gs whose time has come and re-arms for the rest: nobody wakes early,
  * and the heap keeps wake order.
  *
+ * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
+ * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
+ * stops when every P is idle and is restarted through the async handle.
+ *
  * The loop sleeps in epoll_wait when there is nothing to do: an idle runtime
  * makes no system calls.
+ *
+ * The loop thread blocks the preemption signal (preempt.c), and so do the
+ * threads it starts: libuv's thread pool and new Ms (which unblock it).
  *
  * Rejected: a uv_timer_t per sleeping G (150 bytes per G and a libuv heap
  * operation per sleep, for no better precision); sleeping on the M itself
@@ -24,6 +31,10 @@
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "runtime2.h"
@@ -32,6 +43,9 @@ static uv_loop_t loop;
 static uv_async_t wakeup;
 static uv_timer_t timer;
 static uv_timer_t scantimer;  /* the periodic stack scan */
+static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
+static int sysmonfd = -1;
+static _Atomic bool sysmonkick; /* restart sysmon (netpoll_sysmonwake) */
 static pthread_t loopthread;
 static bool running;
 static _Atomic bool stopping;
@@ -140,15 +154,42 @@ static void close_cb(uv_handle_t *h)
     (void)h;
 }
 
+/* sysmon_arm sets sysmon's next tick ns from now; ns < 0 disarms. */
+static void sysmon_arm(int64_t ns)
+{
+    struct itimerspec its = {0};
+    if (ns >= 0) {
+        its.it_value.tv_sec = ns / 1000000000;
+        its.it_value.tv_nsec = ns % 1000000000;
+        if (ns == 0)
+            its.it_value.tv_nsec = 1;
+    }
+    timerfd_settime(sysmonfd, 0, &its, NULL);
+}
+
+static void sysmon_cb(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    uint64_t expirations;
+    if (read(sysmonfd, &expirations, sizeof expirations) < 0)
+        return;  /* EAGAIN: re-armed or disarmed meanwhile */
+    sysmon_arm(sysmon());
+}
+
 static void wakeup_cb(uv_async_t *a)
 {
     (void)a;
     if (atomic_load(&stopping)) {
         uv_close((uv_handle_t *)&timer, close_cb);
         uv_close((uv_handle_t *)&scantimer, close_cb);
+        uv_close((uv_handle_t *)&sysmonpoll, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
         return;
     }
+    if (atomic_exchange(&sysmonkick, false))
+        sysmon_arm(0);
     g *list = atomic_exchange_explicit(&pendingtimers, NULL,
                                        memory_order_acquire);
     bool any = false;
@@ -171,9 +212,19 @@ static void *loopmain(void *arg)
 
 int netpollinit(void)
 {
+    sysmonfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (sysmonfd < 0) {
+        int e = errno;
+        print("goro: cannot create sysmon's timer: %s\n", strerror(e));
+        return -e;
+    }
     int err = uv_loop_init(&loop);
     if (err == 0)
         err = uv_async_init(&loop, &wakeup, wakeup_cb);
+    if (err == 0)
+        err = uv_poll_init(&loop, &sysmonpoll, sysmonfd);
+    if (err == 0)
+        err = uv_poll_start(&sysmonpoll, UV_READABLE, sysmon_cb);
     if (err == 0)
         err = uv_timer_init(&loop, &timer);
     if (err == 0)
@@ -186,7 +237,15 @@ int netpollinit(void)
         print("goro: cannot start the event loop: %s\n", uv_strerror(err));
         return err;
     }
+    sysmon_arm(0);
+    /* The loop thread (and the threads it starts) never take the
+     * preemption signal. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPREEMPT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     err = pthread_create(&loopthread, NULL, loopmain, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
         print("goro: cannot start the event loop thread: errno %d\n", err);
         return -err;
@@ -203,7 +262,17 @@ void netpollshutdown(void)
     uv_async_send(&wakeup);
     pthread_join(loopthread, NULL);
     uv_loop_close(&loop);
+    close(sysmonfd);
+    sysmonfd = -1;
     running = false;
+}
+
+/* netpoll_sysmonwake restarts sysmon after it stopped (every P idle).
+ * Any thread. */
+void netpoll_sysmonwake(void)
+{
+    atomic_store(&sysmonkick, true);
+    uv_async_send(&wakeup);
 }
 
 /* netpoll_addtimer hands gp (Gwaiting, waketime set) to the loop thread.

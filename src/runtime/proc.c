@@ -478,7 +478,7 @@ static void acquirep(m *mp, p *pp)
         throw("acquirep: invalid p state");
     mp->p = pp;
     pp->m = mp;
-    pp->status = Prunning;
+    atomic_store_explicit(&pp->status, Prunning, memory_order_release);
 }
 
 static p *releasep(m *mp)
@@ -488,7 +488,7 @@ static p *releasep(m *mp)
         throw("releasep: invalid p state");
     mp->p = NULL;
     pp->m = NULL;
-    pp->status = Pidle;
+    atomic_store_explicit(&pp->status, Pidle, memory_order_release);
     return pp;
 }
 
@@ -502,13 +502,18 @@ static void pidleput(p *pp)
     atomic_fetch_add_explicit(&sched.npidle, 1, memory_order_acq_rel);
 }
 
-/* pidleget takes an idle P. sched.lock held. */
+/* pidleget takes an idle P. sched.lock held. A P going to work restarts
+ * sysmon if it stopped because every P was idle. */
 static p *pidleget(void)
 {
     p *pp = sched.pidle;
     if (pp != NULL) {
         sched.pidle = pp->link;
         atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_acq_rel);
+        if (sched.sysmonwait) {
+            sched.sysmonwait = false;
+            netpoll_sysmonwake();
+        }
     }
     return pp;
 }
@@ -596,6 +601,12 @@ static void minit(m *mp)
         g0->stackguard0 = 0;  /* unknown bounds: never check */
     }
     mp->errnop = __errno_location();
+    /* glibc: a thread's pthread_t is its TCB, the guard slot at +0x70. */
+    mp->guardslot = (_Atomic uintptr_t *)((char *)mp->thread +
+                                          TCB_STACKGUARD);
+    if (preemptminit(mp) != 0)
+        print("goro: m%d: no memory for asynchronous preemption; its Gs "
+              "are preempted only at function calls\n", mp->id);
     setg(g0);
     setguard(g0->stackguard0);
 }
@@ -710,6 +721,10 @@ static void resetspinning(m *mp)
  * the others end their thread. */
 static NORETURN void mexit(m *mp)
 {
+    /* From now on sysmon leaves this thread alone. */
+    lock(&sched.sysmonlock);
+    mp->dead = true;
+    unlock(&sched.sysmonlock);
     if (mp == m0)
         longjmp(m0exit, 1);
     pthread_exit(NULL);
@@ -736,6 +751,10 @@ HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
     mp->curg = gp;
     gp->m = mp;
     casgstatus(gp, Grunnable, Grunning);
+    /* A request made while gp waited is stale: it starts a new slice, or
+     * inherits one sysmon is still timing. */
+    gp->preempt = false;
+    gp->stackguard0 = gp->stack.lo + StackGuard;
     if (!inheritTime)
         pp->schedtick++;
     pp->stats.ctx_switches++;
@@ -1004,6 +1023,21 @@ void gopark(bool (*unlockf)(g *, void *), void *lk, uint8_t reason)
     mcall(park_m);
 }
 
+/* gopreempt_m stops the running gp for a preemption: like a yield, but
+ * onto the global queue, behind everything that waited meanwhile. On g0. */
+void gopreempt_m(g *gp)
+{
+    m *mp = gp->m;
+    saveerrno(gp);
+    casgstatus(gp, Grunning, Grunnable);
+    dropg(mp, gp);
+    lock(&sched.lock);
+    globrunqput(gp);
+    unlock(&sched.lock);
+    wakep();
+    schedule();
+}
+
 HOT static void gosched_m(g *gp)
 {
     m *mp = gp->m;
@@ -1024,6 +1058,11 @@ HOT static void goexit0(g *gp)
     gp->arg = NULL;
     gp->waitreason = 0;
     gp->goerrno = 0;
+    gp->preemptoff = 0;
+    if (unlikely(gp->asyncctx != NULL)) {
+        dallocx(gp->asyncctx, MALLOCX_ALIGN(64));
+        gp->asyncctx = NULL;
+    }
     pp->stats.gs_exited++;
     if (gp == sched.maing)
         exitall();
@@ -1039,6 +1078,233 @@ static void gostart(void)
     gp->fn(gp->arg);
     mcall(goexit0);
     __builtin_unreachable();
+}
+
+/* ---- sysmon ---------------------------------------------------------------
+ * Go's system monitor, here a timer on the runtime's loop thread (netpoll.c
+ * calls sysmon() and sleeps for as long as it says). Each tick it looks at
+ * every P (retake):
+ *  - a P that has run the same G for longer than the time slice: ask that G
+ *    to stop (preemptone, preempt.c). "The same G" is seen through
+ *    p->schedtick, which execute() bumps for every new slice, and the time
+ *    is sysmon's own (the first tick that saw the schedtick): the switch
+ *    path reads no clock.
+ *  - a P whose G has sat in a system call since the previous tick
+ *    (goro_syscall_enter), while there is work it could do: take it from
+ *    that M and hand it to another (handoffp), so the other Gs go on.
+ * The tick starts at 20 us and, after 50 ticks that took no P back from a
+ * system call, doubles up to 10 ms, as Go's; while Ps are running it is kept
+ * to an eighth of the time slice, so a G is stopped within 1.125 slices.
+ * When every P is idle sysmon stops; pidleget restarts it. */
+
+enum {
+    sysmonMinDelay = 20000,          /* ns */
+    sysmonMaxDelay = 10000000,
+    forceSyscallRetake = 10000000,   /* take a P from any syscall this old */
+};
+
+/* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
+ * idle list): an M to run its queue or the global one, a spinning M if
+ * nobody looks for work, else the idle list. Any thread but a G's. */
+static void handoffp(p *pp)
+{
+    if (!runqempty(pp) || sched.runqsize != 0) {
+        startm(pp, false);
+        return;
+    }
+    int32_t zero = 0;
+    if (atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) == 0 &&
+        atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1)) {
+        startm(pp, true);
+        return;
+    }
+    lock(&sched.lock);
+    /* Work may have arrived in the global queue meanwhile. */
+    if (sched.runqsize != 0) {
+        unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    pidleput(pp);
+    unlock(&sched.lock);
+}
+
+/* retake does one pass over the Ps (above). Returns how many Ps it took
+ * from system calls; *busy tells whether any P is running, *next the
+ * earliest time a running G's slice ends. Under sched.sysmonlock. */
+static int retake(int64_t now, bool *busy, int64_t *next)
+{
+    int n = 0;
+    int64_t slice = rtconf.time_slice_ns;
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        p *pp = allp[i];
+        sysmontick *pd = &pp->sysmontick;
+        uint32_t s = atomic_load_explicit(&pp->status, memory_order_acquire);
+        if (s == Prunning) {
+            *busy = true;
+            uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+            if (pd->schedtick != t) {
+                pd->schedtick = t;
+                pd->schedwhen = now;
+            } else if (slice > 0 && now - pd->schedwhen >= slice) {
+                preemptone(pp);
+            }
+            if (slice > 0 && pd->schedwhen + slice > now &&
+                pd->schedwhen + slice < *next)
+                *next = pd->schedwhen + slice;
+        } else if (s == Psyscall) {
+            *busy = true;
+            uint32_t t = __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED);
+            if (pd->syscalltick != t) {
+                pd->syscalltick = t;
+                pd->syscallwhen = now;
+                continue;
+            }
+            /* Leave the P with its M while nothing waits for it and
+             * somebody is free to look for work, unless the call is long. */
+            if (runqempty(pp) &&
+                atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
+                    0 &&
+                now - pd->syscallwhen < forceSyscallRetake)
+                continue;
+            uint32_t want = Psyscall;
+            if (atomic_compare_exchange_strong(&pp->status, &want, Pidle)) {
+                n++;
+                handoffp(pp);
+            }
+        }
+    }
+    return n;
+}
+
+static int64_t sysmondelay = sysmonMinDelay;
+static int sysmonidle;
+
+/* sysmon runs one tick and returns how many ns to sleep before the next,
+ * or -1 to sleep until netpoll_sysmonwake. Loop thread only. */
+int64_t sysmon(void)
+{
+    int64_t now = nanotime();
+    bool busy = false;
+    int64_t next = INT64_MAX;
+    lock(&sched.sysmonlock);
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.sysmonlock);
+        return -1;
+    }
+    int n = retake(now, &busy, &next);
+    unlock(&sched.sysmonlock);
+
+    if (n > 0)
+        sysmonidle = 0;
+    else
+        sysmonidle++;
+    if (sysmonidle == 0)
+        sysmondelay = sysmonMinDelay;
+    else if (sysmonidle > 50 && sysmondelay < sysmonMaxDelay)
+        sysmondelay *= 2;
+    if (sysmondelay > sysmonMaxDelay)
+        sysmondelay = sysmonMaxDelay;
+
+    if (!busy) {
+        lock(&sched.lock);
+        if (atomic_load(&sched.npidle) == gomaxprocs) {
+            sched.sysmonwait = true;
+            unlock(&sched.lock);
+            sysmonidle = 0;
+            sysmondelay = sysmonMinDelay;
+            return -1;
+        }
+        unlock(&sched.lock);
+    }
+    int64_t d = sysmondelay;
+    int64_t slice = rtconf.time_slice_ns;
+    if (busy && slice > 0) {
+        if (d > slice / 8)
+            d = slice / 8;
+        if (next != INT64_MAX && next - now < d)
+            d = next - now;
+    }
+    return d < sysmonMinDelay ? sysmonMinDelay : d;
+}
+
+/* ---- system calls -----------------------------------------------------------
+ * goro_syscall_enter/exit (Go's entersyscall/exitsyscall) bracket a call that
+ * may block the thread. The G keeps its M but lets go of the P: the P stays
+ * in Psyscall with no M, and the first to CAS it out of that state owns it:
+ * the G coming back (the common, fast case: nothing else happened), or
+ * sysmon taking it away for other Gs. A G that finds its P gone takes an
+ * idle one, or waits on the global queue while its M sleeps. */
+
+void goro_syscall_enter(void)
+{
+    g *gp = getg();
+    if (gp == NULL || gp == gp->m->g0 || readgstatus(gp) != Grunning)
+        return;
+    m *mp = gp->m;
+    p *pp = mp->p;
+    casgstatus(gp, Grunning, Gsyscall);
+    pp->syscalltick++;
+    pp->m = NULL;
+    mp->p = NULL;
+    mp->oldp = pp;
+    atomic_store_explicit(&pp->status, Psyscall, memory_order_release);
+}
+
+/* exitsyscall0: no P to come back to; on g0. */
+static void exitsyscall0(g *gp)
+{
+    m *mp = gp->m;
+    saveerrno(gp);
+    casgstatus(gp, Gsyscall, Grunnable);
+    dropg(mp, gp);
+    lock(&sched.lock);
+    p *pp = pidleget();
+    if (pp == NULL)
+        globrunqput(gp);
+    unlock(&sched.lock);
+    if (pp != NULL) {
+        acquirep(mp, pp);
+        execute(mp, gp, false);
+    }
+    stopm(mp);
+    schedule();
+}
+
+static uintptr_t exitsyscall_pidle(void *arg)
+{
+    (void)arg;
+    lock(&sched.lock);
+    p *pp = pidleget();
+    unlock(&sched.lock);
+    if (pp != NULL)
+        acquirep(getg()->m, pp);
+    return pp != NULL;
+}
+
+void goro_syscall_exit(void)
+{
+    g *gp = getg();
+    if (gp == NULL || gp == gp->m->g0 || readgstatus(gp) != Gsyscall)
+        return;
+    m *mp = gp->m;
+    p *pp = mp->oldp;
+    mp->oldp = NULL;
+    uint32_t want = Psyscall;
+    if (pp != NULL &&
+        atomic_compare_exchange_strong(&pp->status, &want, Prunning)) {
+        pp->m = mp;
+        mp->p = pp;
+        casgstatus(gp, Gsyscall, Grunning);
+        return;
+    }
+    /* sysmon gave the P away. Another idle one? (systemstack: the lock
+     * and the wakeups run on g0; errno is left alone.) */
+    if (atomic_load(&sched.npidle) > 0 && systemstack(exitsyscall_pidle, NULL)) {
+        casgstatus(gp, Gsyscall, Grunning);
+        return;
+    }
+    mcall(exitsyscall0);
 }
 
 /* ---- creating Gs --------------------------------------------------------- */
@@ -1174,7 +1440,7 @@ static int schedinit(void)
         if (pp == NULL)
             return -ENOMEM;
         pp->id = i;
-        pp->status = Pidle;
+        atomic_init(&pp->status, Pidle);
         allp[i] = pp;
     }
     /* All but P0 start idle; m0 takes P0. */
@@ -1198,8 +1464,11 @@ int goro_run(goro_fn main_fn, void *arg)
     if (err == 0)
         err = schedinit();
     if (err == 0)
+        err = preemptinit();
+    if (err == 0)
         err = netpollinit();
     if (err != 0) {
+        preemptshutdown();
         atomic_store(&runtime_state, 2);
         return err;
     }
@@ -1221,6 +1490,8 @@ int goro_run(goro_fn main_fn, void *arg)
     }
     /* The main G returned (exitall). Other Ms end as they find the flag. */
     netpollshutdown();
+    preemptmdrop(m0);
+    preemptshutdown();
     setg(NULL);
     setguard(0);
     atomic_store(&runtime_state, 2);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include "asmdefs.h"
 #include "goro.h"
@@ -55,7 +56,7 @@ typedef struct stack {
 /* Goroutine preemption request, stored into stackguard0 (and the M's guard
  * slot) to make the next prologue check fail. Greater than any real sp.
  * 0xfffffffffffffade. */
-#define stackPreempt    ((uintptr_t)-1314)
+#define stackPreempt    ((uintptr_t)STACK_PREEMPT)
 
 /* A free stack of the small orders is linked through its first word. */
 typedef struct gclink {
@@ -147,7 +148,14 @@ struct g {
                                 owned by whoever holds the G's list */
     int64_t   waketime;      /* for timers: nanotime() to wake at */
     uint8_t   waitreason;    /* meaningful in Gwaiting */
-    bool      preempt;       /* preemption requested (issue: preempt.c) */
+    bool      preempt;       /* preemption requested (sysmon, preempt.c);
+                                cleared when the G is preempted or next
+                                scheduled */
+    int32_t   preemptoff;    /* goro_preempt_disable depth: no preemption
+                                while > 0. Own G only. */
+    void     *asyncctx;      /* an asynchronously preempted G's extended
+                                register state (XSAVE area), restored when
+                                it resumes; owned by the G */
     uint32_t  allgindex;     /* index in allgs */
     uint32_t  freegen;       /* on the global free list: sched.scangen when
                                 it was put there (under sched.gflock) */
@@ -201,6 +209,17 @@ struct m {
     note      park;          /* stopm sleeps here */
     pthread_t thread;
     int      *errnop;        /* this thread's errno slot */
+    /* This thread's split-stack guard (%fs:0x70), which sysmon writes to
+     * ask the running G to stop (preemptone). */
+    _Atomic uintptr_t *guardslot;
+    p        *oldp;          /* the P it held when its G entered a syscall */
+    void     *xsavebuf;      /* where asyncPreempt saves the interrupted
+                                G's extended state (swapped into
+                                g->asyncctx on g0) */
+    void     *sigstack;      /* the signal stack the runtime gave it */
+    _Atomic uint32_t signalpending; /* a preemption signal is on its way */
+    bool      dead;          /* exited: sysmon must not touch its thread
+                                (under sched.sysmonlock) */
     /* gopark's arguments, for park_m on g0. */
     bool    (*waitunlockf)(g *, void *);
     void     *waitlock;
@@ -211,7 +230,20 @@ struct m {
 
 #define RUNQ_SIZE 256
 
-enum { Pidle = 0, Prunning = 1 };
+/* P status. Pidle: on the idle list or being handed over, no M.
+ * Prunning: owned by an M running user code or the scheduler.
+ * Psyscall: its G is in a blocking call (goro_syscall_enter); the P has no
+ * M and whoever wins a CAS out of Psyscall owns it: the M coming back
+ * (exitsyscall), or sysmon taking it away (retake -> handoffp). */
+enum { Pidle = 0, Prunning = 1, Psyscall = 2 };
+
+/* What sysmon last saw of a P (sysmon only). */
+typedef struct sysmontick {
+    uint32_t schedtick;      /* p->schedtick at schedwhen */
+    int64_t  schedwhen;      /* when sysmon first saw that tick */
+    uint32_t syscalltick;
+    int64_t  syscallwhen;
+} sysmontick;
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
  * (reads are racy but each field is a whole word). */
@@ -225,11 +257,13 @@ typedef struct pstats {
 
 struct p {
     int32_t   id;
-    uint32_t  status;        /* Pidle or Prunning; changed under sched.lock
-                                (pidleput/pidleget) or by the owner M */
+    _Atomic uint32_t status; /* Pidle, Prunning or Psyscall (above) */
     m        *m;             /* back-link to associated M (NULL if idle) */
     p        *link;          /* idle P list, under sched.lock */
-    uint32_t  schedtick;     /* incremented on every scheduler call */
+    uint32_t  schedtick;     /* incremented each time a G starts a new time
+                                slice here; read by sysmon */
+    uint32_t  syscalltick;   /* incremented on every goro_syscall_enter */
+    sysmontick sysmontick;   /* sysmon only */
 
     /* Queue of runnable Gs. Accessed without lock: the owner M writes the
      * tail (store-release) and takes from the head; thieves take from the
@@ -278,6 +312,12 @@ typedef struct schedt {
 
     uint32_t  scangen;       /* stack scans so far, under sched.gflock */
 
+    /* sysmon: held for a whole retake, and by an exiting M while it marks
+     * itself dead, so that sysmon never signals or writes the guard of a
+     * thread that is gone. */
+    mutex     sysmonlock;
+    bool      sysmonwait;    /* sysmon stopped: every P idle (sched.lock) */
+
     _Atomic int64_t goidgen;
     _Atomic bool exiting;    /* main G returned: Ms exit */
     g        *maing;
@@ -294,6 +334,8 @@ typedef struct runtimeconfig {
     uintptr_t stack_max;         /* maximum stack of a G */
     uintptr_t nonsplit_headroom; /* room required before calling non-split code */
     int64_t   scan_interval_ns;  /* periodic stack scan; 0 = never */
+    int64_t   time_slice_ns;     /* preempt a G running longer; 0 = never */
+    bool      async_preempt;     /* signal Gs that do not reach a prologue */
     bool      no_shrink;         /* scans never shrink stacks */
     /* The seeds' debug knobs (stack.go's stackDebug, stackPoisonCopy,
      * stackFromSystem, stackFaultOnFree). */
@@ -411,6 +453,22 @@ HIDDEN bool runqempty(p *pp);
 HIDDEN uint32_t runqlen(p *pp);
 HIDDEN void globrunqput(g *gp);
 HIDDEN pstats *mystats(void);
+HIDDEN NORETURN void gopreempt_m(g *gp);
+HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
+
+/* ---- preempt.c ----------------------------------------------------------- */
+
+/* The signal sysmon sends to preempt a G that calls nothing (Go's too). */
+#define SIGPREEMPT SIGURG
+HIDDEN int preemptinit(void);        /* the preemption signal's handler */
+HIDDEN void preemptshutdown(void);
+HIDDEN void preemptone(p *pp);       /* ask pp's running G to stop (sysmon) */
+HIDDEN bool canpreempt(m *mp, g *gp);
+HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
+HIDDEN void preemptmdrop(m *mp);
+HIDDEN void asyncPreempt(void);      /* asm: where a preempted thread lands */
+HIDDEN NORETURN void asyncpreempt_m(g *gp);
+extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */
 
 /* ---- stack.c ----------------------------------------------------------- */
 
@@ -453,6 +511,7 @@ HIDDEN void osyield(void);
 HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
 HIDDEN void netpoll_addtimer(g *gp);  /* gp is Gwaiting with waketime set */
+HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
 
 /* ---- panic.c ----------------------------------------------------------- */
 
@@ -474,6 +533,10 @@ _Static_assert(offsetof(g, stack.hi) == G_STACK_HI, "G_STACK_HI");
 _Static_assert(offsetof(g, sched.sp) == G_SCHED_SP, "G_SCHED_SP");
 _Static_assert(offsetof(g, m) == G_M, "G_M");
 _Static_assert(offsetof(m, g0) == M_G0, "M_G0");
+_Static_assert(offsetof(m, xsavebuf) == M_XSAVEBUF, "M_XSAVEBUF");
+_Static_assert(offsetof(g, asyncctx) == G_ASYNCCTX, "G_ASYNCCTX");
+
+
 
 /* The switch frame and the morestack frame, as C sees them. */
 typedef struct switchframe {

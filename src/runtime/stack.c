@@ -585,10 +585,14 @@ void newstack(g *gp)
     uintptr_t entrysp = (uintptr_t)&f->retaddr + sizeof(uintptr_t);
     uintptr_t need = f->r10;
 
-    /* A preemption request (stackPreempt) is honoured by preempt.c; until
-     * then the guard is simply restored. */
-    if (gp->stackguard0 == stackPreempt)
+    /* A preemption request (preempt.c) brought us here, or rides along:
+     * the real guard goes back either way; gp stops below, after any
+     * growth this call needs, if it may. */
+    if (__atomic_load_n(&gp->stackguard0, __ATOMIC_ACQUIRE) == stackPreempt)
         gp->stackguard0 = gp->stack.lo + StackGuard;
+    /* In a system call (goro_syscall_enter) the G may grow, but it has no
+     * P and stays Gsyscall: nobody else looks at its stack meanwhile. */
+    bool insyscall = readgstatus(gp) == Gsyscall;
 
     uintptr_t oldsize = gp->stack.hi - gp->stack.lo;
     uintptr_t above = gp->stack.hi - entrysp;  /* bytes in use at entry */
@@ -607,12 +611,18 @@ void newstack(g *gp)
                   (unsigned long)above, (unsigned long)need);
             throw("stack overflow");
         }
-        casgstatus(gp, Grunning, Gcopystack);
+        if (!insyscall)
+            casgstatus(gp, Grunning, Gcopystack);
         copystack(gp, newsize);
-        casgstatus(gp, Gcopystack, Grunning);
+        if (!insyscall)
+            casgstatus(gp, Gcopystack, Grunning);
         mystats()->stack_grows++;
     }
     *mp->errnop = savederrno;
+    if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
+        mystats()->preempt_sync++;
+        gopreempt_m(gp);
+    }
     gogo(gp);
 }
 

@@ -1,0 +1,353 @@
+/* test_preempt.c - preemption: the stackPreempt guard at function calls
+ * (sysmon on the loop thread), goro_preempt_disable/enable, blocking calls
+ * bracketed by goro_syscall_enter/exit, and (through tests/link/preempt.c,
+ * a program built against libgoro.so four ways) asynchronous preemption of
+ * loops that call nothing.
+ *
+ * Results are recorded in globals inside the runtime and asserted after
+ * goro_run returns. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "export_test.h"
+
+static volatile int stop;
+
+static int64_t now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static volatile long sink;
+
+__attribute__((noinline)) static void work(long i)
+{
+    sink += i;
+}
+
+/* ---- a spinner that calls a function, beside a sleeper ------------------- */
+
+enum { samples = 100 };
+static int64_t lat[samples];
+static goro_stats st;
+
+static void callspinner(void *arg)
+{
+    goro_wg *wg = arg;
+    long i = 0;
+    while (!stop)
+        work(i++);
+    goro_wg_done(wg);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sleeper_beside_spinner(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(callspinner, wg);
+    goro_yield();
+    for (int i = 0; i < samples; i++) {
+        int64_t t0 = now();
+        goro_sleep_ns(1000000);
+        lat[i] = now() - t0 - 1000000;
+    }
+    stop = 1;
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+    goro_stats_get(&st);
+}
+
+Test(preempt, spinner_calling_functions_lets_a_sleeper_run, .timeout = 60)
+{
+    cr_assert_eq(test_run(1, sleeper_beside_spinner, NULL), 0);
+    qsort(lat, samples, sizeof lat[0], cmp64);
+    int64_t p99 = lat[samples * 99 / 100];
+    /* The default time slice is 10ms: p99 under two slices. */
+    cr_expect_lt(p99, 20000000, "p99 wake latency %lld ns", (long long)p99);
+    cr_expect_gt(st.preempt_sync, 0);
+    cr_expect_eq(st.preempt_async, 0,
+                 "the test binary's code is not preempted asynchronously");
+}
+
+/* ---- goro_preempt_disable/enable --------------------------------------------- */
+
+static volatile long ticks;
+static long changed_in_region;
+static bool ticked_after;
+static uint64_t preempted_after;
+
+static void ticker(void *arg)
+{
+    goro_wg *wg = arg;
+    while (!stop) {
+        ticks++;
+        goro_sleep_ns(500000);
+    }
+    goro_wg_done(wg);
+}
+
+static void region(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(ticker, wg);
+    goro_sleep_ns(3000000);
+    goro_stats before, after;
+    goro_stats_get(&before);
+    goro_preempt_disable();
+    goro_preempt_disable();  /* nests */
+    long seen = ticks;
+    int64_t t0 = now();
+    long i = 0;
+    while (now() - t0 < 6000000) {  /* three slices of 2ms */
+        work(i++);
+        changed_in_region += ticks != seen;
+    }
+    goro_preempt_enable();
+    /* Still disabled once. */
+    t0 = now();
+    while (now() - t0 < 6000000) {
+        work(i++);
+        changed_in_region += ticks != seen;
+    }
+    goro_preempt_enable();
+    /* The pending request stops this G at its next call. */
+    work(i++);
+    goro_stats_get(&after);
+    int64_t t1 = now();
+    while (ticks == seen && now() - t1 < 2000000000)
+        work(i++);
+    ticked_after = ticks != seen;
+    preempted_after = after.preempt_sync - before.preempt_sync;
+    stop = 1;
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(preempt, a_disabled_region_is_never_preempted, .timeout = 60)
+{
+    setenv("GORO_TIME_SLICE", "2ms", 1);
+    cr_assert_eq(test_run(1, region, NULL), 0);
+    cr_expect_eq(changed_in_region, 0,
+                 "another G ran inside the disabled region");
+    cr_expect_eq(preempted_after, 1,
+                 "the request pending at goro_preempt_enable was not honoured "
+                 "at the next call");
+    cr_expect(ticked_after);
+}
+
+/* ---- blocking calls ------------------------------------------------------------ */
+
+static int pipefd[2];
+static ssize_t got;
+static int goterrno;
+static char gotbyte;
+static long others_ran;
+static long grewdepth;
+
+static void others(void *arg)
+{
+    goro_wg *wg = arg;
+    for (int i = 0; i < 20; i++) {
+        others_ran++;
+        goro_yield();
+    }
+    char c = 'x';
+    if (write(pipefd[1], &c, 1) != 1)
+        others_ran = -1000;
+    goro_wg_done(wg);
+}
+
+static void blocked_reader(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(others, wg);
+    goro_syscall_enter();
+    /* Growing the stack is allowed in between. */
+    grewdepth = test_recurse(100);
+    got = read(pipefd[0], &gotbyte, 1);
+    errno = 4242;
+    goro_syscall_exit();
+    goterrno = errno;
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+    goro_stats_get(&st);
+}
+
+Test(preempt, a_G_blocked_in_read_does_not_stop_other_Gs, .timeout = 60)
+{
+    cr_assert_eq(pipe(pipefd), 0);
+    cr_assert_eq(test_run(1, blocked_reader, NULL), 0);
+    cr_expect_eq(got, 1);
+    cr_expect_eq(gotbyte, 'x');
+    cr_expect_eq(others_ran, 20);
+    cr_expect_eq(goterrno, 4242, "errno lost across goro_syscall_exit");
+    cr_expect_eq(grewdepth, 100);
+    cr_expect_geq(st.threads, 2, "the P was not handed to another thread");
+}
+
+/* ---- errno and a G that changes threads ---------------------------------------- */
+
+static int errno_bad;
+static int moved;
+
+static void errnospinner(void *arg)
+{
+    goro_wg *wg = arg;
+    int id = (int)goro_id();
+    errno = 5000 + id;
+    int m0 = test_curm();
+    int64_t t0 = now();
+    long i = 0;
+    bool mine = false;
+    while (!mine && now() - t0 < 5000000000) {
+        work(i++);
+        mine = test_curm() != m0;
+    }
+    if (mine)
+        __atomic_add_fetch(&moved, 1, __ATOMIC_RELAXED);
+    if (errno != 5000 + id)
+        __atomic_add_fetch(&errno_bad, 1, __ATOMIC_RELAXED);
+    goro_wg_done(wg);
+}
+
+static void errno_movers(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 3);
+    for (int i = 0; i < 3; i++)
+        goro_go(errnospinner, wg);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+Test(preempt, errno_survives_a_preemption_that_moves_the_G, .timeout = 60)
+{
+    setenv("GORO_TIME_SLICE", "1ms", 1);
+    cr_assert_eq(test_run(2, errno_movers, NULL), 0);
+    cr_expect_gt(moved, 0, "no G changed threads");
+    cr_expect_eq(errno_bad, 0);
+}
+
+/* ---- configuration --------------------------------------------------------------- */
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+Test(preempt, bad_preemption_settings_are_refused)
+{
+    const char *bad[] = {"abc", "50us", "11s", "-1ms", "10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("GORO_TIME_SLICE", bad[i], 1);
+            _exit(goro_run(nothing, NULL) == -EINVAL ? 0 : 1);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "GORO_TIME_SLICE=%s was accepted", bad[i]);
+    }
+    setenv("GORO_ASYNC_PREEMPT", "yes", 1);
+    cr_expect_eq(goro_run(nothing, NULL), -EINVAL);
+}
+
+static void spin_without_slice(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(callspinner, wg);
+    int64_t t0 = now();
+    while (now() - t0 < 30000000)
+        work(0);  /* the spinner never gets the P: nothing preempts us */
+    stop = 1;
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+    goro_stats_get(&st);
+}
+
+Test(preempt, a_zero_time_slice_turns_preemption_off, .timeout = 60)
+{
+    setenv("GORO_TIME_SLICE", "0", 1);
+    cr_assert_eq(test_run(1, spin_without_slice, NULL), 0);
+    cr_expect_eq(st.preempt_sync + st.preempt_async, 0);
+}
+
+/* ---- asynchronous preemption, in programs built against libgoro -------------------- */
+
+static char *runprog(const char *variant, const char *mode)
+{
+    const char *base = getenv("GORO_PREEMPTPROG");
+    cr_assert_not_null(base, "GORO_PREEMPTPROG is not set (run through make "
+                             "test)");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s_%s %s 2>&1", base, variant, mode);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    int status = pclose(f);
+    cr_assert_eq(status, 0, "%s: status %d\n%s", cmd, status, buf);
+    return buf;
+}
+
+static long field(const char *out, const char *key)
+{
+    const char *p = strstr(out, key);
+    cr_assert_not_null(p, "no %s in:\n%s", key, out);
+    return strtol(p + strlen(key), NULL, 10);
+}
+
+static const char *variants[] = {"gcc_O0", "gcc_O2", "clang_O0", "clang_O2"};
+
+Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
+{
+    for (int i = 0; i < 4; i++) {
+        char *out = runprog(variants[i], "async");
+        cr_expect_gt(field(out, "async="), 0, "%s: %s", variants[i], out);
+        cr_expect_lt(field(out, "p99_us="), 20000, "%s: %s", variants[i], out);
+    }
+}
+
+Test(preempt, registers_and_errno_survive_async_preemption_across_threads,
+     .timeout = 120)
+{
+    for (int i = 0; i < 4; i++) {
+        char *out = runprog(variants[i], "moves");
+        cr_expect_gt(field(out, "async="), 0, "%s: %s", variants[i], out);
+        cr_expect(strstr(out, "moved=000") == NULL,
+                  "%s: no spinner changed threads: %s", variants[i], out);
+    }
+}
+
+Test(preempt, a_disabled_region_in_plugin_code_keeps_its_thread, .timeout = 120)
+{
+    for (int i = 0; i < 4; i++) {
+        char *out = runprog(variants[i], "disable");
+        cr_expect_eq(field(out, "changed_in_region="), 0, "%s: %s",
+                     variants[i], out);
+    }
+}
