@@ -1093,14 +1093,19 @@ static void gostart(void)
  *    (goro_syscall_enter), while there is work it could do: take it from
  *    that M and hand it to another (handoffp), so the other Gs go on.
  * The tick starts at 20 us and, after 50 ticks that took no P back from a
- * system call, doubles up to 10 ms, as Go's; while Ps are running it is kept
- * to an eighth of the time slice, so a G is stopped within 1.125 slices.
- * When every P is idle sysmon stops; pidleget restarts it. */
+ * system call, doubles up to 10 ms, as Go's. While Ps are running, sysmon
+ * also wakes when a slice it timed ends, and at least every eighth of a
+ * slice (but not more often than every millisecond) to see new slices
+ * begin: a G is stopped between 1 and 1.125 slices after it started (1 ms
+ * more for slices under 8 ms). After stopping a G, sysmon takes the next
+ * slice on that P to begin then, so a CPU-bound P costs about one tick per
+ * slice. When every P is idle sysmon stops; pidleget restarts it. */
 
 enum {
     sysmonMinDelay = 20000,          /* ns */
     sysmonMaxDelay = 10000000,
     forceSyscallRetake = 10000000,   /* take a P from any syscall this old */
+    sysmonSliceTick = 1000000,       /* finest tick kept for slices */
 };
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
@@ -1144,10 +1149,17 @@ static int retake(int64_t now, bool *busy, int64_t *next)
             *busy = true;
             uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
             if (pd->schedtick != t) {
+                /* A new slice began since the last look: when sysmon
+                 * stopped the previous G (and this is the next one), or
+                 * at the latest now. */
+                pd->schedwhen = pd->preempted && t == pd->schedtick + 1
+                                    ? pd->preemptwhen : now;
                 pd->schedtick = t;
-                pd->schedwhen = now;
+                pd->preempted = false;
             } else if (slice > 0 && now - pd->schedwhen >= slice) {
                 preemptone(pp);
+                pd->preempted = true;
+                pd->preemptwhen = now;
             }
             if (slice > 0 && pd->schedwhen + slice > now &&
                 pd->schedwhen + slice < *next)
@@ -1220,8 +1232,9 @@ int64_t sysmon(void)
     int64_t d = sysmondelay;
     int64_t slice = rtconf.time_slice_ns;
     if (busy && slice > 0) {
-        if (d > slice / 8)
-            d = slice / 8;
+        int64_t cap = slice / 8 > sysmonSliceTick ? slice / 8 : sysmonSliceTick;
+        if (d > cap)
+            d = cap;
         if (next != INT64_MAX && next - now < d)
             d = next - now;
     }

@@ -243,6 +243,8 @@ typedef struct sysmontick {
     int64_t  schedwhen;      /* when sysmon first saw that tick */
     uint32_t syscalltick;
     int64_t  syscallwhen;
+    bool     preempted;      /* sysmon asked the G of schedtick to stop */
+    int64_t  preemptwhen;    /* ... at this time */
 } sysmontick;
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
