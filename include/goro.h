@@ -17,8 +17,10 @@
  * variable must not be kept where it outlives the call or is seen by another
  * G (a global, the heap, another G's stack); setjmp/longjmp must not cross a
  * call that may grow the stack; thread-local variables belong to the thread,
- * and a G may move to another thread at any call into the runtime. errno is
- * the exception: the runtime keeps it per G (see below).
+ * and a G may move to another thread at any function call (preemption) and,
+ * in code built against goro, between any two instructions (preemption by
+ * signal; see goro_preempt_disable). errno is the exception: the runtime
+ * keeps it per G (see below).
  *
  * The copy is conservative (C has no pointer maps): every 8-byte word of the
  * used stack whose value lies in the used range is taken for a pointer and
