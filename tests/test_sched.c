@@ -2,6 +2,8 @@
  * spreading over Ps, wait groups and mutexes under contention, sleeping,
  * errno per G, and misuse. */
 #include <criterion/criterion.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <criterion/redirect.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -369,4 +371,77 @@ Test(api, whole_number_knobs_take_digits_only)
     cr_assert_eq(runtimeconfig_fromenv(&c), 0);
     cr_expect_eq(c.procs, 2);
     cr_expect_eq(c.stack_orders, 3);
+}
+
+/* ---- deadlock ---------------------------------------------------------------- */
+
+static void blocked_forever(void *arg)
+{
+    goro_chan *c = arg;
+    int v;
+    goro_chan_recv(c, &v);
+}
+
+static void deadlocked_main(void *arg)
+{
+    (void)arg;
+    goro_chan *c = goro_chan_new(sizeof(int), 0);
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(blocked_forever, c);
+    goro_wg_wait(wg);  /* nobody calls done */
+}
+
+Test(deadlock, all_goroutines_asleep_is_reported, .timeout = 30)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        test_run(2, deadlocked_main, NULL);
+        _exit(0);  /* not reached: the runtime exits 2 */
+    }
+    close(fds[1]);
+    char buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+              "status %#x:\n%s", status, buf);
+    cr_expect(strstr(buf, "fatal error: all goroutines are asleep - deadlock!") != NULL,
+              "%s", buf);
+    cr_expect(strstr(buf, "[wait group]") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "[chan receive]") != NULL, "%s", buf);
+}
+
+static void late_done(void *arg)
+{
+    goro_sleep_ns(50000000);
+    goro_wg_done(arg);
+}
+
+static int sleeper_done;
+
+static void waits_for_sleeper(void *arg)
+{
+    (void)arg;
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(late_done, wg);
+    goro_wg_wait(wg);  /* every P idle meanwhile, but a timer will end it */
+    goro_wg_free(wg);
+    sleeper_done = 1;
+}
+
+Test(deadlock, a_G_asleep_on_a_timer_is_not_a_deadlock, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, waits_for_sleeper, NULL), 0);
+    cr_expect_eq(sleeper_done, 1);
 }

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime2.h"
 
@@ -1189,6 +1190,61 @@ static int retake(int64_t now, bool *busy, int64_t *next)
     return n;
 }
 
+const char *const waitReasonStrings[waitReasonCount] = {
+    [waitReasonZero] = "",
+    [waitReasonSleep] = "sleep",
+    [waitReasonWaitGroup] = "wait group",
+    [waitReasonMutex] = "mutex",
+    [waitReasonChanReceive] = "chan receive",
+    [waitReasonChanSend] = "chan send",
+    [waitReasonSelect] = "select",
+    [waitReasonIOWait] = "IO wait",
+};
+
+/* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P
+ * is idle, nothing is queued, and every live G waits for another G (a
+ * channel, a wait group, a mutex), so none will ever run again. A G asleep
+ * on a timer or waiting for I/O, in a system call, or anything queued means
+ * no deadlock. Called by sysmon as it stops (every P idle); loop thread. */
+static void checkdead(void)
+{
+    if (atomic_load(&sched.exiting) || sched.runqsize != 0)
+        return;
+    for (int32_t i = 0; i < gomaxprocs; i++)
+        if (!runqempty(allp[i]))
+            return;
+    uint32_t waiting = 0;
+    lock(&allglock);
+    for (uint32_t i = 0; i < allglen; i++) {
+        g *gp = allgs[i];
+        uint32_t s = readgstatus(gp) & ~(uint32_t)Gscan;
+        if (s == Gdead || s == Gidle)
+            continue;
+        if (s != Gwaiting || !waitReasonInternal(gp->waitreason)) {
+            unlock(&allglock);
+            return;
+        }
+        waiting++;
+    }
+    if (waiting == 0 || atomic_load(&sched.npidle) != gomaxprocs) {
+        unlock(&allglock);
+        return;
+    }
+    print("fatal error: all goroutines are asleep - deadlock!\n\n");
+    uint32_t shown = 0;
+    for (uint32_t i = 0; i < allglen && shown < 20; i++) {
+        g *gp = allgs[i];
+        if ((readgstatus(gp) & ~(uint32_t)Gscan) != Gwaiting)
+            continue;
+        print("goroutine %lld [%s]\n", (long long)gp->goid,
+              waitReasonStrings[gp->waitreason]);
+        shown++;
+    }
+    if (waiting > shown)
+        print("... and %u more waiting\n", waiting - shown);
+    _exit(2);
+}
+
 static int64_t sysmondelay = sysmonMinDelay;
 static int sysmonidle;
 
@@ -1225,6 +1281,7 @@ int64_t sysmon(void)
             unlock(&sched.lock);
             sysmonidle = 0;
             sysmondelay = sysmonMinDelay;
+            checkdead();
             return -1;
         }
         unlock(&sched.lock);

@@ -127,7 +127,18 @@ enum {
     waitReasonChanSend,
     waitReasonSelect,
     waitReasonIOWait,
+    waitReasonCount
 };
+HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
+/* Waits that only another G can end (a channel, a wait group, a mutex):
+ * when every G waits so, none ever runs again (checkdead). Any other reason
+ * has something outside the Gs that ends it (a timer, I/O). */
+static inline bool waitReasonInternal(uint8_t r)
+{
+    return r == waitReasonWaitGroup || r == waitReasonMutex ||
+           r == waitReasonChanReceive || r == waitReasonChanSend ||
+           r == waitReasonSelect;
+}
 
 struct g {
     /* The first fields are read by asm (asmdefs.h). */
