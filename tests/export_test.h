@@ -28,6 +28,13 @@ static inline uintptr_t test_stacksize(void)
 /* Run fn(arg) as the main G of a fresh runtime with GORO_PROCS=procs. */
 int test_run(int procs, goro_fn fn, void *arg);
 
+/* Run fn(arg) as the main G in a child process; its stderr, and its wait
+ * status in *status. */
+char *test_run_child(int procs, goro_fn fn, void *arg, int *status);
+
+/* Run a shell command that must exit 0; its output. */
+char *test_command(const char *cmd);
+
 /* Recurse n levels, ~240 bytes a level; returns n. */
 long test_recurse(int n);
 

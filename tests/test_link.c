@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export_test.h"
+
 static const char *prog(void)
 {
     const char *p = getenv("GORO_LINKPROG");
@@ -15,23 +17,11 @@ static const char *prog(void)
     return p;
 }
 
-static char *run(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f, "cannot run %s", cmd);
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    int st = pclose(f);
-    cr_assert_eq(st, 0, "%s exited with status %d:\n%s", cmd, st, buf);
-    return buf;
-}
-
 Test(link, morestack_is_bound_to_libgoro_not_libgcc)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "nm %s", prog());
-    char *out = run(cmd);
+    char *out = test_command(cmd);
     cr_expect(strstr(out, " t __morestack\n") != NULL,
               "no local __morestack stub:\n%s", out);
     cr_expect(strstr(out, " U goro_morestack\n") != NULL,
@@ -44,7 +34,7 @@ Test(link, morestack_is_bound_to_libgoro_not_libgcc)
 
 Test(link, program_runs_and_its_stacks_grow, .timeout = 60)
 {
-    char *out = run(prog());
+    char *out = test_command(prog());
     cr_expect(strstr(out, "rc=0 ") != NULL, "%s", out);
     cr_expect(strstr(out, "same=1") != NULL, "%s", out);
     cr_expect(strstr(out, "grows=0 ") == NULL, "%s", out);
@@ -54,6 +44,6 @@ Test(link, program_uses_libgoro_shared_library)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "ldd %s", prog());
-    char *out = run(cmd);
+    char *out = test_command(cmd);
     cr_expect(strstr(out, "libgoro.so") != NULL, "%s", out);
 }

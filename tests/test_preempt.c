@@ -304,14 +304,7 @@ static char *runprog(const char *variant, const char *mode)
                              "test)");
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s_%s %s 2>&1", base, variant, mode);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    static char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    int status = pclose(f);
-    cr_assert_eq(status, 0, "%s: status %d\n%s", cmd, status, buf);
-    return buf;
+    return test_command(cmd);
 }
 
 static long field(const char *out, const char *key)

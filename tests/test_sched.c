@@ -394,25 +394,8 @@ static void deadlocked_main(void *arg)
 
 Test(deadlock, all_goroutines_asleep_is_reported, .timeout = 30)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        test_run(2, deadlocked_main, NULL);
-        _exit(0);  /* not reached: the runtime exits 2 */
-    }
-    close(fds[1]);
-    char buf[4096];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
     int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    char *buf = test_run_child(2, deadlocked_main, NULL, &status);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2,
               "status %#x:\n%s", status, buf);
     cr_expect(strstr(buf, "fatal error: all goroutines are asleep - deadlock!") != NULL,

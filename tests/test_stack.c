@@ -217,26 +217,9 @@ static void overflowmain(void *arg)
 
 Test(stack, exceeding_the_maximum_is_a_fatal_diagnostic, .timeout = 30)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        setenv("GORO_STACK_MAX_SIZE", "256KiB", 1);
-        test_run(1, overflowmain, NULL);
-        _exit(0);  /* not reached: the overflow aborts */
-    }
-    close(fds[1]);
-    char buf[8192];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
+    setenv("GORO_STACK_MAX_SIZE", "256KiB", 1);
     int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *buf = test_run_child(1, overflowmain, NULL, &st);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
               "status %#x, stderr:\n%s", st, buf);
     cr_expect(strstr(buf, "runtime: goroutine stack exceeds 262144-byte "

@@ -1,6 +1,9 @@
 /* testutil.c - helpers shared by the test files. */
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "export_test.h"
 
@@ -22,4 +25,46 @@ long test_recurse(int n)
         return 0;
     long r = test_recurse(n - 1) + 1;
     return r + (pad[0] != (char)n);
+}
+
+/* Run fn(arg) as the main G of a runtime in a child process (with
+ * GORO_PROCS=procs), its stderr captured into a static buffer; *status
+ * gets the child's wait status. For runs that end the process. */
+char *test_run_child(int procs, goro_fn fn, void *arg, int *status)
+{
+    static char buf[16384];
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        test_run(procs, fn, arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 &&
+           (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    cr_assert_eq(waitpid(pid, status, 0), pid);
+    return buf;
+}
+
+/* Run a shell command, which must exit 0; its output (stdout and what it
+ * redirects) in a static buffer. */
+char *test_command(const char *cmd)
+{
+    static char buf[65536];
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f, "cannot run %s", cmd);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    int st = pclose(f);
+    cr_assert_eq(st, 0, "%s exited with status %d:\n%s", cmd, st, buf);
+    return buf;
 }
