@@ -229,7 +229,7 @@ static void flush(void)
 }
 
 static void pdunlink(g **list, g *gp);
-static void pdupdate(pollDesc *pd);
+static void pdupdate(pollDesc *pd, bool lazy);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -243,7 +243,7 @@ static void timer_cb(uv_timer_t *t)
             pollDesc *pd = pds[gp->waitfd];
             pdunlink(gp->waitreason == waitReasonIORead ? &pd->rg : &pd->wg,
                      gp);
-            pdupdate(pd);
+            pdupdate(pd, false);
             readyg(gp, -ETIMEDOUT);
         } else {
             readyg(gp, 0);
@@ -309,25 +309,36 @@ static void pdunlink(g **list, g *gp)
     gp->schedlink = NULL;
 }
 
-/* pdwakeall readies every G of list with res. */
-static void pdwakeall(g **list, int res)
+/* pdwakeall readies every G of list with res; false if there was none. */
+static bool pdwakeall(g **list, int res)
 {
     g *gp = *list;
+    if (gp == NULL)
+        return false;
     *list = NULL;
     while (gp != NULL) {
         g *next = gp->schedlink;
         readyg(gp, res);
         gp = next;
     }
+    return true;
 }
 
 static void netpoll_cb(uv_poll_t *h, int status, int events);
 
-/* pdupdate starts pd's poll for what its waiters want, or stops it. */
-static void pdupdate(pollDesc *pd)
+/* pdupdate starts pd's poll for what its waiters want, or stops it.
+ *
+ * Lazily (lazy true) it leaves a poll started for more than is wanted:
+ * starting and stopping a uv_poll_t costs two or three epoll_ctl calls, and
+ * a G woken by its fd usually parks on it again soon (read, reply, read).
+ * epoll is level-triggered, so an fd left watched that stays ready makes
+ * the callback run with nobody to wake: that callback stops the poll (it
+ * updates eagerly), so an unwanted poll costs at most one spurious
+ * callback. */
+static void pdupdate(pollDesc *pd, bool lazy)
 {
     int want = (pd->rg ? UV_READABLE : 0) | (pd->wg ? UV_WRITABLE : 0);
-    if (want == pd->events)
+    if (want == pd->events || (lazy && (want & ~pd->events) == 0))
         return;
     int err = want ? uv_poll_start(&pd->poll, want, netpoll_cb)
                    : uv_poll_stop(&pd->poll);
@@ -345,6 +356,7 @@ static void pdupdate(pollDesc *pd)
 static void netpoll_cb(uv_poll_t *h, int status, int events)
 {
     pollDesc *pd = h->data;
+    bool woke = false;
     if (status < 0) {
         /* libuv says UV_EBADF for any EPOLLERR (a refused connect, a
          * reset) and has stopped the poll: the retried calls tell the
@@ -356,11 +368,11 @@ static void netpoll_cb(uv_poll_t *h, int status, int events)
         /* Hang-ups and errors come as readable and writable: the retried
          * call reports them. */
         if (events & (UV_READABLE | UV_DISCONNECT))
-            pdwakeall(&pd->rg, 0);
+            woke |= pdwakeall(&pd->rg, 0);
         if (events & UV_WRITABLE)
-            pdwakeall(&pd->wg, 0);
+            woke |= pdwakeall(&pd->wg, 0);
     }
-    pdupdate(pd);
+    pdupdate(pd, woke);
     flush();
 }
 
@@ -417,7 +429,7 @@ static void pollwait(g *gp)
     pdappend(gp->waitreason == waitReasonIORead ? &pd->rg : &pd->wg, gp);
     if (gp->waketime != 0)
         heappush(gp);
-    pdupdate(pd);
+    pdupdate(pd, true);
 }
 
 /* pollclose drops gp->waitfd's pollDesc for goro_close: its waiters wake
