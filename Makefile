@@ -147,8 +147,24 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# The echo benchmark's Go peers: the Go echo server and the load client (not
+# built on goro), when Go is installed (WITH_GO=1 make deps).
+GO          ?= go
+BENCH_GO    := $(BUILD)/bench/echoload $(BUILD)/bench/echo_server_go
+HAVE_GO     := $(shell command -v $(GO) 2>/dev/null)
+
+$(BUILD)/bench/echoload: bench/echoload.go
+	@mkdir -p $(dir $@)
+	@echo "  GO      $<"
+	$(Q)$(GO) build -o $@ $<
+
+$(BUILD)/bench/echo_server_go: bench/echo_server.go
+	@mkdir -p $(dir $@)
+	@echo "  GO      $<"
+	$(Q)$(GO) build -o $@ $<
+
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 	$(Q)sh scripts/bench $(BUILD)/bench
 
 run: deps

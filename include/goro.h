@@ -142,6 +142,51 @@ typedef struct goro_select_case {
  * NULL cases, or a dir that is neither GORO_SEND nor GORO_RECV. */
 GORO_EXTERN int goro_select(goro_select_case *cases, int n, int block);
 
+/*
+ * Network: TCP over ordinary non-blocking sockets; a call that would block
+ * parks the G, not the thread (the call is made on the G's own thread first,
+ * and again each time the fd is reported ready). Addresses are numeric IPv4
+ * or IPv6 literals ("127.0.0.1", "::1"): no name resolution, a host name is
+ * -EINVAL. Accepted and connected sockets have TCP_NODELAY set, as in Go.
+ * Every call returns a negative errno on failure; -EPERM when not called
+ * from a G. Fds a G ever waited on must be closed with goro_close.
+ *
+ * goro_tcp_listen: host NULL listens on every IPv4 address; port 0..65535
+ * (0: the kernel chooses, see getsockname); backlog <= 0 is SOMAXCONN.
+ * goro_tcp_connect: port 1..65535; -ECONNREFUSED etc. as the kernel says.
+ * goro_read: up to len bytes, 0 at end of file (or for len 0).
+ * goro_write: writes all len bytes, parking as often as needed, and returns
+ * len; if an error stops it after part of the data was written, it returns
+ * the bytes written (< len), else the error. A peer that went away gives
+ * -EPIPE (never SIGPIPE).
+ * goro_close: a G parked in a call on fd wakes with -ECANCELED.
+ *
+ * Deadlines: the *_deadline variants take an absolute CLOCK_MONOTONIC time
+ * in nanoseconds (0: none) and return -ETIMEDOUT if the G is still waiting
+ * then. The deadline bounds the waiting only: a call that can complete at
+ * once does, even past its deadline. A write that times out after part of
+ * the data was written returns the bytes written.
+ */
+GORO_EXTERN int     goro_tcp_listen(const char *host, int port, int backlog);
+GORO_EXTERN int     goro_accept(int listen_fd);
+GORO_EXTERN int     goro_tcp_connect(const char *host, int port);
+GORO_EXTERN ssize_t goro_read(int fd, void *buf, size_t len);
+GORO_EXTERN ssize_t goro_write(int fd, const void *buf, size_t len);
+GORO_EXTERN int     goro_close(int fd);
+GORO_EXTERN ssize_t goro_read_deadline(int fd, void *buf, size_t len,
+                                       int64_t deadline_ns);
+GORO_EXTERN ssize_t goro_write_deadline(int fd, const void *buf, size_t len,
+                                        int64_t deadline_ns);
+GORO_EXTERN int     goro_accept_deadline(int listen_fd, int64_t deadline_ns);
+
+/* Files: one pread/pwrite (at offset off, or at the file position when off
+ * is -1) run by libuv's thread pool while the G is parked; the count may be
+ * short, as pread's. len at most INT_MAX. buf may be on the G's stack: the
+ * stack does not move meanwhile. */
+GORO_EXTERN ssize_t goro_file_read(int fd, void *buf, size_t len, int64_t off);
+GORO_EXTERN ssize_t goro_file_write(int fd, const void *buf, size_t len,
+                                    int64_t off);
+
 /* Figures, for tests and benchmarks. */
 typedef struct goro_stats {
     uint64_t gs_live, gs_created, procs, threads;

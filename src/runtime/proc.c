@@ -1198,7 +1198,10 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonChanReceive] = "chan receive",
     [waitReasonChanSend] = "chan send",
     [waitReasonSelect] = "select",
-    [waitReasonIOWait] = "IO wait",
+    [waitReasonIORead] = "IO wait (read)",
+    [waitReasonIOWrite] = "IO wait (write)",
+    [waitReasonIOClose] = "IO close",
+    [waitReasonFileIO] = "file IO",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P

@@ -126,7 +126,11 @@ enum {
     waitReasonChanReceive,
     waitReasonChanSend,
     waitReasonSelect,
-    waitReasonIOWait,
+    waitReasonIORead,        /* netpoll: fd readable (g->waitfd) */
+    waitReasonIOWrite,       /* netpoll: fd writable (g->waitfd) */
+    waitReasonIOClose,       /* netpoll: goro_close tearing down g->waitfd */
+    waitReasonFileIO,        /* netpoll: a uv_fs request (g->param); the
+                                stack is pinned (stackscan skips the G) */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -172,6 +176,13 @@ struct g {
                                 it was put there (under sched.gflock) */
     _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
                                    that wins (CAS) */
+    int32_t   waitfd;        /* the fd of an I/O wait (waitReasonIO*) */
+    uint32_t  heapidx;       /* index in the timer heap while in it (loop
+                                thread only) */
+    int32_t   waitres;       /* how an I/O wait ended: 0 ready (retry the
+                                call), or -errno (-ETIMEDOUT, -ECANCELED);
+                                written by the loop thread before it
+                                readies the G */
     sudog    *waiting;       /* sudogs this G waits on (channel ops), in
                                 lock order; their elems may point into the
                                 stack: copystack adjusts them */
@@ -399,6 +410,25 @@ static inline void setg(g *gp)
                      "movq %0, %%fs:(%%rax)" :: "r"(gp) : "rax", "memory");
 }
 
+/* rawsyscall6 makes a system call with an inline `syscall` instruction:
+ * usable on a G stack (no call into code without the split-stack check,
+ * which would make gold demand the non-split headroom of the caller) and
+ * leaves errno alone. Returns the kernel's value: >= 0, or -errno. */
+static inline long rawsyscall6(long nr, long a, long b, long c, long d,
+                               long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                       "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
 /* The split-stack guard of this thread (%fs:0x70). */
 /* memmove_nolibc / memclr_nolibc: copies on G stacks without calling libc
  * (which would make the caller demand the non-split headroom). */
@@ -523,7 +553,18 @@ HIDDEN void osyield(void);
 
 HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
-HIDDEN void netpoll_addtimer(g *gp);  /* gp is Gwaiting with waketime set */
+/* netpoll_submit hands a parked G to the loop thread; what it waits for is
+ * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
+ * (waitfd, waketime = deadline or 0), waitReasonIOClose (waitfd),
+ * waitReasonFileIO (param = fsreq). Any thread; called from gopark's unlock
+ * function, once the G's context is saved. */
+HIDDEN void netpoll_submit(g *gp);
+HIDDEN bool netpoll_polled(int fd);      /* fd may have a pollDesc */
+HIDDEN void netpoll_setpolled(int fd, bool on);
+/* netpoll_fileio runs a read (write false) or write of the regular file fd
+ * through libuv's thread pool, the calling G parked meanwhile. On a G. */
+HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
+                           int64_t off);
 HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
 
 /* ---- panic.c ----------------------------------------------------------- */

@@ -227,7 +227,7 @@ void goro_mutex_free(goro_mutex *mu)
 static bool sleepcommit(g *gp, void *ns)
 {
     gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
-    netpoll_addtimer(gp);
+    netpoll_submit(gp);
     return true;
 }
 

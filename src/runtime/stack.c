@@ -649,8 +649,9 @@ void morestackbad(g *gp, uintptr_t frame)
  * below the minimum. The caller holds gp (Gwaiting|Gscan): nobody runs it
  * and its sched.sp is valid. Every word of the used part that points into
  * it is moved by copystack; the runtime keeps no pointer into a parked
- * G's stack (wait lists and timers hold the G itself), so nothing else
- * needs adjusting. Returns whether it shrank. */
+ * G's stack (wait lists, timers and the netpoller hold the G itself; a G in
+ * file I/O is never shrunk, see stackscan), so nothing else needs
+ * adjusting. Returns whether it shrank. */
 bool shrinkstack(g *gp)
 {
     if (rtconf.no_shrink)
@@ -714,7 +715,10 @@ int stackscan(void)
             if (readgstatus(gp) != Gwaiting ||
                 !castogscanstatus(gp, Gwaiting, Gwaiting | Gscan))
                 continue;
-            if (shrinkstack(gp))
+            /* A G in a file operation has libuv's thread pool reading or
+             * writing its stack (the request, maybe the buffer): its stack
+             * is pinned. The wait reason is stable while we hold it. */
+            if (gp->waitreason != waitReasonFileIO && shrinkstack(gp))
                 shrunk++;
             /* release-store: the copy is visible before anyone readies gp */
             atomic_store_explicit(&gp->atomicstatus, Gwaiting,

@@ -1,0 +1,580 @@
+/* test_net.c - the netpoller through the public API: TCP echo between many
+ * G pairs, long writes through small socket buffers, close waking a parked
+ * reader, refused connections, deadlines, many timers at once, file I/O
+ * through the thread pool, an idle runtime's CPU use, and bad input.
+ * Results are recorded in globals and asserted after goro_run. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export_test.h"
+
+static int64_t now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int portof(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void morefds(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* readfull reads exactly len bytes; returns len, 0 at EOF, or -errno. */
+static ssize_t readfull(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = goro_read(fd, buf + got, len - got);
+        if (n <= 0)
+            return n;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* A connected pair of non-blocking stream sockets. */
+static void sockpair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   sv) < 0)
+        sv[0] = sv[1] = -1;
+}
+
+/* ---- echo between 1,000 client/server pairs ------------------------------- */
+
+enum { PAIRS = 1000, ROUNDS = 20, MSG = 64 };
+
+static int echoport;
+static int listenfd;
+static goro_wg *clientswg;
+static atomic_int echofail, echook, acceptfail;
+static atomic_int firstfail;
+
+static void fail(int code)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&firstfail, &zero, code);
+    atomic_fetch_add(&echofail, 1);
+}
+
+static void echohandler(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[MSG];
+    for (;;) {
+        ssize_t n = goro_read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            if (n < 0)
+                fail(1000 - (int)n);
+            break;
+        }
+        if (goro_write(fd, buf, (size_t)n) != n) {
+            fail(2000);
+            break;
+        }
+    }
+    goro_close(fd);
+}
+
+static void acceptor(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < PAIRS; i++) {
+        int fd = goro_accept(listenfd);
+        if (fd < 0) {
+            atomic_fetch_add(&acceptfail, 1);
+            break;
+        }
+        goro_go(echohandler, (void *)(intptr_t)fd);
+    }
+}
+
+static void echoclient(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    int fd = goro_tcp_connect("127.0.0.1", echoport);
+    if (fd < 0) {
+        fail(3000 - fd);
+        goro_wg_done(clientswg);
+        return;
+    }
+    char out[MSG], in[MSG];
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < MSG; k++)
+            out[k] = (char)(id * 31 + r * 7 + k);
+        if (goro_write(fd, out, MSG) != MSG) {
+            fail(4000);
+            break;
+        }
+        ssize_t n = readfull(fd, in, MSG);
+        if (n != MSG || memcmp(in, out, MSG) != 0) {
+            fail(5000 - (int)n);
+            break;
+        }
+        atomic_fetch_add(&echook, 1);
+    }
+    goro_close(fd);
+    goro_wg_done(clientswg);
+}
+
+static void echomain(void *arg)
+{
+    (void)arg;
+    listenfd = goro_tcp_listen("127.0.0.1", 0, 4096);
+    if (listenfd < 0) {
+        fail(6000 - listenfd);
+        return;
+    }
+    echoport = portof(listenfd);
+    clientswg = goro_wg_new();
+    goro_wg_add(clientswg, PAIRS);
+    goro_go(acceptor, NULL);
+    for (int i = 0; i < PAIRS; i++)
+        goro_go(echoclient, (void *)(intptr_t)i);
+    goro_wg_wait(clientswg);
+    goro_close(listenfd);
+}
+
+Test(net, echo_round_trips_between_1000_pairs_on_two_procs, .timeout = 120)
+{
+    morefds();
+    cr_assert_eq(test_run(2, echomain, NULL), 0);
+    cr_assert_eq(atomic_load(&echofail), 0, "failures %d (first code %d)",
+                 atomic_load(&echofail), atomic_load(&firstfail));
+    cr_assert_eq(atomic_load(&acceptfail), 0);
+    cr_assert_eq(atomic_load(&echook), PAIRS * ROUNDS);
+}
+
+/* ---- a 1 MiB write through small buffers -------------------------------------- */
+
+enum { BIG = 1 << 20 };
+static ssize_t bigwritten, bigread;
+static int bigbad = -1;
+static goro_wg *bigwg;
+static int bigfds[2];
+
+static void bigwriter(void *arg)
+{
+    (void)arg;
+    char *buf = malloc(BIG);
+    for (int i = 0; i < BIG; i++)
+        buf[i] = (char)(i * 131 + (i >> 12));
+    bigwritten = goro_write(bigfds[0], buf, BIG);
+    free(buf);
+    goro_close(bigfds[0]);
+    goro_wg_done(bigwg);
+}
+
+static void bigreader(void *arg)
+{
+    (void)arg;
+    char buf[1000];
+    ssize_t total = 0;
+    bigbad = 0;
+    for (;;) {
+        ssize_t n = goro_read(bigfds[1], buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t k = 0; k < n; k++) {
+            ssize_t i = total + k;
+            if (buf[k] != (char)(i * 131 + (i >> 12)))
+                bigbad++;
+        }
+        total += n;
+        if (total % 50 == 0)
+            goro_yield();
+    }
+    bigread = total;
+    goro_close(bigfds[1]);
+    goro_wg_done(bigwg);
+}
+
+static void bigmain(void *arg)
+{
+    (void)arg;
+    int lfd = goro_tcp_listen("::1", 0, 0);
+    bool v6 = lfd >= 0;
+    if (!v6)
+        lfd = goro_tcp_listen("127.0.0.1", 0, 0);
+    int c = goro_tcp_connect(v6 ? "::1" : "127.0.0.1", portof(lfd));
+    int s = goro_accept(lfd);
+    goro_close(lfd);
+    int small = 4096;
+    setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    bigfds[0] = c;
+    bigfds[1] = s;
+    bigwg = goro_wg_new();
+    goro_wg_add(bigwg, 2);
+    goro_go(bigwriter, NULL);
+    goro_go(bigreader, NULL);
+    goro_wg_wait(bigwg);
+}
+
+Test(net, a_1mib_write_through_small_buffers_arrives_whole, .timeout = 60)
+{
+    cr_assert_eq(test_run(2, bigmain, NULL), 0);
+    cr_assert_eq(bigwritten, BIG);
+    cr_assert_eq(bigread, BIG);
+    cr_assert_eq(bigbad, 0);
+}
+
+/* ---- close wakes a parked reader -------------------------------------------- */
+
+static ssize_t closedread = 1;
+static int64_t closedat, wokeat;
+static goro_wg *closewg;
+
+static void parkedreader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[16];
+    closedread = goro_read(fd, buf, sizeof buf);
+    wokeat = now();
+    goro_wg_done(closewg);
+}
+
+static void closemain(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    sockpair(sv);
+    closewg = goro_wg_new();
+    goro_wg_add(closewg, 1);
+    goro_go(parkedreader, (void *)(intptr_t)sv[0]);
+    goro_sleep_ns(50 * 1000000);
+    closedat = now();
+    goro_close(sv[0]);
+    goro_wg_wait(closewg);
+    goro_close(sv[1]);
+}
+
+Test(net, a_reader_parked_on_a_closed_fd_wakes_with_an_error, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, closemain, NULL), 0);
+    cr_assert(closedread == -ECANCELED || closedread == -EBADF,
+              "read returned %zd", closedread);
+    cr_assert_lt(wokeat - closedat, 1000000000);
+}
+
+/* ---- refused, deadlines, bad input ---------------------------------------- */
+
+static int refused, badhost, badport, badport2, badbuf, badlisten, nullhost;
+static ssize_t dlread, dlwrite;
+static int dlaccept;
+static int64_t dlelapsed, dlaccelapsed;
+
+static void refusedmain(void *arg)
+{
+    (void)arg;
+    int lfd = goro_tcp_listen("127.0.0.1", 0, 0);
+    int port = portof(lfd);
+    goro_close(lfd);
+    refused = goro_tcp_connect("127.0.0.1", port);
+    badhost = goro_tcp_connect("localhost", port);
+    badlisten = goro_tcp_listen("example.com", 0, 0);
+    badport = goro_tcp_connect("127.0.0.1", 70000);
+    badport2 = goro_tcp_listen("127.0.0.1", -1, 0);
+    nullhost = goro_tcp_connect(NULL, 80);
+    int sv[2];
+    sockpair(sv);
+    badbuf = (int)goro_read(sv[0], NULL, 10);
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+}
+
+Test(net, refused_connections_and_bad_input_give_errors, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, refusedmain, NULL), 0);
+    cr_assert_eq(refused, -ECONNREFUSED, "connect gave %d", refused);
+    cr_assert_eq(badhost, -EINVAL);
+    cr_assert_eq(badlisten, -EINVAL);
+    cr_assert_eq(badport, -EINVAL);
+    cr_assert_eq(badport2, -EINVAL);
+    cr_assert_eq(nullhost, -EINVAL);
+    cr_assert_eq(badbuf, -EINVAL);
+}
+
+static void deadlinemain(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    sockpair(sv);
+    char buf[16];
+    int64_t t0 = now();
+    dlread = goro_read_deadline(sv[0], buf, sizeof buf, t0 + 100 * 1000000);
+    dlelapsed = now() - t0;
+    /* Fill the send buffer, then a write must time out part-way or at once. */
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    static char big[1 << 20];
+    dlwrite = goro_write_deadline(sv[0], big, sizeof big, now() + 50000000);
+    int lfd = goro_tcp_listen("127.0.0.1", 0, 0);
+    t0 = now();
+    dlaccept = goro_accept_deadline(lfd, t0 + 30 * 1000000);
+    dlaccelapsed = now() - t0;
+    goro_close(lfd);
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+}
+
+Test(net, deadlines_give_etimedout_roughly_on_time, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, deadlinemain, NULL), 0);
+    cr_assert_eq(dlread, -ETIMEDOUT);
+    cr_assert_geq(dlelapsed, 100 * 1000000);
+    cr_assert_lt(dlelapsed, 400 * 1000000, "took %ld ns", (long)dlelapsed);
+    cr_assert(dlwrite > 0 && dlwrite < (1 << 20), "write gave %zd", dlwrite);
+    cr_assert_eq(dlaccept, -ETIMEDOUT);
+    cr_assert_geq(dlaccelapsed, 30 * 1000000);
+}
+
+/* ---- 100,000 timers at once ------------------------------------------------- */
+
+enum { SLEEPERS = 100000 };
+static int64_t sleepbase;
+static int64_t *woke;          /* wake time of sleeper i */
+static uint32_t *wakeorder;    /* order in which sleeper i ran */
+static int64_t *waketimes;     /* the wake time sleeper i asked for */
+static atomic_uint wakeseq;
+static goro_wg *sleepwg;
+
+/* The clock through a raw system call: a libc call would make each of the
+ * 100,000 Gs grow its stack to take gold's non-split headroom. */
+static int64_t rawnow(void)
+{
+    struct timespec ts;
+    rawsyscall6(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0, 0, 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t target(int i)
+{
+    return sleepbase + (int64_t)i * 5000;  /* 5 us apart: 0.5 s in all */
+}
+
+static void timedsleeper(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    goro_sleep_ns(target(i) - rawnow());
+    woke[i] = rawnow();
+    /* The time the runtime was asked for (later than target(i) if the G
+     * was held up before it parked). */
+    waketimes[i] = getg()->waketime;
+    wakeorder[i] = atomic_fetch_add(&wakeseq, 1);
+    goro_wg_done(sleepwg);
+}
+
+static void sleepersmain(void *arg)
+{
+    (void)arg;
+    sleepwg = goro_wg_new();
+    goro_wg_add(sleepwg, SLEEPERS);
+    sleepbase = now() + 300 * 1000000;
+    for (int i = 0; i < SLEEPERS; i++)
+        goro_go(timedsleeper, (void *)(intptr_t)i);
+    goro_wg_wait(sleepwg);
+}
+
+struct waked {
+    int64_t when;
+    uint32_t order;
+};
+
+static int bywhen(const void *a, const void *b)
+{
+    const struct waked *x = a, *y = b;
+    return (x->when > y->when) - (x->when < y->when);
+}
+
+Test(time, a_hundred_thousand_sleepers_wake_in_order_and_on_time,
+     .timeout = 60)
+{
+    woke = calloc(SLEEPERS, sizeof *woke);
+    wakeorder = calloc(SLEEPERS, sizeof *wakeorder);
+    waketimes = calloc(SLEEPERS, sizeof *waketimes);
+    struct waked *w = calloc(SLEEPERS, sizeof *w);
+    /* One P: the order in which the Gs run is the order the timer heap
+     * readied them (with two, two Ms take batches off the global queue). */
+    cr_assert_eq(test_run(1, sleepersmain, NULL), 0);
+    int early = 0, late5 = 0, inversions = 0;
+    int64_t maxlate = 0;
+    for (int i = 0; i < SLEEPERS; i++) {
+        int64_t late = woke[i] - waketimes[i];
+        if (woke[i] < target(i) || late < 0)
+            early++;
+        if (late > 5000000)
+            late5++;
+        if (late > maxlate)
+            maxlate = late;
+        w[i].when = waketimes[i];
+        w[i].order = wakeorder[i];
+    }
+    /* In order: sorted by the time asked for, no G ran before one due
+     * 2 ms or more earlier. The heap readies them in exact order; the
+     * scheduler may then run runnable Gs a little out of order (every 61st
+     * schedule takes the global queue's head before the local queue, with
+     * up to 256 Gs, 1.3 ms of this test's timers; more when a loaded
+     * machine made the timer late and one batch holds more): the window
+     * is 2 ms or the worst lateness. */
+    int64_t window = maxlate > 2000000 ? maxlate : 2000000;
+    qsort(w, SLEEPERS, sizeof *w, bywhen);
+    uint32_t prefixmax = 0;
+    for (int i = 0, j = 0; i < SLEEPERS; i++) {
+        for (; w[j].when <= w[i].when - window; j++)
+            if (w[j].order > prefixmax)
+                prefixmax = w[j].order;
+        if (j > 0 && w[i].order < prefixmax)
+            inversions++;
+    }
+    free(w);
+    fprintf(stderr, "100k sleepers: max lateness %.2f ms, %d later than "
+            "5 ms, %d out of order\n", maxlate / 1e6, late5, inversions);
+    cr_assert_eq(early, 0);
+    cr_assert_eq(inversions, 0, "%d inversions", inversions);
+    /* Within 5 ms is the goal (met on a quiet machine: max 2-4 ms); a
+     * loaded 2-core CI machine delays the loop thread and the Ms, so only
+     * most must make it, and none by far. */
+    cr_assert_leq(late5, SLEEPERS / 2, "%d of %d later than 5 ms (max %.1f ms)",
+                  late5, SLEEPERS, maxlate / 1e6);
+    cr_assert_lt(maxlate, 200 * 1000000, "max lateness %.1f ms", maxlate / 1e6);
+}
+
+/* ---- files --------------------------------------------------------------------- */
+
+static char filepath[64];
+static ssize_t fw1, fw2, fr1, fr2, fbigw, fbigr, fbadfd;
+static char frbuf1[8], frbuf2[8];
+static int fbigbad = -1;
+static atomic_bool scanning;
+static goro_wg *filewg;
+
+static void scanner(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&scanning)) {
+        goro_stack_scan();
+        goro_yield();
+    }
+    goro_wg_done(filewg);
+}
+
+static void filemain(void *arg)
+{
+    (void)arg;
+    int fd = open(filepath, O_RDWR);
+    filewg = goro_wg_new();
+    goro_wg_add(filewg, 1);
+    atomic_store(&scanning, true);
+    goro_go(scanner, NULL);
+    /* Stack buffers: the stack must not move while the pool uses them. */
+    char a[8] = "hello", b[8] = "world";
+    fw1 = goro_file_write(fd, a, 5, 100);
+    fw2 = goro_file_write(fd, b, 5, 0);
+    char x[8] = {0}, y[8] = {0};
+    fr1 = goro_file_read(fd, x, 5, 100);
+    fr2 = goro_file_read(fd, y, 5, 0);
+    memcpy(frbuf1, x, 8);
+    memcpy(frbuf2, y, 8);
+    size_t n = 256 * 1024;
+    unsigned char *w = malloc(n), *r = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        w[i] = (unsigned char)(i * 7 + 3);
+    fbigw = goro_file_write(fd, w, n, 4096);
+    fbigr = goro_file_read(fd, r, n, 4096);
+    fbigbad = memcmp(w, r, n) != 0;
+    free(w);
+    free(r);
+    fbadfd = goro_file_read(-1, x, 1, 0);
+    atomic_store(&scanning, false);
+    goro_wg_wait(filewg);
+    close(fd);
+}
+
+Test(file, reads_and_writes_at_offsets_through_the_thread_pool,
+     .timeout = 30)
+{
+    strcpy(filepath, "/tmp/goro-test-XXXXXX");
+    int fd = mkstemp(filepath);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(test_run(2, filemain, NULL), 0);
+    unlink(filepath);
+    cr_assert_eq(fw1, 5);
+    cr_assert_eq(fw2, 5);
+    cr_assert_eq(fr1, 5);
+    cr_assert_eq(fr2, 5);
+    cr_assert_str_eq(frbuf1, "hello");
+    cr_assert_str_eq(frbuf2, "world");
+    cr_assert_eq(fbigw, 256 * 1024);
+    cr_assert_eq(fbigr, 256 * 1024);
+    cr_assert_eq(fbigbad, 0);
+    cr_assert_eq(fbadfd, -EBADF);
+}
+
+/* ---- an idle runtime ----------------------------------------------------------- */
+
+static int64_t idlecpu = -1;
+
+static int64_t cputime(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static void idlereader(void *arg)
+{
+    char buf[8];
+    goro_read((int)(intptr_t)arg, buf, sizeof buf);
+}
+
+static void idlemain(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    sockpair(sv);
+    goro_go(idlereader, (void *)(intptr_t)sv[0]);
+    goro_sleep_ns(100 * 1000000);  /* let everything settle */
+    int64_t c0 = cputime();
+    goro_sleep_ns(2000 * 1000000LL);
+    idlecpu = cputime() - c0;
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+}
+
+Test(net, an_idle_runtime_uses_almost_no_cpu, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, idlemain, NULL), 0);
+    cr_log_info("idle runtime: %ld us of CPU in 2 s", (long)idlecpu);
+    cr_assert_geq(idlecpu, 0);
+    cr_assert_lt(idlecpu, 50000, "%ld us of CPU in 2 s idle", (long)idlecpu);
+}
