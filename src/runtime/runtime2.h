@@ -224,6 +224,13 @@ struct m {
     bool    (*waitunlockf)(g *, void *);
     void     *waitlock;
     uint64_t  fastrand;      /* per-M random state */
+    /* The MXCSR and x87 control word this thread holds whenever it runs
+     * on g0 (read and written by asm): set from the switch frame when a G
+     * leaves for g0 (mcall, __morestack) and by gogo when it loads a G's;
+     * g0's code changes neither. gogo loads a G's values only when they
+     * differ. An MXCSR with reserved bits set (~0, allocm) means unknown. */
+    uint32_t  fpmxcsr;
+    uint16_t  fpucw;
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -536,6 +543,8 @@ _Static_assert(offsetof(g, sched.sp) == G_SCHED_SP, "G_SCHED_SP");
 _Static_assert(offsetof(g, m) == G_M, "G_M");
 _Static_assert(offsetof(m, g0) == M_G0, "M_G0");
 _Static_assert(offsetof(m, xsavebuf) == M_XSAVEBUF, "M_XSAVEBUF");
+_Static_assert(offsetof(m, fpmxcsr) == M_FPMXCSR, "M_FPMXCSR");
+_Static_assert(offsetof(m, fpucw) == M_FPUCW, "M_FPUCW");
 _Static_assert(offsetof(g, asyncctx) == G_ASYNCCTX, "G_ASYNCCTX");
 
 
