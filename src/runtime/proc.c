@@ -315,8 +315,18 @@ static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
 HOT bool runqput(p *pp, g *gp, bool next)
 {
     if (next) {
-        g *old = atomic_exchange_explicit(&pp->runnext, gp,
-                                          memory_order_acq_rel);
+        /* Only the owner stores a G into runnext; thieves only take one
+         * out (CAS to NULL). So an empty runnext stays empty until we
+         * store: a store-release (which makes gp's fields visible to the
+         * thief that takes it with its acquire CAS) does without the
+         * locked exchange. A full one may be taken meanwhile: exchange. */
+        g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        if (old == NULL) {
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+            return true;
+        }
+        old = atomic_exchange_explicit(&pp->runnext, gp,
+                                       memory_order_acq_rel);
         if (old == NULL)
             return true;
         gp = old;
@@ -343,6 +353,27 @@ HOT bool runqput(p *pp, g *gp, bool next)
 HOT g *runqget(p *pp, bool *inheritTime)
 {
     g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+    if (gomaxprocs == 1) {
+        /* With one P there are no thieves: runqgrab runs only for another
+         * P, and gomaxprocs never changes after schedinit. Everything that
+         * writes runnext and runqhead is then this P's owner (others only
+         * read them: runqempty), so plain loads and release stores take a
+         * G without a locked instruction. */
+        if (next != NULL) {
+            atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+            *inheritTime = true;
+            return next;
+        }
+        uint32_t head = atomic_load_explicit(&pp->runqhead,
+                                             memory_order_relaxed);
+        if (head == atomic_load_explicit(&pp->runqtail, memory_order_relaxed))
+            return NULL;
+        g *gp = atomic_load_explicit(&pp->runq[head % RUNQ_SIZE],
+                                     memory_order_relaxed);
+        atomic_store_explicit(&pp->runqhead, head + 1, memory_order_release);
+        *inheritTime = false;
+        return gp;
+    }
     if (next != NULL &&
         atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,
                                                 memory_order_acq_rel,
