@@ -923,6 +923,26 @@ HOT void schedule(void)
     }
 }
 
+/* schedule_next is schedule's common case, for the switch path (park_m,
+ * gosched_m): the M holds no locks and is not spinning, the runtime is not
+ * exiting, no fairness check of the global queue is due, and the local
+ * queue (runnext first) has a G: run it at once, without schedule()'s frame
+ * and loop. Anything else goes through schedule(). On g0; never returns. */
+static inline __attribute__((always_inline, noreturn)) void
+schedule_next(m *mp)
+{
+    p *pp = mp->p;
+    if (likely(mp->locks == 0 && !mp->spinning &&
+               !atomic_load_explicit(&sched.exiting, memory_order_relaxed) &&
+               (sched.runqsize == 0 || pp->schedtick % 61 != 0))) {
+        bool inheritTime;
+        g *gp = runqget(pp, &inheritTime);
+        if (gp != NULL)
+            execute(mp, gp, inheritTime);
+    }
+    schedule();
+}
+
 /* ---- making Gs runnable ------------------------------------------------ */
 
 /* ready makes a Gwaiting gp runnable: on the current P's runnext (it
@@ -1036,7 +1056,7 @@ HOT static void park_m(g *gp)
         casgstatus(gp, Gwaiting, Grunnable);
         execute(mp, gp, true);  /* resume at once */
     }
-    schedule();
+    schedule_next(mp);
 }
 
 /* gopark puts the current G into Gwaiting and calls unlockf(gp, lock) on
@@ -1077,7 +1097,7 @@ HOT static void gosched_m(g *gp)
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     runqput(mp->p, gp, false);
-    schedule();
+    schedule_next(mp);
 }
 
 HOT static void goexit0(g *gp)

@@ -435,7 +435,8 @@ HIDDEN void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval);
  * writes stackguard0, not the status), so a checked store-release suffices:
  * two locked instructions fewer on every switch. Inline: it is on the
  * switch path. */
-static inline void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
+static inline __attribute__((always_inline)) void
+casgstatus(g *gp, uint32_t oldval, uint32_t newval)
 {
     if ((oldval == Grunning || oldval == Grunnable) && newval != oldval &&
         !(newval & Gscan) &&
