@@ -195,6 +195,7 @@ typedef struct note {
 typedef struct mutex {
     _Atomic uint32_t key;
 } mutex;
+enum { mutex_unlocked = 0, mutex_locked = 1, mutex_sleeping = 2 };
 
 struct m {
     g        *g0;            /* goroutine with the scheduling stack; offset
@@ -507,8 +508,33 @@ HIDDEN void zfree(void *ptr);
 
 /* ---- lock.c ------------------------------------------------------------ */
 
-HIDDEN void lock(mutex *l);
-HIDDEN void unlock(mutex *l);
+HIDDEN void lock2(mutex *l, uint32_t v);
+HIDDEN void unlock2(mutex *l, uint32_t v);
+
+/* lock acquires l. May be called on a G, on g0, or on a thread that is not
+ * an M (the netpoller's loop thread). The uncontended case, inline (one
+ * exchange); lock2 (lock.c) spins and sleeps. */
+static inline void lock(mutex *l)
+{
+    g *gp = getg();
+    if (gp != NULL)
+        gp->m->locks++;
+    uint32_t v = atomic_exchange_explicit(&l->key, mutex_locked,
+                                          memory_order_acquire);
+    if (unlikely(v != mutex_unlocked))
+        lock2(l, v);
+}
+
+static inline void unlock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, mutex_unlocked,
+                                          memory_order_release);
+    if (unlikely(v != mutex_locked))
+        unlock2(l, v);
+    g *gp = getg();
+    if (gp != NULL)
+        gp->m->locks--;
+}
 HIDDEN void noteclear(note *n);
 HIDDEN void notewakeup(note *n);
 HIDDEN void notesleep(note *n);
