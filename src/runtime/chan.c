@@ -251,7 +251,8 @@ static void bufsend(goro_chan *c, const void *ep)
 /* recvfromsend takes a value for ep from the waiting sender sg: directly
  * from it when unbuffered; else the buffer is full, so take its head and
  * put the sender's value at the tail (the same slot). */
-static void recvfromsend(goro_chan *c, sudog *sg, void *ep)
+static inline __attribute__((always_inline)) void
+recvfromsend(goro_chan *c, sudog *sg, void *ep)
 {
     if (c->dataqsiz == 0) {
         copyelem(c, ep, sg->elem);

@@ -349,8 +349,10 @@ HOT bool runqput(p *pp, g *gp, bool next)
 }
 
 /* runqget takes a G from pp's local queue: runnext first (the G then
- * inherits the time slice), else the head. Owner only. */
-HOT g *runqget(p *pp, bool *inheritTime)
+ * inherits the time slice), else the head. Owner only. Inline on the
+ * switch path (schedule_next); runqget is the out-of-line copy. */
+static inline __attribute__((always_inline)) g *
+runqget_inline(p *pp, bool *inheritTime)
 {
     g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
     if (gomaxprocs == 1) {
@@ -397,6 +399,11 @@ HOT g *runqget(p *pp, bool *inheritTime)
             return gp;
         }
     }
+}
+
+HOT g *runqget(p *pp, bool *inheritTime)
+{
+    return runqget_inline(pp, inheritTime);
 }
 
 /* runqgrab copies half of pp's queue into batch (a ring at batchHead) and
@@ -936,7 +943,7 @@ schedule_next(m *mp)
                !atomic_load_explicit(&sched.exiting, memory_order_relaxed) &&
                (sched.runqsize == 0 || pp->schedtick % 61 != 0))) {
         bool inheritTime;
-        g *gp = runqget(pp, &inheritTime);
+        g *gp = runqget_inline(pp, &inheritTime);
         if (gp != NULL)
             execute(mp, gp, inheritTime);
     }
@@ -989,7 +996,12 @@ void goready(g *gp)
         m *mp = cur->m;
         mp->locks++;
         casgstatus(gp, Gwaiting, Grunnable);
-        runqput(mp->p, gp, true);
+        /* runqput's first case (an empty runnext, see there), inline. */
+        p *pp = mp->p;
+        if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL)
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+        else
+            runqput(pp, gp, true);
         bool need = wakepwanted();
         mp->locks--;
         if (need)
