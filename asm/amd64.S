@@ -50,6 +50,17 @@
         fnstcw  SF_FPCTL+4(%rsp)
 .endm
 
+/* After SAVE_SWITCHFRAME, on the way to g0: the FP control state just
+ * saved is what the thread holds now (g0's code changes neither), so note
+ * it in the M (\m) for gogo. Two loads of the sizes stored, so that both
+ * are forwarded from the stores. */
+.macro RECORD_FPCTL m, tmp
+        movl    SF_FPCTL(%rsp), \tmp\()d
+        movl    \tmp\()d, M_FPMXCSR(\m)
+        movzwl  SF_FPCTL+4(%rsp), \tmp\()d
+        movw    \tmp\()w, M_FPUCW(\m)
+.endm
+
 
         .text
 
@@ -66,19 +77,18 @@ gogo:
         TLS_G_OFFSET(%rax)
         SETG    %rdi, %rax, %rcx
         movq    G_SCHED_SP(%rdi), %rsp
-        /* ldmxcsr and fldcw are slow (they serialize part of the pipeline)
-         * and the values almost never differ between Gs: load only on a
-         * difference. -8(%rsp) is free stack below the switch frame. */
-        stmxcsr -8(%rsp)
-        movl    -8(%rsp), %eax
-        cmpl    SF_FPCTL(%rsp), %eax
-        je      1f
-        ldmxcsr SF_FPCTL(%rsp)
-1:      fnstcw  -8(%rsp)
-        movzwl  -8(%rsp), %eax
-        cmpw    SF_FPCTL+4(%rsp), %ax
-        je      2f
-        fldcw   SF_FPCTL+4(%rsp)
+        /* ldmxcsr and fldcw are slow (they serialize part of the pipeline),
+         * and so are stmxcsr and fnstcw; the values almost never differ
+         * between Gs. m->fpmxcsr/fpucw hold what this thread has loaded
+         * (see struct m): compare the frame with them and load only on a
+         * difference. */
+        movq    G_M(%rdi), %rdx
+        movl    SF_FPCTL(%rsp), %eax
+        cmpl    M_FPMXCSR(%rdx), %eax
+        jne     1f
+        movzwl  SF_FPCTL+4(%rsp), %eax
+        cmpw    M_FPUCW(%rdx), %ax
+        jne     1f
 2:      movq    SF_R15(%rsp), %r15
         movq    SF_R14(%rsp), %r14
         movq    SF_R13(%rsp), %r13
@@ -87,6 +97,13 @@ gogo:
         movq    SF_RBP(%rsp), %rbp
         addq    $SF_RIP, %rsp
         ret                             /* to SF_RIP */
+1:      ldmxcsr SF_FPCTL(%rsp)
+        fldcw   SF_FPCTL+4(%rsp)
+        movl    SF_FPCTL(%rsp), %eax
+        movl    %eax, M_FPMXCSR(%rdx)
+        movzwl  SF_FPCTL+4(%rsp), %eax
+        movw    %ax, M_FPUCW(%rdx)
+        jmp     2b
         .cfi_endproc
         .size   gogo, .-gogo
 
@@ -111,6 +128,7 @@ mcall:
         cmpq    %rsi, %rdx
         je      .Lmcall_on_g0
         movq    %rsp, G_SCHED_SP(%rsi)
+        RECORD_FPCTL %rax, %r9
         SETG    %rdx, %r8, %rax
         movq    G_SCHED_SP(%rdx), %rsp  /* g0's scheduling stack, 16-aligned */
         .cfi_undefined rip
@@ -228,6 +246,7 @@ __morestack:
         cmpq    %rdi, %rdx
         je      .Lmorestack_g0
         movq    %rsp, G_SCHED_SP(%rdi)
+        RECORD_FPCTL %rax, %r9
         SETG    %rdx, %r8, %rax
         movq    G_SCHED_SP(%rdx), %rsp
         .cfi_undefined rip

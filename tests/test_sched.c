@@ -221,10 +221,26 @@ Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
                  (long long)worst);
 }
 
-/* ---- errno per G ------------------------------------------------------------ */
+/* ---- errno and the FP control state per G ----------------------------------- */
 
 #define NERR 8
-static int errno_ok[NERR], moved[NERR];
+static int errno_ok[NERR], fpctl_ok[NERR], moved[NERR];
+
+/* The MXCSR and the x87 control word (callee-saved in the psABI, so each G
+ * keeps its own across a switch); inline asm, not <fenv.h>: no libm. */
+static inline uint32_t getmxcsr(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static inline uint16_t getfpucw(void)
+{
+    uint16_t v;
+    __asm__ volatile("fnstcw %0" : "=m"(v));
+    return v;
+}
 
 static void errnoG(void *arg)
 {
@@ -232,10 +248,22 @@ static void errnoG(void *arg)
     int start = test_curm();
     errno = 1000 + i;
     errno_ok[i] = 1;
+    fpctl_ok[i] = 1;
+    /* Half of the Gs keep the defaults; the others each set another
+     * rounding mode (MXCSR bits 13-14, x87 CW bits 10-11). */
+    uint32_t mx = 0x1f80 | (uint32_t)(i / 2 % 4) << 13;
+    uint16_t cw = (uint16_t)(0x037f | (i / 2 % 4) << 10);
+    if (i % 2) {
+        mx = 0x1f80;
+        cw = 0x037f;
+    }
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" :: "m"(mx), "m"(cw));
     for (int k = 0; k < 20000; k++) {
         goro_yield();
         if (errno != 1000 + i)
             errno_ok[i] = 0;
+        if (getmxcsr() != mx || getfpucw() != cw)
+            fpctl_ok[i] = 0;
         if (test_curm() != start)
             moved[i] = 1;
         /* Spend a little time so that the other P has time to steal. */
@@ -256,12 +284,15 @@ static void errnos(void *arg)
     goro_wg_free(wg);
 }
 
-Test(sched, errno_is_kept_across_a_yield_that_moves_the_g, .timeout = 60)
+Test(sched, errno_and_fp_control_are_kept_across_a_yield_that_moves_the_g,
+     .timeout = 60)
 {
     cr_assert_eq(test_run(2, errnos, NULL), 0);
     int anymoved = 0;
     for (int i = 0; i < NERR; i++) {
         cr_expect(errno_ok[i], "G %d saw another errno after a yield", i);
+        cr_expect(fpctl_ok[i], "G %d saw another MXCSR or x87 control word "
+                  "after a yield", i);
         anymoved |= moved[i];
     }
     cr_assert(anymoved, "no G ever moved to another thread");

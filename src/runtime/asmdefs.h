@@ -50,6 +50,8 @@
 /* struct m */
 #define M_G0            0
 #define M_XSAVEBUF      88
+#define M_FPMXCSR       136
+#define M_FPUCW         140
 
 /* the switch frame */
 #define SF_FPCTL        0

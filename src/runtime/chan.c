@@ -101,10 +101,38 @@ static inline char *chanbuf(goro_chan *c, size_t i)
     return c->buf + i * c->elemsize;
 }
 
+/* copyelem copies one element. Elements of 4, 8 and 16 bytes (the common
+ * case: an int, a pointer, a pair) are moved with plain loads and stores:
+ * `rep movsb` costs tens of cycles to start (~3 ns per ping-pong hand-over
+ * on the benchmark machine). Constant-size __builtin_memcpy compiles to
+ * moves, never to a libc call. */
 static inline void copyelem(goro_chan *c, void *dst, const void *src)
 {
-    if (c->elemsize && dst && src)
-        memmove_nolibc(dst, src, c->elemsize);
+    size_t n = c->elemsize;
+    if (n == 0 || dst == NULL || src == NULL)
+        return;
+    switch (n) {
+    case 4: {
+        uint32_t v;
+        __builtin_memcpy(&v, src, 4);
+        __builtin_memcpy(dst, &v, 4);
+        return;
+    }
+    case 8: {
+        uint64_t v;
+        __builtin_memcpy(&v, src, 8);
+        __builtin_memcpy(dst, &v, 8);
+        return;
+    }
+    case 16: {
+        uint64_t v[2];
+        __builtin_memcpy(v, src, 16);
+        __builtin_memcpy(dst, v, 16);
+        return;
+    }
+    default:
+        memmove_nolibc(dst, src, n);
+    }
 }
 
 /* ---- creation ----------------------------------------------------------- */
@@ -223,7 +251,8 @@ static void bufsend(goro_chan *c, const void *ep)
 /* recvfromsend takes a value for ep from the waiting sender sg: directly
  * from it when unbuffered; else the buffer is full, so take its head and
  * put the sender's value at the tail (the same slot). */
-static void recvfromsend(goro_chan *c, sudog *sg, void *ep)
+static inline __attribute__((always_inline)) void
+recvfromsend(goro_chan *c, sudog *sg, void *ep)
 {
     if (c->dataqsiz == 0) {
         copyelem(c, ep, sg->elem);

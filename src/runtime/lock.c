@@ -66,15 +66,7 @@ static inline void procyield(int n)
         __builtin_ia32_pause();
 }
 
-enum { mutex_unlocked = 0, mutex_locked = 1, mutex_sleeping = 2 };
 enum { active_spin = 4, active_spin_cnt = 30, passive_spin = 1 };
-
-static inline void mlocks(int d)
-{
-    g *gp = getg();
-    if (gp != NULL)
-        gp->m->locks += d;
-}
 
 /* trylockspin takes l if it is seen unlocked, leaving the key at wait. */
 static inline bool trylockspin(mutex *l, uint32_t wait)
@@ -90,16 +82,10 @@ static inline bool trylockspin(mutex *l, uint32_t wait)
     return false;
 }
 
-/* lock acquires l. May be called on a G, on g0, or on a thread that is not
- * an M (the netpoller's loop thread). */
-void lock(mutex *l)
+/* lock2 is lock's contended path (runtime2.h): the exchange found the key
+ * at v (locked, maybe with sleepers); m->locks is already counted. */
+void lock2(mutex *l, uint32_t v)
 {
-    mlocks(1);
-    uint32_t v = atomic_exchange_explicit(&l->key, mutex_locked,
-                                          memory_order_acquire);
-    if (likely(v == mutex_unlocked))
-        return;
-
     /* wait is mutex_locked or mutex_sleeping: if we ever sleep we must
      * leave the key at mutex_sleeping so that unlock wakes someone. */
     uint32_t wait = v;
@@ -123,15 +109,14 @@ void lock(mutex *l)
     }
 }
 
-void unlock(mutex *l)
+/* unlock2 is unlock's path for a key that was not simply mutex_locked:
+ * wake a sleeper, or throw on an unlocked lock. */
+void unlock2(mutex *l, uint32_t v)
 {
-    uint32_t v = atomic_exchange_explicit(&l->key, mutex_unlocked,
-                                          memory_order_release);
-    if (unlikely(v == mutex_unlocked))
+    if (v == mutex_unlocked)
         throw("unlock of unlocked lock");
     if (v == mutex_sleeping)
         futexwakeup(&l->key, 1);
-    mlocks(-1);
 }
 
 void noteclear(note *n)

@@ -316,8 +316,18 @@ static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
 HOT bool runqput(p *pp, g *gp, bool next)
 {
     if (next) {
-        g *old = atomic_exchange_explicit(&pp->runnext, gp,
-                                          memory_order_acq_rel);
+        /* Only the owner stores a G into runnext; thieves only take one
+         * out (CAS to NULL). So an empty runnext stays empty until we
+         * store: a store-release (which makes gp's fields visible to the
+         * thief that takes it with its acquire CAS) does without the
+         * locked exchange. A full one may be taken meanwhile: exchange. */
+        g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        if (old == NULL) {
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+            return true;
+        }
+        old = atomic_exchange_explicit(&pp->runnext, gp,
+                                       memory_order_acq_rel);
         if (old == NULL)
             return true;
         gp = old;
@@ -340,10 +350,33 @@ HOT bool runqput(p *pp, g *gp, bool next)
 }
 
 /* runqget takes a G from pp's local queue: runnext first (the G then
- * inherits the time slice), else the head. Owner only. */
-HOT g *runqget(p *pp, bool *inheritTime)
+ * inherits the time slice), else the head. Owner only. Inline on the
+ * switch path (schedule_next); runqget is the out-of-line copy. */
+static inline __attribute__((always_inline)) g *
+runqget_inline(p *pp, bool *inheritTime)
 {
     g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+    if (gomaxprocs == 1) {
+        /* With one P there are no thieves: runqgrab runs only for another
+         * P, and gomaxprocs never changes after schedinit. Everything that
+         * writes runnext and runqhead is then this P's owner (others only
+         * read them: runqempty), so plain loads and release stores take a
+         * G without a locked instruction. */
+        if (next != NULL) {
+            atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+            *inheritTime = true;
+            return next;
+        }
+        uint32_t head = atomic_load_explicit(&pp->runqhead,
+                                             memory_order_relaxed);
+        if (head == atomic_load_explicit(&pp->runqtail, memory_order_relaxed))
+            return NULL;
+        g *gp = atomic_load_explicit(&pp->runq[head % RUNQ_SIZE],
+                                     memory_order_relaxed);
+        atomic_store_explicit(&pp->runqhead, head + 1, memory_order_release);
+        *inheritTime = false;
+        return gp;
+    }
     if (next != NULL &&
         atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,
                                                 memory_order_acq_rel,
@@ -367,6 +400,11 @@ HOT g *runqget(p *pp, bool *inheritTime)
             return gp;
         }
     }
+}
+
+HOT g *runqget(p *pp, bool *inheritTime)
+{
+    return runqget_inline(pp, inheritTime);
 }
 
 /* runqgrab copies half of pp's queue into batch (a ring at batchHead) and
@@ -577,6 +615,7 @@ static m *allocm(void)
     mp->id = sched.mnext++;
     unlock(&sched.lock);
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
+    mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */
     return mp;
 }
 
@@ -892,6 +931,26 @@ HOT void schedule(void)
     }
 }
 
+/* schedule_next is schedule's common case, for the switch path (park_m,
+ * gosched_m): the M holds no locks and is not spinning, the runtime is not
+ * exiting, no fairness check of the global queue is due, and the local
+ * queue (runnext first) has a G: run it at once, without schedule()'s frame
+ * and loop. Anything else goes through schedule(). On g0; never returns. */
+static inline __attribute__((always_inline, noreturn)) void
+schedule_next(m *mp)
+{
+    p *pp = mp->p;
+    if (likely(mp->locks == 0 && !mp->spinning &&
+               !atomic_load_explicit(&sched.exiting, memory_order_relaxed) &&
+               (sched.runqsize == 0 || pp->schedtick % 61 != 0))) {
+        bool inheritTime;
+        g *gp = runqget_inline(pp, &inheritTime);
+        if (gp != NULL)
+            execute(mp, gp, inheritTime);
+    }
+    schedule();
+}
+
 /* ---- making Gs runnable ------------------------------------------------ */
 
 /* ready makes a Gwaiting gp runnable: on the current P's runnext (it
@@ -938,7 +997,12 @@ void goready(g *gp)
         m *mp = cur->m;
         mp->locks++;
         casgstatus(gp, Gwaiting, Grunnable);
-        runqput(mp->p, gp, true);
+        /* runqput's first case (an empty runnext, see there), inline. */
+        p *pp = mp->p;
+        if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL)
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+        else
+            runqput(pp, gp, true);
         bool need = wakepwanted();
         mp->locks--;
         if (need)
@@ -1005,7 +1069,7 @@ HOT static void park_m(g *gp)
         casgstatus(gp, Gwaiting, Grunnable);
         execute(mp, gp, true);  /* resume at once */
     }
-    schedule();
+    schedule_next(mp);
 }
 
 /* gopark puts the current G into Gwaiting and calls unlockf(gp, lock) on
@@ -1046,7 +1110,7 @@ HOT static void gosched_m(g *gp)
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     runqput(mp->p, gp, false);
-    schedule();
+    schedule_next(mp);
 }
 
 HOT static void goexit0(g *gp)

@@ -217,6 +217,7 @@ typedef struct note {
 typedef struct mutex {
     _Atomic uint32_t key;
 } mutex;
+enum { mutex_unlocked = 0, mutex_locked = 1, mutex_sleeping = 2 };
 
 struct m {
     g        *g0;            /* goroutine with the scheduling stack; offset
@@ -246,6 +247,13 @@ struct m {
     bool    (*waitunlockf)(g *, void *);
     void     *waitlock;
     uint64_t  fastrand;      /* per-M random state */
+    /* The MXCSR and x87 control word this thread holds whenever it runs
+     * on g0 (read and written by asm): set from the switch frame when a G
+     * leaves for g0 (mcall, __morestack) and by gogo when it loads a G's;
+     * g0's code changes neither. gogo loads a G's values only when they
+     * differ. An MXCSR with reserved bits set (~0, allocm) means unknown. */
+    uint32_t  fpmxcsr;
+    uint16_t  fpucw;
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -469,7 +477,8 @@ HIDDEN void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval);
  * writes stackguard0, not the status), so a checked store-release suffices:
  * two locked instructions fewer on every switch. Inline: it is on the
  * switch path. */
-static inline void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
+static inline __attribute__((always_inline)) void
+casgstatus(g *gp, uint32_t oldval, uint32_t newval)
 {
     if ((oldval == Grunning || oldval == Grunnable) && newval != oldval &&
         !(newval & Gscan) &&
@@ -540,8 +549,33 @@ HIDDEN void zfree(void *ptr);
 
 /* ---- lock.c ------------------------------------------------------------ */
 
-HIDDEN void lock(mutex *l);
-HIDDEN void unlock(mutex *l);
+HIDDEN void lock2(mutex *l, uint32_t v);
+HIDDEN void unlock2(mutex *l, uint32_t v);
+
+/* lock acquires l. May be called on a G, on g0, or on a thread that is not
+ * an M (the netpoller's loop thread). The uncontended case, inline (one
+ * exchange); lock2 (lock.c) spins and sleeps. */
+static inline void lock(mutex *l)
+{
+    g *gp = getg();
+    if (gp != NULL)
+        gp->m->locks++;
+    uint32_t v = atomic_exchange_explicit(&l->key, mutex_locked,
+                                          memory_order_acquire);
+    if (unlikely(v != mutex_unlocked))
+        lock2(l, v);
+}
+
+static inline void unlock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, mutex_unlocked,
+                                          memory_order_release);
+    if (unlikely(v != mutex_locked))
+        unlock2(l, v);
+    g *gp = getg();
+    if (gp != NULL)
+        gp->m->locks--;
+}
 HIDDEN void noteclear(note *n);
 HIDDEN void notewakeup(note *n);
 HIDDEN void notesleep(note *n);
@@ -588,6 +622,8 @@ _Static_assert(offsetof(g, sched.sp) == G_SCHED_SP, "G_SCHED_SP");
 _Static_assert(offsetof(g, m) == G_M, "G_M");
 _Static_assert(offsetof(m, g0) == M_G0, "M_G0");
 _Static_assert(offsetof(m, xsavebuf) == M_XSAVEBUF, "M_XSAVEBUF");
+_Static_assert(offsetof(m, fpmxcsr) == M_FPMXCSR, "M_FPMXCSR");
+_Static_assert(offsetof(m, fpucw) == M_FPUCW, "M_FPUCW");
 _Static_assert(offsetof(g, asyncctx) == G_ASYNCCTX, "G_ASYNCCTX");
 
 
