@@ -32,6 +32,10 @@ int test_run(int procs, goro_fn fn, void *arg);
  * status in *status. */
 char *test_run_child(int procs, goro_fn fn, void *arg, int *status);
 
+/* Run fn(arg) as the main G in a child process; copy its *result back. */
+void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
+                     size_t size);
+
 /* Run a shell command that must exit 0; its output. */
 char *test_command(const char *cmd);
 

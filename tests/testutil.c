@@ -68,3 +68,32 @@ char *test_command(const char *cmd)
     cr_assert_eq(st, 0, "%s exited with status %d:\n%s", cmd, st, buf);
     return buf;
 }
+
+/* Run fn(arg) as the main G of a runtime in a child process and copy the
+ * child's *result (size bytes, filled in by fn) back into it: for a
+ * measurement that may need another try in the same test. */
+void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
+                     size_t size)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        int rc = test_run(procs, fn, arg);
+        _exit(rc == 0 && write(fds[1], result, size) == (ssize_t)size ? 0
+                                                                     : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < size &&
+           (n = read(fds[0], (char *)result + got, size - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == size,
+              "the child run failed (status %#x)", status);
+}
