@@ -13,7 +13,9 @@
  *
  * Running: schedule() takes a G from the P's runnext slot, then its local run
  * queue (every 61st time the global queue first, for fairness), then
- * findrunnable(): the global queue, then stealing half of another P's queue.
+ * findrunnable(): the global queue, then the Gs whose sockets became ready
+ * (netpoll, without blocking), then stealing half of another P's queue; the
+ * last M to go idle asks the loop thread to watch for socket readiness.
  * execute() switches to the G (gogo). A G gives the M back to the scheduler
  * through mcall: it yields (goro_yield -> gosched_m), parks (gopark ->
  * park_m: a wait list now records it and someone will goready it) or exits
