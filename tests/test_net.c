@@ -284,6 +284,150 @@ Test(net, a_reader_parked_on_a_closed_fd_wakes_with_an_error, .timeout = 30)
     cr_assert_lt(wokeat - closedat, 1000000000);
 }
 
+/* ---- readiness before park, close while Ms poll ---------------------------- */
+
+/* Ping-pong over socketpairs on 2 Ps: each read's EAGAIN races the peer's
+ * write, so readiness often arrives (and an M's netpoll consumes the edge)
+ * before the reader is on its pollDesc: it must not be lost. Half the
+ * pairs read with a (far) deadline: they go through the loop's heap while
+ * the Ms' netpoll takes them off the pollDesc. */
+enum { PP_PAIRS = 40, PP_ROUNDS = 2000 };
+static atomic_int ppdone, ppfail;
+static goro_wg *ppwg;
+
+static void ppside(void *arg)
+{
+    intptr_t a = (intptr_t)arg;
+    int fd = (int)(a >> 2);
+    bool first = a & 1, dl = a & 2;
+    char c = 'x';
+    for (int i = 0; i < PP_ROUNDS; i++) {
+        if (first && goro_write(fd, &c, 1) != 1)
+            goto bad;
+        ssize_t n = dl ? goro_read_deadline(fd, &c, 1, now() + 10000000000ll)
+                       : goro_read(fd, &c, 1);
+        if (n != 1)
+            goto bad;
+        if (!first && goro_write(fd, &c, 1) != 1)
+            goto bad;
+    }
+    atomic_fetch_add(&ppdone, 1);
+    goro_wg_done(ppwg);
+    return;
+bad:
+    atomic_fetch_add(&ppfail, 1);
+    goro_wg_done(ppwg);
+}
+
+static void ppmain(void *arg)
+{
+    (void)arg;
+    int sv[PP_PAIRS][2];
+    ppwg = goro_wg_new();
+    goro_wg_add(ppwg, 2 * PP_PAIRS);
+    for (int i = 0; i < PP_PAIRS; i++) {
+        sockpair(sv[i]);
+        intptr_t dl = (i & 1) ? 2 : 0;
+        goro_go(ppside, (void *)(((intptr_t)sv[i][0] << 2) | 1 | dl));
+        goro_go(ppside, (void *)(((intptr_t)sv[i][1] << 2) | dl));
+    }
+    goro_wg_wait(ppwg);
+    for (int i = 0; i < PP_PAIRS; i++) {
+        goro_close(sv[i][0]);
+        goro_close(sv[i][1]);
+    }
+}
+
+Test(net, readiness_that_comes_before_the_park_is_not_lost, .timeout = 60)
+{
+    cr_assert_eq(test_run(2, ppmain, NULL), 0);
+    cr_assert_eq(ppfail, 0);
+    cr_assert_eq(ppdone, 2 * PP_PAIRS);
+}
+
+/* A close racing an edge for the same fd while other traffic keeps the Ms
+ * polling: an M may hold the event for the closed pollDesc (then reused
+ * for the next fd of the same number, the fds being recycled): the stale
+ * event must be ignored, and the parked reader wakes once, with the byte
+ * or -ECANCELED. */
+enum { CR_ITERS = 300 };
+static atomic_int crok, crbad, crbusy;
+static _Atomic bool crstop;
+static goro_wg *crwg;
+
+static void crreader(void *arg)
+{
+    intptr_t a = (intptr_t)arg;
+    int fd = (int)(a >> 1);
+    char c;
+    ssize_t n = (a & 1) ? goro_read_deadline(fd, &c, 1, now() + 10000000000ll)
+                        : goro_read(fd, &c, 1);
+    if (n == 1 || n == -ECANCELED || n == -EBADF)
+        atomic_fetch_add(&crok, 1);
+    else
+        atomic_fetch_add(&crbad, 1);
+    goro_wg_done(crwg);
+}
+
+static void crbusyside(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char c = 'b';
+    while (!atomic_load(&crstop)) {
+        if (goro_write(fd, &c, 1) != 1 || goro_read(fd, &c, 1) != 1)
+            break;
+    }
+    atomic_fetch_add(&crbusy, 1);
+}
+
+static void crbusyecho(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char c;
+    while (goro_read(fd, &c, 1) == 1 && goro_write(fd, &c, 1) == 1) {
+    }
+    atomic_fetch_add(&crbusy, 1);
+}
+
+static void crmain(void *arg)
+{
+    (void)arg;
+    int bsv[4][2];
+    for (int i = 0; i < 4; i++) {
+        sockpair(bsv[i]);
+        goro_go(crbusyside, (void *)(intptr_t)bsv[i][0]);
+        goro_go(crbusyecho, (void *)(intptr_t)bsv[i][1]);
+    }
+    crwg = goro_wg_new();
+    for (int i = 0; i < CR_ITERS; i++) {
+        int sv[2];
+        sockpair(sv);
+        goro_wg_add(crwg, 1);
+        goro_go(crreader, (void *)(((intptr_t)sv[0] << 1) | (i & 1)));
+        goro_sleep_ns(1000000);
+        char c = 'c';
+        goro_write(sv[1], &c, 1);
+        goro_close(sv[0]);
+        goro_wg_wait(crwg);
+        goro_close(sv[1]);
+    }
+    atomic_store(&crstop, true);
+    for (int i = 0; i < 4; i++)
+        goro_close(bsv[i][0]);  /* wakes the side, EOF for the echo */
+    while (atomic_load(&crbusy) < 8)
+        goro_sleep_ns(1000000);
+    for (int i = 0; i < 4; i++)
+        goro_close(bsv[i][1]);
+}
+
+Test(net, a_close_racing_an_edge_while_ms_poll_wakes_the_reader_once,
+     .timeout = 60)
+{
+    cr_assert_eq(test_run(2, crmain, NULL), 0);
+    cr_assert_eq(crbad, 0);
+    cr_assert_eq(crok, CR_ITERS);
+}
+
 /* ---- refused, deadlines, bad input ---------------------------------------- */
 
 static int refused, badhost, badport, badport2, badbuf, badlisten, nullhost;

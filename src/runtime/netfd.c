@@ -17,10 +17,11 @@
  * What needs libc and is off the hot path (parsing an address, creating and
  * binding a socket) runs on g0 through systemstack.
  *
- * Closing: goro_close of an fd a G ever waited on first has the loop drop
- * its pollDesc (waking the fd's waiters with -ECANCELED) and only then
- * closes the fd, so that the fd number cannot be reused while epoll still
- * watches it. Fds the runtime polled must be closed with goro_close.
+ * Closing: goro_close of an fd a G ever waited on first drops its
+ * pollDesc (netpoll.c's netpollclose, on g0: the fd's waiters wake with
+ * -ECANCELED, the runtime's epoll fd forgets it) and only then closes the
+ * fd, so that the fd number cannot be reused while epoll still watches it.
+ * Fds the runtime polled must be closed with goro_close.
  *
  * Writes use send(MSG_NOSIGNAL) on sockets: a peer that went away gives
  * -EPIPE, never a SIGPIPE that would kill the process.
@@ -42,21 +43,15 @@ static inline bool onG(void)
     return gp != NULL && gp != gp->m->g0;
 }
 
-static bool netpollcommit(g *gp, void *arg)
-{
-    (void)arg;
-    netpoll_submit(gp);
-    return true;
-}
-
 /* netpollblock parks the calling G until fd is readable (or writable), the
  * deadline (absolute nanotime, 0 = none) passes, or the fd is closed.
  * Returns 0 (ready: make the call again), -ETIMEDOUT, -ECANCELED, or the
- * error that kept the loop from watching the fd. On a G. */
-static int netpollblock(int fd, bool write, int64_t deadline)
+ * error that kept the fd from being polled. cgen: netpoll_closegen_of(fd)
+ * before the call that gave EAGAIN. On a G. */
+static int netpollblock(int fd, bool write, int64_t deadline, uint32_t cgen)
 {
-    netpoll_setpolled(fd, true);
     g *gp = getg();
+    gp->waitcgen = cgen;
     gp->waitfd = fd;
     gp->waketime = deadline > 0 ? deadline : 0;
     gp->waitres = 0;
@@ -87,6 +82,7 @@ ssize_t goro_read_deadline(int fd, void *buf, size_t len, int64_t deadline_ns)
     if (!onG())
         return -EPERM;
     for (;;) {
+        uint32_t cgen = netpoll_closegen_of(fd);
         long n = sys3(SYS_read, fd, (long)buf, (long)len);
         if (n >= 0)
             return n;
@@ -94,7 +90,7 @@ ssize_t goro_read_deadline(int fd, void *buf, size_t len, int64_t deadline_ns)
             continue;
         if (n != -EAGAIN)
             return n;
-        int err = netpollblock(fd, false, deadline_ns);
+        int err = netpollblock(fd, false, deadline_ns, cgen);
         if (err < 0)
             return err;
     }
@@ -120,6 +116,7 @@ ssize_t goro_write_deadline(int fd, const void *buf, size_t len,
     bool sock = true;
     while (done < len) {
         long n;
+        uint32_t cgen = netpoll_closegen_of(fd);
         if (sock) {
             n = rawsyscall6(SYS_sendto, fd, (long)buf + (long)done,
                             (long)(len - done), MSG_NOSIGNAL, 0, 0);
@@ -139,7 +136,7 @@ ssize_t goro_write_deadline(int fd, const void *buf, size_t len,
             continue;
         int err = (int)n;
         if (n == -EAGAIN)
-            err = netpollblock(fd, true, deadline_ns);
+            err = netpollblock(fd, true, deadline_ns, cgen);
         if (err < 0)
             return done > 0 ? (ssize_t)done : err;
     }
@@ -160,6 +157,7 @@ int goro_accept_deadline(int listen_fd, int64_t deadline_ns)
     if (!onG())
         return -EPERM;
     for (;;) {
+        uint32_t cgen = netpoll_closegen_of(listen_fd);
         long fd = rawsyscall6(SYS_accept4, listen_fd, 0, 0,
                               SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0);
         if (fd >= 0) {
@@ -171,7 +169,7 @@ int goro_accept_deadline(int listen_fd, int64_t deadline_ns)
             continue;
         if (fd != -EAGAIN)
             return (int)fd;
-        int err = netpollblock(listen_fd, false, deadline_ns);
+        int err = netpollblock(listen_fd, false, deadline_ns, cgen);
         if (err < 0)
             return err;
     }
@@ -296,7 +294,7 @@ int goro_tcp_connect(const char *host, int port)
     int fd = (int)a.result;
     if (fd < 0 || !a.inprogress)
         return fd;
-    int err = netpollblock(fd, true, 0);
+    int err = netpollblock(fd, true, 0, netpoll_closegen_of(fd));
     if (err == 0) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
@@ -313,17 +311,22 @@ int goro_tcp_connect(const char *host, int port)
 
 /* ---- closing -------------------------------------------------------------------- */
 
+static uintptr_t netpollclose_sys(void *arg)
+{
+    netpollclose((int)(intptr_t)arg);
+    return 0;
+}
+
 int goro_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    if (onG() && netpoll_polled(fd)) {
-        /* Have the loop forget fd first (netpoll.c's pollclose). */
-        g *gp = getg();
-        gp->waitfd = fd;
-        gp->waketime = 0;
-        gopark(netpollcommit, NULL, waitReasonIOClose);
-        netpoll_setpolled(fd, false);
+    if (netpoll_polled(fd)) {
+        /* Unregister fd first (netpoll.c's netpollclose), on g0. */
+        if (onG())
+            systemstack(netpollclose_sys, (void *)(intptr_t)fd);
+        else
+            netpollclose(fd);
     }
     long r = sys3(SYS_close, fd, 0, 0);
     /* Linux frees the fd even when close is interrupted. */

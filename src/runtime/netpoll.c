@@ -6,11 +6,12 @@
  * loop (libuv loops are not thread-safe); they hand it parked Gs through one
  * lock-free list and uv_async_send, which coalesces: the async callback
  * drains the whole list each time, oldest first. What a G wants is its
- * waitreason: a timer (sleep), readiness of an fd (waitfd, read or write,
- * with an optional deadline in waketime), the teardown of an fd's poller
- * (goro_close), or a file operation (a request on its pinned stack). The
+ * waitreason: a timer (sleep), readiness of an fd with a deadline (waitfd,
+ * read or write, the deadline in waketime), or a file operation (a request
+ * on its pinned stack). The
  * loop's callbacks make the Gs runnable (injectglist: onto the global run
  * queue, starting idle Ms) with g->waitres saying how the wait ended.
+ * Socket readiness does not go through the loop while Ms are busy (below).
  *
  * Timers: sleeping Gs, and Gs waiting on an fd with a deadline, sit in a
  * binary min-heap ordered by wake time (nanoseconds, CLOCK_MONOTONIC; each
@@ -20,19 +21,48 @@
  * millisecond, so the callback wakes only the Gs whose time has come and
  * re-arms for the rest: nobody wakes early, and the heap keeps wake order.
  *
- * I/O (Go's pollDesc): the G first tries its call itself (netfd.c); only on
- * EAGAIN does it park here. The loop keeps a pollDesc per fd a G ever
- * waited on: a uv_poll_t, started for readable and/or writable while
- * readers or writers wait and stopped when none does, and the waiting Gs
- * (FIFO lists through schedlink). libuv's epoll is level-triggered and the
- * poll is started only after the G parked, so readiness that arrived
- * between the G's EAGAIN and its registration is reported at once: no lost
- * wakeup. The loop only signals readiness; the G makes the call again on
- * its own thread when it runs (no pointer into a G's stack is kept, and a
- * spurious readiness just costs a retry). goro_close parks the closer while
- * the loop closes the uv_poll_t (epoll forgets the fd at once) and wakes
- * the fd's waiters with -ECANCELED; the closer then closes the fd. So an fd
- * number is never reused while the loop still watches it.
+ * I/O (Go's netpoll_epoll.go): the G first tries its call itself
+ * (netfd.c); only on EAGAIN does it park. The runtime keeps a private epoll
+ * fd (epfd); an fd is registered in it ONCE, at the first wait on it, for
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP edge-triggered with a pollDesc (never freed,
+ * reused from pdfree) and its seq in the event data, and removed by
+ * goro_close. The parking G puts itself on its pollDesc's reader or writer
+ * list on g0 (netpollcommit, gopark's unlockf; Go's netpollblock) with no
+ * trip to the loop. netpoll() is epoll_wait(epfd, 0) from any thread: it
+ * takes each ready pollDesc's waiters, or, if none waits yet, latches the
+ * edge (rready/wready) so that a G between its EAGAIN and its park does
+ * not sleep through it: it makes its call again (so a spurious readiness
+ * costs one more EAGAIN). Ms call netpoll in findrunnable before they
+ * steal (Go's netpoll(0)), taking ready Gs in batches onto their own P;
+ * the loop watches epfd with one uv_poll_t only while every P is idle (the
+ * last M to go idle asks, netpollidle), and sysmon polls when nobody did
+ * for 10 ms (every P running Gs that never come back to the scheduler).
+ * Readiness wakes all the waiters of a direction; a G woken must make its
+ * call until EAGAIN before another may count on a new edge (as in Go, one
+ * reader and one writer per fd at a time is the intended use).
+ * The loop never touches a G's buffer (no pointer into a parked G's stack
+ * is kept, so stackscan may shrink it).
+ *
+ * Deadlines: a G waiting with one goes through the loop (netpoll_submit),
+ * which puts it in the timer heap and then on its pollDesc; only the loop
+ * may ready it: an M's netpoll that takes it off the pollDesc hands it to
+ * the loop (pendready), and the timer readies it with -ETIMEDOUT only if it
+ * is still on the pollDesc's list (under the pollDesc's lock).
+ *
+ * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
+ * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
+ * fd from epfd and puts the pollDesc on pdfree; only then does the caller
+ * close the fd, so the number cannot be reused while epfd watches it. An M
+ * inside netpoll may still hold an event for it: the pollDesc is still
+ * memory it may lock, and the seq in the event no longer matches, so the
+ * event is ignored. A G between its EAGAIN and its park while another G
+ * closes its fd must not register the closed fd (it would sleep forever,
+ * or leave a pollDesc that a later fd of the same number would take for
+ * its own): close bumps netpoll_closegen[fd] first, the G loaded it before
+ * its call, and netpollcommit checks it under the pollDesc's lock (Go has
+ * fdMutex's reference count for this, which goro's int fds do not have);
+ * a pollDesc registered by a G that lost that race is dropped by the next
+ * pdget (its cgen is stale).
  *
  * File I/O: uv_fs_read/uv_fs_write are submitted on the loop thread, so
  * libuv's thread pool is started by it and inherits its signal mask. The
@@ -53,12 +83,18 @@
  * operation per sleep, for no better precision); sleeping on the M itself
  * (the P would be lost to the sleep); the loop thread doing the read or
  * write for the G (the buffer may be on the G's stack, which moves, and the
- * data would cross threads twice).
+ * data would cross threads twice); a uv_poll_t per fd (libuv's epoll is
+ * level-triggered and uv_poll_stop deletes the fd at once: an ADD, a DEL
+ * and a failing DEL per wait, ~19% of the echo server's CPU, and every
+ * ready G hopped through the loop thread and the global queue); the loop
+ * watching epfd all the time (it would wake for every edge while the Ms
+ * are busy and take the Gs from them one at a time, the hop again).
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
@@ -87,22 +123,24 @@ static g *_Atomic pending;
 static g *readyhead, **readytail = &readyhead;
 static bool timersdirty;       /* the heap's top may have changed */
 
-/* A pollDesc per fd a G waited on. Loop thread only. */
+/* A pollDesc per fd a G waits on (Go's pollDesc), registered once with
+ * epfd (edge-triggered, data = pdtag(pd, seq)) and unregistered by
+ * goro_close. Never freed: a closed one goes to pdfree for reuse, so an M
+ * holding an event for it may still lock it and finds seq changed. */
 typedef struct pollDesc {
-    uv_poll_t poll;            /* data = the pollDesc */
+    struct pollDesc *link;     /* pdfree (under pdlock) */
+    mutex     lock;            /* everything below */
     int       fd;
-    int       events;          /* UV_READABLE|UV_WRITABLE it is started for */
-    g        *rg, *wg;         /* waiting readers, writers (schedlink) */
+    uint32_t  seq;             /* bumped by each close */
+    uint32_t  cgen;            /* netpoll_closegen[fd] when registered: a
+                                  different one now means the fd was closed
+                                  (and maybe reopened) since: stale */
+    bool      rready, wready;  /* an edge came with nobody waiting: the
+                                  next waiter retries instead of sleeping */
+    g        *rg, *wg;         /* waiting readers, writers (schedlink);
+                                  their waitres is 0 until taken */
 } pollDesc;
-static pollDesc **pds;         /* by fd; NULL: none */
-static size_t npds;
-
-/* polled[fd]: a pollDesc may exist for fd (set by the G before it first
- * parks on fd, cleared by goro_close once the loop dropped it): a close of
- * an fd nobody ever waited on needs no trip to the loop. Sized from
- * RLIMIT_NOFILE's hard limit; fds beyond it count as polled. */
-static _Atomic uint8_t *polled;
-static size_t npolled;
+static int epfd = -1;          /* the runtime's private epoll fd */
 
 /* The timer heap. Loop thread only. */
 static g **heap;
@@ -187,6 +225,7 @@ static g *heappop(void)
 }
 
 static void timer_cb(uv_timer_t *t);
+static _Atomic int64_t lastpoll;      /* nanotime of the last netpoll */
 
 /* armtimer arms the uv timer for the earliest wake time, rounded up to a
  * whole millisecond. */
@@ -228,8 +267,7 @@ static void flush(void)
     }
 }
 
-static void pdunlink(g **list, g *gp);
-static void pdupdate(pollDesc *pd, bool lazy);
+static bool pdunlink(g **list, g *gp);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -239,12 +277,16 @@ static void timer_cb(uv_timer_t *t)
         g *gp = heappop();
         if (gp->waitreason == waitReasonIORead ||
             gp->waitreason == waitReasonIOWrite) {
-            /* A deadline: the G leaves its fd's wait list. */
-            pollDesc *pd = pds[gp->waitfd];
-            pdunlink(gp->waitreason == waitReasonIORead ? &pd->rg : &pd->wg,
-                     gp);
-            pdupdate(pd, false);
-            readyg(gp, -ETIMEDOUT);
+            /* A deadline: the G leaves its fd's wait list, unless an M's
+             * netpoll (or a close) took it first: then it is on its way
+             * here through pendready, with its waitres. */
+            pollDesc *pd = gp->waitpd;
+            lock(&pd->lock);
+            bool mine = pdunlink(gp->waitreason == waitReasonIORead
+                                     ? &pd->rg : &pd->wg, gp);
+            unlock(&pd->lock);
+            if (mine)
+                readyg(gp, -ETIMEDOUT);
         } else {
             readyg(gp, 0);
         }
@@ -285,11 +327,25 @@ static void sysmon_cb(uv_poll_t *h, int status, int events)
     uint64_t expirations;
     if (read(sysmonfd, &expirations, sizeof expirations) < 0)
         return;  /* EAGAIN: re-armed or disarmed meanwhile */
+    /* Gs whose fd became ready while every P runs a G that does not
+     * return to the scheduler: nobody polled for 10 ms (Go's sysmon). */
+    if (netpollinuse() &&
+        nanotime() - atomic_load_explicit(&lastpoll, memory_order_relaxed) >
+            10 * 1000 * 1000) {
+        g *list = netpoll();
+        while (list != NULL) {
+            g *next = list->schedlink;
+            readyg(list, list->waitres);
+            list = next;
+        }
+        flush();
+    }
     sysmon_arm(sysmon());
 }
 
-/* ---- the netpoller (loop thread) ---------------------------------------- */
+/* ---- the netpoller (any thread) ------------------------------------------ */
 
+/* pdlist appends gp to a waiter list (FIFO through schedlink). */
 static void pdappend(g **list, g *gp)
 {
     gp->schedlink = NULL;
@@ -298,154 +354,324 @@ static void pdappend(g **list, g *gp)
     *list = gp;
 }
 
-static void pdunlink(g **list, g *gp)
+/* pdunlink takes gp off list; false if it is not on it. */
+static bool pdunlink(g **list, g *gp)
 {
     while (*list != gp) {
         if (*list == NULL)
-            throw("netpoll: waiting G not on its fd's list");
+            return false;
         list = &(*list)->schedlink;
     }
     *list = gp->schedlink;
     gp->schedlink = NULL;
-}
-
-/* pdwakeall readies every G of list with res; false if there was none. */
-static bool pdwakeall(g **list, int res)
-{
-    g *gp = *list;
-    if (gp == NULL)
-        return false;
-    *list = NULL;
-    while (gp != NULL) {
-        g *next = gp->schedlink;
-        readyg(gp, res);
-        gp = next;
-    }
     return true;
 }
 
-static void netpoll_cb(uv_poll_t *h, int status, int events);
+/* pdtab[fd]: fd's pollDesc while registered (set under pdlock by the first
+ * wait on fd, cleared by netpollclose). One pointer per possible fd, sized
+ * from RLIMIT_NOFILE's hard limit; untouched pages cost nothing. */
+static pollDesc *_Atomic *pdtab;
+static size_t npdtab;
+HIDDEN _Atomic uint32_t *netpoll_closegen; /* by fd, see runtime2.h */
+HIDDEN size_t netpoll_nfds;
+static mutex pdlock;           /* pdtab stores, pdfree */
+static pollDesc *pdfree;       /* closed pollDescs for reuse (under pdlock) */
+static _Atomic int32_t npdregistered; /* fds in epfd */
 
-/* pdupdate starts pd's poll for what its waiters want, or stops it.
- *
- * Lazily (lazy true) it leaves a poll started for more than is wanted:
- * starting and stopping a uv_poll_t costs two or three epoll_ctl calls, and
- * a G woken by its fd usually parks on it again soon (read, reply, read).
- * epoll is level-triggered, so an fd left watched that stays ready makes
- * the callback run with nobody to wake: that callback stops the poll (it
- * updates eagerly), so an unwanted poll costs at most one spurious
- * callback. */
-static void pdupdate(pollDesc *pd, bool lazy)
+/* The Gs an M's netpoll or netpollclose took off a list while they wait
+ * with a deadline: they are in the loop's timer heap, so only the loop may
+ * ready them (it takes them out of the heap first). A Treiber stack
+ * through schedlink, like pending. */
+static g *_Atomic pendready;
+
+static void handtoloop(g *gp)
 {
-    int want = (pd->rg ? UV_READABLE : 0) | (pd->wg ? UV_WRITABLE : 0);
-    if (want == pd->events || (lazy && (want & ~pd->events) == 0))
-        return;
-    int err = want ? uv_poll_start(&pd->poll, want, netpoll_cb)
-                   : uv_poll_stop(&pd->poll);
-    if (err != 0) {
-        /* The fd cannot be watched (closed behind our back?): say so to
-         * the waiters rather than leave them parked forever. */
-        pdwakeall(&pd->rg, err);
-        pdwakeall(&pd->wg, err);
-        uv_poll_stop(&pd->poll);
-        want = 0;
-    }
-    pd->events = want;
+    g *old = atomic_load_explicit(&pendready, memory_order_relaxed);
+    do {
+        gp->schedlink = old;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &pendready, &old, gp, memory_order_release, memory_order_relaxed));
+    if (old == NULL)
+        uv_async_send(&wakeup);
 }
 
-static void netpoll_cb(uv_poll_t *h, int status, int events)
+/* pdtake moves every G of list (taken under pd->lock) to *out, or to the
+ * loop for those with a deadline, their wait ended by res. */
+static void pdtake(g *list, int res, g ***out)
 {
-    pollDesc *pd = h->data;
-    bool woke = false;
-    if (status < 0) {
-        /* libuv says UV_EBADF for any EPOLLERR (a refused connect, a
-         * reset) and has stopped the poll: the retried calls tell the
-         * real error (and clear it). */
-        pd->events = 0;
-        pdwakeall(&pd->rg, 0);
-        pdwakeall(&pd->wg, 0);
+    while (list != NULL) {
+        g *gp = list;
+        list = gp->schedlink;
+        gp->schedlink = NULL;
+        gp->waitres = res;
+        if (gp->waketime != 0) {
+            handtoloop(gp);
+        } else {
+            **out = gp;
+            *out = &gp->schedlink;
+        }
+    }
+}
+
+static inline uint64_t pdtag(pollDesc *pd, uint32_t seq)
+{
+    return (uint64_t)(uintptr_t)pd | (uint64_t)(seq & 0xffff) << 48;
+}
+
+/* pddrop unregisters pd (under pdlock, pdtab[fd] == pd): its waiters are
+ * taken into *out with -ECANCELED, events in flight for it are ignored
+ * from now on (seq), and it goes to pdfree. */
+static void pddrop(pollDesc *pd, g ***out)
+{
+    int fd = pd->fd;
+    atomic_store_explicit(&pdtab[fd], NULL, memory_order_relaxed);
+    lock(&pd->lock);
+    pd->seq++;
+    g *rg = pd->rg, *wg = pd->wg;
+    pd->rg = pd->wg = NULL;
+    pd->rready = pd->wready = false;
+    unlock(&pd->lock);
+    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);  /* fails if fd is closed */
+    atomic_fetch_sub(&npdregistered, 1);
+    pd->link = pdfree;
+    pdfree = pd;
+    pdtake(rg, -ECANCELED, out);
+    pdtake(wg, -ECANCELED, out);
+}
+
+/* pdget returns fd's pollDesc, registering fd with epfd on first use.
+ * cgen: netpoll_closegen[fd] before the G's call that gave EAGAIN; if fd
+ * was closed since, -ECANCELED. NULL with *err set if fd cannot be polled.
+ * On g0. */
+static pollDesc *pdget(int fd, uint32_t cgen, int *err)
+{
+    if ((size_t)fd >= npdtab) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    pollDesc *pd = atomic_load_explicit(&pdtab[fd], memory_order_acquire);
+    if (pd != NULL && pd->cgen == cgen &&
+        atomic_load(&netpoll_closegen[fd]) == cgen)
+        return pd;
+    lock(&pdlock);
+    if (atomic_load(&netpoll_closegen[fd]) != cgen) {
+        unlock(&pdlock);
+        *err = -ECANCELED;
+        return NULL;
+    }
+    pd = atomic_load_explicit(&pdtab[fd], memory_order_relaxed);
+    if (pd != NULL && pd->cgen == cgen) {
+        unlock(&pdlock);
+        return pd;
+    }
+    g *stale = NULL, **tail = &stale;
+    if (pd != NULL)
+        pddrop(pd, &tail);  /* registered by a G that raced a close */
+    pd = pdfree;
+    if (pd != NULL) {
+        pdfree = pd->link;
     } else {
-        /* Hang-ups and errors come as readable and writable: the retried
-         * call reports them. */
-        if (events & (UV_READABLE | UV_DISCONNECT))
-            woke |= pdwakeall(&pd->rg, 0);
-        if (events & UV_WRITABLE)
-            woke |= pdwakeall(&pd->wg, 0);
-    }
-    pdupdate(pd, woke);
-    flush();
-}
-
-static void pdfree_cb(uv_handle_t *h)
-{
-    dallocx(h->data, 0);
-}
-
-/* pdget returns fd's pollDesc, made on first use; NULL with *err set if
- * the fd cannot be watched. */
-static pollDesc *pdget(int fd, int *err)
-{
-    if ((size_t)fd >= npds) {
-        size_t n = npds ? npds : 1024;
-        while (n <= (size_t)fd)
-            n *= 2;
-        pollDesc **t = pds ? rallocx(pds, n * sizeof *t, 0)
-                           : mallocx(n * sizeof *t, 0);
-        if (t == NULL) {
+        pd = mallocx(sizeof *pd, MALLOCX_ZERO);
+        if (pd == NULL) {
+            unlock(&pdlock);
+            injectglist(stale);
             *err = -ENOMEM;
             return NULL;
         }
-        memset(t + npds, 0, (n - npds) * sizeof *t);
-        pds = t;
-        npds = n;
     }
-    if (pds[fd] != NULL)
-        return pds[fd];
-    pollDesc *pd = mallocx(sizeof *pd, MALLOCX_ZERO);
-    if (pd == NULL) {
-        *err = -ENOMEM;
-        return NULL;
-    }
-    *err = uv_poll_init(&loop, &pd->poll, fd);
-    if (*err != 0) {
-        dallocx(pd, 0);
-        return NULL;
-    }
-    pd->poll.data = pd;
+    lock(&pd->lock);
     pd->fd = fd;
-    pds[fd] = pd;
+    pd->cgen = cgen;
+    pd->link = NULL;
+    pd->rg = pd->wg = NULL;
+    pd->rready = pd->wready = false;
+    uint32_t seq = pd->seq;
+    unlock(&pd->lock);
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = pdtag(pd, seq),
+    };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        *err = -errno;
+        pd->link = pdfree;
+        pdfree = pd;
+        unlock(&pdlock);
+        injectglist(stale);
+        return NULL;
+    }
+    atomic_fetch_add(&npdregistered, 1);
+    atomic_store_explicit(&pdtab[fd], pd, memory_order_release);
+    unlock(&pdlock);
+    injectglist(stale);
     return pd;
 }
 
-/* pollwait records gp as waiting on its fd (Go's netpollblock, loop side). */
-static void pollwait(g *gp)
+/* pdenqueue records gp (its waitpd, waitseq, waitfd and waitreason set)
+ * as waiting on its pollDesc (Go's netpollblock): false, with waitres set,
+ * if it must not sleep: readiness came since its EAGAIN (consumed here: it
+ * makes its call again) or the fd was closed. */
+static bool pdenqueue(g *gp)
 {
-    int err;
-    pollDesc *pd = pdget(gp->waitfd, &err);
-    if (pd == NULL) {
-        readyg(gp, err);
-        return;
+    pollDesc *pd = gp->waitpd;
+    bool write = gp->waitreason == waitReasonIOWrite;
+    lock(&pd->lock);
+    if (pd->seq != gp->waitseq) {
+        unlock(&pd->lock);
+        gp->waitres = -ECANCELED;
+        return false;
     }
-    pdappend(gp->waitreason == waitReasonIORead ? &pd->rg : &pd->wg, gp);
-    if (gp->waketime != 0)
-        heappush(gp);
-    pdupdate(pd, true);
+    bool *latch = write ? &pd->wready : &pd->rready;
+    if (*latch) {
+        *latch = false;
+        unlock(&pd->lock);
+        gp->waitres = 0;
+        return false;
+    }
+    pdappend(write ? &pd->wg : &pd->rg, gp);
+    unlock(&pd->lock);
+    return true;
 }
 
-/* pollclose drops gp->waitfd's pollDesc for goro_close: its waiters wake
- * with -ECANCELED, epoll forgets the fd (uv_close stops the poll at once),
- * and the closer is readied to close the fd. */
-static void pollclose(g *gp)
+bool netpollcommit(g *gp, void *arg)
 {
-    int fd = gp->waitfd;
-    pollDesc *pd = (size_t)fd < npds ? pds[fd] : NULL;
-    if (pd != NULL) {
-        pds[fd] = NULL;
-        pdwakeall(&pd->rg, -ECANCELED);
-        pdwakeall(&pd->wg, -ECANCELED);
-        uv_close((uv_handle_t *)&pd->poll, pdfree_cb);
+    (void)arg;
+    int err;
+    pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, &err);
+    if (pd == NULL) {
+        gp->waitres = err;
+        return false;
     }
-    readyg(gp, 0);
+    /* A close bumps netpoll_closegen before it takes pdlock and then this
+     * lock: either it is seen here, or the seq taken here changes. */
+    lock(&pd->lock);
+    gp->waitseq = pd->seq;
+    bool closed = atomic_load(&netpoll_closegen[gp->waitfd]) != gp->waitcgen;
+    unlock(&pd->lock);
+    if (closed) {
+        gp->waitres = -ECANCELED;
+        return false;
+    }
+    gp->waitpd = pd;
+    if (gp->waketime != 0) {
+        /* A deadline: the loop puts it in its heap, then enqueues it. */
+        netpoll_submit(gp);
+        return true;
+    }
+    return pdenqueue(gp);
+}
+
+g *netpoll(void)
+{
+    if (atomic_load_explicit(&npdregistered, memory_order_relaxed) == 0)
+        return NULL;
+    struct epoll_event evs[128];
+    int n = epoll_wait(epfd, evs, 128, 0);
+    atomic_store_explicit(&lastpoll, nanotime(), memory_order_relaxed);
+    g *list = NULL, **tail = &list;
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = evs[i].data.u64;
+        pollDesc *pd = (pollDesc *)(uintptr_t)(tag & ((1ull << 48) - 1));
+        uint32_t ev = evs[i].events;
+        bool r = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+        bool w = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+        g *rg = NULL, *wg = NULL;
+        lock(&pd->lock);
+        if ((pd->seq & 0xffff) != tag >> 48) {
+            /* Closed since: pd may be another fd's now (netpollclose). */
+            unlock(&pd->lock);
+            continue;
+        }
+        if (r) {
+            rg = pd->rg;
+            pd->rg = NULL;
+            pd->rready = rg == NULL;
+        }
+        if (w) {
+            wg = pd->wg;
+            pd->wg = NULL;
+            pd->wready = wg == NULL;
+        }
+        unlock(&pd->lock);
+        pdtake(rg, 0, &tail);
+        pdtake(wg, 0, &tail);
+    }
+    return list;
+}
+
+bool netpollinuse(void)
+{
+    return atomic_load_explicit(&npdregistered, memory_order_relaxed) != 0;
+}
+
+void netpollclose(int fd)
+{
+    if (fd < 0 || (size_t)fd >= npdtab)
+        return;
+    atomic_fetch_add(&netpoll_closegen[fd], 1);
+    lock(&pdlock);
+    pollDesc *pd = atomic_load_explicit(&pdtab[fd], memory_order_relaxed);
+    g *list = NULL, **tail = &list;
+    if (pd != NULL)
+        pddrop(pd, &tail);
+    unlock(&pdlock);
+    injectglist(list);
+}
+
+/* ---- the netpoller (loop thread) ----------------------------------------- */
+
+/* The loop watches epfd (epollpoll) while every P is idle, so that
+ * readiness wakes it when no M will poll; otherwise the Ms poll in
+ * findrunnable, in batches. watchwant: an M asked for the watch (set by
+ * netpollidle, cleared by the loop when it stops watching). */
+static uv_poll_t epollpoll;
+static bool watching;          /* loop thread only */
+static _Atomic bool watchwant;
+
+static void epoll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    g *list = netpoll();
+    for (g *gp = list; gp != NULL;) {
+        g *next = gp->schedlink;
+        readyg(gp, gp->waitres);
+        gp = next;
+    }
+    flush();
+    /* Stop watching only if some P runs: its M polls before it sleeps and
+     * the last to go idle asks again (netpollidle; the seq_cst store and
+     * load here against its increment of npidle and exchange). */
+    atomic_store(&watchwant, false);
+    if (atomic_load(&sched.npidle) == gomaxprocs) {
+        atomic_store(&watchwant, true);
+        return;
+    }
+    uv_poll_stop(&epollpoll);
+    watching = false;
+}
+
+static void watchupdate(void)
+{
+    if (!watching && atomic_load(&watchwant)) {
+        watching = true;
+        uv_poll_start(&epollpoll, UV_READABLE, epoll_cb);
+    }
+}
+
+void netpollidle(void)
+{
+    if (netpollinuse() && !atomic_exchange(&watchwant, true))
+        uv_async_send(&wakeup);
+}
+
+/* pollwait puts gp, waiting on its fd with a deadline, in the timer heap
+ * and then on its pollDesc's list. Loop thread. */
+static void pollwait(g *gp)
+{
+    heappush(gp);
+    if (!pdenqueue(gp))
+        readyg(gp, gp->waitres);
 }
 
 /* ---- file I/O (loop thread) -------------------------------------------------- */
@@ -491,15 +717,16 @@ static void wakeup_cb(uv_async_t *a)
         uv_close((uv_handle_t *)&scantimer, close_cb);
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
-        /* fds never closed through goro_close */
-        for (size_t fd = 0; fd < npds; fd++)
-            if (pds[fd] != NULL)
-                uv_close((uv_handle_t *)&pds[fd]->poll, pdfree_cb);
-        if (pds != NULL)
-            dallocx(pds, 0);
-        pds = NULL;
-        npds = 0;
+        uv_close((uv_handle_t *)&epollpoll, close_cb);
         return;
+    }
+    watchupdate();
+    /* Gs an M took off a pollDesc while they wait with a deadline. */
+    g *done = atomic_exchange_explicit(&pendready, NULL, memory_order_acquire);
+    while (done != NULL) {
+        g *next = done->schedlink;
+        readyg(done, done->waitres);
+        done = next;
     }
     if (atomic_exchange(&sysmonkick, false))
         sysmon_arm(0);
@@ -523,9 +750,6 @@ static void wakeup_cb(uv_async_t *a)
         case waitReasonIORead:
         case waitReasonIOWrite:
             pollwait(gp);
-            break;
-        case waitReasonIOClose:
-            pollclose(gp);
             break;
         case waitReasonFileIO:
             fsstart(gp);
@@ -551,12 +775,26 @@ int netpollinit(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
         rl.rlim_max < n)
         n = rl.rlim_max;
-    /* Untouched pages cost nothing: one byte per possible fd. */
-    void *pm = mmap(NULL, n, PROT_READ | PROT_WRITE,
+    /* Untouched pages cost nothing: one pointer per possible fd. */
+    void *pm = mmap(NULL, n * sizeof *pdtab, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (pm != MAP_FAILED) {
-        polled = pm;
-        npolled = n;
+    void *cm = mmap(NULL, n * sizeof *netpoll_closegen,
+                    PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (pm == MAP_FAILED || cm == MAP_FAILED) {
+        print("goro: cannot map the netpoller's fd tables\n");
+        return -ENOMEM;
+    }
+    pdtab = pm;
+    netpoll_closegen = cm;
+    npdtab = n;
+    netpoll_nfds = n;
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        int e = errno;
+        print("goro: cannot create the netpoller's epoll fd: %s\n",
+              strerror(e));
+        return -e;
     }
     sysmonfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (sysmonfd < 0) {
@@ -571,6 +809,8 @@ int netpollinit(void)
         err = uv_poll_init(&loop, &sysmonpoll, sysmonfd);
     if (err == 0)
         err = uv_poll_start(&sysmonpoll, UV_READABLE, sysmon_cb);
+    if (err == 0)
+        err = uv_poll_init(&loop, &epollpoll, epfd);
     if (err == 0)
         err = uv_timer_init(&loop, &timer);
     if (err == 0)
@@ -610,10 +850,18 @@ void netpollshutdown(void)
     uv_loop_close(&loop);
     close(sysmonfd);
     sysmonfd = -1;
-    if (polled != NULL)
-        munmap((void *)polled, npolled);
-    polled = NULL;
-    npolled = 0;
+    close(epfd);
+    epfd = -1;
+    /* Ms are gone; a G left parked on an fd stays so. */
+    netpoll_nfds = 0;
+    if (pdtab != NULL)
+        munmap((void *)pdtab, npdtab * sizeof *pdtab);
+    if (netpoll_closegen != NULL)
+        munmap((void *)netpoll_closegen, npdtab * sizeof *netpoll_closegen);
+    pdtab = NULL;
+    netpoll_closegen = NULL;
+    npdtab = 0;
+    atomic_store(&npdregistered, 0);
     running = false;
 }
 
@@ -642,18 +890,9 @@ void netpoll_submit(g *gp)
 
 bool netpoll_polled(int fd)
 {
-    if (fd < 0)
+    if (fd < 0 || (size_t)fd >= npdtab)
         return false;
-    if ((size_t)fd >= npolled)
-        return true;
-    return atomic_load_explicit(&polled[fd], memory_order_relaxed) != 0;
-}
-
-void netpoll_setpolled(int fd, bool on)
-{
-    if (fd >= 0 && (size_t)fd < npolled &&
-        atomic_load_explicit(&polled[fd], memory_order_relaxed) != on)
-        atomic_store_explicit(&polled[fd], on, memory_order_relaxed);
+    return atomic_load_explicit(&pdtab[fd], memory_order_relaxed) != NULL;
 }
 
 /* ---- file I/O (G side) ------------------------------------------------------- */

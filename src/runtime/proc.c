@@ -13,7 +13,9 @@
  *
  * Running: schedule() takes a G from the P's runnext slot, then its local run
  * queue (every 61st time the global queue first, for fairness), then
- * findrunnable(): the global queue, then stealing half of another P's queue.
+ * findrunnable(): the global queue, then the Gs whose sockets became ready
+ * (netpoll, without blocking), then stealing half of another P's queue; the
+ * last M to go idle asks the loop thread to watch for socket readiness.
  * execute() switches to the G (gogo). A G gives the M back to the scheduler
  * through mcall: it yields (goro_yield -> gosched_m), parks (gopark ->
  * park_m: a wait list now records it and someone will goready it) or exits
@@ -805,6 +807,8 @@ HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
 /* findrunnable finds a runnable G to execute: from the local or global
  * queue, or stolen from another P. Blocks (stopm) while there is none.
  * Returns NULL only when the runtime is exiting. */
+static void netpollinject(p *pp, g *list);
+
 static g *findrunnable(m *mp, bool *inheritTime)
 {
 top:;
@@ -819,6 +823,20 @@ top:;
         gp = globrunqget(pp, 0);
         unlock(&sched.lock);
         if (gp) {
+            *inheritTime = false;
+            return gp;
+        }
+    }
+
+    /* Network readiness, without blocking (Go's netpoll(0)): the first G
+     * runs here, the rest go on this P's queue for the others to steal. */
+    if (netpollinuse()) {
+        g *list = netpoll();
+        if (list != NULL) {
+            gp = list;
+            list = list->schedlink;
+            casgstatus(gp, Gwaiting, Grunnable);
+            netpollinject(pp, list);
             *inheritTime = false;
             return gp;
         }
@@ -893,6 +911,10 @@ top:;
             }
         }
     }
+    /* The last M to go idle has the loop watch the netpoller's epoll fd:
+     * nobody else polls it now. */
+    if (atomic_load(&sched.npidle) == gomaxprocs)
+        netpollidle();
     stopm(mp);
     goto top;
 }
@@ -1037,6 +1059,22 @@ void injectglist(g *head)
     unlock(&sched.lock);
     for (; n > 0 && atomic_load(&sched.npidle) > 0; n--)
         startm(NULL, false);
+}
+
+/* netpollinject makes a list from netpoll runnable on pp's queue (its
+ * overflow goes to the global one) and wakes an idle P to share them.
+ * On g0 with pp. */
+static void netpollinject(p *pp, g *list)
+{
+    if (list == NULL)
+        return;
+    while (list != NULL) {
+        g *gp = list;
+        list = gp->schedlink;
+        casgstatus(gp, Gwaiting, Grunnable);
+        runqput(pp, gp, false);
+    }
+    wakep();
 }
 
 /* ---- G entry points on g0 (targets of mcall) --------------------------- */
@@ -1264,7 +1302,6 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSelect] = "select",
     [waitReasonIORead] = "IO wait (read)",
     [waitReasonIOWrite] = "IO wait (write)",
-    [waitReasonIOClose] = "IO close",
     [waitReasonFileIO] = "file IO",
 };
 

@@ -126,9 +126,9 @@ enum {
     waitReasonChanReceive,
     waitReasonChanSend,
     waitReasonSelect,
-    waitReasonIORead,        /* netpoll: fd readable (g->waitfd) */
-    waitReasonIOWrite,       /* netpoll: fd writable (g->waitfd) */
-    waitReasonIOClose,       /* netpoll: goro_close tearing down g->waitfd */
+    waitReasonIORead,        /* netpoll: fd readable (g->waitfd, on the
+                                list of g->waitpd) */
+    waitReasonIOWrite,       /* netpoll: fd writable (likewise) */
     waitReasonFileIO,        /* netpoll: a uv_fs request (g->param); the
                                 stack is pinned (stackscan skips the G) */
     waitReasonCount
@@ -189,6 +189,12 @@ struct g {
     void     *param;         /* the sudog that woke this G (channels) */
     sudog    *mysudog;       /* this G's sudog for plain channel ops,
                                 allocated on its first blocking one */
+    struct pollDesc *waitpd; /* the pollDesc of an fd wait (set on g0 by
+                                netpollcommit; pollDescs are never freed) */
+    uint32_t  waitseq;       /* waitpd's seq then: a different seq means
+                                the fd was closed meanwhile */
+    uint32_t  waitcgen;      /* netpoll_closegen[waitfd] before the call
+                                that gave EAGAIN (set by the G) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -589,12 +595,34 @@ HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
 /* netpoll_submit hands a parked G to the loop thread; what it waits for is
  * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
- * (waitfd, waketime = deadline or 0), waitReasonIOClose (waitfd),
+ * with a deadline (waitfd, waitpd, waketime = the deadline),
  * waitReasonFileIO (param = fsreq). Any thread; called from gopark's unlock
  * function, once the G's context is saved. */
 HIDDEN void netpoll_submit(g *gp);
-HIDDEN bool netpoll_polled(int fd);      /* fd may have a pollDesc */
-HIDDEN void netpoll_setpolled(int fd, bool on);
+HIDDEN bool netpoll_polled(int fd);      /* fd has a pollDesc; any thread */
+/* netpoll_closegen[fd] counts goro_closes of fd (netpollclose bumps it
+ * before it looks for fd's pollDesc). A G loads it before the call that
+ * may give EAGAIN (g->waitcgen): if it changed when the G comes to park,
+ * the fd was closed meanwhile and the G must not sleep on it. */
+extern HIDDEN _Atomic uint32_t *netpoll_closegen;
+extern HIDDEN size_t netpoll_nfds;
+static inline uint32_t netpoll_closegen_of(int fd)
+{
+    return (size_t)fd < netpoll_nfds
+        ? atomic_load_explicit(&netpoll_closegen[fd], memory_order_acquire)
+        : 0;
+}
+/* netpollcommit registers a G parking for fd I/O (gopark's unlockf, g0):
+ * false when it must not sleep (readiness came first, fd closed; waitres
+ * says which). */
+HIDDEN bool netpollcommit(g *gp, void *arg);
+HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
+/* netpoll takes what became ready from the runtime's epoll fd without
+ * blocking and returns the Gs to make runnable (a schedlink list, still
+ * Gwaiting); NULL when nothing (or no fd) is polled. Any thread. */
+HIDDEN g *netpoll(void);
+HIDDEN bool netpollinuse(void);          /* some fd is registered */
+HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
 /* netpoll_fileio runs a read (write false) or write of the regular file fd
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
 HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
