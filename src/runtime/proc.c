@@ -1396,8 +1396,20 @@ int64_t sysmon(void)
         int64_t cap = slice / 8 > sysmonSliceTick ? slice / 8 : sysmonSliceTick;
         if (d > cap)
             d = cap;
-        if (next != INT64_MAX && next - now < d)
-            d = next - now;
+        if (next != INT64_MAX && next - now < d) {
+            /* Serve the slices that end soon after the first with the same
+             * wake-up: each costs a thread switch on a busy machine. */
+            int64_t last = next;
+            for (int32_t i = 0; i < gomaxprocs; i++) {
+                sysmontick *pd = &allp[i]->sysmontick;
+                int64_t end = pd->schedwhen + slice;
+                if (end > last && end <= next + slice / 8 &&
+                    atomic_load_explicit(&allp[i]->status,
+                                         memory_order_relaxed) == Prunning)
+                    last = end;
+            }
+            d = last - now;
+        }
     }
     return d < sysmonMinDelay ? sysmonMinDelay : d;
 }
