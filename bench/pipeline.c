@@ -64,8 +64,12 @@ static void main_g(void *arg)
                 return;
             }
         goro_wg *wg = goro_wg_new();
-        struct stage st[STAGES - 1];
-        struct sink sink = {ch[STAGES - 1], wg, 0};
+        /* What the other Gs are given lives outside this G's stack, which
+         * may move (a scan shrinks it while it waits in a send): the
+         * contract of goro.h. */
+        static struct stage st[STAGES - 1];
+        static struct sink sink;
+        sink = (struct sink){ch[STAGES - 1], wg, 0};
         goro_wg_add(wg, STAGES);
         int64_t t0 = now_ns();
         for (int i = 0; i < STAGES - 1; i++) {
