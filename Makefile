@@ -147,25 +147,43 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
-# The echo benchmark's Go peers: the Go echo server and the load client (not
-# built on goro), when Go is installed (WITH_GO=1 make deps).
+# The Go peers (not built on goro), when Go is installed: the echo server
+# and the load client of the echo benchmark, and bench/go/NAME/main.go, the
+# peer of bench/NAME.c, built as build/bench/go/NAME. GOPATH mode, nothing
+# fetched; the build cache lives under build/.
 GO          ?= go
-BENCH_GO    := $(BUILD)/bench/echoload $(BUILD)/bench/echo_server_go
+GOENV       := GO111MODULE=off GOFLAGS= GOCACHE=$(CURDIR)/$(BUILD)/gocache \
+               GOPATH=$(CURDIR)/$(BUILD)/gopath
+GOBENCH_BINS := $(patsubst bench/go/%/main.go,$(BUILD)/bench/go/%,$(wildcard bench/go/*/main.go))
+BENCH_GO    := $(BUILD)/bench/echoload $(BUILD)/bench/echo_server_go $(GOBENCH_BINS)
 HAVE_GO     := $(shell command -v $(GO) 2>/dev/null)
 
 $(BUILD)/bench/echoload: bench/echoload.go
 	@mkdir -p $(dir $@)
 	@echo "  GO      $<"
-	$(Q)$(GO) build -o $@ $<
+	$(Q)$(GOENV) $(GO) build -o $@ $<
 
 $(BUILD)/bench/echo_server_go: bench/echo_server.go
 	@mkdir -p $(dir $@)
 	@echo "  GO      $<"
-	$(Q)$(GO) build -o $@ $<
+	$(Q)$(GOENV) $(GO) build -o $@ $<
 
+$(BUILD)/bench/go/%: bench/go/%/main.go
+	@mkdir -p $(dir $@)
+	@echo "  GO      $<"
+	$(Q)$(GOENV) $(GO) build -o $@ ./$(dir $<)
+
+# make bench installs golang-go when missing (as install-deps can: root and
+# apt), then builds in a sub-make, which looks for Go again. QUICK=1: small
+# sizes (scripts/bench).
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
+	$(Q)WITH_GO=1 sh scripts/install-deps || \
+	  echo "bench: no Go; the goro benchmarks only, without the Go peers"
+	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)sh scripts/bench $(BUILD)/bench
+
+.PHONY: bench-bins
+bench-bins: all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/spawn
