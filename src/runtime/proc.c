@@ -120,7 +120,7 @@ void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval)
         print("runtime: casgstatus: oldval=%#x newval=%#x\n", oldval, newval);
         throw("casgstatus: bad incoming values");
     }
-    if (oldval == Grunning || oldval == Grunnable) {
+    if (casgstatus_owned(oldval)) {
         /* No scan takes these (see casgstatus): a mismatch is a bug. */
         uint32_t cur = readgstatus(gp);
         if (cur != oldval) {

@@ -477,16 +477,22 @@ HIDDEN void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval);
  * If a scan holds gp (the Gscan bit is set) it waits for the scan to end;
  * any other mismatch is a broken invariant and throws.
  *
- * Leaving Grunning or Grunnable needs no CAS: only the G's own M changes
- * the status of a running G, and only the M that took a G off a run queue
- * changes a runnable one (scans take only Gwaiting Gs; a preemption request
- * writes stackguard0, not the status), so a checked store-release suffices:
- * two locked instructions fewer on every switch. Inline: it is on the
- * switch path. */
+ * Leaving Grunning, Grunnable or Gdead needs no CAS: only the G's own M
+ * changes the status of a running G, only the M that took a G off a run
+ * queue changes a runnable one, and only the holder of a dead G (the P
+ * whose free list it was on, or malg's caller) revives it (scans take only
+ * Gwaiting Gs; a preemption request writes stackguard0, not the status), so
+ * a checked store-release suffices: two locked instructions fewer on every
+ * switch and every spawn. Inline: it is on the switch path. */
+static inline bool casgstatus_owned(uint32_t oldval)
+{
+    return oldval == Grunning || oldval == Grunnable || oldval == Gdead;
+}
+
 static inline __attribute__((always_inline)) void
 casgstatus(g *gp, uint32_t oldval, uint32_t newval)
 {
-    if ((oldval == Grunning || oldval == Grunnable) && newval != oldval &&
+    if (casgstatus_owned(oldval) && newval != oldval &&
         !(newval & Gscan) &&
         likely(atomic_load_explicit(&gp->atomicstatus,
                                     memory_order_relaxed) == oldval)) {
