@@ -186,12 +186,6 @@ static void wake(sudog *sg)
     goready(gp);
 }
 
-static inline bool onG(void)
-{
-    g *gp = getg();
-    return gp != NULL && gp != gp->m->g0;
-}
-
 static void mustblock(goro_chan *c, const char *what)
 {
     if (c == NULL) {
@@ -355,7 +349,7 @@ int goro_chan_send(goro_chan *c, const void *elem)
 {
     if (c == NULL || (elem == NULL && c->elemsize))
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     lock(&c->lock);
     return chansend(c, elem, true);
@@ -365,7 +359,7 @@ int goro_chan_recv(goro_chan *c, void *elem)
 {
     if (c == NULL)
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     lock(&c->lock);
     return chanrecv(c, elem, true);
@@ -466,7 +460,7 @@ int goro_select(goro_select_case *cases, int n, int block)
         if (cases[i].dir != GORO_SEND && cases[i].dir != GORO_RECV)
             return -EINVAL;
     g *gp = getg();
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
 
     /* Random poll order (Fisher-Yates); lock order by channel address. */

@@ -37,12 +37,6 @@
 
 #include "runtime2.h"
 
-static inline bool onG(void)
-{
-    g *gp = getg();
-    return gp != NULL && gp != gp->m->g0;
-}
-
 /* netpollblock parks the calling G until fd is readable (or writable), the
  * deadline (absolute nanotime, 0 = none) passes, or the fd is closed.
  * Returns 0 (ready: make the call again), -ETIMEDOUT, -ECANCELED, or the
@@ -79,7 +73,7 @@ ssize_t goro_read_deadline(int fd, void *buf, size_t len, int64_t deadline_ns)
         return -EBADF;
     if (buf == NULL && len > 0)
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     for (;;) {
         uint32_t cgen = netpoll_closegen_of(fd);
@@ -110,7 +104,7 @@ ssize_t goro_write_deadline(int fd, const void *buf, size_t len,
         return -EINVAL;
     if (len > SSIZE_MAX)
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     size_t done = 0;
     bool sock = true;
@@ -154,7 +148,7 @@ int goro_accept_deadline(int listen_fd, int64_t deadline_ns)
 {
     if (listen_fd < 0)
         return -EBADF;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     for (;;) {
         uint32_t cgen = netpoll_closegen_of(listen_fd);
@@ -276,7 +270,7 @@ int goro_tcp_listen(const char *host, int port, int backlog)
 {
     if (port < 0 || port > 65535 || badhost(host))
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     struct sockargs a = {host, port, backlog < 0 ? 0 : backlog, 0, false};
     systemstack(socket_sys, &a);
@@ -287,7 +281,7 @@ int goro_tcp_connect(const char *host, int port)
 {
     if (host == NULL || port <= 0 || port > 65535 || badhost(host))
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     struct sockargs a = {host, port, -1, 0, false};
     systemstack(socket_sys, &a);
@@ -323,7 +317,7 @@ int goro_close(int fd)
         return -EBADF;
     if (netpoll_polled(fd)) {
         /* Unregister fd first (netpoll.c's netpollclose), on g0. */
-        if (onG())
+        if (onG(getg()))
             systemstack(netpollclose_sys, (void *)(intptr_t)fd);
         else
             netpollclose(fd);
@@ -343,7 +337,7 @@ static ssize_t fileio(bool write, int fd, void *buf, size_t len, int64_t off)
         return -EINVAL;
     if (off < -1 || len > INT_MAX)
         return -EINVAL;
-    if (!onG())
+    if (!onG(getg()))
         return -EPERM;
     return netpoll_fileio(write, fd, buf, len, off);
 }

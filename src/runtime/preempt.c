@@ -418,14 +418,14 @@ void asyncpreempt_m(g *gp)
 void goro_preempt_disable(void)
 {
     g *gp = getg();
-    if (gp != NULL && gp != gp->m->g0)
+    if (onG(gp))
         gp->preemptoff++;
 }
 
 void goro_preempt_enable(void)
 {
     g *gp = getg();
-    if (gp == NULL || gp == gp->m->g0 || gp->preemptoff == 0)
+    if (!onG(gp) || gp->preemptoff == 0)
         return;
     if (--gp->preemptoff == 0 && gp->preempt) {
         /* A request came meanwhile: honour it at the next call. */

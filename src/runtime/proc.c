@@ -1425,7 +1425,7 @@ int64_t sysmon(void)
 void goro_syscall_enter(void)
 {
     g *gp = getg();
-    if (gp == NULL || gp == gp->m->g0 || readgstatus(gp) != Grunning)
+    if (!onG(gp) || readgstatus(gp) != Grunning)
         return;
     m *mp = gp->m;
     p *pp = mp->p;
@@ -1471,7 +1471,7 @@ static uintptr_t exitsyscall_pidle(void *arg)
 void goro_syscall_exit(void)
 {
     g *gp = getg();
-    if (gp == NULL || gp == gp->m->g0 || readgstatus(gp) != Gsyscall)
+    if (!onG(gp) || readgstatus(gp) != Gsyscall)
         return;
     m *mp = gp->m;
     p *pp = mp->oldp;
@@ -1545,11 +1545,6 @@ static uintptr_t newproc1(void *a)
 }
 
 /* ---- public API ----------------------------------------------------------- */
-
-static inline bool onG(g *gp)
-{
-    return gp != NULL && gp != gp->m->g0;
-}
 
 int64_t goro_go(goro_fn fn, void *arg)
 {

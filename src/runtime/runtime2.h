@@ -443,6 +443,14 @@ static inline long rawsyscall6(long nr, long a, long b, long c, long d,
     return ret;
 }
 
+/* onG: gp (getg()) is a G running user code: not g0 (the scheduler's
+ * stack) and not a thread the runtime does not run (NULL). The public
+ * entry points that need a G check this first. */
+static inline bool onG(g *gp)
+{
+    return gp != NULL && gp != gp->m->g0;
+}
+
 /* The split-stack guard of this thread (%fs:0x70). */
 /* memmove_nolibc / memclr_nolibc: copies on G stacks without calling libc
  * (which would make the caller demand the non-split headroom). */

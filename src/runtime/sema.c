@@ -84,12 +84,6 @@ static void readylist(g *gp)
     }
 }
 
-static inline bool onG(void)
-{
-    g *gp = getg();
-    return gp != NULL && gp != gp->m->g0;
-}
-
 /* A blocking call outside a G, or on a NULL object, is a programming error
  * that cannot be reported through a void function: say so and stop. */
 static void mustpark(const void *obj, const char *what)
@@ -98,7 +92,7 @@ static void mustpark(const void *obj, const char *what)
         print("goro: %s called with NULL\n", what);
         throw("bad argument");
     }
-    if (!onG()) {
+    if (!onG(getg())) {
         print("goro: %s called outside a G (only a G can wait)\n", what);
         throw("bad call");
     }
@@ -233,7 +227,7 @@ static bool sleepcommit(g *gp, void *ns)
 
 void goro_sleep_ns(int64_t ns)
 {
-    if (!onG())
+    if (!onG(getg()))
         return;
     if (ns <= 0) {
         goro_yield();

@@ -407,7 +407,7 @@ static void sysstackfree(void *v, uintptr_t n)
 static inline p *mypforstacks(void)
 {
     g *gp = getg();
-    if (gp != NULL && gp != gp->m->g0)
+    if (onG(gp))
         throw("stackalloc/stackfree not on the scheduler stack");
     return gp ? gp->m->p : NULL;
 }
