@@ -77,6 +77,47 @@ $(PC): scripts/goro.pc.in Makefile
 	@echo "  GEN     $@"
 	$(call make_pc,$(CURDIR)/$(BUILD),$@,$(CURDIR)/$(BUILD)/lib,$(CURDIR)/include)
 
+# ---- the daemon, its client and the example plugins -------------------------
+# gorod's code runs in Gs: built like a program against goro (split-stack),
+# linked with the runtime's flags; it exports gorod_served to the plugins.
+# goroctl is an ordinary program. A plugin is plugins/NAME.c, built with the
+# pkg-config flags only into build/plugins/NAME.so.
+
+GOROD_SRCS  := $(wildcard src/gorod/*.c)
+GOROD_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(GOROD_SRCS))
+GOROD       := $(BUILD)/bin/gorod
+GOROCTL     := $(BUILD)/bin/goroctl
+PLUGIN_SRCS := $(wildcard plugins/*.c)
+PLUGINS     := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
+DAEMON      := $(GOROD) $(GOROCTL) $(PLUGINS)
+
+$(BUILD)/obj/gorod/%.o: src/gorod/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(BASEFLAGS) -D_GNU_SOURCE $(CFLAGS) -c $< -o $@
+
+$(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SPLITLD) -Wl,--export-dynamic-symbol=gorod_served \
+	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
+	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcyaml -ldl $(LIBS)
+
+$(GOROCTL): $(wildcard src/goroctl/*.c)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -o $@ $^
+
+$(BUILD)/plugins/%.so: plugins/%.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (plugin)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -shared -fPIC -std=gnu11 $(WARN) $(CFLAGS) \
+	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+
+.PHONY: daemon
+daemon: all $(DAEMON)
+
 # ---- tests ------------------------------------------------------------------
 # The test binary links the runtime's objects directly (internals are reached
 # through tests/export_test.h); tests/link/ checks the installed-style path:
@@ -127,13 +168,48 @@ $(BUILD)/tests/preemptprog_%: tests/link/preempt.c $(LIB) $(STUBLIB) $(PC)
 	    -$(call variant_opt,$*) -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# The daemon's tests drive the real gorod and goroctl (tests/gorod/, a
+# Criterion binary of its own) with the example plugins and the test plugins
+# of tests/gorod/plugins/: NAME.c built like any plugin, NAME_nosplit.c
+# without -fsplit-stack (and so without the split-stack note).
+GOROD_TEST_SRCS := $(wildcard tests/gorod/*.c)
+GOROD_TESTBIN   := $(BUILD)/tests/gorod-tests
+TESTPLUGIN_SRCS := $(wildcard tests/gorod/plugins/*.c)
+TESTPLUGINS     := $(patsubst tests/gorod/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TESTPLUGIN_SRCS))
+
+$(GOROD_TESTBIN): $(GOROD_TEST_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -Iinclude -Isrc/gorod \
+	    -o $@ $^ -lcriterion -lpthread
+
+$(BUILD)/tests/plugins/%_nosplit.so: tests/gorod/plugins/%_nosplit.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (plugin, no split-stack)"
+	$(Q)$(CC) -shared -fPIC -std=gnu11 $(WARN) -O2 -Iinclude $< \
+	    -L$(BUILD)/lib -lgoro -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
+
+$(BUILD)/tests/plugins/%.so: tests/gorod/plugins/%.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (plugin)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -shared -fPIC -std=gnu11 $(WARN) -O2 \
+	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+
+GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
+                 GOROD_PLUGINS=$(CURDIR)/$(BUILD)/plugins \
+                 GOROD_TESTPLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
+                 GOROD_SRCDIR=$(CURDIR)
+
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS)
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) \
+	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
+	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 
 # ---- benchmarks and demo ----------------------------------------------------
 

@@ -202,6 +202,89 @@ GORO_EXTERN void goro_stats_get(goro_stats *out);
 GORO_EXTERN int goro_stack_scan(void);
 
 /*
+ * Groups: a named set of Gs, as a daemon keeps one per task plugin. A G
+ * spawned into a group with goro_group_go, and every G that G or its
+ * descendants spawn with goro_go, belongs to it. The group counts its live
+ * Gs, and goro_group_wait parks until none is left.
+ *
+ * fixed_stack: 0 for ordinary copying stacks; otherwise the size of the one
+ * stack each G of the group gets (a multiple of 4KiB, 32KiB..1GiB), mapped
+ * with a PROT_NONE guard page below it and never moved or shrunk: for code
+ * built without -fsplit-stack. Running past it is a fatal error naming the
+ * G and its group. udata is the caller's, returned by goro_group_udata.
+ */
+typedef struct goro_group goro_group;
+GORO_EXTERN goro_group *goro_group_new(const char *name, size_t fixed_stack,
+                                       void *udata);
+    /* NULL with errno EINVAL (NULL or empty name, bad fixed_stack) or ENOMEM */
+GORO_EXTERN int64_t goro_group_go(goro_group *grp, goro_fn fn, void *arg);
+    /* as goro_go; -EINVAL for a NULL grp or fn */
+GORO_EXTERN int64_t     goro_group_live(const goro_group *grp);
+GORO_EXTERN const char *goro_group_name(const goro_group *grp);
+GORO_EXTERN void       *goro_group_udata(const goro_group *grp);
+GORO_EXTERN goro_group *goro_group_self(void);  /* the caller's, or NULL */
+/* Park until the group has no live G, or until deadline_ns (absolute
+ * CLOCK_MONOTONIC, 0: none): 0, or -ETIMEDOUT. From a G not in the group. */
+GORO_EXTERN int goro_group_wait(goro_group *grp, int64_t deadline_ns);
+/* Free an empty group: 0, or -EBUSY while it has live Gs. */
+GORO_EXTERN int goro_group_free(goro_group *grp);
+
+/* Run fn(arg) on a thread of libuv's pool while the calling G is parked, for
+ * a call that blocks long or needs a deep stack of its own (dlopen, a
+ * library that recurses): fn runs on an ordinary thread stack, not the G's,
+ * so it may use any amount of stack. fn must not call goro. Returns 0. */
+GORO_EXTERN int goro_blocking(goro_fn fn, void *arg);
+
+/* Signals, as Go's os/signal.Notify: from now on each delivery of signo
+ * (handled on the runtime's loop thread with libuv) sends the signal number
+ * (an int) on c without blocking: when c is full the signal is dropped, so
+ * give c a buffer. goro_signal_stop(signo) restores the default action. Not
+ * SIGURG (the runtime's), SIGKILL or SIGSTOP: -EINVAL. */
+GORO_EXTERN int goro_signal_notify(int signo, goro_chan *c);
+GORO_EXTERN int goro_signal_stop(int signo);
+
+/*
+ * Introspection, for a daemon's status and metrics. goro_metrics_get fills
+ * the first out->size bytes of *out (set size = sizeof(goro_metrics) first;
+ * fields added later go at the end). The figures are read without stopping
+ * the world: each is exact, but they are not all of one instant.
+ */
+#define GORO_SCHEDLAT_BUCKETS 20   /* bucket i: <= 1us << i; the last: +Inf */
+typedef struct goro_metrics {
+    uint64_t size;
+    /* Gs by status (goro_gs_snapshot's names) */
+    uint64_t gs_runnable, gs_running, gs_syscall, gs_waiting, gs_dead;
+    uint64_t gs_io_wait;             /* of gs_waiting: on the netpoller */
+    uint64_t gs_created, gs_exited;
+    uint64_t ms, ms_idle, ps, ps_idle;
+    uint64_t runq_global, runq_local; /* Gs queued; local: all Ps' sum */
+    uint64_t stack_bytes_inuse;      /* held by Gs */
+    uint64_t stack_bytes_by_order[8];/* of that: min, 2*min, ... sizes */
+    uint64_t stack_bytes_large;      /* of that: larger stacks */
+    uint64_t stack_bytes_fixed;      /* of that: fixed (group) stacks */
+    uint64_t stack_grows, stack_shrinks, stack_copied_bytes;
+    uint64_t preempt_sync, preempt_async, ctx_switches;
+    /* time from runnable to running, sampled (one G in 8, as Go) */
+    uint64_t schedlat_count, schedlat_sum_ns;
+    uint64_t schedlat_bucket[GORO_SCHEDLAT_BUCKETS]; /* not cumulative */
+} goro_metrics;
+GORO_EXTERN void goro_metrics_get(goro_metrics *out);
+
+/* One line of goro_gs_snapshot. */
+typedef struct goro_ginfo {
+    int64_t  id;
+    char     status[12];       /* runnable running syscall waiting */
+    char     waitreason[20];   /* "" unless waiting: "sleep", "chan receive",
+                                  "IO wait read", ... */
+    char     group[32];        /* "" when in no group */
+    uint64_t stack_size;
+    int64_t  age_ns;           /* time since it was spawned */
+} goro_ginfo;
+/* Describe up to max live Gs (id order); returns how many are live, which
+ * may be more than max. */
+GORO_EXTERN int64_t goro_gs_snapshot(goro_ginfo *out, size_t max);
+
+/*
  * errno is kept per G: the runtime saves it when a G stops and restores it
  * when the G runs again, on whatever thread. glibc declares
  * __errno_location() const, so a compiler may keep the address of one

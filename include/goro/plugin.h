@@ -26,4 +26,13 @@ typedef struct goro_plugin {
     GORO_EXTERN const goro_plugin goro_plugin_entry = {                      \
         GORO_PLUGIN_ABI, (name_), (version_), (start_), (stop_)}
 
+/* goro_plugin_served(n): count n requests served, for gorod's status line
+ * and metrics (per plugin: the calling G's group). A no-op outside gorod. */
+extern void gorod_served(uint64_t n) __attribute__((weak));
+static inline void goro_plugin_served(uint64_t n)
+{
+    if (gorod_served)
+        gorod_served(n);
+}
+
 #endif

@@ -1,0 +1,155 @@
+/*
+ * gorod.h - the daemon's pieces and how they meet.
+ *
+ *   config.c   the YAML configuration (libcyaml schema, then our own checks:
+ *              libcyaml is lax), printing it, exporting the runtime knobs
+ *   gorod.c    main: options, start-up, signals, reload, shutdown, the status
+ *              line, sd_notify
+ *   plugin.c   loading, checking, starting, stopping and unloading plugins
+ *   elfnote.c  whether a shared object carries .note.GNU-split-stack
+ *   admin.c    the admin socket and its one-line commands
+ *   metrics.c  the Prometheus text exposition, and its HTTP listener
+ *
+ * Everything but config loading before the runtime starts runs in Gs.
+ */
+#ifndef GOROD_H
+#define GOROD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <goro.h>
+#include <goro/plugin.h>
+
+#define GOROD_VERSION "0.1.0"
+
+/* ---- configuration (config.c) ------------------------------------------- */
+
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+typedef struct gorod_plugin_conf {
+    char    *name;              /* unique in the file */
+    char    *path;              /* resolved against the config file's dir */
+    char    *args;              /* "" when absent */
+    bool     fixed;             /* stack: fixed (else copy) */
+    uint64_t fixed_stack_size;  /* bytes; used when fixed */
+    bool     enabled;
+    int      line;              /* of the entry in the file */
+} gorod_plugin_conf;
+
+typedef struct gorod_config {
+    char *file;                 /* as given */
+    struct {
+        uint32_t procs;         /* 0: the CPUs available */
+        int64_t  time_slice_ns;
+        bool     async_preempt;
+    } sched;
+    struct {
+        uint64_t min_size, max_size;
+        uint32_t orders;
+        uint64_t cache_size, non_split_headroom;
+        int64_t  scan_interval_ns;
+        uint32_t debug;
+        bool     poison_copy, from_system, fault_on_free, no_shrink;
+    } stack;
+    struct {
+        int   level;            /* LOG_* */
+        char *target;           /* "stderr", "syslog" or a file path */
+    } log;
+    struct {
+        char    *socket;        /* resolved path; "" disables */
+        uint32_t mode;          /* e.g. 0660 */
+    } admin;
+    struct {
+        char *listen;           /* "127.0.0.1:9464", "[::1]:9464"; "" off */
+    } metrics;
+    int64_t status_interval_ns; /* the status line; 0: none */
+    int64_t shutdown_timeout_ns;
+    gorod_plugin_conf *plugins;
+    unsigned           nplugins;
+} gorod_config;
+
+/* Load and check path. On failure returns NULL and writes one message per
+ * line into err ("gorod.yaml:7: stack.min_size: 3000 is not a power of two
+ * between 2048 and 65536"). */
+gorod_config *gorod_config_load(const char *path, char *err, size_t errlen);
+void gorod_config_free(gorod_config *c);
+/* The effective configuration, every key, as YAML that loads again. */
+void gorod_config_print(const gorod_config *c, FILE *f);
+/* Set the GORO_* variables goro_run reads from c's sched and stack keys. */
+int gorod_config_export(const gorod_config *c);
+/* Whether two plugin entries are the same (a reload keeps it running). */
+bool gorod_plugin_conf_equal(const gorod_plugin_conf *a,
+                             const gorod_plugin_conf *b);
+
+/* ---- plugins (plugin.c) ---------------------------------------------------- */
+
+enum plugin_state { PLUGIN_RUNNING, PLUGIN_STOPPING, PLUGIN_EXITED,
+                    PLUGIN_FAILED };
+
+typedef struct gorod_plugin {
+    gorod_plugin_conf  conf;        /* own copy */
+    void              *handle;      /* dlopen */
+    const goro_plugin *entry;
+    goro_group        *group;       /* its Gs */
+    _Atomic int        state;       /* enum plugin_state */
+    int                status;      /* start()'s return, once exited */
+    _Atomic uint64_t   served;      /* goro_plugin_served */
+    int64_t            started_ns;  /* CLOCK_MONOTONIC */
+    struct gorod_plugin *next;
+} gorod_plugin;
+
+/* ---- the daemon (gorod.c) -------------------------------------------------- */
+
+typedef struct gorod_state {
+    goro_mutex   *lock;             /* guards what follows */
+    gorod_config *conf;             /* in effect */
+    gorod_plugin *plugins;          /* loaded, in configuration order */
+    char          reload_error[1024]; /* the last failed reload's messages,
+                                       "" after a good one */
+    uint64_t      reloads, reload_failures;
+    int64_t       start_ns;         /* CLOCK_MONOTONIC */
+    _Atomic bool  stopping;
+    _Atomic uint64_t admin_requests, metrics_requests;
+} gorod_state;
+extern gorod_state gd;
+
+/* Reload the configuration file (SIGHUP and the admin command `reload`):
+ * 0, or -1 with the messages in msg. */
+int gorod_reload(char *msg, size_t len);
+/* Requests served by every plugin, ever. */
+uint64_t gorod_served_total(void);
+void gorod_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- admin socket and metrics (admin.c, metrics.c) ------------------------ */
+
+/* Start the admin socket's listener G for c->admin (nothing when the socket
+ * is ""). 0 or -errno, logged. admin_stop closes it and removes the file. */
+int admin_start(const gorod_config *c);
+void admin_stop(void);
+/* Answer one command line (without its newline) into a buffer the caller
+ * frees; returns 0, or -1 for a refused command (the text says why). */
+int admin_command(const char *line, char **out, size_t *outlen);
+
+/* The Prometheus exposition of the runtime and the daemon, malloc'd. */
+char *metrics_render(size_t *len);
+int metrics_start(const gorod_config *c);
+void metrics_stop(void);
+
+/* ---- systemd and ELF (sdnotify.c, elfnote.c) ------------------------------ */
+
+/* Send one sd_notify datagram ("READY=1", "STATUS=...") to $NOTIFY_SOCKET
+ * (a path or an abstract "@name"): 1 sent, 0 no NOTIFY_SOCKET, -errno. */
+int sd_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The watchdog interval systemd asked for ($WATCHDOG_USEC, checked against
+ * $WATCHDOG_PID), in ns; 0 when none. */
+int64_t sd_watchdog_ns(void);
+
+/* Whether the ELF shared object at path has a .note.GNU-split-stack section:
+ * 1 yes, 0 no, -1 not a readable 64-bit ELF file (why says what). */
+int elf_has_split_stack_note(const char *path, char *why, size_t len);
+
+#endif
