@@ -112,8 +112,9 @@ $(BUILD)/plugins/%.so: plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -shared -fPIC -std=gnu11 $(WARN) $(CFLAGS) \
-	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $$(pkg-config --cflags goro) \
+	    -c $< -o $@.o && \
+	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
 .PHONY: daemon
 daemon: all $(DAEMON)
@@ -193,8 +194,9 @@ $(BUILD)/tests/plugins/%.so: tests/gorod/plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -shared -fPIC -std=gnu11 $(WARN) -O2 \
-	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+	  $(CC) -fPIC -std=gnu11 $(WARN) -O2 $$(pkg-config --cflags goro) \
+	    -c $< -o $@.o && \
+	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
 GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
                  GOROD_PLUGINS=$(CURDIR)/$(BUILD)/plugins \
