@@ -26,7 +26,10 @@
  * under a goro_mutex; a connection leaves it before its fd is closed, so stop
  * never shuts down a number that was reused. The mutex is made when the
  * object is loaded, so stop may come at any time, even before start or after
- * it failed.
+ * it failed. The wait group lives as long as the object too: a G's
+ * goro_wg_done may still be inside the wait group (taking its lock to wake
+ * the waiter) when goro_wg_wait has already returned, so freeing it at the
+ * end of start would free it under that G; at unload every G has ended.
  *
  * State is global: one instance per loaded object (gorod loads each plugin
  * entry once). A connection's state is on the heap and handed to its G, as
@@ -54,17 +57,20 @@ static goro_mutex *mu;          /* guards listen_fd, stopping and conns */
 static int listen_fd = -1;
 static bool stopping;
 static conn *conns;
-static goro_wg *wg;             /* the connection Gs; start's own */
+static goro_wg *wg;             /* the connection Gs */
 
 __attribute__((constructor)) static void echo_init(void)
 {
     mu = goro_mutex_new();
+    wg = goro_wg_new();
 }
 
 __attribute__((destructor)) static void echo_fini(void)
 {
     goro_mutex_free(mu);
+    goro_wg_free(wg);
     mu = NULL;
+    wg = NULL;
 }
 
 /* parse_int: all of s as a decimal integer in [lo, hi]. */
@@ -162,7 +168,7 @@ static int echo_start(const char *args)
     char host[64] = "127.0.0.1";
     if (!parse_args(args, &port, host, sizeof host))
         return 1;
-    if (mu == NULL) {
+    if (mu == NULL || wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", PLUGIN);
         return 1;
     }
@@ -171,12 +177,6 @@ static int echo_start(const char *args)
     if (fd < 0) {
         fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", PLUGIN, host,
                 port, strerror(-fd));
-        return 1;
-    }
-    wg = goro_wg_new();
-    if (wg == NULL) {
-        goro_close(fd);
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
         return 1;
     }
     goro_mutex_lock(mu);
@@ -225,8 +225,6 @@ static int echo_start(const char *args)
     goro_mutex_unlock(mu);
     goro_close(fd);
     goro_wg_wait(wg);
-    goro_wg_free(wg);
-    wg = NULL;
     goro_mutex_lock(mu);
     stopping = false;   /* the object may be started again */
     goro_mutex_unlock(mu);

@@ -61,17 +61,20 @@ static goro_mutex *mu;          /* guards listen_fd, stopping and conns */
 static int listen_fd = -1;
 static bool stopping;
 static conn *conns;
-static goro_wg *wg;
+static goro_wg *wg;             /* the connection Gs: see echo.c */
 
 __attribute__((constructor)) static void httphello_init(void)
 {
     mu = goro_mutex_new();
+    wg = goro_wg_new();
 }
 
 __attribute__((destructor)) static void httphello_fini(void)
 {
     goro_mutex_free(mu);
+    goro_wg_free(wg);
     mu = NULL;
+    wg = NULL;
 }
 
 /* ---- arguments ---------------------------------------------------------- */
@@ -412,7 +415,7 @@ static int httphello_start(const char *args)
     char host[64] = "127.0.0.1";
     if (!parse_args(args, &port, host, sizeof host))
         return 1;
-    if (mu == NULL) {
+    if (mu == NULL || wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", PLUGIN);
         return 1;
     }
@@ -420,12 +423,6 @@ static int httphello_start(const char *args)
     if (fd < 0) {
         fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", PLUGIN, host,
                 port, strerror(-fd));
-        return 1;
-    }
-    wg = goro_wg_new();
-    if (wg == NULL) {
-        goro_close(fd);
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
         return 1;
     }
     goro_mutex_lock(mu);
@@ -476,8 +473,6 @@ static int httphello_start(const char *args)
     goro_mutex_unlock(mu);
     goro_close(fd);
     goro_wg_wait(wg);
-    goro_wg_free(wg);
-    wg = NULL;
     goro_mutex_lock(mu);
     stopping = false;   /* the object may be started again */
     goro_mutex_unlock(mu);
