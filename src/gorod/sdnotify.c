@@ -44,12 +44,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 /* Longer messages are cut: systemd reads datagrams of any size, but a STATUS
  * line should be one line of a terminal. */
 #define NOTIFY_MAX 2048
+#define NOTIFY_TIMEOUT_S 5
 
 /* sd_notifyv: format and send one message. Runs on a G or on any thread. */
 static __attribute__((noinline)) int sd_notifyv(const char *fmt, va_list ap)
@@ -81,6 +83,8 @@ static __attribute__((noinline)) int sd_notifyv(const char *fmt, va_list ap)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    struct timeval tv = { .tv_sec = NOTIFY_TIMEOUT_S, .tv_usec = 0 };
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     goro_syscall_enter();
     ssize_t r = sendto(fd, msg, (size_t)len, MSG_NOSIGNAL,
                        (struct sockaddr *)&sa, salen);
