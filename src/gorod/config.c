@@ -815,13 +815,15 @@ static bool get_mode(const struct check *k, uint32_t *out)
 }
 
 /* clean_path removes "." and empty components and folds "x/.." of an
- * absolute path in place, like Go's filepath.Clean. */
+ * absolute path in place, like Go's filepath.Clean. The output never
+ * runs ahead of the input, and a component is read before it is written. */
 static void clean_path(char *p)
 {
     char *out = p + 1, *s = p + 1;
     while (*s) {
         char *e = strchrnul(s, '/');
         size_t n = (size_t)(e - s);
+        bool last = *e == '\0';
         if (n == 0 || (n == 1 && s[0] == '.')) {
             /* nothing */
         } else if (n == 2 && s[0] == '.' && s[1] == '.') {
@@ -835,7 +837,9 @@ static void clean_path(char *p)
             out += n;
             *out++ = '/';
         }
-        s = *e ? e + 1 : e;
+        if (last)
+            break;
+        s = e + 1;
     }
     if (out > p + 1)
         out--;
@@ -976,21 +980,24 @@ static void check_stack(struct load *l, const struct raw *r, gorod_config *c)
     get_bool(&(struct check){l, "stack.no_shrink", RAW(stack, no_shrink)},
              &s->no_shrink);
 
-    /* The rules between keys, as the runtime's config.c has them. */
+    /* The rules between keys, as the runtime's config.c has them. A value
+     * left at its default is named as such: it is not in the file. */
     if (okmin && okmax && s->max_size < 2 * s->min_size)
         errat(l, latest(l, "stack.min_size", "stack.max_size", NULL),
-              "stack.max_size: %s is not at least twice stack.min_size (%s)",
-              fmt_size(s->max_size, a, sizeof a),
+              "stack.max_size: %s%s is not at least twice stack.min_size "
+              "(%s)", fmt_size(s->max_size, a, sizeof a),
+              lineof(l, "stack.max_size") ? "" : " (the default)",
               fmt_size(s->min_size, b, sizeof b));
     uint64_t largest = s->min_size << (s->orders - 1);
     if (okmin && okord && okcache && s->cache_size < 2 * largest)
         errat(l, latest(l, "stack.min_size", "stack.orders",
                         "stack.cache_size"),
-              "stack.cache_size: %s is not at least twice the largest "
-              "cached stack (stack.min_size << (stack.orders - 1) = %s), %s",
+              "stack.cache_size: %s%s is not at least %s, twice the largest "
+              "cached stack (stack.min_size << (stack.orders - 1) = %s)",
               fmt_size(s->cache_size, a, sizeof a),
-              fmt_size(largest, b, sizeof b),
-              fmt_size(2 * largest, d, sizeof d));
+              lineof(l, "stack.cache_size") ? "" : " (the default)",
+              fmt_size(2 * largest, d, sizeof d),
+              fmt_size(largest, b, sizeof b));
 }
 
 static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
