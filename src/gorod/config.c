@@ -314,8 +314,8 @@ static void load_free(struct load *l)
 }
 
 /* show renders a scalar for a message: as it is, or double-quoted with
- * escapes when it is empty or holds blanks, quotes or control bytes.
- * Returns a static buffer's contents, truncated past 80 bytes. */
+ * escapes when it is empty or holds blanks, quotes or control bytes,
+ * into buf. Past 80 bytes of v it ends with "...". */
 static const char *show(const char *v, char *buf, size_t len)
 {
     bool quote = *v == '\0';
@@ -325,6 +325,10 @@ static const char *show(const char *v, char *buf, size_t len)
     if (quote)
         buf[n++] = '"';
     for (const char *s = v; *s && n + 8 < len; s++) {
+        if (s - v == 80) {
+            n += (size_t)snprintf(buf + n, len - n, "...");
+            break;
+        }
         unsigned char ch = (unsigned char)*s;
         if (!quote || (ch >= ' ' && ch != '"' && ch != '\\' && ch != 0x7f))
             buf[n++] = (char)ch;
@@ -332,10 +336,6 @@ static const char *show(const char *v, char *buf, size_t len)
             n += (size_t)snprintf(buf + n, len - n, "\\%c", ch);
         else
             n += (size_t)snprintf(buf + n, len - n, "\\x%02x", ch);
-        if (s - v >= 80) {
-            n += (size_t)snprintf(buf + n, len - n, "...");
-            break;
-        }
     }
     if (quote)
         buf[n++] = '"';
@@ -1072,7 +1072,9 @@ static void check_plugin(struct load *l, const struct raw_plugin *rp,
 #define PKEY(f) (snprintf(key, sizeof key, "%s." #f, entry), key)
     if (rp->name == NULL || rp->path == NULL)
         errat(l, p->line, "%s: %s missing (every plugin needs a name and a "
-              "path)", entry, rp->name == NULL ? "name" : "path");
+              "path)", entry,
+              rp->name != NULL ? "path" : rp->path != NULL ? "name"
+                                                           : "name and path");
     if (rp->name != NULL) {
         if (!valid_name(rp->name))
             refuse(&(struct check){l, PKEY(name), rp->name},
