@@ -30,6 +30,11 @@
  * filled by hand, a second schema in code), and libcyaml's typed scalars
  * (lax, and no line numbers).
  *
+ * An unknown key does not stop the load (libcyaml is told to ignore
+ * unknown keys once the walk has reported them), so a file with a typo in a
+ * key and a bad value elsewhere gets both messages at once; anything else
+ * wrong with the shape stops before libcyaml, which could not load it.
+ *
  * Messages read "FILE:LINE: KEY: VALUE is not ALLOWED", FILE as given, KEY
  * the dotted path with plugins numbered from 0 (plugins[0].path), VALUE the
  * parsed scalar (quoted when empty or holding blanks). All messages found
@@ -270,8 +275,11 @@ static void report(struct load *l, char *err, size_t errlen)
         } else
             break;
         size_t n = strlen(t) + (used > 0);
-        if (used + n + 1 > errlen)
+        if (used + n + 1 > errlen) {
+            if (used == 0) /* the first message, cut: better than none */
+                snprintf(err, errlen, "%s", t);
             break;
+        }
         snprintf(err + used, errlen - used, "%s%s", used > 0 ? "\n" : "", t);
         used += n;
         shown++;
@@ -565,6 +573,15 @@ static int walk_node(struct walk *w, const cyaml_schema_value_t *s,
             return 0;
         return mismatch(w, path, "a list");
     default: /* every other value is a CYAML_STRING */
+        if (w->ev.type == YAML_SCALAR_EVENT &&
+            strlen((const char *)w->ev.data.scalar.value) !=
+                w->ev.data.scalar.length) {
+            errat(w->l, lineno(&w->ev.start_mark),
+                  "%s: a value holding a NUL byte (\\0) is not allowed",
+                  path);
+            w->l->hard = true;
+            return 0;
+        }
         if (w->ev.type == YAML_SCALAR_EVENT)
             return 0;
         return mismatch(w, path, "a single value");

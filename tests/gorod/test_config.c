@@ -72,6 +72,9 @@ static const struct bad bad[] = {
     {"sched: {}\n---\nstack: {}\n",
      "c.yaml:2: a second YAML document is not allowed"},
     {"? [a]\n: 1\n", "c.yaml:1: a list is not allowed as a key"},
+    {"sched:\n  procs: \"1\\0\"\n",
+     "c.yaml:2: sched.procs: a value holding a NUL byte (\\0) is not "
+     "allowed"},
 
     /* Syntax errors, with the line libyaml found them on. */
     {"sched:\n  procs: 1\n  time_slice: [10ms\n",
