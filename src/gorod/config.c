@@ -358,6 +358,8 @@ struct walk {
     yaml_parser_t parser;
     yaml_event_t ev;
     bool have; /* ev holds an event to delete */
+    const unsigned char *data; /* the file */
+    size_t len;
 };
 
 static int lineno(const yaml_mark_t *m)
@@ -383,7 +385,13 @@ static int next(struct walk *w)
         return -1;
     }
     const char *problem = p->problem ? p->problem : "unreadable YAML";
-    if (p->context != NULL)
+    if (p->error == YAML_READER_ERROR) {
+        /* The reader (encoding) gives a byte offset, not a mark. */
+        int line = 1;
+        for (size_t i = 0; i < p->problem_offset && i < w->len; i++)
+            line += w->data[i] == '\n';
+        errat(w->l, line, "syntax error: %s", problem);
+    } else if (p->context != NULL)
         errat(w->l, lineno(&p->problem_mark),
               "syntax error: %s (%s on line %d)", problem, p->context,
               lineno(&p->context_mark));
@@ -591,7 +599,7 @@ static int walk_node(struct walk *w, const cyaml_schema_value_t *s,
 /* check_shape walks the whole file: one document holding a mapping. */
 static void check_shape(struct load *l, const unsigned char *data, size_t len)
 {
-    struct walk w = {.l = l};
+    struct walk w = {.l = l, .data = data, .len = len};
     if (!yaml_parser_initialize(&w.parser)) {
         l->nomem = l->hard = true;
         return;
@@ -1290,6 +1298,10 @@ static void quoted(FILE *f, const char *s)
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
             fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
         else if (ch < ' ' || ch == 0x7f)
             fprintf(f, "\\x%02x", ch);
         else

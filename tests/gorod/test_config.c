@@ -81,6 +81,8 @@ static const struct bad bad[] = {
      "c.yaml:3: sched.time_slice: a list is not a single value\n"
      "c.yaml:4: syntax error: did not find expected ',' or ']' (while "
      "parsing a flow sequence on line 3)"},
+    {"sched:\n  procs: 1\n  time_slice: \"\xff\"\n",
+     "c.yaml:3: syntax error: invalid leading UTF-8 octet"},
     {"sched:\n\tprocs: 1\n",
      "c.yaml:2: syntax error: found character that cannot start any token "
      "(while scanning for the next token on line 2)"},
@@ -417,7 +419,7 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
         "status_interval: 0\nshutdown_timeout: 90s\n"
         "plugins:\n"
         "  - name: Echo_1\n    path: \"/opt/p/echo.so\"\n"
-        "    args: \"say \\\"hi\\\"\\\\ there\\x09and tab\"\n"
+        "    args: \"say \\\"hi\\\"\\\\ there\\tand tab\"\n"
         "    stack: fixed\n    fixed_stack_size: 1GiB\n    enabled: false\n"
         "  - name: b-2\n    path: \"%s/plugins/b.so\"\n    args: \"\"\n"
         "    stack: copy\n    fixed_stack_size: 256KiB\n    enabled: true\n",
