@@ -101,7 +101,7 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(SPLITLD) -Wl,--export-dynamic-symbol=gorod_served \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
-	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcyaml -ldl $(LIBS)
+	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcyaml -lyaml -ldl $(LIBS)
 
 $(GOROCTL): $(wildcard src/goroctl/*.c)
 	@mkdir -p $(dir $@)
