@@ -235,8 +235,9 @@ static void render_daemon(strbuf *b, const plugsample *ps, unsigned n,
 {
     family(b, "gorod_info", "gauge", "The daemon's version, as a label.");
     sb_printf(b, "gorod_info{version=\"%s\"} 1\n", GOROD_VERSION);
-    single(b, "gorod_uptime_seconds", "gauge", "Time since gorod started.",
-           start > 0 ? (uint64_t)((nanotime() - start) / 1000000000) : 0);
+    family(b, "gorod_uptime_seconds", "gauge", "Time since gorod started.");
+    sb_printf(b, "gorod_uptime_seconds %.3f\n",
+              start > 0 ? (double)(nanotime() - start) / 1e9 : 0.0);
 
     family(b, "gorod_plugin_requests_total", "counter",
            "Requests served by each loaded plugin.");
