@@ -172,6 +172,7 @@ typedef struct daemon_figs {
     uint64_t reloads, reload_failures;
     uint64_t min_size;
     unsigned orders;
+    int64_t  start_ns;
     char     reload_error[sizeof gd.reload_error];
     char     file[256];
 } daemon_figs;
@@ -189,6 +190,7 @@ static void daemon_figs_get(daemon_figs *f)
         f->running += st == PLUGIN_RUNNING;
         f->failed += st == PLUGIN_FAILED;
     }
+    f->start_ns = gd.start_ns;
     f->reloads = gd.reloads;
     f->reload_failures = gd.reload_failures;
     memcpy(f->reload_error, gd.reload_error, sizeof f->reload_error);
@@ -215,9 +217,9 @@ static goro_metrics *metrics_get(void)
     return m;
 }
 
-static int64_t uptime_ns(void)
+static int64_t uptime_ns(const daemon_figs *f)
 {
-    return gd.start_ns > 0 ? nanotime() - gd.start_ns : 0;
+    return f->start_ns > 0 ? nanotime() - f->start_ns : 0;
 }
 
 /* ---- the commands ----------------------------------------------------------- */
@@ -233,7 +235,7 @@ static int cmd_status(strbuf *b)
     }
     daemon_figs_get(f);
     char up[32];
-    fmt_dur(up, sizeof up, uptime_ns());
+    fmt_dur(up, sizeof up, uptime_ns(f));
     uint64_t live = m->gs_runnable + m->gs_running + m->gs_syscall +
                     m->gs_waiting;
 
@@ -334,7 +336,7 @@ static int cmd_stats(strbuf *b, bool json)
     KV("ctx_switches", m->ctx_switches);
     KV("schedlat_count", m->schedlat_count);
     KV("schedlat_sum_ns", m->schedlat_sum_ns);
-    KV("uptime_ns", uptime_ns());
+    KV("uptime_ns", uptime_ns(f));
     KV("pid", getpid());
     KV("served", gorod_served_total());
     KV("plugins", f->plugins);

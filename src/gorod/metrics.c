@@ -286,6 +286,7 @@ char *metrics_render(size_t *len)
     uint64_t min_size = 2048;
     unsigned orders = 8;
     uint64_t reloads = 0, failures = 0;
+    int64_t start = 0;
     plugsample *ps = NULL;
     unsigned n = 0, cap = 0;
 
@@ -297,6 +298,7 @@ char *metrics_render(size_t *len)
         if (gd.conf->stack.orders && gd.conf->stack.orders < orders)
             orders = gd.conf->stack.orders;
     }
+    start = gd.start_ns;
     reloads = gd.reloads;
     failures = gd.reload_failures;
     for (gorod_plugin *p = gd.plugins; p; p = p->next) {
@@ -322,7 +324,7 @@ char *metrics_render(size_t *len)
 
     strbuf b = {0};
     render_runtime(&b, &m, min_size, orders);
-    render_daemon(&b, ps, n, reloads, failures, gd.start_ns);
+    render_daemon(&b, ps, n, reloads, failures, start);
 
     for (unsigned i = 0; i < n; i++)
         free(ps[i].name);
