@@ -101,7 +101,7 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(SPLITLD) -Wl,--export-dynamic-symbol=gorod_served \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
-	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcyaml -lyaml -ldl $(LIBS)
+	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 
 $(GOROCTL): $(wildcard src/goroctl/*.c)
 	@mkdir -p $(dir $@)
@@ -112,8 +112,9 @@ $(BUILD)/plugins/%.so: plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -shared -fPIC -std=gnu11 $(WARN) $(CFLAGS) \
-	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $$(pkg-config --cflags goro) \
+	    -c $< -o $@.o && \
+	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
 .PHONY: daemon
 daemon: all $(DAEMON)
@@ -193,8 +194,9 @@ $(BUILD)/tests/plugins/%.so: tests/gorod/plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -shared -fPIC -std=gnu11 $(WARN) -O2 \
-	    $$(pkg-config --cflags goro) $< $$(pkg-config --libs goro) -o $@
+	  $(CC) -fPIC -std=gnu11 $(WARN) -O2 $$(pkg-config --cflags goro) \
+	    -c $< -o $@.o && \
+	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
 GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
                  GOROD_PLUGINS=$(CURDIR)/$(BUILD)/plugins \
@@ -266,15 +268,60 @@ run: deps
 	$(Q)./$(BUILD)/bench/spawn
 
 # ---- install ----------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
+# $(DESTDIR)$(PREFIX): bin/gorod and bin/goroctl, lib/libgoro.so and
+# lib/libgoro_morestack.a, include/goro.h and include/goro/, lib/pkgconfig/
+# goro.pc (with the $(PREFIX) paths, not DESTDIR's), the example plugins in
+# lib/goro/plugins; the systemd unit in $(SYSTEMDUNITDIR): /lib/systemd/system
+# for PREFIX=/usr (the distribution's place), else $(PREFIX)/lib/systemd/system
+# (/usr/local/lib/systemd/system is on systemd's unit path: the unit of a
+# local install stays out of the distribution's directory); and the
+# configuration as $(SYSCONFDIR)/goro/gorod.yaml (SYSCONFDIR=/etc), made
+# from config/gorod.yaml with the plugin paths pointing at the installed
+# plugins and the admin socket at /run/gorod/gorod.sock (the unit's
+# RuntimeDirectory). An existing configuration is kept: the new one is
+# written beside it as gorod.yaml.default. gorod finds the installed
+# libgoro.so through its rpath, $ORIGIN/../lib.
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/goro \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libgoro.so
-	install -m 0644 $(STUBLIB) $(DESTDIR)$(PREFIX)/lib/libgoro_morestack.a
-	install -m 0644 include/goro.h $(DESTDIR)$(PREFIX)/include/goro.h
-	install -m 0644 include/goro/*.h $(DESTDIR)$(PREFIX)/include/goro/
-	$(call make_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/goro.pc,$(PREFIX)/lib,$(PREFIX)/include)
+BINDIR         ?= $(PREFIX)/bin
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+SYSCONFDIR     ?= /etc
+PLUGINDIR      ?= $(LIBDIR)/goro/plugins
+SYSTEMDUNITDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+RUNDIR_SOCK    := /run/gorod/gorod.sock
+
+install: all daemon config/gorod.yaml systemd/gorod.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/goro $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/goro
+	install -m 0755 $(GOROD) $(GOROCTL) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libgoro.so
+	install -m 0644 $(STUBLIB) $(DESTDIR)$(LIBDIR)/libgoro_morestack.a
+	install -m 0644 include/goro.h $(DESTDIR)$(INCLUDEDIR)/goro.h
+	install -m 0644 include/goro/*.h $(DESTDIR)$(INCLUDEDIR)/goro/
+	$(call make_pc,$(PREFIX),$(DESTDIR)$(LIBDIR)/pkgconfig/goro.pc,$(LIBDIR),$(INCLUDEDIR))
+	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/gorod.service > $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp
+	mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
+	sed -e 's|\(\.\./\)*build/plugins/|$(PLUGINDIR)/|g' \
+	    -e 's|\(\.\./\)*build/gorod\.sock|$(RUNDIR_SOCK)|g' \
+	    config/gorod.yaml > $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default
+	@if grep -n 'build/' $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default; then \
+	  echo "install: config/gorod.yaml: a path into the build tree is left (above)"; \
+	  exit 1; fi
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml ]; then \
+	  echo "install: $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml kept;" \
+	       "the new default is gorod.yaml.default"; \
+	else \
+	  mv $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default \
+	     $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml; \
+	fi
 
 clean:
 	rm -rf $(BUILD)
