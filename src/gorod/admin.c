@@ -643,7 +643,7 @@ static void admin_conn(void *arg)
         char msg[64];
         snprintf(msg, sizeof msg, "error: permission denied (uid %u)\n",
                  (unsigned)cr.uid);
-        gorod_log(LOG_WARN, "admin: refused a peer of uid %u (pid %d)",
+        gorod_log(GLOG_WARN, "admin: refused a peer of uid %u (pid %d)",
                   (unsigned)cr.uid, (int)cr.pid);
         reply_text(fd, msg);
         goto done;
@@ -720,7 +720,7 @@ static void admin_accept(void *arg)
         if (fd < 0) {
             /* Out of fds or memory: the listener stays readable, so wait a
              * little rather than spin. */
-            gorod_log(LOG_WARN, "admin: accept: %s", strerror(-fd));
+            gorod_log(GLOG_WARN, "admin: accept: %s", strerror(-fd));
             goro_sleep_ns(100 * 1000000);
             continue;
         }
@@ -767,7 +767,7 @@ int admin_start(const gorod_config *c)
     if (atomic_load(&admin_lfd) >= 0) {
         if (admin_path && strcmp(admin_path, path) == 0) {
             if (chmod(path, mode) < 0)
-                gorod_log(LOG_WARN, "admin: chmod %s: %s", path,
+                gorod_log(GLOG_WARN, "admin: chmod %s: %s", path,
                           strerror(errno));
             return 0;
         }
@@ -778,7 +778,7 @@ int admin_start(const gorod_config *c)
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof sa.sun_path) {
-        gorod_log(LOG_ERROR, "admin: socket path %s is longer than %zu bytes",
+        gorod_log(GLOG_ERROR, "admin: socket path %s is longer than %zu bytes",
                   path, sizeof sa.sun_path - 1);
         return -ENAMETOOLONG;
     }
@@ -793,40 +793,40 @@ int admin_start(const gorod_config *c)
     if (slash && slash != dir) {
         *slash = '\0';
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            gorod_log(LOG_WARN, "admin: mkdir %s: %s", dir, strerror(errno));
+            gorod_log(GLOG_WARN, "admin: mkdir %s: %s", dir, strerror(errno));
     }
     free(dir);
 
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            gorod_log(LOG_ERROR, "admin: %s exists and is not a socket; not "
+            gorod_log(GLOG_ERROR, "admin: %s exists and is not a socket; not "
                       "touching it", path);
             return -EEXIST;
         }
         int used = socket_in_use(&sa);
         if (used != 0) {
             if (used > 0)
-                gorod_log(LOG_ERROR, "admin: another gorod is listening on "
+                gorod_log(GLOG_ERROR, "admin: another gorod is listening on "
                           "%s", path);
             else
-                gorod_log(LOG_ERROR, "admin: cannot tell whether %s is in "
+                gorod_log(GLOG_ERROR, "admin: cannot tell whether %s is in "
                           "use: %s", path, strerror(-used));
             return used > 0 ? -EADDRINUSE : used;
         }
         if (unlink(path) < 0 && errno != ENOENT) {
             int err = errno;
-            gorod_log(LOG_ERROR, "admin: removing the stale socket %s: %s",
+            gorod_log(GLOG_ERROR, "admin: removing the stale socket %s: %s",
                       path, strerror(err));
             return -err;
         }
-        gorod_log(LOG_INFO, "admin: removed the stale socket %s", path);
+        gorod_log(GLOG_INFO, "admin: removed the stale socket %s", path);
     }
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
-        gorod_log(LOG_ERROR, "admin: socket: %s", strerror(err));
+        gorod_log(GLOG_ERROR, "admin: socket: %s", strerror(err));
         return -err;
     }
     const char *what = "bind";
@@ -859,7 +859,7 @@ int admin_start(const gorod_config *c)
         what = "goro_go";
         goto err_unlink;
     }
-    gorod_log(LOG_INFO, "admin: listening on %s (mode %04o)", path,
+    gorod_log(GLOG_INFO, "admin: listening on %s (mode %04o)", path,
               (unsigned)mode);
     return 0;
 
@@ -870,7 +870,7 @@ err_unlink: {
     }
 err: {
         int err = errno;
-        gorod_log(LOG_ERROR, "admin: %s %s: %s", what, path, strerror(err));
+        gorod_log(GLOG_ERROR, "admin: %s %s: %s", what, path, strerror(err));
         goro_close(fd);
         return -err;
     }

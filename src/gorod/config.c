@@ -1028,14 +1028,14 @@ static void check_stack(struct load *l, const struct raw *r, gorod_config *c)
 static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
 {
     static const char *const levels[] = {
-        [LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
-        [LOG_DEBUG] = "debug"};
+        [GLOG_ERROR] = "error", [GLOG_WARN] = "warn", [GLOG_INFO] = "info",
+        [GLOG_DEBUG] = "debug"};
     const char *v;
     if ((v = RAW(log, level)) != NULL) {
-        int i = LOG_ERROR;
-        while (i <= LOG_DEBUG && strcmp(v, levels[i]) != 0)
+        int i = GLOG_ERROR;
+        while (i <= GLOG_DEBUG && strcmp(v, levels[i]) != 0)
             i++;
-        if (i > LOG_DEBUG)
+        if (i > GLOG_DEBUG)
             refuse(&(struct check){l, "log.level", v},
                    "one of error, warn, info, debug");
         else
@@ -1147,7 +1147,7 @@ static void set_defaults(struct load *l, gorod_config *c)
     c->stack.cache_size = 32768;
     c->stack.non_split_headroom = 16384;
     c->stack.scan_interval_ns = 1000000000;
-    c->log.level = LOG_INFO;
+    c->log.level = GLOG_INFO;
     set_string(l, &c->log.target, "stderr", false);
     set_string(l, &c->admin.socket, "/run/gorod/gorod.sock", false);
     c->admin.mode = 0660;

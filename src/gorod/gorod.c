@@ -51,7 +51,7 @@ static goro_mutex *reloadlock;    /* one reload at a time */
 
 static int logfd = 2;             /* stderr, or the log file */
 static bool logsyslog;
-static int loglevel = LOG_INFO;
+static int loglevel = GLOG_INFO;
 static const char *const levelnames[] = {"error", "warn", "info", "debug"};
 
 static void log_open(const gorod_config *c)
@@ -141,7 +141,7 @@ static void status_g(void *arg)
             continue;
         char buf[512];
         status_text(buf, sizeof buf);
-        gorod_log(LOG_INFO, "%s", buf);
+        gorod_log(GLOG_INFO, "%s", buf);
         sd_notifyf("STATUS=%s", buf);
     }
 }
@@ -165,7 +165,7 @@ static void watchdog_g(void *arg)
         if (atomic_exchange(&probe_ran, false))
             sd_notifyf("WATCHDOG=1");
         else
-            gorod_log(LOG_WARN, "watchdog: the scheduler made no progress "
+            gorod_log(GLOG_WARN, "watchdog: the scheduler made no progress "
                                 "in %lld ms", (long long)(every / 1000000));
         goro_go(probe_g, NULL);
         goro_sleep_ns(every);
@@ -193,7 +193,7 @@ static int stop_plugins(gorod_plugin *list, int64_t deadline)
     for (gorod_plugin *p = list; p != NULL;) {
         gorod_plugin *next = p->next;
         if (plugin_wait(p, deadline) != 0) {
-            gorod_log(LOG_ERROR,
+            gorod_log(GLOG_ERROR,
                       "plugin %s: %lld G(s) still running at the shutdown "
                       "deadline%s",
                       p->conf.name,
@@ -236,7 +236,7 @@ static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
             char msg[1024];
             p = plugin_load(pc, msg, sizeof msg);
             if (p == NULL) {
-                gorod_log(LOG_ERROR, "%s", msg);
+                gorod_log(GLOG_ERROR, "%s", msg);
                 size_t used = strlen(err);
                 if (used + 2 < len)
                     snprintf(err + used, len - used, "%s%s",
@@ -288,7 +288,7 @@ int gorod_reload(char *msg, size_t len)
         size_t n = strlen(r->err);
         while (n > 0 && r->err[n - 1] == '\n')
             r->err[--n] = '\0';
-        gorod_log(LOG_ERROR, "reload: %s: keeping the configuration in "
+        gorod_log(GLOG_ERROR, "reload: %s: keeping the configuration in "
                              "effect:\n%s", config_path, r->err);
         snprintf(msg, len, "%s", r->err);
         goro_mutex_lock(gd.lock);
@@ -300,7 +300,7 @@ int gorod_reload(char *msg, size_t len)
     }
     gorod_config *nc = r->conf;
     if (knobs_differ(gd.conf, nc))
-        gorod_log(LOG_WARN, "reload: sched and stack settings take effect "
+        gorod_log(GLOG_WARN, "reload: sched and stack settings take effect "
                             "at the next start only");
 
     /* Plugins whose entry went away or changed stop first. */
@@ -322,7 +322,7 @@ int gorod_reload(char *msg, size_t len)
         p->next = *to;
         *to = p;
         if (!same)
-            gorod_log(LOG_INFO, "reload: plugin %s %s", p->conf.name,
+            gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
                       pc == NULL || !pc->enabled ? "removed" : "changed");
     }
     int left = stop_plugins(drop, gorod_now() + nc->shutdown_timeout_ns);
@@ -353,7 +353,7 @@ int gorod_reload(char *msg, size_t len)
     snprintf(msg, len, "reloaded %s: %d plugin(s) running%s%s%s", config_path,
              loaded, refused[0] ? "; refused:\n" : "", refused,
              left ? "\nsome old plugins' Gs are still running" : "");
-    gorod_log(LOG_INFO, "reload: %s: %d plugin(s) running", config_path,
+    gorod_log(GLOG_INFO, "reload: %s: %d plugin(s) running", config_path,
               loaded);
 out:
     free(r);
@@ -375,7 +375,7 @@ static void daemon_main(void *arg)
     if (sigs == NULL || goro_signal_notify(SIGHUP, sigs) != 0 ||
         goro_signal_notify(SIGTERM, sigs) != 0 ||
         goro_signal_notify(SIGINT, sigs) != 0) {
-        gorod_log(LOG_ERROR, "cannot handle signals");
+        gorod_log(GLOG_ERROR, "cannot handle signals");
         exitcode = 1;
         return;
     }
@@ -392,7 +392,7 @@ static void daemon_main(void *arg)
     gd.plugins = list;
     goro_mutex_unlock(gd.lock);
     if (enabled > 0 && loaded == 0) {
-        gorod_log(LOG_ERROR, "no plugin could be loaded (%d configured in "
+        gorod_log(GLOG_ERROR, "no plugin could be loaded (%d configured in "
                              "%s): exiting", enabled, config_path);
         exitcode = 1;
         return;
@@ -415,7 +415,7 @@ static void daemon_main(void *arg)
     char st[512];
     status_text(st, sizeof st);
     sd_notifyf("READY=1\nSTATUS=%s", st);
-    gorod_log(LOG_INFO, "running: %d of %d plugin(s), pid %d", loaded,
+    gorod_log(GLOG_INFO, "running: %d of %d plugin(s), pid %d", loaded,
               enabled, (int)getpid());
 
     for (;;) {
@@ -430,7 +430,7 @@ static void daemon_main(void *arg)
         break;  /* SIGTERM, SIGINT */
     }
 
-    gorod_log(LOG_INFO, "shutting down");
+    gorod_log(GLOG_INFO, "shutting down");
     sd_notifyf("STOPPING=1");
     atomic_store(&gd.stopping, true);
     admin_stop();
@@ -442,11 +442,11 @@ static void daemon_main(void *arg)
     goro_mutex_unlock(gd.lock);
     int left = stop_plugins(plugins, gorod_now() + timeout);
     if (left > 0) {
-        gorod_log(LOG_ERROR, "%d plugin(s) did not stop within %lld ms",
+        gorod_log(GLOG_ERROR, "%d plugin(s) did not stop within %lld ms",
                   left, (long long)(timeout / 1000000));
         exitcode = 1;
     } else {
-        gorod_log(LOG_INFO, "stopped");
+        gorod_log(GLOG_INFO, "stopped");
     }
 }
 
@@ -474,7 +474,7 @@ static void usage(FILE *f)
  * built in it (build/bin/gorod), else the installed one. */
 static const char *default_config(void)
 {
-    static char buf[PATH_MAX];
+    static char buf[PATH_MAX + 32];
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {

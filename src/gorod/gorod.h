@@ -27,7 +27,7 @@
 
 /* ---- configuration (config.c) ------------------------------------------- */
 
-enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
 
 typedef struct gorod_plugin_conf {
     char    *name;              /* unique in the file */

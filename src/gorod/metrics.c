@@ -615,7 +615,7 @@ static void metrics_accept(void *arg)
         if (fd < 0) {
             /* Out of fds or memory: say so and give the others a moment
              * instead of spinning on a listener that stays readable. */
-            gorod_log(LOG_WARN, "metrics: accept: %s", strerror(-fd));
+            gorod_log(GLOG_WARN, "metrics: accept: %s", strerror(-fd));
             goro_sleep_ns(100 * 1000000);
             continue;
         }
@@ -642,13 +642,13 @@ int metrics_start(const gorod_config *c)
     char host[64];
     int port;
     if (parse_listen(c->metrics.listen, host, sizeof host, &port) < 0) {
-        gorod_log(LOG_ERROR, "metrics: listen: \"%s\" is not ADDRESS:PORT "
+        gorod_log(GLOG_ERROR, "metrics: listen: \"%s\" is not ADDRESS:PORT "
                   "(127.0.0.1:9464 or [::1]:9464)", c->metrics.listen);
         return -EINVAL;
     }
     int fd = goro_tcp_listen(host, port, 0);
     if (fd < 0) {
-        gorod_log(LOG_ERROR, "metrics: listen on %s: %s", c->metrics.listen,
+        gorod_log(GLOG_ERROR, "metrics: listen on %s: %s", c->metrics.listen,
                   strerror(-fd));
         return fd;
     }
@@ -658,10 +658,10 @@ int metrics_start(const gorod_config *c)
     if (id < 0) {
         atomic_store(&metrics_lfd, -1);
         goro_close(fd);
-        gorod_log(LOG_ERROR, "metrics: %s", strerror((int)-id));
+        gorod_log(GLOG_ERROR, "metrics: %s", strerror((int)-id));
         return (int)id;
     }
-    gorod_log(LOG_INFO, "metrics: serving http://%s/metrics",
+    gorod_log(GLOG_INFO, "metrics: serving http://%s/metrics",
               c->metrics.listen);
     return 0;
 }

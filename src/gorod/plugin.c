@@ -43,7 +43,7 @@ static char *xstrdup(const char *s)
 {
     char *d = strdup(s ? s : "");
     if (d == NULL) {
-        gorod_log(LOG_ERROR, "out of memory");
+        gorod_log(GLOG_ERROR, "out of memory");
         abort();
     }
     return d;
@@ -91,11 +91,11 @@ static void start_g(void *arg)
     int expect = PLUGIN_RUNNING;
     if (rc != 0 &&
         atomic_compare_exchange_strong(&p->state, &expect, PLUGIN_FAILED))
-        gorod_log(LOG_ERROR, "plugin %s: start returned %d", p->conf.name, rc);
+        gorod_log(GLOG_ERROR, "plugin %s: start returned %d", p->conf.name, rc);
     else {
         expect = PLUGIN_RUNNING;
         atomic_compare_exchange_strong(&p->state, &expect, PLUGIN_EXITED);
-        gorod_log(LOG_INFO, "plugin %s: start returned %d", p->conf.name, rc);
+        gorod_log(GLOG_INFO, "plugin %s: start returned %d", p->conf.name, rc);
     }
 }
 
@@ -190,7 +190,7 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
         plugin_free(p);
         return NULL;
     }
-    gorod_log(LOG_INFO, "plugin %s: loaded %s (%s %s, %s stacks)", c->name,
+    gorod_log(GLOG_INFO, "plugin %s: loaded %s (%s %s, %s stacks)", c->name,
               c->path, e->name ? e->name : "?", e->version ? e->version : "?",
               c->fixed ? "fixed" : "copying");
     return p;
@@ -204,7 +204,7 @@ void plugin_stop(gorod_plugin *p)
     if (st == PLUGIN_FAILED)
         atomic_store(&p->state, PLUGIN_FAILED);
     if (goro_group_go(p->stopgroup, stop_g, p) < 0)
-        gorod_log(LOG_ERROR, "plugin %s: cannot run stop()", p->conf.name);
+        gorod_log(GLOG_ERROR, "plugin %s: cannot run stop()", p->conf.name);
 }
 
 int plugin_wait(gorod_plugin *p, int64_t deadline_ns)
