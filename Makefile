@@ -4,7 +4,7 @@
 #   make deps       install missing build and test packages (apt, as root)
 #   make test       deps, build, run the test suite
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
-#   make run        build and run a demonstration workload
+#   make run        build and run gorod in the foreground on config/gorod.yaml
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -264,8 +264,8 @@ bench: deps
 bench-bins: all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/spawn
-	$(Q)./$(BUILD)/bench/spawn
+	$(Q)$(MAKE) --no-print-directory all $(DAEMON)
+	$(Q)./$(GOROD) --foreground --config config/gorod.yaml
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
