@@ -62,64 +62,6 @@ static _Atomic bool admin_stopping;
 static _Atomic int  admin_conns;
 static char        *admin_path;
 
-static int64_t nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- a growing string ------------------------------------------------------ */
-
-typedef struct strbuf {
-    char  *p;
-    size_t len, cap;
-    bool   oom;        /* an allocation failed: the text is cut short */
-} strbuf;
-
-static bool sb_reserve(strbuf *b, size_t more)
-{
-    if (b->oom)
-        return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void sb_add(strbuf *b, const char *s, size_t n)
-{
-    if (!sb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !sb_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* fmt_dur writes ns as a short human duration: 950ms, 12.3s, 5m03s, 2h07m,
  * 3d04h. */
 static void fmt_dur(char *out, size_t len, int64_t ns)
@@ -219,7 +161,7 @@ static goro_metrics *metrics_get(void)
 
 static int64_t uptime_ns(const daemon_figs *f)
 {
-    return f->start_ns > 0 ? nanotime() - f->start_ns : 0;
+    return f->start_ns > 0 ? gorod_now() - f->start_ns : 0;
 }
 
 /* ---- the commands ----------------------------------------------------------- */
@@ -414,7 +356,7 @@ static int cmd_plugins(strbuf *b)
     sb_printf(b, "ok\n");
     sb_printf(b, "%-16s %-10s %-12s %10s %8s %8s %s\n", "NAME", "STATE",
               "STACK", "SERVED", "GS", "UP", "PATH");
-    int64_t now = nanotime();
+    int64_t now = gorod_now();
     if (gd.lock)
         goro_mutex_lock(gd.lock);
     for (gorod_plugin *p = gd.plugins; p; p = p->next) {
@@ -617,7 +559,7 @@ static void reply_text(int fd, const char *text)
     if (p == NULL)
         return;
     memcpy(p, text, n + 1);
-    goro_write_deadline(fd, p, n, nanotime() + ADMIN_WRITE_NS);
+    goro_write_deadline(fd, p, n, gorod_now() + ADMIN_WRITE_NS);
     free(p);
 }
 
@@ -655,7 +597,7 @@ static void admin_conn(void *arg)
     if (buf == NULL)
         goto done;
     size_t have = 0;
-    int64_t deadline = nanotime() + ADMIN_READ_NS;
+    int64_t deadline = gorod_now() + ADMIN_READ_NS;
     char *nl = NULL;
     for (;;) {
         ssize_t n = goro_read_deadline(fd, buf + have,
@@ -696,7 +638,7 @@ static void admin_conn(void *arg)
     if (out == NULL)
         reply_text(fd, "error: out of memory\n");
     else
-        goro_write_deadline(fd, out, outlen, nanotime() + ADMIN_WRITE_NS);
+        goro_write_deadline(fd, out, outlen, gorod_now() + ADMIN_WRITE_NS);
 
 done:
     free(out);

@@ -151,6 +151,18 @@ char *metrics_render(size_t *len);
 int metrics_start(const gorod_config *c);
 void metrics_stop(void);
 
+/* ---- a growing string (strbuf.c) ------------------------------------------ */
+
+typedef struct strbuf {
+    char  *p;
+    size_t len, cap;
+    bool   oom;        /* an allocation failed: the text is cut short */
+} strbuf;
+bool sb_reserve(strbuf *b, size_t more);   /* room for more bytes + NUL */
+void sb_add(strbuf *b, const char *s, size_t n);
+void sb_printf(strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- systemd and ELF (sdnotify.c, elfnote.c) ------------------------------ */
 
 /* Send one sd_notify datagram ("READY=1", "STATUS=...") to $NOTIFY_SOCKET

@@ -57,54 +57,7 @@ static _Atomic int  metrics_lfd = -1;
 static _Atomic bool metrics_stopping;
 static _Atomic int  metrics_conns;        /* live connection Gs */
 
-static int64_t nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- a growing string ------------------------------------------------------ */
-
-typedef struct strbuf {
-    char  *p;
-    size_t len, cap;
-    bool   oom;        /* an allocation failed: the text is cut short */
-} strbuf;
-
-static bool sb_reserve(strbuf *b, size_t more)
-{
-    if (b->oom)
-        return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !sb_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
+/* ---- a growing string, for the exposition ------------------------------ */
 
 /* sb_label appends s as a label value: backslash, double quote and newline
  * escaped as the exposition format requires. */
@@ -237,7 +190,7 @@ static void render_daemon(strbuf *b, const plugsample *ps, unsigned n,
     sb_printf(b, "gorod_info{version=\"%s\"} 1\n", GOROD_VERSION);
     family(b, "gorod_uptime_seconds", "gauge", "Time since gorod started.");
     sb_printf(b, "gorod_uptime_seconds %.3f\n",
-              start > 0 ? (double)(nanotime() - start) / 1e9 : 0.0);
+              start > 0 ? (double)(gorod_now() - start) / 1e9 : 0.0);
 
     family(b, "gorod_plugin_requests_total", "counter",
            "Requests served by each loaded plugin.");
@@ -435,7 +388,7 @@ static int respond(int fd, int code, const char *reason, const char *ctype,
                       "Connection: %s\r\n\r\n",
                       code, reason, ctype, blen, extra ? extra : "",
                       keep ? "keep-alive" : "close");
-    int64_t dl = nanotime() + METRICS_WRITE_NS;
+    int64_t dl = gorod_now() + METRICS_WRITE_NS;
     ssize_t w = goro_write_deadline(fd, hdr, (size_t)hl, dl);
     free(hdr);
     if (w != hl)
@@ -547,7 +500,7 @@ static void metrics_conn(void *arg)
 
     while (alive && !atomic_load(&metrics_stopping)) {
         /* Read until the blank line ending the headers. */
-        int64_t deadline = nanotime() + (have ? METRICS_REQ_NS
+        int64_t deadline = gorod_now() + (have ? METRICS_REQ_NS
                                               : METRICS_IDLE_NS);
         char *end = NULL;
         size_t endlen = 0;
@@ -575,7 +528,7 @@ static void metrics_conn(void *arg)
             }
             have += (size_t)n;
             /* The first byte of a request starts its own clock. */
-            deadline = nanotime() + METRICS_REQ_NS;
+            deadline = gorod_now() + METRICS_REQ_NS;
         }
         if (!alive)
             break;
