@@ -4,7 +4,7 @@
 #   make deps       install missing build and test packages (apt, as root)
 #   make test       deps, build, run the test suite
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
-#   make run        build and run a demonstration workload
+#   make run        build and run gorod in the foreground on config/gorod.yaml
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -101,7 +101,7 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(SPLITLD) -Wl,--export-dynamic-symbol=gorod_served \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
-	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -ldl $(LIBS)
+	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 
 $(GOROCTL): $(wildcard src/goroctl/*.c)
 	@mkdir -p $(dir $@)
@@ -264,8 +264,8 @@ bench: deps
 bench-bins: all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/spawn
-	$(Q)./$(BUILD)/bench/spawn
+	$(Q)$(MAKE) --no-print-directory all $(DAEMON)
+	$(Q)./$(GOROD) --foreground --config config/gorod.yaml
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under

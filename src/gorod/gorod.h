@@ -27,7 +27,7 @@
 
 /* ---- configuration (config.c) ------------------------------------------- */
 
-enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
 
 typedef struct gorod_plugin_conf {
     char    *name;              /* unique in the file */
@@ -93,13 +93,24 @@ typedef struct gorod_plugin {
     gorod_plugin_conf  conf;        /* own copy */
     void              *handle;      /* dlopen */
     const goro_plugin *entry;
-    goro_group        *group;       /* its Gs */
+    goro_group        *group;       /* its Gs: start() and what it spawns */
+    goro_group        *stopgroup;   /* stop() and what it spawns */
     _Atomic int        state;       /* enum plugin_state */
     int                status;      /* start()'s return, once exited */
     _Atomic uint64_t   served;      /* goro_plugin_served */
     int64_t            started_ns;  /* CLOCK_MONOTONIC */
     struct gorod_plugin *next;
 } gorod_plugin;
+
+/* Load, check and start a plugin: NULL with the refusal in err. */
+gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len);
+/* Ask it to stop (runs stop() in a G); wait for all of its Gs until
+ * deadline_ns (CLOCK_MONOTONIC, 0: none): 0 or -ETIMEDOUT. */
+void plugin_stop(gorod_plugin *p);
+int plugin_wait(gorod_plugin *p, int64_t deadline_ns);
+/* Unload it; does nothing while it has Gs (its code must stay mapped). */
+void plugin_free(gorod_plugin *p);
+int64_t gorod_now(void);          /* CLOCK_MONOTONIC, ns */
 
 /* ---- the daemon (gorod.c) -------------------------------------------------- */
 
@@ -113,6 +124,7 @@ typedef struct gorod_state {
     int64_t       start_ns;         /* CLOCK_MONOTONIC */
     _Atomic bool  stopping;
     _Atomic uint64_t admin_requests, metrics_requests;
+    _Atomic uint64_t served_retired; /* by plugins since unloaded */
 } gorod_state;
 extern gorod_state gd;
 
@@ -138,6 +150,18 @@ int admin_command(const char *line, char **out, size_t *outlen);
 char *metrics_render(size_t *len);
 int metrics_start(const gorod_config *c);
 void metrics_stop(void);
+
+/* ---- a growing string (strbuf.c) ------------------------------------------ */
+
+typedef struct strbuf {
+    char  *p;
+    size_t len, cap;
+    bool   oom;        /* an allocation failed: the text is cut short */
+} strbuf;
+bool sb_reserve(strbuf *b, size_t more);   /* room for more bytes + NUL */
+void sb_add(strbuf *b, const char *s, size_t n);
+void sb_printf(strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- systemd and ELF (sdnotify.c, elfnote.c) ------------------------------ */
 

@@ -718,6 +718,7 @@ static void wakeup_cb(uv_async_t *a)
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
         uv_close((uv_handle_t *)&epollpoll, close_cb);
+        sigqueue_close();
         return;
     }
     watchupdate();
@@ -754,6 +755,12 @@ static void wakeup_cb(uv_async_t *a)
         case waitReasonFileIO:
             fsstart(gp);
             break;
+        case waitReasonBlocking:
+        case waitReasonLoopCall: {
+            loopcall *lc = gp->param;
+            lc->fn(lc);
+            break;
+        }
         default:
             throw("netpoll: G submitted with an unknown wait reason");
         }
@@ -918,4 +925,80 @@ long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
     gopark(fscommit, NULL, waitReasonFileIO);
     getg()->param = NULL;
     return r.result;
+}
+
+/* ---- calls on the loop thread ------------------------------------------------ */
+
+uv_loop_t *netpoll_uvloop(void)
+{
+    return &loop;
+}
+
+void netpoll_loopdone(loopcall *lc)
+{
+    readyg(lc->gp, 0);
+    flush();
+}
+
+static bool loopcommit(g *gp, void *arg)
+{
+    (void)arg;
+    netpoll_submit(gp);
+    return true;
+}
+
+int netpoll_loopcall(loopcall *lc, uint8_t reason)
+{
+    lc->gp = getg();
+    lc->gp->param = lc;
+    gopark(loopcommit, NULL, reason);
+    getg()->param = NULL;
+    return lc->result;
+}
+
+/* goro_blocking: fn runs on libuv's thread pool (a thread stack of its
+ * own), the G parked meanwhile. */
+typedef struct blockreq {
+    loopcall  lc;
+    uv_work_t work;
+    goro_fn   fn;
+    void     *arg;
+} blockreq;
+
+static void blocking_work(uv_work_t *w)
+{
+    blockreq *r = w->data;
+    r->fn(r->arg);
+}
+
+static void blocking_done(uv_work_t *w, int status)
+{
+    (void)status;
+    blockreq *r = w->data;
+    netpoll_loopdone(&r->lc);
+}
+
+static void blocking_start(loopcall *lc)
+{
+    blockreq *r = (blockreq *)lc;
+    r->work.data = r;
+    int err = uv_queue_work(&loop, &r->work, blocking_work, blocking_done);
+    if (err < 0) {
+        lc->result = err;
+        netpoll_loopdone(lc);
+    }
+}
+
+int goro_blocking(goro_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    if (!onG(getg()))
+        return -EPERM;
+    blockreq r;
+    memclr_nolibc(&r, sizeof r);
+    r.lc.fn = blocking_start;
+    r.fn = fn;
+    r.arg = arg;
+    return netpoll_loopcall(&r.lc, waitReasonBlocking);
 }

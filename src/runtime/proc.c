@@ -79,6 +79,15 @@ int64_t nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* nanotime_coarse: the same clock at the kernel tick's resolution (a few
+ * ms), for a fraction of the cost: for ages shown to people. */
+int64_t nanotime_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* fastrand: a per-M xorshift generator. Must run on an M. */
 static inline uint32_t fastrand(void)
 {
@@ -201,7 +210,7 @@ static void gfput(p *pp, g *gp)
     if (readgstatus(gp) != Gdead)
         throw("gfput: bad status (not Gdead)");
     uintptr_t stksize = gp->stack.hi - gp->stack.lo;
-    if (stksize != rtconf.stack_min) {
+    if (stksize != rtconf.stack_min && gp->stack.lo != 0) {
         /* A grown stack is not kept with a dead G. */
         stackfree(gp->stack);
         gp->stack.lo = gp->stack.hi = 0;
@@ -786,6 +795,30 @@ static void exitall(void)
 
 /* ---- scheduling ------------------------------------------------------------ */
 
+/* schedlat_record counts how long gp, a sampled G, waited to run. */
+static uint64_t ticks0;   /* cputicks() and nanotime() at schedinit */
+static int64_t nanotime0;
+
+static void schedlat_record(p *pp, g *gp)
+{
+    /* Ticks to ns at the rate measured since start-up; integer arithmetic:
+     * a floating-point operation would set MXCSR flags the G then sees. */
+    uint64_t now = cputicks();
+    int64_t ns = nanotime() - nanotime0;
+    uint64_t ticks = now - ticks0;
+    int64_t d = 0;
+    if (ticks > 0 && now > (uint64_t)gp->trackstamp)
+        d = (int64_t)((unsigned __int128)(now - (uint64_t)gp->trackstamp) *
+                      (uint64_t)ns / ticks);
+    gp->trackstamp = 0;
+    int i = 0;
+    while (i < GORO_SCHEDLAT_BUCKETS - 1 && d > (1000ll << i))
+        i++;
+    pp->stats.schedlat_bucket[i]++;
+    pp->stats.schedlat_count++;
+    pp->stats.schedlat_sum_ns += (uint64_t)d;
+}
+
 /* execute runs gp on the current M. Must run on g0. Never returns. */
 HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
 {
@@ -800,6 +833,8 @@ HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
     if (!inheritTime)
         pp->schedtick++;
     pp->stats.ctx_switches++;
+    if (unlikely(gp->trackstamp != 0))
+        schedlat_record(pp, gp);
     *mp->errnop = gp->goerrno;
     gogo(gp);
 }
@@ -1166,6 +1201,15 @@ HOT static void goexit0(g *gp)
         dallocx(gp->asyncctx, MALLOCX_ALIGN(64));
         gp->asyncctx = NULL;
     }
+    gp->trackstamp = 0;
+    if (gp->group != NULL)
+        groupexit(gp);
+    if (unlikely(gp->fixedstack)) {
+        stackfreefixed(gp->stack);
+        gp->fixedstack = false;
+        gp->stack.lo = gp->stack.hi = 0;
+        gp->stackguard0 = 0;
+    }
     pp->stats.gs_exited++;
     if (gp == sched.maing)
         exitall();
@@ -1303,6 +1347,8 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonIORead] = "IO wait (read)",
     [waitReasonIOWrite] = "IO wait (write)",
     [waitReasonFileIO] = "file IO",
+    [waitReasonBlocking] = "blocking call",
+    [waitReasonLoopCall] = "loop call",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P
@@ -1498,6 +1544,7 @@ void goro_syscall_exit(void)
 struct newprocargs {
     goro_fn fn;
     void *arg;
+    goro_group *grp;   /* the new G's group */
 };
 
 /* newproc1 creates a G running fn(arg) and puts it on the current P's
@@ -1515,6 +1562,19 @@ static uintptr_t newproc1(void *a)
     }
     if (newg->stack.hi == 0)
         throw("newproc1: newg missing stack");
+    newg->group = na->grp;
+    if (na->grp != NULL) {
+        atomic_fetch_add(&na->grp->live, 1);
+        if (na->grp->fixed != 0) {
+            /* Its code may not check the stack: one fixed stack, never
+             * moved (the starting one goes back to the cache). */
+            stackfree(newg->stack);
+            newg->stack = stackallocfixed(na->grp->fixed);
+            newg->stackguard0 = newg->stack.lo + StackGuard;
+            newg->fixedstack = true;
+        }
+    }
+    newg->createdat = nanotime_coarse();
 
     /* The switch frame gogo will pop: rip = gostart, which then runs with
      * %rsp = hi - 8 (16-byte aligned at its call, as the psABI wants) and a
@@ -1553,7 +1613,14 @@ int64_t goro_go(goro_fn fn, void *arg)
     g *gp = getg();
     if (!onG(gp))
         return -EPERM;
-    struct newprocargs na = {fn, arg};
+    struct newprocargs na = {fn, arg, gp->group};
+    return (int64_t)systemstack(newproc1, &na);
+}
+
+/* newproc spawns fn(arg) into grp (NULL: no group), from a G. */
+int64_t newproc(goro_fn fn, void *arg, goro_group *grp)
+{
+    struct newprocargs na = {fn, arg, grp};
     return (int64_t)systemstack(newproc1, &na);
 }
 
@@ -1577,40 +1644,11 @@ __attribute__((no_split_stack)) int *goro_errno_location(void)
     return __errno_location();
 }
 
-void goro_stats_get(goro_stats *out)
-{
-    if (out == NULL)
-        return;
-    pstats sum = gstats;
-    for (int32_t i = 0; allp != NULL && i < gomaxprocs; i++) {
-        pstats *s = &allp[i]->stats;
-        sum.gs_created += s->gs_created;
-        sum.gs_exited += s->gs_exited;
-        sum.ctx_switches += s->ctx_switches;
-        sum.stack_grows += s->stack_grows;
-        sum.stack_shrinks += s->stack_shrinks;
-        sum.stack_copied_bytes += s->stack_copied_bytes;
-        sum.stack_bytes_inuse += s->stack_bytes_inuse;
-        sum.preempt_sync += s->preempt_sync;
-        sum.preempt_async += s->preempt_async;
-    }
-    out->gs_created = sum.gs_created;
-    out->gs_live = sum.gs_created - sum.gs_exited;
-    out->procs = (uint64_t)gomaxprocs;
-    out->threads = (uint64_t)sched.mnext;
-    out->stack_bytes_inuse = sum.stack_bytes_inuse > 0
-                                 ? (uint64_t)sum.stack_bytes_inuse : 0;
-    out->stack_grows = sum.stack_grows;
-    out->stack_shrinks = sum.stack_shrinks;
-    out->stack_copied_bytes = sum.stack_copied_bytes;
-    out->preempt_sync = sum.preempt_sync;
-    out->preempt_async = sum.preempt_async;
-    out->ctx_switches = sum.ctx_switches;
-}
-
 /* schedinit sets up the Ps and the stack allocator from rtconf. */
 static int schedinit(void)
 {
+    ticks0 = cputicks();
+    nanotime0 = nanotime();
     stackinit();
     gomaxprocs = rtconf.procs;
     allp = mallocx(sizeof(p *) * gomaxprocs, MALLOCX_ZERO);
@@ -1658,7 +1696,7 @@ int goro_run(goro_fn main_fn, void *arg)
     minit(m0);
     acquirep(m0, allp[0]);
     /* The main G: created like any other, on m0's g0. */
-    struct newprocargs na = {main_fn, arg};
+    struct newprocargs na = {main_fn, arg, NULL};
     newproc1(&na);
     sched.maing = atomic_load(&allp[0]->runnext);
     atomic_store(&mainStarted, true);

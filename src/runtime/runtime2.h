@@ -50,6 +50,8 @@ typedef struct stack {
  * systemstack (< 80), or a no_split_stack function (clang users must mark
  * variadic functions so: its register save area alone is 176 bytes). 928,
  * Go's value on linux/amd64, leaves 392 bytes for such unchecked frames. */
+#define PAGESIZE        4096
+
 #define StackGuard      928
 #define StackSmall      256
 
@@ -131,6 +133,8 @@ enum {
     waitReasonIOWrite,       /* netpoll: fd writable (likewise) */
     waitReasonFileIO,        /* netpoll: a uv_fs request (g->param); the
                                 stack is pinned (stackscan skips the G) */
+    waitReasonBlocking,      /* goro_blocking: fn runs on libuv's pool */
+    waitReasonLoopCall,      /* a call on the loop thread (loopcall) */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -195,6 +199,17 @@ struct g {
                                 the fd was closed meanwhile */
     uint32_t  waitcgen;      /* netpoll_closegen[waitfd] before the call
                                 that gave EAGAIN (set by the G) */
+    struct goro_group *group; /* its group (group.c), inherited from the
+                                creator; counted in group->live from
+                                newproc1 to goexit0 */
+    bool      fixedstack;    /* the stack is the group's fixed kind: never
+                                moved, shrunk or cached (stack.c) */
+    uint8_t   trackseq;      /* scheduling latency sampling: every 8th time
+                                the G becomes runnable ... */
+    int64_t   trackstamp;    /* ... this is cputicks() then, until execute
+                                records the wait (0: not tracked) */
+    int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
+                                age) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -224,6 +239,19 @@ typedef struct mutex {
     _Atomic uint32_t key;
 } mutex;
 enum { mutex_unlocked = 0, mutex_locked = 1, mutex_sleeping = 2 };
+
+/* A group of Gs (group.c). name, fixed and udata are set at creation and
+ * never change. */
+struct goro_group {
+    char      *name;
+    uintptr_t  fixed;         /* fixed stack size, or 0: copying stacks */
+    void      *udata;
+    _Atomic int64_t live;     /* Gs from newproc1 to goexit0 */
+    mutex      lock;          /* orders the last exit's wakeup against
+                                 goro_group_wait and goro_group_free */
+    int        waitfd;        /* eventfd a waiter reads, or -1; under lock */
+    bool       waiting;       /* a G is in goro_group_wait; under lock */
+};
 
 struct m {
     g        *g0;            /* goroutine with the scheduling stack; offset
@@ -285,8 +313,12 @@ typedef struct sysmontick {
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
  * (reads are racy but each field is a whole word). */
+/* Buckets of the scheduling latency histogram: i holds waits <= 1us << i
+ * (the last: all longer ones). */
 typedef struct pstats {
     uint64_t gs_created, gs_exited;
+    uint64_t schedlat_count, schedlat_sum_ns;
+    uint64_t schedlat_bucket[GORO_SCHEDLAT_BUCKETS];
     uint64_t ctx_switches;
     uint64_t stack_grows, stack_shrinks, stack_copied_bytes;
     int64_t  stack_bytes_inuse;
@@ -479,6 +511,16 @@ static inline uintptr_t getsp(void)
 /* ---- proc.c ------------------------------------------------------------ */
 
 HIDDEN uint32_t readgstatus(g *gp);
+HIDDEN int64_t nanotime(void);
+/* cputicks reads the time-stamp counter (Go's cputicks): no call, so it
+ * may run on a G's stack where nanotime's libc call would demand the
+ * non-split headroom. schedlat_record converts ticks to time. */
+static inline uint64_t cputicks(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
 HIDDEN void casgstatus_slow(g *gp, uint32_t oldval, uint32_t newval);
 
 /* casgstatus moves gp from oldval to newval; the only way a status changes.
@@ -500,6 +542,10 @@ static inline bool casgstatus_owned(uint32_t oldval)
 static inline __attribute__((always_inline)) void
 casgstatus(g *gp, uint32_t oldval, uint32_t newval)
 {
+    /* Sample one in eight runnable periods for the scheduling latency
+     * histogram (Go's gTrackingPeriod); execute records them. */
+    if (newval == Grunnable && unlikely((++gp->trackseq & 7) == 0))
+        gp->trackstamp = (int64_t)cputicks();
     if (casgstatus_owned(oldval) && newval != oldval &&
         !(newval & Gscan) &&
         likely(atomic_load_explicit(&gp->atomicstatus,
@@ -509,13 +555,17 @@ casgstatus(g *gp, uint32_t oldval, uint32_t newval)
     }
     casgstatus_slow(gp, oldval, newval);
 }
+HIDDEN void groupexit(g *gp);    /* goexit0's half of group.c, on g0 */
+HIDDEN int64_t newproc(goro_fn fn, void *arg, struct goro_group *grp); /* from a G */
+HIDDEN stack stackallocfixed(uintptr_t n);  /* a group's fixed stack */
+HIDDEN void stackfreefixed(stack stk);
+HIDDEN int64_t nanotime_coarse(void);
 HIDDEN bool castogscanstatus(g *gp, uint32_t oldval, uint32_t newval);
 HIDDEN NORETURN void schedule(void);
 HIDDEN void gopark(bool (*unlockf)(g *, void *), void *lock, uint8_t reason);
 HIDDEN void goready(g *gp);
 HIDDEN void ready(g *gp);            /* must run on g0 or a non-M thread */
 HIDDEN void injectglist(g *head);    /* Gwaiting list -> runnable, any thread */
-HIDDEN int64_t nanotime(void);
 HIDDEN uint32_t fastrandn(uint32_t n);
 HIDDEN void badmcall(void);
 HIDDEN bool runqput(p *pp, g *gp, bool next);
@@ -613,6 +663,20 @@ HIDDEN void netpollshutdown(void);
  * waitReasonFileIO (param = fsreq). Any thread; called from gopark's unlock
  * function, once the G's context is saved. */
 HIDDEN void netpoll_submit(g *gp);
+/* A call a G makes on the loop thread: netpoll_loopcall parks the G,
+ * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
+ * wait with netpoll_loopdone(lc). lc lives on the parked G's stack, which
+ * is pinned meanwhile (stackscan skips these waits). */
+typedef struct loopcall loopcall;
+struct loopcall {
+    void (*fn)(loopcall *lc);
+    g    *gp;
+    int   result;
+};
+HIDDEN int netpoll_loopcall(loopcall *lc, uint8_t reason);
+HIDDEN void netpoll_loopdone(loopcall *lc);      /* loop thread */
+HIDDEN struct uv_loop_s *netpoll_uvloop(void);   /* loop thread only */
+HIDDEN void sigqueue_close(void);                /* loop thread, at exit */
 HIDDEN bool netpoll_polled(int fd);      /* fd has a pollDesc; any thread */
 /* netpoll_closegen[fd] counts goro_closes of fd (netpollclose bumps it
  * before it looks for fd's pollDesc). A G loads it before the call that

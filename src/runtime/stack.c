@@ -59,7 +59,6 @@
  * (through the GOT), hence exported. */
 __attribute__((visibility("default"))) uintptr_t goro_nonsplit_headroom = 16384;
 
-#define PAGESIZE 4096
 #define GORO_STR2(x) #x
 #define GORO_STR(x) GORO_STR2(x)
 
@@ -404,6 +403,28 @@ static void sysstackfree(void *v, uintptr_t n)
     }
 }
 
+/* Fixed stacks (a group's, see goro_group_new): n bytes, a multiple of the
+ * page size, with a guard page below; never moved, shrunk or cached. Their
+ * bytes are counted in use and in stackfixedbytes. On g0. */
+_Atomic uint64_t stackfixedbytes;
+
+stack stackallocfixed(uintptr_t n)
+{
+    char *v = sysstackalloc(n);
+    stat_inuse((int64_t)n);
+    atomic_fetch_add_explicit(&stackfixedbytes, n, memory_order_relaxed);
+    return (stack){(uintptr_t)v, (uintptr_t)v + n};
+}
+
+void stackfreefixed(stack stk)
+{
+    uintptr_t n = stk.hi - stk.lo;
+    if (munmap((char *)stk.lo - PAGESIZE, n + PAGESIZE) != 0)
+        throw("stackfreefixed: munmap failed");
+    stat_inuse(-(int64_t)n);
+    atomic_fetch_sub_explicit(&stackfixedbytes, n, memory_order_relaxed);
+}
+
 static inline p *mypforstacks(void)
 {
     g *gp = getg();
@@ -598,6 +619,15 @@ void newstack(g *gp)
     uintptr_t above = gp->stack.hi - entrysp;  /* bytes in use at entry */
     uintptr_t want = above + need + StackGuard + StackSmall + MF_SIZE + 8;
     /* need is checked on its own: a huge alloca would make want wrap. */
+    if (unlikely(gp->fixedstack) && (need > oldsize || want > oldsize)) {
+        print("runtime: goroutine %lld of group %s ran past its fixed "
+              "%lu-byte stack [%#lx, %#lx): in use %lu, a frame needs %lu "
+              "more\n", (long long)gp->goid, gp->group->name,
+              (unsigned long)oldsize, (unsigned long)gp->stack.lo,
+              (unsigned long)gp->stack.hi, (unsigned long)above,
+              (unsigned long)need);
+        throw("fixed stack overflow");
+    }
     if (need > rtconf.stack_max || want > oldsize) {
         uintptr_t newsize = oldsize * 2;
         while (newsize < want && newsize <= rtconf.stack_max)
@@ -654,7 +684,7 @@ void morestackbad(g *gp, uintptr_t frame)
  * adjusting. Returns whether it shrank. */
 bool shrinkstack(g *gp)
 {
-    if (rtconf.no_shrink)
+    if (rtconf.no_shrink || gp->fixedstack)
         return false;
     if (gp->stack.lo == 0)
         throw("missing stack in shrinkstack");
@@ -718,7 +748,9 @@ int stackscan(void)
             /* A G in a file operation has libuv's thread pool reading or
              * writing its stack (the request, maybe the buffer): its stack
              * is pinned. The wait reason is stable while we hold it. */
-            if (gp->waitreason != waitReasonFileIO && shrinkstack(gp))
+            if (gp->waitreason != waitReasonFileIO &&
+                gp->waitreason != waitReasonBlocking &&
+                gp->waitreason != waitReasonLoopCall && shrinkstack(gp))
                 shrunk++;
             /* release-store: the copy is visible before anyone readies gp */
             atomic_store_explicit(&gp->atomicstatus, Gwaiting,

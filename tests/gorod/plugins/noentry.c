@@ -1,12 +1,8 @@
-/*
- * noentry.c - a valid split-stack shared object without goro_plugin_entry:
- * gorod must refuse it, naming the missing symbol.
- */
+/* noentry.c - a split-stack shared object with no goro_plugin_entry: gorod
+ * must refuse it. */
 #include <goro.h>
 
-GORO_EXTERN int noentry_start(const char *args);
-
-int noentry_start(const char *args)
+__attribute__((visibility("default"))) int not_a_plugin(void)
 {
-    return 0;
+    return 42;
 }

@@ -1,16 +1,13 @@
-/*
- * undefsym.c - a plugin that calls a function no library defines, so that
- * dlopen with RTLD_NOW fails ("undefined symbol: goro_test_no_such_function")
- * and gorod refuses it with dlerror's message.
- */
-#include <goro.h>
+/* undefsym.c - a plugin that needs a function nobody defines: dlopen with
+ * RTLD_NOW fails, and gorod refuses it with dlopen's message. */
 #include <goro/plugin.h>
 
-extern int goro_test_no_such_function(void);
+extern int goro_no_such_function(int);
 
-static int undefsym_start(const char *args)
+static int start(const char *args)
 {
-    return goro_test_no_such_function();
+    (void)args;
+    return goro_no_such_function(1);
 }
 
-GORO_PLUGIN_DEFINE("undefsym", "1.0", undefsym_start, NULL);
+GORO_PLUGIN_DEFINE("undefsym", "1.0", start, NULL);

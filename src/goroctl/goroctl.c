@@ -1,0 +1,240 @@
+/*
+ * goroctl - the command-line client of gorod's admin socket.
+ *
+ *   goroctl [--socket PATH] COMMAND [ARG...] [--json]
+ *
+ * It connects to the socket (--socket, else $GOROD_SOCKET, else
+ * /run/gorod/gorod.sock), writes the command as one line, reads the reply to
+ * the end of the stream and splits it: the first line is "ok" or
+ * "error: MESSAGE". On "ok" the body goes to stdout and goroctl exits 0; on
+ * an error the whole reply goes to stderr and it exits 1; when it cannot
+ * reach the daemon at all it names the socket and the reason and exits 2.
+ * `--json` is spelled on the wire as the argument "json" (`stats --json`
+ * sends "stats json").
+ *
+ * An ordinary C program, not built against goro: one blocking connect,
+ * write and read loop, with a receive timeout so that a daemon that accepts
+ * but never answers does not hang a script forever.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define GOROCTL_VERSION  "0.1.0"
+#define DEFAULT_SOCKET   "/run/gorod/gorod.sock"
+#define LINE_MAX_BYTES   4096
+#define REPLY_TIMEOUT_S  30
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: goroctl [--socket PATH] COMMAND [--json]\n"
+        "\n"
+        "Ask a running gorod over its admin socket.\n"
+        "\n"
+        "commands:\n"
+        "  status     the daemon at a glance\n"
+        "  stats      every figure, \"key value\" per line (--json: one JSON "
+        "object)\n"
+        "  ps         every G: id, status, wait reason, stack, plugin, age\n"
+        "  plugins    the loaded plugins\n"
+        "  reload     reload the configuration file\n"
+        "  metrics    the Prometheus text exposition\n"
+        "  help       the daemon's own list of commands\n"
+        "\n"
+        "options:\n"
+        "  -s, --socket PATH  the admin socket (default: $GOROD_SOCKET, else "
+        DEFAULT_SOCKET ")\n"
+        "  -j, --json         ask for JSON (stats)\n"
+        "  -h, --help         this text\n"
+        "  -V, --version      goroctl's version\n"
+        "\n"
+        "exit status: 0 ok, 1 the daemon answered with an error, 2 it could "
+        "not be reached\n");
+}
+
+/* Write all of buf; a peer that closed early is not fatal here (its reply
+ * may already be waiting), so send with MSG_NOSIGNAL. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = getenv("GOROD_SOCKET");
+    if (sock == NULL || sock[0] == '\0')
+        sock = DEFAULT_SOCKET;
+    bool json = false;
+
+    static const struct option opts[] = {
+        {"socket",  required_argument, NULL, 's'},
+        {"json",    no_argument,       NULL, 'j'},
+        {"help",    no_argument,       NULL, 'h'},
+        {"version", no_argument,       NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "s:jhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sock = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("goroctl %s\n", GOROCTL_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "goroctl: no command given\n");
+        usage(stderr);
+        return 2;
+    }
+
+    /* The line: the command and its arguments, then "json" for --json. */
+    size_t cap = LINE_MAX_BYTES * 4 + 2, len = 0;
+    char *line = malloc(cap);
+    if (line == NULL) {
+        fprintf(stderr, "goroctl: out of memory\n");
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        if (len + n + 8 > cap) {
+            fprintf(stderr, "goroctl: command line too long\n");
+            return 2;
+        }
+        if (len)
+            line[len++] = ' ';
+        memcpy(line + len, argv[i], n);
+        len += n;
+    }
+    if (json) {
+        memcpy(line + len, " json", 5);
+        len += 5;
+    }
+    line[len++] = '\n';
+
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(sock) >= sizeof sa.sun_path) {
+        fprintf(stderr, "goroctl: cannot connect to %s: socket path too "
+                "long (at most %zu bytes)\n", sock, sizeof sa.sun_path - 1);
+        return 2;
+    }
+    strcpy(sa.sun_path, sock);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "goroctl: socket: %s\n", strerror(errno));
+        return 2;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int err = errno;
+        fprintf(stderr, "goroctl: cannot connect to %s: %s%s\n", sock,
+                strerror(err),
+                err == ENOENT || err == ECONNREFUSED
+                    ? " (is gorod running? --socket or GOROD_SOCKET name "
+                      "another socket)"
+                    : "");
+        return 2;
+    }
+    struct timeval tv = {REPLY_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+
+    int werr = write_all(fd, line, len);
+    free(line);
+    /* Even when the write failed the daemon may have answered (a line too
+     * long is refused before it is all read): read what there is. */
+    if (werr == 0)
+        shutdown(fd, SHUT_WR);
+
+    size_t rcap = 65536, rlen = 0;
+    char *reply = malloc(rcap + 1);
+    if (reply == NULL) {
+        fprintf(stderr, "goroctl: out of memory\n");
+        return 2;
+    }
+    for (;;) {
+        if (rlen == rcap) {
+            char *r = realloc(reply, rcap * 2 + 1);
+            if (r == NULL) {
+                fprintf(stderr, "goroctl: out of memory\n");
+                return 2;
+            }
+            reply = r;
+            rcap *= 2;
+        }
+        ssize_t n = read(fd, reply + rlen, rcap - rlen);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            /* A reset after the reply (the daemon closed with our unread
+             * bytes pending) ends the stream like EOF. */
+            if (errno == ECONNRESET && rlen > 0)
+                break;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                fprintf(stderr, "goroctl: %s: no reply within %ds\n", sock,
+                        REPLY_TIMEOUT_S);
+                return 2;
+            }
+            fprintf(stderr, "goroctl: reading from %s: %s\n", sock,
+                    strerror(errno));
+            return 2;
+        }
+        if (n == 0)
+            break;
+        rlen += (size_t)n;
+    }
+    close(fd);
+    reply[rlen] = '\0';
+
+    if (rlen == 0) {
+        if (werr < 0)
+            fprintf(stderr, "goroctl: writing to %s: %s\n", sock,
+                    strerror(-werr));
+        else
+            fprintf(stderr, "goroctl: %s closed the connection without a "
+                    "reply\n", sock);
+        return 2;
+    }
+    char *eol = strchr(reply, '\n');
+    size_t first = eol ? (size_t)(eol - reply) : rlen;
+    if (first == 2 && strncmp(reply, "ok", 2) == 0) {
+        const char *body = eol ? eol + 1 : reply + rlen;
+        fwrite(body, 1, rlen - (size_t)(body - reply), stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    fwrite(reply, 1, rlen, stderr);
+    if (reply[rlen - 1] != '\n')
+        fputc('\n', stderr);
+    return strncmp(reply, "error:", 6) == 0 ? 1 : 2;
+}

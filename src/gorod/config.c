@@ -1,0 +1,1408 @@
+/*
+ * config.c - the daemon's YAML configuration.
+ *
+ * The file is read once into memory and then looked at twice.
+ *
+ * First, libyaml's event parser walks it against the libcyaml schema below.
+ * The schema is the one description of the file's shape: every mapping's
+ * fields, every sequence's entry. The walk is what gives the messages their
+ * line numbers (libcyaml reports none for values, and its messages are log
+ * lines, not something a caller can return): it records the line of every
+ * key path it meets ("stack.min_size", "plugins[2].path"), and it reports,
+ * in the file's words, what libcyaml would only refuse with an error code:
+ * syntax errors, an empty file, a second document, a top level or a section
+ * that is not a mapping, a list that is not a list, an unknown key (with the
+ * keys allowed there), a duplicate key, an alias.
+ *
+ * Second, when the shape is right, libcyaml loads the same bytes into a
+ * "raw" struct by the schema. Every scalar in the schema is a CYAML_STRING,
+ * never an int, uint, bool or enum: libcyaml 1.3 is lax with those (`12abc`
+ * loads as 12, `-5` into an unsigned field, `maybe` as true) and its errors
+ * do not say which value was wrong. So libcyaml does the structure and the
+ * allocation, and every value is then parsed here, strictly, by the same
+ * rules as the runtime's GORO_* variables (src/runtime/config.c: same sizes,
+ * durations and ranges), and checked, with the recorded line of its key.
+ * Cross-field rules (max_size against min_size, cache_size against the
+ * largest cached stack, unique plugin names) name the line of whichever of
+ * their keys comes last in the file.
+ *
+ * Rejected: doing everything with libyaml events (the structs would be
+ * filled by hand, a second schema in code), and libcyaml's typed scalars
+ * (lax, and no line numbers).
+ *
+ * An unknown key does not stop the load (libcyaml is told to ignore
+ * unknown keys once the walk has reported them), so a file with a typo in a
+ * key and a bad value elsewhere gets both messages at once; anything else
+ * wrong with the shape stops before libcyaml, which could not load it.
+ *
+ * Messages read "FILE:LINE: KEY: VALUE is not ALLOWED", FILE as given, KEY
+ * the dotted path with plugins numbered from 0 (plugins[0].path), VALUE the
+ * parsed scalar (quoted when empty or holding blanks). All messages found
+ * are reported, sorted by line, up to MAXMSGS of them.
+ *
+ * Relative paths (admin.socket, log.target, plugins[].path) are resolved
+ * against the directory of the configuration file, made absolute and
+ * cleaned lexically, so that the printed configuration loads again to the
+ * same values from anywhere.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cyaml/cyaml.h>
+#include <yaml.h>
+
+#include "gorod.h"
+
+/* More messages than this are counted, not shown: a file gone wrong
+ * everywhere (the wrong file) would otherwise fill the terminal. */
+#define MAXMSGS 20
+
+/* ---- the schema --------------------------------------------------------- */
+
+/* The file as libcyaml loads it: every scalar a string, NULL when absent. */
+struct raw_sched {
+    char *procs, *time_slice, *async_preempt;
+};
+struct raw_stack {
+    char *min_size, *max_size, *orders, *cache_size, *non_split_headroom,
+        *scan_interval, *debug, *poison_copy, *from_system, *fault_on_free,
+        *no_shrink;
+};
+struct raw_log {
+    char *level, *target;
+};
+struct raw_admin {
+    char *socket, *mode;
+};
+struct raw_metrics {
+    char *listen;
+};
+struct raw_plugin {
+    char *name, *path, *args, *stack, *fixed_stack_size, *enabled;
+};
+struct raw {
+    struct raw_sched *sched;
+    struct raw_stack *stack;
+    struct raw_log *log;
+    struct raw_admin *admin;
+    struct raw_metrics *metrics;
+    char *status_interval, *shutdown_timeout;
+    struct raw_plugin *plugins;
+    unsigned plugins_count;
+};
+
+#define OPT CYAML_FLAG_OPTIONAL
+#define STR(s, m) CYAML_FIELD_STRING_PTR(#m, OPT, s, m, 0, CYAML_UNLIMITED)
+/* A section may be present and empty ("sched:" with its keys commented
+ * out): POINTER_NULL makes that a NULL section, all defaults. */
+#define SECTION(m, f) \
+    CYAML_FIELD_MAPPING_PTR(#m, OPT | CYAML_FLAG_POINTER_NULL, struct raw, \
+                            m, f)
+
+static const cyaml_schema_field_t sched_fields[] = {
+    STR(struct raw_sched, procs),
+    STR(struct raw_sched, time_slice),
+    STR(struct raw_sched, async_preempt),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t stack_fields[] = {
+    STR(struct raw_stack, min_size),
+    STR(struct raw_stack, max_size),
+    STR(struct raw_stack, orders),
+    STR(struct raw_stack, cache_size),
+    STR(struct raw_stack, non_split_headroom),
+    STR(struct raw_stack, scan_interval),
+    STR(struct raw_stack, debug),
+    STR(struct raw_stack, poison_copy),
+    STR(struct raw_stack, from_system),
+    STR(struct raw_stack, fault_on_free),
+    STR(struct raw_stack, no_shrink),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t log_fields[] = {
+    STR(struct raw_log, level),
+    STR(struct raw_log, target),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t admin_fields[] = {
+    STR(struct raw_admin, socket),
+    STR(struct raw_admin, mode),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t metrics_fields[] = {
+    STR(struct raw_metrics, listen),
+    CYAML_FIELD_END,
+};
+/* name and path are required, but checked here (with a message naming the
+ * entry's line) rather than by libcyaml. */
+static const cyaml_schema_field_t plugin_fields[] = {
+    STR(struct raw_plugin, name),
+    STR(struct raw_plugin, path),
+    STR(struct raw_plugin, args),
+    STR(struct raw_plugin, stack),
+    STR(struct raw_plugin, fixed_stack_size),
+    STR(struct raw_plugin, enabled),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t plugin_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_plugin, plugin_fields),
+};
+static const cyaml_schema_field_t top_fields[] = {
+    SECTION(sched, sched_fields),
+    SECTION(stack, stack_fields),
+    SECTION(log, log_fields),
+    SECTION(admin, admin_fields),
+    SECTION(metrics, metrics_fields),
+    STR(struct raw, status_interval),
+    STR(struct raw, shutdown_timeout),
+    CYAML_FIELD_SEQUENCE("plugins", OPT | CYAML_FLAG_POINTER_NULL, struct raw,
+                         plugins, &plugin_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t top_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw, top_fields),
+};
+
+static const cyaml_config_t cyaml_cfg = {
+    .log_fn = NULL, /* our own messages say what is wrong */
+    .mem_fn = cyaml_mem,
+    .log_level = CYAML_LOG_ERROR,
+    .flags = CYAML_CFG_IGNORE_UNKNOWN_KEYS | CYAML_CFG_NO_ALIAS,
+};
+
+/* ---- messages and lines ------------------------------------------------- */
+
+struct msg {
+    int line; /* 0: about the whole file */
+    unsigned seq;
+    char *text;
+};
+
+/* A key path and the line it was found on. */
+struct where {
+    char *path;
+    int line;
+};
+
+/* One load: the messages so far and the lines of the keys. */
+struct load {
+    const char *file;
+    char *dir; /* the file's directory, absolute */
+    struct msg *msgs;
+    unsigned nmsgs, capmsgs;
+    bool hard; /* a message libcyaml's load cannot get past */
+    bool nomem;
+    struct where *lines;
+    unsigned nlines, caplines;
+};
+
+static void *grow(void *p, unsigned *cap, unsigned n, size_t size)
+{
+    if (n < *cap)
+        return p;
+    unsigned c = *cap ? *cap * 2 : 16;
+    void *q = realloc(p, c * size);
+    if (q != NULL)
+        *cap = c;
+    return q;
+}
+
+/* errat adds the message "FILE:LINE: ..." (or "FILE: ..." for line 0). */
+static void errat(struct load *l, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void errat(struct load *l, int line, const char *fmt, ...)
+{
+    struct msg *m = grow(l->msgs, &l->capmsgs, l->nmsgs, sizeof *m);
+    if (m == NULL) {
+        l->nomem = true;
+        return;
+    }
+    l->msgs = m;
+    char *body = NULL, *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&body, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (line > 0 ? asprintf(&text, "%s:%d: %s", l->file, line, body)
+                           : asprintf(&text, "%s: %s", l->file, body)) < 0) {
+        free(body);
+        l->nomem = true;
+        return;
+    }
+    free(body);
+    m[l->nmsgs] = (struct msg){line, l->nmsgs, text};
+    l->nmsgs++;
+}
+
+static int bymsgline(const void *a, const void *b)
+{
+    const struct msg *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* report writes the messages, sorted by line, into err: whole lines only,
+ * separated by newlines, no newline after the last. */
+static void report(struct load *l, char *err, size_t errlen)
+{
+    if (errlen == 0)
+        return;
+    err[0] = '\0';
+    qsort(l->msgs, l->nmsgs, sizeof l->msgs[0], bymsgline);
+    size_t used = 0;
+    unsigned shown = 0;
+    char more[128];
+    for (unsigned i = 0; i <= l->nmsgs; i++) {
+        const char *t;
+        if (i < l->nmsgs && shown < MAXMSGS)
+            t = l->msgs[i].text;
+        else if (i < l->nmsgs || l->nomem) {
+            if (l->nomem)
+                snprintf(more, sizeof more, "%s: out of memory", l->file);
+            else
+                snprintf(more, sizeof more, "%s: %u more errors not shown",
+                         l->file, l->nmsgs - shown);
+            t = more;
+            i = l->nmsgs;
+        } else
+            break;
+        size_t n = strlen(t) + (used > 0);
+        if (used + n + 1 > errlen) {
+            if (used == 0) /* the first message, cut: better than none */
+                snprintf(err, errlen, "%s", t);
+            break;
+        }
+        snprintf(err + used, errlen - used, "%s%s", used > 0 ? "\n" : "", t);
+        used += n;
+        shown++;
+    }
+}
+
+static void setline(struct load *l, const char *path, int line)
+{
+    struct where *w = grow(l->lines, &l->caplines, l->nlines, sizeof *w);
+    char *p = strdup(path);
+    if (w == NULL || p == NULL) {
+        if (w != NULL)
+            l->lines = w;
+        free(p);
+        l->nomem = true;
+        return;
+    }
+    l->lines = w;
+    w[l->nlines++] = (struct where){p, line};
+}
+
+/* lineof returns the line of key path, 0 when it is not in the file. */
+static int lineof(const struct load *l, const char *path)
+{
+    for (unsigned i = 0; i < l->nlines; i++)
+        if (strcmp(l->lines[i].path, path) == 0)
+            return l->lines[i].line;
+    return 0;
+}
+
+static void load_free(struct load *l)
+{
+    for (unsigned i = 0; i < l->nmsgs; i++)
+        free(l->msgs[i].text);
+    free(l->msgs);
+    for (unsigned i = 0; i < l->nlines; i++)
+        free(l->lines[i].path);
+    free(l->lines);
+    free(l->dir);
+}
+
+/* show renders a scalar for a message: as it is, or double-quoted with
+ * escapes when it is empty or holds blanks, quotes or control bytes,
+ * into buf. Past 80 bytes of v it ends with "...". */
+static const char *show(const char *v, char *buf, size_t len)
+{
+    bool quote = *v == '\0';
+    for (const char *s = v; *s && !quote; s++)
+        quote = (unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f;
+    size_t n = 0;
+    if (quote)
+        buf[n++] = '"';
+    for (const char *s = v; *s && n + 8 < len; s++) {
+        if (s - v == 80) {
+            n += (size_t)snprintf(buf + n, len - n, "...");
+            break;
+        }
+        unsigned char ch = (unsigned char)*s;
+        if (!quote || (ch >= ' ' && ch != '"' && ch != '\\' && ch != 0x7f))
+            buf[n++] = (char)ch;
+        else if (ch == '"' || ch == '\\')
+            n += (size_t)snprintf(buf + n, len - n, "\\%c", ch);
+        else
+            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", ch);
+    }
+    if (quote)
+        buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- the shape: libyaml events against the schema ----------------------- */
+
+struct walk {
+    struct load *l;
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    bool have; /* ev holds an event to delete */
+    const unsigned char *data; /* the file */
+    size_t len;
+};
+
+static int lineno(const yaml_mark_t *m)
+{
+    return (int)m->line + 1;
+}
+
+/* next reads the next event into w->ev. Returns 0, or -1 after reporting a
+ * syntax error. */
+static int next(struct walk *w)
+{
+    if (w->have)
+        yaml_event_delete(&w->ev);
+    w->have = false;
+    if (yaml_parser_parse(&w->parser, &w->ev)) {
+        w->have = true;
+        return 0;
+    }
+    yaml_parser_t *p = &w->parser;
+    w->l->hard = true;
+    if (p->error == YAML_MEMORY_ERROR) {
+        w->l->nomem = true;
+        return -1;
+    }
+    const char *problem = p->problem ? p->problem : "unreadable YAML";
+    if (p->error == YAML_READER_ERROR) {
+        /* The reader (encoding) gives a byte offset, not a mark. */
+        int line = 1;
+        for (size_t i = 0; i < p->problem_offset && i < w->len; i++)
+            line += w->data[i] == '\n';
+        errat(w->l, line, "syntax error: %s", problem);
+    } else if (p->context != NULL)
+        errat(w->l, lineno(&p->problem_mark),
+              "syntax error: %s (%s on line %d)", problem, p->context,
+              lineno(&p->context_mark));
+    else
+        errat(w->l, lineno(&p->problem_mark), "syntax error: %s", problem);
+    return -1;
+}
+
+static const char *kind(const yaml_event_t *e)
+{
+    switch (e->type) {
+    case YAML_MAPPING_START_EVENT:
+        return "a mapping";
+    case YAML_SEQUENCE_START_EVENT:
+        return "a list";
+    case YAML_ALIAS_EVENT:
+        return "an alias";
+    default:
+        return "a value";
+    }
+}
+
+static bool empty_scalar(const yaml_event_t *e)
+{
+    return e->type == YAML_SCALAR_EVENT && e->data.scalar.length == 0 &&
+           e->data.scalar.plain_implicit;
+}
+
+/* skip consumes the rest of the node whose first event is in w->ev. */
+static int skip(struct walk *w)
+{
+    int depth = 0;
+    for (;;) {
+        switch (w->ev.type) {
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            depth++;
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            depth--;
+            break;
+        default:
+            break;
+        }
+        if (depth == 0)
+            return 0;
+        if (next(w) != 0)
+            return -1;
+    }
+}
+
+/* keys lists a mapping's keys, ", "-separated, into buf. */
+static const char *keys(const cyaml_schema_field_t *f, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (; f->key != NULL; f++)
+        n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s",
+                              n ? ", " : "", f->key);
+    return buf;
+}
+
+static int walk_node(struct walk *w, const cyaml_schema_value_t *s,
+                     const char *path);
+
+/* mismatch reports a node of the wrong kind at path and skips it. */
+static int mismatch(struct walk *w, const char *path, const char *expected)
+{
+    char buf[128];
+    const char *v = w->ev.type == YAML_SCALAR_EVENT
+                        ? show((const char *)w->ev.data.scalar.value, buf,
+                               sizeof buf)
+                        : kind(&w->ev);
+    errat(w->l, lineno(&w->ev.start_mark), "%s%s%s is not %s", path,
+          *path ? ": " : "", v, expected);
+    w->l->hard = true;
+    return skip(w);
+}
+
+/* walk_mapping reads a mapping's pairs (w->ev is its start) against the
+ * fields, recording each key's line under path.key. */
+static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
+                        const char *path)
+{
+    unsigned nf = 0;
+    while (fields[nf].key != NULL)
+        nf++;
+    int seen[nf + 1];
+    memset(seen, 0, sizeof seen);
+    char allowed[512];
+    for (;;) {
+        if (next(w) != 0)
+            return -1;
+        if (w->ev.type == YAML_MAPPING_END_EVENT)
+            return 0;
+        int line = lineno(&w->ev.start_mark);
+        if (w->ev.type != YAML_SCALAR_EVENT) {
+            errat(w->l, line, "%s%s%s is not allowed as a key", path,
+                  *path ? ": " : "", kind(&w->ev));
+            w->l->hard = true;
+            /* The key, then its value. */
+            if (skip(w) != 0 || next(w) != 0 || skip(w) != 0)
+                return -1;
+            continue;
+        }
+        const char *key = (const char *)w->ev.data.scalar.value;
+        char *sub;
+        if (asprintf(&sub, "%s%s%s", path, *path ? "." : "", key) < 0) {
+            w->l->nomem = true;
+            return -1;
+        }
+        unsigned i = 0;
+        while (i < nf && strcmp(fields[i].key, key) != 0)
+            i++;
+        int r;
+        if (i == nf) {
+            char buf[128];
+            errat(w->l, line, "%s%s%s: unknown key (allowed: %s)", path,
+                  *path ? "." : "", show(key, buf, sizeof buf),
+                  keys(fields, allowed, sizeof allowed));
+            r = next(w) != 0 ? -1 : skip(w);
+        } else if (seen[i]) {
+            errat(w->l, line, "%s: duplicate key (first on line %d)", sub,
+                  seen[i]);
+            w->l->hard = true;
+            r = next(w) != 0 ? -1 : skip(w);
+        } else {
+            seen[i] = line;
+            setline(w->l, sub, line);
+            r = next(w) != 0 ? -1 : walk_node(w, &fields[i].value, sub);
+        }
+        free(sub);
+        if (r != 0)
+            return -1;
+    }
+}
+
+/* walk_list reads a list's entries (w->ev is its start), recording each
+ * entry's line under path[N]. */
+static int walk_list(struct walk *w, const cyaml_schema_value_t *entry,
+                     const char *path)
+{
+    for (unsigned n = 0;; n++) {
+        if (next(w) != 0)
+            return -1;
+        if (w->ev.type == YAML_SEQUENCE_END_EVENT)
+            return 0;
+        char *sub;
+        if (asprintf(&sub, "%s[%u]", path, n) < 0) {
+            w->l->nomem = true;
+            return -1;
+        }
+        setline(w->l, sub, lineno(&w->ev.start_mark));
+        int r = walk_node(w, entry, sub);
+        free(sub);
+        if (r != 0)
+            return -1;
+    }
+}
+
+/* walk_node checks the node whose first event is in w->ev against s. */
+static int walk_node(struct walk *w, const cyaml_schema_value_t *s,
+                     const char *path)
+{
+    char allowed[512], what[600];
+    if (w->ev.type == YAML_ALIAS_EVENT) {
+        errat(w->l, lineno(&w->ev.start_mark),
+              "%s%san alias (*%s) is not allowed", path, *path ? ": " : "",
+              (const char *)w->ev.data.alias.anchor);
+        w->l->hard = true;
+        return 0;
+    }
+    switch (s->type) {
+    case CYAML_MAPPING:
+        if (w->ev.type == YAML_MAPPING_START_EVENT)
+            return walk_mapping(w, s->mapping.fields, path);
+        if (empty_scalar(&w->ev) && (s->flags & CYAML_FLAG_POINTER_NULL))
+            return 0;
+        snprintf(what, sizeof what, "a mapping (keys: %s)",
+                 keys(s->mapping.fields, allowed, sizeof allowed));
+        return mismatch(w, path, what);
+    case CYAML_SEQUENCE:
+        if (w->ev.type == YAML_SEQUENCE_START_EVENT)
+            return walk_list(w, s->sequence.entry, path);
+        if (empty_scalar(&w->ev) && (s->flags & CYAML_FLAG_POINTER_NULL))
+            return 0;
+        return mismatch(w, path, "a list");
+    default: /* every other value is a CYAML_STRING */
+        if (w->ev.type == YAML_SCALAR_EVENT &&
+            strlen((const char *)w->ev.data.scalar.value) !=
+                w->ev.data.scalar.length) {
+            errat(w->l, lineno(&w->ev.start_mark),
+                  "%s: a value holding a NUL byte (\\0) is not allowed",
+                  path);
+            w->l->hard = true;
+            return 0;
+        }
+        if (w->ev.type == YAML_SCALAR_EVENT)
+            return 0;
+        return mismatch(w, path, "a single value");
+    }
+}
+
+/* check_shape walks the whole file: one document holding a mapping. */
+static void check_shape(struct load *l, const unsigned char *data, size_t len)
+{
+    struct walk w = {.l = l, .data = data, .len = len};
+    if (!yaml_parser_initialize(&w.parser)) {
+        l->nomem = l->hard = true;
+        return;
+    }
+    yaml_parser_set_input_string(&w.parser, data, len);
+    if (next(&w) != 0 || next(&w) != 0) /* STREAM-START, then a document */
+        goto out;
+    if (w.ev.type == YAML_STREAM_END_EVENT) {
+        errat(l, 0, "empty configuration (no YAML document)");
+        l->hard = true;
+        goto out;
+    }
+    if (next(&w) != 0) /* the document's node */
+        goto out;
+    if (empty_scalar(&w.ev)) {
+        errat(l, 0, "empty configuration (an empty YAML document)");
+        l->hard = true;
+        goto out;
+    }
+    char allowed[512], what[600];
+    if (w.ev.type != YAML_MAPPING_START_EVENT) {
+        snprintf(what, sizeof what, "a mapping of sections (%s)",
+                 keys(top_fields, allowed, sizeof allowed));
+        if (w.ev.type == YAML_ALIAS_EVENT)
+            walk_node(&w, &top_schema, "");
+        else
+            mismatch(&w, "", what);
+        l->hard = true;
+        goto out;
+    }
+    if (walk_mapping(&w, top_fields, "") != 0 || next(&w) != 0 ||
+        next(&w) != 0) /* DOCUMENT-END, then STREAM-END or more */
+        goto out;
+    if (w.ev.type == YAML_DOCUMENT_START_EVENT) {
+        errat(l, lineno(&w.ev.start_mark),
+              "a second YAML document is not allowed");
+        l->hard = true;
+    }
+out:
+    if (w.have)
+        yaml_event_delete(&w.ev);
+    yaml_parser_delete(&w.parser);
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+/* parse_digits, parse_size and parse_duration take exactly what the
+ * runtime's config.c takes for the GORO_* variables. */
+static int parse_digits(const char **sp, uint64_t *v)
+{
+    const char *s = *sp;
+    if (*s < '0' || *s > '9')
+        return -1;
+    uint64_t x = 0;
+    while (*s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+        s++;
+    }
+    *v = x;
+    *sp = s;
+    return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = {{"", 0},    {"B", 0},    {"K", 10}, {"KiB", 10},
+                 {"M", 20},  {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    uint64_t v;
+    if (parse_digits(&s, &v) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(s, units[i].suffix) == 0) {
+            if (v > (UINT64_MAX >> units[i].shift))
+                return -1;
+            *out = v << units[i].shift;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct {
+    const char *unit;
+    int64_t ns;
+} durations[] = {{"h", 3600000000000}, {"m", 60000000000},
+                 {"s", 1000000000},    {"ms", 1000000},
+                 {"us", 1000},         {"ns", 1}};
+
+static int parse_duration(const char *s, int64_t *out)
+{
+    uint64_t v;
+    if (parse_digits(&s, &v) != 0)
+        return -1;
+    if (*s == '\0' && v == 0) {
+        *out = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
+        if (strcmp(s, durations[i].unit) == 0) {
+            if (v > (uint64_t)(INT64_MAX / durations[i].ns))
+                return -1;
+            *out = (int64_t)v * durations[i].ns;
+            return 0;
+        }
+    return -1;
+}
+
+/* fmt_size writes bytes in the largest unit that divides it: 2KiB, 1GiB,
+ * 3000. */
+static const char *fmt_size(uint64_t v, char *buf, size_t len)
+{
+    static const char *const unit[] = {"GiB", "MiB", "KiB"};
+    for (int i = 0; i < 3; i++) {
+        int shift = 30 - 10 * i;
+        if (v != 0 && v % (1ull << shift) == 0) {
+            snprintf(buf, len, "%llu%s", (unsigned long long)(v >> shift),
+                     unit[i]);
+            return buf;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+/* fmt_duration writes ns in the largest unit that divides it: 10ms, 5s, 0. */
+static const char *fmt_duration(int64_t ns, char *buf, size_t len)
+{
+    if (ns == 0) {
+        snprintf(buf, len, "0");
+        return buf;
+    }
+    size_t i = 0;
+    while (ns % durations[i].ns != 0)
+        i++;
+    snprintf(buf, len, "%lld%s", (long long)(ns / durations[i].ns),
+             durations[i].unit);
+    return buf;
+}
+
+/* A check reads one raw value (NULL: absent, the default stays) at key
+ * path, reporting it with its line when it is not allowed. Each returns
+ * whether the value is good (absent is good). */
+struct check {
+    struct load *l;
+    const char *path;
+    const char *v;
+};
+
+static bool refuse(const struct check *k, const char *allowed)
+{
+    char buf[128];
+    errat(k->l, lineof(k->l, k->path), "%s: %s is not %s", k->path,
+          show(k->v, buf, sizeof buf), allowed);
+    return false;
+}
+
+static bool get_uint(const struct check *k, uint64_t lo, uint64_t hi,
+                     const char *allowed, uint64_t *out)
+{
+    if (k->v == NULL)
+        return true;
+    const char *s = k->v;
+    uint64_t x;
+    if (parse_digits(&s, &x) != 0 || *s != '\0' || x < lo || x > hi)
+        return refuse(k, allowed);
+    *out = x;
+    return true;
+}
+
+static bool get_size(const struct check *k, uint64_t lo, uint64_t hi,
+                     bool pow2, uint64_t multiple, const char *allowed,
+                     uint64_t *out)
+{
+    if (k->v == NULL)
+        return true;
+    uint64_t x;
+    if (parse_size(k->v, &x) != 0 || x < lo || x > hi ||
+        (pow2 && (x & (x - 1)) != 0) || (multiple && x % multiple != 0))
+        return refuse(k, allowed);
+    *out = x;
+    return true;
+}
+
+/* get_duration takes 0 when zero_ok, else lo..hi. */
+static bool get_duration(const struct check *k, bool zero_ok, int64_t lo,
+                         int64_t hi, const char *allowed, int64_t *out)
+{
+    if (k->v == NULL)
+        return true;
+    int64_t x;
+    if (parse_duration(k->v, &x) != 0 || (x == 0 && !zero_ok) ||
+        (x != 0 && (x < lo || x > hi)))
+        return refuse(k, allowed);
+    *out = x;
+    return true;
+}
+
+/* get_bool takes YAML 1.2's core-schema booleans only. */
+static bool get_bool(const struct check *k, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE"};
+    static const char *const no[] = {"false", "False", "FALSE"};
+    if (k->v == NULL)
+        return true;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(k->v, yes[i]) == 0 || strcmp(k->v, no[i]) == 0) {
+            *out = strcmp(k->v, yes[i]) == 0;
+            return true;
+        }
+    return refuse(k, "true or false");
+}
+
+/* get_mode reads octal digits, as chmod does, with or without a leading 0
+ * or 0o: 0660, 660, 0o660. */
+static bool get_mode(const struct check *k, uint32_t *out)
+{
+    if (k->v == NULL)
+        return true;
+    const char *s = k->v;
+    if (s[0] == '0' && s[1] == 'o')
+        s += 2;
+    uint32_t m = 0;
+    size_t n = strspn(s, "01234567");
+    if (n == 0 || s[n] != '\0')
+        return refuse(k, "an octal mode from 0 to 0777");
+    for (; *s; s++) {
+        m = m * 8 + (uint32_t)(*s - '0');
+        if (m > 0777)
+            return refuse(k, "an octal mode from 0 to 0777");
+    }
+    *out = m;
+    return true;
+}
+
+/* clean_path removes "." and empty components and folds "x/.." of an
+ * absolute path in place, like Go's filepath.Clean. The output never
+ * runs ahead of the input, and a component is read before it is written. */
+static void clean_path(char *p)
+{
+    char *out = p + 1, *s = p + 1;
+    while (*s) {
+        char *e = strchrnul(s, '/');
+        size_t n = (size_t)(e - s);
+        bool last = *e == '\0';
+        if (n == 0 || (n == 1 && s[0] == '.')) {
+            /* nothing */
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (out > p + 1) {
+                out--; /* the '/' after the last component */
+                while (out > p + 1 && out[-1] != '/')
+                    out--;
+            }
+        } else {
+            memmove(out, s, n);
+            out += n;
+            *out++ = '/';
+        }
+        if (last)
+            break;
+        s = e + 1;
+    }
+    if (out > p + 1)
+        out--;
+    *out = '\0';
+}
+
+/* resolve returns v made absolute against the file's directory, cleaned,
+ * malloc'd ("" stays ""). NULL when out of memory. */
+static char *resolve(struct load *l, const char *v)
+{
+    char *p;
+    if (*v == '\0' || *v == '/')
+        p = strdup(v);
+    else if (asprintf(&p, "%s/%s", l->dir, v) < 0)
+        p = NULL;
+    if (p == NULL)
+        l->nomem = true;
+    else if (*p == '/')
+        clean_path(p);
+    return p;
+}
+
+/* set_string replaces *dst with a copy of v (resolved when path). */
+static void set_string(struct load *l, char **dst, const char *v, bool path)
+{
+    char *s = path ? resolve(l, v) : strdup(v);
+    if (s == NULL) {
+        l->nomem = true;
+        return;
+    }
+    free(*dst);
+    *dst = s;
+}
+
+/* valid_listen: "HOST:PORT" with an IPv4 literal or a bracketed IPv6
+ * literal and a port 1..65535. */
+static bool valid_listen(const char *v)
+{
+    char host[64];
+    const char *port;
+    unsigned char addr[16];
+    if (v[0] == '[') {
+        const char *end = strchr(v, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - v - 1) >= sizeof host)
+            return false;
+        memcpy(host, v + 1, (size_t)(end - v - 1));
+        host[end - v - 1] = '\0';
+        if (inet_pton(AF_INET6, host, addr) != 1)
+            return false;
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(v, ':');
+        if (colon == NULL || (size_t)(colon - v) >= sizeof host)
+            return false;
+        memcpy(host, v, (size_t)(colon - v));
+        host[colon - v] = '\0';
+        if (inet_pton(AF_INET, host, addr) != 1)
+            return false;
+        port = colon + 1;
+    }
+    uint64_t p;
+    return parse_digits(&port, &p) == 0 && *port == '\0' && p >= 1 &&
+           p <= 65535;
+}
+
+static const char *raws(const void *section, size_t off)
+{
+    return section ? *(char *const *)((const char *)section + off) : NULL;
+}
+#define RAW(sec, field) raws(r->sec, offsetof(__typeof__(*r->sec), field))
+
+/* latest returns the line of whichever key path comes last in the file. */
+static int latest(const struct load *l, const char *a, const char *b,
+                  const char *c)
+{
+    int x = lineof(l, a), y = lineof(l, b), z = c ? lineof(l, c) : 0;
+    return x > y ? (x > z ? x : z) : (y > z ? y : z);
+}
+
+static void check_sched(struct load *l, const struct raw *r, gorod_config *c)
+{
+    uint64_t procs = c->sched.procs;
+    get_uint(&(struct check){l, "sched.procs", RAW(sched, procs)}, 0, 4096,
+             "a whole number from 0 to 4096", &procs);
+    c->sched.procs = (uint32_t)procs;
+    get_duration(&(struct check){l, "sched.time_slice",
+                                 RAW(sched, time_slice)},
+                 true, 100000, 10000000000,
+                 "0 or a duration from 100us to 10s (e.g. 10ms)",
+                 &c->sched.time_slice_ns);
+    get_bool(&(struct check){l, "sched.async_preempt",
+                             RAW(sched, async_preempt)},
+             &c->sched.async_preempt);
+}
+
+static void check_stack(struct load *l, const struct raw *r, gorod_config *c)
+{
+    typeof(c->stack) *s = &c->stack;
+    char a[32], b[32], d[32];
+    bool okmin = get_size(&(struct check){l, "stack.min_size",
+                                          RAW(stack, min_size)},
+                          2048, 65536, true, 0,
+                          "a power of two between 2048 and 65536",
+                          &s->min_size);
+    bool okmax = get_size(&(struct check){l, "stack.max_size",
+                                          RAW(stack, max_size)},
+                          65536, 64ull << 30, false, 0,
+                          "a size between 64KiB and 64GiB", &s->max_size);
+    uint64_t orders = s->orders, debug = s->debug;
+    bool okord = get_uint(&(struct check){l, "stack.orders",
+                                          RAW(stack, orders)},
+                          1, 8, "a whole number from 1 to 8", &orders);
+    s->orders = (uint32_t)orders;
+    bool okcache = get_size(&(struct check){l, "stack.cache_size",
+                                            RAW(stack, cache_size)},
+                            4096, 64ull << 20, false, 4096,
+                            "a multiple of 4096 between 4KiB and 64MiB",
+                            &s->cache_size);
+    get_size(&(struct check){l, "stack.non_split_headroom",
+                             RAW(stack, non_split_headroom)},
+             4096, 1 << 20, false, 16,
+             "a multiple of 16 between 4KiB and 1MiB",
+             &s->non_split_headroom);
+    get_duration(&(struct check){l, "stack.scan_interval",
+                                 RAW(stack, scan_interval)},
+                 true, 1000000, 3600000000000,
+                 "0 or a duration from 1ms to 1h (e.g. 500ms, 2s)",
+                 &s->scan_interval_ns);
+    get_uint(&(struct check){l, "stack.debug", RAW(stack, debug)}, 0, 4,
+             "a whole number from 0 to 4", &debug);
+    s->debug = (uint32_t)debug;
+    get_bool(&(struct check){l, "stack.poison_copy",
+                             RAW(stack, poison_copy)}, &s->poison_copy);
+    get_bool(&(struct check){l, "stack.from_system",
+                             RAW(stack, from_system)}, &s->from_system);
+    get_bool(&(struct check){l, "stack.fault_on_free",
+                             RAW(stack, fault_on_free)}, &s->fault_on_free);
+    get_bool(&(struct check){l, "stack.no_shrink", RAW(stack, no_shrink)},
+             &s->no_shrink);
+
+    /* The rules between keys, as the runtime's config.c has them. A value
+     * left at its default is named as such: it is not in the file. */
+    if (okmin && okmax && s->max_size < 2 * s->min_size)
+        errat(l, latest(l, "stack.min_size", "stack.max_size", NULL),
+              "stack.max_size: %s%s is not at least twice stack.min_size "
+              "(%s)", fmt_size(s->max_size, a, sizeof a),
+              lineof(l, "stack.max_size") ? "" : " (the default)",
+              fmt_size(s->min_size, b, sizeof b));
+    uint64_t largest = s->min_size << (s->orders - 1);
+    if (okmin && okord && okcache && s->cache_size < 2 * largest)
+        errat(l, latest(l, "stack.min_size", "stack.orders",
+                        "stack.cache_size"),
+              "stack.cache_size: %s%s is not at least %s, twice the largest "
+              "cached stack (stack.min_size << (stack.orders - 1) = %s)",
+              fmt_size(s->cache_size, a, sizeof a),
+              lineof(l, "stack.cache_size") ? "" : " (the default)",
+              fmt_size(2 * largest, d, sizeof d),
+              fmt_size(largest, b, sizeof b));
+}
+
+static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
+{
+    static const char *const levels[] = {
+        [GLOG_ERROR] = "error", [GLOG_WARN] = "warn", [GLOG_INFO] = "info",
+        [GLOG_DEBUG] = "debug"};
+    const char *v;
+    if ((v = RAW(log, level)) != NULL) {
+        int i = GLOG_ERROR;
+        while (i <= GLOG_DEBUG && strcmp(v, levels[i]) != 0)
+            i++;
+        if (i > GLOG_DEBUG)
+            refuse(&(struct check){l, "log.level", v},
+                   "one of error, warn, info, debug");
+        else
+            c->log.level = i;
+    }
+    if ((v = RAW(log, target)) != NULL) {
+        if (*v == '\0')
+            refuse(&(struct check){l, "log.target", v},
+                   "stderr, syslog or a file path");
+        else
+            set_string(l, &c->log.target, v,
+                       strcmp(v, "stderr") != 0 && strcmp(v, "syslog") != 0);
+    }
+    if ((v = RAW(admin, socket)) != NULL) {
+        set_string(l, &c->admin.socket, v, true);
+        if (c->admin.socket != NULL &&
+            strlen(c->admin.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            char allowed[80];
+            snprintf(allowed, sizeof allowed,
+                     "a socket path of at most %zu bytes once resolved",
+                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            refuse(&(struct check){l, "admin.socket", v}, allowed);
+        }
+    }
+    get_mode(&(struct check){l, "admin.mode", RAW(admin, mode)},
+             &c->admin.mode);
+    if ((v = RAW(metrics, listen)) != NULL) {
+        if (*v != '\0' && !valid_listen(v))
+            refuse(&(struct check){l, "metrics.listen", v},
+                   "\"\" or HOST:PORT with an IPv4 address or a [bracketed] "
+                   "IPv6 address and a port from 1 to 65535");
+        else
+            set_string(l, &c->metrics.listen, v, false);
+    }
+    get_duration(&(struct check){l, "status_interval", r->status_interval},
+                 true, 1000000000, 3600000000000,
+                 "0 or a duration from 1s to 1h", &c->status_interval_ns);
+    get_duration(&(struct check){l, "shutdown_timeout", r->shutdown_timeout},
+                 false, 100000000, 600000000000,
+                 "a duration from 100ms to 10m", &c->shutdown_timeout_ns);
+}
+
+static bool valid_name(const char *v)
+{
+    size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_-");
+    return n >= 1 && n <= 31 && v[n] == '\0';
+}
+
+static void check_plugin(struct load *l, const struct raw_plugin *rp,
+                         unsigned i, gorod_config *c)
+{
+    gorod_plugin_conf *p = &c->plugins[i];
+    char key[64], entry[32];
+    snprintf(entry, sizeof entry, "plugins[%u]", i);
+    p->line = lineof(l, entry);
+    p->fixed_stack_size = 256 << 10;
+    p->enabled = true;
+#define PKEY(f) (snprintf(key, sizeof key, "%s." #f, entry), key)
+    if (rp->name == NULL || rp->path == NULL)
+        errat(l, p->line, "%s: %s missing (every plugin needs a name and a "
+              "path)", entry,
+              rp->name != NULL ? "path" : rp->path != NULL ? "name"
+                                                           : "name and path");
+    if (rp->name != NULL) {
+        if (!valid_name(rp->name))
+            refuse(&(struct check){l, PKEY(name), rp->name},
+                   "1 to 31 letters, digits, '_' or '-'");
+        for (unsigned j = 0; j < i; j++)
+            if (c->plugins[j].name != NULL &&
+                strcmp(c->plugins[j].name, rp->name) == 0) {
+                char allowed[64];
+                snprintf(allowed, sizeof allowed,
+                         "unique (plugins[%u] on line %d has it too)", j,
+                         c->plugins[j].line);
+                refuse(&(struct check){l, PKEY(name), rp->name}, allowed);
+                break;
+            }
+        set_string(l, &p->name, rp->name, false);
+    }
+    if (rp->path != NULL) {
+        if (*rp->path == '\0')
+            refuse(&(struct check){l, PKEY(path), rp->path},
+                   "the path of a shared object");
+        set_string(l, &p->path, rp->path, true);
+    }
+    set_string(l, &p->args, rp->args ? rp->args : "", false);
+    if (rp->stack != NULL) {
+        if (strcmp(rp->stack, "copy") != 0 && strcmp(rp->stack, "fixed") != 0)
+            refuse(&(struct check){l, PKEY(stack), rp->stack},
+                   "copy or fixed");
+        p->fixed = strcmp(rp->stack, "fixed") == 0;
+    }
+    get_size(&(struct check){l, PKEY(fixed_stack_size), rp->fixed_stack_size},
+             32768, 1ull << 30, false, 4096,
+             "a multiple of 4096 between 32KiB and 1GiB",
+             &p->fixed_stack_size);
+    get_bool(&(struct check){l, PKEY(enabled), rp->enabled}, &p->enabled);
+#undef PKEY
+}
+
+static void set_defaults(struct load *l, gorod_config *c)
+{
+    c->sched.time_slice_ns = 10000000;
+    c->sched.async_preempt = true;
+    c->stack.min_size = 2048;
+    c->stack.max_size = 1ull << 30;
+    c->stack.orders = 4;
+    c->stack.cache_size = 32768;
+    c->stack.non_split_headroom = 16384;
+    c->stack.scan_interval_ns = 1000000000;
+    c->log.level = GLOG_INFO;
+    set_string(l, &c->log.target, "stderr", false);
+    set_string(l, &c->admin.socket, "/run/gorod/gorod.sock", false);
+    c->admin.mode = 0660;
+    set_string(l, &c->metrics.listen, "127.0.0.1:9464", false);
+    c->status_interval_ns = 5000000000;
+    c->shutdown_timeout_ns = 10000000000;
+}
+
+/* check_values turns the raw strings into c. */
+static void check_values(struct load *l, const struct raw *r, gorod_config *c)
+{
+    set_defaults(l, c);
+    check_sched(l, r, c);
+    check_stack(l, r, c);
+    check_misc(l, r, c);
+    if (r->plugins_count > 0) {
+        c->plugins = calloc(r->plugins_count, sizeof c->plugins[0]);
+        if (c->plugins == NULL) {
+            l->nomem = true;
+            return;
+        }
+        c->nplugins = r->plugins_count;
+    }
+    for (unsigned i = 0; i < r->plugins_count; i++)
+        check_plugin(l, &r->plugins[i], i, c);
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+/* read_file reads path whole into a malloc'd buffer. */
+static unsigned char *read_file(struct load *l, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        errat(l, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            unsigned char *b = realloc(buf, cap);
+            if (b == NULL) {
+                l->nomem = true;
+                break;
+            }
+            buf = b;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f) && !l->nomem)
+        errat(l, 0, "cannot read: %s", strerror(errno));
+    bool bad = ferror(f) || l->nomem;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* file_dir returns the absolute directory of path, malloc'd. */
+static char *file_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return NULL;
+    char *slash = strrchr(copy, '/');
+    const char *d = slash == NULL ? "." : slash == copy ? "/" : copy;
+    if (slash != NULL && slash != copy)
+        *slash = '\0';
+    char *abs = realpath(d, NULL);
+    free(copy);
+    return abs;
+}
+
+gorod_config *gorod_config_load(const char *path, char *err, size_t errlen)
+{
+    struct load l = {.file = path};
+    gorod_config *c = NULL;
+    struct raw *r = NULL;
+    size_t len = 0;
+    unsigned char *data = read_file(&l, path, &len);
+    if (data == NULL)
+        goto out;
+    if ((l.dir = file_dir(path)) == NULL) {
+        errat(&l, 0, "cannot find its directory: %s", strerror(errno));
+        goto out;
+    }
+    check_shape(&l, data, len);
+    if (l.hard || l.nomem)
+        goto out;
+    cyaml_err_t e = cyaml_load_data(data, len, &cyaml_cfg, &top_schema,
+                                    (cyaml_data_t **)&r, NULL);
+    if (e != CYAML_OK) {
+        errat(&l, 0, "cannot load: %s", cyaml_strerror(e));
+        r = NULL;
+        goto out;
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL || (c->file = strdup(path)) == NULL) {
+        l.nomem = true;
+        goto out;
+    }
+    check_values(&l, r, c);
+out:
+    free(data);
+    if (r != NULL)
+        cyaml_free(&cyaml_cfg, &top_schema, r, 0);
+    if (l.nmsgs > 0 || l.nomem) {
+        report(&l, err, errlen);
+        gorod_config_free(c);
+        c = NULL;
+    } else if (errlen > 0)
+        err[0] = '\0';
+    load_free(&l);
+    return c;
+}
+
+void gorod_config_free(gorod_config *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->nplugins; i++) {
+        free(c->plugins[i].name);
+        free(c->plugins[i].path);
+        free(c->plugins[i].args);
+    }
+    free(c->plugins);
+    free(c->file);
+    free(c->log.target);
+    free(c->admin.socket);
+    free(c->metrics.listen);
+    free(c);
+}
+
+/* ---- printing and exporting --------------------------------------------- */
+
+/* quoted prints s as a YAML double-quoted scalar. */
+static void quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
+        else if (ch < ' ' || ch == 0x7f)
+            fprintf(f, "\\x%02x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static const char *tf(bool b)
+{
+    return b ? "true" : "false";
+}
+
+void gorod_config_print(const gorod_config *c, FILE *f)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    char a[32], b[32];
+    fprintf(f, "sched:\n  procs: %u\n  time_slice: %s\n  async_preempt: %s\n",
+            c->sched.procs, fmt_duration(c->sched.time_slice_ns, a, sizeof a),
+            tf(c->sched.async_preempt));
+    fprintf(f, "stack:\n  min_size: %s\n  max_size: %s\n  orders: %u\n",
+            fmt_size(c->stack.min_size, a, sizeof a),
+            fmt_size(c->stack.max_size, b, sizeof b), c->stack.orders);
+    fprintf(f, "  cache_size: %s\n  non_split_headroom: %s\n",
+            fmt_size(c->stack.cache_size, a, sizeof a),
+            fmt_size(c->stack.non_split_headroom, b, sizeof b));
+    fprintf(f, "  scan_interval: %s\n  debug: %u\n",
+            fmt_duration(c->stack.scan_interval_ns, a, sizeof a),
+            c->stack.debug);
+    fprintf(f, "  poison_copy: %s\n  from_system: %s\n  fault_on_free: %s\n"
+               "  no_shrink: %s\n",
+            tf(c->stack.poison_copy), tf(c->stack.from_system),
+            tf(c->stack.fault_on_free), tf(c->stack.no_shrink));
+    fprintf(f, "log:\n  level: %s\n  target: ", levels[c->log.level]);
+    quoted(f, c->log.target);
+    fprintf(f, "\nadmin:\n  socket: ");
+    quoted(f, c->admin.socket);
+    fprintf(f, "\n  mode: %04o\nmetrics:\n  listen: ", c->admin.mode);
+    quoted(f, c->metrics.listen);
+    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n",
+            fmt_duration(c->status_interval_ns, a, sizeof a),
+            fmt_duration(c->shutdown_timeout_ns, b, sizeof b));
+    fprintf(f, "plugins:%s\n", c->nplugins ? "" : " []");
+    for (unsigned i = 0; i < c->nplugins; i++) {
+        const gorod_plugin_conf *p = &c->plugins[i];
+        fprintf(f, "  - name: %s\n    path: ", p->name);
+        quoted(f, p->path);
+        fprintf(f, "\n    args: ");
+        quoted(f, p->args);
+        fprintf(f, "\n    stack: %s\n    fixed_stack_size: %s\n"
+                   "    enabled: %s\n",
+                p->fixed ? "fixed" : "copy",
+                fmt_size(p->fixed_stack_size, a, sizeof a), tf(p->enabled));
+    }
+}
+
+/* gorod_config_export sets each variable to a form the runtime's
+ * runtimeconfig_fromenv takes. GORO_PROCS is removed when procs is 0, so
+ * that 0 means the CPUs whatever the daemon's environment said. */
+int gorod_config_export(const gorod_config *c)
+{
+    char procs[16], slice[32], min[32], max[32], orders[16], cache[32],
+        headroom[32], scan[32], debug[16];
+    snprintf(procs, sizeof procs, "%u", c->sched.procs);
+    snprintf(orders, sizeof orders, "%u", c->stack.orders);
+    snprintf(debug, sizeof debug, "%u", c->stack.debug);
+    const struct {
+        const char *name, *value;
+    } vars[] = {
+        {"GORO_TIME_SLICE", fmt_duration(c->sched.time_slice_ns, slice,
+                                         sizeof slice)},
+        {"GORO_ASYNC_PREEMPT", c->sched.async_preempt ? "1" : "0"},
+        {"GORO_STACK_MIN_SIZE", fmt_size(c->stack.min_size, min, sizeof min)},
+        {"GORO_STACK_MAX_SIZE", fmt_size(c->stack.max_size, max, sizeof max)},
+        {"GORO_STACK_ORDERS", orders},
+        {"GORO_STACK_CACHE_SIZE",
+         fmt_size(c->stack.cache_size, cache, sizeof cache)},
+        {"GORO_STACK_NONSPLIT_HEADROOM",
+         fmt_size(c->stack.non_split_headroom, headroom, sizeof headroom)},
+        {"GORO_STACK_SCAN_INTERVAL",
+         fmt_duration(c->stack.scan_interval_ns, scan, sizeof scan)},
+        {"GORO_STACK_DEBUG", debug},
+        {"GORO_STACK_POISON_COPY", c->stack.poison_copy ? "1" : "0"},
+        {"GORO_STACK_FROM_SYSTEM", c->stack.from_system ? "1" : "0"},
+        {"GORO_STACK_FAULT_ON_FREE", c->stack.fault_on_free ? "1" : "0"},
+        {"GORO_STACK_NO_SHRINK", c->stack.no_shrink ? "1" : "0"},
+    };
+    if ((c->sched.procs != 0 ? setenv("GORO_PROCS", procs, 1)
+                             : unsetenv("GORO_PROCS")) != 0)
+        return -errno;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (setenv(vars[i].name, vars[i].value, 1) != 0)
+            return -errno;
+    return 0;
+}
+
+bool gorod_plugin_conf_equal(const gorod_plugin_conf *a,
+                             const gorod_plugin_conf *b)
+{
+    return strcmp(a->name, b->name) == 0 && strcmp(a->path, b->path) == 0 &&
+           strcmp(a->args, b->args) == 0 && a->fixed == b->fixed &&
+           (!a->fixed || a->fixed_stack_size == b->fixed_stack_size) &&
+           a->enabled == b->enabled;
+}

@@ -1,0 +1,578 @@
+/*
+ * gorod.c - the daemon: options, start-up, signals, reload, shutdown.
+ *
+ * gorod reads its configuration before the runtime starts (a bad file is
+ * reported and nothing runs), exports the runtime's knobs as the GORO_*
+ * variables goro_run reads, and runs daemon_main as the main G. From there
+ * everything is a G: the plugins' Gs, the admin socket's and the metrics
+ * listener's, the status line's, the watchdog's, and daemon_main itself,
+ * which waits on a channel for the signals it handles (goro_signal_notify:
+ * libuv catches them on the runtime's loop thread):
+ *
+ *   SIGHUP           reload: parse and check the file again (on libuv's
+ *                    thread pool: libyaml is not split-stack code); on error
+ *                    keep everything as it is, log why and keep the message
+ *                    for `goroctl status`; otherwise apply it: plugins added,
+ *                    removed, or restarted when their entry changed.
+ *   SIGTERM, SIGINT  shut down: stop accepting (admin, metrics), call every
+ *                    plugin's stop(), wait for their Gs until
+ *                    shutdown_timeout, exit 0 -- or 1, naming the plugins
+ *                    whose Gs are still running.
+ *
+ * systemd (Type=notify) hears READY=1 once the plugins run, RELOADING=1
+ * (with MONOTONIC_USEC) and READY=1 around a reload, STOPPING=1, a STATUS=
+ * line with the status figures, and WATCHDOG=1 every half watchdog period
+ * while the scheduler makes progress: a probe G spawned at each tick must
+ * have run by the next one.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "gorod.h"
+
+gorod_state gd;
+
+static const char *config_path;
+static bool foreground;
+static int exitcode;
+static goro_mutex *reloadlock;    /* one reload at a time */
+
+/* ---- logging ------------------------------------------------------------------ */
+
+static int logfd = 2;             /* stderr, or the log file */
+static bool logsyslog;
+static int loglevel = GLOG_INFO;
+static const char *const levelnames[] = {"error", "warn", "info", "debug"};
+
+static void log_open(const gorod_config *c)
+{
+    loglevel = c->log.level;
+    if (strcmp(c->log.target, "syslog") == 0) {
+        openlog("gorod", LOG_PID, LOG_DAEMON);
+        logsyslog = true;
+    } else if (strcmp(c->log.target, "stderr") != 0) {
+        int fd = open(c->log.target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                      0640);
+        if (fd < 0)
+            fprintf(stderr, "gorod: log.target %s: %s; logging to stderr\n",
+                    c->log.target, strerror(errno));
+        else
+            logfd = fd;
+    }
+}
+
+void gorod_log(int level, const char *fmt, ...)
+{
+    if (level > loglevel)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (logsyslog) {
+        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+        syslog(prio[level], "%s", msg);
+        return;
+    }
+    char line[2200];
+    int n = snprintf(line, sizeof line, "gorod: %s: %s\n", levelnames[level],
+                     msg);
+    if (n > (int)sizeof line - 1)
+        n = (int)sizeof line - 1;
+    /* One write per line: lines of concurrent Gs do not interleave. */
+    ssize_t w = write(logfd, line, (size_t)n);
+    (void)w;
+}
+
+/* ---- figures ----------------------------------------------------------------- */
+
+uint64_t gorod_served_total(void)
+{
+    uint64_t n = atomic_load(&gd.served_retired);
+    goro_mutex_lock(gd.lock);
+    for (gorod_plugin *p = gd.plugins; p != NULL; p = p->next)
+        n += atomic_load(&p->served);
+    goro_mutex_unlock(gd.lock);
+    return n;
+}
+
+static void status_text(char *buf, size_t len)
+{
+    goro_metrics m = {.size = sizeof m};
+    goro_metrics_get(&m);
+    snprintf(buf, len,
+             "Gs %llu (running %llu, runnable %llu, waiting %llu), Ps %llu, "
+             "Ms %llu, stack %llu KiB, grows %llu, shrinks %llu, "
+             "preemptions %llu+%llu, served %llu",
+             (unsigned long long)(m.gs_created - m.gs_exited),
+             (unsigned long long)m.gs_running,
+             (unsigned long long)m.gs_runnable,
+             (unsigned long long)m.gs_waiting, (unsigned long long)m.ps,
+             (unsigned long long)m.ms,
+             (unsigned long long)(m.stack_bytes_inuse >> 10),
+             (unsigned long long)m.stack_grows,
+             (unsigned long long)m.stack_shrinks,
+             (unsigned long long)m.preempt_sync,
+             (unsigned long long)m.preempt_async,
+             (unsigned long long)gorod_served_total());
+}
+
+/* The status line every status_interval, also sent to systemd as STATUS=. */
+static void status_g(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&gd.stopping)) {
+        goro_mutex_lock(gd.lock);
+        int64_t every = gd.conf->status_interval_ns;
+        goro_mutex_unlock(gd.lock);
+        goro_sleep_ns(every > 0 ? every : 1000000000);
+        if (every <= 0 || atomic_load(&gd.stopping))
+            continue;
+        char buf[512];
+        status_text(buf, sizeof buf);
+        gorod_log(GLOG_INFO, "%s", buf);
+        sd_notifyf("STATUS=%s", buf);
+    }
+}
+
+/* ---- the systemd watchdog --------------------------------------------------- */
+
+static _Atomic bool probe_ran;
+
+static void probe_g(void *arg)
+{
+    (void)arg;
+    atomic_store(&probe_ran, true);
+}
+
+static void watchdog_g(void *arg)
+{
+    int64_t every = *(int64_t *)arg / 2;
+    free(arg);
+    atomic_store(&probe_ran, true);
+    while (!atomic_load(&gd.stopping)) {
+        if (atomic_exchange(&probe_ran, false))
+            sd_notifyf("WATCHDOG=1");
+        else
+            gorod_log(GLOG_WARN, "watchdog: the scheduler made no progress "
+                                "in %lld ms", (long long)(every / 1000000));
+        goro_go(probe_g, NULL);
+        goro_sleep_ns(every);
+    }
+}
+
+/* ---- plugins and reload ------------------------------------------------------ */
+
+static gorod_plugin *find_plugin(gorod_plugin *list, const char *name)
+{
+    for (; list != NULL; list = list->next)
+        if (strcmp(list->conf.name, name) == 0)
+            return list;
+    return NULL;
+}
+
+/* stop_plugins stops every plugin of list, waits for them until the
+ * deadline, and unloads those whose Gs ended. Returns how many did not end
+ * (their names logged). */
+static int stop_plugins(gorod_plugin *list, int64_t deadline)
+{
+    for (gorod_plugin *p = list; p != NULL; p = p->next)
+        plugin_stop(p);
+    int left = 0;
+    for (gorod_plugin *p = list; p != NULL;) {
+        gorod_plugin *next = p->next;
+        if (plugin_wait(p, deadline) != 0) {
+            gorod_log(GLOG_ERROR,
+                      "plugin %s: %lld G(s) still running at the shutdown "
+                      "deadline%s",
+                      p->conf.name,
+                      (long long)(goro_group_live(p->group) +
+                                  goro_group_live(p->stopgroup)),
+                      goro_group_live(p->stopgroup) ? " (stop() has not "
+                                                      "returned)" : "");
+            left++;
+        } else {
+            atomic_fetch_add(&gd.served_retired, atomic_load(&p->served));
+            plugin_free(p);
+        }
+        p = next;
+    }
+    return left;
+}
+
+/* start_plugins loads the enabled plugins of c that are not in keep
+ * (NULL-terminated by name order of c); appends refusals to err. Returns
+ * the new list, in c's order, with the kept ones in place. */
+static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
+                                   char *err, size_t len, int *loaded)
+{
+    gorod_plugin *head = NULL, **tail = &head;
+    *loaded = 0;
+    for (unsigned i = 0; i < c->nplugins; i++) {
+        const gorod_plugin_conf *pc = &c->plugins[i];
+        if (!pc->enabled)
+            continue;
+        gorod_plugin *p = keep ? find_plugin(*keep, pc->name) : NULL;
+        if (p != NULL) {
+            /* unlink from keep */
+            for (gorod_plugin **pp = keep; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                    *pp = p->next;
+                    break;
+                }
+            p->next = NULL;
+        } else {
+            char msg[1024];
+            p = plugin_load(pc, msg, sizeof msg);
+            if (p == NULL) {
+                gorod_log(GLOG_ERROR, "%s", msg);
+                size_t used = strlen(err);
+                if (used + 2 < len)
+                    snprintf(err + used, len - used, "%s%s",
+                             used ? "\n" : "", msg);
+                continue;
+            }
+        }
+        (*loaded)++;
+        *tail = p;
+        tail = &p->next;
+    }
+    return head;
+}
+
+struct loadreq {
+    const char *path;
+    gorod_config *conf;
+    char err[4096];
+};
+
+static void do_load(void *arg)
+{
+    struct loadreq *r = arg;
+    r->conf = gorod_config_load(r->path, r->err, sizeof r->err);
+}
+
+static bool knobs_differ(const gorod_config *a, const gorod_config *b)
+{
+    return memcmp(&a->sched, &b->sched, sizeof a->sched) != 0 ||
+           memcmp(&a->stack, &b->stack, sizeof a->stack) != 0;
+}
+
+int gorod_reload(char *msg, size_t len)
+{
+    goro_mutex_lock(reloadlock);
+    sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%lld",
+               (long long)(gorod_now() / 1000));
+    struct loadreq *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        snprintf(msg, len, "out of memory");
+        goro_mutex_unlock(reloadlock);
+        return -1;
+    }
+    r->path = config_path;
+    goro_blocking(do_load, r);
+    int rc = 0;
+    if (r->conf == NULL) {
+        /* Keep running what runs. */
+        size_t n = strlen(r->err);
+        while (n > 0 && r->err[n - 1] == '\n')
+            r->err[--n] = '\0';
+        gorod_log(GLOG_ERROR, "reload: %s: keeping the configuration in "
+                             "effect:\n%s", config_path, r->err);
+        snprintf(msg, len, "%s", r->err);
+        goro_mutex_lock(gd.lock);
+        snprintf(gd.reload_error, sizeof gd.reload_error, "%s", r->err);
+        gd.reload_failures++;
+        goro_mutex_unlock(gd.lock);
+        rc = -1;
+        goto out;
+    }
+    gorod_config *nc = r->conf;
+    if (knobs_differ(gd.conf, nc))
+        gorod_log(GLOG_WARN, "reload: sched and stack settings take effect "
+                            "at the next start only");
+
+    /* Plugins whose entry went away or changed stop first. */
+    goro_mutex_lock(gd.lock);
+    gorod_plugin *old = gd.plugins, *keep = NULL, *drop = NULL;
+    gd.plugins = NULL;
+    goro_mutex_unlock(gd.lock);
+    while (old != NULL) {
+        gorod_plugin *p = old;
+        old = p->next;
+        const gorod_plugin_conf *pc = NULL;
+        for (unsigned i = 0; i < nc->nplugins; i++)
+            if (strcmp(nc->plugins[i].name, p->conf.name) == 0)
+                pc = &nc->plugins[i];
+        bool same = pc != NULL && pc->enabled &&
+                    gorod_plugin_conf_equal(pc, &p->conf) &&
+                    atomic_load(&p->state) == PLUGIN_RUNNING;
+        gorod_plugin **to = same ? &keep : &drop;
+        p->next = *to;
+        *to = p;
+        if (!same)
+            gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
+                      pc == NULL || !pc->enabled ? "removed" : "changed");
+    }
+    int left = stop_plugins(drop, gorod_now() + nc->shutdown_timeout_ns);
+    char refused[1024] = "";
+    int loaded;
+    gorod_plugin *list = start_plugins(nc, &keep, refused, sizeof refused,
+                                       &loaded);
+    /* keep now holds only plugins that are no longer configured: none,
+     * since those went to drop; but be safe. */
+    left += stop_plugins(keep, gorod_now() + nc->shutdown_timeout_ns);
+
+    goro_mutex_lock(gd.lock);
+    gorod_config *prev = gd.conf;
+    gd.conf = nc;
+    gd.plugins = list;
+    gd.reloads++;
+    snprintf(gd.reload_error, sizeof gd.reload_error, "%s", refused);
+    goro_mutex_unlock(gd.lock);
+
+    if (strcmp(prev->admin.socket, nc->admin.socket) != 0 ||
+        prev->admin.mode != nc->admin.mode)
+        admin_start(nc);
+    if (strcmp(prev->metrics.listen, nc->metrics.listen) != 0) {
+        metrics_stop();
+        metrics_start(nc);
+    }
+    /* prev stays allocated: Gs started from it may still read it. */
+    snprintf(msg, len, "reloaded %s: %d plugin(s) running%s%s%s", config_path,
+             loaded, refused[0] ? "; refused:\n" : "", refused,
+             left ? "\nsome old plugins' Gs are still running" : "");
+    gorod_log(GLOG_INFO, "reload: %s: %d plugin(s) running", config_path,
+              loaded);
+out:
+    free(r);
+    sd_notifyf("READY=1");
+    goro_mutex_unlock(reloadlock);
+    return rc;
+}
+
+/* ---- the main G ------------------------------------------------------------- */
+
+static void daemon_main(void *arg)
+{
+    gd.conf = arg;
+    gd.lock = goro_mutex_new();
+    reloadlock = goro_mutex_new();
+    gd.start_ns = gorod_now();
+
+    goro_chan *sigs = goro_chan_new(sizeof(int), 16);
+    if (sigs == NULL || goro_signal_notify(SIGHUP, sigs) != 0 ||
+        goro_signal_notify(SIGTERM, sigs) != 0 ||
+        goro_signal_notify(SIGINT, sigs) != 0) {
+        gorod_log(GLOG_ERROR, "cannot handle signals");
+        exitcode = 1;
+        return;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    char refused[4096] = "";
+    int loaded;
+    int enabled = 0;
+    for (unsigned i = 0; i < gd.conf->nplugins; i++)
+        enabled += gd.conf->plugins[i].enabled;
+    gorod_plugin *list = start_plugins(gd.conf, NULL, refused,
+                                       sizeof refused, &loaded);
+    goro_mutex_lock(gd.lock);
+    gd.plugins = list;
+    goro_mutex_unlock(gd.lock);
+    if (enabled > 0 && loaded == 0) {
+        gorod_log(GLOG_ERROR, "no plugin could be loaded (%d configured in "
+                             "%s): exiting", enabled, config_path);
+        exitcode = 1;
+        return;
+    }
+    if (admin_start(gd.conf) != 0 || metrics_start(gd.conf) != 0) {
+        atomic_store(&gd.stopping, true);
+        stop_plugins(gd.plugins, gorod_now() + gd.conf->shutdown_timeout_ns);
+        exitcode = 1;
+        return;
+    }
+    goro_go(status_g, NULL);
+    int64_t wd = sd_watchdog_ns();
+    if (wd > 0) {
+        int64_t *a = malloc(sizeof *a);
+        if (a != NULL) {
+            *a = wd;
+            goro_go(watchdog_g, a);
+        }
+    }
+    char st[512];
+    status_text(st, sizeof st);
+    sd_notifyf("READY=1\nSTATUS=%s", st);
+    gorod_log(GLOG_INFO, "running: %d of %d plugin(s), pid %d", loaded,
+              enabled, (int)getpid());
+
+    for (;;) {
+        int sig = 0;
+        if (goro_chan_recv(sigs, &sig) != 0)
+            break;
+        if (sig == SIGHUP) {
+            char msg[4096];
+            gorod_reload(msg, sizeof msg);
+            continue;
+        }
+        break;  /* SIGTERM, SIGINT */
+    }
+
+    gorod_log(GLOG_INFO, "shutting down");
+    sd_notifyf("STOPPING=1");
+    atomic_store(&gd.stopping, true);
+    admin_stop();
+    metrics_stop();
+    goro_mutex_lock(gd.lock);
+    gorod_plugin *plugins = gd.plugins;
+    gd.plugins = NULL;
+    int64_t timeout = gd.conf->shutdown_timeout_ns;
+    goro_mutex_unlock(gd.lock);
+    int left = stop_plugins(plugins, gorod_now() + timeout);
+    if (left > 0) {
+        gorod_log(GLOG_ERROR, "%d plugin(s) did not stop within %lld ms",
+                  left, (long long)(timeout / 1000000));
+        exitcode = 1;
+    } else {
+        gorod_log(GLOG_INFO, "stopped");
+    }
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gorod [--config FILE] [--check] [--foreground]\n"
+            "       gorod --version | --help\n"
+            "\n"
+            "  -c, --config FILE  the configuration (default: %s)\n"
+            "  -t, --check        check the configuration, print it as in\n"
+            "                     effect (every key) and exit 0, or exit 1\n"
+            "  -f, --foreground   do not detach (as under systemd)\n"
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT\n"
+            "stop the plugins and exit. goroctl talks to the admin socket.\n",
+            "config/gorod.yaml in the source tree, else /etc/goro/gorod.yaml");
+}
+
+/* The default configuration: the source tree's when this gorod is the one
+ * built in it (build/bin/gorod), else the installed one. */
+static const char *default_config(void)
+{
+    static char buf[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *s = strstr(exe, "/build/bin/gorod");
+        if (s != NULL && strcmp(s, "/build/bin/gorod") == 0) {
+            *s = '\0';
+            snprintf(buf, sizeof buf, "%s/config/gorod.yaml", exe);
+            if (access(buf, F_OK) == 0)
+                return buf;
+        }
+    }
+    return "/etc/goro/gorod.yaml";
+}
+
+static int detach(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        if (fd > 2)
+            close(fd);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 't'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bool check = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:tfVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 't': check = true; break;
+        case 'f': foreground = true; break;
+        case 'V': printf("gorod %s\n", GOROD_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gorod: unexpected argument: %s\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (config_path == NULL)
+        config_path = default_config();
+
+    char err[8192] = "";
+    gorod_config *conf = gorod_config_load(config_path, err, sizeof err);
+    if (conf == NULL) {
+        size_t n = strlen(err);
+        fprintf(stderr, "%s%s", err, n && err[n - 1] != '\n' ? "\n" : "");
+        return 1;
+    }
+    if (check) {
+        gorod_config_print(conf, stdout);
+        gorod_config_free(conf);
+        return 0;
+    }
+    /* Reloads read the file again after a detach: keep an absolute path. */
+    char *abs = realpath(config_path, NULL);
+    if (abs != NULL)
+        config_path = abs;
+    if (gorod_config_export(conf) != 0) {
+        fprintf(stderr, "gorod: cannot set the runtime's configuration\n");
+        return 1;
+    }
+    log_open(conf);
+    if (!foreground && detach() != 0) {
+        fprintf(stderr, "gorod: cannot detach: %s\n", strerror(errno));
+        return 1;
+    }
+    int rc = goro_run(daemon_main, conf);
+    if (rc != 0) {
+        fprintf(stderr, "gorod: the runtime did not start: %s\n",
+                strerror(-rc));
+        return 1;
+    }
+    return exitcode;
+}

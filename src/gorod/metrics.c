@@ -1,0 +1,631 @@
+/*
+ * metrics.c - the Prometheus text exposition of the runtime and the daemon,
+ * and the small HTTP/1.1 server that hands it to a scraper.
+ *
+ * metrics_render writes text exposition format 0.0.4: every family has a
+ * `# HELP` and a `# TYPE` line, even when it has no sample (a daemon with no
+ * plugins still documents gorod_plugin_up), counters end in `_total`, byte
+ * quantities in `_bytes`, the runtime's figures are named goro_* and the
+ * daemon's gorod_*. The figures come from goro_metrics_get, which reads them
+ * without stopping the world: each is exact but they are not of one instant.
+ * The one place where that would show is the scheduling-latency histogram,
+ * whose buckets and count are separate counters; we make the exposition
+ * consistent by deriving _count from the buckets we print (the +Inf bucket
+ * must equal _count), and we turn the runtime's per-bucket counts (bucket i
+ * holds the samples <= 1us<<i and above the bucket before) into Prometheus's
+ * cumulative ones.
+ *
+ * The HTTP side is deliberately minimal: one G per connection, a request is
+ * read into a heap buffer (at most 8 KiB of request line and headers, or
+ * 400), `GET` or `HEAD /metrics` answers 200 with the exposition, any other
+ * path 404, any other method 405. HTTP/1.1 connections stay open unless the
+ * client says `Connection: close`; pipelined requests are served in order.
+ * Every read has a deadline (an idle connection is dropped after
+ * METRICS_IDLE_NS) and the number of connections is capped, so a client that
+ * opens connections and says nothing cannot make Gs pile up. Requests with a
+ * body are answered and then the connection is closed rather than parsing
+ * chunked encodings a scraper never sends.
+ *
+ * Rejected: serving from the loop thread with libuv directly (the exposition
+ * reads gd under its goro mutex, which only a G may take), and a
+ * general-purpose HTTP library (a dependency for three code paths).
+ *
+ * Everything here runs in Gs (compiled -fsplit-stack): buffers that a
+ * parking call (goro_read, goro_write) uses live on the heap, and no address
+ * of a local is handed to another G.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "gorod.h"
+
+#define METRICS_REQ_MAX   8192               /* request line + headers */
+#define METRICS_IDLE_NS   (30LL * 1000000000) /* between requests */
+#define METRICS_REQ_NS    (10LL * 1000000000) /* to finish one request */
+#define METRICS_WRITE_NS  (10LL * 1000000000)
+#define METRICS_MAX_CONNS 64
+
+/* The listener: its fd (-1 when none), set by metrics_start and cleared by
+ * metrics_stop; stopping tells the accept loop that a failed accept is the
+ * end and not an error. Both are read by the accept G. */
+static _Atomic int  metrics_lfd = -1;
+static _Atomic bool metrics_stopping;
+static _Atomic int  metrics_conns;        /* live connection Gs */
+
+/* ---- a growing string, for the exposition ------------------------------ */
+
+/* sb_label appends s as a label value: backslash, double quote and newline
+ * escaped as the exposition format requires. */
+static void sb_label(strbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (!sb_reserve(b, 2))
+            return;
+        if (*s == '\\' || *s == '"') {
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = *s;
+        } else if (*s == '\n') {
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = 'n';
+        } else {
+            b->p[b->len++] = *s;
+        }
+    }
+    b->p[b->len] = '\0';
+}
+
+static void family(strbuf *b, const char *name, const char *type,
+                   const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One family with one unlabelled sample. */
+static void single(strbuf *b, const char *name, const char *type,
+                   const char *help, uint64_t v)
+{
+    family(b, name, type, help);
+    sb_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* ---- the exposition ---------------------------------------------------------- */
+
+/* One plugin's figures, copied under gd.lock. */
+typedef struct plugsample {
+    char    *name;
+    uint64_t served;
+    int64_t  live;
+    int      up;
+} plugsample;
+
+static void render_runtime(strbuf *b, const goro_metrics *m,
+                           uint64_t min_size, unsigned orders)
+{
+    family(b, "goro_gs", "gauge", "Live Gs by status.");
+    sb_printf(b, "goro_gs{status=\"runnable\"} %" PRIu64 "\n", m->gs_runnable);
+    sb_printf(b, "goro_gs{status=\"running\"} %" PRIu64 "\n", m->gs_running);
+    sb_printf(b, "goro_gs{status=\"syscall\"} %" PRIu64 "\n", m->gs_syscall);
+    sb_printf(b, "goro_gs{status=\"waiting\"} %" PRIu64 "\n", m->gs_waiting);
+    single(b, "goro_gs_io_wait", "gauge",
+           "Waiting Gs parked on the netpoller.", m->gs_io_wait);
+    single(b, "goro_gs_dead", "gauge",
+           "Dead Gs kept for reuse.", m->gs_dead);
+    single(b, "goro_gs_created_total", "counter",
+           "Gs spawned.", m->gs_created);
+    single(b, "goro_gs_exited_total", "counter",
+           "Gs that returned.", m->gs_exited);
+
+    single(b, "goro_ms", "gauge", "OS threads (Ms).", m->ms);
+    single(b, "goro_ms_idle", "gauge", "Ms parked with no work.", m->ms_idle);
+    single(b, "goro_ps", "gauge", "Processors (Ps).", m->ps);
+    single(b, "goro_ps_idle", "gauge", "Ps on the idle list.", m->ps_idle);
+
+    family(b, "goro_runq_length", "gauge",
+           "Runnable Gs queued: the global run queue and the sum of the Ps' "
+           "local ones.");
+    sb_printf(b, "goro_runq_length{queue=\"global\"} %" PRIu64 "\n",
+              m->runq_global);
+    sb_printf(b, "goro_runq_length{queue=\"local\"} %" PRIu64 "\n",
+              m->runq_local);
+
+    single(b, "goro_stack_inuse_bytes", "gauge",
+           "Stack bytes held by Gs.", m->stack_bytes_inuse);
+    family(b, "goro_stack_inuse_by_size_bytes", "gauge",
+           "Stack bytes held by Gs in stacks of each pooled size.");
+    for (unsigned i = 0; i < orders; i++)
+        sb_printf(b, "goro_stack_inuse_by_size_bytes{size=\"%" PRIu64 "\"} %"
+                  PRIu64 "\n", min_size << i, m->stack_bytes_by_order[i]);
+    single(b, "goro_stack_large_bytes", "gauge",
+           "Stack bytes held by Gs in stacks larger than the pooled sizes.",
+           m->stack_bytes_large);
+    single(b, "goro_stack_fixed_bytes", "gauge",
+           "Stack bytes held by Gs of fixed-stack groups.",
+           m->stack_bytes_fixed);
+    single(b, "goro_stack_grows_total", "counter",
+           "Stacks grown by copying.", m->stack_grows);
+    single(b, "goro_stack_shrinks_total", "counter",
+           "Stacks shrunk by the stack scan.", m->stack_shrinks);
+    single(b, "goro_stack_copied_bytes_total", "counter",
+           "Bytes copied by stack growth and shrinking.",
+           m->stack_copied_bytes);
+
+    family(b, "goro_preemptions_total", "counter",
+           "Gs preempted at a function call (sync) or by signal (async).");
+    sb_printf(b, "goro_preemptions_total{kind=\"sync\"} %" PRIu64 "\n",
+              m->preempt_sync);
+    sb_printf(b, "goro_preemptions_total{kind=\"async\"} %" PRIu64 "\n",
+              m->preempt_async);
+    single(b, "goro_context_switches_total", "counter",
+           "Switches from one G to another.", m->ctx_switches);
+
+    /* The runtime's buckets are per interval; Prometheus's are cumulative.
+     * _count is the sum we print, so that it equals the +Inf bucket even
+     * when a sample lands between our reads of the counters. */
+    family(b, "goro_sched_latency_seconds", "histogram",
+           "Time from runnable to running, sampled one G in 8.");
+    uint64_t cum = 0;
+    for (int i = 0; i < GORO_SCHEDLAT_BUCKETS; i++) {
+        cum += m->schedlat_bucket[i];
+        if (i < GORO_SCHEDLAT_BUCKETS - 1)
+            sb_printf(b, "goro_sched_latency_seconds_bucket{le=\"%.6f\"} %"
+                      PRIu64 "\n", (double)(1ULL << i) * 1e-6, cum);
+        else
+            sb_printf(b, "goro_sched_latency_seconds_bucket{le=\"+Inf\"} %"
+                      PRIu64 "\n", cum);
+    }
+    sb_printf(b, "goro_sched_latency_seconds_sum %.9f\n",
+              (double)m->schedlat_sum_ns / 1e9);
+    sb_printf(b, "goro_sched_latency_seconds_count %" PRIu64 "\n", cum);
+}
+
+static void render_daemon(strbuf *b, const plugsample *ps, unsigned n,
+                          uint64_t reloads, uint64_t failures, int64_t start)
+{
+    family(b, "gorod_info", "gauge", "The daemon's version, as a label.");
+    sb_printf(b, "gorod_info{version=\"%s\"} 1\n", GOROD_VERSION);
+    family(b, "gorod_uptime_seconds", "gauge", "Time since gorod started.");
+    sb_printf(b, "gorod_uptime_seconds %.3f\n",
+              start > 0 ? (double)(gorod_now() - start) / 1e9 : 0.0);
+
+    family(b, "gorod_plugin_requests_total", "counter",
+           "Requests served by each loaded plugin.");
+    for (unsigned i = 0; i < n; i++) {
+        sb_printf(b, "gorod_plugin_requests_total{plugin=\"");
+        sb_label(b, ps[i].name);
+        sb_printf(b, "\"} %" PRIu64 "\n", ps[i].served);
+    }
+    family(b, "gorod_plugin_gs", "gauge", "Live Gs of each loaded plugin.");
+    for (unsigned i = 0; i < n; i++) {
+        sb_printf(b, "gorod_plugin_gs{plugin=\"");
+        sb_label(b, ps[i].name);
+        sb_printf(b, "\"} %" PRId64 "\n", ps[i].live);
+    }
+    family(b, "gorod_plugin_up", "gauge",
+           "Whether each loaded plugin is running (1) or not (0).");
+    for (unsigned i = 0; i < n; i++) {
+        sb_printf(b, "gorod_plugin_up{plugin=\"");
+        sb_label(b, ps[i].name);
+        sb_printf(b, "\"} %d\n", ps[i].up);
+    }
+    single(b, "gorod_requests_total", "counter",
+           "Requests served by every plugin, ever.", gorod_served_total());
+    single(b, "gorod_reloads_total", "counter",
+           "Configuration reloads that succeeded.", reloads);
+    single(b, "gorod_reload_failures_total", "counter",
+           "Configuration reloads that failed (the old one stayed).",
+           failures);
+    single(b, "gorod_admin_requests_total", "counter",
+           "Commands answered on the admin socket.",
+           atomic_load_explicit(&gd.admin_requests, memory_order_relaxed));
+    single(b, "gorod_metrics_requests_total", "counter",
+           "Scrapes answered by the metrics listener.",
+           atomic_load_explicit(&gd.metrics_requests, memory_order_relaxed));
+}
+
+/* metrics_render: the whole exposition, malloc'd and NUL-terminated, its
+ * length in *len; NULL when out of memory. Takes gd.lock: on a G. */
+char *metrics_render(size_t *len)
+{
+    goro_metrics m;
+    memset(&m, 0, sizeof m);
+    m.size = sizeof m;
+    goro_metrics_get(&m);
+
+    uint64_t min_size = 2048;
+    unsigned orders = 8;
+    uint64_t reloads = 0, failures = 0;
+    int64_t start = 0;
+    plugsample *ps = NULL;
+    unsigned n = 0, cap = 0;
+
+    if (gd.lock)
+        goro_mutex_lock(gd.lock);
+    if (gd.conf) {
+        if (gd.conf->stack.min_size)
+            min_size = gd.conf->stack.min_size;
+        if (gd.conf->stack.orders && gd.conf->stack.orders < orders)
+            orders = gd.conf->stack.orders;
+    }
+    start = gd.start_ns;
+    reloads = gd.reloads;
+    failures = gd.reload_failures;
+    for (gorod_plugin *p = gd.plugins; p; p = p->next) {
+        if (n == cap) {
+            unsigned nc = cap ? cap * 2 : 8;
+            plugsample *np = realloc(ps, nc * sizeof *ps);
+            if (np == NULL)
+                break;
+            ps = np;
+            cap = nc;
+        }
+        ps[n].name = strdup(p->conf.name ? p->conf.name : "");
+        if (ps[n].name == NULL)
+            break;
+        ps[n].served = atomic_load_explicit(&p->served, memory_order_relaxed);
+        ps[n].live = p->group ? goro_group_live(p->group) : 0;
+        ps[n].up = atomic_load_explicit(&p->state, memory_order_relaxed) ==
+                   PLUGIN_RUNNING;
+        n++;
+    }
+    if (gd.lock)
+        goro_mutex_unlock(gd.lock);
+
+    strbuf b = {0};
+    render_runtime(&b, &m, min_size, orders);
+    render_daemon(&b, ps, n, reloads, failures, start);
+
+    for (unsigned i = 0; i < n; i++)
+        free(ps[i].name);
+    free(ps);
+    if (b.oom || b.p == NULL) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+/* parse_listen splits "127.0.0.1:9464" or "[::1]:9464" into host (written
+ * into host, hostlen bytes) and port: 0, or -EINVAL. */
+static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL || end[1] != ':')
+            return -EINVAL;
+        hl = (size_t)(end - s - 1);
+        s++;
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno ||
+        p < 0 || p > 65535)
+        return -EINVAL;
+    *port = (int)p;
+    return 0;
+}
+
+/* The header value of name in the header block hdrs (after the request
+ * line, lines ending in \n), copied into val; false when absent. */
+static bool header(const char *hdrs, const char *name, char *val, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *l = hdrs; *l; ) {
+        const char *eol = strchr(l, '\n');
+        if (eol == NULL)
+            eol = l + strlen(l);
+        if ((size_t)(eol - l) > nl && strncasecmp(l, name, nl) == 0 &&
+            l[nl] == ':') {
+            const char *v = l + nl + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *e = eol;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            size_t vl = (size_t)(e - v) < len - 1 ? (size_t)(e - v) : len - 1;
+            memcpy(val, v, vl);
+            val[vl] = '\0';
+            return true;
+        }
+        l = *eol ? eol + 1 : eol;
+    }
+    return false;
+}
+
+/* Whether the comma-separated header value v holds token t. */
+static bool has_token(const char *v, const char *t)
+{
+    size_t tl = strlen(t);
+    for (const char *s = v; *s; ) {
+        while (*s == ' ' || *s == ',' || *s == '\t')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *te = e;
+        while (te > s && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - s) == tl && strncasecmp(s, t, tl) == 0)
+            return true;
+        s = e;
+    }
+    return false;
+}
+
+/* Write a whole response: 0, or < 0 when the client is gone. */
+static int respond(int fd, int code, const char *reason, const char *ctype,
+                   const char *extra, const char *body, size_t blen,
+                   bool head, bool keep)
+{
+    char *hdr = malloc(512);
+    if (hdr == NULL)
+        return -ENOMEM;
+    int hl = snprintf(hdr, 512,
+                      "HTTP/1.1 %d %s\r\n"
+                      "Content-Type: %s\r\n"
+                      "Content-Length: %zu\r\n"
+                      "%s"
+                      "Connection: %s\r\n\r\n",
+                      code, reason, ctype, blen, extra ? extra : "",
+                      keep ? "keep-alive" : "close");
+    int64_t dl = gorod_now() + METRICS_WRITE_NS;
+    ssize_t w = goro_write_deadline(fd, hdr, (size_t)hl, dl);
+    free(hdr);
+    if (w != hl)
+        return -EPIPE;
+    if (!head && blen > 0 &&
+        goro_write_deadline(fd, body, blen, dl) != (ssize_t)blen)
+        return -EPIPE;
+    return 0;
+}
+
+static void simple(int fd, int code, const char *reason, const char *extra,
+                   bool head, bool keep, bool *alive)
+{
+    char *body = malloc(128);
+    if (body == NULL) {
+        *alive = false;
+        return;
+    }
+    int n = snprintf(body, 128, "%d %s\n", code, reason);
+    if (respond(fd, code, reason, "text/plain; charset=utf-8", extra, body,
+                (size_t)n, head, keep) < 0)
+        *alive = false;
+    free(body);
+}
+
+/* serve answers one request whose request line and headers are req
+ * (NUL-terminated, without the blank line). Sets *alive false when the
+ * connection must close after it. */
+static void serve(int fd, char *req, bool *alive)
+{
+    char *hdrs = strchr(req, '\n');
+    if (hdrs)
+        *hdrs++ = '\0';
+    else
+        hdrs = req + strlen(req);
+    size_t rl = strlen(req);
+    if (rl > 0 && req[rl - 1] == '\r')
+        req[--rl] = '\0';
+
+    /* METHOD SP TARGET SP HTTP/1.x */
+    char *sp1 = strchr(req, ' ');
+    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (sp1 == NULL || sp2 == NULL || sp1 == req || sp2 == sp1 + 1 ||
+        strchr(sp2 + 1, ' ') != NULL ||
+        strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp2[8] < '0' || sp2[8] > '9' ||
+        sp2[9] != '\0') {
+        simple(fd, 400, "Bad Request", NULL, false, false, alive);
+        *alive = false;
+        return;
+    }
+    *sp1 = *sp2 = '\0';
+    const char *method = req, *target = sp1 + 1;
+    bool http10 = sp2[8] == '0';
+
+    char *val = malloc(256);
+    if (val == NULL) {
+        *alive = false;
+        return;
+    }
+    bool keep = !http10;
+    if (header(hdrs, "Connection", val, 256)) {
+        if (has_token(val, "close"))
+            keep = false;
+        else if (has_token(val, "keep-alive"))
+            keep = true;
+    }
+    /* A body we would have to skip: answer, then close. */
+    if ((header(hdrs, "Content-Length", val, 256) && strcmp(val, "0") != 0) ||
+        header(hdrs, "Transfer-Encoding", val, 256))
+        keep = false;
+    free(val);
+    if (!keep)
+        *alive = false;
+
+    bool head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0) {
+        simple(fd, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", false,
+               keep, alive);
+        return;
+    }
+    size_t tl = strcspn(target, "?#");
+    if (tl != 8 || strncmp(target, "/metrics", 8) != 0) {
+        simple(fd, 404, "Not Found", NULL, head, keep, alive);
+        return;
+    }
+    atomic_fetch_add_explicit(&gd.metrics_requests, 1, memory_order_relaxed);
+    size_t blen = 0;
+    char *body = metrics_render(&blen);
+    if (body == NULL) {
+        simple(fd, 500, "Internal Server Error", NULL, head, false, alive);
+        *alive = false;
+        return;
+    }
+    if (respond(fd, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                NULL, body, blen, head, keep) < 0)
+        *alive = false;
+    free(body);
+}
+
+/* metrics_conn is the G of one connection (arg: the fd). It reads requests
+ * into buf (buffered bytes kept for a pipelined next request) and serves
+ * each until the client closes, goes idle, or asks to close. */
+static void metrics_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(METRICS_REQ_MAX + 1);
+    size_t have = 0;
+    bool alive = buf != NULL;
+
+    while (alive && !atomic_load(&metrics_stopping)) {
+        /* Read until the blank line ending the headers. */
+        int64_t deadline = gorod_now() + (have ? METRICS_REQ_NS
+                                              : METRICS_IDLE_NS);
+        char *end = NULL;
+        size_t endlen = 0;
+        for (;;) {
+            buf[have] = '\0';
+            char *a = strstr(buf, "\r\n\r\n"), *c = strstr(buf, "\n\n");
+            if (a && (!c || a < c)) {
+                end = a;
+                endlen = 4;
+            } else if (c) {
+                end = c;
+                endlen = 2;
+            }
+            if (end || have == METRICS_REQ_MAX)
+                break;
+            ssize_t n = goro_read_deadline(fd, buf + have,
+                                           METRICS_REQ_MAX - have, deadline);
+            if (n <= 0) {
+                alive = false;     /* closed, idle too long, or an error */
+                break;
+            }
+            if (memchr(buf + have, '\0', (size_t)n) != NULL) {
+                have = METRICS_REQ_MAX;   /* a NUL: not HTTP */
+                break;
+            }
+            have += (size_t)n;
+            /* The first byte of a request starts its own clock. */
+            deadline = gorod_now() + METRICS_REQ_NS;
+        }
+        if (!alive)
+            break;
+        if (end == NULL) {
+            bool dummy = true;
+            simple(fd, 400, "Bad Request", NULL, false, false, &dummy);
+            break;
+        }
+        *end = '\0';
+        size_t used = (size_t)(end - buf) + endlen;
+        /* Leading blank lines before a request are allowed (RFC 9112 2.2). */
+        char *req = buf;
+        while (*req == '\r' || *req == '\n')
+            req++;
+        if (*req)
+            serve(fd, req, &alive);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    free(buf);
+    goro_close(fd);
+    atomic_fetch_sub(&metrics_conns, 1);
+}
+
+/* metrics_accept is the listener's G (arg: the listening fd). */
+static void metrics_accept(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = goro_accept(lfd);
+        if (atomic_load(&metrics_stopping) || fd == -ECANCELED ||
+            fd == -EBADF || fd == -EINVAL) {
+            if (fd >= 0)
+                goro_close(fd);
+            break;
+        }
+        if (fd < 0) {
+            /* Out of fds or memory: say so and give the others a moment
+             * instead of spinning on a listener that stays readable. */
+            gorod_log(GLOG_WARN, "metrics: accept: %s", strerror(-fd));
+            goro_sleep_ns(100 * 1000000);
+            continue;
+        }
+        if (atomic_fetch_add(&metrics_conns, 1) >= METRICS_MAX_CONNS) {
+            atomic_fetch_sub(&metrics_conns, 1);
+            goro_close(fd);
+            continue;
+        }
+        if (goro_go(metrics_conn, (void *)(intptr_t)fd) < 0) {
+            atomic_fetch_sub(&metrics_conns, 1);
+            goro_close(fd);
+        }
+    }
+}
+
+/* metrics_start listens on c->metrics.listen (nothing when ""): 0, or
+ * -errno, logged. On a G. */
+int metrics_start(const gorod_config *c)
+{
+    if (c == NULL || c->metrics.listen == NULL || c->metrics.listen[0] == '\0')
+        return 0;
+    if (atomic_load(&metrics_lfd) >= 0)
+        return -EALREADY;
+    char host[64];
+    int port;
+    if (parse_listen(c->metrics.listen, host, sizeof host, &port) < 0) {
+        gorod_log(GLOG_ERROR, "metrics: listen: \"%s\" is not ADDRESS:PORT "
+                  "(127.0.0.1:9464 or [::1]:9464)", c->metrics.listen);
+        return -EINVAL;
+    }
+    int fd = goro_tcp_listen(host, port, 0);
+    if (fd < 0) {
+        gorod_log(GLOG_ERROR, "metrics: listen on %s: %s", c->metrics.listen,
+                  strerror(-fd));
+        return fd;
+    }
+    atomic_store(&metrics_stopping, false);
+    atomic_store(&metrics_lfd, fd);
+    int64_t id = goro_go(metrics_accept, (void *)(intptr_t)fd);
+    if (id < 0) {
+        atomic_store(&metrics_lfd, -1);
+        goro_close(fd);
+        gorod_log(GLOG_ERROR, "metrics: %s", strerror((int)-id));
+        return (int)id;
+    }
+    gorod_log(GLOG_INFO, "metrics: serving http://%s/metrics",
+              c->metrics.listen);
+    return 0;
+}
+
+/* metrics_stop closes the listener: its G wakes with -ECANCELED and ends.
+ * Connections being served end at their next request or deadline. */
+void metrics_stop(void)
+{
+    int fd = atomic_exchange(&metrics_lfd, -1);
+    if (fd < 0)
+        return;
+    atomic_store(&metrics_stopping, true);
+    goro_close(fd);
+}

@@ -1,0 +1,750 @@
+/*
+ * test_admin.c - the admin socket, goroctl and the metrics exposition,
+ * driven against the real daemon.
+ *
+ * Each test starts gorod on a scratch configuration (admutil.h), talks to
+ * it through goroctl or through a plain socket, and stops it with SIGTERM in
+ * the suite's fini, which runs even when an assertion ends the test early,
+ * so that no daemon outlives its test.
+ *
+ * The exposition is checked as a scraper would: every sample's family has
+ * a HELP and a TYPE line, counters end in _total, histogram buckets are
+ * cumulative and end with le="+Inf" equal to _count.
+ */
+#include "admutil.h"
+
+#include <ctype.h>
+#include <grp.h>
+
+static adm_daemon D;
+
+static void stop_daemon(void)
+{
+    adm_stop(&D);
+}
+
+TestSuite(admin, .fini = stop_daemon, .timeout = 60);
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* The line of text that starts with prefix, copied (NULL when none). */
+static char *line_starting(const char *text, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (const char *l = text; l && *l; ) {
+        const char *eol = strchr(l, '\n');
+        size_t n = eol ? (size_t)(eol - l) : strlen(l);
+        if (n >= pl && strncmp(l, prefix, pl) == 0)
+            return strndup(l, n);
+        l = eol ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- a minimal exposition checker ---------------------------------------- */
+
+#define MAXFAM 256
+
+typedef struct family_info {
+    char name[128];
+    char type[16];
+    bool help;
+} family_info;
+
+static family_info *find_family(family_info *f, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(f[i].name, name) == 0)
+            return &f[i];
+    return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* check_exposition asserts that text is a well-formed exposition and that
+ * its latency histogram is cumulative; returns the number of samples. */
+static int check_exposition(const char *text)
+{
+    static family_info fam[MAXFAM];
+    int nfam = 0, samples = 0;
+    memset(fam, 0, sizeof fam);
+
+    /* First pass: HELP and TYPE lines. */
+    char *copy = strdup(text), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        char name[128], rest[256];
+        bool help = strncmp(l, "# HELP ", 7) == 0;
+        bool type = strncmp(l, "# TYPE ", 7) == 0;
+        if (!help && !type)
+            continue;
+        cr_assert(sscanf(l + 7, "%127s %255s", name, rest) == 2,
+                  "a HELP or TYPE line without its text: %s", l);
+        family_info *f = find_family(fam, nfam, name);
+        if (f == NULL) {
+            cr_assert(nfam < MAXFAM);
+            f = &fam[nfam++];
+            snprintf(f->name, sizeof f->name, "%s", name);
+        }
+        if (help) {
+            cr_assert(!f->help, "two HELP lines for %s", name);
+            f->help = true;
+        } else {
+            cr_assert(f->type[0] == '\0', "two TYPE lines for %s", name);
+            cr_assert(strcmp(rest, "counter") == 0 ||
+                      strcmp(rest, "gauge") == 0 ||
+                      strcmp(rest, "histogram") == 0, "bad TYPE: %s", l);
+            snprintf(f->type, sizeof f->type, "%.15s", rest);
+        }
+    }
+    free(copy);
+
+    for (int i = 0; i < nfam; i++) {
+        cr_expect(fam[i].help && fam[i].type[0], "%s lacks HELP or TYPE",
+                  fam[i].name);
+        cr_expect(strncmp(fam[i].name, "goro_", 5) == 0 ||
+                  strncmp(fam[i].name, "gorod_", 6) == 0,
+                  "%s is not named goro_* or gorod_*", fam[i].name);
+        if (strcmp(fam[i].type, "counter") == 0)
+            cr_expect(ends_with(fam[i].name, "_total"),
+                      "counter %s does not end in _total", fam[i].name);
+    }
+
+    /* Second pass: the samples. */
+    double prev_bucket = -1, inf_bucket = -1, count = -1;
+    int buckets = 0;
+    copy = strdup(text);
+    save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        if (l[0] == '#')
+            continue;
+        char name[128];
+        size_t nl = strcspn(l, "{ ");
+        cr_assert(nl > 0 && nl < sizeof name, "bad sample line: %s", l);
+        memcpy(name, l, nl);
+        name[nl] = '\0';
+        for (size_t i = 0; i < nl; i++)
+            cr_assert(isalnum((unsigned char)name[i]) || name[i] == '_' ||
+                      name[i] == ':', "bad metric name in: %s", l);
+        const char *val = l + nl;
+        if (*val == '{') {
+            val = strchr(val, '}');
+            cr_assert(val != NULL, "unterminated labels: %s", l);
+            val++;
+        }
+        cr_assert(*val == ' ', "no value: %s", l);
+        char *end;
+        double v = strtod(val + 1, &end);
+        cr_assert(end != val + 1 && (*end == '\0' || *end == ' '),
+                  "bad value: %s", l);
+        samples++;
+
+        family_info *f = find_family(fam, nfam, name);
+        char base[128];
+        if (f == NULL) {
+            static const char *sfx[] = {"_bucket", "_sum", "_count"};
+            for (int i = 0; i < 3 && f == NULL; i++) {
+                if (ends_with(name, sfx[i])) {
+                    snprintf(base, sizeof base, "%.*s",
+                             (int)(strlen(name) - strlen(sfx[i])), name);
+                    f = find_family(fam, nfam, base);
+                    if (f && strcmp(f->type, "histogram") != 0)
+                        f = NULL;
+                }
+            }
+        }
+        cr_assert(f != NULL, "sample without HELP and TYPE: %s", l);
+        cr_assert(f->help && f->type[0], "sample without HELP and TYPE: %s",
+                  l);
+
+        if (strncmp(l, "goro_sched_latency_seconds_bucket{", 34) == 0) {
+            cr_assert(v >= prev_bucket, "buckets not cumulative at %s", l);
+            prev_bucket = v;
+            buckets++;
+            if (strstr(l, "le=\"+Inf\""))
+                inf_bucket = v;
+            else
+                cr_assert(inf_bucket < 0, "a bucket after +Inf: %s", l);
+        } else if (strcmp(name, "goro_sched_latency_seconds_count") == 0) {
+            count = v;
+        }
+    }
+    free(copy);
+    cr_assert(buckets >= 2, "the latency histogram has %d buckets", buckets);
+    cr_assert(inf_bucket >= 0, "no le=\"+Inf\" bucket");
+    cr_assert(count == inf_bucket, "+Inf bucket %g != _count %g", inf_bucket,
+              count);
+    return samples;
+}
+
+/* The value of the sample line that starts with prefix (-1 if absent). */
+static double sample_value(const char *text, const char *prefix)
+{
+    char *l = line_starting(text, prefix);
+    if (l == NULL)
+        return -1;
+    double v = strtod(strrchr(l, ' ') + 1, NULL);
+    free(l);
+    return v;
+}
+
+/* ---- the commands ---------------------------------------------------------- */
+
+Test(admin, status_reports_the_daemon)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "status", NULL);
+    cr_assert_eq(r.status, 0, "goroctl status: %d\n%s", r.status, r.err);
+    static const char *keys[] = {
+        "version:", "pid:", "uptime:", "gs:", "ps:", "ms:", "stack_bytes:",
+        "grows:", "shrinks:", "preemptions:", "served:", "plugins:",
+        "last_reload:",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *l = line_starting(r.out, keys[i]);
+        cr_expect(l != NULL, "no %s line in:\n%s", keys[i], r.out);
+        free(l);
+    }
+    char *pid = line_starting(r.out, "pid:");
+    cr_assert(pid != NULL);
+    cr_expect_eq(atoi(pid + 4), (int)D.pid, "%s, not %d", pid, (int)D.pid);
+    free(pid);
+    char *lr = line_starting(r.out, "last_reload:");
+    cr_expect(lr && strstr(lr, "none"), "%s", lr);
+    free(lr);
+    cr_expect_str_empty(r.err);
+    adm_run_free(&r);
+}
+
+Test(admin, stats_prints_one_key_value_pair_per_line)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "stats", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    int n = 0;
+    char *copy = strdup(r.out), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        char key[64];
+        unsigned long long v;
+        char extra;
+        cr_expect(sscanf(l, "%63s %llu %c", key, &v, &extra) == 2,
+                  "not \"key value\": %s", l);
+        n++;
+    }
+    free(copy);
+    cr_expect_gt(n, 20);
+    static const char *keys[] = {
+        "gs_live ", "ms ", "ps ", "stack_bytes_inuse ", "stack_grows ",
+        "stack_shrinks ", "preempt_sync ", "preempt_async ", "served ",
+        "uptime_ns ", "admin_requests ",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *l = line_starting(r.out, keys[i]);
+        cr_expect(l != NULL, "no %s in:\n%s", keys[i], r.out);
+        free(l);
+    }
+    cr_expect_gt(sample_value(r.out, "gs_live "), 0);
+    cr_expect_gt(sample_value(r.out, "ps "), 0);
+    adm_run_free(&r);
+}
+
+/* A JSON object of string keys and non-negative integers, as stats json
+ * writes it: returns the number of members, or -1 when it is not one. */
+static int parse_flat_json(const char *s, char keys[][64], int max)
+{
+    int n = 0;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s++ != '{')
+        return -1;
+    for (;;) {
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '}' && n == 0) {
+            s++;
+            break;
+        }
+        if (*s++ != '"')
+            return -1;
+        const char *k = s;
+        while (*s && *s != '"')
+            s++;
+        if (*s != '"' || s - k >= 64 || n >= max)
+            return -1;
+        snprintf(keys[n], 64, "%.*s", (int)(s - k), k);
+        n++;
+        s++;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s++ != ':')
+            return -1;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        while (isdigit((unsigned char)*s))
+            s++;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s++ != '}')
+            return -1;
+        break;
+    }
+    while (isspace((unsigned char)*s))
+        s++;
+    return *s == '\0' ? n : -1;
+}
+
+Test(admin, stats_json_is_one_object)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "stats", "--json", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    static char keys[128][64];
+    int n = parse_flat_json(r.out, keys, 128);
+    cr_assert_gt(n, 20, "not one JSON object:\n%s", r.out);
+    static const char *want[] = {
+        "gs_live", "gs_runnable", "gs_waiting", "ms", "ps",
+        "stack_bytes_inuse", "stack_grows", "stack_shrinks", "preempt_sync",
+        "preempt_async", "ctx_switches", "served", "uptime_ns", "plugins",
+        "reloads", "reload_failures",
+    };
+    for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+        bool found = false;
+        for (int i = 0; i < n && !found; i++)
+            found = strcmp(keys[i], want[w]) == 0;
+        cr_expect(found, "no \"%s\" in %s", want[w], r.out);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            cr_expect(strcmp(keys[i], keys[j]) != 0, "\"%s\" twice",
+                      keys[i]);
+    adm_run_free(&r);
+}
+
+Test(admin, ps_lists_every_g)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "ps", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *copy = strdup(r.out), *save = NULL;
+    char *hdr = strtok_r(copy, "\n", &save);
+    cr_assert(hdr != NULL);
+    static const char *cols[] = {"ID", "STATUS", "WAIT", "STACK", "PLUGIN",
+                                 "AGE"};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+        cr_expect(strstr(hdr, cols[i]) != NULL, "no %s column: %s", cols[i],
+                  hdr);
+    int rows = 0, echo = 0;
+    for (char *l = strtok_r(NULL, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        long long id;
+        char status[16];
+        cr_assert(sscanf(l, "%lld %15s", &id, status) == 2, "bad row: %s", l);
+        cr_expect_gt(id, 0);
+        cr_expect(strcmp(status, "runnable") == 0 ||
+                  strcmp(status, "running") == 0 ||
+                  strcmp(status, "syscall") == 0 ||
+                  strcmp(status, "waiting") == 0, "bad status: %s", l);
+        if (strstr(l, " echo "))
+            echo++;
+        rows++;
+    }
+    free(copy);
+    cr_expect_gt(rows, 0);
+    if (D.echo_port)
+        cr_expect_gt(echo, 0, "no G of the echo plugin in:\n%s", r.out);
+    adm_run_free(&r);
+}
+
+Test(admin, plugins_lists_the_loaded_plugins)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "plugins", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *hdr = line_starting(r.out, "NAME");
+    cr_assert(hdr != NULL, "no header:\n%s", r.out);
+    cr_expect(strstr(hdr, "STATE") && strstr(hdr, "STACK") &&
+              strstr(hdr, "SERVED") && strstr(hdr, "GS") &&
+              strstr(hdr, "PATH"), "%s", hdr);
+    free(hdr);
+    if (D.echo_port) {
+        char *l = line_starting(r.out, "echo ");
+        cr_assert(l != NULL, "no echo line:\n%s", r.out);
+        cr_expect(strstr(l, "running") && strstr(l, "copy") &&
+                  strstr(l, "echo.so"), "%s", l);
+        free(l);
+    } else {
+        cr_expect_eq(count_lines(r.out), 1, "%s", r.out);
+    }
+    adm_run_free(&r);
+}
+
+Test(admin, reload_reports_success_and_failure)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "reload", NULL);
+    cr_assert_eq(r.status, 0, "reload: %s", r.err);
+    adm_run_free(&r);
+
+    /* A broken file: the reload fails and says why; status keeps it. */
+    char *good = adm_slurp(D.conf);
+    char *bad;
+    cr_assert(asprintf(&bad, "%sstack:\n  min_size: 3000\n", good) > 0);
+    adm_writefile(D.conf, bad);
+    free(bad);
+    r = adm_ctl(&D, "reload", NULL);
+    cr_expect_eq(r.status, 1, "a broken reload: %d\n%s%s", r.status, r.out,
+                 r.err);
+    cr_expect(strstr(r.err, "error: reload failed") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "min_size") != NULL, "%s", r.err);
+    cr_expect_str_empty(r.out);
+    adm_run_free(&r);
+
+    r = adm_ctl(&D, "status", NULL);
+    cr_assert_eq(r.status, 0);
+    char *lr = line_starting(r.out, "last_reload:");
+    cr_expect(lr && strstr(lr, "failed"), "%s", r.out);
+    cr_expect(strstr(r.out, "min_size") != NULL, "%s", r.out);
+    free(lr);
+    adm_run_free(&r);
+
+    /* Fixed again: the next reload is good and status says so. */
+    adm_writefile(D.conf, good);
+    free(good);
+    r = adm_ctl(&D, "reload", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+    r = adm_ctl(&D, "status", NULL);
+    lr = line_starting(r.out, "last_reload:");
+    cr_expect(lr && strstr(lr, "ok"), "%s", r.out);
+    free(lr);
+    adm_run_free(&r);
+}
+
+Test(admin, metrics_command_prints_the_exposition)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "metrics", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect(strncmp(r.out, "# HELP ", 7) == 0, "%.200s", r.out);
+    cr_expect_gt(check_exposition(r.out), 30);
+    adm_run_free(&r);
+}
+
+Test(admin, help_lists_the_commands)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "help", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    static const char *cmds[] = {"status", "stats", "ps", "plugins",
+                                 "reload", "metrics", "help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char *l = line_starting(r.out, cmds[i]);
+        cr_expect(l != NULL, "%s is not listed:\n%s", cmds[i], r.out);
+        free(l);
+    }
+    adm_run_free(&r);
+}
+
+Test(admin, unknown_command_exits_1_naming_it)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "frobnicate", NULL);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "error: unknown command \"frobnicate\" "
+                     "(commands: ") != NULL, "%s", r.err);
+    cr_expect_str_empty(r.out);
+    adm_run_free(&r);
+
+    r = adm_ctl(&D, "status", "now", NULL);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strncmp(r.err, "error: ", 7) == 0, "%s", r.err);
+    adm_run_free(&r);
+
+    /* The raw protocol: the first line says it. */
+    char *reply = adm_raw(&D, "nope\n", 5);
+    cr_expect(strncmp(reply, "error: unknown command \"nope\"", 29) == 0,
+              "%s", reply);
+    free(reply);
+    reply = adm_raw(&D, "help\n", 5);
+    cr_expect(strncmp(reply, "ok\n", 3) == 0, "%s", reply);
+    free(reply);
+}
+
+Test(admin, goroctl_names_a_socket_it_cannot_reach)
+{
+    adm_start(&D, NULL);
+    adm_daemon none = D;
+    snprintf(none.sock, sizeof none.sock, "%s/absent.sock", D.dir);
+    adm_run r = adm_ctl(&none, "status", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, none.sock) != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, strerror(ENOENT)) != NULL, "%s", r.err);
+    adm_run_free(&r);
+}
+
+Test(admin, peer_of_another_uid_is_refused)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to run a client as uid 65534");
+    adm_opts o = {.mode = 0666};
+    adm_start(&D, &o);
+    cr_assert(chmod(D.dir, 0755) == 0);
+
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(10);
+        int fd = adm_unix_connect(D.sock);
+        if (fd < 0)
+            _exit(11);
+        if (write(fd, "status\n", 7) != 7)
+            _exit(12);
+        char buf[256];
+        size_t len = 0;
+        ssize_t n;
+        while (len < sizeof buf - 1 &&
+               (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)n;
+        buf[len] = '\0';
+        _exit(strcmp(buf, "error: permission denied (uid 65534)\n") == 0
+                  ? 0 : 13);
+    }
+    int st;
+    cr_assert(waitpid(pid, &st, 0) == pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the client of uid 65534 was not refused as expected (status 0x%x)", st);
+
+    /* Our own uid still gets in, and the daemon said why it refused. */
+    adm_run r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+    char *log = adm_slurp(D.log);
+    cr_expect(strstr(log, "65534") != NULL, "the log does not name uid "
+              "65534:\n%s", log);
+    free(log);
+}
+
+Test(admin, too_long_line_is_refused)
+{
+    adm_start(&D, NULL);
+    size_t len = 5000;
+    char *line = malloc(len + 1);
+    memset(line, 'x', len);
+    line[len - 1] = '\n';
+    line[len] = '\0';
+    char *reply = adm_raw(&D, line, len);
+    cr_expect(strncmp(reply, "error: line too long", 20) == 0, "%.100s",
+              reply);
+    free(reply);
+
+    /* Exactly 4 KiB (without the newline) is still a line: an unknown
+     * command, not a long one. */
+    memset(line, 'y', 4096);
+    line[4096] = '\n';
+    reply = adm_raw(&D, line, 4097);
+    cr_expect(strncmp(reply, "error: unknown command", 22) == 0, "%.100s",
+              reply);
+    free(reply);
+
+    line[4999] = '\0';
+    memset(line, 'z', 4999);
+    adm_run r = adm_ctl(&D, line, NULL);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "error: line too long") != NULL, "%.100s",
+              r.err);
+    adm_run_free(&r);
+    free(line);
+
+    /* Still serving. */
+    r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0);
+    adm_run_free(&r);
+}
+
+Test(admin, clients_that_go_away_do_not_hurt_the_daemon)
+{
+    adm_start(&D, NULL);
+    for (int i = 0; i < 40; i++) {
+        int fd = adm_unix_connect(D.sock);
+        cr_assert(fd >= 0, "connect: %s", strerror(-fd));
+        switch (i % 4) {
+        case 0:                 /* connect and leave */
+            break;
+        case 1:                 /* half a command */
+            send(fd, "sta", 3, MSG_NOSIGNAL);
+            break;
+        case 2:                 /* a command, then gone before the reply */
+            send(fd, "ps\n", 3, MSG_NOSIGNAL);
+            break;
+        case 3:                 /* a big reply nobody reads */
+            send(fd, "metrics\n", 8, MSG_NOSIGNAL);
+            shutdown(fd, SHUT_RD);
+            break;
+        }
+        close(fd);
+    }
+    /* One that says nothing and stays: it must not block the others. */
+    int idle = adm_unix_connect(D.sock);
+    cr_assert(idle >= 0);
+    adm_sleep_ms(100);
+    cr_assert(adm_alive(&D), "gorod died");
+    adm_run r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+    close(idle);
+}
+
+Test(admin, stale_socket_file_is_replaced)
+{
+    /* A killed daemon leaves its socket file behind, nobody listening. */
+    adm_start(&D, NULL);
+    cr_assert(kill(D.pid, SIGKILL) == 0);
+    waitpid(D.pid, NULL, 0);
+    D.pid = 0;
+    struct stat st;
+    cr_assert(lstat(D.sock, &st) == 0 && S_ISSOCK(st.st_mode),
+              "a killed gorod leaves its socket file");
+
+    /* Start a second daemon on the same directory's configuration. */
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(D.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(getenv("GOROD"), getenv("GOROD"), "--foreground", "--config",
+              D.conf, (char *)NULL);
+        _exit(127);
+    }
+    D.pid = pid;
+    int64_t deadline = adm_now_ms() + 15000;
+    int fd;
+    while ((fd = adm_unix_connect(D.sock)) < 0 && adm_now_ms() < deadline &&
+           adm_alive(&D))
+        adm_sleep_ms(20);
+    cr_assert(fd >= 0, "the stale socket was not replaced:\n%s",
+              adm_slurp(D.log));
+    close(fd);
+    adm_run r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+}
+
+/* ---- metrics over HTTP ----------------------------------------------------- */
+
+/* The body of an HTTP response, after checking its status line and, for
+ * 200, Content-Type and Content-Length. */
+static const char *http_body(const char *resp, int want)
+{
+    int code = 0;
+    cr_assert(sscanf(resp, "HTTP/1.1 %d", &code) == 1, "%.200s", resp);
+    cr_assert_eq(code, want, "%.300s", resp);
+    const char *body = strstr(resp, "\r\n\r\n");
+    cr_assert(body != NULL);
+    body += 4;
+    if (want == 200) {
+        cr_expect(strstr(resp, "Content-Type: text/plain; version=0.0.4") !=
+                  NULL, "%.300s", resp);
+        const char *cl = strstr(resp, "Content-Length: ");
+        cr_assert(cl != NULL && cl < body);
+        cr_expect_eq((size_t)atol(cl + 16), strlen(body));
+    }
+    return body;
+}
+
+Test(admin, metrics_over_http_parse)
+{
+    adm_start(&D, NULL);
+    char *resp = adm_http(&D, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n");
+    const char *body = http_body(resp, 200);
+    cr_expect_gt(check_exposition(body), 30);
+
+    static const char *want[] = {
+        "goro_gs{status=\"waiting\"} ", "goro_ms ", "goro_ps ",
+        "goro_runq_length{queue=\"global\"} ", "goro_stack_inuse_bytes ",
+        "goro_stack_inuse_by_size_bytes{size=\"2048\"} ",
+        "goro_stack_grows_total ", "goro_stack_shrinks_total ",
+        "goro_stack_copied_bytes_total ",
+        "goro_preemptions_total{kind=\"sync\"} ",
+        "goro_preemptions_total{kind=\"async\"} ",
+        "goro_context_switches_total ", "goro_gs_created_total ",
+        "goro_sched_latency_seconds_sum ", "gorod_reloads_total ",
+        "gorod_reload_failures_total ", "gorod_admin_requests_total ",
+        "gorod_metrics_requests_total ", "gorod_uptime_seconds ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        cr_expect_geq(sample_value(body, want[i]), 0, "no %s", want[i]);
+    cr_expect_geq(sample_value(body, "gorod_metrics_requests_total "), 1);
+    if (D.echo_port) {
+        cr_expect_eq(sample_value(body, "gorod_plugin_up{plugin=\"echo\"} "),
+                     1);
+        cr_expect_geq(
+            sample_value(body, "gorod_plugin_requests_total{plugin=\"echo\"} "),
+            0);
+        cr_expect_gt(sample_value(body, "gorod_plugin_gs{plugin=\"echo\"} "),
+                     0);
+    }
+    free(resp);
+
+    /* Other paths, methods and garbage. */
+    resp = adm_http(&D, "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+    http_body(resp, 404);
+    free(resp);
+    resp = adm_http(&D, "POST /metrics HTTP/1.1\r\nConnection: close\r\n"
+                        "Content-Length: 0\r\n\r\n");
+    http_body(resp, 405);
+    free(resp);
+    resp = adm_http(&D, "this is not http\r\n\r\n");
+    http_body(resp, 400);
+    free(resp);
+
+    /* Keep-alive: two requests on one connection, the second closing. */
+    resp = adm_http(&D, "GET /metrics HTTP/1.1\r\n\r\n"
+                        "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    int n = 0;
+    for (const char *s = resp; (s = strstr(s, "HTTP/1.1 200 OK")); s++)
+        n++;
+    cr_expect_eq(n, 2, "%d responses on one connection", n);
+    free(resp);
+}
+
+Test(admin, idle_metrics_connections_do_not_block_scrapes)
+{
+    adm_start(&D, NULL);
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        int64_t deadline = adm_now_ms() + 5000;
+        while ((fds[i] = adm_tcp_connect(D.metrics_port)) < 0 &&
+               adm_now_ms() < deadline)
+            adm_sleep_ms(20);
+        cr_assert(fds[i] >= 0);
+    }
+    send(fds[0], "GET /met", 8, MSG_NOSIGNAL);   /* and never the rest */
+    char *resp = adm_http(&D, "GET /metrics HTTP/1.0\r\n\r\n");
+    cr_expect(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.100s", resp);
+    free(resp);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+}
