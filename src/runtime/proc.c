@@ -798,18 +798,35 @@ static void exitall(void)
 /* schedlat_record counts how long gp, a sampled G, waited to run. */
 static uint64_t ticks0;   /* cputicks() and nanotime() at schedinit */
 static int64_t nanotime0;
+static _Atomic uint64_t nsPerTickQ32; /* ns per tick << 32, measured since
+                                        start-up; 0: not yet */
+
+/* tickrate measures ns per tick over the time since start-up: at the first
+ * sample and now and then after (every 65536 samples of a P), so that the
+ * record itself needs no clock call. Integer arithmetic: a floating-point
+ * operation would set MXCSR flags the G then sees. */
+static uint64_t tickrate(p *pp)
+{
+    uint64_t q = atomic_load_explicit(&nsPerTickQ32, memory_order_relaxed);
+    if (likely(q != 0 && (pp->stats.schedlat_count & 0xffff) != 0))
+        return q;
+    uint64_t ticks = cputicks() - ticks0;
+    int64_t ns = nanotime() - nanotime0;
+    if (ticks == 0 || ns <= 0)
+        return q;
+    q = (uint64_t)(((unsigned __int128)ns << 32) / ticks);
+    atomic_store_explicit(&nsPerTickQ32, q, memory_order_relaxed);
+    return q;
+}
 
 static void schedlat_record(p *pp, g *gp)
 {
-    /* Ticks to ns at the rate measured since start-up; integer arithmetic:
-     * a floating-point operation would set MXCSR flags the G then sees. */
     uint64_t now = cputicks();
-    int64_t ns = nanotime() - nanotime0;
-    uint64_t ticks = now - ticks0;
+    uint64_t q = tickrate(pp);
     int64_t d = 0;
-    if (ticks > 0 && now > (uint64_t)gp->trackstamp)
-        d = (int64_t)((unsigned __int128)(now - (uint64_t)gp->trackstamp) *
-                      (uint64_t)ns / ticks);
+    if (now > (uint64_t)gp->trackstamp)
+        d = (int64_t)(((unsigned __int128)(now - (uint64_t)gp->trackstamp) *
+                       q) >> 32);
     gp->trackstamp = 0;
     int i = 0;
     while (i < GORO_SCHEDLAT_BUCKETS - 1 && d > (1000ll << i))

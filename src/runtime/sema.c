@@ -15,6 +15,8 @@
  */
 #include <jemalloc/jemalloc.h>
 
+#include <stdint.h>
+
 #include "runtime2.h"
 
 typedef struct waitq {
@@ -101,9 +103,12 @@ static void mustpark(const void *obj, const char *what)
 /* ---- wait group ------------------------------------------------------------- */
 
 struct goro_wg {
-    /* The counter is atomic so that Add and Done take no lock unless the
-     * count reaches zero with waiters to wake (as Go's WaitGroup). */
-    _Atomic int64_t count;
+    /* The count (high 32 bits) and the number of parked waiters (low 32)
+     * in one word, as Go's WaitGroup: Add and Done take no lock unless the
+     * count reaches zero with waiters to wake, and a Done that brings it to
+     * zero with no waiter never touches the wait group again -- so the one
+     * who waited may free it as soon as its wait returns. */
+    _Atomic uint64_t state;
     mutex   lock;
     waitq   waiters; /* Gs in goro_wg_wait, under lock */
 };
@@ -117,20 +122,26 @@ void goro_wg_add(goro_wg *wg, int64_t delta)
 {
     if (wg == NULL)
         return;
-    int64_t v = atomic_fetch_add_explicit(&wg->count, delta,
-                                          memory_order_acq_rel) + delta;
-    if (v < 0)
+    uint64_t v = atomic_fetch_add_explicit(&wg->state, (uint64_t)delta << 32,
+                                           memory_order_acq_rel) +
+                 ((uint64_t)delta << 32);
+    int32_t count = (int32_t)(v >> 32);
+    uint32_t nwait = (uint32_t)v;
+    if (count < 0 || delta > INT32_MAX || delta < INT32_MIN)
         throw("sync: negative WaitGroup counter");
-    if (v != 0)
+    if (count != 0 || nwait == 0)
         return;
-    /* Zero: wake whoever waits. A waiter checks the count under the lock
-     * before it queues itself, so taking the lock after the count reached
-     * zero cannot miss one. */
+    /* Zero with waiters: they are parked (they queued themselves under the
+     * lock while the count was above zero) and cannot free the wait group
+     * before readylist below runs them; unlock is our last touch of it. */
     lock(&wg->lock);
     g *list = NULL;
-    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
+    uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+    if ((s >> 32) == 0) {
         list = wg->waiters.first;
         wg->waiters.first = wg->waiters.last = NULL;
+        atomic_fetch_sub_explicit(&wg->state, (uint32_t)s,
+                                  memory_order_acq_rel);
     }
     unlock(&wg->lock);
     if (list)
@@ -145,13 +156,14 @@ void goro_wg_done(goro_wg *wg)
 void goro_wg_wait(goro_wg *wg)
 {
     mustpark(wg, "goro_wg_wait");
-    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
+    if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0)
         return;
     lock(&wg->lock);
-    if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
+    if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0) {
         unlock(&wg->lock);
         return;
     }
+    atomic_fetch_add_explicit(&wg->state, 1, memory_order_acq_rel);
     waitq_push(&wg->waiters, getg());
     gopark(parkunlock, &wg->lock, waitReasonWaitGroup);
 }
