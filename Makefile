@@ -108,7 +108,7 @@ $(GOROCTL): $(wildcard src/goroctl/*.c)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -o $@ $^
 
-$(BUILD)/plugins/%.so: plugins/%.c $(LIB) $(STUBLIB) $(PC)
+$(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \

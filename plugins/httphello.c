@@ -9,11 +9,8 @@
  * keep-alive), and `400 Bad Request` followed by a close for anything that
  * is not a request. Each response counts as one request served.
  *
- * Arguments (space-separated key=value): port=N (1..65535, default 8080),
- * host=ADDR (numeric IPv4 or IPv6, default 127.0.0.1). An unknown key or a
- * bad value is reported on stderr and start returns 1.
- *
- * One G accepts (start itself) and one G serves each connection. A
+ On the server skeleton of tcpserver.h: one G accepts (start itself), one
+ * G serves each connection; arguments port=N (default 8080) and host=ADDR. A
  * connection's buffers are on the heap, in its conn, never on the G's stack:
  * the stack stays small (the G parks in goro_read with a few hundred bytes of
  * frames) and nothing points into it. The parser works on whatever has
@@ -28,19 +25,16 @@
  * start returns when the plugin's work is done: after stop, once every
  * connection G has finished; nonzero at once for bad arguments or a port
  * that cannot be bound. stop shuts the sockets down (it never closes them:
- * see echo.c for why) and every G closes its own fd.
+ * see tcpserver.h for why) and every G closes its own fd.
  */
 #define _GNU_SOURCE             /* memmem */
 #include <goro.h>
 #include <goro/plugin.h>
 
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
+
+#include "tcpserver.h"
 
 #define PLUGIN    "httphello"
 #define INBUF     8192
@@ -49,94 +43,12 @@
 #define IDLE_NS   (60LL * 1000 * 1000 * 1000)
 
 typedef struct conn {
-    int fd;
-    struct conn *prev, *next;   /* in conns, under mu */
+    tcpconn head;
     size_t inlen, outlen;
     uint64_t discard;           /* request body bytes still to skip */
     char in[INBUF];
     char out[OUTBUF];
 } conn;
-
-static goro_mutex *mu;          /* guards listen_fd, stopping and conns */
-static int listen_fd = -1;
-static bool stopping;
-static conn *conns;
-static goro_wg *wg;             /* the connection Gs: see echo.c */
-
-__attribute__((constructor)) static void httphello_init(void)
-{
-    mu = goro_mutex_new();
-    wg = goro_wg_new();
-}
-
-__attribute__((destructor)) static void httphello_fini(void)
-{
-    goro_mutex_free(mu);
-    goro_wg_free(wg);
-    mu = NULL;
-    wg = NULL;
-}
-
-/* ---- arguments ---------------------------------------------------------- */
-
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    if (*s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_args(const char *args, int *port, char *host, size_t hostlen)
-{
-    char *copy = strdup(args ? args : "");
-    if (copy == NULL) {
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
-        return false;
-    }
-    bool ok = true;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " \t", &save); tok != NULL && ok;
-         tok = strtok_r(NULL, " \t", &save)) {
-        char *eq = strchr(tok, '=');
-        if (eq == NULL) {
-            fprintf(stderr, "%s: argument '%s' is not key=value\n", PLUGIN, tok);
-            ok = false;
-            break;
-        }
-        *eq = '\0';
-        const char *key = tok, *val = eq + 1;
-        long v;
-        if (strcmp(key, "port") == 0) {
-            if (parse_int(val, 1, 65535, &v)) {
-                *port = (int)v;
-            } else {
-                fprintf(stderr, "%s: port: '%s' is not a port number "
-                        "(1..65535)\n", PLUGIN, val);
-                ok = false;
-            }
-        } else if (strcmp(key, "host") == 0) {
-            if (*val == '\0' || strlen(val) >= hostlen) {
-                fprintf(stderr, "%s: host: '%s' is not a numeric IPv4 or "
-                        "IPv6 address\n", PLUGIN, val);
-                ok = false;
-            } else {
-                snprintf(host, hostlen, "%s", val);
-            }
-        } else {
-            fprintf(stderr, "%s: unknown argument '%s' (value '%s'); known: "
-                    "port, host\n", PLUGIN, key, val);
-            ok = false;
-        }
-    }
-    free(copy);
-    return ok;
-}
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
@@ -309,7 +221,7 @@ static bool flush(conn *c)
 {
     if (c->outlen == 0)
         return true;
-    ssize_t n = goro_write(c->fd, c->out, c->outlen);
+    ssize_t n = goro_write(c->head.fd, c->out, c->outlen);
     bool ok = n == (ssize_t)c->outlen;
     c->outlen = 0;
     return ok;
@@ -383,12 +295,14 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* conn_main: serve one connection until it closes or stop. Owns c, c->fd. */
-static void conn_main(void *arg)
+/* httphello_serve: serve one connection until it closes or stop. */
+static void httphello_serve(tcpconn *tc)
 {
-    conn *c = arg;
+    conn *c = (conn *)tc;
+    c->inlen = c->outlen = 0;
+    c->discard = 0;
     for (;;) {
-        ssize_t n = goro_read_deadline(c->fd, c->in + c->inlen,
+        ssize_t n = goro_read_deadline(c->head.fd, c->in + c->inlen,
                                        INBUF - c->inlen, now_ns() + IDLE_NS);
         if (n <= 0)
             break;
@@ -396,100 +310,29 @@ static void conn_main(void *arg)
         if (!serve_input(c))
             break;
     }
-    goro_mutex_lock(mu);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    goro_mutex_unlock(mu);
-    goro_close(c->fd);
-    free(c);
-    goro_wg_done(wg);
+}
+
+static tcpserver srv = {.plugin = PLUGIN, .default_port = 8080,
+                        .conn_size = sizeof(conn), .serve = httphello_serve};
+
+__attribute__((constructor)) static void httphello_init(void)
+{
+    tcpserver_init(&srv);
+}
+
+__attribute__((destructor)) static void httphello_fini(void)
+{
+    tcpserver_fini(&srv);
 }
 
 static int httphello_start(const char *args)
 {
-    int port = 8080;
-    char host[64] = "127.0.0.1";
-    if (!parse_args(args, &port, host, sizeof host))
-        return 1;
-    if (mu == NULL || wg == NULL) {
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
-        return 1;
-    }
-    int fd = goro_tcp_listen(host, port, 0);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", PLUGIN, host,
-                port, strerror(-fd));
-        return 1;
-    }
-    goro_mutex_lock(mu);
-    bool stopped = stopping;
-    if (!stopped)
-        listen_fd = fd;
-    goro_mutex_unlock(mu);
-
-    while (!stopped) {
-        int cfd = goro_accept(fd);
-        if (cfd < 0) {
-            if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS ||
-                cfd == -ENOMEM) {
-                goro_sleep_ns(10 * 1000 * 1000);   /* out of fds: back off */
-                goro_mutex_lock(mu);
-                stopped = stopping;
-                goro_mutex_unlock(mu);
-                continue;
-            }
-            break;      /* shut down by stop (EINVAL), or broken */
-        }
-        conn *c = malloc(sizeof *c);
-        goro_mutex_lock(mu);
-        stopped = stopping;
-        if (c != NULL && !stopped) {
-            c->fd = cfd;
-            c->inlen = c->outlen = 0;
-            c->discard = 0;
-            c->prev = NULL;
-            c->next = conns;
-            if (conns)
-                conns->prev = c;
-            conns = c;
-        }
-        goro_mutex_unlock(mu);
-        if (c == NULL || stopped) {
-            free(c);
-            goro_close(cfd);
-            continue;
-        }
-        goro_wg_add(wg, 1);
-        if (goro_go(conn_main, c) < 0)
-            conn_main(c);   /* cannot fail on a G; if it did, clean up */
-    }
-
-    goro_mutex_lock(mu);
-    listen_fd = -1;
-    goro_mutex_unlock(mu);
-    goro_close(fd);
-    goro_wg_wait(wg);
-    goro_mutex_lock(mu);
-    stopping = false;   /* the object may be started again */
-    goro_mutex_unlock(mu);
-    return 0;
+    return tcpserver_start(&srv, args);
 }
 
 static void httphello_stop(void)
 {
-    if (mu == NULL)
-        return;
-    goro_mutex_lock(mu);
-    stopping = true;
-    if (listen_fd >= 0)
-        shutdown(listen_fd, SHUT_RDWR);
-    for (conn *c = conns; c != NULL; c = c->next)
-        shutdown(c->fd, SHUT_RDWR);
-    goro_mutex_unlock(mu);
+    tcpserver_stop(&srv);
 }
 
 GORO_PLUGIN_DEFINE(PLUGIN, "1.0", httphello_start, httphello_stop);

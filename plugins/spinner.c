@@ -33,10 +33,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+
 #define PLUGIN "spinner"
 
 static _Atomic bool stopping;   /* relaxed: polled on every iteration */
-static goro_wg *wg;             /* the object's lifetime: see echo.c */
+static goro_wg *wg;             /* made at load, freed at unload */
 static volatile uint64_t sink;  /* the loops' results, so they are kept */
 
 __attribute__((constructor)) static void spinner_init(void)
@@ -50,45 +52,16 @@ __attribute__((destructor)) static void spinner_fini(void)
     wg = NULL;
 }
 
-static bool parse_args(const char *args, long *gs)
+static int spinner_arg(const char *key, const char *val, void *ctx)
 {
-    char *copy = strdup(args ? args : "");
-    if (copy == NULL) {
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
-        return false;
+    if (strcmp(key, "gs") != 0)
+        return ARG_UNKNOWN;
+    if (!plugin_parse_uint(val, 1, 1024, ctx)) {
+        fprintf(stderr, "%s: gs: '%s' is not a number of Gs (1..1024)\n",
+                PLUGIN, val);
+        return ARG_BAD;
     }
-    bool ok = true;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " \t", &save); tok != NULL && ok;
-         tok = strtok_r(NULL, " \t", &save)) {
-        char *eq = strchr(tok, '=');
-        if (eq == NULL) {
-            fprintf(stderr, "%s: argument '%s' is not key=value\n", PLUGIN, tok);
-            ok = false;
-            break;
-        }
-        *eq = '\0';
-        const char *key = tok, *val = eq + 1;
-        if (strcmp(key, "gs") == 0) {
-            char *end;
-            errno = 0;
-            long v = strtol(val, &end, 10);
-            if (*val >= '0' && *val <= '9' && errno == 0 && *end == '\0' &&
-                v >= 1 && v <= 1024) {
-                *gs = v;
-            } else {
-                fprintf(stderr, "%s: gs: '%s' is not a number of Gs "
-                        "(1..1024)\n", PLUGIN, val);
-                ok = false;
-            }
-        } else {
-            fprintf(stderr, "%s: unknown argument '%s' (value '%s'); known: "
-                    "gs\n", PLUGIN, key, val);
-            ok = false;
-        }
-    }
-    free(copy);
-    return ok;
+    return ARG_OK;
 }
 
 /* step: one round of a xorshift generator; a call the compiler must make. */
@@ -125,14 +98,14 @@ static void spin_nocall(void *arg)
 
 static int spinner_start(const char *args)
 {
-    long gs = 2;
-    if (!parse_args(args, &gs))
+    uint64_t gs = 2;
+    if (!plugin_args(PLUGIN, args, "gs", spinner_arg, &gs))
         return 1;
     if (wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", PLUGIN);
         return 1;
     }
-    for (long i = 0; i < gs; i++) {
+    for (uint64_t i = 0; i < gs; i++) {
         goro_wg_add(wg, 1);
         if (goro_go(i % 2 == 0 ? spin_calls : spin_nocall, NULL) < 0)
             goro_wg_done(wg);

@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+
 #define PLUGIN      "stackwave"
 #define CYCLES      3
 #define FRAME_PAD   224
@@ -49,7 +51,7 @@
 static _Atomic bool stopping;   /* relaxed: a flag polled by sleepers */
 static uint64_t depth_bytes;    /* written by start before any G reads */
 static int64_t period_ns;
-static goro_wg *wg;             /* the object's lifetime: see echo.c */
+static goro_wg *wg;             /* made at load, freed at unload */
 static volatile uint64_t sink;  /* keeps the recursion's result alive */
 
 __attribute__((constructor)) static void stackwave_init(void)
@@ -65,27 +67,11 @@ __attribute__((destructor)) static void stackwave_fini(void)
 
 /* ---- arguments ------------------------------------------------------------- */
 
-/* parse_num: leading decimal digits of s into *v, the rest in *rest. */
-static bool parse_num(const char *s, uint64_t *v, const char **rest)
-{
-    if (*s < '0' || *s > '9')
-        return false;
-    uint64_t x = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        if (x > (UINT64_MAX - 9) / 10)
-            return false;
-        x = x * 10 + (uint64_t)(*s - '0');
-    }
-    *v = x;
-    *rest = s;
-    return true;
-}
-
 static bool parse_size(const char *s, uint64_t *out)
 {
     uint64_t v, mul;
     const char *u;
-    if (!parse_num(s, &v, &u))
+    if (!plugin_parse_num(s, &v, &u))
         return false;
     if (*u == '\0' || strcmp(u, "B") == 0)
         mul = 1;
@@ -106,7 +92,7 @@ static bool parse_duration(const char *s, int64_t *out)
 {
     uint64_t v, mul;
     const char *u;
-    if (!parse_num(s, &v, &u))
+    if (!plugin_parse_num(s, &v, &u))
         return false;
     if (strcmp(u, "ms") == 0)
         mul = 1000 * 1000;
@@ -120,61 +106,35 @@ static bool parse_duration(const char *s, int64_t *out)
     return true;
 }
 
-static bool parse_args(const char *args, uint64_t *gs)
+static int stackwave_arg(const char *key, const char *val, void *ctx)
 {
-    char *copy = strdup(args ? args : "");
-    if (copy == NULL) {
-        fprintf(stderr, "%s: out of memory\n", PLUGIN);
-        return false;
-    }
-    bool ok = true;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " \t", &save); tok != NULL && ok;
-         tok = strtok_r(NULL, " \t", &save)) {
-        char *eq = strchr(tok, '=');
-        if (eq == NULL) {
-            fprintf(stderr, "%s: argument '%s' is not key=value\n", PLUGIN, tok);
-            ok = false;
-            break;
+    uint64_t v;
+    int64_t d;
+    if (strcmp(key, "gs") == 0) {
+        if (!plugin_parse_uint(val, 1, 1000000, ctx)) {
+            fprintf(stderr, "%s: gs: '%s' is not a number of Gs "
+                    "(1..1000000)\n", PLUGIN, val);
+            return ARG_BAD;
         }
-        *eq = '\0';
-        const char *key = tok, *val = eq + 1, *rest;
-        uint64_t v;
-        int64_t d;
-        if (strcmp(key, "gs") == 0) {
-            if (parse_num(val, &v, &rest) && *rest == '\0' && v >= 1 &&
-                v <= 1000000) {
-                *gs = v;
-            } else {
-                fprintf(stderr, "%s: gs: '%s' is not a number of Gs "
-                        "(1..1000000)\n", PLUGIN, val);
-                ok = false;
-            }
-        } else if (strcmp(key, "depth") == 0) {
-            if (parse_size(val, &v) && v >= 1024 && v <= (256u << 20)) {
-                depth_bytes = v;
-            } else {
-                fprintf(stderr, "%s: depth: '%s' is not a size between 1KiB "
-                        "and 256MiB (bytes, or with KiB/MiB)\n", PLUGIN, val);
-                ok = false;
-            }
-        } else if (strcmp(key, "period") == 0) {
-            if (parse_duration(val, &d) && d >= 1000000 &&
-                d <= 3600LL * 1000000000) {
-                period_ns = d;
-            } else {
-                fprintf(stderr, "%s: period: '%s' is not a duration between "
-                        "1ms and 1h (with ms or s)\n", PLUGIN, val);
-                ok = false;
-            }
-        } else {
-            fprintf(stderr, "%s: unknown argument '%s' (value '%s'); known: "
-                    "gs, depth, period\n", PLUGIN, key, val);
-            ok = false;
+    } else if (strcmp(key, "depth") == 0) {
+        if (!parse_size(val, &v) || v < 1024 || v > (256u << 20)) {
+            fprintf(stderr, "%s: depth: '%s' is not a size between 1KiB "
+                    "and 256MiB (bytes, or with KiB/MiB)\n", PLUGIN, val);
+            return ARG_BAD;
         }
+        depth_bytes = v;
+    } else if (strcmp(key, "period") == 0) {
+        if (!parse_duration(val, &d) || d < 1000000 ||
+            d > 3600LL * 1000000000) {
+            fprintf(stderr, "%s: period: '%s' is not a duration between "
+                    "1ms and 1h (with ms or s)\n", PLUGIN, val);
+            return ARG_BAD;
+        }
+        period_ns = d;
+    } else {
+        return ARG_UNKNOWN;
     }
-    free(copy);
-    return ok;
+    return ARG_OK;
 }
 
 /* ---- the wave -------------------------------------------------------------- */
@@ -217,7 +177,7 @@ static int stackwave_start(const char *args)
     uint64_t gs = 100;
     depth_bytes = 64 * 1024;
     period_ns = 2LL * 1000 * 1000 * 1000;
-    if (!parse_args(args, &gs))
+    if (!plugin_args(PLUGIN, args, "gs, depth, period", stackwave_arg, &gs))
         return 1;
     if (wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", PLUGIN);

@@ -1,0 +1,222 @@
+/*
+ * tcpserver.h - the TCP server skeleton of the example network plugins
+ * (echo, httphello): the shape of every server built on goro. One G
+ * accepts (start itself) and one G per connection serves it; each
+ * goro_accept/goro_read/goro_write that would block parks only its G, and
+ * the plugin holds no thread of its own. A plugin fills a tcpserver with
+ * its name, default port, connection size and serve function, and its
+ * start and stop call tcpserver_start and tcpserver_stop.
+ *
+ * Arguments (space-separated key=value): port=N (1..65535, default the
+ * plugin's), host=ADDR (a numeric IPv4 or IPv6 address, default
+ * 127.0.0.1). An unknown key or a bad value is reported on stderr and start
+ * returns 1.
+ *
+ * tcpserver_start runs the accept loop and returns when the plugin's work
+ * is done: after stop, once the listener is closed and every connection G
+ * has finished (a wait group). It returns 0 then, or nonzero at once when
+ * the arguments are bad or the port cannot be bound.
+ *
+ * Stopping: stop runs in another G. It must wake the listener parked in
+ * goro_accept and every connection parked in goro_read or goro_write, but it
+ * must not close their fds: a G between loading an fd and its system call
+ * would then use a number the kernel may already have handed to someone
+ * else. So stop only shuts the sockets down (shutdown(2) frees nothing): the
+ * parked Gs wake (accept fails, read sees end of file, write fails) and each
+ * G closes its own fd with goro_close. The set of open connections is a list
+ * under a goro_mutex; a connection leaves it before its fd is closed, so stop
+ * never shuts down a number that was reused. The mutex and the wait group
+ * are made when the object is loaded (tcpserver_init, from a constructor)
+ * and freed when it is unloaded, so stop may come at any time, even before
+ * start or after it failed.
+ *
+ * State is global: one instance per loaded object (gorod loads each plugin
+ * entry once). A connection's state is on the heap and handed to its G, as
+ * the copying stacks require.
+ */
+#ifndef GORO_PLUGINS_TCPSERVER_H
+#define GORO_PLUGINS_TCPSERVER_H
+
+#include <goro.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "args.h"
+
+/* The head of a connection: a plugin's own connection struct starts with
+ * it (conn_size bytes in all; only the head is initialised here). */
+typedef struct tcpconn {
+    int fd;
+    struct tcpserver *srv;
+    struct tcpconn *prev, *next;   /* in conns, under mu */
+} tcpconn;
+
+typedef struct tcpserver {
+    const char *plugin;
+    int         default_port;
+    size_t      conn_size;
+    /* serve c until it ends (end of file, an error, stop); the skeleton
+     * then unlinks it, closes its fd and frees it. */
+    void (*serve)(tcpconn *c);
+
+    goro_mutex *mu;             /* guards listen_fd, stopping and conns */
+    int         listen_fd;
+    bool        stopping;
+    tcpconn    *conns;
+    goro_wg    *wg;             /* the connection Gs */
+} tcpserver;
+
+static inline void tcpserver_init(tcpserver *s)
+{
+    s->mu = goro_mutex_new();
+    s->wg = goro_wg_new();
+    s->listen_fd = -1;
+}
+
+static inline void tcpserver_fini(tcpserver *s)
+{
+    goro_mutex_free(s->mu);
+    goro_wg_free(s->wg);
+    s->mu = NULL;
+    s->wg = NULL;
+}
+
+struct tcpserver_args {
+    const char *plugin;
+    int port;
+    char host[64];
+};
+
+static inline int tcpserver_arg(const char *key, const char *val, void *ctx)
+{
+    struct tcpserver_args *a = ctx;
+    uint64_t v;
+    if (strcmp(key, "port") == 0) {
+        if (!plugin_parse_uint(val, 1, 65535, &v)) {
+            fprintf(stderr, "%s: port: '%s' is not a port number "
+                    "(1..65535)\n", a->plugin, val);
+            return ARG_BAD;
+        }
+        a->port = (int)v;
+    } else if (strcmp(key, "host") == 0) {
+        if (*val == '\0' || strlen(val) >= sizeof a->host) {
+            fprintf(stderr, "%s: host: '%s' is not a numeric IPv4 or "
+                    "IPv6 address\n", a->plugin, val);
+            return ARG_BAD;
+        }
+        snprintf(a->host, sizeof a->host, "%s", val);
+    } else {
+        return ARG_UNKNOWN;
+    }
+    return ARG_OK;
+}
+
+/* tcpserver_conn: a connection's G. Owns c and c->fd. */
+static void tcpserver_conn(void *arg)
+{
+    tcpconn *c = arg;
+    tcpserver *s = c->srv;
+    s->serve(c);
+    goro_mutex_lock(s->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    goro_mutex_unlock(s->mu);
+    goro_close(c->fd);
+    free(c);
+    goro_wg_done(s->wg);
+}
+
+/* tcpserver_start: the plugin's start. */
+static inline int tcpserver_start(tcpserver *s, const char *args)
+{
+    struct tcpserver_args a = {s->plugin, s->default_port, "127.0.0.1"};
+    if (!plugin_args(s->plugin, args, "port, host", tcpserver_arg, &a))
+        return 1;
+    if (s->mu == NULL || s->wg == NULL) {
+        fprintf(stderr, "%s: out of memory\n", s->plugin);
+        return 1;
+    }
+
+    int fd = goro_tcp_listen(a.host, a.port, 0);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", s->plugin,
+                a.host, a.port, strerror(-fd));
+        return 1;
+    }
+    goro_mutex_lock(s->mu);
+    bool stopped = s->stopping;
+    if (!stopped)
+        s->listen_fd = fd;
+    goro_mutex_unlock(s->mu);
+
+    while (!stopped) {
+        int cfd = goro_accept(fd);
+        if (cfd < 0) {
+            if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS ||
+                cfd == -ENOMEM) {
+                goro_sleep_ns(10 * 1000 * 1000);   /* out of fds: back off */
+                goro_mutex_lock(s->mu);
+                stopped = s->stopping;
+                goro_mutex_unlock(s->mu);
+                continue;
+            }
+            break;      /* shut down by stop (EINVAL), or broken */
+        }
+        tcpconn *c = malloc(s->conn_size);
+        goro_mutex_lock(s->mu);
+        stopped = s->stopping;
+        if (c != NULL && !stopped) {
+            c->fd = cfd;
+            c->srv = s;
+            c->prev = NULL;
+            c->next = s->conns;
+            if (s->conns)
+                s->conns->prev = c;
+            s->conns = c;
+        }
+        goro_mutex_unlock(s->mu);
+        if (c == NULL || stopped) {
+            free(c);
+            goro_close(cfd);
+            continue;
+        }
+        goro_wg_add(s->wg, 1);
+        if (goro_go(tcpserver_conn, c) < 0)
+            tcpserver_conn(c);  /* cannot fail on a G; if it did, clean up */
+    }
+
+    goro_mutex_lock(s->mu);
+    s->listen_fd = -1;
+    goro_mutex_unlock(s->mu);
+    goro_close(fd);
+    goro_wg_wait(s->wg);
+    goro_mutex_lock(s->mu);
+    s->stopping = false;   /* the object may be started again */
+    goro_mutex_unlock(s->mu);
+    return 0;
+}
+
+/* tcpserver_stop: wake the listener and every connection; each closes its
+ * own fd. */
+static inline void tcpserver_stop(tcpserver *s)
+{
+    if (s->mu == NULL)
+        return;
+    goro_mutex_lock(s->mu);
+    s->stopping = true;
+    if (s->listen_fd >= 0)
+        shutdown(s->listen_fd, SHUT_RDWR);
+    for (tcpconn *c = s->conns; c != NULL; c = c->next)
+        shutdown(c->fd, SHUT_RDWR);
+    goro_mutex_unlock(s->mu);
+}
+
+#endif
