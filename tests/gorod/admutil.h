@@ -202,21 +202,75 @@ static inline bool adm_alive(const adm_daemon *d)
     return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
 }
 
-/* adm_start starts gorod as o says and waits until its admin socket
- * answers. Skips the test when $GOROD or $GOROCTL is not set. */
-static inline void adm_start(adm_daemon *d, const adm_opts *o)
+/* adm_init: a fresh directory /tmp/gorod-NAME-XXXXXX for d's
+ * configuration, socket and log, and a free port for the metrics. Skips
+ * the test when $GOROD or $GOROCTL is not set. */
+static inline void adm_init(adm_daemon *d, const char *name)
 {
-    const char *gorod = getenv("GOROD");
-    if (gorod == NULL || getenv("GOROCTL") == NULL)
+    if (getenv("GOROD") == NULL || getenv("GOROCTL") == NULL)
         cr_skip_test("GOROD and GOROCTL name the binaries (make test)");
-
     memset(d, 0, sizeof *d);
-    snprintf(d->dir, sizeof d->dir, "/tmp/gorod-admin-XXXXXX");
+    snprintf(d->dir, sizeof d->dir, "/tmp/gorod-%s-XXXXXX", name);
     cr_assert(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));
     snprintf(d->conf, sizeof d->conf, "%s/gorod.yaml", d->dir);
     snprintf(d->sock, sizeof d->sock, "%s/gorod.sock", d->dir);
     snprintf(d->log, sizeof d->log, "%s/gorod.log", d->dir);
     d->metrics_port = adm_free_port();
+}
+
+/* adm_spawn starts `$GOROD --foreground --config d->conf`, its output into
+ * d->log. */
+static inline void adm_spawn(adm_daemon *d)
+{
+    const char *gorod = getenv("GOROD");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(gorod, gorod, "--foreground", "--config", d->conf,
+              (char *)NULL);
+        _exit(127);
+    }
+    d->pid = pid;
+}
+
+/* adm_wait_ready waits until d's admin socket answers; fails the test
+ * (with the log) when gorod exits first or after 15 s. */
+static inline void adm_wait_ready(adm_daemon *d)
+{
+    int64_t deadline = adm_now_ms() + 15000;
+    for (;;) {
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->pid = 0;
+            char *log = adm_slurp(d->log);
+            cr_assert_fail("gorod exited at start-up (status 0x%x):\n%s", st, log);
+        }
+        int fd = adm_unix_connect(d->sock);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        if (adm_now_ms() > deadline) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, NULL, 0);
+            d->pid = 0;
+            char *log = adm_slurp(d->log);
+            cr_assert_fail("%s did not appear within 15s:\n%s", d->sock, log);
+        }
+        adm_sleep_ms(20);
+    }
+}
+
+/* adm_start starts gorod as o says and waits until its admin socket
+ * answers. */
+static inline void adm_start(adm_daemon *d, const adm_opts *o)
+{
+    adm_init(d, "admin");
 
     char plugins[1024] = "plugins: []\n";
     const char *pdir = getenv("GOROD_PLUGINS");
@@ -251,43 +305,8 @@ static inline void adm_start(adm_daemon *d, const adm_opts *o)
                        d->metrics_port, plugins) > 0);
     adm_writefile(d->conf, text);
     free(text);
-
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(gorod, gorod, "--foreground", "--config", d->conf,
-              (char *)NULL);
-        _exit(127);
-    }
-    d->pid = pid;
-
-    int64_t deadline = adm_now_ms() + 15000;
-    for (;;) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            d->pid = 0;
-            char *log = adm_slurp(d->log);
-            cr_assert_fail("gorod exited at start-up (status 0x%x):\n%s", st, log);
-        }
-        int fd = adm_unix_connect(d->sock);
-        if (fd >= 0) {
-            close(fd);
-            break;
-        }
-        if (adm_now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            d->pid = 0;
-            char *log = adm_slurp(d->log);
-            cr_assert_fail("%s did not appear within 15s:\n%s", d->sock, log);
-        }
-        adm_sleep_ms(20);
-    }
+    adm_spawn(d);
+    adm_wait_ready(d);
 }
 
 static inline int adm_rm1(const char *path, const struct stat *st, int flag,

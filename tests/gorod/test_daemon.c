@@ -36,58 +36,27 @@ static void dmn_write(adm_daemon *d, const char *extra, const char *plugins)
     free(text);
 }
 
-/* dmn_spawn starts gorod on d's configuration, output to d->log. */
-static void dmn_spawn(adm_daemon *d)
+/* dmn_run starts gorod (d from adm_init) on a configuration with the
+ * given extra keys and plugins section, and waits until its admin socket
+ * answers. */
+static void dmn_run(adm_daemon *d, const char *extra, const char *plugins)
 {
-    const char *gorod = getenv("GOROD");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(gorod, gorod, "--foreground", "--config", d->conf,
-              (char *)NULL);
-        _exit(127);
-    }
-    d->pid = pid;
+    dmn_write(d, extra, plugins);
+    adm_spawn(d);
+    adm_wait_ready(d);
 }
 
-static void dmn_init(adm_daemon *d)
+/* dmn_term sends SIGTERM and reaps gorod: its wait status, and in *ms how
+ * long it took. */
+static int dmn_term(adm_daemon *d, int64_t *ms)
 {
-    if (getenv("GOROD") == NULL || getenv("GOROCTL") == NULL)
-        cr_skip_test("GOROD and GOROCTL name the binaries (make test)");
-    memset(d, 0, sizeof *d);
-    snprintf(d->dir, sizeof d->dir, "/tmp/gorod-daemon-XXXXXX");
-    cr_assert(mkdtemp(d->dir) != NULL);
-    snprintf(d->conf, sizeof d->conf, "%s/gorod.yaml", d->dir);
-    snprintf(d->sock, sizeof d->sock, "%s/gorod.sock", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/gorod.log", d->dir);
-    d->metrics_port = adm_free_port();
-}
-
-/* dmn_ready waits until the admin socket answers, or the daemon exits. */
-static void dmn_ready(adm_daemon *d)
-{
-    int64_t deadline = adm_now_ms() + 15000;
-    for (;;) {
-        int st;
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-            d->pid = 0;
-            cr_assert_fail("gorod exited at start-up (status %#x):\n%s", st,
-                           adm_slurp(d->log));
-        }
-        int fd = adm_unix_connect(d->sock);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        cr_assert(adm_now_ms() < deadline, "no admin socket:\n%s",
-                  adm_slurp(d->log));
-        adm_sleep_ms(20);
-    }
+    int64_t t0 = adm_now_ms();
+    kill(d->pid, SIGTERM);
+    int status;
+    cr_assert_eq(waitpid(d->pid, &status, 0), d->pid);
+    *ms = adm_now_ms() - t0;
+    d->pid = 0;
+    return status;
 }
 
 /* dmn_wait_log waits up to ms for text to appear in the log. */
@@ -119,7 +88,7 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
      .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[4096];
     snprintf(p, sizeof p,
              "  - {name: noentry, path: %s}\n"
@@ -131,9 +100,7 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
              "  - {name: hello, path: %s}\n",
              TP("noentry"), TP("badabi"), TP("fixed_nosplit"),
              TP("undefsym"), d.dir, d.conf, TP("hello"));
-    dmn_write(&d, NULL, p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, NULL, p);
     char *log = adm_slurp(d.log);
     struct { const char *name, *why; } want[] = {
         {"noentry", "no goro_plugin_entry"},
@@ -167,11 +134,11 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
 Test(daemon, exits_1_when_no_plugin_could_be_loaded, .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: noentry, path: %s}\n", TP("noentry"));
     dmn_write(&d, NULL, p);
-    dmn_spawn(&d);
+    adm_spawn(&d);
     int st;
     cr_assert_eq(waitpid(d.pid, &st, 0), d.pid);
     d.pid = 0;
@@ -188,14 +155,12 @@ Test(daemon, runs_a_plugin_without_split_stack_on_fixed_stacks,
      .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p,
              "  - {name: fixed, path: %s, stack: fixed, "
              "fixed_stack_size: 256KiB}\n", TP("fixed_nosplit"));
-    dmn_write(&d, NULL, p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, NULL, p);
     int64_t deadline = adm_now_ms() + 10000;
     char *m = NULL;
     for (;;) {
@@ -220,12 +185,10 @@ Test(daemon, runs_a_plugin_without_split_stack_on_fixed_stacks,
 Test(daemon, reload_with_a_broken_file_keeps_the_configuration, .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
-    dmn_write(&d, NULL, p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, NULL, p);
     dmn_write(&d, "stack:\n  min_size: 3000\n", p);
     kill(d.pid, SIGHUP);
     cr_assert(dmn_wait_log(&d, "keeping the configuration in effect", 10000),
@@ -244,12 +207,10 @@ Test(daemon, reload_with_a_broken_file_keeps_the_configuration, .timeout = 60)
 Test(daemon, reload_adds_and_removes_plugins, .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: first, path: %s}\n", TP("hello"));
-    dmn_write(&d, NULL, p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, NULL, p);
     snprintf(p, sizeof p, "  - {name: second, path: %s}\n", TP("hello"));
     dmn_write(&d, NULL, p);
     adm_run r = adm_ctl(&d, "reload", (char *)NULL);
@@ -271,13 +232,11 @@ Test(daemon, sigterm_with_100000_live_gs_exits_cleanly_in_time,
      .timeout = 120)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: many, path: %s, args: \"gs=100000\"}\n",
              TP("many"));
-    dmn_write(&d, "shutdown_timeout: 10s\n", p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, "shutdown_timeout: 10s\n", p);
     int64_t deadline = adm_now_ms() + 30000;
     for (;;) {
         char *m = ctl(&d, "metrics");
@@ -291,12 +250,8 @@ Test(daemon, sigterm_with_100000_live_gs_exits_cleanly_in_time,
     }
     char *st = ctl(&d, "stats");
     free(st);
-    int64_t t0 = adm_now_ms();
-    kill(d.pid, SIGTERM);
-    int status;
-    cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
-    int64_t ms = adm_now_ms() - t0;
-    d.pid = 0;
+    int64_t ms;
+    int status = dmn_term(&d, &ms);
     char *log = adm_slurp(d.log);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "status %#x:\n%s", status, log);
@@ -309,18 +264,12 @@ Test(daemon, sigterm_with_100000_live_gs_exits_cleanly_in_time,
 Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
 {
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: stuck, path: %s}\n", TP("nostop"));
-    dmn_write(&d, "shutdown_timeout: 1s\n", p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
-    int64_t t0 = adm_now_ms();
-    kill(d.pid, SIGTERM);
-    int status;
-    cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
-    int64_t ms = adm_now_ms() - t0;
-    d.pid = 0;
+    dmn_run(&d, "shutdown_timeout: 1s\n", p);
+    int64_t ms;
+    int status = dmn_term(&d, &ms);
     char *log = adm_slurp(d.log);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
               "status %#x:\n%s", status, log);
@@ -359,7 +308,7 @@ Test(daemon, example_plugins_serve_real_clients_and_the_metrics_move,
     if (shell("command -v curl >/dev/null") != 0)
         cr_skip_test("curl is not installed (make deps installs it)");
     adm_daemon d;
-    dmn_init(&d);
+    adm_init(&d, "daemon");
     int echo = adm_free_port(), http = adm_free_port();
     while (http == echo || http == d.metrics_port)
         http = adm_free_port();
@@ -372,9 +321,7 @@ Test(daemon, example_plugins_serve_real_clients_and_the_metrics_move,
              "  - {name: spinner, path: %s, args: \"gs=2\"}\n",
              EP("echo"), echo, EP("httphello"), http, EP("stackwave"),
              EP("spinner"));
-    dmn_write(&d, "stack:\n  scan_interval: 100ms\nsched:\n  procs: 2\n", p);
-    dmn_spawn(&d);
-    dmn_ready(&d);
+    dmn_run(&d, "stack:\n  scan_interval: 100ms\nsched:\n  procs: 2\n", p);
     char *before = ctl(&d, "metrics");
 
     /* curl, with keep-alive over two requests */
