@@ -63,21 +63,6 @@ void goro_stats_get(goro_stats *out)
     out->ctx_switches = sum.ctx_switches;
 }
 
-/* forallg calls fn(gp, arg) for every G, under allglock in batches. */
-static void forallg(void (*fn)(g *gp, void *arg), void *arg)
-{
-    for (uint32_t i = 0;;) {
-        lock(&allglock);
-        uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
-        for (; i < end; i++)
-            fn(allgs[i], arg);
-        bool more = i < allglen;
-        unlock(&allglock);
-        if (!more)
-            break;
-    }
-}
-
 static void countg(g *gp, void *arg)
 {
     goro_metrics *m = arg;

@@ -64,10 +64,12 @@
  * a pollDesc registered by a G that lost that race is dropped by the next
  * pdget (its cgen is stale).
  *
- * File I/O: uv_fs_read/uv_fs_write are submitted on the loop thread, so
- * libuv's thread pool is started by it and inherits its signal mask. The
- * request and the buffer stay on the G's stack, which does not move
- * meanwhile: stackscan never takes a G parked in waitReasonFileIO.
+ * File I/O and goro_blocking are loop calls (netpoll_loopcall): the G
+ * parks, the loop thread submits uv_fs_read/uv_fs_write or uv_queue_work,
+ * so libuv's thread pool is started by it and inherits its signal mask, and
+ * the request's callback readies the G. The request and the buffer stay on
+ * the G's stack, which does not move meanwhile: stackscan never takes a G
+ * parked in such a wait.
  *
  * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
  * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
@@ -676,15 +678,16 @@ static void pollwait(g *gp)
 
 /* ---- file I/O (loop thread) -------------------------------------------------- */
 
-/* A file operation, on the parked G's stack (pinned: see stackscan). */
+/* A file operation, on the parked G's stack (pinned: see stackscan): a
+ * loop call whose fn submits the request; the request's callback ends it. */
 typedef struct fsreq {
+    loopcall  lc;
     uv_fs_t   req;        /* data = the fsreq */
     uv_buf_t  buf;
     int       fd;
     bool      write;
     int64_t   off;
     long      result;     /* bytes or -errno, when the G is readied */
-    g        *gp;
 } fsreq;
 
 static void fs_cb(uv_fs_t *req)
@@ -692,20 +695,19 @@ static void fs_cb(uv_fs_t *req)
     fsreq *r = req->data;
     r->result = (long)req->result;
     uv_fs_req_cleanup(req);
-    readyg(r->gp, 0);
-    flush();
+    netpoll_loopdone(&r->lc);
 }
 
-static void fsstart(g *gp)
+static void fsstart(loopcall *lc)
 {
-    fsreq *r = gp->param;
+    fsreq *r = (fsreq *)lc;
     r->req.data = r;
     int err = r->write
         ? uv_fs_write(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb)
         : uv_fs_read(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb);
     if (err < 0) {
         r->result = err;
-        readyg(gp, 0);
+        netpoll_loopdone(lc);
     }
 }
 
@@ -753,8 +755,6 @@ static void wakeup_cb(uv_async_t *a)
             pollwait(gp);
             break;
         case waitReasonFileIO:
-            fsstart(gp);
-            break;
         case waitReasonBlocking:
         case waitReasonLoopCall: {
             loopcall *lc = gp->param;
@@ -904,13 +904,6 @@ bool netpoll_polled(int fd)
 
 /* ---- file I/O (G side) ------------------------------------------------------- */
 
-static bool fscommit(g *gp, void *arg)
-{
-    (void)arg;
-    netpoll_submit(gp);
-    return true;
-}
-
 long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
 {
     fsreq r;
@@ -920,10 +913,8 @@ long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
     r.fd = fd;
     r.write = write;
     r.off = off;
-    r.gp = getg();
-    r.gp->param = &r;
-    gopark(fscommit, NULL, waitReasonFileIO);
-    getg()->param = NULL;
+    r.lc.fn = fsstart;
+    netpoll_loopcall(&r.lc, waitReasonFileIO);
     return r.result;
 }
 

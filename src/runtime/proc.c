@@ -795,6 +795,23 @@ static void exitall(void)
 
 /* ---- scheduling ------------------------------------------------------------ */
 
+/* forallg calls fn(gp, arg) for every G, holding allglock in batches of
+ * 1024 so that creating Gs (allgadd) is not held up for a whole walk;
+ * allgs may be reallocated between batches. fn must not take allglock. */
+void forallg(void (*fn)(g *gp, void *arg), void *arg)
+{
+    for (uint32_t i = 0;;) {
+        lock(&allglock);
+        uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
+        for (; i < end; i++)
+            fn(allgs[i], arg);
+        bool more = i < allglen;
+        unlock(&allglock);
+        if (!more)
+            break;
+    }
+}
+
 /* schedlat_record counts how long gp, a sampled G, waited to run. */
 static uint64_t ticks0;   /* cputicks() and nanotime() at schedinit */
 static int64_t nanotime0;

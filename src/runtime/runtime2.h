@@ -428,6 +428,7 @@ extern HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 extern HIDDEN mutex allglock;
 extern HIDDEN g **allgs;
 extern HIDDEN uint32_t allglen;
+HIDDEN void forallg(void (*fn)(g *gp, void *arg), void *arg);
 
 /* Global statistics for work done without a P (atomics). */
 extern HIDDEN pstats gstats;

@@ -732,35 +732,28 @@ static void freeStackLarge(void)
  *  - idle Ps' stack caches go back to the pool, and the pool gives empty
  *    spans back to the allocator (stackpoolfree does it as they empty).
  * Runs on g0 or on the loop thread. Returns how many stacks it shrank. */
+/* scang shrinks gp's stack if it is parked (stackscan, under allglock). */
+static void scang(g *gp, void *arg)
+{
+    if (readgstatus(gp) != Gwaiting ||
+        !castogscanstatus(gp, Gwaiting, Gwaiting | Gscan))
+        return;
+    /* A G in a file operation, a blocking call or another loop call has
+     * libuv's thread pool or the loop thread reading or writing its stack
+     * (the request, maybe the buffer): its stack is pinned. The wait
+     * reason is stable while we hold it. */
+    if (gp->waitreason != waitReasonFileIO &&
+        gp->waitreason != waitReasonBlocking &&
+        gp->waitreason != waitReasonLoopCall && shrinkstack(gp))
+        (*(int *)arg)++;
+    /* release-store: the copy is visible before anyone readies gp */
+    atomic_store_explicit(&gp->atomicstatus, Gwaiting, memory_order_release);
+}
+
 int stackscan(void)
 {
     int shrunk = 0;
-    /* Walk allgs in batches, so that creating Gs (allgadd) is not held up
-     * for a whole scan; allgs may be reallocated between batches. */
-    for (uint32_t i = 0;; ) {
-        lock(&allglock);
-        uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
-        for (; i < end; i++) {
-            g *gp = allgs[i];
-            if (readgstatus(gp) != Gwaiting ||
-                !castogscanstatus(gp, Gwaiting, Gwaiting | Gscan))
-                continue;
-            /* A G in a file operation has libuv's thread pool reading or
-             * writing its stack (the request, maybe the buffer): its stack
-             * is pinned. The wait reason is stable while we hold it. */
-            if (gp->waitreason != waitReasonFileIO &&
-                gp->waitreason != waitReasonBlocking &&
-                gp->waitreason != waitReasonLoopCall && shrinkstack(gp))
-                shrunk++;
-            /* release-store: the copy is visible before anyone readies gp */
-            atomic_store_explicit(&gp->atomicstatus, Gwaiting,
-                                  memory_order_release);
-        }
-        bool more = i < allglen;
-        unlock(&allglock);
-        if (!more)
-            break;
-    }
+    forallg(scang, &shrunk);
 
     /* A dead G gives its stack back once it has sat on the global free list
      * for a whole scan interval: a list that is in use keeps its stacks
