@@ -211,9 +211,10 @@ static int stop_plugins(gorod_plugin *list, int64_t deadline)
     return left;
 }
 
-/* start_plugins loads the enabled plugins of c that are not in keep
- * (NULL-terminated by name order of c); appends refusals to err. Returns
- * the new list, in c's order, with the kept ones in place. */
+/* start_plugins returns the list of c's enabled plugins in c's order:
+ * those found by name in *keep are moved from it (every plugin of *keep has
+ * an enabled entry in c: gorod_reload puts the others in its drop list), the
+ * rest are loaded; refusals are logged and appended to err. */
 static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
                                    char *err, size_t len, int *loaded)
 {
@@ -330,9 +331,6 @@ int gorod_reload(char *msg, size_t len)
     int loaded;
     gorod_plugin *list = start_plugins(nc, &keep, refused, sizeof refused,
                                        &loaded);
-    /* keep now holds only plugins that are no longer configured: none,
-     * since those went to drop; but be safe. */
-    left += stop_plugins(keep, gorod_now() + nc->shutdown_timeout_ns);
 
     goro_mutex_lock(gd.lock);
     gorod_config *prev = gd.conf;
