@@ -1720,6 +1720,8 @@ int goro_run(goro_fn main_fn, void *arg)
         err = preemptinit();
     if (err == 0)
         err = netpollinit();
+    if (err == 0)
+        sigfatalinit();
     if (err != 0) {
         preemptshutdown();
         atomic_store(&runtime_state, 2);

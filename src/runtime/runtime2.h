@@ -593,6 +593,10 @@ HIDDEN void asyncPreempt(void);      /* asm: where a preempted thread lands */
 HIDDEN NORETURN void asyncpreempt_m(g *gp);
 extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */
 
+/* ---- signal.c ---------------------------------------------------------- */
+
+HIDDEN void sigfatalinit(void);     /* the crash report for SIGSEGV & co */
+
 /* ---- stack.c ----------------------------------------------------------- */
 
 HIDDEN void stackinit(void);

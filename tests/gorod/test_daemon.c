@@ -5,6 +5,8 @@
  * while the metrics move. Every test starts the real gorod. */
 #include "admutil.h"
 
+#include <sys/resource.h>
+
 static char *plugin(const char *dirvar, const char *name)
 {
     static char bufs[8][512];
@@ -276,6 +278,40 @@ Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
     cr_assert(ms >= 900 && ms < 5000, "took %lld ms", (long long)ms);
     cr_assert_not_null(strstr(log, "plugin stuck: "), "%s", log);
     cr_assert_not_null(strstr(log, "stop() has not returned"), "%s", log);
+    free(log);
+    adm_stop(&d);
+}
+
+/* A plugin whose G dereferences NULL: the process dies of SIGSEGV (so that
+ * systemd restarts it) after saying which G of which plugin, where. */
+Test(daemon, a_crashing_plugin_is_named_with_its_g_and_stack, .timeout = 60)
+{
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[1024];
+    snprintf(p, sizeof p, "  - {name: boom, path: %s}\n", TP("crash"));
+    dmn_run(&d, NULL, p);
+    int status = 0;
+    pid_t r = 0;
+    for (int64_t deadline = adm_now_ms() + 10000;
+         (r = waitpid(d.pid, &status, WNOHANG)) == 0 &&
+         adm_now_ms() < deadline;)
+        adm_sleep_ms(20);
+    cr_assert_eq(r, d.pid, "gorod is still running");
+    d.pid = 0;
+    char *log = adm_slurp(d.log);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+              "status %#x:\n%s", status, log);
+    cr_expect_not_null(strstr(log, "signal SIGSEGV: segmentation violation "
+                                   "code=1 addr=0x0 pc=0x"), "%s", log);
+    char where[600];
+    snprintf(where, sizeof where, "is in %s (", TP("crash"));
+    cr_expect_not_null(strstr(log, where), "%s", log);
+    cr_expect_not_null(strstr(log, " [running] of group \"boom\": stack [0x"),
+                       "%s", log);
+    cr_expect_not_null(strstr(log, "traceback:\n"), "%s", log);
     free(log);
     adm_stop(&d);
 }

@@ -1,0 +1,208 @@
+/*
+ * signal.c - what the runtime says when a G crashes (Go's sighandler for
+ * the synchronous signals, signal_unix.go).
+ *
+ * A bad pointer in a G kills the process as it would without the runtime,
+ * but a bare "Segmentation fault" tells an operator nothing: which of a
+ * million Gs, which plugin, was it a stack overflow? So for SIGSEGV,
+ * SIGBUS, SIGFPE and SIGILL, when the program has not installed a handler
+ * of its own, goro_run installs sigfatal, which prints
+ *
+ *     signal SIGSEGV: segmentation violation code=1 addr=0x0 pc=0x7f...
+ *     pc 0x7f... is in /usr/lib/goro/plugins/x.so (handler+0x1c)
+ *
+ *     goroutine 17 [running] of group "x": stack [0x7f.., 0x7f..) size 8192,
+ *     sp 0x7f.. (416 bytes in use)
+ *     m3 p1
+ *     traceback:
+ *     ...
+ *
+ * (and, when the faulting address lies just below the G's stack, that this
+ * is a stack overflow: the guard page of a fixed or from_system stack, or
+ * code built without -fsplit-stack that used more than the headroom), then
+ * lets the signal take its default action: the process dies of that signal,
+ * with a core dump where enabled, which a supervisor (systemd's
+ * Restart=on-failure) counts as a failure. Go exits with status 2 instead;
+ * dying of the signal keeps the core and the true cause in the status.
+ *
+ * The handler runs on the M's signal stack (preemptminit gives every M
+ * one), whose address has nothing to do with the split-stack guard in
+ * %fs:0x70 -- which sysmon may even set to stackPreempt meanwhile, from the
+ * loop thread. So nothing here has stack checks: every function of this
+ * file is no_split_stack and prints through its own sigprint, and the rest
+ * is libc.
+ * The traceback is glibc's backtrace(), which unwinds through the signal
+ * frame into the G's stack by the unwind tables; it is called once at
+ * install time so that its lazy loading of libgcc_s (which allocates) is
+ * not done in the handler. SA_RESETHAND makes a second fault inside the
+ * handler fatal at once instead of recursive, and only the first thread to
+ * crash prints: the others wait for the process to die.
+ *
+ * A program that handles these signals itself (a test harness, a language
+ * runtime) keeps its handler: the runtime does not chain, since there is
+ * nothing to resume.
+ */
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime2.h"
+
+#define NOSPLIT __attribute__((no_split_stack))
+
+/* sigprint is print (panic.c) without stack checks. */
+static NOSPLIT __attribute__((format(printf, 1, 2)))
+void sigprint(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    for (ssize_t off = 0, w; off < n; off += w)
+        if ((w = write(2, buf + off, (size_t)(n - off))) <= 0)
+            break;
+}
+
+static const int fatalsigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static _Atomic int crashing;
+
+/* How far below a stack a fault still counts as overflowing it: a frame
+ * of code without stack checks may skip the guard page. */
+#define OverflowReach (64 * 1024)
+
+static NOSPLIT const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGBUS:  return "SIGBUS: bus error";
+    case SIGFPE:  return "SIGFPE: floating-point exception";
+    case SIGILL:  return "SIGILL: illegal instruction";
+    }
+    return "signal";
+}
+
+/* printpc names the module and symbol pc lies in, as dladdr knows them. */
+static NOSPLIT void printpc(const char *what, uintptr_t pc)
+{
+    Dl_info di;
+    if (pc != 0 && dladdr((void *)pc, &di) != 0 && di.dli_fname != NULL) {
+        if (di.dli_sname != NULL)
+            sigprint("%s 0x%lx is in %s (%s+0x%lx)\n", what, (unsigned long)pc,
+                  di.dli_fname, di.dli_sname,
+                  (unsigned long)(pc - (uintptr_t)di.dli_saddr));
+        else
+            sigprint("%s 0x%lx is in %s (+0x%lx)\n", what, (unsigned long)pc,
+                  di.dli_fname,
+                  (unsigned long)(pc - (uintptr_t)di.dli_fbase));
+    } else {
+        sigprint("%s 0x%lx is in no loaded module\n", what, (unsigned long)pc);
+    }
+}
+
+/* printg describes gp, the G the thread was running, and whether addr,
+ * the faulting address, is an overflow of its stack. */
+static NOSPLIT void printg(g *gp, const char *state, uintptr_t sp, uintptr_t addr,
+                   bool fault)
+{
+    uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
+    sigprint("\ngoroutine %lld [%s]", (long long)gp->goid, state);
+    if (gp->group != NULL)
+        sigprint(" of group \"%s\"", gp->group->name);
+    sigprint(": stack [0x%lx, 0x%lx) size %lu", (unsigned long)lo,
+          (unsigned long)hi, (unsigned long)(hi - lo));
+    if (sp >= lo && sp <= hi)
+        sigprint(", sp 0x%lx (%lu bytes in use)\n", (unsigned long)sp,
+              (unsigned long)(hi - sp));
+    else
+        sigprint(", sp 0x%lx outside it\n", (unsigned long)sp);
+    if (fault && addr < lo && lo - addr <= OverflowReach)
+        sigprint("fault address 0x%lx is %lu bytes below this G's %sstack: "
+              "stack overflow (%s)\n", (unsigned long)addr,
+              (unsigned long)(lo - addr), gp->fixedstack ? "fixed " : "",
+              gp->fixedstack ? "the group's fixed_stack is too small for "
+                               "what its code needs"
+                             : "code without stack checks used more than the "
+                               "non-split headroom");
+}
+
+static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&crashing, &expected, 1)) {
+        /* Another thread is printing its report and will kill us all. */
+        for (;;)
+            pause();
+    }
+    ucontext_t *uc = ctx;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    bool fault = info->si_code > 0;  /* from the CPU, not kill(2) */
+
+    if (fault)
+        sigprint("signal %s code=%d addr=0x%lx pc=0x%lx\n", signame(sig),
+                 info->si_code, (unsigned long)addr, (unsigned long)pc);
+    else
+        sigprint("signal %s code=%d sent by pid %d pc=0x%lx\n",
+                 signame(sig), info->si_code, (int)info->si_pid,
+                 (unsigned long)pc);
+    printpc("pc", pc);
+
+    g *gp = getg();
+    if (gp == NULL) {
+        sigprint("\non a thread the runtime does not run\n");
+    } else {
+        m *mp = gp->m;
+        if (gp != mp->g0)
+            printg(gp, "running", sp, addr, fault);
+        else if (mp->curg != NULL)
+            printg(mp->curg, "in the scheduler", mp->curg->sched.sp, addr,
+                   fault);
+        else
+            sigprint("\nin the scheduler, no G\n");
+        if (mp->p != NULL)
+            sigprint("m%d p%d\n", mp->id, mp->p->id);
+        else
+            sigprint("m%d\n", mp->id);
+    }
+    void *pcs[64];
+    int n = backtrace(pcs, 64);
+    sigprint("traceback:\n");
+    backtrace_symbols_fd(pcs, n, 2);
+
+    /* SA_RESETHAND restored the default action: a fault happens again as
+     * soon as we return; a signal sent by kill(2) is sent again. Blocked
+     * until we return either way. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* sigfatalinit installs sigfatal for every fatal signal still at its
+ * default action. From goro_run, before any G runs. */
+NOSPLIT void sigfatalinit(void)
+{
+    void *warm[4];
+    backtrace(warm, 4);
+    for (size_t i = 0; i < sizeof fatalsigs / sizeof fatalsigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(fatalsigs[i], NULL, &old) != 0 ||
+            (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = sigfatal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+        sigfillset(&sa.sa_mask);
+        sigaction(fatalsigs[i], &sa, NULL);
+    }
+}
