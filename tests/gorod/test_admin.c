@@ -14,6 +14,7 @@
 #include "admutil.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <grp.h>
 
 static adm_daemon D;
@@ -613,6 +614,74 @@ Test(admin, clients_that_go_away_do_not_hurt_the_daemon)
     cr_expect_eq(r.status, 0, "%s", r.err);
     adm_run_free(&r);
     close(idle);
+}
+
+/* The number of descriptors gorod has open. */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Random bytes (NULs, control and high bytes, lines of every length up to
+ * twice the limit), and a 64 MiB stream with no newline at all: every
+ * client gets an error line, the daemon keeps serving, and no descriptor
+ * is left behind. */
+Test(admin, garbage_and_floods_are_refused_and_nothing_leaks)
+{
+    adm_start(&D, NULL);
+    adm_run r = adm_ctl(&D, "status", NULL);   /* everything opened once */
+    adm_run_free(&r);
+    int fds0 = open_fds(D.pid);
+
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char *buf = malloc(2 * 4096 + 2);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < 300; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + x % (2 * 4096);
+        for (size_t j = 0; j < len; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[j] = (char)(x >> 32);
+        }
+        /* Half of them end their garbage with a newline. */
+        if (i % 2)
+            buf[len++] = '\n';
+        char *reply = adm_raw(&D, buf, len);
+        cr_expect(strncmp(reply, "error: ", 7) == 0,
+                  "garbage %d (%zu bytes) got: %.80s", i, len, reply);
+        free(reply);
+    }
+    free(buf);
+
+    size_t flood = 64u << 20;
+    char *big = malloc(flood);
+    cr_assert_not_null(big);
+    memset(big, 'a', flood);
+    char *reply = adm_raw(&D, big, flood);
+    cr_expect(strncmp(reply, "error: line too long", 20) == 0, "%.80s",
+              reply);
+    free(reply);
+    free(big);
+
+    cr_assert(adm_alive(&D), "gorod died");
+    r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+    /* The connections' Gs close their descriptors as they end. */
+    int fds1 = 0;
+    for (int64_t deadline = adm_now_ms() + 5000;
+         (fds1 = open_fds(D.pid)) != fds0 && adm_now_ms() < deadline;)
+        adm_sleep_ms(20);
+    cr_expect_eq(fds1, fds0, "gorod had %d descriptors open, now %d", fds0,
+                 fds1);
 }
 
 Test(admin, stale_socket_file_is_replaced)
