@@ -28,25 +28,28 @@ void printunlock(void)
     unlock(&printmu);
 }
 
-/* print writes to stderr without buffering. Meant for g0 or fatal paths. */
-void print(const char *fmt, ...)
+/* vprint formats into a bounded buffer and writes it to stderr unbuffered.
+ * No stack checks: signal.c's crash report calls it on a signal stack. */
+__attribute__((no_split_stack)) void vprint(const char *fmt, va_list ap)
 {
     char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof buf)
         n = sizeof buf - 1;
-    ssize_t off = 0;
-    while (off < n) {
-        ssize_t w = write(2, buf + off, n - off);
-        if (w <= 0)
+    for (ssize_t off = 0, w; off < n; off += w)
+        if ((w = write(2, buf + off, (size_t)(n - off))) <= 0)
             break;
-        off += w;
-    }
+}
+
+/* print writes to stderr without buffering. Meant for g0 or fatal paths. */
+void print(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint(fmt, ap);
+    va_end(ap);
 }
 
 void throw(const char *s)

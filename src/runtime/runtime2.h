@@ -8,6 +8,7 @@
 #ifndef GORO_RUNTIME2_H
 #define GORO_RUNTIME2_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -718,6 +719,7 @@ HIDDEN NORETURN void throw(const char *s);
 HIDDEN void printlock(void);
 HIDDEN void printunlock(void);
 HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks */
 
 /* ---- config.c ------------------------------------------------------------ */
 

@@ -45,9 +45,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,18 +57,10 @@
 static NOSPLIT __attribute__((format(printf, 1, 2)))
 void sigprint(const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    vprint(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof buf)
-        n = sizeof buf - 1;
-    for (ssize_t off = 0, w; off < n; off += w)
-        if ((w = write(2, buf + off, (size_t)(n - off))) <= 0)
-            break;
 }
 
 static const int fatalsigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
