@@ -1,7 +1,9 @@
 /*
  * config.c - the daemon's YAML configuration.
  *
- * The file is read once into memory and then looked at twice.
+ * The file is read once into memory (gorod_config_load; gorod_config_parse
+ * takes the bytes directly, as the fuzz target does) and then looked at
+ * twice.
  *
  * First, libyaml's event parser walks it against the libcyaml schema below.
  * The schema is the one description of the file's shape: every mapping's
@@ -1229,46 +1231,66 @@ static char *file_dir(const char *path)
     return abs;
 }
 
-gorod_config *gorod_config_load(const char *path, char *err, size_t errlen)
+/* finish ends a load: the messages into err, or c when there are none. */
+static gorod_config *finish(struct load *l, gorod_config *c, char *err,
+                            size_t errlen)
 {
-    struct load l = {.file = path};
-    gorod_config *c = NULL;
-    struct raw *r = NULL;
-    size_t len = 0;
-    unsigned char *data = read_file(&l, path, &len);
-    if (data == NULL)
-        goto out;
-    if ((l.dir = file_dir(path)) == NULL) {
-        errat(&l, 0, "cannot find its directory: %s", strerror(errno));
-        goto out;
-    }
-    check_shape(&l, data, len);
-    if (l.hard || l.nomem)
-        goto out;
-    cyaml_err_t e = cyaml_load_data(data, len, &cyaml_cfg, &top_schema,
-                                    (cyaml_data_t **)&r, NULL);
-    if (e != CYAML_OK) {
-        errat(&l, 0, "cannot load: %s", cyaml_strerror(e));
-        r = NULL;
-        goto out;
-    }
-    if ((c = calloc(1, sizeof *c)) == NULL || (c->file = strdup(path)) == NULL) {
-        l.nomem = true;
-        goto out;
-    }
-    check_values(&l, r, c);
-out:
-    free(data);
-    if (r != NULL)
-        cyaml_free(&cyaml_cfg, &top_schema, r, 0);
-    if (l.nmsgs > 0 || l.nomem) {
-        report(&l, err, errlen);
+    if (l->nmsgs > 0 || l->nomem) {
+        report(l, err, errlen);
         gorod_config_free(c);
         c = NULL;
     } else if (errlen > 0)
         err[0] = '\0';
-    load_free(&l);
+    load_free(l);
     return c;
+}
+
+/* parse checks and loads the file's bytes into a new configuration: NULL
+ * when something was wrong (the messages are in l). */
+static gorod_config *parse(struct load *l, const unsigned char *data,
+                           size_t len)
+{
+    gorod_config *c = NULL;
+    struct raw *r = NULL;
+    if ((l->dir = file_dir(l->file)) == NULL) {
+        errat(l, 0, "cannot find its directory: %s", strerror(errno));
+        return NULL;
+    }
+    check_shape(l, data, len);
+    if (l->hard || l->nomem)
+        return NULL;
+    cyaml_err_t e = cyaml_load_data(data, len, &cyaml_cfg, &top_schema,
+                                    (cyaml_data_t **)&r, NULL);
+    if (e != CYAML_OK) {
+        errat(l, 0, "cannot load: %s", cyaml_strerror(e));
+        return NULL;
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL ||
+        (c->file = strdup(l->file)) == NULL)
+        l->nomem = true;
+    else
+        check_values(l, r, c);
+    cyaml_free(&cyaml_cfg, &top_schema, r, 0);
+    return c;
+}
+
+gorod_config *gorod_config_parse(const char *name, const void *data,
+                                 size_t len, char *err, size_t errlen)
+{
+    struct load l = {.file = name};
+    return finish(&l, parse(&l, data, len), err, errlen);
+}
+
+gorod_config *gorod_config_load(const char *path, char *err, size_t errlen)
+{
+    struct load l = {.file = path};
+    gorod_config *c = NULL;
+    size_t len = 0;
+    unsigned char *data = read_file(&l, path, &len);
+    if (data != NULL)
+        c = parse(&l, data, len);
+    free(data);
+    return finish(&l, c, err, errlen);
 }
 
 void gorod_config_free(gorod_config *c)
