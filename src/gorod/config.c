@@ -1312,12 +1312,40 @@ void gorod_config_free(gorod_config *c)
 
 /* ---- printing and exporting --------------------------------------------- */
 
-/* quoted prints s as a YAML double-quoted scalar. */
-static void quoted(FILE *f, const char *s)
+/* utf8 decodes the UTF-8 sequence at s: its code point into *cp and its
+ * length, or 0 when s does not start a well-formed sequence. */
+static int utf8(const unsigned char *s, uint32_t *cp)
 {
+    int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (n == 0 || s[0] > 0xf4)
+        return 0;
+    uint32_t c = s[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* quoted prints s as a YAML double-quoted scalar that loads back to s.
+ * Printable characters go as they are; the others (C0 and C1 controls,
+ * DEL, the byte order mark, and the line breaks NEL, LS and PS, which a
+ * reader would fold) are escaped: inside a quoted scalar YAML allows only
+ * printable characters. Bytes that are not UTF-8 (a path from a directory
+ * whose name is not) have no escape and stay as they are. */
+static void quoted(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    while (*s) {
+        unsigned char ch = *s;
+        uint32_t cp;
+        int n;
         if (ch == '"' || ch == '\\')
             fprintf(f, "\\%c", ch);
         else if (ch == '\n')
@@ -1326,8 +1354,20 @@ static void quoted(FILE *f, const char *s)
             fputs("\\t", f);
         else if (ch < ' ' || ch == 0x7f)
             fprintf(f, "\\x%02x", ch);
-        else
+        else if (ch < 0x80)
             fputc(ch, f);
+        else if ((n = utf8(s, &cp)) == 0)
+            fputc(ch, f);
+        else {
+            if (cp < 0xa0 || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+                cp == 0xfffe || cp == 0xffff)
+                fprintf(f, cp < 0x100 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
+            else
+                fwrite(s, 1, (size_t)n, f);
+            s += n;
+            continue;
+        }
+        s++;
     }
     fputc('"', f);
 }
