@@ -327,13 +327,15 @@ install: all daemon config/gorod.yaml systemd/gorod.service
 	fi
 
 # ---- fuzzing and AddressSanitizer ------------------------------------------
-# The daemon's pieces that never run on a G stack's copying path in a way
-# the sanitizers would object to, built alone by clang without -fsplit-stack
-# (clang refuses variadic split-stack functions; these need no split
-# stacks): the configuration loader, the admin command line's parser, the
-# ELF note check and the Prometheus text. tests/fuzz/ has the libFuzzer
-# targets, their seed corpora and dictionaries, the crash inputs kept as
-# regressions (regress/TARGET/) and asan_checks.c.
+# The daemon's pieces that need no G and no runtime, so that they run on an
+# ordinary thread stack where AddressSanitizer works (it cannot follow
+# stacks that move): the configuration loader, the admin command line's
+# parser, the ELF note check and the Prometheus text, built alone by clang
+# without -fsplit-stack (clang refuses variadic split-stack functions;
+# tests/fuzz/goro_stubs.c stands in for the runtime's errno hook). The
+# system's libyaml and libcyaml are not instrumented. tests/fuzz/ has the
+# libFuzzer targets, their seed corpora and dictionaries, the crash inputs
+# kept as regressions (regress/TARGET/) and asan_checks.c.
 #
 #   make fuzz          fuzz each target FUZZ_TIME seconds (default 60) on a
 #                      scratch copy of its corpus in build/fuzz/TARGET/; a
