@@ -10,8 +10,10 @@
  *     the known ones, and its canonical form ("stats json") parses to the
  *     same request;
  *   - refused: the reply is exactly one line, "error: ...\n", of printable
- *     ASCII whatever the client sent, and of bounded length (the client's
- *     word is quoted back cut to 64 bytes + "...");
+ *     ASCII whatever the client sent, and of bounded length; an unknown
+ *     word is quoted back exactly (printable ASCII but '"' as is, the
+ *     rest as '?', cut to 64 bytes and then "..." if and only if it was
+ *     longer), as an independent reading of the line expects it;
  *   - the same line parses the same way twice.
  * A broken rule aborts, which libFuzzer reports as a crash with the input.
  */
@@ -25,6 +27,27 @@
 /* The longest error reply: the fixed text around a quoted word of 64
  * bytes and "...", with room to spare; the longest fixed one is shorter. */
 #define REPLY_MAX 256
+
+/* unknown_reply: the reply an unknown command word gets, read from the
+ * line independently of the parser: the word runs from the first byte that
+ * is not a blank to the next blank, without the \r and \n that end the
+ * line. */
+static char *unknown_reply(const char *line)
+{
+    const char *s = line + strspn(line, " \t");
+    size_t wl = strcspn(s, " \t");
+    if (s[wl] == '\0')
+        while (wl > 0 && (s[wl - 1] == '\r' || s[wl - 1] == '\n'))
+            wl--;
+    strbuf b = {0};
+    sb_printf(&b, "error: unknown command \"");
+    for (size_t i = 0; i < wl && i < 64; i++)
+        sb_add(&b, s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? &s[i] : "?",
+               1);
+    sb_printf(&b, "%s\" (commands: status stats ps plugins reload metrics "
+              "help)\n", wl > 64 ? "..." : "");
+    return b.p;
+}
 
 static void fail(const char *why, const char *line, const strbuf *b)
 {
@@ -73,6 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      line, &b);
         if (b.p[b.len - 1] != '\n')
             fail("reply not ending in a newline", line, &b);
+        if (strncmp(b.p, "error: unknown command", 22) == 0) {
+            char *want = unknown_reply(line);
+            if (want == NULL || strcmp(b.p, want) != 0) {
+                fprintf(stderr, "expected: \"%.300s\"\n", want);
+                fail("the unknown word quoted back wrongly", line, &b);
+            }
+            free(want);
+        }
 
         strbuf b2 = {0};
         admin_req again;
