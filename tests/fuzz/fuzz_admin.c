@@ -29,16 +29,18 @@
 #define REPLY_MAX 256
 
 /* unknown_reply: the reply an unknown command word gets, read from the
- * line independently of the parser: the word runs from the first byte that
- * is not a blank to the next blank, without the \r and \n that end the
- * line. */
+ * line independently of the parser: the line without the blanks, \r and
+ * \n at its end; the word from its first byte that is not a blank to the
+ * next blank. */
 static char *unknown_reply(const char *line)
 {
     const char *s = line + strspn(line, " \t");
-    size_t wl = strcspn(s, " \t");
-    if (s[wl] == '\0')
-        while (wl > 0 && (s[wl - 1] == '\r' || s[wl - 1] == '\n'))
-            wl--;
+    size_t end = strlen(s);
+    while (end > 0 && strchr(" \t\r\n", s[end - 1]) != NULL)
+        end--;
+    size_t wl = 0;
+    while (wl < end && s[wl] != ' ' && s[wl] != '\t')
+        wl++;
     strbuf b = {0};
     sb_printf(&b, "error: unknown command \"");
     for (size_t i = 0; i < wl && i < 64; i++)
