@@ -24,10 +24,10 @@
  * Concurrency: one G accepts (goro_accept parks it on the netpoller, and
  * admin_stop's goro_close wakes it with -ECANCELED), one G per connection
  * reads with a deadline, so an idle or slow client holds only its own G, and
- * at most ADMIN_MAX_CONNS of those. admin_command is the dispatcher, pure but
- * for what it reads: the runtime's figures and gd, the latter under gd.lock
- * where gorod.h says it is guarded. Replies are built on the heap; nothing on
- * a G's stack is handed to another G.
+ * at most ADMIN_MAX_CONNS of those. admin_parse (admincmd.c) reads the
+ * line; admin_command runs it, reading the runtime's figures and gd, the
+ * latter under gd.lock where gorod.h says it is guarded. Replies are built
+ * on the heap; nothing on a G's stack is handed to another G.
  *
  * Rejected: a request/response protocol with length prefixes (no tool
  * speaks it), and keeping connections open for several commands (the
@@ -47,12 +47,9 @@
 
 #include "gorod.h"
 
-#define ADMIN_LINE_MAX   4096                   /* bytes, without the \n */
 #define ADMIN_READ_NS    (10LL * 1000000000)    /* to send the command */
 #define ADMIN_WRITE_NS   (10LL * 1000000000)    /* to take the reply */
 #define ADMIN_MAX_CONNS  64
-
-#define ADMIN_COMMANDS "status stats ps plugins reload metrics help"
 
 /* The listener. admin_lfd: the listening fd, -1 when none; admin_path: the
  * socket file it is bound to (malloc'd), both set by admin_start and
@@ -451,88 +448,30 @@ static int cmd_help(strbuf *b)
     return 0;
 }
 
-/* A word of the client's, fit to be quoted back: at most 64 bytes, anything
- * but printable ASCII (and the quote) as '?'. */
-static void sb_quoted(strbuf *b, const char *s, size_t n)
-{
-    if (n > 64)
-        n = 64;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        sb_add(b, (c >= 0x20 && c < 0x7f && c != '"') ? &c : "?", 1);
-    }
-    if (n < strlen(s) && n == 64)
-        sb_add(b, "...", 3);
-}
-
 /* admin_command answers one command line (no newline) into *out, a
  * malloc'd NUL-terminated reply whose first line is "ok" or "error: ...";
  * returns 0, or -1 when the reply is an error. *out is NULL only when
- * memory ran out. Takes gd.lock: on a G. */
+ * memory ran out. admin_parse (admincmd.c) reads the line; the commands
+ * here take gd.lock: on a G. */
 int admin_command(const char *line, char **out, size_t *outlen)
 {
     strbuf b = {0};
-    int r = 0;
+    admin_req req;
     *out = NULL;
     *outlen = 0;
 
-    /* The command word and its argument, without surrounding blanks. */
-    const char *s = line;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t total = strlen(s);
-    while (total > 0 && (s[total - 1] == ' ' || s[total - 1] == '\t' ||
-                         s[total - 1] == '\r' || s[total - 1] == '\n'))
-        total--;
-    size_t wl = strcspn(s, " \t");
-    if (wl > total)
-        wl = total;
-    const char *arg = s + wl;
-    while (arg < s + total && (*arg == ' ' || *arg == '\t'))
-        arg++;
-    size_t al = (size_t)(s + total - arg);
-
-#define IS(w) (wl == strlen(w) && strncmp(s, (w), wl) == 0)
-    if (strlen(line) > ADMIN_LINE_MAX) {
-        sb_printf(&b, "error: line too long (at most %d bytes)\n",
-                  ADMIN_LINE_MAX);
-        r = -1;
-    } else if (wl == 0) {
-        sb_printf(&b, "error: empty command (commands: %s)\n", ADMIN_COMMANDS);
-        r = -1;
-    } else if (IS("stats")) {
-        bool json = al == 4 && strncmp(arg, "json", 4) == 0;
-        json = json || (al == 6 && strncmp(arg, "--json", 6) == 0);
-        if (al > 0 && !json) {
-            sb_printf(&b, "error: stats takes no argument or \"json\"\n");
-            r = -1;
-        } else {
-            r = cmd_stats(&b, json);
+    int r = admin_parse(line, &req, &b);
+    if (r == 0) {
+        switch (req.cmd) {
+        case ADMIN_STATUS:  r = cmd_status(&b); break;
+        case ADMIN_STATS:   r = cmd_stats(&b, req.json); break;
+        case ADMIN_PS:      r = cmd_ps(&b); break;
+        case ADMIN_PLUGINS: r = cmd_plugins(&b); break;
+        case ADMIN_RELOAD:  r = cmd_reload(&b); break;
+        case ADMIN_METRICS: r = cmd_metrics(&b); break;
+        case ADMIN_HELP:    r = cmd_help(&b); break;
         }
-    } else if (al > 0 && (IS("status") || IS("ps") || IS("plugins") ||
-                          IS("reload") || IS("metrics") || IS("help"))) {
-        sb_printf(&b, "error: %.*s takes no argument\n", (int)wl, s);
-        r = -1;
-    } else if (IS("status")) {
-        r = cmd_status(&b);
-    } else if (IS("ps")) {
-        r = cmd_ps(&b);
-    } else if (IS("plugins")) {
-        r = cmd_plugins(&b);
-    } else if (IS("reload")) {
-        r = cmd_reload(&b);
-    } else if (IS("metrics")) {
-        r = cmd_metrics(&b);
-    } else if (IS("help")) {
-        r = cmd_help(&b);
-    } else {
-        sb_printf(&b, "error: unknown command \"");
-        sb_quoted(&b, s, wl);
-        sb_printf(&b, "\" (commands: %s)\n", ADMIN_COMMANDS);
-        r = -1;
     }
-#undef IS
-
     if (r < -1) {
         /* A command that could not build its reply: say why, in place of
          * whatever part of it was built. */

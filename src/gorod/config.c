@@ -1,7 +1,9 @@
 /*
  * config.c - the daemon's YAML configuration.
  *
- * The file is read once into memory and then looked at twice.
+ * The file is read once into memory (gorod_config_load; gorod_config_parse
+ * takes the bytes directly, as the fuzz target does) and then looked at
+ * twice.
  *
  * First, libyaml's event parser walks it against the libcyaml schema below.
  * The schema is the one description of the file's shape: every mapping's
@@ -1229,46 +1231,66 @@ static char *file_dir(const char *path)
     return abs;
 }
 
-gorod_config *gorod_config_load(const char *path, char *err, size_t errlen)
+/* finish ends a load: the messages into err, or c when there are none. */
+static gorod_config *finish(struct load *l, gorod_config *c, char *err,
+                            size_t errlen)
 {
-    struct load l = {.file = path};
-    gorod_config *c = NULL;
-    struct raw *r = NULL;
-    size_t len = 0;
-    unsigned char *data = read_file(&l, path, &len);
-    if (data == NULL)
-        goto out;
-    if ((l.dir = file_dir(path)) == NULL) {
-        errat(&l, 0, "cannot find its directory: %s", strerror(errno));
-        goto out;
-    }
-    check_shape(&l, data, len);
-    if (l.hard || l.nomem)
-        goto out;
-    cyaml_err_t e = cyaml_load_data(data, len, &cyaml_cfg, &top_schema,
-                                    (cyaml_data_t **)&r, NULL);
-    if (e != CYAML_OK) {
-        errat(&l, 0, "cannot load: %s", cyaml_strerror(e));
-        r = NULL;
-        goto out;
-    }
-    if ((c = calloc(1, sizeof *c)) == NULL || (c->file = strdup(path)) == NULL) {
-        l.nomem = true;
-        goto out;
-    }
-    check_values(&l, r, c);
-out:
-    free(data);
-    if (r != NULL)
-        cyaml_free(&cyaml_cfg, &top_schema, r, 0);
-    if (l.nmsgs > 0 || l.nomem) {
-        report(&l, err, errlen);
+    if (l->nmsgs > 0 || l->nomem) {
+        report(l, err, errlen);
         gorod_config_free(c);
         c = NULL;
     } else if (errlen > 0)
         err[0] = '\0';
-    load_free(&l);
+    load_free(l);
     return c;
+}
+
+/* parse checks and loads the file's bytes into a new configuration: NULL
+ * when something was wrong (the messages are in l). */
+static gorod_config *parse(struct load *l, const unsigned char *data,
+                           size_t len)
+{
+    gorod_config *c = NULL;
+    struct raw *r = NULL;
+    if ((l->dir = file_dir(l->file)) == NULL) {
+        errat(l, 0, "cannot find its directory: %s", strerror(errno));
+        return NULL;
+    }
+    check_shape(l, data, len);
+    if (l->hard || l->nomem)
+        return NULL;
+    cyaml_err_t e = cyaml_load_data(data, len, &cyaml_cfg, &top_schema,
+                                    (cyaml_data_t **)&r, NULL);
+    if (e != CYAML_OK) {
+        errat(l, 0, "cannot load: %s", cyaml_strerror(e));
+        return NULL;
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL ||
+        (c->file = strdup(l->file)) == NULL)
+        l->nomem = true;
+    else
+        check_values(l, r, c);
+    cyaml_free(&cyaml_cfg, &top_schema, r, 0);
+    return c;
+}
+
+gorod_config *gorod_config_parse(const char *name, const void *data,
+                                 size_t len, char *err, size_t errlen)
+{
+    struct load l = {.file = name};
+    return finish(&l, parse(&l, data, len), err, errlen);
+}
+
+gorod_config *gorod_config_load(const char *path, char *err, size_t errlen)
+{
+    struct load l = {.file = path};
+    gorod_config *c = NULL;
+    size_t len = 0;
+    unsigned char *data = read_file(&l, path, &len);
+    if (data != NULL)
+        c = parse(&l, data, len);
+    free(data);
+    return finish(&l, c, err, errlen);
 }
 
 void gorod_config_free(gorod_config *c)
@@ -1290,12 +1312,40 @@ void gorod_config_free(gorod_config *c)
 
 /* ---- printing and exporting --------------------------------------------- */
 
-/* quoted prints s as a YAML double-quoted scalar. */
-static void quoted(FILE *f, const char *s)
+/* utf8 decodes the UTF-8 sequence at s: its code point into *cp and its
+ * length, or 0 when s does not start a well-formed sequence. */
+static int utf8(const unsigned char *s, uint32_t *cp)
 {
+    int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (n == 0 || s[0] > 0xf4)
+        return 0;
+    uint32_t c = s[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* quoted prints s as a YAML double-quoted scalar that loads back to s.
+ * Printable characters go as they are; the others (C0 and C1 controls,
+ * DEL, the byte order mark, and the line breaks NEL, LS and PS, which a
+ * reader would fold) are escaped: inside a quoted scalar YAML allows only
+ * printable characters. Bytes that are not UTF-8 (a path from a directory
+ * whose name is not) have no escape and stay as they are. */
+static void quoted(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    while (*s) {
+        unsigned char ch = *s;
+        uint32_t cp;
+        int n;
         if (ch == '"' || ch == '\\')
             fprintf(f, "\\%c", ch);
         else if (ch == '\n')
@@ -1304,8 +1354,20 @@ static void quoted(FILE *f, const char *s)
             fputs("\\t", f);
         else if (ch < ' ' || ch == 0x7f)
             fprintf(f, "\\x%02x", ch);
-        else
+        else if (ch < 0x80)
             fputc(ch, f);
+        else if ((n = utf8(s, &cp)) == 0)
+            fputc(ch, f);
+        else {
+            if (cp < 0xa0 || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+                cp == 0xfffe || cp == 0xffff)
+                fprintf(f, cp < 0x100 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
+            else
+                fwrite(s, 1, (size_t)n, f);
+            s += n;
+            continue;
+        }
+        s++;
     }
     fputc('"', f);
 }

@@ -8,7 +8,9 @@
  *   plugin.c   loading, checking, starting, stopping and unloading plugins
  *   elfnote.c  whether a shared object carries .note.GNU-split-stack
  *   admin.c    the admin socket and its one-line commands
- *   metrics.c  the Prometheus text exposition, and its HTTP listener
+ *   admincmd.c the command line's parser (no runtime: fuzzed on its own)
+ *   metrics.c  the metrics' figures gathered, and their HTTP listener
+ *   exposition.c  the Prometheus text of those figures (pure)
  *
  * Everything but config loading before the runtime starts runs in Gs.
  */
@@ -75,6 +77,10 @@ typedef struct gorod_config {
  * line into err ("gorod.yaml:7: stack.min_size: 3000 is not a power of two
  * between 2048 and 65536"). */
 gorod_config *gorod_config_load(const char *path, char *err, size_t errlen);
+/* The same from the file's bytes in memory: name is the file's name as the
+ * messages give it and what relative paths are resolved against. */
+gorod_config *gorod_config_parse(const char *name, const void *data,
+                                 size_t len, char *err, size_t errlen);
 void gorod_config_free(gorod_config *c);
 /* The effective configuration, every key, as YAML that loads again. */
 void gorod_config_print(const gorod_config *c, FILE *f);
@@ -146,8 +152,46 @@ void admin_stop(void);
  * frees; returns 0, or -1 for a refused command (the text says why). */
 int admin_command(const char *line, char **out, size_t *outlen);
 
+/* A command line's longest (bytes, without the newline). */
+#define ADMIN_LINE_MAX 4096
+
+/* A command line parsed (admincmd.c, pure: no runtime, no gd). */
+enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
+                 ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP };
+typedef struct admin_req {
+    enum admin_cmd cmd;
+    bool           json;        /* stats json */
+} admin_req;
+struct strbuf;
+/* 0 with the command in *req, or -1 with the one-line error reply that
+ * admin_command gives ("error: ...\n") appended to reply. */
+int admin_parse(const char *line, admin_req *req, struct strbuf *reply);
+/* The command's word: "status", ... */
+const char *admin_cmd_name(enum admin_cmd c);
+
 /* The Prometheus exposition of the runtime and the daemon, malloc'd. */
 char *metrics_render(size_t *len);
+
+/* One plugin's figures in the exposition. */
+typedef struct metrics_plugin {
+    char    *name;
+    uint64_t served;
+    int64_t  live;              /* Gs */
+    bool     up;                /* running */
+} metrics_plugin;
+/* The daemon's figures shown beside the runtime's. */
+typedef struct metrics_figs {
+    uint64_t stack_min_size;    /* the pooled sizes: min << 0..orders-1 */
+    unsigned stack_orders;      /* at most goro_metrics' 8 */
+    int64_t  uptime_ns;
+    uint64_t served, reloads, reload_failures;
+    uint64_t admin_requests, metrics_requests;
+    const metrics_plugin *plugins;
+    unsigned nplugins;
+} metrics_figs;
+/* The exposition of m and f (exposition.c, pure), malloc'd, NUL-terminated,
+ * its length in *len; NULL when out of memory. */
+char *metrics_text(const goro_metrics *m, const metrics_figs *f, size_t *len);
 int metrics_start(const gorod_config *c);
 void metrics_stop(void);
 

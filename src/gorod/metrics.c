@@ -2,18 +2,10 @@
  * metrics.c - the Prometheus text exposition of the runtime and the daemon,
  * and the small HTTP/1.1 server that hands it to a scraper.
  *
- * metrics_render writes text exposition format 0.0.4: every family has a
- * `# HELP` and a `# TYPE` line, even when it has no sample (a daemon with no
- * plugins still documents gorod_plugin_up), counters end in `_total`, byte
- * quantities in `_bytes`, the runtime's figures are named goro_* and the
- * daemon's gorod_*. The figures come from goro_metrics_get, which reads them
- * without stopping the world: each is exact but they are not of one instant.
- * The one place where that would show is the scheduling-latency histogram,
- * whose buckets and count are separate counters; we make the exposition
- * consistent by deriving _count from the buckets we print (the +Inf bucket
- * must equal _count), and we turn the runtime's per-bucket counts (bucket i
- * holds the samples <= 1us<<i and above the bucket before) into Prometheus's
- * cumulative ones.
+ * metrics_render gathers the figures: goro_metrics_get, which reads them
+ * without stopping the world (each is exact but they are not of one
+ * instant), and the daemon's from gd under gd.lock. exposition.c writes
+ * them as text exposition format 0.0.4 (metrics_text).
  *
  * The HTTP side is deliberately minimal: one G per connection, a request is
  * read into a heap buffer (at most 8 KiB of request line and headers, or
@@ -57,178 +49,9 @@ static _Atomic int  metrics_lfd = -1;
 static _Atomic bool metrics_stopping;
 static _Atomic int  metrics_conns;        /* live connection Gs */
 
-/* ---- a growing string, for the exposition ------------------------------ */
-
-/* sb_label appends s as a label value: backslash, double quote and newline
- * escaped as the exposition format requires. */
-static void sb_label(strbuf *b, const char *s)
-{
-    for (; *s; s++) {
-        if (!sb_reserve(b, 2))
-            return;
-        if (*s == '\\' || *s == '"') {
-            b->p[b->len++] = '\\';
-            b->p[b->len++] = *s;
-        } else if (*s == '\n') {
-            b->p[b->len++] = '\\';
-            b->p[b->len++] = 'n';
-        } else {
-            b->p[b->len++] = *s;
-        }
-    }
-    b->p[b->len] = '\0';
-}
-
-static void family(strbuf *b, const char *name, const char *type,
-                   const char *help)
-{
-    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* One family with one unlabelled sample. */
-static void single(strbuf *b, const char *name, const char *type,
-                   const char *help, uint64_t v)
-{
-    family(b, name, type, help);
-    sb_printf(b, "%s %" PRIu64 "\n", name, v);
-}
-
-/* ---- the exposition ---------------------------------------------------------- */
-
-/* One plugin's figures, copied under gd.lock. */
-typedef struct plugsample {
-    char    *name;
-    uint64_t served;
-    int64_t  live;
-    int      up;
-} plugsample;
-
-static void render_runtime(strbuf *b, const goro_metrics *m,
-                           uint64_t min_size, unsigned orders)
-{
-    family(b, "goro_gs", "gauge", "Live Gs by status.");
-    sb_printf(b, "goro_gs{status=\"runnable\"} %" PRIu64 "\n", m->gs_runnable);
-    sb_printf(b, "goro_gs{status=\"running\"} %" PRIu64 "\n", m->gs_running);
-    sb_printf(b, "goro_gs{status=\"syscall\"} %" PRIu64 "\n", m->gs_syscall);
-    sb_printf(b, "goro_gs{status=\"waiting\"} %" PRIu64 "\n", m->gs_waiting);
-    single(b, "goro_gs_io_wait", "gauge",
-           "Waiting Gs parked on the netpoller.", m->gs_io_wait);
-    single(b, "goro_gs_dead", "gauge",
-           "Dead Gs kept for reuse.", m->gs_dead);
-    single(b, "goro_gs_created_total", "counter",
-           "Gs spawned.", m->gs_created);
-    single(b, "goro_gs_exited_total", "counter",
-           "Gs that returned.", m->gs_exited);
-
-    single(b, "goro_ms", "gauge", "OS threads (Ms).", m->ms);
-    single(b, "goro_ms_idle", "gauge", "Ms parked with no work.", m->ms_idle);
-    single(b, "goro_ps", "gauge", "Processors (Ps).", m->ps);
-    single(b, "goro_ps_idle", "gauge", "Ps on the idle list.", m->ps_idle);
-
-    family(b, "goro_runq_length", "gauge",
-           "Runnable Gs queued: the global run queue and the sum of the Ps' "
-           "local ones.");
-    sb_printf(b, "goro_runq_length{queue=\"global\"} %" PRIu64 "\n",
-              m->runq_global);
-    sb_printf(b, "goro_runq_length{queue=\"local\"} %" PRIu64 "\n",
-              m->runq_local);
-
-    single(b, "goro_stack_inuse_bytes", "gauge",
-           "Stack bytes held by Gs.", m->stack_bytes_inuse);
-    family(b, "goro_stack_inuse_by_size_bytes", "gauge",
-           "Stack bytes held by Gs in stacks of each pooled size.");
-    for (unsigned i = 0; i < orders; i++)
-        sb_printf(b, "goro_stack_inuse_by_size_bytes{size=\"%" PRIu64 "\"} %"
-                  PRIu64 "\n", min_size << i, m->stack_bytes_by_order[i]);
-    single(b, "goro_stack_large_bytes", "gauge",
-           "Stack bytes held by Gs in stacks larger than the pooled sizes.",
-           m->stack_bytes_large);
-    single(b, "goro_stack_fixed_bytes", "gauge",
-           "Stack bytes held by Gs of fixed-stack groups.",
-           m->stack_bytes_fixed);
-    single(b, "goro_stack_grows_total", "counter",
-           "Stacks grown by copying.", m->stack_grows);
-    single(b, "goro_stack_shrinks_total", "counter",
-           "Stacks shrunk by the stack scan.", m->stack_shrinks);
-    single(b, "goro_stack_copied_bytes_total", "counter",
-           "Bytes copied by stack growth and shrinking.",
-           m->stack_copied_bytes);
-
-    family(b, "goro_preemptions_total", "counter",
-           "Gs preempted at a function call (sync) or by signal (async).");
-    sb_printf(b, "goro_preemptions_total{kind=\"sync\"} %" PRIu64 "\n",
-              m->preempt_sync);
-    sb_printf(b, "goro_preemptions_total{kind=\"async\"} %" PRIu64 "\n",
-              m->preempt_async);
-    single(b, "goro_context_switches_total", "counter",
-           "Switches from one G to another.", m->ctx_switches);
-
-    /* The runtime's buckets are per interval; Prometheus's are cumulative.
-     * _count is the sum we print, so that it equals the +Inf bucket even
-     * when a sample lands between our reads of the counters. */
-    family(b, "goro_sched_latency_seconds", "histogram",
-           "Time from runnable to running, sampled one G in 8.");
-    uint64_t cum = 0;
-    for (int i = 0; i < GORO_SCHEDLAT_BUCKETS; i++) {
-        cum += m->schedlat_bucket[i];
-        if (i < GORO_SCHEDLAT_BUCKETS - 1)
-            sb_printf(b, "goro_sched_latency_seconds_bucket{le=\"%.6f\"} %"
-                      PRIu64 "\n", (double)(1ULL << i) * 1e-6, cum);
-        else
-            sb_printf(b, "goro_sched_latency_seconds_bucket{le=\"+Inf\"} %"
-                      PRIu64 "\n", cum);
-    }
-    sb_printf(b, "goro_sched_latency_seconds_sum %.9f\n",
-              (double)m->schedlat_sum_ns / 1e9);
-    sb_printf(b, "goro_sched_latency_seconds_count %" PRIu64 "\n", cum);
-}
-
-static void render_daemon(strbuf *b, const plugsample *ps, unsigned n,
-                          uint64_t reloads, uint64_t failures, int64_t start)
-{
-    family(b, "gorod_info", "gauge", "The daemon's version, as a label.");
-    sb_printf(b, "gorod_info{version=\"%s\"} 1\n", GOROD_VERSION);
-    family(b, "gorod_uptime_seconds", "gauge", "Time since gorod started.");
-    sb_printf(b, "gorod_uptime_seconds %.3f\n",
-              start > 0 ? (double)(gorod_now() - start) / 1e9 : 0.0);
-
-    family(b, "gorod_plugin_requests_total", "counter",
-           "Requests served by each loaded plugin.");
-    for (unsigned i = 0; i < n; i++) {
-        sb_printf(b, "gorod_plugin_requests_total{plugin=\"");
-        sb_label(b, ps[i].name);
-        sb_printf(b, "\"} %" PRIu64 "\n", ps[i].served);
-    }
-    family(b, "gorod_plugin_gs", "gauge", "Live Gs of each loaded plugin.");
-    for (unsigned i = 0; i < n; i++) {
-        sb_printf(b, "gorod_plugin_gs{plugin=\"");
-        sb_label(b, ps[i].name);
-        sb_printf(b, "\"} %" PRId64 "\n", ps[i].live);
-    }
-    family(b, "gorod_plugin_up", "gauge",
-           "Whether each loaded plugin is running (1) or not (0).");
-    for (unsigned i = 0; i < n; i++) {
-        sb_printf(b, "gorod_plugin_up{plugin=\"");
-        sb_label(b, ps[i].name);
-        sb_printf(b, "\"} %d\n", ps[i].up);
-    }
-    single(b, "gorod_requests_total", "counter",
-           "Requests served by every plugin, ever.", gorod_served_total());
-    single(b, "gorod_reloads_total", "counter",
-           "Configuration reloads that succeeded.", reloads);
-    single(b, "gorod_reload_failures_total", "counter",
-           "Configuration reloads that failed (the old one stayed).",
-           failures);
-    single(b, "gorod_admin_requests_total", "counter",
-           "Commands answered on the admin socket.",
-           atomic_load_explicit(&gd.admin_requests, memory_order_relaxed));
-    single(b, "gorod_metrics_requests_total", "counter",
-           "Scrapes answered by the metrics listener.",
-           atomic_load_explicit(&gd.metrics_requests, memory_order_relaxed));
-}
-
 /* metrics_render: the whole exposition, malloc'd and NUL-terminated, its
- * length in *len; NULL when out of memory. Takes gd.lock: on a G. */
+ * length in *len; NULL when out of memory. The figures are gathered here
+ * (gd under gd.lock: on a G) and written by metrics_text (exposition.c). */
 char *metrics_render(size_t *len)
 {
     goro_metrics m;
@@ -236,28 +59,26 @@ char *metrics_render(size_t *len)
     m.size = sizeof m;
     goro_metrics_get(&m);
 
-    uint64_t min_size = 2048;
-    unsigned orders = 8;
-    uint64_t reloads = 0, failures = 0;
-    int64_t start = 0;
-    plugsample *ps = NULL;
+    metrics_figs f = {.stack_min_size = 2048, .stack_orders = 8};
+    metrics_plugin *ps = NULL;
     unsigned n = 0, cap = 0;
+    int64_t start;
 
     if (gd.lock)
         goro_mutex_lock(gd.lock);
     if (gd.conf) {
         if (gd.conf->stack.min_size)
-            min_size = gd.conf->stack.min_size;
-        if (gd.conf->stack.orders && gd.conf->stack.orders < orders)
-            orders = gd.conf->stack.orders;
+            f.stack_min_size = gd.conf->stack.min_size;
+        if (gd.conf->stack.orders && gd.conf->stack.orders < f.stack_orders)
+            f.stack_orders = gd.conf->stack.orders;
     }
     start = gd.start_ns;
-    reloads = gd.reloads;
-    failures = gd.reload_failures;
+    f.reloads = gd.reloads;
+    f.reload_failures = gd.reload_failures;
     for (gorod_plugin *p = gd.plugins; p; p = p->next) {
         if (n == cap) {
             unsigned nc = cap ? cap * 2 : 8;
-            plugsample *np = realloc(ps, nc * sizeof *ps);
+            metrics_plugin *np = realloc(ps, nc * sizeof *ps);
             if (np == NULL)
                 break;
             ps = np;
@@ -275,19 +96,20 @@ char *metrics_render(size_t *len)
     if (gd.lock)
         goro_mutex_unlock(gd.lock);
 
-    strbuf b = {0};
-    render_runtime(&b, &m, min_size, orders);
-    render_daemon(&b, ps, n, reloads, failures, start);
+    f.uptime_ns = start > 0 ? gorod_now() - start : 0;
+    f.served = gorod_served_total();
+    f.admin_requests = atomic_load_explicit(&gd.admin_requests,
+                                            memory_order_relaxed);
+    f.metrics_requests = atomic_load_explicit(&gd.metrics_requests,
+                                              memory_order_relaxed);
+    f.plugins = ps;
+    f.nplugins = n;
+    char *text = metrics_text(&m, &f, len);
 
     for (unsigned i = 0; i < n; i++)
         free(ps[i].name);
     free(ps);
-    if (b.oom || b.p == NULL) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return text;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */

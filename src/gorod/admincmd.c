@@ -1,0 +1,116 @@
+/*
+ * admincmd.c - the admin socket's command line, parsed.
+ *
+ * A line is a command word and at most one argument, blanks (spaces, tabs)
+ * around them ignored, and a trailing \r or \n too (`echo status | socat`
+ * and telnet both work). admin_parse turns it into an admin_req or into
+ * the exact error reply the client gets; admin.c runs the request.
+ *
+ * The parser is kept apart from the commands so that it needs nothing but
+ * libc and a strbuf: no runtime, no daemon state. That is what lets the
+ * fuzz target (tests/fuzz/fuzz_admin.c) and the AddressSanitizer build run
+ * it on an ordinary thread stack.
+ *
+ * Whatever the client sent and is quoted back in a reply is cut to 64
+ * bytes and anything but printable ASCII shows as '?': a reply is one line
+ * of text a terminal prints safely.
+ */
+#include <string.h>
+
+#include "gorod.h"
+
+#define ADMIN_COMMANDS "status stats ps plugins reload metrics help"
+
+/* Longest part of the client's word quoted back in a reply. */
+#define QUOTE_MAX 64
+
+static const struct {
+    const char    *word;
+    enum admin_cmd cmd;
+} commands[] = {
+    {"status", ADMIN_STATUS},   {"stats", ADMIN_STATS},
+    {"ps", ADMIN_PS},           {"plugins", ADMIN_PLUGINS},
+    {"reload", ADMIN_RELOAD},   {"metrics", ADMIN_METRICS},
+    {"help", ADMIN_HELP},
+};
+
+const char *admin_cmd_name(enum admin_cmd c)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (commands[i].cmd == c)
+            return commands[i].word;
+    return "?";
+}
+
+/* sb_quoted appends the client's word s (n bytes) fit to be quoted back. */
+static void sb_quoted(strbuf *b, const char *s, size_t n)
+{
+    size_t shown = n > QUOTE_MAX ? QUOTE_MAX : n;
+    for (size_t i = 0; i < shown; i++) {
+        char c = s[i];
+        sb_add(b, (c >= 0x20 && c < 0x7f && c != '"') ? &c : "?", 1);
+    }
+    if (shown < n)
+        sb_add(b, "...", 3);
+}
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+int admin_parse(const char *line, admin_req *req, strbuf *b)
+{
+    req->cmd = ADMIN_HELP;
+    req->json = false;
+    if (strlen(line) > ADMIN_LINE_MAX) {
+        sb_printf(b, "error: line too long (at most %d bytes)\n",
+                  ADMIN_LINE_MAX);
+        return -1;
+    }
+
+    /* The command word and its argument, without surrounding blanks. */
+    const char *s = line;
+    while (blank(*s))
+        s++;
+    size_t total = strlen(s);
+    while (total > 0 && (blank(s[total - 1]) || s[total - 1] == '\r' ||
+                         s[total - 1] == '\n'))
+        total--;
+    size_t wl = strcspn(s, " \t");
+    if (wl > total)
+        wl = total;
+    const char *arg = s + wl;
+    while (arg < s + total && blank(*arg))
+        arg++;
+    size_t al = (size_t)(s + total - arg);
+
+    if (wl == 0) {
+        sb_printf(b, "error: empty command (commands: %s)\n", ADMIN_COMMANDS);
+        return -1;
+    }
+    size_t i = 0;
+    while (i < sizeof commands / sizeof commands[0] &&
+           !(strlen(commands[i].word) == wl &&
+             memcmp(commands[i].word, s, wl) == 0))
+        i++;
+    if (i == sizeof commands / sizeof commands[0]) {
+        sb_printf(b, "error: unknown command \"");
+        sb_quoted(b, s, wl);
+        sb_printf(b, "\" (commands: %s)\n", ADMIN_COMMANDS);
+        return -1;
+    }
+    req->cmd = commands[i].cmd;
+    if (req->cmd == ADMIN_STATS) {
+        req->json = (al == 4 && memcmp(arg, "json", 4) == 0) ||
+                    (al == 6 && memcmp(arg, "--json", 6) == 0);
+        if (al > 0 && !req->json) {
+            sb_printf(b, "error: stats takes no argument or \"json\"\n");
+            return -1;
+        }
+    } else if (al > 0) {
+        sb_printf(b, "error: %s takes no argument\n", commands[i].word);
+        return -1;
+    }
+    return 0;
+}
