@@ -502,33 +502,13 @@ static void reply_text(int fd, const char *text)
     free(p);
 }
 
-/* admin_conn is the G of one connection (arg: the fd): check the peer, read
- * one line, answer it, close. */
+/* admin_conn is the G of one connection (arg: the fd): read one line, check
+ * the peer, answer it, close. */
 static void admin_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     char *buf = NULL, *out = NULL;
     size_t outlen = 0;
-
-    struct ucred cr;
-    socklen_t sl = sizeof cr;
-    memset(&cr, 0, sizeof cr);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "error: cannot identify the peer: %s\n",
-                 strerror(errno));
-        reply_text(fd, msg);
-        goto done;
-    }
-    if (cr.uid != geteuid() && cr.uid != 0) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "error: permission denied (uid %u)\n",
-                 (unsigned)cr.uid);
-        gorod_log(GLOG_WARN, "admin: refused a peer of uid %u (pid %d)",
-                  (unsigned)cr.uid, (int)cr.pid);
-        reply_text(fd, msg);
-        goto done;
-    }
 
     /* Read until the newline, the end of the client's side, or one byte
      * more than a line may hold. */
@@ -559,6 +539,28 @@ static void admin_conn(void *arg)
     }
     if (nl)
         have = (size_t)(nl - buf);
+    /* The peer is checked once its line is in: the refusal is the reply
+     * to its request, and a client that writes before reading never
+     * finds the connection closed under its write. */
+    struct ucred cr;
+    socklen_t sl = sizeof cr;
+    memset(&cr, 0, sizeof cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "error: cannot identify the peer: %s\n",
+                 strerror(errno));
+        reply_text(fd, msg);
+        goto done;
+    }
+    if (cr.uid != geteuid() && cr.uid != 0) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "error: permission denied (uid %u)\n",
+                 (unsigned)cr.uid);
+        gorod_log(GLOG_WARN, "admin: refused a peer of uid %u (pid %d)",
+                  (unsigned)cr.uid, (int)cr.pid);
+        reply_text(fd, msg);
+        goto done;
+    }
     if (have > ADMIN_LINE_MAX) {
         char msg[64];
         snprintf(msg, sizeof msg, "error: line too long (at most %d bytes)\n",
