@@ -396,6 +396,41 @@ asan: fuzz-replay $(ASANCHECKS) $(PLUGINS) $(TESTPLUGINS)
 	    --config $(wildcard tests/fuzz/corpus/config/*) \
 	    $(wildcard tests/fuzz/regress/config/*) /nonexistent/gorod.yaml
 
+# ---- soak and connection stress of the daemon ---------------------------------
+# make soak: the real gorod under a steady load of clients that are not goro
+# (wrk, tests/soak/echoload) for SOAK_DURATION seconds (default 600); RSS
+# drift, client errors, Gs and stack bytes back to the baseline
+# (tests/soak/soak.sh; results in build/soak/). make stress-gorod: 10,000 TCP
+# connections held open at once through the echo plugin, every echo checked
+# (tests/stress/gorod_stress.sh; STRESS_CONNS=). Neither runs in make test.
+# The clients are ordinary programs.
+
+SOAK_DURATION ?= 600
+STRESS_CONNS  ?= 10000
+SOAK_ECHOLOAD := $(BUILD)/tests/soak/echoload
+GOROD_CONNS   := $(BUILD)/tests/stress/gorod_conns
+SOAK_ENV      := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
+                 PLUGINS=$(CURDIR)/$(BUILD)/plugins
+
+$(SOAK_ECHOLOAD): tests/soak/echoload.c
+$(GOROD_CONNS): tests/stress/gorod_conns.c
+$(SOAK_ECHOLOAD) $(GOROD_CONNS):
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $<
+
+.PHONY: soak stress-gorod
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all $(DAEMON) $(SOAK_ECHOLOAD)
+	$(Q)$(SOAK_ENV) ECHOLOAD=$(CURDIR)/$(SOAK_ECHOLOAD) OUT=$(BUILD)/soak \
+	  SOAK_DURATION=$(SOAK_DURATION) sh tests/soak/soak.sh
+
+stress-gorod: deps
+	$(Q)$(MAKE) --no-print-directory all $(DAEMON) $(GOROD_CONNS)
+	$(Q)$(SOAK_ENV) GOROD_CONNS=$(CURDIR)/$(GOROD_CONNS) \
+	  OUT=$(BUILD)/stress-gorod STRESS_CONNS=$(STRESS_CONNS) \
+	  sh tests/stress/gorod_stress.sh
+
 clean:
 	rm -rf $(BUILD)
 

@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -448,6 +449,38 @@ static void daemon_main(void *arg)
     }
 }
 
+/* ---- limits ----------------------------------------------------------------- */
+
+/* raise_nofile lifts the soft RLIMIT_NOFILE to the hard limit, as Go does
+ * at start (since 1.19): the soft limit (often 1024) guards programs that
+ * use select(2) and its fixed fd_set, which goro never does; a server with
+ * one fd per connection would otherwise refuse connections long before the
+ * hard limit the administrator set. A failure is not fatal: gorod runs
+ * with the limit it has. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        gorod_log(GLOG_WARN, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur >= rl.rlim_max) {
+        gorod_log(GLOG_DEBUG, "RLIMIT_NOFILE: %llu (the hard limit already)",
+                  (unsigned long long)rl.rlim_cur);
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        gorod_log(GLOG_WARN, "cannot raise RLIMIT_NOFILE from %llu to the "
+                  "hard limit %llu: %s", (unsigned long long)was,
+                  (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    gorod_log(GLOG_DEBUG, "RLIMIT_NOFILE raised from %llu to the hard limit "
+              "%llu", (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 /* ---- options ---------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -562,6 +595,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_open(conf);
+    raise_nofile();
     if (!foreground && detach() != 0) {
         fprintf(stderr, "gorod: cannot detach: %s\n", strerror(errno));
         return 1;
