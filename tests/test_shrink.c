@@ -4,6 +4,7 @@
  * stacks; the scan also runs by itself. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "export_test.h"
 
@@ -235,4 +236,69 @@ Test(shrink, bad_scan_interval_is_refused)
     cr_assert_eq(parse_duration("2s", &ns), 0);
     cr_assert_eq(ns, 2000000000);
     cr_assert_eq(parse_duration("10", &ns), -EINVAL);
+}
+
+/* ---- the room promised to code without checks --------------------------- */
+
+/* promised's prologue demanded the non-split headroom (it calls libc, so
+ * gold rewrote it), and after it wakes it uses that room without another
+ * check -- here directly: a store 12,000 bytes below its sp, as a libc or
+ * jemalloc call would. Scans shrank the stack to the minimum while it was
+ * parked; with guard pages below every stack (from_system) a stack that
+ * did not get its room back faults. */
+static goro_chan *promisech;
+static struct {
+    size_t len;
+    long v;
+    uintptr_t woke_size;
+    uint64_t shrinks;
+} pr;
+
+static void promised(void *arg)
+{
+    size_t n = strlen((const char *)arg);   /* a call without checks */
+    long v = 0;
+    goro_wg_done(parked);
+    goro_chan_recv(promisech, &v);
+    pr.woke_size = test_stacksize();
+    __asm__ volatile("movb $1, -12000(%%rsp)" ::: "memory");
+    pr.len = n;
+    pr.v = v;
+    goro_wg_done(done);
+}
+
+static void promisedmain(void *arg)
+{
+    (void)arg;
+    parked = goro_wg_new();
+    done = goro_wg_new();
+    promisech = goro_chan_new(sizeof(long), 0);
+    goro_wg_add(parked, 1);
+    goro_wg_add(done, 1);
+    goro_go(promised, "promised");
+    goro_wg_wait(parked);
+    goro_sleep_ns(1000000);              /* into the receive */
+    goro_stats before, after;
+    goro_stats_get(&before);
+    for (int i = 0; i < 6; i++)
+        goro_stack_scan();
+    goro_stats_get(&after);
+    pr.shrinks = after.stack_shrinks - before.stack_shrinks;
+    long v = 42;
+    goro_chan_send(promisech, &v);
+    goro_wg_wait(done);
+}
+
+Test(shrink, a_shrunk_g_gets_the_room_its_frames_were_promised_back,
+     .timeout = 30)
+{
+    setenv("GORO_STACK_FROM_SYSTEM", "1", 1);
+    setenv("GORO_STACK_SCAN_INTERVAL", "0", 1);
+    cr_assert_eq(test_run(1, promisedmain, NULL), 0);
+    cr_expect_eq(pr.shrinks, 4, "32 KiB down to 2 KiB: %llu shrinks",
+                 (unsigned long long)pr.shrinks);
+    cr_expect_geq(pr.woke_size, 16384 + 928, "woke on %lu bytes",
+                  (unsigned long)pr.woke_size);
+    cr_expect_eq(pr.len, 8);
+    cr_expect_eq(pr.v, 42);
 }

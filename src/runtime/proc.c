@@ -857,6 +857,8 @@ static void schedlat_record(p *pp, g *gp)
 HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
 {
     p *pp = mp->p;
+    if (unlikely(gp->stackneed != 0))
+        stackrestore(gp);
     mp->curg = gp;
     gp->m = mp;
     casgstatus(gp, Grunnable, Grunning);

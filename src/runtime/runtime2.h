@@ -205,6 +205,11 @@ struct g {
                                 newproc1 to goexit0 */
     bool      fixedstack;    /* the stack is the group's fixed kind: never
                                 moved, shrunk or cached (stack.c) */
+    uint32_t  stackneed;     /* free bytes below sched.sp that the G's live
+                                frames were promised by their prologues
+                                (up to the non-split headroom) and that a
+                                shrink took away: execute gives them back
+                                before the G runs (stackrestore); else 0 */
     uint8_t   trackseq;      /* scheduling latency sampling: every 8th time
                                 the G becomes runnable ... */
     int64_t   trackstamp;    /* ... this is cputicks() then, until execute
@@ -603,6 +608,7 @@ HIDDEN void sigfatalinit(void);     /* the crash report for SIGSEGV & co */
 HIDDEN void stackinit(void);
 HIDDEN stack stackalloc(uintptr_t n);
 HIDDEN void stackfree(stack stk);
+HIDDEN void stackrestore(g *gp);    /* undo a shrink before gp runs */
 HIDDEN void stackcacherefill(p *pp, int order);
 HIDDEN void stackcacherelease(p *pp, int order);
 HIDDEN void stackcache_clear(p *pp);

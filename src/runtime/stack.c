@@ -681,7 +681,19 @@ void morestackbad(g *gp, uintptr_t frame)
  * it is moved by copystack; the runtime keeps no pointer into a parked
  * G's stack (wait lists, timers and the netpoller hold the G itself; a G in
  * file I/O is never shrunk, see stackscan), so nothing else needs
- * adjusting. Returns whether it shrank. */
+ * adjusting. Returns whether it shrank.
+ *
+ * The frames of a parked G passed their prologue checks on the stack it
+ * had then. A function that calls code without checks (libc, jemalloc)
+ * had its prologue demand the non-split headroom below its frame, and
+ * will make such calls after the G wakes without checking again: a
+ * halved stack no longer has that room, and the non-split code would run
+ * off its bottom into whatever lies below. So the room taken away, up to
+ * the headroom (a frame's promise never exceeds it, and reaches no lower
+ * than the headroom below the deepest frame, sched.sp), is recorded in
+ * gp->stackneed, and stackrestore grows the stack back before the G runs
+ * again. A parked G stays small; a G that wakes gets the room it was
+ * promised. */
 bool shrinkstack(g *gp)
 {
     if (rtconf.no_shrink || gp->fixedstack)
@@ -698,11 +710,38 @@ bool shrinkstack(g *gp)
     /* A G parked on channels may have a sender or receiver copying into or
      * out of its stack under the channels' locks: hold them for the move
      * (Go's syncadjustsudogs). */
+    uintptr_t need = gp->sched.sp - gp->stack.lo;
+    if (need > rtconf.nonsplit_headroom + StackGuard)
+        need = rtconf.nonsplit_headroom + StackGuard;
+    if (gp->stackneed > need)
+        need = gp->stackneed;   /* an earlier shrink's, still owed */
     lockwaiting(gp);
     copystack(gp, newsize);
     unlockwaiting(gp);
+    gp->stackneed = gp->sched.sp - gp->stack.lo < need ? (uint32_t)need : 0;
     mystats()->stack_shrinks++;
     return true;
+}
+
+/* stackrestore grows gp's stack until sched.sp has gp->stackneed free bytes
+ * below it (see shrinkstack). gp is runnable and ours (execute, on g0):
+ * no scan takes it. A select's sudogs may still be queued on the channels
+ * it did not take: they are moved under the channels' locks as for a
+ * shrink. */
+void stackrestore(g *gp)
+{
+    uintptr_t used = gp->stack.hi - gp->sched.sp;
+    uintptr_t size = gp->stack.hi - gp->stack.lo;
+    uintptr_t newsize = size;
+    while (newsize - used < gp->stackneed)
+        newsize *= 2;
+    gp->stackneed = 0;
+    if (newsize == size)
+        return;
+    lockwaiting(gp);
+    copystack(gp, newsize);
+    unlockwaiting(gp);
+    mystats()->stack_grows++;
 }
 
 /* freeStackLarge gives the large stacks kept during a scan back to the
