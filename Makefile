@@ -159,13 +159,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 
 variant_cc = $(if $(findstring clang,$(1)),$(CLANG),gcc)
 variant_opt = $(lastword $(subst _, ,$(1)))
+# DWARF 4: valgrind 3.19 (make memcheck) cannot read clang 14's DWARF 5.
 # SAN: the gcc variants only (clang's checks are for compiler-rt's runtime,
 # and make its -O0 variadic no_split_stack frame outgrow StackGuard).
 variant_san = $(if $(findstring clang,$(1)),,$(SANFLAGS))
 $(BUILD)/obj/tests/growth_%.o: tests/growth_cases.c tests/growth_cases.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< ($*)"
-	$(Q)$(call variant_cc,$*) -std=gnu11 -fPIC -fsplit-stack -Iinclude -g $(call variant_san,$*) \
+	$(Q)$(call variant_cc,$*) -std=gnu11 -fPIC -fsplit-stack -Iinclude -gdwarf-4 $(call variant_san,$*) \
 	    -$(call variant_opt,$*) -DVARIANT=$* -c $< -o $@
 
 $(TESTBIN): $(TEST_OBJS) $(GROWTH_OBJS) $(RUNTIME_OBJS)
@@ -315,6 +316,32 @@ else
 SAN_BEGIN   := :
 SAN_END     := :
 endif
+
+# ---- memcheck: make memcheck ------------------------------------------------
+# The channel, select, scheduler and sync tests of build/tests/goro-tests
+# under valgrind's memcheck. The runtime registers every G stack with
+# valgrind (src/runtime/stack.c), so that moving %rsp between Gs is a stack
+# switch to memcheck, not a frame of megabytes. Criterion runs each test in
+# a process of its own: each logs to $(MEMCHECKLOG)/vg.PID (-q: errors
+# only), and a log that is not empty fails the target, whatever the test
+# made of its exit. Left out: the million-spawn test, which at valgrind's
+# speed outlasts its own timeout (the other tests take the same paths).
+VALGRIND       ?= valgrind
+MEMCHECKLOG    := $(CURDIR)/$(BUILD)/memcheck
+MEMCHECK_TESTS ?= @(chan|select|sched|sync)/!(spawns_and_joins_a_million_gs_on_two_procs)
+MEMCHECKFLAGS  := --tool=memcheck --error-exitcode=1 --trace-children=yes \
+                  --suppressions=$(CURDIR)/tests/valgrind.supp -q
+
+.PHONY: memcheck
+memcheck: deps
+	$(Q)$(MAKE) --no-print-directory $(TESTBIN)
+	$(Q)rm -rf $(MEMCHECKLOG) && mkdir -p $(MEMCHECKLOG)
+	$(Q)$(VALGRIND) $(MEMCHECKFLAGS) --log-file=$(MEMCHECKLOG)/vg.%p \
+	  ./$(TESTBIN) --jobs 1 --filter '$(MEMCHECK_TESTS)' $(TESTFLAGS)
+	$(Q)if [ -n "$$(find $(MEMCHECKLOG) -type f -size +0)" ]; then \
+	  cat $$(find $(MEMCHECKLOG) -type f -size +0); \
+	  echo "memcheck: errors (above; logs in $(MEMCHECKLOG))"; exit 1; fi; \
+	  echo "memcheck: no errors"
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
