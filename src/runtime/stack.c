@@ -58,20 +58,7 @@
 #include <sys/mman.h>
 
 #include "runtime2.h"
-
-/* GORO_VALGRIND=0 leaves out the valgrind client requests (a few
- * instructions per stack allocated or freed, none per switch). */
-#ifndef GORO_VALGRIND
-#if __has_include(<valgrind/memcheck.h>)
-#define GORO_VALGRIND 1
-#else
-#define GORO_VALGRIND 0
-#endif
-#endif
-#if GORO_VALGRIND
-#include <valgrind/memcheck.h>
-#include <valgrind/valgrind.h>
-#endif
+#include "vg.h"
 
 /* Read by __morestack_non_split. */
 /* Read by __morestack_non_split in libgoro and in every module's stub
