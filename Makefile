@@ -4,7 +4,7 @@
 #   make deps       install missing build and test packages (apt, as root)
 #   make test       deps, build, run the test suite
 #   make test SAN=undefined   the same built with UBSan, in build/san-undefined
-#   make memcheck   the channel and scheduler tests under valgrind memcheck
+#   make memcheck   the channel, select, scheduler and sync tests under memcheck
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
 #   make run        build and run gorod in the foreground on config/gorod.yaml
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -297,8 +297,9 @@ run: deps
 # The handlers of src/san/ubsan.c are built -fsplit-stack (so that gold does
 # not rewrite their callers) and not instrumented. Every process of a run
 # writes its reports to $(SANREPORTS)/report.PID (UBSAN_OPTIONS, exported);
-# san-begin empties the directory and san-end fails the run if any is there,
-# so a report fails `make test` even in a process a test expects to fail.
+# `make test` empties the directory first (SAN_BEGIN) and fails at the end
+# if any report is there (SAN_END), so that a report fails the run even
+# from a process that a test expects to fail.
 
 $(BUILD)/obj/san/%.o: src/san/%.c
 	@mkdir -p $(dir $@)
