@@ -337,12 +337,14 @@ MEMCHECKFLAGS  := --tool=memcheck --error-exitcode=1 --trace-children=yes \
 memcheck: deps
 	$(Q)$(MAKE) --no-print-directory $(TESTBIN)
 	$(Q)rm -rf $(MEMCHECKLOG) && mkdir -p $(MEMCHECKLOG)
-	$(Q)$(VALGRIND) $(MEMCHECKFLAGS) --log-file=$(MEMCHECKLOG)/vg.%p \
-	  ./$(TESTBIN) --jobs 1 --filter '$(MEMCHECK_TESTS)' $(TESTFLAGS)
-	$(Q)if [ -n "$$(find $(MEMCHECKLOG) -type f -size +0)" ]; then \
+	$(Q)rc=0; $(VALGRIND) $(MEMCHECKFLAGS) --log-file=$(MEMCHECKLOG)/vg.%p \
+	  ./$(TESTBIN) --jobs 1 --filter '$(MEMCHECK_TESTS)' $(TESTFLAGS) || rc=$$?; \
+	if [ -n "$$(find $(MEMCHECKLOG) -type f -size +0)" ]; then \
 	  cat $$(find $(MEMCHECKLOG) -type f -size +0); \
 	  echo "memcheck: errors (above; logs in $(MEMCHECKLOG))"; exit 1; fi; \
-	  echo "memcheck: no errors"
+	if [ $$rc -ne 0 ]; then \
+	  echo "memcheck: no memcheck errors, but the tests failed"; exit $$rc; fi; \
+	echo "memcheck: no errors"
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
