@@ -34,6 +34,11 @@
  * lookup order: it is what names libubsan). The test binary, which links
  * the runtime's objects, has its own copy.
  *
+ * A handler missing from the list below (a newer libubsan) would bind to
+ * libubsan's own: gold would rewrite its callers' prologues again, every G
+ * would grow at its first call, and the tests that count growth (a million
+ * spawns with no growth, sched) fail in the SAN build.
+ *
  * Each handler takes at most four word-sized arguments (the check's static
  * data, then values or pointers), all in integer registers; forwarding four
  * is right for all of them.
