@@ -35,9 +35,10 @@
  * the runtime's objects, has its own copy.
  *
  * A handler missing from the list below (a newer libubsan) would bind to
- * libubsan's own: gold would rewrite its callers' prologues again, every G
- * would grow at its first call, and the tests that count growth (a million
- * spawns with no growth, sched) fail in the SAN build.
+ * libubsan's own: gold would rewrite the prologue of every function holding
+ * a call to it, each call of those would demand the non-split headroom,
+ * and the tests that count growth (a million spawns with no growth, in
+ * sched) would fail in the SAN build if such a function runs in their Gs.
  *
  * Each handler takes at most four word-sized arguments (the check's static
  * data, then values or pointers), all in integer registers; forwarding four
