@@ -3,6 +3,8 @@
 #   make            build build/lib/libgoro.so and build/pkgconfig/goro.pc
 #   make deps       install missing build and test packages (apt, as root)
 #   make test       deps, build, run the test suite
+#   make test SAN=undefined   the same built with UBSan, in build/san-undefined
+#   make memcheck   the channel, select, scheduler and sync tests under memcheck
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
 #   make run        build and run gorod in the foreground on config/gorod.yaml
 #   make fuzz       fuzz the config loader and admin parser (FUZZ_TIME=60 s each)
@@ -18,7 +20,25 @@ ifeq ($(origin CC),default)
 CC          := gcc
 endif
 CLANG       ?= clang
+
+# SAN=undefined builds everything with UndefinedBehaviorSanitizer, every
+# report fatal, into a build directory of its own. Code on G stacks reaches
+# libubsan through the split-stack handlers of src/san/ubsan.c. All of
+# -fsanitize=undefined but object-size, whose checks keep `1 - &local` in a
+# register across calls: a value copystack cannot know for a stack address,
+# so after the stack moves it reports a bad access that is not there.
+SAN         ?=
+ifeq ($(SAN),)
 BUILD       := build
+else ifeq ($(SAN),undefined)
+BUILD       := build/san-undefined
+SANFLAGS    := -fsanitize=undefined -fno-sanitize=object-size \
+               -fno-sanitize-recover=undefined
+SANLIBS     := -Wl,--push-state,--no-as-needed -lubsan -Wl,--pop-state
+SAN_OBJS    := $(BUILD)/obj/san/ubsan.o
+else
+$(error SAN=$(SAN): unknown sanitizer; SAN=undefined is the one supported)
+endif
 V           ?= 0
 Q           := $(if $(filter 1,$(V)),,@)
 
@@ -29,14 +49,14 @@ HEADROOM    := 0x4000
 WARN        := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS      ?= -O2 -g
 BASEFLAGS   := -std=gnu11 -fPIC -fsplit-stack -fno-omit-frame-pointer \
-               -Iinclude -Isrc/runtime -MMD -MP $(WARN)
+               -Iinclude -Isrc/runtime -MMD -MP $(WARN) $(SANFLAGS)
 RTFLAGS     := $(BASEFLAGS) -fvisibility=hidden -D_GNU_SOURCE
 SPLITLD     := -fuse-ld=gold -Wl,--split-stack-adjust-size=$(HEADROOM) -Wl,-z,now
-LIBS        := -luv -ljemalloc -lpthread
+LIBS        := -luv -ljemalloc -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
-                $(BUILD)/obj/asm/amd64.o
+                $(BUILD)/obj/asm/amd64.o $(SAN_OBJS)
 LIB         := $(BUILD)/lib/libgoro.so
 STUBLIB     := $(BUILD)/lib/libgoro_morestack.a
 PC          := $(BUILD)/pkgconfig/goro.pc
@@ -108,13 +128,13 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 $(GOROCTL): $(wildcard src/goroctl/*.c)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -o $@ $^
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -o $@ $^
 
 $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $$(pkg-config --cflags goro) \
+	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) $$(pkg-config --cflags goro) \
 	    -c $< -o $@.o && \
 	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
@@ -141,10 +161,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 
 variant_cc = $(if $(findstring clang,$(1)),$(CLANG),gcc)
 variant_opt = $(lastword $(subst _, ,$(1)))
+# DWARF 4: valgrind 3.19 (make memcheck) cannot read clang 14's DWARF 5.
+# SAN: the gcc variants only (clang's checks are for compiler-rt's runtime,
+# and make its -O0 variadic no_split_stack frame outgrow StackGuard).
+variant_san = $(if $(findstring clang,$(1)),,$(SANFLAGS))
 $(BUILD)/obj/tests/growth_%.o: tests/growth_cases.c tests/growth_cases.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< ($*)"
-	$(Q)$(call variant_cc,$*) -std=gnu11 -fPIC -fsplit-stack -Iinclude -g \
+	$(Q)$(call variant_cc,$*) -std=gnu11 -fPIC -fsplit-stack -Iinclude -gdwarf-4 $(call variant_san,$*) \
 	    -$(call variant_opt,$*) -DVARIANT=$* -c $< -o $@
 
 $(TESTBIN): $(TEST_OBJS) $(GROWTH_OBJS) $(RUNTIME_OBJS)
@@ -183,7 +207,7 @@ TESTPLUGINS     := $(patsubst tests/gorod/plugins/%.c,$(BUILD)/tests/plugins/%.s
 $(GOROD_TESTBIN): $(GOROD_TEST_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -Iinclude -Isrc/gorod \
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g $(SANFLAGS) -Iinclude -Isrc/gorod \
 	    -o $@ $^ -lcriterion -lpthread
 
 $(BUILD)/tests/plugins/%_nosplit.so: tests/gorod/plugins/%_nosplit.c $(LIB)
@@ -210,11 +234,13 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
+	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
-	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(SAN_END)
+	$(Q)$(if $(SAN),:,$(MAKE) --no-print-directory asan)
 
 # ---- benchmarks and demo ----------------------------------------------------
 
@@ -269,6 +295,59 @@ bench-bins: all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 run: deps
 	$(Q)$(MAKE) --no-print-directory all $(DAEMON)
 	$(Q)./$(GOROD) --foreground --config config/gorod.yaml
+
+# ---- sanitizers: make test SAN=undefined ----------------------------------
+# The handlers of src/san/ubsan.c are built -fsplit-stack (so that gold does
+# not rewrite their callers) and not instrumented. Every process of a run
+# writes its reports to $(SANREPORTS)/report.PID (UBSAN_OPTIONS, exported);
+# `make test` empties the directory first (SAN_BEGIN) and fails at the end
+# if any report is there (SAN_END), so that a report fails the run even
+# from a process that a test expects to fail.
+
+$(BUILD)/obj/san/%.o: src/san/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(RTFLAGS) $(CFLAGS) -fno-sanitize=all -c $< -o $@
+
+ifneq ($(SAN),)
+SANREPORTS  := $(CURDIR)/$(BUILD)/reports
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1:log_path=$(SANREPORTS)/report
+SAN_BEGIN   := rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS)
+SAN_END     := if [ -n "$$(ls $(SANREPORTS))" ]; then cat $(SANREPORTS)/*; \
+               echo "SAN=$(SAN): sanitizer reports in $(SANREPORTS) (above)"; \
+               exit 1; fi; echo "SAN=$(SAN): no sanitizer reports"
+else
+SAN_BEGIN   := :
+SAN_END     := :
+endif
+
+# ---- memcheck: make memcheck ------------------------------------------------
+# The channel, select, scheduler and sync tests of build/tests/goro-tests
+# under valgrind's memcheck. The runtime registers every G stack with
+# valgrind (src/runtime/stack.c), so that moving %rsp between Gs is a stack
+# switch to memcheck, not a frame of megabytes. Criterion runs each test in
+# a process of its own: each logs to $(MEMCHECKLOG)/vg.PID (-q: errors
+# only), and a log that is not empty fails the target, whatever the test
+# made of its exit. Left out: the million-spawn test, which at valgrind's
+# speed outlasts its own timeout (the other tests take the same paths).
+VALGRIND       ?= valgrind
+MEMCHECKLOG    := $(CURDIR)/$(BUILD)/memcheck
+MEMCHECK_TESTS ?= @(chan|select|sched|sync)/!(spawns_and_joins_a_million_gs_on_two_procs)
+MEMCHECKFLAGS  := --tool=memcheck --error-exitcode=1 --trace-children=yes \
+                  --suppressions=$(CURDIR)/tests/valgrind.supp -q
+
+.PHONY: memcheck
+memcheck: deps
+	$(Q)$(MAKE) --no-print-directory $(TESTBIN)
+	$(Q)rm -rf $(MEMCHECKLOG) && mkdir -p $(MEMCHECKLOG)
+	$(Q)rc=0; $(VALGRIND) $(MEMCHECKFLAGS) --log-file=$(MEMCHECKLOG)/vg.%p \
+	  ./$(TESTBIN) --jobs 1 --filter '$(MEMCHECK_TESTS)' $(TESTFLAGS) || rc=$$?; \
+	if [ -n "$$(find $(MEMCHECKLOG) -type f -size +0)" ]; then \
+	  cat $$(find $(MEMCHECKLOG) -type f -size +0); \
+	  echo "memcheck: errors (above; logs in $(MEMCHECKLOG))"; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then \
+	  echo "memcheck: no memcheck errors, but the tests failed"; exit $$rc; fi; \
+	echo "memcheck: no errors"
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under

@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "runtime2.h"
+#include "vg.h"
 
 /* Bytes asyncPreempt uses below the interrupted %rsp: the red zone (128),
  * the pc, flags and 15 registers (136), alignment and mcall's switch frame
@@ -266,6 +267,10 @@ static NOSPLIT void sigpreempt(int sig, siginfo_t *info, void *ctx)
              * past the red zone. */
             greg_t *r = uc->uc_mcontext.gregs;
             uintptr_t sp = (uintptr_t)r[REG_RSP] - 128 - 8;
+            /* memcheck takes the bytes below the red zone for dead and
+             * does not see %rsp move at sigreturn: the return address and
+             * the red zone below the new %rsp are live stack. */
+            VALGRIND_MAKE_MEM_UNDEFINED((void *)(sp - 128), 128 + 8);
             *(uintptr_t *)sp = (uintptr_t)r[REG_RIP];
             r[REG_RSP] = (greg_t)sp;
             r[REG_RIP] = (greg_t)(uintptr_t)asyncPreempt;

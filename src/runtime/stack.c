@@ -40,6 +40,11 @@
  * span is aligned to its size, so the span of a stack is found by masking
  * its address and looking the base up in spanmap.
  *
+ * Under valgrind every stack a G may run on is registered with it
+ * (VALGRIND_STACK_REGISTER) from stackalloc to stackfree, so that memcheck
+ * takes a jump of %rsp between two stacks for a switch, not for a frame of
+ * megabytes; see "valgrind" below.
+ *
  * Rejected: segmented stacks (libgcc's own __morestack: a "hot split" at a
  * segment boundary makes a call in a loop allocate and free a segment every
  * iteration, the problem Go left behind in 1.3); one mmap per stack with a
@@ -53,6 +58,7 @@
 #include <sys/mman.h>
 
 #include "runtime2.h"
+#include "vg.h"
 
 /* Read by __morestack_non_split. */
 /* Read by __morestack_non_split in libgoro and in every module's stub
@@ -176,6 +182,161 @@ static void spanmap_del(stackspan *s)
     }
     unlock(&spanmaplock);
 }
+
+/* ---- valgrind -------------------------------------------------------------
+ * memcheck follows %rsp to know which stack bytes are live: a lower %rsp
+ * makes the bytes in between undefined, a higher one makes them
+ * inaccessible, unless the move is larger than --max-stackframe (2 MiB) or
+ * lands in another registered stack, when it is a switch. G stacks are
+ * small and sit next to each other in spans, so an unregistered switch
+ * between two of them would look like a huge frame pushed or popped and
+ * corrupt what memcheck knows of both. Hence:
+ *
+ *  - stackalloc registers the stack (the id is kept in vgstacks, by the
+ *    stack's base) and makes it undefined: nothing on a fresh stack has
+ *    been written by its G; stackfree deregisters it;
+ *  - a small stack that goes back to a cache or the pool is inaccessible
+ *    but for its link word, until stackalloc hands it out again: a stale
+ *    pointer into a moved stack is then reported where it is used; a span
+ *    (and a large stack) is made defined again before it goes back to
+ *    jemalloc, which memcheck does not follow;
+ *  - copystack moves the definedness of the used part with the bytes
+ *    (vg_copybegin/vg_copyend): its conservative scan tests every word,
+ *    padding and dead locals included, which are undefined and must stay so
+ *    on the new stack.
+ *
+ * No stack changes its bounds in place (growing or shrinking allocates a
+ * new one), so VALGRIND_STACK_CHANGE has no use. g0 is the thread's own
+ * stack and the signal stack is given to sigaltstack: valgrind knows both.
+ * Outside valgrind each entry point costs one RUNNING_ON_VALGRIND test. */
+
+#if GORO_VALGRIND
+typedef struct vgstack {
+    uintptr_t lo;                   /* 0: empty slot */
+    unsigned  id;
+} vgstack;
+
+static mutex vglock;
+static vgstack *vgstacks;           /* open addressing, by lo */
+static uintptr_t vgcap, vgcount;
+
+static inline uintptr_t vghash(uintptr_t lo)
+{
+    uintptr_t h = (lo >> 11) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+static void vg_register(stack stk)
+{
+    if (likely(!RUNNING_ON_VALGRIND))
+        return;
+    VALGRIND_MAKE_MEM_UNDEFINED((void *)stk.lo, stk.hi - stk.lo);
+    unsigned id = VALGRIND_STACK_REGISTER(stk.lo, stk.hi - 1);
+    lock(&vglock);
+    if (2 * (vgcount + 1) > vgcap) {
+        uintptr_t ncap = vgcap ? vgcap * 2 : 1024;
+        vgstack *nt = mallocx(ncap * sizeof *nt, MALLOCX_ZERO);
+        if (nt == NULL)
+            throw("out of memory (valgrind stack table)");
+        for (uintptr_t i = 0; i < vgcap; i++) {
+            if (vgstacks[i].lo == 0)
+                continue;
+            uintptr_t j = vghash(vgstacks[i].lo) & (ncap - 1);
+            while (nt[j].lo != 0)
+                j = (j + 1) & (ncap - 1);
+            nt[j] = vgstacks[i];
+        }
+        if (vgstacks)
+            dallocx(vgstacks, 0);
+        vgstacks = nt;
+        vgcap = ncap;
+    }
+    uintptr_t j = vghash(stk.lo) & (vgcap - 1);
+    while (vgstacks[j].lo != 0)
+        j = (j + 1) & (vgcap - 1);
+    vgstacks[j] = (vgstack){stk.lo, id};
+    vgcount++;
+    unlock(&vglock);
+}
+
+/* vg_deregister forgets stk; small stacks (pooled) become inaccessible but
+ * for the link word, the others are about to go to munmap or jemalloc. */
+static void vg_deregister(stack stk, bool pooled)
+{
+    if (likely(!RUNNING_ON_VALGRIND))
+        return;
+    lock(&vglock);
+    uintptr_t mask = vgcap - 1, i = vgcap ? vghash(stk.lo) & mask : 0;
+    while (vgcap != 0 && vgstacks[i].lo != 0 && vgstacks[i].lo != stk.lo)
+        i = (i + 1) & mask;
+    if (vgcap == 0 || vgstacks[i].lo == 0) {
+        print("runtime: stackfree [%#lx, %#lx): not a registered stack\n",
+              (unsigned long)stk.lo, (unsigned long)stk.hi);
+        throw("valgrind: stack not registered");
+    }
+    VALGRIND_STACK_DEREGISTER(vgstacks[i].id);
+    vgstacks[i].lo = 0;
+    vgcount--;
+    /* Shift back the entries that probed past the hole (as spanmap_del). */
+    for (uintptr_t j = (i + 1) & mask; vgstacks[j].lo != 0; j = (j + 1) & mask) {
+        uintptr_t h = vghash(vgstacks[j].lo) & mask;
+        bool stays = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            vgstacks[i] = vgstacks[j];
+            vgstacks[j].lo = 0;
+            i = j;
+        }
+    }
+    unlock(&vglock);
+    if (pooled)
+        VALGRIND_MAKE_MEM_NOACCESS((void *)(stk.lo + sizeof(gclink)),
+                                   stk.hi - stk.lo - sizeof(gclink));
+    else
+        VALGRIND_MAKE_MEM_DEFINED((void *)stk.lo, stk.hi - stk.lo);
+}
+
+/* vg_defined makes memory going back to jemalloc defined again. */
+static inline void vg_defined(void *p, uintptr_t n)
+{
+    VALGRIND_MAKE_MEM_DEFINED(p, n);
+}
+
+/* vg_copybegin saves the definedness of [src, src+n) and makes it defined
+ * for copystack's scan; vg_copyend gives it to the copy at dst. Returns
+ * the saved bits (NULL outside valgrind). On g0. */
+static void *vg_copybegin(const void *src, uintptr_t n)
+{
+    if (likely(!RUNNING_ON_VALGRIND))
+        return NULL;
+    void *vbits = mallocx(n, 0);
+    if (vbits == NULL)
+        throw("out of memory (valgrind copystack)");
+    VALGRIND_GET_VBITS(src, vbits, n);
+    VALGRIND_MAKE_MEM_DEFINED(src, n);
+    return vbits;
+}
+
+static void vg_copyend(void *vbits, void *dst, uintptr_t n)
+{
+    if (vbits == NULL)
+        return;
+    VALGRIND_SET_VBITS(dst, vbits, n);
+    dallocx(vbits, 0);
+}
+#else
+static inline void vg_register(stack stk) { (void)stk; }
+static inline void vg_deregister(stack stk, bool pooled) { (void)stk; (void)pooled; }
+static inline void vg_defined(void *p, uintptr_t n) { (void)p; (void)n; }
+static inline void *vg_copybegin(const void *src, uintptr_t n)
+{
+    (void)src; (void)n;
+    return NULL;
+}
+static inline void vg_copyend(void *vbits, void *dst, uintptr_t n)
+{
+    (void)vbits; (void)dst; (void)n;
+}
+#endif
 
 /* ---- sizes and orders ---------------------------------------------------- */
 
@@ -308,6 +469,7 @@ static void stackpoolfree(gclink *x, int order)
         spanlist_remove(order, s);
         spanmap_del(s);
         stackpool[order].freebytes -= stackspansize;
+        vg_defined((void *)s->base, stackspansize);
         dallocx((void *)s->base, MALLOCX_ALIGN(stackspansize));
         dallocx(s, 0);
     }
@@ -413,12 +575,15 @@ stack stackallocfixed(uintptr_t n)
     char *v = sysstackalloc(n);
     stat_inuse((int64_t)n);
     atomic_fetch_add_explicit(&stackfixedbytes, n, memory_order_relaxed);
-    return (stack){(uintptr_t)v, (uintptr_t)v + n};
+    stack stk = {(uintptr_t)v, (uintptr_t)v + n};
+    vg_register(stk);
+    return stk;
 }
 
 void stackfreefixed(stack stk)
 {
     uintptr_t n = stk.hi - stk.lo;
+    vg_deregister(stk, false);
     if (munmap((char *)stk.lo - PAGESIZE, n + PAGESIZE) != 0)
         throw("stackfreefixed: munmap failed");
     stat_inuse(-(int64_t)n);
@@ -477,7 +642,9 @@ stack stackalloc(uintptr_t n)
         }
     }
     stat_inuse((int64_t)n);
-    return (stack){(uintptr_t)v, (uintptr_t)v + n};
+    stack stk = {(uintptr_t)v, (uintptr_t)v + n};
+    vg_register(stk);
+    return stk;
 }
 
 /* stackfree frees a stack allocated by stackalloc. Must run on g0. */
@@ -491,6 +658,7 @@ void stackfree(stack stk)
     int order = stackorder(n);
     if (rtconf.stack_debug >= 1)
         print("stackfree %#lx %lu\n", (unsigned long)stk.lo, (unsigned long)n);
+    vg_deregister(stk, !rtconf.from_system && order >= 0);
     if (rtconf.from_system) {
         sysstackfree(x, n);
     } else if (order >= 0) {
@@ -548,6 +716,7 @@ void copystack(g *gp, uintptr_t newsize)
     uintptr_t *dst = (uintptr_t *)(new.hi - used);
     size_t nwords = used / sizeof(uintptr_t);
     uintptr_t span = old.hi - sp;
+    void *vbits = vg_copybegin(src, used);
     if (likely(rtconf.stack_debug < 3)) {
         for (size_t i = 0; i < nwords; i++) {
             uintptr_t v = src[i];
@@ -569,6 +738,7 @@ void copystack(g *gp, uintptr_t newsize)
             dst[i] = v;
         }
     }
+    vg_copyend(vbits, dst, used);
 
     /* The runtime's own pointers into the stack: channel waits. */
     adjustsudogs(gp, sp, old.hi, delta);
