@@ -428,8 +428,8 @@ FUZZ_TIME    ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_TARGETS := config admin
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
-SANFLAGS     := -fsanitize=address,undefined -fno-sanitize-recover=all
-SANCFLAGS    := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+ASAN_FLAGS     := -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_CFLAGS    := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                 -Iinclude -Isrc/gorod $(WARN)
 ASANCHECKS   := $(BUILD)/asan/asan-checks
 
@@ -437,14 +437,14 @@ $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/gorod/config.c \
                          tests/fuzz/goro_stubs.c src/gorod/gorod.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
-	$(Q)$(CLANG) $(SANCFLAGS) -fsanitize=fuzzer $(SANFLAGS) -o $@ \
+	$(Q)$(CLANG) $(ASAN_CFLAGS) -fsanitize=fuzzer $(ASAN_FLAGS) -o $@ \
 	    $(filter %.c,$^) -lcyaml -lyaml
 
 $(FUZZ_DIR)/fuzz_admin: tests/fuzz/fuzz_admin.c src/gorod/admincmd.c \
                         src/gorod/strbuf.c src/gorod/gorod.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
-	$(Q)$(CLANG) $(SANCFLAGS) -fsanitize=fuzzer $(SANFLAGS) -o $@ \
+	$(Q)$(CLANG) $(ASAN_CFLAGS) -fsanitize=fuzzer $(ASAN_FLAGS) -o $@ \
 	    $(filter %.c,$^)
 
 $(ASANCHECKS): tests/fuzz/asan_checks.c src/gorod/elfnote.c \
@@ -453,7 +453,7 @@ $(ASANCHECKS): tests/fuzz/asan_checks.c src/gorod/elfnote.c \
                tests/fuzz/goro_stubs.c src/gorod/gorod.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (ASan)"
-	$(Q)$(CLANG) $(SANCFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^) \
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c,$^) \
 	    -lcyaml -lyaml
 
 .PHONY: fuzz fuzz-replay asan
