@@ -56,12 +56,17 @@ HIDDEN runtimeconfig rtconf;
 HIDDEN pstats gstats;
 HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
-/* All Gs ever created (Gs are never freed, as in Go), for scans and ps.
- * allgs and allglen under allglock. */
+/* Every G not yet released (gfscan), for scans, metrics and checkdead.
+ * allgs, allglen and what follows under allglock. A released G leaves a
+ * NULL in its slot (walkers skip it); the slots are compacted when no walk
+ * is under way (allgwalkers == 0), so that a batched walk (forallg), which
+ * lets go of the lock between batches, never misses or repeats a G. */
 HIDDEN mutex allglock;
 HIDDEN g **allgs;
 HIDDEN uint32_t allglen;
 static uint32_t allgcap;
+static uint32_t allgholes;      /* NULL slots in allgs[0, allglen) */
+static uint32_t allgwalkers;    /* forallg walks under way */
 
 static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
 static _Atomic bool mainStarted;
@@ -226,7 +231,6 @@ static void gfput(p *pp, g *gp)
             pp->gfree = x->schedlink;
             pp->gfreecnt--;
             x->schedlink = sched.gfree;
-            x->freegen = sched.scangen;
             sched.gfree = x;
             sched.ngfree++;
         }
@@ -234,16 +238,27 @@ static void gfput(p *pp, g *gp)
     }
 }
 
-/* gfget takes a G from pp's free list (refilling it from the global one),
- * giving it a starting stack if it has none. Owner M, on g0. */
+/* gfget takes a G from pp's free list (refilling it from the global one,
+ * the younger generation first), giving it a starting stack if it has none.
+ * Owner M, on g0. */
 static g *gfget(p *pp)
 {
-    if (pp->gfree == NULL && sched.gfree != NULL) {
+    if (pp->gfree == NULL &&
+        (sched.gfree != NULL || sched.gfreeold != NULL)) {
         lock(&sched.gflock);
-        while (pp->gfreecnt < 32 && sched.gfree != NULL) {
-            g *x = sched.gfree;
-            sched.gfree = x->schedlink;
-            sched.ngfree--;
+        while (pp->gfreecnt < 32) {
+            g *x;
+            if (sched.gfree != NULL) {
+                x = sched.gfree;
+                sched.gfree = x->schedlink;
+                sched.ngfree--;
+            } else if (sched.gfreeold != NULL) {
+                x = sched.gfreeold;
+                sched.gfreeold = x->schedlink;
+                sched.ngfreeold--;
+            } else {
+                break;
+            }
             x->schedlink = pp->gfree;
             pp->gfree = x;
             pp->gfreecnt++;
@@ -797,19 +812,139 @@ static void exitall(void)
 
 /* forallg calls fn(gp, arg) for every G, holding allglock in batches of
  * 1024 so that creating Gs (allgadd) is not held up for a whole walk;
- * allgs may be reallocated between batches. fn must not take allglock. */
+ * allgs may be reallocated between batches, not compacted (allgwalkers).
+ * fn must not take allglock. */
 void forallg(void (*fn)(g *gp, void *arg), void *arg)
 {
+    lock(&allglock);
+    allgwalkers++;
     for (uint32_t i = 0;;) {
-        lock(&allglock);
         uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
         for (; i < end; i++)
-            fn(allgs[i], arg);
-        bool more = i < allglen;
-        unlock(&allglock);
-        if (!more)
+            if (allgs[i] != NULL)
+                fn(allgs[i], arg);
+        if (i >= allglen)
             break;
+        unlock(&allglock);
+        lock(&allglock);
     }
+    allgwalkers--;
+    unlock(&allglock);
+}
+
+/* allgcompact closes the holes released Gs left in allgs, keeping the
+ * order, and gives back the part of the array a burst of Gs grew that is
+ * no longer needed (the capacity halves while it is over four times what
+ * is used, down to the first 1024). allglock held, no walk under way. */
+static void allgcompact(void)
+{
+    if (allgholes == 0 || allgwalkers != 0)
+        return;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < allglen; i++) {
+        g *gp = allgs[i];
+        if (gp == NULL)
+            continue;
+        gp->allgindex = j;
+        allgs[j++] = gp;
+    }
+    allglen = j;
+    allgholes = 0;
+    uint32_t ncap = allgcap;
+    while (ncap > 1024 && ncap / 4 > allglen)
+        ncap /= 2;
+    if (ncap != allgcap) {
+        /* Shrinking in place or moving: rallocx may fail only to grow. */
+        g **n = rallocx(allgs, ncap * sizeof *n, 0);
+        if (n != NULL) {
+            allgs = n;
+            allgcap = ncap;
+        }
+    }
+}
+
+/* gfrelease frees a schedlink list of dead Gs that nobody else can reach
+ * any more but through allgs: their stacks, their sudogs, the Gs. On g0 or
+ * the loop thread. */
+static void gfrelease(g *list)
+{
+    if (list == NULL)
+        return;
+    lock(&allglock);
+    uint32_t k = 0;
+    for (g *gp = list; gp != NULL; gp = gp->schedlink) {
+        if (allgs[gp->allgindex] != gp)
+            throw("gfrelease: G not in its allgs slot");
+        allgs[gp->allgindex] = NULL;
+        allgholes++;
+        /* Let creating Gs in now and then. */
+        if (++k % 1024 == 0) {
+            unlock(&allglock);
+            lock(&allglock);
+        }
+    }
+    allgcompact();
+    unlock(&allglock);
+    /* sysmon (preemptone) may have read a G as some M's curg just before
+     * it exited; it uses that pointer only under sched.sysmonlock, and
+     * every retake after this one sees Gs that are not ours. Taking the
+     * lock once waits out a retake under way. */
+    lock(&sched.sysmonlock);
+    unlock(&sched.sysmonlock);
+    while (list != NULL) {
+        g *gp = list;
+        list = gp->schedlink;
+        if (readgstatus(gp) != Gdead)
+            throw("gfrelease: G not dead");
+        if (gp->stack.lo != 0)
+            stackfree(gp->stack);
+        if (gp->mysudog != NULL)
+            dallocx(gp->mysudog, 0);
+        dallocx(gp, 0);
+    }
+}
+
+/* gfscan is the stack scan's part of the dead Gs (stackscan): Go keeps a
+ * dead G for ever, so a burst of a million Gs would keep a million G
+ * structs, their starting stacks and their allgs slots for the life of
+ * the process. Here the global free list has two generations: gfput adds
+ * to sched.gfree; each scan releases sched.gfreeold (the Gs that sat
+ * unused through a whole scan interval) and ages sched.gfree into it. A
+ * list in use keeps its Gs (gfget takes them back, gfput renews them), so
+ * spawning stays cheap; the Ps' own lists (at most 63 Gs each) are left to
+ * their owners, except an idle P's, which belongs to nobody while it sits
+ * on the idle list and joins the global one. Returns how many Gs it
+ * released. On g0 or the loop thread; two scans may run at once (the
+ * periodic one and goro_stack_scan): gflock orders them. */
+int gfscan(void)
+{
+    lock(&sched.lock);
+    for (p *pp = sched.pidle; pp != NULL; pp = pp->link) {
+        if (pp->gfree == NULL)
+            continue;
+        g *tail = pp->gfree;
+        while (tail->schedlink != NULL)
+            tail = tail->schedlink;
+        lock(&sched.gflock);
+        tail->schedlink = sched.gfree;
+        sched.gfree = pp->gfree;
+        sched.ngfree += pp->gfreecnt;
+        unlock(&sched.gflock);
+        pp->gfree = NULL;
+        pp->gfreecnt = 0;
+    }
+    unlock(&sched.lock);
+
+    lock(&sched.gflock);
+    g *old = sched.gfreeold;
+    int n = sched.ngfreeold;
+    sched.gfreeold = sched.gfree;
+    sched.ngfreeold = sched.ngfree;
+    sched.gfree = NULL;
+    sched.ngfree = 0;
+    unlock(&sched.gflock);
+    gfrelease(old);
+    return n;
 }
 
 /* schedlat_record counts how long gp, a sampled G, waited to run. */
@@ -1401,6 +1536,8 @@ static void checkdead(void)
     lock(&allglock);
     for (uint32_t i = 0; i < allglen; i++) {
         g *gp = allgs[i];
+        if (gp == NULL)
+            continue;
         uint32_t s = readgstatus(gp) & ~(uint32_t)Gscan;
         if (s == Gdead || s == Gidle)
             continue;
@@ -1418,7 +1555,7 @@ static void checkdead(void)
     uint32_t shown = 0;
     for (uint32_t i = 0; i < allglen && shown < 20; i++) {
         g *gp = allgs[i];
-        if ((readgstatus(gp) & ~(uint32_t)Gscan) != Gwaiting)
+        if (gp == NULL || (readgstatus(gp) & ~(uint32_t)Gscan) != Gwaiting)
             continue;
         print("goroutine %lld [%s]\n", (long long)gp->goid,
               waitReasonStrings[gp->waitreason]);

@@ -726,9 +726,9 @@ static void freeStackLarge(void)
  *    readies and runs it meanwhile, and shrunk if it uses under a quarter;
  *    running and runnable Gs are left alone (they are about to use their
  *    stacks);
- *  - dead Gs that sat on the global free list for a whole interval give
- *    their stacks back (Go frees them at GC), so a burst of Gs does not keep
- *    its stacks forever;
+ *  - dead Gs that sat on the global free list for a whole interval are
+ *    released, stacks and all (gfscan, proc.c; Go frees their stacks at GC
+ *    and keeps the Gs), so a burst of Gs does not keep its memory forever;
  *  - idle Ps' stack caches go back to the pool, and the pool gives empty
  *    spans back to the allocator (stackpoolfree does it as they empty).
  * Runs on g0 or on the loop thread. Returns how many stacks it shrank. */
@@ -755,21 +755,10 @@ int stackscan(void)
     int shrunk = 0;
     forallg(scang, &shrunk);
 
-    /* A dead G gives its stack back once it has sat on the global free list
-     * for a whole scan interval: a list that is in use keeps its stacks
-     * (spawning stays cheap), an idle one releases them. */
-    int freed = 0;
-    lock(&sched.gflock);
-    sched.scangen++;
-    for (g *gp = sched.gfree; gp != NULL; gp = gp->schedlink) {
-        if (gp->stack.lo != 0 && sched.scangen - gp->freegen >= 2) {
-            stackfree(gp->stack);
-            gp->stack.lo = gp->stack.hi = 0;
-            gp->stackguard0 = 0;
-            freed++;
-        }
-    }
-    unlock(&sched.gflock);
+    /* A dead G is released once it has sat on the global free list for a
+     * whole scan interval: a list that is in use keeps its Gs (spawning
+     * stays cheap), an idle one gives them back. */
+    int freed = gfscan();
 
     /* An idle P belongs to nobody while it is on the idle list, which is
      * under sched.lock. */
