@@ -898,9 +898,11 @@ static void gfrelease(g *list)
             throw("gfrelease: G not dead");
         if (gp->stack.lo != 0)
             stackfree(gp->stack);
+        /* Past this thread's cache: straight back to their slabs, which
+         * the scan's purge can then give back whole. */
         if (gp->mysudog != NULL)
-            dallocx(gp->mysudog, 0);
-        dallocx(gp, 0);
+            dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
+        dallocx(gp, MALLOCX_TCACHE_NONE);
     }
 }
 
@@ -911,28 +913,37 @@ static void gfrelease(g *list)
  * to sched.gfree; each scan releases sched.gfreeold (the Gs that sat
  * unused through a whole scan interval) and ages sched.gfree into it. A
  * list in use keeps its Gs (gfget takes them back, gfput renews them), so
- * spawning stays cheap; the Ps' own lists (at most 63 Gs each) are left to
- * their owners, except an idle P's, which belongs to nobody while it sits
- * on the idle list and joins the global one. Returns how many Gs it
+ * spawning stays cheap. The Ps' own lists (at most 63 Gs each) join the
+ * global one when their P is idle (it belongs to nobody while it sits on
+ * the idle list) or is the caller's (goro_stack_scan: the P runs nothing
+ * else meanwhile): left with their owners, the few dead Gs of a burst
+ * would keep a partly used stack span each. Returns how many Gs it
  * released. On g0 or the loop thread; two scans may run at once (the
  * periodic one and goro_stack_scan): gflock orders them. */
+static void gfputall(p *pp)
+{
+    if (pp->gfree == NULL)
+        return;
+    g *tail = pp->gfree;
+    while (tail->schedlink != NULL)
+        tail = tail->schedlink;
+    lock(&sched.gflock);
+    tail->schedlink = sched.gfree;
+    sched.gfree = pp->gfree;
+    sched.ngfree += pp->gfreecnt;
+    unlock(&sched.gflock);
+    pp->gfree = NULL;
+    pp->gfreecnt = 0;
+}
+
 int gfscan(void)
 {
+    g *self = getg();
+    if (self != NULL && self->m->p != NULL)
+        gfputall(self->m->p);
     lock(&sched.lock);
-    for (p *pp = sched.pidle; pp != NULL; pp = pp->link) {
-        if (pp->gfree == NULL)
-            continue;
-        g *tail = pp->gfree;
-        while (tail->schedlink != NULL)
-            tail = tail->schedlink;
-        lock(&sched.gflock);
-        tail->schedlink = sched.gfree;
-        sched.gfree = pp->gfree;
-        sched.ngfree += pp->gfreecnt;
-        unlock(&sched.gflock);
-        pp->gfree = NULL;
-        pp->gfreecnt = 0;
-    }
+    for (p *pp = sched.pidle; pp != NULL; pp = pp->link)
+        gfputall(pp);
     unlock(&sched.lock);
 
     lock(&sched.gflock);

@@ -36,9 +36,17 @@
  *  - Larger stacks come from the stackLarge free lists (by log2 of the
  *    page count), which scans fill; otherwise fresh from jemalloc.
  *
- * Spans and large stacks come from jemalloc (mallocx with alignment): a
- * span is aligned to its size, so the span of a stack is found by masking
- * its address and looking the base up in spanmap.
+ * Spans come from chunks of 64 spans the runtime maps itself (aligned to
+ * the span size, so the span of a stack is found by masking its address
+ * and looking the base up in spanmap); large stacks from jemalloc
+ * (mallocx with alignment). Spans are kept out of jemalloc because the
+ * memory must come back: jemalloc gives back freed pages, but keeps for
+ * ever the metadata of every extent and page it ever handed out (its
+ * base allocations: some 8 MiB after a burst of 100,000 Gs on 4 KiB
+ * stacks), and a stack scan must be able to return a burst's spans
+ * whole. A span that empties goes back to its chunk; each scan gives the
+ * pages of the free spans back to the system (madvise) and unmaps the
+ * chunks left with no span in use (stackscavenge).
  *
  * Rejected: segmented stacks (libgcc's own __morestack: a "hot split" at a
  * segment boundary makes a call in a loop allocate and free a segment every
@@ -62,8 +70,11 @@ __attribute__((visibility("default"))) uintptr_t goro_nonsplit_headroom = 16384;
 #define GORO_STR2(x) #x
 #define GORO_STR(x) GORO_STR2(x)
 
+typedef struct stackchunk stackchunk;
+
 typedef struct stackspan {
     uintptr_t base;
+    stackchunk *chunk;              /* the chunk it was carved from */
     struct stackspan *next, *prev;  /* in stackpool[order] while it has free
                                        stacks */
     gclink   *freelist;
@@ -89,7 +100,9 @@ static uintptr_t stackspansize;
 
 /* ---- spanmap: span base -> stackspan ------------------------------------
  * Open addressing with linear probing and backward-shift deletion, grown
- * at 1/2 load. Under spanmaplock (after a stackpool lock, if any). */
+ * at 1/2 load, shrunk (to no less than 1024 slots) below 1/8, so that a
+ * burst of Gs does not leave a table sized for it. Under spanmaplock
+ * (after a stackpool lock, if any). */
 
 static mutex spanmaplock;
 static stackspan **spanmap;
@@ -102,27 +115,34 @@ static inline uintptr_t spanhash(uintptr_t base)
     return h ^ (h >> 29);
 }
 
+/* spanmap_resize rehashes the table into ncap slots. Returns false (and
+ * leaves it alone) if there is no memory for a smaller table. */
+static bool spanmap_resize(uintptr_t ncap)
+{
+    stackspan **nm = mallocx(ncap * sizeof *nm, MALLOCX_ZERO);
+    if (nm == NULL)
+        return false;
+    for (uintptr_t i = 0; i < spanmapcap; i++) {
+        stackspan *t = spanmap[i];
+        if (t == NULL)
+            continue;
+        uintptr_t j = spanhash(t->base) & (ncap - 1);
+        while (nm[j] != NULL)
+            j = (j + 1) & (ncap - 1);
+        nm[j] = t;
+    }
+    if (spanmap)
+        dallocx(spanmap, 0);
+    spanmap = nm;
+    spanmapcap = ncap;
+    return true;
+}
+
 static void spanmap_put(stackspan *s)
 {
-    if (2 * (spanmapcount + 1) > spanmapcap) {
-        uintptr_t ncap = spanmapcap ? spanmapcap * 2 : 1024;
-        stackspan **nm = mallocx(ncap * sizeof *nm, MALLOCX_ZERO);
-        if (nm == NULL)
-            throw("out of memory (spanmap)");
-        for (uintptr_t i = 0; i < spanmapcap; i++) {
-            stackspan *t = spanmap[i];
-            if (t == NULL)
-                continue;
-            uintptr_t j = spanhash(t->base) & (ncap - 1);
-            while (nm[j] != NULL)
-                j = (j + 1) & (ncap - 1);
-            nm[j] = t;
-        }
-        if (spanmap)
-            dallocx(spanmap, 0);
-        spanmap = nm;
-        spanmapcap = ncap;
-    }
+    if (2 * (spanmapcount + 1) > spanmapcap &&
+        !spanmap_resize(spanmapcap ? spanmapcap * 2 : 1024))
+        throw("out of memory (spanmap)");
     uintptr_t j = spanhash(s->base) & (spanmapcap - 1);
     while (spanmap[j] != NULL)
         j = (j + 1) & (spanmapcap - 1);
@@ -174,7 +194,180 @@ static void spanmap_del(stackspan *s)
             i = j;
         }
     }
+    if (spanmapcap > 1024 && 8 * spanmapcount < spanmapcap) {
+        uintptr_t ncap = spanmapcap;
+        while (ncap > 1024 && 8 * spanmapcount < ncap)
+            ncap /= 2;
+        spanmap_resize(ncap);
+    }
     unlock(&spanmaplock);
+}
+
+/* ---- chunks: where spans come from --------------------------------------
+ * A chunk is CHUNKSPANS spans of stackspansize bytes, mapped at once and
+ * aligned to stackspansize. The chunks with a free span come first in
+ * stackchunks, the full ones last. Under stackchunklock (after a stackpool
+ * lock, if any). */
+
+#define CHUNKSPANS 64
+
+struct stackchunk {
+    uintptr_t   base;
+    uint64_t    free;               /* bit i: span i is not in use */
+    uint64_t    dirty;              /* bit i: span i is free and may hold
+                                       resident pages (not scavenged) */
+    stackchunk *next, *prev;
+};
+
+static mutex stackchunklock;
+static stackchunk *stackchunks;
+
+static inline uint64_t chunkallfree(void)
+{
+    return CHUNKSPANS == 64 ? ~(uint64_t)0 : ((uint64_t)1 << CHUNKSPANS) - 1;
+}
+
+static void chunklist_remove(stackchunk *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        stackchunks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+static void chunklist_push(stackchunk *c)
+{
+    c->prev = NULL;
+    c->next = stackchunks;
+    if (c->next)
+        c->next->prev = c;
+    stackchunks = c;
+}
+
+static void chunklist_append(stackchunk *c)
+{
+    stackchunk *t = stackchunks;
+    if (t == NULL) {
+        chunklist_push(c);
+        return;
+    }
+    while (t->next != NULL)
+        t = t->next;
+    c->prev = t;
+    c->next = NULL;
+    t->next = c;
+}
+
+/* chunkmap maps a new chunk: CHUNKSPANS spans, aligned to stackspansize
+ * (mapped with a span to spare, the ends trimmed). */
+static stackchunk *chunkmap(void)
+{
+    uintptr_t size = CHUNKSPANS * stackspansize;
+    stackchunk *c = mallocx(sizeof *c, MALLOCX_ZERO);
+    char *v = mmap(NULL, size + stackspansize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c == NULL || v == MAP_FAILED) {
+        print("runtime: out of memory: cannot map a %lu-byte chunk of "
+              "stack spans\n", (unsigned long)size);
+        throw("out of memory (stackalloc)");
+    }
+    uintptr_t base = ((uintptr_t)v + stackspansize - 1) & ~(stackspansize - 1);
+    uintptr_t head = base - (uintptr_t)v;
+    uintptr_t tail = stackspansize - head;
+    if ((head != 0 && munmap(v, head) != 0) ||
+        (tail != 0 && munmap((char *)base + size, tail) != 0))
+        throw("chunkmap: munmap failed");
+    c->base = base;
+    c->free = chunkallfree();
+    return c;
+}
+
+/* spanalloc gives span s its memory. stackpool lock held. */
+static void spanalloc(stackspan *s)
+{
+    lock(&stackchunklock);
+    stackchunk *c = stackchunks;
+    if (c == NULL || c->free == 0) {
+        c = chunkmap();
+        chunklist_push(c);
+    }
+    int i = __builtin_ctzll(c->free);
+    c->free &= ~((uint64_t)1 << i);
+    c->dirty &= ~((uint64_t)1 << i);
+    if (c->free == 0) {
+        /* Full: behind the chunks that still have a free span. */
+        chunklist_remove(c);
+        chunklist_append(c);
+    }
+    unlock(&stackchunklock);
+    s->base = c->base + (uintptr_t)i * stackspansize;
+    s->chunk = c;
+}
+
+/* spanfree gives span s's memory back to its chunk, dirty until the next
+ * scan gives its pages back. stackpool lock held. */
+static void spanfree(stackspan *s)
+{
+    stackchunk *c = s->chunk;
+    int i = (int)((s->base - c->base) / stackspansize);
+    lock(&stackchunklock);
+    if (c->free == 0) {
+        chunklist_remove(c);
+        chunklist_push(c);
+    }
+    c->free |= (uint64_t)1 << i;
+    c->dirty |= (uint64_t)1 << i;
+    unlock(&stackchunklock);
+}
+
+/* stackscavenge gives the pages of the free spans back to the system and
+ * unmaps the chunks that have no span in use. Returns the bytes it gave
+ * back. The madvise runs under stackchunklock: a span handed out meanwhile
+ * would lose what its new owner wrote. Called by the stack scan. */
+static uintptr_t stackscavenge(void)
+{
+    uintptr_t size = CHUNKSPANS * stackspansize, released = 0;
+    stackchunk *unmap = NULL;
+    lock(&stackchunklock);
+    for (stackchunk *c = stackchunks, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->free == 0)
+            break;  /* the rest are full */
+        if (c->free == chunkallfree()) {
+            chunklist_remove(c);
+            c->next = unmap;
+            unmap = c;
+            continue;
+        }
+        /* One madvise per run of dirty spans. */
+        uint64_t d = c->dirty;
+        while (d != 0) {
+            int i = __builtin_ctzll(d);
+            int j = i;
+            while (j < CHUNKSPANS && (d >> j & 1))
+                j++;
+            uintptr_t len = (uintptr_t)(j - i) * stackspansize;
+            if (madvise((void *)(c->base + (uintptr_t)i * stackspansize), len,
+                        MADV_DONTNEED) != 0)
+                throw("stackscavenge: madvise failed");
+            released += len;
+            d = j < 64 ? d & ~((((uint64_t)1 << j) - 1)) : 0;
+        }
+        c->dirty = 0;
+    }
+    unlock(&stackchunklock);
+    while (unmap != NULL) {
+        stackchunk *c = unmap;
+        unmap = c->next;
+        if (munmap((void *)c->base, size) != 0)
+            throw("stackscavenge: munmap failed");
+        released += (uintptr_t)__builtin_popcountll(c->dirty) * stackspansize;
+        dallocx(c, 0);
+    }
+    return released;
 }
 
 /* ---- sizes and orders ---------------------------------------------------- */
@@ -254,15 +447,13 @@ static gclink *stackpoolalloc(int order)
     uintptr_t size = ordersize(order);
     stackspan *s = stackpool[order].first;
     if (s == NULL) {
-        void *base = mallocx(stackspansize, MALLOCX_ALIGN(stackspansize));
         s = mallocx(sizeof *s, MALLOCX_ZERO);
-        if (base == NULL || s == NULL) {
-            print("runtime: out of memory: cannot allocate a %lu-byte span "
-                  "for %lu-byte stacks\n",
-                  (unsigned long)stackspansize, (unsigned long)size);
+        if (s == NULL) {
+            print("runtime: out of memory: cannot allocate a span for "
+                  "%lu-byte stacks\n", (unsigned long)size);
             throw("out of memory (stackalloc)");
         }
-        s->base = (uintptr_t)base;
+        spanalloc(s);
         s->order = order;
         /* Carve top down so that the list hands out low addresses first. */
         for (uintptr_t off = stackspansize; off >= size; off -= size) {
@@ -308,7 +499,7 @@ static void stackpoolfree(gclink *x, int order)
         spanlist_remove(order, s);
         spanmap_del(s);
         stackpool[order].freebytes -= stackspansize;
-        dallocx((void *)s->base, MALLOCX_ALIGN(stackspansize));
+        spanfree(s);
         dallocx(s, 0);
     }
 }
@@ -761,16 +952,22 @@ int stackscan(void)
     int freed = gfscan();
 
     /* An idle P belongs to nobody while it is on the idle list, which is
-     * under sched.lock. */
+     * under sched.lock; the caller's own P (goro_stack_scan) runs nothing
+     * else meanwhile. */
+    g *self = getg();
+    if (self != NULL && self->m->p != NULL)
+        stackcache_clear(self->m->p);
     lock(&sched.lock);
     for (p *pp = sched.pidle; pp != NULL; pp = pp->link)
         stackcache_clear(pp);
     unlock(&sched.lock);
     freeStackLarge();
-    /* jemalloc keeps freed pages for its decay time (10 s): when this scan
-     * freed stacks, hand the pages back to the system now, so that the
+    /* The free spans' pages go back to the system now; jemalloc keeps
+     * freed pages (large stacks, Gs) for its decay time (10 s): when this
+     * scan freed anything, have it hand them back now too, so that the
      * process's RSS follows what its Gs use. */
-    if (shrunk > 0 || freed > 0)
+    uintptr_t scavenged = stackscavenge();
+    if (shrunk > 0 || freed > 0 || scavenged > 0)
         mallctl("arena." GORO_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL,
                 NULL, 0);
     return shrunk;
