@@ -179,8 +179,9 @@ static void allgadd(g *gp)
     lock(&allglock);
     if (allglen == allgcap) {
         uint32_t ncap = allgcap ? allgcap * 2 : 1024;
-        g **n = rallocx(allgs ? (void *)allgs : mallocx(8, 0),
-                        ncap * sizeof *n, 0);
+        g **n = rallocx(allgs ? (void *)allgs
+                              : mallocx(8, MALLOCX_TCACHE_NONE),
+                        ncap * sizeof *n, MALLOCX_TCACHE_NONE);
         if (n == NULL)
             throw("out of memory (allgs)");
         allgs = n;
@@ -191,15 +192,109 @@ static void allgadd(g *gp)
     unlock(&allglock);
 }
 
+/* Gs live in spans of the stack allocator's chunks (spanget), carved
+ * into equal slots, not in jemalloc: a burst of Gs that gfscan releases
+ * then gives back its memory whole (a span whose Gs are all released goes
+ * back to its chunk, whose pages the same scan returns), where jemalloc
+ * would keep the metadata of every slab it ever made for them. The header
+ * at the start of each span says which chunk it came from and which of its
+ * slots are free. Under gspanlock. Allocating a G is rare (gfget reuses
+ * dead ones), so one lock is enough. */
+typedef struct gspan {
+    struct gspan *next, *prev;   /* in gspans while it has a free slot */
+    void     *chunk;             /* for spanput */
+    gclink   *free;              /* free slots */
+    uint32_t  inuse;             /* Gs allocated */
+    bool      inlist;
+} gspan;
+
+#define GSLOT ((sizeof(g) + 15) & ~(uintptr_t)15)
+#define GSPANHDR ((sizeof(gspan) + 63) & ~(uintptr_t)63)
+
+static mutex gspanlock;
+static gspan *gspans;            /* spans with a free slot */
+static uintptr_t gspansize;      /* the chunks' span size (set once) */
+
+static void gspan_insert(gspan *s)
+{
+    s->prev = NULL;
+    s->next = gspans;
+    if (s->next)
+        s->next->prev = s;
+    gspans = s;
+    s->inlist = true;
+}
+
+static void gspan_remove(gspan *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        gspans = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->inlist = false;
+}
+
+/* galloc allocates a zeroed G. Any thread. */
+static g *galloc(void)
+{
+    lock(&gspanlock);
+    gspan *s = gspans;
+    if (s == NULL) {
+        void *chunk;
+        uintptr_t size;
+        s = spanget(&chunk, &size);
+        gspansize = size;
+        s->chunk = chunk;
+        s->free = NULL;
+        s->inuse = 0;
+        /* Top down, so that the list hands out low addresses first. */
+        uintptr_t base = (uintptr_t)s;
+        uintptr_t nslots = (size - GSPANHDR) / GSLOT;
+        for (uintptr_t i = nslots; i-- > 0;) {
+            gclink *x = (gclink *)(base + GSPANHDR + i * GSLOT);
+            x->next = s->free;
+            s->free = x;
+        }
+        gspan_insert(s);
+    }
+    gclink *x = s->free;
+    s->free = x->next;
+    s->inuse++;
+    if (s->free == NULL)
+        gspan_remove(s);
+    unlock(&gspanlock);
+    memset(x, 0, sizeof(g));
+    return (g *)x;
+}
+
+/* gfreemem gives gp's slot back; a span left with no G goes back to its
+ * chunk. Any thread. */
+static void gfreemem(g *gp)
+{
+    gspan *s = (gspan *)((uintptr_t)gp & ~(gspansize - 1));
+    lock(&gspanlock);
+    if (!s->inlist)
+        gspan_insert(s);
+    gclink *x = (gclink *)gp;
+    x->next = s->free;
+    s->free = x;
+    if (--s->inuse == 0) {
+        gspan_remove(s);
+        unlock(&gspanlock);
+        spanput(s, s->chunk);
+        return;
+    }
+    unlock(&gspanlock);
+}
+
 /* malg allocates a new G with a stack of stacksize bytes (0: none).
  * Must run on g0. */
 static g *malg(uintptr_t stacksize)
 {
-    g *newg = mallocx(sizeof(g), MALLOCX_ZERO);
-    if (newg == NULL) {
-        print("runtime: out of memory: cannot allocate a G\n");
-        throw("out of memory (malg)");
-    }
+    g *newg = galloc();
     if (stacksize) {
         newg->stack = stackalloc(stacksize);
         newg->stackguard0 = newg->stack.lo + StackGuard;
@@ -855,7 +950,7 @@ static void allgcompact(void)
         ncap /= 2;
     if (ncap != allgcap) {
         /* Shrinking in place or moving: rallocx may fail only to grow. */
-        g **n = rallocx(allgs, ncap * sizeof *n, 0);
+        g **n = rallocx(allgs, ncap * sizeof *n, MALLOCX_TCACHE_NONE);
         if (n != NULL) {
             allgs = n;
             allgcap = ncap;
@@ -898,11 +993,11 @@ static void gfrelease(g *list)
             throw("gfrelease: G not dead");
         if (gp->stack.lo != 0)
             stackfree(gp->stack);
-        /* Past this thread's cache: straight back to their slabs, which
-         * the scan's purge can then give back whole. */
+        /* Past this thread's cache: straight back to its slab, which the
+         * scan's purge can then give back whole. */
         if (gp->mysudog != NULL)
             dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
-        dallocx(gp, MALLOCX_TCACHE_NONE);
+        gfreemem(gp);
     }
 }
 

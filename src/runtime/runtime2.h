@@ -611,6 +611,11 @@ HIDDEN bool shrinkstack(g *gp);
 HIDDEN void adjustsudogs(g *gp, uintptr_t oldsp, uintptr_t oldhi,
                          uintptr_t delta);
 HIDDEN int stackscan(void);
+/* A span of the stack allocator's chunks for other runtime structures
+ * (the Gs): its base; *size bytes, aligned to them; given back whole by
+ * spanput (with the *chunk spanget set), its pages at the next scan. */
+HIDDEN void *spanget(void **chunk, uintptr_t *size);
+HIDDEN void spanput(void *base, void *chunk);
 
 /* ---- chan.c ------------------------------------------------------------ */
 

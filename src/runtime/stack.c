@@ -36,6 +36,11 @@
  *  - Larger stacks come from the stackLarge free lists (by log2 of the
  *    page count), which scans fill; otherwise fresh from jemalloc.
  *
+ * The runtime's own bookkeeping (span and chunk headers, the span map)
+ * bypasses jemalloc's thread caches (MALLOCX_TCACHE_NONE): a cache holds
+ * freed objects, and batches it took to allocate, for ever, and each of
+ * them keeps a slab from going back.
+ *
  * Spans come from chunks of 64 spans the runtime maps itself (aligned to
  * the span size, so the span of a stack is found by masking its address
  * and looking the base up in spanmap); large stacks from jemalloc
@@ -119,7 +124,8 @@ static inline uintptr_t spanhash(uintptr_t base)
  * leaves it alone) if there is no memory for a smaller table. */
 static bool spanmap_resize(uintptr_t ncap)
 {
-    stackspan **nm = mallocx(ncap * sizeof *nm, MALLOCX_ZERO);
+    stackspan **nm = mallocx(ncap * sizeof *nm,
+                              MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
     if (nm == NULL)
         return false;
     for (uintptr_t i = 0; i < spanmapcap; i++) {
@@ -132,7 +138,7 @@ static bool spanmap_resize(uintptr_t ncap)
         nm[j] = t;
     }
     if (spanmap)
-        dallocx(spanmap, 0);
+        dallocx(spanmap, MALLOCX_TCACHE_NONE);
     spanmap = nm;
     spanmapcap = ncap;
     return true;
@@ -266,7 +272,7 @@ static void chunklist_append(stackchunk *c)
 static stackchunk *chunkmap(void)
 {
     uintptr_t size = CHUNKSPANS * stackspansize;
-    stackchunk *c = mallocx(sizeof *c, MALLOCX_ZERO);
+    stackchunk *c = mallocx(sizeof *c, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
     char *v = mmap(NULL, size + stackspansize, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (c == NULL || v == MAP_FAILED) {
@@ -285,7 +291,8 @@ static stackchunk *chunkmap(void)
     return c;
 }
 
-/* spanalloc gives span s its memory. stackpool lock held. */
+/* spanalloc gives span s its memory. Any thread (after a stackpool lock,
+ * if any). */
 static void spanalloc(stackspan *s)
 {
     lock(&stackchunklock);
@@ -308,7 +315,7 @@ static void spanalloc(stackspan *s)
 }
 
 /* spanfree gives span s's memory back to its chunk, dirty until the next
- * scan gives its pages back. stackpool lock held. */
+ * scan gives its pages back. Any thread. */
 static void spanfree(stackspan *s)
 {
     stackchunk *c = s->chunk;
@@ -321,6 +328,24 @@ static void spanfree(stackspan *s)
     c->free |= (uint64_t)1 << i;
     c->dirty |= (uint64_t)1 << i;
     unlock(&stackchunklock);
+}
+
+/* spanget hands out a span of *size bytes (aligned to its size) for
+ * another of the runtime's structures (proc.c keeps its Gs in spans);
+ * *chunk is what spanput needs back. Any thread. */
+void *spanget(void **chunk, uintptr_t *size)
+{
+    stackspan s;
+    spanalloc(&s);
+    *chunk = s.chunk;
+    *size = stackspansize;
+    return (void *)s.base;
+}
+
+void spanput(void *base, void *chunk)
+{
+    stackspan s = {.base = (uintptr_t)base, .chunk = chunk};
+    spanfree(&s);
 }
 
 /* stackscavenge gives the pages of the free spans back to the system and
@@ -365,7 +390,7 @@ static uintptr_t stackscavenge(void)
         if (munmap((void *)c->base, size) != 0)
             throw("stackscavenge: munmap failed");
         released += (uintptr_t)__builtin_popcountll(c->dirty) * stackspansize;
-        dallocx(c, 0);
+        dallocx(c, MALLOCX_TCACHE_NONE);
     }
     return released;
 }
@@ -447,7 +472,7 @@ static gclink *stackpoolalloc(int order)
     uintptr_t size = ordersize(order);
     stackspan *s = stackpool[order].first;
     if (s == NULL) {
-        s = mallocx(sizeof *s, MALLOCX_ZERO);
+        s = mallocx(sizeof *s, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
         if (s == NULL) {
             print("runtime: out of memory: cannot allocate a span for "
                   "%lu-byte stacks\n", (unsigned long)size);
@@ -500,7 +525,7 @@ static void stackpoolfree(gclink *x, int order)
         spanmap_del(s);
         stackpool[order].freebytes -= stackspansize;
         spanfree(s);
-        dallocx(s, 0);
+        dallocx(s, MALLOCX_TCACHE_NONE);
     }
 }
 
@@ -906,7 +931,7 @@ static void freeStackLarge(void)
         while (stackLarge.free[i] != NULL) {
             gclink *x = stackLarge.free[i];
             stackLarge.free[i] = x->next;
-            dallocx(x, MALLOCX_ALIGN(PAGESIZE));
+            dallocx(x, MALLOCX_ALIGN(PAGESIZE) | MALLOCX_TCACHE_NONE);
         }
     }
     unlock(&stackLarge.lock);
@@ -967,9 +992,12 @@ int stackscan(void)
      * scan freed anything, have it hand them back now too, so that the
      * process's RSS follows what its Gs use. */
     uintptr_t scavenged = stackscavenge();
-    if (shrunk > 0 || freed > 0 || scavenged > 0)
+    if (shrunk > 0 || freed > 0 || scavenged > 0) {
+        /* This thread's cache too (large stacks stackfree put there). */
+        mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
         mallctl("arena." GORO_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL,
                 NULL, 0);
+    }
     return shrunk;
 }
 

@@ -129,12 +129,8 @@ static void print_runtime(const char *when)
 static void main_g(void *arg)
 {
     (void)arg;
-    rss before = rss_now();
     printf("waves: %ld waves of %ld Gs, recursion depth %ld\n", nwaves,
            pergwave, depth);
-    printf("rss before the first wave: %.1f MiB (anon %.1f MiB)\n",
-           mib(before.total), mib(before.anon));
-    print_runtime("before");
     arrived = goro_wg_new();
     gate = goro_wg_new();
     finished = goro_wg_new();
@@ -142,6 +138,13 @@ static void main_g(void *arg)
         check(false, "goro_wg_new: out of memory");
         return;
     }
+    /* The starting level: the runtime started, this program's own set-up
+     * done (the results table, stdout's buffer, the wait groups), no G
+     * spawned yet. */
+    print_runtime("before");
+    rss before = rss_now();
+    printf("rss before the first wave: %.1f MiB (anon %.1f MiB)\n",
+           mib(before.total), mib(before.anon));
     long peak = 0;
     int64_t t0 = now_ns();
     for (long w = 0; w < nwaves; w++) {
