@@ -21,6 +21,13 @@
  * interval, i.e. by the second scan after it died), 50 ms apart so that
  * the idle Ps have gone idle, and reads RSS again.
  *
+ * The starting level is read once the runtime runs an M (thread) for each
+ * P: it starts them as work for every P appears, and keeps them (as Go
+ * does), so they are part of what the program costs before any wave, not
+ * something a wave leaves behind (some 150 KiB each: stack, signal stack,
+ * caches). A few Gs of 2 ms of work each make it start them; the RSS
+ * before them is printed too.
+ *
  * Criteria: every G's values correct; every wave grew N stacks; RSS after
  * the last wave within T percent (10) of RSS before the first.
  *
@@ -116,6 +123,33 @@ static void waver(void *arg)
     goro_wg_done(finished);
 }
 
+/* busy works for about 2 ms (a hash chain), so that an idle P gets an
+ * M to run it. */
+static void busy(void *arg)
+{
+    int64_t end = now_ns() + 2 * 1000 * 1000;
+    uint64_t x = (uint64_t)(uintptr_t)arg;
+    while (now_ns() < end)
+        for (int k = 0; k < 1000; k++)
+            x = mix(x);
+    results[0] = x;
+    goro_wg_done(finished);
+}
+
+/* startms has the runtime start an M for each P (see the top). */
+static void startms(void)
+{
+    goro_stats st;
+    goro_stats_get(&st);
+    for (int round = 0; round < 10 && st.threads < st.procs; round++) {
+        goro_wg_add(finished, (int64_t)st.procs);
+        for (uint64_t i = 0; i < st.procs; i++)
+            goro_go(busy, (void *)(uintptr_t)i);
+        goro_wg_wait(finished);
+        goro_stats_get(&st);
+    }
+}
+
 static void print_runtime(const char *when)
 {
     goro_metrics m = {.size = sizeof m};
@@ -138,11 +172,15 @@ static void main_g(void *arg)
         check(false, "goro_wg_new: out of memory");
         return;
     }
-    /* The starting level: the runtime started, this program's own set-up
-     * done (the results table, stdout's buffer, the wait groups), no G
-     * spawned yet. */
+    /* The starting level: the runtime started with its Ms, this program's
+     * own set-up done (the results table, stdout's buffer, the wait
+     * groups), no G of a wave spawned yet. */
+    rss first = rss_now();
+    startms();
     print_runtime("before");
     rss before = rss_now();
+    printf("rss at start, before the runtime started its Ms: %.1f MiB "
+           "(anon %.1f MiB)\n", mib(first.total), mib(first.anon));
     printf("rss before the first wave: %.1f MiB (anon %.1f MiB)\n",
            mib(before.total), mib(before.anon));
     long peak = 0;
@@ -214,6 +252,8 @@ static void main_g(void *arg)
           "stack contents: %ld frame words and %ld words kept across the "
           "park read back wrong", (long)badframes, (long)badkept);
     long diff = after.total - before.total;
+    printf("rss after the waves vs at start: %+.1f%%\n",
+           100.0 * (double)(after.total - first.total) / (double)first.total);
     check(labs(diff) * 100 <= tolerance * before.total,
           "rss after the waves %.1f MiB vs %.1f MiB before: %+.1f%% "
           "(allowed: +-%ld%%)", mib(after.total), mib(before.total),
