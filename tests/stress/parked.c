@@ -18,6 +18,14 @@
  * (4 KiB and a guard page), stacks that are not started small, or a leak of
  * a few KiB per G would exceed, while the allocators' slack would not.
  *
+ * Memory mappings: the runtime's stacks come from chunks of 64 spans (2 MiB
+ * with the default sizes), so a million parked Gs need about a thousand
+ * mappings, far below vm.max_map_count (65530 by default); the mapping
+ * count at the peak is printed. With GORO_STACK_FROM_SYSTEM=1 (a debug
+ * mode) every stack is a mapping of its own plus a guard page: the program
+ * refuses to start when N would exceed vm.max_map_count, saying so, rather
+ * than have the runtime die half-way.
+ *
  * Run:
  *   make build/tests/stress/parked
  *   GORO_PROCS=2 build/tests/stress/parked [-n N] [-b BYTES_PER_G]
@@ -98,6 +106,7 @@ static void main_g(void *arg)
     }
     int64_t t2 = now_ns();
     rss parked = rss_now();
+    long maps = map_count();
     goro_stats st;
     goro_stats_get(&st);
 
@@ -118,6 +127,8 @@ static void main_g(void *arg)
            "\n", mib(parked.total), mib(parked.anon), pergs,
            mib((long)st.stack_bytes_inuse),
            (double)st.stack_bytes_inuse / (double)ngs, st.threads);
+    printf("memory mappings with all parked: %ld (vm.max_map_count %ld)\n",
+           maps, max_map_count());
     printf("woke and finished all in %.3f s (%.0f ns per G)\n",
            (double)(t3 - t2) / 1e9, (double)(t3 - t2) / (double)ngs);
     printf("rss after they finished: %.1f MiB\n", mib(after.total));
@@ -150,6 +161,17 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         usage(argv[0]);
+    const char *fromsys = getenv("GORO_STACK_FROM_SYSTEM");
+    long maxmaps = max_map_count();
+    if (fromsys != NULL && strcmp(fromsys, "1") == 0 && maxmaps > 0 &&
+        2 * ngs + 1000 > maxmaps) {
+        fprintf(stderr, "parked: GORO_STACK_FROM_SYSTEM=1 maps every stack "
+                "with a guard page (2 mappings a G): %ld Gs need some %ld "
+                "mappings, more than vm.max_map_count = %ld; raise it "
+                "(sysctl vm.max_map_count=...) or use -n %ld or less\n",
+                ngs, 2 * ngs + 1000, maxmaps, (maxmaps - 1000) / 2);
+        return 2;
+    }
     /* Touched before the runtime starts: not counted per G. */
     seen = calloc((size_t)ngs, 1);
     if (seen == NULL) {

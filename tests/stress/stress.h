@@ -109,6 +109,38 @@ static inline rss rss_now(void)
     return r;
 }
 
+/* map_count: the process's memory mappings (lines of /proc/self/maps),
+ * which vm.max_map_count bounds. */
+static inline long map_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL) {
+        fprintf(stderr, STRESS_NAME ": open /proc/self/maps: %s\n",
+                strerror(errno));
+        exit(1);
+    }
+    long n = 0;
+    int c;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* max_map_count: vm.max_map_count, or -1 if it cannot be read. */
+static inline long max_map_count(void)
+{
+    char buf[64];
+    long v = -1;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f != NULL) {
+        if (fgets(buf, sizeof buf, f) != NULL)
+            v = strtol(buf, NULL, 10);
+        fclose(f);
+    }
+    return v;
+}
+
 static inline double mib(long bytes)
 {
     return (double)bytes / (1024.0 * 1024.0);
