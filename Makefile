@@ -274,7 +274,8 @@ run: deps
 # failing when its criterion fails (see the comment at the top of each), then
 # a summary of their verdicts (scripts/stress). STRESS_TARGETS lists the
 # parts `make stress` runs; another part is one more word there.
-# STRESSFLAGS=... is passed to every program of the runtime's part.
+# WAVES_FLAGS, PARKED_FLAGS, GROWSHRINK_FLAGS: options of each program
+# (make stress WAVES_FLAGS="-w 3" PARKED_FLAGS="-n 100000").
 
 STRESS_SRCS    := $(filter-out tests/stress/gorod_%.c,$(wildcard tests/stress/*.c))
 STRESS_BINS    := $(patsubst tests/stress/%.c,$(BUILD)/tests/stress/%,$(STRESS_SRCS))
