@@ -234,7 +234,9 @@ static void main_g(void *arg)
     rss last = rss_now();
     for (long s = 0; s < nscans; s++) {
         goro_sleep_ns(SETTLE_NS);
+        int64_t ss = now_ns();
         goro_stack_scan();
+        printf("  scan %ld: %.1f ms\n", s, (double)(now_ns() - ss) / 1e6);
     }
     goro_sleep_ns(SETTLE_NS);
     rss after = rss_now();
