@@ -958,13 +958,11 @@ static void allgcompact(void)
     }
 }
 
-/* gfrelease frees a schedlink list of dead Gs that nobody else can reach
- * any more but through allgs: their stacks, their sudogs, the Gs. On g0 or
- * the loop thread. */
+/* gfrelease frees a schedlink list (maybe empty) of dead Gs that nobody
+ * else can reach any more but through allgs: their slots, their stacks,
+ * their sudogs, the Gs. On g0 or the loop thread. */
 static void gfrelease(g *list)
 {
-    if (list == NULL)
-        return;
     lock(&allglock);
     uint32_t k = 0;
     for (g *gp = list; gp != NULL; gp = gp->schedlink) {
@@ -978,8 +976,11 @@ static void gfrelease(g *list)
             lock(&allglock);
         }
     }
+    /* Also closes the holes a release left while a walk was under way. */
     allgcompact();
     unlock(&allglock);
+    if (list == NULL)
+        return;
     /* sysmon (preemptone) may have read a G as some M's curg just before
      * it exited; it uses that pointer only under sched.sysmonlock, and
      * every retake after this one sees Gs that are not ours. Taking the
