@@ -349,6 +349,34 @@ memcheck: deps
 	  echo "memcheck: no memcheck errors, but the tests failed"; exit $$rc; fi; \
 	echo "memcheck: no errors"
 
+# ---- stress -----------------------------------------------------------------
+# make stress: minutes-long runs of the runtime at scale, not part of make
+# test: tests/stress/NAME.c, built like a benchmark (pkg-config against
+# libgoro.so) into build/tests/stress/NAME, each printing its figures and
+# failing when its criterion fails (see the comment at the top of each), then
+# a summary of their verdicts (scripts/stress). STRESS_TARGETS lists the
+# parts `make stress` runs; another part is one more word there.
+# WAVES_FLAGS, PARKED_FLAGS, GROWSHRINK_FLAGS: options of each program
+# (make stress WAVES_FLAGS="-w 3" PARKED_FLAGS="-n 100000").
+
+STRESS_SRCS    := $(filter-out tests/stress/gorod_%.c,$(wildcard tests/stress/*.c))
+STRESS_BINS    := $(patsubst tests/stress/%.c,$(BUILD)/tests/stress/%,$(STRESS_SRCS))
+STRESS_TARGETS := stress-runtime stress-gorod
+
+$(BUILD)/tests/stress/%: tests/stress/%.c tests/stress/stress.h $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
+.PHONY: stress stress-runtime
+stress: $(STRESS_TARGETS)
+
+stress-runtime: deps
+	$(Q)$(MAKE) --no-print-directory all $(STRESS_BINS)
+	$(Q)sh scripts/stress $(BUILD)/tests/stress
+
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
 # $(DESTDIR)$(PREFIX): bin/gorod and bin/goroctl, lib/libgoro.so and

@@ -56,12 +56,17 @@ HIDDEN runtimeconfig rtconf;
 HIDDEN pstats gstats;
 HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
-/* All Gs ever created (Gs are never freed, as in Go), for scans and ps.
- * allgs and allglen under allglock. */
+/* Every G not yet released (gfscan), for scans, metrics and checkdead.
+ * allgs, allglen and what follows under allglock. A released G leaves a
+ * NULL in its slot (walkers skip it); the slots are compacted when no walk
+ * is under way (allgwalkers == 0), so that a batched walk (forallg), which
+ * lets go of the lock between batches, never misses or repeats a G. */
 HIDDEN mutex allglock;
 HIDDEN g **allgs;
 HIDDEN uint32_t allglen;
 static uint32_t allgcap;
+static uint32_t allgholes;      /* NULL slots in allgs[0, allglen) */
+static uint32_t allgwalkers;    /* forallg walks under way */
 
 static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
 static _Atomic bool mainStarted;
@@ -174,8 +179,9 @@ static void allgadd(g *gp)
     lock(&allglock);
     if (allglen == allgcap) {
         uint32_t ncap = allgcap ? allgcap * 2 : 1024;
-        g **n = rallocx(allgs ? (void *)allgs : mallocx(8, 0),
-                        ncap * sizeof *n, 0);
+        g **n = rallocx(allgs ? (void *)allgs
+                              : mallocx(8, MALLOCX_TCACHE_NONE),
+                        ncap * sizeof *n, MALLOCX_TCACHE_NONE);
         if (n == NULL)
             throw("out of memory (allgs)");
         allgs = n;
@@ -186,15 +192,109 @@ static void allgadd(g *gp)
     unlock(&allglock);
 }
 
+/* Gs live in spans of the stack allocator's chunks (spanget), carved
+ * into equal slots, not in jemalloc: a burst of Gs that gfscan releases
+ * then gives back its memory whole (a span whose Gs are all released goes
+ * back to its chunk, whose pages the same scan returns), where jemalloc
+ * would keep the metadata of every slab it ever made for them. The header
+ * at the start of each span says which chunk it came from and which of its
+ * slots are free. Under gspanlock. Allocating a G is rare (gfget reuses
+ * dead ones), so one lock is enough. */
+typedef struct gspan {
+    struct gspan *next, *prev;   /* in gspans while it has a free slot */
+    void     *chunk;             /* for spanput */
+    gclink   *free;              /* free slots */
+    uint32_t  inuse;             /* Gs allocated */
+    bool      inlist;
+} gspan;
+
+#define GSLOT ((sizeof(g) + 15) & ~(uintptr_t)15)
+#define GSPANHDR ((sizeof(gspan) + 63) & ~(uintptr_t)63)
+
+static mutex gspanlock;
+static gspan *gspans;            /* spans with a free slot */
+static uintptr_t gspansize;      /* the chunks' span size (set once) */
+
+static void gspan_insert(gspan *s)
+{
+    s->prev = NULL;
+    s->next = gspans;
+    if (s->next)
+        s->next->prev = s;
+    gspans = s;
+    s->inlist = true;
+}
+
+static void gspan_remove(gspan *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        gspans = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->inlist = false;
+}
+
+/* galloc allocates a zeroed G. Any thread. */
+static g *galloc(void)
+{
+    lock(&gspanlock);
+    gspan *s = gspans;
+    if (s == NULL) {
+        void *chunk;
+        uintptr_t size;
+        s = spanget(&chunk, &size);
+        gspansize = size;
+        s->chunk = chunk;
+        s->free = NULL;
+        s->inuse = 0;
+        /* Top down, so that the list hands out low addresses first. */
+        uintptr_t base = (uintptr_t)s;
+        uintptr_t nslots = (size - GSPANHDR) / GSLOT;
+        for (uintptr_t i = nslots; i-- > 0;) {
+            gclink *x = (gclink *)(base + GSPANHDR + i * GSLOT);
+            x->next = s->free;
+            s->free = x;
+        }
+        gspan_insert(s);
+    }
+    gclink *x = s->free;
+    s->free = x->next;
+    s->inuse++;
+    if (s->free == NULL)
+        gspan_remove(s);
+    unlock(&gspanlock);
+    memset(x, 0, sizeof(g));
+    return (g *)x;
+}
+
+/* gfreemem gives gp's slot back; a span left with no G goes back to its
+ * chunk. Any thread. */
+static void gfreemem(g *gp)
+{
+    gspan *s = (gspan *)((uintptr_t)gp & ~(gspansize - 1));
+    lock(&gspanlock);
+    if (!s->inlist)
+        gspan_insert(s);
+    gclink *x = (gclink *)gp;
+    x->next = s->free;
+    s->free = x;
+    if (--s->inuse == 0) {
+        gspan_remove(s);
+        unlock(&gspanlock);
+        spanput(s, s->chunk);
+        return;
+    }
+    unlock(&gspanlock);
+}
+
 /* malg allocates a new G with a stack of stacksize bytes (0: none).
  * Must run on g0. */
 static g *malg(uintptr_t stacksize)
 {
-    g *newg = mallocx(sizeof(g), MALLOCX_ZERO);
-    if (newg == NULL) {
-        print("runtime: out of memory: cannot allocate a G\n");
-        throw("out of memory (malg)");
-    }
+    g *newg = galloc();
     if (stacksize) {
         newg->stack = stackalloc(stacksize);
         newg->stackguard0 = newg->stack.lo + StackGuard;
@@ -226,7 +326,6 @@ static void gfput(p *pp, g *gp)
             pp->gfree = x->schedlink;
             pp->gfreecnt--;
             x->schedlink = sched.gfree;
-            x->freegen = sched.scangen;
             sched.gfree = x;
             sched.ngfree++;
         }
@@ -234,16 +333,27 @@ static void gfput(p *pp, g *gp)
     }
 }
 
-/* gfget takes a G from pp's free list (refilling it from the global one),
- * giving it a starting stack if it has none. Owner M, on g0. */
+/* gfget takes a G from pp's free list (refilling it from the global one,
+ * the younger generation first), giving it a starting stack if it has none.
+ * Owner M, on g0. */
 static g *gfget(p *pp)
 {
-    if (pp->gfree == NULL && sched.gfree != NULL) {
+    if (pp->gfree == NULL &&
+        (sched.gfree != NULL || sched.gfreeold != NULL)) {
         lock(&sched.gflock);
-        while (pp->gfreecnt < 32 && sched.gfree != NULL) {
-            g *x = sched.gfree;
-            sched.gfree = x->schedlink;
-            sched.ngfree--;
+        while (pp->gfreecnt < 32) {
+            g *x;
+            if (sched.gfree != NULL) {
+                x = sched.gfree;
+                sched.gfree = x->schedlink;
+                sched.ngfree--;
+            } else if (sched.gfreeold != NULL) {
+                x = sched.gfreeold;
+                sched.gfreeold = x->schedlink;
+                sched.ngfreeold--;
+            } else {
+                break;
+            }
             x->schedlink = pp->gfree;
             pp->gfree = x;
             pp->gfreecnt++;
@@ -797,19 +907,151 @@ static void exitall(void)
 
 /* forallg calls fn(gp, arg) for every G, holding allglock in batches of
  * 1024 so that creating Gs (allgadd) is not held up for a whole walk;
- * allgs may be reallocated between batches. fn must not take allglock. */
+ * allgs may be reallocated between batches, not compacted (allgwalkers).
+ * fn must not take allglock. */
 void forallg(void (*fn)(g *gp, void *arg), void *arg)
 {
+    lock(&allglock);
+    allgwalkers++;
     for (uint32_t i = 0;;) {
-        lock(&allglock);
         uint32_t end = i + 1024 < allglen ? i + 1024 : allglen;
         for (; i < end; i++)
-            fn(allgs[i], arg);
-        bool more = i < allglen;
-        unlock(&allglock);
-        if (!more)
+            if (allgs[i] != NULL)
+                fn(allgs[i], arg);
+        if (i >= allglen)
             break;
+        unlock(&allglock);
+        lock(&allglock);
     }
+    allgwalkers--;
+    unlock(&allglock);
+}
+
+/* allgcompact closes the holes released Gs left in allgs, keeping the
+ * order, and gives back the part of the array a burst of Gs grew that is
+ * no longer needed (the capacity halves while it is over four times what
+ * is used, down to the first 1024). allglock held, no walk under way. */
+static void allgcompact(void)
+{
+    if (allgholes == 0 || allgwalkers != 0)
+        return;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < allglen; i++) {
+        g *gp = allgs[i];
+        if (gp == NULL)
+            continue;
+        gp->allgindex = j;
+        allgs[j++] = gp;
+    }
+    allglen = j;
+    allgholes = 0;
+    uint32_t ncap = allgcap;
+    while (ncap > 1024 && ncap / 4 > allglen)
+        ncap /= 2;
+    if (ncap != allgcap) {
+        /* Shrinking in place or moving: rallocx may fail only to grow. */
+        g **n = rallocx(allgs, ncap * sizeof *n, MALLOCX_TCACHE_NONE);
+        if (n != NULL) {
+            allgs = n;
+            allgcap = ncap;
+        }
+    }
+}
+
+/* gfrelease frees a schedlink list (maybe empty) of dead Gs that nobody
+ * else can reach any more but through allgs: their slots, their stacks,
+ * their sudogs, the Gs. On g0 or the loop thread. */
+static void gfrelease(g *list)
+{
+    lock(&allglock);
+    uint32_t k = 0;
+    for (g *gp = list; gp != NULL; gp = gp->schedlink) {
+        if (allgs[gp->allgindex] != gp)
+            throw("gfrelease: G not in its allgs slot");
+        allgs[gp->allgindex] = NULL;
+        allgholes++;
+        /* Let creating Gs in now and then. */
+        if (++k % 1024 == 0) {
+            unlock(&allglock);
+            lock(&allglock);
+        }
+    }
+    /* Also closes the holes a release left while a walk was under way. */
+    allgcompact();
+    unlock(&allglock);
+    if (list == NULL)
+        return;
+    /* sysmon (preemptone) may have read a G as some M's curg just before
+     * it exited; it uses that pointer only under sched.sysmonlock, and
+     * every retake after this one sees Gs that are not ours. Taking the
+     * lock once waits out a retake under way. */
+    lock(&sched.sysmonlock);
+    unlock(&sched.sysmonlock);
+    while (list != NULL) {
+        g *gp = list;
+        list = gp->schedlink;
+        if (readgstatus(gp) != Gdead)
+            throw("gfrelease: G not dead");
+        if (gp->stack.lo != 0)
+            stackfree(gp->stack);
+        /* Past this thread's cache: straight back to its slab, which the
+         * scan's purge can then give back whole. */
+        if (gp->mysudog != NULL)
+            dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
+        gfreemem(gp);
+    }
+}
+
+/* gfscan is the stack scan's part of the dead Gs (stackscan): Go keeps a
+ * dead G for ever, so a burst of a million Gs would keep a million G
+ * structs, their starting stacks and their allgs slots for the life of
+ * the process. Here the global free list has two generations: gfput adds
+ * to sched.gfree; each scan releases sched.gfreeold (the Gs that sat
+ * unused through a whole scan interval) and ages sched.gfree into it. A
+ * list in use keeps its Gs (gfget takes them back, gfput renews them), so
+ * spawning stays cheap. The Ps' own lists (at most 63 Gs each) join the
+ * global one when their P is idle (it belongs to nobody while it sits on
+ * the idle list) or is the caller's (goro_stack_scan: the P runs nothing
+ * else meanwhile): left with their owners, the few dead Gs of a burst
+ * would keep a partly used stack span each. Returns how many Gs it
+ * released. On g0 or the loop thread; two scans may run at once (the
+ * periodic one and goro_stack_scan): gflock orders them. */
+static void gfputall(p *pp)
+{
+    if (pp->gfree == NULL)
+        return;
+    g *tail = pp->gfree;
+    while (tail->schedlink != NULL)
+        tail = tail->schedlink;
+    lock(&sched.gflock);
+    tail->schedlink = sched.gfree;
+    sched.gfree = pp->gfree;
+    sched.ngfree += pp->gfreecnt;
+    unlock(&sched.gflock);
+    pp->gfree = NULL;
+    pp->gfreecnt = 0;
+}
+
+int gfscan(void)
+{
+    g *self = getg();
+    if (self != NULL && self->m->p != NULL)
+        gfputall(self->m->p);
+    lock(&sched.lock);
+    for (p *pp = sched.pidle; pp != NULL; pp = pp->link)
+        gfputall(pp);
+    unlock(&sched.lock);
+
+    lock(&sched.gflock);
+    g *old = sched.gfreeold;
+    int n = sched.ngfreeold;
+    sched.gfreeold = sched.gfree;
+    sched.ngfreeold = sched.ngfree;
+    sched.gfree = NULL;
+    sched.ngfree = 0;
+    unlock(&sched.gflock);
+    gfrelease(old);
+    return n;
 }
 
 /* schedlat_record counts how long gp, a sampled G, waited to run. */
@@ -1403,6 +1645,8 @@ static void checkdead(void)
     lock(&allglock);
     for (uint32_t i = 0; i < allglen; i++) {
         g *gp = allgs[i];
+        if (gp == NULL)
+            continue;
         uint32_t s = readgstatus(gp) & ~(uint32_t)Gscan;
         if (s == Gdead || s == Gidle)
             continue;
@@ -1420,7 +1664,7 @@ static void checkdead(void)
     uint32_t shown = 0;
     for (uint32_t i = 0; i < allglen && shown < 20; i++) {
         g *gp = allgs[i];
-        if ((readgstatus(gp) & ~(uint32_t)Gscan) != Gwaiting)
+        if (gp == NULL || (readgstatus(gp) & ~(uint32_t)Gscan) != Gwaiting)
             continue;
         print("goroutine %lld [%s]\n", (long long)gp->goid,
               waitReasonStrings[gp->waitreason]);

@@ -177,8 +177,6 @@ struct g {
                                 register state (XSAVE area), restored when
                                 it resumes; owned by the G */
     uint32_t  allgindex;     /* index in allgs */
-    uint32_t  freegen;       /* on the global free list: sched.scangen when
-                                it was put there (under sched.gflock) */
     _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
                                    that wins (CAS) */
     int32_t   waitfd;        /* the fd of an I/O wait (waitReasonIO*) */
@@ -381,12 +379,12 @@ typedef struct schedt {
     g        *runqhead, *runqtail;
     int32_t   runqsize;
 
-    /* Global cache of dead Gs. */
+    /* Global cache of dead Gs, in two generations (gfscan): gfree holds
+     * the Gs put there since the last stack scan, gfreeold those of the
+     * interval before, which the next scan releases. Under gflock. */
     mutex     gflock;
-    g        *gfree;
-    int32_t   ngfree;
-
-    uint32_t  scangen;       /* stack scans so far, under sched.gflock */
+    g        *gfree, *gfreeold;
+    int32_t   ngfree, ngfreeold;
 
     /* sysmon: held for a whole retake, and by an exiting M while it marks
      * itself dead, so that sysmon never signals or writes the guard of a
@@ -435,6 +433,9 @@ extern HIDDEN mutex allglock;
 extern HIDDEN g **allgs;
 extern HIDDEN uint32_t allglen;
 HIDDEN void forallg(void (*fn)(g *gp, void *arg), void *arg);
+/* gfscan: the stack scan's part of the G free lists: releases the dead Gs
+ * that sat unused for a whole scan interval (proc.c). */
+HIDDEN int gfscan(void);
 
 /* Global statistics for work done without a P (atomics). */
 extern HIDDEN pstats gstats;
@@ -621,6 +622,11 @@ HIDDEN bool shrinkstack(g *gp);
 HIDDEN void adjustsudogs(g *gp, uintptr_t oldsp, uintptr_t oldhi,
                          uintptr_t delta);
 HIDDEN int stackscan(void);
+/* A span of the stack allocator's chunks for other runtime structures
+ * (the Gs): its base; *size bytes, aligned to them; given back whole by
+ * spanput (with the *chunk spanget set), its pages at the next scan. */
+HIDDEN void *spanget(void **chunk, uintptr_t *size);
+HIDDEN void spanput(void *base, void *chunk);
 
 /* ---- chan.c ------------------------------------------------------------ */
 
