@@ -330,10 +330,13 @@ endif
 # only), and a log that is not empty fails the target, whatever the test
 # made of its exit. Left out: the million-spawn test, which at valgrind's
 # speed outlasts its own timeout (the other tests take the same paths).
+# --fair-sched=yes: valgrind runs one thread at a time, and without it a
+# thread that only yields may keep the CPU, so that the tests that need
+# both Ps busy never see the second one run.
 VALGRIND       ?= valgrind
 MEMCHECKLOG    := $(CURDIR)/$(BUILD)/memcheck
 MEMCHECK_TESTS ?= @(chan|select|sched|sync)/!(spawns_and_joins_a_million_gs_on_two_procs)
-MEMCHECKFLAGS  := --tool=memcheck --error-exitcode=1 --trace-children=yes \
+MEMCHECKFLAGS  := --tool=memcheck --error-exitcode=1 --trace-children=yes --fair-sched=yes \
                   --suppressions=$(CURDIR)/tests/valgrind.supp -q
 
 .PHONY: memcheck
