@@ -18,7 +18,9 @@ static volatile long sink;
 
 /* ---- a bad pointer in a G ------------------------------------------------- */
 
-__attribute__((noinline)) static void deref(volatile int *p)
+/* A store through NULL that reaches the CPU even in a UBSan build. */
+__attribute__((noinline, no_sanitize("undefined")))
+static void deref(volatile int *p)
 {
     *p = 1;
 }
