@@ -9,6 +9,8 @@
 #   make run        build and run gorod in the foreground on config/gorod.yaml
 #   make fuzz       fuzz the config loader and admin parser (FUZZ_TIME=60 s each)
 #   make asan       the stack-free daemon pieces under ASan+LSan+UBSan (clang)
+#   make stress     minutes of runtime and daemon stress (tests/stress/)
+#   make soak       gorod under load for SOAK_DURATION seconds (600)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
