@@ -39,6 +39,11 @@ void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
 /* Run a shell command that must exit 0; its output. */
 char *test_command(const char *cmd);
 
+/* How many Gs are parked (goro_metrics_get's gs_waiting); and waiting
+ * (1 ms sleeps, 10 s at most) until at least n are. */
+uint64_t test_gs_waiting(void);
+void test_wait_waiting(uint64_t n);
+
 /* Recurse n levels, ~240 bytes a level; returns n. */
 long test_recurse(int n);
 

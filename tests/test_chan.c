@@ -356,15 +356,16 @@ static void movemain(void *arg)
     stackch = goro_chan_new(sizeof(long), 0);
     wg = goro_wg_new();
     goro_wg_add(wg, 2);
+    uint64_t base = test_gs_waiting();
     goro_go(receiver, NULL);
-    goro_sleep_ns(20000000);
+    test_wait_waiting(base + 1);    /* parked in its receive */
     for (int i = 0; i < 12; i++)
         shrinks_recv += goro_stack_scan();
     long v = 4242;
     goro_chan_send(stackch, &v);  /* into the receiver's moved local */
 
     goro_go(bigsender, NULL);
-    goro_sleep_ns(20000000);
+    test_wait_waiting(base + 1);    /* parked in its send */
     for (int i = 0; i < 12; i++)
         shrinks_send += goro_stack_scan();
     goro_chan_recv(stackch, &sentback);  /* from the sender's moved local */

@@ -275,9 +275,10 @@ static void promisedmain(void *arg)
     promisech = goro_chan_new(sizeof(long), 0);
     goro_wg_add(parked, 1);
     goro_wg_add(done, 1);
+    uint64_t base = test_gs_waiting();
     goro_go(promised, "promised");
     goro_wg_wait(parked);
-    goro_sleep_ns(1000000);              /* into the receive */
+    test_wait_waiting(base + 1);         /* into the receive */
     goro_stats before, after;
     goro_stats_get(&before);
     for (int i = 0; i < 6; i++)

@@ -97,3 +97,16 @@ void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == size,
               "the child run failed (status %#x)", status);
 }
+
+uint64_t test_gs_waiting(void)
+{
+    goro_metrics m = {.size = sizeof m};
+    goro_metrics_get(&m);
+    return m.gs_waiting;
+}
+
+void test_wait_waiting(uint64_t n)
+{
+    for (int i = 0; i < 10000 && test_gs_waiting() < n; i++)
+        goro_sleep_ns(1000000);
+}
