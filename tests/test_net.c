@@ -527,11 +527,14 @@ static int64_t target(int i)
 static void timedsleeper(void *arg)
 {
     int i = (int)(intptr_t)arg;
-    goro_sleep_ns(target(i) - rawnow());
+    int64_t d = target(i) - rawnow();
+    goro_sleep_ns(d);
     woke[i] = rawnow();
     /* The time the runtime was asked for (later than target(i) if the G
-     * was held up before it parked). */
-    waketimes[i] = getg()->waketime;
+     * was held up before it parked); a G held up past its target does not
+     * park at all (a sleep of d <= 0 only yields) and is on time when it
+     * runs. */
+    waketimes[i] = d > 0 ? getg()->waketime : woke[i];
     wakeorder[i] = atomic_fetch_add(&wakeseq, 1);
     goro_wg_done(sleepwg);
 }
