@@ -524,8 +524,8 @@ GOROD_CONNS   := $(BUILD)/tests/stress/gorod_conns
 SOAK_ENV      := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
                  PLUGINS=$(CURDIR)/$(BUILD)/plugins
 
-$(SOAK_ECHOLOAD): tests/soak/echoload.c
-$(GOROD_CONNS): tests/stress/gorod_conns.c
+$(SOAK_ECHOLOAD): tests/soak/echoload.c tests/loadclient.h
+$(GOROD_CONNS): tests/stress/gorod_conns.c tests/loadclient.h
 $(SOAK_ECHOLOAD) $(GOROD_CONNS):
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"

@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../loadclient.h"
+
 /* ST_DOWN: dropped after an error, reopened at retry_at (no reconnect
  * storm against a server that refuses). */
 enum state { ST_CONNECTING, ST_IDLE, ST_ECHO, ST_CLOSING, ST_DOWN };
@@ -71,17 +73,10 @@ static struct {
 static struct sockaddr_in addr;
 static int epfd;
 static conn *conns;
-static uint64_t nmsgs, nbytes, nconnects, ncloses, nerrors, nmismatch,
+static uint64_t nmsgs, nbytes, nconnects, ncloses, nmismatch,
                 ndisconnect, max_rtt_ns;
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 static bool ending;     /* the duration is over: no new message, no reopen */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -92,22 +87,8 @@ static uint64_t xorshift(uint64_t *s)
     return *s = x;
 }
 
-/* error: count one error and print the first few. */
-static void error(conn *c, const char *fmt, ...)
-{
-    nerrors++;
-    if (nerrors > 20) {
-        if (nerrors == 21)
-            fprintf(stderr, "echoload: more errors, not shown\n");
-        return;
-    }
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "echoload: connection %ld: %s\n", (long)(c - conns), msg);
-}
+/* error: count one error of connection c and print the first few. */
+#define error(c, ...) lc_error("echoload", (long)((c) - conns), __VA_ARGS__)
 
 static void set_events(conn *c, bool out)
 {

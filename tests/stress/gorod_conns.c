@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../loadclient.h"
+
 typedef struct conn {
     int fd;
     bool connected;
@@ -61,33 +63,7 @@ static struct {
 
 static conn *conns;
 static int epfd;
-static uint64_t nerrors;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void error(long i, const char *fmt, ...)
-{
-    nerrors++;
-    if (nerrors > 20) {
-        if (nerrors == 21)
-            fprintf(stderr, "gorod_conns: more errors, not shown\n");
-        return;
-    }
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (i >= 0)
-        fprintf(stderr, "gorod_conns: connection %ld: %s\n", i, msg);
-    else
-        fprintf(stderr, "gorod_conns: %s\n", msg);
-}
+#define error(i, ...) lc_error("gorod_conns", (i), __VA_ARGS__)
 
 /* message: connection i's message of round r, msgsize bytes. */
 static void message(long i, long r, unsigned char *buf)
