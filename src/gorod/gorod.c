@@ -600,6 +600,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "gorod: cannot detach: %s\n", strerror(errno));
         return 1;
     }
+    /* Detached, nobody reads the terminal it was started from: what the
+     * runtime itself writes to stderr (a crash report, a fatal error) goes
+     * to the log file too. */
+    if (!foreground && logfd != 2)
+        dup2(logfd, 2);
     int rc = goro_run(daemon_main, conf);
     if (rc != 0) {
         fprintf(stderr, "gorod: the runtime did not start: %s\n",

@@ -316,6 +316,36 @@ Test(daemon, a_crashing_plugin_is_named_with_its_g_and_stack, .timeout = 60)
     adm_stop(&d);
 }
 
+/* Detached with a log file, the crash report lands in the log. */
+Test(daemon, a_detached_gorods_crash_report_goes_to_its_log_file,
+     .timeout = 60)
+{
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char *text;
+    cr_assert(asprintf(&text,
+                       "log:\n  target: %s\n"
+                       "admin:\n  socket: %s\n"
+                       "metrics:\n  listen: \"\"\n"
+                       "plugins:\n  - {name: boom, path: %s}\n",
+                       d.log, d.sock, TP("crash")) > 0);
+    adm_writefile(d.conf, text);
+    free(text);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --config %s </dev/null >/dev/null 2>&1",
+             getenv("GOROD"), d.conf);
+    cr_assert_eq(system(cmd), 0, "gorod did not detach");
+    cr_expect(dmn_wait_log(&d, "of group \"boom\": stack [0x", 10000),
+              "no crash report in the log");
+    char *log = adm_slurp(d.log);
+    cr_expect_not_null(strstr(log, "signal SIGSEGV: segmentation violation"),
+                       "%s", log);
+    free(log);
+    adm_stop(&d);
+}
+
 /* ---- the example plugins, end to end ----------------------------------------------- */
 
 static double metric(const char *text, const char *name)
