@@ -114,19 +114,31 @@ running() {
         die "$n plugin(s) running, $1 expected (gorod's log above)"; }
 }
 
+# settled PHASE: SETTLE_SCANS stack scans, then BASE_SAMPLES samples of
+# PHASE a second apart.
+settled() {
+    sleep $((SETTLE_SCANS * SCAN_S))
+    i=0
+    while [ $i -lt $BASE_SAMPLES ]; do
+        record "$1"
+        i=$((i + 1))
+        sleep 1
+    done
+}
+
+# use NAME WHAT: run on $SCRATCH/NAME.yaml (quiet: echo and httphello;
+# full: with stackwave and spinner) through a reload.
+use() {
+    cp "$SCRATCH/$1.yaml" "$SCRATCH/gorod.yaml"
+    ctl reload >/dev/null || die "goroctl reload ($2) failed"
+}
+
 # ---- baseline ----
 running 2
-sleep $((SETTLE_SCANS * SCAN_S))
-i=0
-while [ $i -lt $BASE_SAMPLES ]; do
-    record baseline
-    i=$((i + 1))
-    sleep 1
-done
+settled baseline
 
 # ---- load ----
-cp "$SCRATCH/full.yaml" "$SCRATCH/gorod.yaml"
-ctl reload >/dev/null || die "goroctl reload (stackwave and spinner in) failed"
+use full "stackwave and spinner in"
 running 4
 T0=$(now_ns)
 "$WRK" -t"$WRK_T" -c"$WRK_C" -d"${D}s" --timeout 5s --latency \
@@ -141,17 +153,9 @@ CLEANUP_PIDS="$WRK_PID $ECHO_PID"
 # last minutes, as the wave and scan timers drift in phase); the drift
 # criterion compares probe 1 (at W) with probe 2 (before the end).
 probe() {
-    cp "$SCRATCH/quiet.yaml" "$SCRATCH/gorod.yaml"
-    ctl reload >/dev/null || die "goroctl reload (probe $1, quiet) failed"
-    sleep $((SETTLE_SCANS * SCAN_S))
-    i=0
-    while [ $i -lt $BASE_SAMPLES ]; do
-        record "probe$1"
-        i=$((i + 1))
-        sleep 1
-    done
-    cp "$SCRATCH/full.yaml" "$SCRATCH/gorod.yaml"
-    ctl reload >/dev/null || die "goroctl reload (probe $1, full) failed"
+    use quiet "probe $1, quiet"
+    settled "probe$1"
+    use full "probe $1, full"
 }
 PROBE_S=$((SETTLE_SCANS * SCAN_S + 2 * BASE_SAMPLES))
 W=$((D / 5 < 120 ? D / 5 : 120))
@@ -179,16 +183,9 @@ echo_rc=0; wait "$ECHO_PID" || echo_rc=$?
 CLEANUP_PIDS=
 
 # ---- after ----
-cp "$SCRATCH/quiet.yaml" "$SCRATCH/gorod.yaml"
-ctl reload >/dev/null || die "goroctl reload (stackwave and spinner out) failed"
+use quiet "stackwave and spinner out"
 running 2
-sleep $((SETTLE_SCANS * SCAN_S))
-i=0
-while [ $i -lt $BASE_SAMPLES ]; do
-    record after
-    i=$((i + 1))
-    sleep 1
-done
+settled after
 gorod_stop
 
 # ---- verdict ----
