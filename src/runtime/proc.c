@@ -72,6 +72,7 @@ static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
 static _Atomic bool mainStarted;
 static m *m0;
 static jmp_buf m0exit;              /* goro_run's frame, on m0's g0 stack */
+static sigset_t m0sigmask;          /* goro_run's thread's signal mask */
 
 enum { g0StackSize = 512 * 1024, g0GuardRoom = 32 * 1024 };
 
@@ -765,6 +766,9 @@ static void minit(m *mp)
     /* glibc: a thread's pthread_t is its TCB, the guard slot at +0x70. */
     mp->guardslot = (_Atomic uintptr_t *)((char *)mp->thread +
                                           TCB_STACKGUARD);
+    /* Signals sent to the process go to threads without G stacks
+     * (signal.c); m0's own mask goes back when goro_run returns. */
+    minitSignalMask(mp == m0 ? &m0sigmask : NULL);
     if (preemptminit(mp) != 0)
         print("goro: m%d: no memory for asynchronous preemption; its Gs "
               "are preempted only at function calls\n", mp->id);
@@ -1992,6 +1996,7 @@ int goro_run(goro_fn main_fn, void *arg)
     /* The main G returned (exitall). Other Ms end as they find the flag. */
     netpollshutdown();
     preemptmdrop(m0);
+    pthread_sigmask(SIG_SETMASK, &m0sigmask, NULL);
     preemptshutdown();
     setg(NULL);
     setguard(0);

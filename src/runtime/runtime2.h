@@ -603,6 +603,7 @@ extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */
 /* ---- signal.c ---------------------------------------------------------- */
 
 HIDDEN void sigfatalinit(void);     /* the crash report for SIGSEGV & co */
+HIDDEN void minitSignalMask(sigset_t *old); /* an M blocks process signals */
 
 /* ---- stack.c ----------------------------------------------------------- */
 

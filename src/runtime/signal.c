@@ -41,6 +41,32 @@
  * A program that handles these signals itself (a test harness, a language
  * runtime) keeps its handler: the runtime does not chain, since there is
  * nothing to resume.
+ *
+ * Which thread takes a signal (minitSignalMask). The kernel delivers a
+ * signal sent to the process (kill(2), a terminal's ^C, a timer's expiry,
+ * SIGCHLD) to any thread that does not block it, and a handler installed
+ * without SA_ONSTACK runs on that thread's current stack -- on an M, the
+ * stack of the G it was running: 2 KiB, and the kernel's signal frame alone
+ * (the register file, 3.5 KiB with AVX-512) runs off its bottom into the
+ * stacks below it, which belong to other Gs (a G whose return address at
+ * the top of its stack was overwritten so returns to 0 when it runs again).
+ * libuv's handler, which catches the signals of goro_signal_notify -- a
+ * daemon's SIGTERM and SIGHUP -- is installed without it. So every M
+ * blocks the signals that are sent to the process, and the kernel gives
+ * them to a thread without G stacks: the loop thread, or libuv's pool
+ * threads, which keep the program's mask. An M takes only the signals that
+ * belong to the code it runs, which blocking would defer or turn fatal: the
+ * faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), abort's
+ * SIGABRT, the SIGPIPE and SIGXFSZ a write raises, and the preemption
+ * signal. A handler of those must be installed with SA_ONSTACK (every M
+ * has a signal stack), as Go asks of C code too. goro_run gives its thread
+ * its mask back when it returns.
+ *
+ * Rejected: adding SA_ONSTACK to every handler, as Go does for the ones it
+ * installs (a handler compiled -fsplit-stack would compare its signal
+ * stack with the interrupted G's guard in %fs:0x70 and call __morestack
+ * from a signal; and a program's handler would still interrupt Gs in the
+ * middle of anything).
  */
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -175,6 +201,22 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
      * until we return either way. */
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* The signals an M takes itself (see the top). */
+static const int msigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+                            SIGSYS, SIGABRT, SIGPIPE, SIGXFSZ, SIGPREEMPT};
+
+/* minitSignalMask blocks on the calling thread, an M's, every signal but
+ * msigs (those it blocked already stay blocked; preemptminit unblocks the
+ * preemption signal); *old gets the mask it had. */
+void minitSignalMask(sigset_t *old)
+{
+    sigset_t set;
+    sigfillset(&set);
+    for (size_t i = 0; i < sizeof msigs / sizeof msigs[0]; i++)
+        sigdelset(&set, msigs[i]);
+    pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
 /* sigfatalinit installs sigfatal for every fatal signal still at its

@@ -316,7 +316,8 @@ static inline int adm_rm1(const char *path, const struct stat *st, int flag,
 }
 
 /* adm_stop: SIGTERM, reap (SIGKILL after 15s), remove the directory.
- * Returns the exit status (128 + the signal when killed), -1 if none ran. */
+ * Returns the exit status (128 + the signal when killed), -1 if none ran;
+ * a gorod that did not exit 0 has its log printed first. */
 static inline int adm_stop(adm_daemon *d)
 {
     int ret = -1;
@@ -335,6 +336,13 @@ static inline int adm_stop(adm_daemon *d)
         if (r == d->pid || r == 0)
             ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         d->pid = 0;
+        if (ret != 0 && d->dir[0]) {
+            /* The log goes with the directory: show it while it is here. */
+            char *log = adm_slurp(d->log);
+            fprintf(stderr, "gorod (%s) exited with status %d; its log:\n%s\n",
+                    d->dir, ret, log ? log : "(none)");
+            free(log);
+        }
     }
     if (d->dir[0]) {
         nftw(d->dir, adm_rm1, 16, FTW_DEPTH | FTW_PHYS);
