@@ -242,6 +242,16 @@ GORO_EXTERN int goro_blocking(goro_fn fn, void *arg);
  * SIGURG (the runtime's), SIGKILL or SIGSTOP: -EINVAL. */
 GORO_EXTERN int goro_signal_notify(int signo, goro_chan *c);
 GORO_EXTERN int goro_signal_stop(int signo);
+/* Handlers a program installs itself. The threads that run Gs block every
+ * signal sent to the process (kill, ^C, SIGCHLD, timers), so the kernel
+ * gives those to the runtime's other threads, which have ordinary stacks:
+ * a handler never interrupts a G for them. A thread running Gs still takes
+ * the signals its own code raises: SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGTRAP, SIGSYS, SIGABRT, SIGPIPE and SIGXFSZ. A handler for one of those
+ * must be installed with SA_ONSTACK (every such thread has a signal stack)
+ * and without stack checks (__attribute__((no_split_stack))): a G's stack
+ * has no room for the kernel's signal frame. goro_run gives its thread its
+ * signal mask back when it returns. */
 
 /*
  * Introspection, for a daemon's status and metrics. goro_metrics_get fills
