@@ -180,10 +180,17 @@ Test(sync, wait_group_releases_every_waiter_once_the_count_is_zero,
 #define NSLEEP 1000
 static int64_t wake_late[NSLEEP];
 
+static goro_wg *sleepgate;
+
 static void sleeper(void *arg)
 {
     int i = (int)(intptr_t)arg;
     int64_t d = 1000000 + (int64_t)(i % 50) * 1000000;  /* 1..50 ms */
+    /* The first clock call grows the stack (libc needs the non-split
+     * headroom); then wait until every sleeper is here, so that the timers
+     * are measured, not the start of 1,000 Gs. */
+    (void)now();
+    goro_wg_wait(sleepgate);
     int64_t t0 = now();
     goro_sleep_ns(d);
     wake_late[i] = now() - t0 - d;
@@ -194,11 +201,16 @@ static void sleepers(void *arg)
 {
     (void)arg;
     wg = goro_wg_new();
+    sleepgate = goro_wg_new();
     goro_wg_add(wg, NSLEEP);
+    goro_wg_add(sleepgate, 1);
     for (int i = 0; i < NSLEEP; i++)
         goro_go(sleeper, (void *)(intptr_t)i);
+    test_wait_waiting(NSLEEP);
+    goro_wg_done(sleepgate);
     goro_wg_wait(wg);
     goro_wg_free(wg);
+    goro_wg_free(sleepgate);
 }
 
 Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
