@@ -162,18 +162,18 @@ static void counting_handler(int sig)
     atomic_fetch_add(&sigs_taken, 1);
 }
 
-__attribute__((noinline)) static long sigspin_step(long x)
+__attribute__((noinline)) static unsigned long sigspin_step(unsigned long x)
 {
-    return x * 6364136223846793005l + 1;
+    return x * 6364136223846793005ul + 1;
 }
 
 static void sigspinner(void *arg)
 {
     goro_wg *wg = arg;
-    long x = 1;
+    unsigned long x = 1;
     while (!atomic_load(&sigspin_stop))
         x = sigspin_step(x);
-    sink = x;
+    sink = (long)x;
     goro_wg_done(wg);
 }
 
