@@ -29,17 +29,12 @@ static inline long parse_pos(const char *prog, const char *s, long max)
     return v;
 }
 
-/* parse_options reads -n N (1..nmax), -r ROUNDS (1..1000) when rounds is
- * not NULL, -g KIB (1..1048576) when grow is not NULL; anything else exits
- * with the usage. */
+/* parse_options reads -n N (1..nmax) and -r ROUNDS (1..1000) when rounds
+ * is not NULL; anything else exits with the usage. */
 static inline void parse_options(int argc, char **argv, long *n, long nmax,
-                                 int *rounds, long *grow)
+                                 int *rounds)
 {
-    char opts[8] = "n:";
-    if (rounds)
-        strcat(opts, "r:");
-    if (grow)
-        strcat(opts, "g:");
+    const char *opts = rounds ? "n:r:" : "n:";
     int c;
     while ((c = getopt(argc, argv, opts)) != -1) {
         switch (c) {
@@ -48,9 +43,6 @@ static inline void parse_options(int argc, char **argv, long *n, long nmax,
             break;
         case 'r':
             *rounds = (int)parse_pos(argv[0], optarg, 1000);
-            break;
-        case 'g':
-            *grow = parse_pos(argv[0], optarg, 1048576);
             break;
         default:
             usage(argv[0]);

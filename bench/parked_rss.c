@@ -3,8 +3,10 @@
  *
  * What it measures: the main G locks a goro_mutex, reads the process RSS
  * (/proc/self/statm, resident pages * page size), then spawns N Gs. Each
- * uses a little stack (a 256-byte local array, well under the 2 KiB
- * starting stack), signals a "ready" wait group and blocks on the mutex.
+ * uses a little stack (a 256-byte local array in a call, well under the
+ * 2 KiB starting stack; with -l in the frame it parks in, so that those
+ * bytes stay in use while it waits), signals a "ready" wait group and
+ * blocks on the mutex.
  * Once all N are ready the main G sleeps 100 ms so the last of them are
  * parked, reads RSS again and prints (RSS_after - RSS_before) / N: what a
  * parked G costs in memory, everything the runtime allocated for it
@@ -14,21 +16,28 @@
  *
  * Run:
  *   make build/bench/parked_rss
- *   GORO_PROCS=2 build/bench/parked_rss [-n N]
+ *   GORO_PROCS=2 build/bench/parked_rss [-n N] [-g KIB] [-l]
  *     -n N   Gs to park (default 100000)
+ *     -g KIB each G first grows its stack to about KIB KiB in a recursion
+ *            and returns from it; stack scans then shrink the parked Gs
+ *            (a scan halves a stack used under a quarter: one that parks
+ *            with 256 bytes of locals live uses more than a quarter of
+ *            2 KiB, so -l -g keeps it at 4 KiB)
+ *     -l     the 256-byte array stays live in the frame the G parks in
  *
  * Output: the RSS figures, the runtime's stack figures and a last
  * machine-readable line
- *   RESULT parked_rss_bytes_per_g <bytes per G>
+ *   RESULT parked_rss[_after_growth_and_scan][_live_local]_bytes_per_g <bytes>
  */
 #include <goro.h>
 
-#define BENCH_USAGE "[-n N] [-g KIB]"
+#define BENCH_USAGE "[-n N] [-g KIB] [-l]"
 #include "bench.h"
 
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,6 +48,7 @@
 
 static long nflag = DEFAULT_N;
 static long growkib;             /* -g: grow to this much stack first */
+static bool livelocal;           /* -l: park with the local array live */
 static long shrinkscans;         /* scans run before measuring */
 static goro_mutex *mu;          /* held by the main G while the Gs park */
 static goro_wg *ready;          /* each G: about to park */
@@ -69,8 +79,10 @@ bad:
     exit(1);
 }
 
-/* Use about depth * 256 bytes of stack, then return. */
-static long grow(long depth)
+/* Use about depth * 256 bytes of stack, then return. Not inlined: a
+ * level of it inlined into parker would leave parker's frame, in which the
+ * G parks, 200 bytes larger. */
+__attribute__((noinline)) static long grow(long depth)
 {
     volatile char pad[200];
     pad[0] = (char)depth;
@@ -81,17 +93,42 @@ static long grow(long depth)
 
 static volatile long sink;
 
+/* The G's work before it parks: LOCAL_BYTES of stack. */
+__attribute__((noinline)) static void touch(void)
+{
+    volatile unsigned char local[LOCAL_BYTES];
+    for (size_t i = 0; i < sizeof local; i++)
+        local[i] = (unsigned char)i;
+}
+
+static void park(void)
+{
+    goro_wg_done(ready);
+    goro_mutex_lock(mu);
+    goro_mutex_unlock(mu);
+}
+
+/* -l: the same array, live in the frame that parks. */
+__attribute__((noinline)) static void touch_and_park(void)
+{
+    volatile unsigned char local[LOCAL_BYTES];
+    for (size_t i = 0; i < sizeof local; i++)
+        local[i] = (unsigned char)i;
+    park();
+    sink += local[LOCAL_BYTES - 1];
+}
+
 static void parker(void *arg)
 {
     (void)arg;
     if (growkib > 0)
         sink = grow(growkib * 1024 / 256);
-    volatile unsigned char local[LOCAL_BYTES];
-    for (size_t i = 0; i < sizeof local; i++)
-        local[i] = (unsigned char)i;
-    goro_wg_done(ready);
-    goro_mutex_lock(mu);
-    goro_mutex_unlock(mu);
+    if (livelocal) {
+        touch_and_park();
+    } else {
+        touch();
+        park();
+    }
     goro_wg_done(done);
 }
 
@@ -165,7 +202,17 @@ out:
 
 int main(int argc, char **argv)
 {
-    parse_options(argc, argv, &nflag, INT64_MAX / 2, NULL, &growkib);
+    int c;
+    while ((c = getopt(argc, argv, "n:g:l")) != -1) {
+        switch (c) {
+        case 'n': nflag = parse_pos(argv[0], optarg, INT64_MAX / 2); break;
+        case 'g': growkib = parse_pos(argv[0], optarg, 1048576); break;
+        case 'l': livelocal = true; break;
+        default: usage(argv[0]);
+        }
+    }
+    if (optind != argc)
+        usage(argv[0]);
 
     int rc = goro_run(main_g, NULL);
     if (rc != 0) {
@@ -173,7 +220,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (status == 0)
-        printf("RESULT parked_rss%s_bytes_per_g %.0f\n",
-               growkib > 0 ? "_after_growth_and_scan" : "", per_g);
+        printf("RESULT parked_rss%s%s_bytes_per_g %.0f\n",
+               growkib > 0 ? "_after_growth_and_scan" : "",
+               livelocal ? "_live_local" : "", per_g);
     return status;
 }

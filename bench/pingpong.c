@@ -70,7 +70,7 @@ static void main_g(void *arg)
 
 int main(int argc, char **argv)
 {
-    parse_options(argc, argv, &nflag, INT64_MAX / 2, &rounds, NULL);
+    parse_options(argc, argv, &nflag, INT64_MAX / 2, &rounds);
     round_ns = calloc((size_t)rounds, sizeof *round_ns);
     if (round_ns == NULL)
         return 1;

@@ -94,7 +94,7 @@ static double runone(const char *slice, uint64_t *preempts)
 int main(int argc, char **argv)
 {
     int rounds = 5;
-    parse_options(argc, argv, &msteps, 100000, &rounds, NULL);
+    parse_options(argc, argv, &msteps, 100000, &rounds);
     if (getenv("GORO_PROCS") == NULL)
         setenv("GORO_PROCS", "2", 1);
     double off[1000], on[1000];

@@ -92,7 +92,7 @@ static void main_g(void *arg)
 
 int main(int argc, char **argv)
 {
-    parse_options(argc, argv, &mflag, INT64_MAX / 4, &rounds, NULL);
+    parse_options(argc, argv, &mflag, INT64_MAX / 4, &rounds);
 
     if (getenv("GORO_PROCS") == NULL && setenv("GORO_PROCS", "1", 1) != 0) {
         perror("setenv");

@@ -99,10 +99,33 @@ Test(stack, without_a_p_stacks_come_from_the_pool_and_empty_spans_go_back)
     cr_assert_eq(stackpool_bytes(0), 32768 - 2048);
     stackfree(b);  /* the span is empty: back to the allocator */
     cr_assert_eq(stackpool_bytes(0), 0);
-    stack big = stackalloc(1 << 20);  /* large: straight from jemalloc */
-    cr_assert_eq(big.lo % 4096, 0);
-    memset((void *)big.lo, 1, 1 << 20);
-    stackfree(big);
+    /* Large: runs of spans of a chunk, aligned to their size; above a
+     * chunk (2 MiB), a mapping of its own, aligned too. */
+    uintptr_t sizes[] = {32768, 65536, 32768, 1 << 20, 131072, 4 << 20};
+    enum { nlarge = sizeof sizes / sizeof sizes[0] };
+    stack big[nlarge];
+    for (int i = 0; i < nlarge; i++) {
+        big[i] = stackalloc(sizes[i]);
+        cr_assert_eq(big[i].hi - big[i].lo, sizes[i]);
+        cr_assert_eq(big[i].lo % sizes[i], 0, "%zu-byte stack at %#lx",
+                     (size_t)sizes[i], (unsigned long)big[i].lo);
+        memset((void *)big[i].lo, i + 1, sizes[i]);
+    }
+    for (int i = 0; i < nlarge; i++) {
+        for (int j = 0; j < nlarge; j++)
+            cr_assert(i == j || big[i].hi <= big[j].lo ||
+                      big[j].hi <= big[i].lo, "stacks %d and %d overlap", i, j);
+        const unsigned char *b = (const unsigned char *)big[i].lo;
+        cr_assert(b[0] == i + 1 && b[sizes[i] - 1] == i + 1,
+                  "stack %d was written by another", i);
+    }
+    /* A freed run is handed out again before new memory. */
+    uintptr_t lo = big[1].lo;
+    stackfree(big[1]);
+    big[1] = stackalloc(65536);
+    cr_expect_eq(big[1].lo, lo);
+    for (int i = 0; i < nlarge; i++)
+        stackfree(big[i]);
 }
 
 /* ---- growth to 1 MiB and back --------------------------------------------- */

@@ -33,8 +33,8 @@
  *    holding the P touches it, on g0.
  *  - When no P's cache may be used (an M without a P) the pool is used
  *    directly, under its lock.
- *  - Larger stacks come from the stackLarge free lists (by log2 of the
- *    page count), which scans fill; otherwise fresh from jemalloc.
+ *  - A larger stack is a run of spans of its own (stackallocLarge), as
+ *    Go's large stacks are spans of the heap.
  *
  * The runtime's own bookkeeping (span and chunk headers, the span map)
  * bypasses jemalloc's thread caches (MALLOCX_TCACHE_NONE): a cache holds
@@ -42,14 +42,15 @@
  * them keeps a slab from going back.
  *
  * Spans come from chunks of 64 spans the runtime maps itself (aligned to
- * the span size, so the span of a stack is found by masking its address
- * and looking the base up in spanmap); large stacks from jemalloc
- * (mallocx with alignment). Spans are kept out of jemalloc because the
- * memory must come back: jemalloc gives back freed pages, but keeps for
- * ever the metadata of every extent and page it ever handed out (its
- * base allocations: some 8 MiB after a burst of 100,000 Gs on 4 KiB
- * stacks), and a stack scan must be able to return a burst's spans
- * whole. A span that empties goes back to its chunk; each scan gives the
+ * the chunk's size, so the span of a stack is found by masking its
+ * address and looking the base up in spanmap, and a run of 2^k spans can
+ * be aligned to its size); a large stack is a run of spans, or a mapping
+ * of its own when it is larger than a chunk. Stacks are kept out of
+ * jemalloc because the memory must come back: jemalloc gives back freed
+ * pages, but keeps for ever the metadata of every extent and page it ever
+ * handed out (its base allocations: some 8 MiB after a burst of 100,000
+ * Gs on 4 KiB stacks), and a stack scan must be able to return a burst's
+ * spans whole. A span that empties goes back to its chunk; each scan gives the
  * pages of the free spans back to the system (madvise) and unmaps the
  * chunks left with no span in use (stackscavenge).
  *
@@ -100,12 +101,6 @@ static struct {
     stackspan *first;
     uintptr_t  freebytes;           /* free stacks in the listed spans */
 } stackpool[8];
-
-/* Global pool of large free stacks, by log2(pages). */
-static struct {
-    mutex   lock;
-    gclink *free[48];
-} stackLarge;
 
 static uintptr_t stackspansize;
 
@@ -428,22 +423,24 @@ static void chunklist_append(stackchunk *c)
     t->next = c;
 }
 
-/* chunkmap maps a new chunk: CHUNKSPANS spans, aligned to stackspansize
- * (mapped with a span to spare, the ends trimmed). */
+/* chunkmap maps a new chunk: CHUNKSPANS spans, aligned to the chunk's own
+ * size, so that a run of 2^k spans at a multiple of 2^k spans in it is
+ * aligned to its size (a large stack's run; mapped with a chunk to spare,
+ * the ends trimmed). */
 static stackchunk *chunkmap(void)
 {
     uintptr_t size = CHUNKSPANS * stackspansize;
     stackchunk *c = mallocx(sizeof *c, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
-    char *v = mmap(NULL, size + stackspansize, PROT_READ | PROT_WRITE,
+    char *v = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (c == NULL || v == MAP_FAILED) {
         print("runtime: out of memory: cannot map a %lu-byte chunk of "
               "stack spans\n", (unsigned long)size);
         throw("out of memory (stackalloc)");
     }
-    uintptr_t base = ((uintptr_t)v + stackspansize - 1) & ~(stackspansize - 1);
+    uintptr_t base = ((uintptr_t)v + size - 1) & ~(size - 1);
     uintptr_t head = base - (uintptr_t)v;
-    uintptr_t tail = stackspansize - head;
+    uintptr_t tail = size - head;
     if ((head != 0 && munmap(v, head) != 0) ||
         (tail != 0 && munmap((char *)base + size, tail) != 0))
         throw("chunkmap: munmap failed");
@@ -452,19 +449,44 @@ static stackchunk *chunkmap(void)
     return c;
 }
 
-/* spanalloc gives span s its memory. Any thread (after a stackpool lock,
- * if any). */
-static void spanalloc(stackspan *s)
+/* runmask: the bits of the runs of n free spans (n a power of two up to
+ * CHUNKSPANS) that start at a multiple of n in free: bit i is set when
+ * spans i .. i+n-1 are all free and i % n == 0. */
+static inline uint64_t runmask(uint64_t free, int n)
+{
+    uint64_t m = free;
+    for (int w = 1; w < n; w *= 2)
+        m &= m >> w;
+    uint64_t starts = 0;
+    for (int i = 0; i < CHUNKSPANS; i += n)
+        starts |= (uint64_t)1 << i;
+    return m & starts;
+}
+
+static inline uint64_t runbits(int i, int n)
+{
+    return (n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1) << i;
+}
+
+/* spanallocrun gives s the memory of n contiguous spans (n a power of two
+ * up to CHUNKSPANS), aligned to n spans: the first chunk that has such a
+ * run, else a new one. Any thread (after a stackpool lock, if any). */
+static void spanallocrun(stackspan *s, int n)
 {
     lock(&stackchunklock);
     stackchunk *c = stackchunks;
-    if (c == NULL || c->free == 0) {
+    uint64_t m = 0;
+    for (; c != NULL && c->free != 0; c = c->next)
+        if ((m = runmask(c->free, n)) != 0)
+            break;
+    if (c == NULL || m == 0) {
         c = chunkmap();
         chunklist_push(c);
+        m = runmask(c->free, n);
     }
-    int i = __builtin_ctzll(c->free);
-    c->free &= ~((uint64_t)1 << i);
-    c->dirty &= ~((uint64_t)1 << i);
+    int i = __builtin_ctzll(m);
+    c->free &= ~runbits(i, n);
+    c->dirty &= ~runbits(i, n);
     if (c->free == 0) {
         /* Full: behind the chunks that still have a free span. */
         chunklist_remove(c);
@@ -475,9 +497,9 @@ static void spanalloc(stackspan *s)
     s->chunk = c;
 }
 
-/* spanfree gives span s's memory back to its chunk, dirty until the next
- * scan gives its pages back. Any thread. */
-static void spanfree(stackspan *s)
+/* spanfreerun gives the n spans at s back to their chunk, dirty until the
+ * next scan gives their pages back. Any thread. */
+static void spanfreerun(stackspan *s, int n)
 {
     stackchunk *c = s->chunk;
     int i = (int)((s->base - c->base) / stackspansize);
@@ -486,9 +508,19 @@ static void spanfree(stackspan *s)
         chunklist_remove(c);
         chunklist_push(c);
     }
-    c->free |= (uint64_t)1 << i;
-    c->dirty |= (uint64_t)1 << i;
+    c->free |= runbits(i, n);
+    c->dirty |= runbits(i, n);
     unlock(&stackchunklock);
+}
+
+static inline void spanalloc(stackspan *s)
+{
+    spanallocrun(s, 1);
+}
+
+static inline void spanfree(stackspan *s)
+{
+    spanfreerun(s, 1);
 }
 
 /* spanget hands out a span of *size bytes (aligned to its size) for
@@ -586,11 +618,6 @@ int stackorder(uintptr_t n)
         order++;
     }
     return order < rtconf.stack_orders ? order : -1;
-}
-
-static inline int log2u(uintptr_t x)
-{
-    return 63 - __builtin_clzl(x);
 }
 
 /* Statistics go to the P when there is one (owner only, no atomics). */
@@ -818,6 +845,70 @@ void stackfreefixed(stack stk)
     atomic_fetch_sub_explicit(&stackfixedbytes, n, memory_order_relaxed);
 }
 
+/* ---- large stacks ----------------------------------------------------------
+ * A stack above the small orders is a run of n / stackspansize spans of a
+ * chunk, aligned to n (Go takes it from the heap's pages, as a span of its
+ * own), or, larger than a chunk, a mapping of its own aligned to n. Either
+ * way a stackspan of order StackLargeOrder, in spanmap under its base,
+ * records it for stackfree. Freed, its spans are dirty until the next scan
+ * gives their pages back, and reused first meanwhile: a G that grows again
+ * finds them. Large stacks are not taken from jemalloc: it keeps the
+ * metadata of every extent it ever handed out (some 4 MiB after 20,000 Gs
+ * each grew to 64 KiB once), which a scan could never give back. */
+
+#define StackLargeOrder (-1)
+
+static void *stackallocLarge(uintptr_t n)
+{
+    stackspan *s = mallocx(sizeof *s, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
+    if (s == NULL)
+        goto oom;
+    s->order = StackLargeOrder;
+    uintptr_t nspans = n / stackspansize;
+    if (nspans <= CHUNKSPANS) {
+        spanallocrun(s, (int)nspans);
+    } else {
+        char *v = mmap(NULL, 2 * n, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (v == MAP_FAILED) {
+            dallocx(s, MALLOCX_TCACHE_NONE);
+            goto oom;
+        }
+        uintptr_t base = ((uintptr_t)v + n - 1) & ~(n - 1);
+        uintptr_t head = base - (uintptr_t)v, tail = n - head;
+        if ((head != 0 && munmap(v, head) != 0) ||
+            (tail != 0 && munmap((char *)base + n, tail) != 0))
+            throw("stackalloc: munmap failed");
+        s->base = base;
+        s->chunk = NULL;
+    }
+    lock(&spanmaplock);
+    spanmap_put(s);
+    unlock(&spanmaplock);
+    return (void *)s->base;
+oom:
+    print("runtime: out of memory: cannot allocate %lu-byte stack\n",
+          (unsigned long)n);
+    throw("out of memory (stackalloc)");
+}
+
+static void stackfreeLarge(stack stk)
+{
+    uintptr_t n = stk.hi - stk.lo;
+    stackspan *s = spanOf(stk.lo);
+    if (s == NULL || s->order != StackLargeOrder || s->base != stk.lo) {
+        print("runtime: stackfree [%#lx, %#lx): not a large stack\n",
+              (unsigned long)stk.lo, (unsigned long)stk.hi);
+        throw("bad stackfree");
+    }
+    spanmap_del(s);
+    if (s->chunk != NULL)
+        spanfreerun(s, (int)(n / stackspansize));
+    else if (munmap((void *)stk.lo, n) != 0)
+        throw("stackfree: munmap failed");
+    dallocx(s, MALLOCX_TCACHE_NONE);
+}
+
 static inline p *mypforstacks(void)
 {
     g *gp = getg();
@@ -854,20 +945,7 @@ stack stackalloc(uintptr_t n)
             v = x;
         }
     } else {
-        int log2npage = log2u(n / PAGESIZE);
-        lock(&stackLarge.lock);
-        gclink *x = stackLarge.free[log2npage];
-        if (x != NULL)
-            stackLarge.free[log2npage] = x->next;
-        unlock(&stackLarge.lock);
-        v = x;
-        if (v == NULL)
-            v = mallocx(n, MALLOCX_ALIGN(PAGESIZE));
-        if (v == NULL) {
-            print("runtime: out of memory: cannot allocate %lu-byte stack\n",
-                  (unsigned long)n);
-            throw("out of memory (stackalloc)");
-        }
+        v = stackallocLarge(n);
     }
     stat_inuse((int64_t)n);
     stack stk = {(uintptr_t)v, (uintptr_t)v + n};
@@ -903,9 +981,7 @@ void stackfree(stack stk)
             c->size += n;
         }
     } else {
-        /* Outside a scan a large stack goes straight back to the allocator
-         * (which keeps its own caches), as Go frees it to the heap. */
-        dallocx(x, MALLOCX_ALIGN(PAGESIZE));
+        stackfreeLarge(stk);
     }
     stat_inuse(-(int64_t)n);
 }
@@ -1142,22 +1218,6 @@ void stackrestore(g *gp)
     mystats()->stack_grows++;
 }
 
-/* freeStackLarge gives the large stacks kept during a scan back to the
- * allocator. */
-static void freeStackLarge(void)
-{
-    lock(&stackLarge.lock);
-    for (size_t i = 0; i < sizeof stackLarge.free / sizeof stackLarge.free[0];
-         i++) {
-        while (stackLarge.free[i] != NULL) {
-            gclink *x = stackLarge.free[i];
-            stackLarge.free[i] = x->next;
-            dallocx(x, MALLOCX_ALIGN(PAGESIZE) | MALLOCX_TCACHE_NONE);
-        }
-    }
-    unlock(&stackLarge.lock);
-}
-
 /* stackscan is the periodic stack scan (Go does this work during GC):
  *  - every parked G (Gwaiting) is held in Gwaiting|Gscan, so that nobody
  *    readies and runs it meanwhile, and shrunk if it uses under a quarter;
@@ -1207,11 +1267,10 @@ int stackscan(void)
     for (p *pp = sched.pidle; pp != NULL; pp = pp->link)
         stackcache_clear(pp);
     unlock(&sched.lock);
-    freeStackLarge();
     /* The free spans' pages go back to the system now; jemalloc keeps
-     * freed pages (large stacks, Gs) for its decay time (10 s): when this
-     * scan freed anything, have it hand them back now too, so that the
-     * process's RSS follows what its Gs use. */
+     * freed pages (sudogs, span records) for its decay time (10 s): when
+     * this scan freed anything, have it hand them back now too, so that
+     * the process's RSS follows what its Gs use. */
     /* The periodic scan runs on the loop thread (no M), where timers and
      * the netpoller wait while it works: it gives back at most
      * scavengePerScan bytes of free spans' pages a time (what is left is
@@ -1220,7 +1279,7 @@ int stackscan(void)
     uintptr_t scavenged =
         stackscavenge(self == NULL ? scavengePerScan : UINTPTR_MAX);
     if (shrunk > 0 || freed > 0 || scavenged > 0) {
-        /* This thread's cache too (large stacks stackfree put there). */
+        /* This thread's cache too. */
         mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
         mallctl("arena." GORO_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL,
                 NULL, 0);

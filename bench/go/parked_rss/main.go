@@ -3,7 +3,8 @@
 //
 // The main goroutine locks a sync.Mutex, reads RSS (/proc/self/statm,
 // resident pages * page size), starts N goroutines that each touch a
-// 256-byte local array, signal "ready" and block on the mutex; once all are
+// 256-byte local array in a call (with -l: in the frame that parks, so that
+// it stays live), signal "ready" and block on the mutex; once all are
 // ready it sleeps 100 ms, reads RSS again and prints (after - before) / N.
 // With -g KIB each goroutine first grows its stack by a recursion using
 // about KIB KiB (256-byte frames), and the main goroutine runs
@@ -12,9 +13,9 @@
 //
 // Run (make bench builds it as build/bench/go/parked_rss):
 //
-//	GOMAXPROCS=2 build/bench/go/parked_rss [-n N] [-g KIB]   (default 100000)
+//	GOMAXPROCS=2 build/bench/go/parked_rss [-n N] [-g KIB] [-l]   (default 100000)
 //
-// Output ends with: RESULT parked_rss[_after_growth_and_scan]_bytes_per_g X
+// Output ends with: RESULT parked_rss[_after_growth_and_scan][_live_local]_bytes_per_g X
 package main
 
 import (
@@ -54,9 +55,33 @@ func grow(depth int) int {
 	return grow(depth-1) + int(pad[depth%len(pad)])
 }
 
+// touch is the goroutine's work before it parks: 256 bytes of stack.
+//
+//go:noinline
+func touch() {
+	var local [256]byte
+	for j := range local {
+		local[j] = byte(j)
+	}
+	sink += int(local[255])
+}
+
+// touchAndPark (-l): the same array, live in the frame that parks.
+//
+//go:noinline
+func touchAndPark(park func()) {
+	var local [256]byte
+	for j := range local {
+		local[j] = byte(j)
+	}
+	park()
+	sink += int(local[255])
+}
+
 func main() {
 	n := flag.Int("n", 100000, "goroutines to park")
 	growKiB := flag.Int("g", 0, "grow each stack to about this many KiB first")
+	live := flag.Bool("l", false, "park with the 256-byte array live in the frame")
 	flag.Parse()
 	var mu sync.Mutex
 	var ready, done sync.WaitGroup
@@ -69,14 +94,17 @@ func main() {
 			if *growKiB > 0 {
 				sink = grow(*growKiB * 1024 / 256)
 			}
-			var local [256]byte
-			for j := range local {
-				local[j] = byte(j)
+			park := func() {
+				ready.Done()
+				mu.Lock()
+				mu.Unlock()
 			}
-			sink += int(local[255])
-			ready.Done()
-			mu.Lock()
-			mu.Unlock()
+			if *live {
+				touchAndPark(park)
+			} else {
+				touch()
+				park()
+			}
 			done.Done()
 		}()
 	}
@@ -100,6 +128,9 @@ func main() {
 	if *growKiB > 0 {
 		fmt.Printf("each goroutine grew to ~%d KiB first; runtime.GC() twice\n", *growKiB)
 		suffix = "_after_growth_and_scan"
+	}
+	if *live {
+		suffix += "_live_local"
 	}
 	fmt.Printf("per parked G: %.0f bytes\n", perG)
 	fmt.Printf("RESULT parked_rss%s_bytes_per_g %.0f\n", suffix, perG)
