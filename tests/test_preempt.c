@@ -343,6 +343,25 @@ Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
     }
 }
 
+/* A loop that calls a function is stopped at a call: sysmon writes the
+ * guard and sends no signal, which would cost the G's thread more than the
+ * stop itself (a signal goes only to a G that still runs at sysmon's next
+ * look, or whose last stop took one). */
+Test(preempt, a_loop_with_calls_is_stopped_without_a_signal, .timeout = 120)
+{
+    for (int i = 0; i < 4; i++) {
+        char *out = runprog(variants[i], "calls");
+        if (field(out, "p99_us=") >= 20000)
+            out = runprog(variants[i], "calls");
+        long sync = field(out, "sync="), async = field(out, "async=");
+        cr_expect_gt(sync, 0, "%s: %s", variants[i], out);
+        /* Its thread may be off the CPU past sysmon's next look on a busy
+         * machine: then it takes a signal. */
+        cr_expect_leq(async * 10, sync, "%s: %s", variants[i], out);
+        cr_expect_lt(field(out, "p99_us="), 20000, "%s: %s", variants[i], out);
+    }
+}
+
 Test(preempt, registers_and_errno_survive_async_preemption_across_threads,
      .timeout = 120)
 {

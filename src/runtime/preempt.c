@@ -62,6 +62,7 @@
 #include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <unistd.h>
 
@@ -376,27 +377,42 @@ void preemptmdrop(m *mp)
 
 /* ---- requests ------------------------------------------------------------------ */
 
-/* preemptone asks the G running on pp to stop: the guard at once, the
- * signal for code that calls nothing. sysmon, under sched.sysmonlock. */
-void preemptone(p *pp)
+/* preemptone asks the G running on pp to stop: the guard, and the signal
+ * for code that calls nothing either with signal (the G ignored the guard:
+ * it is known to call nothing for the next callfreeSlices requests,
+ * g->callfree) or at once for a G known so, except at the last of those
+ * requests: then the guard goes alone, and preemptone returns true (sysmon
+ * follows up soon, asyncPreemptQuick). sysmon, under sched.sysmonlock. */
+bool preemptone(p *pp, bool signal)
 {
     m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
     if (mp == NULL || mp->dead)
-        return;
+        return false;
     g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
     if (gp == NULL || gp == mp->g0)
-        return;
+        return false;
     gp->preempt = true;
     if (gp->preemptoff > 0)
-        return;  /* goro_preempt_enable acts on the request */
+        return false;  /* goro_preempt_enable acts on the request */
     __atomic_store_n(&gp->stackguard0, stackPreempt, __ATOMIC_RELEASE);
     atomic_store_explicit(mp->guardslot, stackPreempt, memory_order_release);
+    if (signal) {
+        gp->callfree = callfreeSlices;
+    } else if (gp->callfree == 0) {
+        return false;           /* the guard alone */
+    } else if (--gp->callfree == 0) {
+        return true;            /* the guard alone, to see if it still */
+    }                           /* ignores it */
     if (!rtconf.async_preempt || !preemptmodules_refresh())
-        return;
+        return false;
+    /* tgkill itself: glibc's pthread_kill adds two sigprocmask calls and
+     * a getpid to guard against a thread that exits meanwhile, which the
+     * caller rules out (sysmonlock, mp->dead). */
     uint32_t zero = 0;
     if (atomic_compare_exchange_strong(&mp->signalpending, &zero, 1) &&
-        pthread_kill(mp->thread, SIGPREEMPT) != 0)
+        rawsyscall6(SYS_tgkill, mypid, mp->tid, SIGPREEMPT, 0, 0, 0) != 0)
         atomic_store(&mp->signalpending, 0);
+    return false;
 }
 
 /* canpreempt: gp, running on mp, may be stopped here and now. */

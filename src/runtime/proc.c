@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include "runtime2.h"
 
 HIDDEN schedt sched;
@@ -750,6 +752,7 @@ static void minit(m *mp)
     void *addr = NULL;
     size_t size = 0;
     mp->thread = pthread_self();
+    mp->tid = (pid_t)rawsyscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         pthread_attr_getstack(&attr, &addr, &size);
         pthread_attr_destroy(&attr);
@@ -1535,6 +1538,8 @@ enum {
     sysmonMaxDelay = 10000000,
     forceSyscallRetake = 10000000,   /* take a P from any syscall this old */
     sysmonSliceTick = 1000000,       /* finest tick kept for slices */
+    asyncPreemptGrace = 200000,      /* a G that calls stops within it */
+    asyncPreemptQuick = 50000,       /* guard to signal, call-free Gs */
 };
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
@@ -1565,8 +1570,9 @@ static void handoffp(p *pp)
 
 /* retake does one pass over the Ps (above). Returns how many Ps it took
  * from system calls; *busy tells whether any P is running, *next the
- * earliest time a running G's slice ends. Under sched.sysmonlock. */
-static int retake(int64_t now, bool *busy, int64_t *next)
+ * earliest time a running G's slice ends, *followup the earliest look a
+ * G asked to stop is due (pd->quick). Under sched.sysmonlock. */
+static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
 {
     int n = 0;
     int64_t slice = rtconf.time_slice_ns;
@@ -1586,9 +1592,27 @@ static int retake(int64_t now, bool *busy, int64_t *next)
                 pd->schedtick = t;
                 pd->preempted = false;
             } else if (slice > 0 && now - pd->schedwhen >= slice) {
-                preemptone(pp);
-                pd->preempted = true;
-                pd->preemptwhen = now;
+                /* A G that calls functions stops at its next prologue
+                 * once the guard says so, and a signal costs its thread
+                 * more than that stop: the guard goes alone, and the
+                 * signal follows when the G still runs at a look
+                 * asyncPreemptGrace later. A G that ignored the guard so
+                 * gets both at once for a few slices (g->callfree), then
+                 * the guard alone again with a look of its own
+                 * asyncPreemptQuick later (pd->quick). */
+                if (!pd->preempted) {
+                    pd->quick = preemptone(pp, false);
+                    pd->preempted = true;
+                    pd->preemptwhen = now;
+                } else if (now - pd->preemptwhen >=
+                           (pd->quick ? asyncPreemptQuick
+                                      : asyncPreemptGrace)) {
+                    preemptone(pp, true);
+                    pd->quick = false;
+                }
+                int64_t quick = pd->preemptwhen + asyncPreemptQuick;
+                if (pd->quick && quick > now && quick < *followup)
+                    *followup = quick;
             }
             if (slice > 0 && pd->schedwhen + slice > now &&
                 pd->schedwhen + slice < *next)
@@ -1688,13 +1712,13 @@ int64_t sysmon(void)
 {
     int64_t now = nanotime();
     bool busy = false;
-    int64_t next = INT64_MAX;
+    int64_t next = INT64_MAX, followup = INT64_MAX;
     lock(&sched.sysmonlock);
     if (atomic_load(&sched.exiting)) {
         unlock(&sched.sysmonlock);
         return -1;
     }
-    int n = retake(now, &busy, &next);
+    int n = retake(now, &busy, &next, &followup);
     unlock(&sched.sysmonlock);
 
     if (n > 0)
@@ -1740,6 +1764,8 @@ int64_t sysmon(void)
             }
             d = last - now;
         }
+        if (followup - now < d)
+            d = followup - now;
     }
     return d < sysmonMinDelay ? sysmonMinDelay : d;
 }

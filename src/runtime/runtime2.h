@@ -171,6 +171,11 @@ struct g {
     bool      preempt;       /* preemption requested (sysmon, preempt.c);
                                 cleared when the G is preempted or next
                                 scheduled */
+    uint8_t   callfree;      /* it ran on past a preemption request
+                                until sysmon sent the signal: so many
+                                later requests send the signal at once
+                                (preemptone); a stop at a call clears it
+                                (sysmon, newstack; a hint) */
     int32_t   preemptoff;    /* goro_preempt_disable depth: no preemption
                                 while > 0. Own G only. */
     void     *asyncctx;      /* an asynchronously preempted G's extended
@@ -301,6 +306,7 @@ struct m {
      * differ. An MXCSR with reserved bits set (~0, allocm) means unknown. */
     uint32_t  fpmxcsr;
     uint16_t  fpucw;
+    pid_t     tid;           /* its kernel thread id (preemptone's tgkill) */
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -321,6 +327,9 @@ typedef struct sysmontick {
     uint32_t syscalltick;
     int64_t  syscallwhen;
     bool     preempted;      /* sysmon asked the G of schedtick to stop */
+    bool     quick;          /* ... with the guard alone although it was
+                                known to call nothing: the signal follows
+                                asyncPreemptQuick later if it still runs */
     int64_t  preemptwhen;    /* ... at this time */
 } sysmontick;
 
@@ -602,9 +611,12 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 
 /* The signal sysmon sends to preempt a G that calls nothing (Go's too). */
 #define SIGPREEMPT SIGURG
+/* How many preemption requests in a row send the signal at once to a G
+ * that ignored the guard, before one tries the guard alone again. */
+#define callfreeSlices 8
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
-HIDDEN void preemptone(p *pp);       /* ask pp's running G to stop (sysmon) */
+HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);

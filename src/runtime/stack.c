@@ -1125,6 +1125,7 @@ void newstack(g *gp)
     *mp->errnop = savederrno;
     if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
         mystats()->preempt_sync++;
+        gp->callfree = 0;
         gopreempt_m(gp);
     }
     gogo(gp);

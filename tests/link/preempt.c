@@ -11,9 +11,13 @@
  *                        errno, run until each has changed threads
  *   preemptprog disable  procs=1: a spinner inside goro_preempt_disable for
  *                        several time slices; a ticker G must not run then
+ *   preemptprog calls    procs=1: a spinner that calls a function beside
+ *                        the sleeper: stopped at its calls, so the runtime
+ *                        has no signal to send it
  *
  * Prints key=value pairs and exits 0 when every check held. */
 #include <goro.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,13 +112,40 @@ static void spinner_wg(void *arg)
     goro_wg_done(wg);
 }
 
-static void run_async(void)
+/* calls: the loop calls a function, so the guard stops it at once. A leaf
+ * without a frame gets no stack check from clang -O2, so step keeps a
+ * local in memory. */
+__attribute__((noinline)) static long step(long x)
+{
+    volatile long v[4];
+    v[x & 3] = x;
+    return v[x & 3] * 3 + 1;
+}
+
+static volatile long sink;
+
+static void callspinner(void *arg)
+{
+    (void)arg;
+    long x = 0;
+    while (!stop)
+        x = step(x);
+    sink = x;
+    goro_wg_done(wg);
+}
+
+/* A call-free spinner (or, with calls, one that calls a function) beside a
+ * G that sleeps 1 ms at a time: the sleeper's wake latency. */
+static void run_async(bool calls)
 {
     enum { samples = 100 };
     int64_t lat[samples];
     wg = goro_wg_new();
     goro_wg_add(wg, 1);
-    goro_go(spinner_wg, (void *)(intptr_t)7);
+    if (calls)
+        goro_go(callspinner, NULL);
+    else
+        goro_go(spinner_wg, (void *)(intptr_t)7);
     goro_yield();  /* let the spinner start */
     for (int i = 0; i < samples; i++) {
         int64_t t0 = now();
@@ -126,7 +157,8 @@ static void run_async(void)
     qsort(lat, samples, sizeof lat[0], cmp64);
     goro_stats st;
     goro_stats_get(&st);
-    printf("async=%llu p50_us=%lld p99_us=%lld\n",
+    printf("sync=%llu async=%llu p50_us=%lld p99_us=%lld\n",
+           (unsigned long long)st.preempt_sync,
            (unsigned long long)st.preempt_async,
            (long long)lat[samples / 2] / 1000,
            (long long)lat[samples * 99 / 100] / 1000);
@@ -216,7 +248,9 @@ static void mainfn(void *arg)
 {
     const char *mode = arg;
     if (strcmp(mode, "async") == 0)
-        run_async();
+        run_async(false);
+    else if (strcmp(mode, "calls") == 0)
+        run_async(true);
     else if (strcmp(mode, "moves") == 0)
         run_moves();
     else if (strcmp(mode, "disable") == 0)
@@ -234,7 +268,7 @@ int main(int argc, char **argv)
         setenv("GORO_TIME_SLICE", "2ms", 1);
     int rc = goro_run(mainfn, (void *)mode);
     if (failures < 0) {
-        fprintf(stderr, "usage: %s async|moves|disable\n", argv[0]);
+        fprintf(stderr, "usage: %s async|calls|moves|disable\n", argv[0]);
         return 2;
     }
     printf("rc=%d failures=%d\n", rc, failures);
