@@ -89,7 +89,7 @@ int64_t nanotime(void)
 
 /* nanotime_coarse: the same clock at the kernel tick's resolution (a few
  * ms), for a fraction of the cost: for ages shown to people. */
-int64_t nanotime_coarse(void)
+__attribute__((noinline)) int64_t nanotime_coarse(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -177,19 +177,26 @@ bool castogscanstatus(g *gp, uint32_t oldval, uint32_t newval)
 
 /* ---- allgs, malg, free Gs ---------------------------------------------- */
 
+/* allggrow doubles allgs (under allglock). Apart from allgadd, like every
+ * call into code without stack checks (jemalloc, libc) on a hot path's
+ * rare branch: inlined, it would give newproc1 the prologue of a function
+ * that calls such code, which enters __morestack_non_split every time. */
+static __attribute__((noinline, cold)) void allggrow(void)
+{
+    uint32_t ncap = allgcap ? allgcap * 2 : 1024;
+    g **n = rallocx(allgs ? (void *)allgs : mallocx(8, MALLOCX_TCACHE_NONE),
+                    ncap * sizeof *n, MALLOCX_TCACHE_NONE);
+    if (n == NULL)
+        throw("out of memory (allgs)");
+    allgs = n;
+    allgcap = ncap;
+}
+
 static void allgadd(g *gp)
 {
     lock(&allglock);
-    if (allglen == allgcap) {
-        uint32_t ncap = allgcap ? allgcap * 2 : 1024;
-        g **n = rallocx(allgs ? (void *)allgs
-                              : mallocx(8, MALLOCX_TCACHE_NONE),
-                        ncap * sizeof *n, MALLOCX_TCACHE_NONE);
-        if (n == NULL)
-            throw("out of memory (allgs)");
-        allgs = n;
-        allgcap = ncap;
-    }
+    if (allglen == allgcap)
+        allggrow();
     gp->allgindex = allglen;
     allgs[allglen++] = gp;
     unlock(&allglock);
@@ -1071,11 +1078,22 @@ static _Atomic uint64_t nsPerTickQ32; /* ns per tick << 32, measured since
  * sample and now and then after (every 65536 samples of a P), so that the
  * record itself needs no clock call. Integer arithmetic: a floating-point
  * operation would set MXCSR flags the G then sees. */
-static uint64_t tickrate(p *pp)
+static uint64_t tickmeasure(uint64_t q);
+
+static inline uint64_t tickrate(p *pp)
 {
     uint64_t q = atomic_load_explicit(&nsPerTickQ32, memory_order_relaxed);
     if (likely(q != 0 && (pp->stats.schedlat_count & 0xffff) != 0))
         return q;
+    return tickmeasure(q);
+}
+
+/* tickmeasure is tickrate's measurement, apart: its clock call and 128-bit
+ * division (libc and libgcc, without stack checks) would otherwise make
+ * gold give execute, where it is inlined, the prologue of a function that
+ * calls such code, which enters __morestack_non_split on every switch. */
+static __attribute__((noinline, cold)) uint64_t tickmeasure(uint64_t q)
+{
     uint64_t ticks = cputicks() - ticks0;
     int64_t ns = nanotime() - nanotime0;
     if (ticks == 0 || ns <= 0)
