@@ -47,3 +47,33 @@ Test(link, program_uses_libgoro_shared_library)
     char *out = test_command(cmd);
     cr_expect(strstr(out, "libgoro.so") != NULL, "%s", out);
 }
+
+/* gold rewrites the stack check of a function that calls code without
+ * checks (libc, libgcc, jemalloc) to enter __morestack_non_split on every
+ * call, which then demands the non-split headroom: the runtime's switch
+ * and spawn paths must keep theirs (their rare calls into such code are
+ * out of line). */
+Test(link, the_switch_path_keeps_the_plain_stack_check)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "lib=$(ldd %s | awk '/libgoro/ { print $3 }') && "
+             "objdump -d --no-show-raw-insn \"$lib\" | "
+             "awk '/^[0-9a-f]+ <.*>:$/ { fn = $2; first = 1; next } "
+             "first && NF > 1 { if ($2 == \"stc\") print fn; first = 0 }'",
+             prog());
+    char *out = test_command(cmd);
+    static const char *hot[] = {
+        "execute", "schedule", "park_m", "gosched_m", "gopark", "goready",
+        "newproc1", "goro_go", "goro_yield", "goro_chan_send",
+        "goro_chan_recv", "goro_select", "goro_read_deadline",
+        "goro_write_deadline",
+    };
+    for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "<%s>:", hot[i]);
+        cr_expect(strstr(out, name) == NULL,
+                  "%s enters __morestack_non_split on every call; the "
+                  "functions that do:\n%s", hot[i], out);
+    }
+}
