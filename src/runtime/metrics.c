@@ -22,7 +22,7 @@
 
 extern _Atomic uint64_t stackfixedbytes; /* stack.c */
 
-pstats sumstats(void)
+static pstats sumstats(void)
 {
     pstats sum = gstats;
     for (int32_t i = 0; allp != NULL && i < gomaxprocs; i++) {
@@ -36,7 +36,6 @@ pstats sumstats(void)
         sum.stack_bytes_inuse += s->stack_bytes_inuse;
         sum.preempt_sync += s->preempt_sync;
         sum.preempt_async += s->preempt_async;
-        sum.read_skips += s->read_skips;
         sum.schedlat_count += s->schedlat_count;
         sum.schedlat_sum_ns += s->schedlat_sum_ns;
         for (int b = 0; b < GORO_SCHEDLAT_BUCKETS; b++)

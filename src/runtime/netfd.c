@@ -73,27 +73,11 @@ ssize_t goro_read_deadline(int fd, void *buf, size_t len, int64_t deadline_ns)
         return -EBADF;
     if (buf == NULL && len > 0)
         return -EINVAL;
-    g *gp = getg();
-    if (!onG(gp))
+    if (!onG(getg()))
         return -EPERM;
     for (;;) {
         uint32_t cgen = netpoll_closegen_of(fd);
-        uint32_t rev = 0;
-        bool known = netpoll_rdknown(gp, fd, &rev);
-        if (known && gp->rdempty) {
-            /* The last read took everything, and the netpoller has seen
-             * nothing come since: no call, park at once. */
-            gp->rdempty = false;
-            gp->waitempty = true;
-            mystats()->read_skips++;
-            int err = netpollblock(fd, false, deadline_ns, cgen);
-            if (err < 0)
-                return err;
-            continue;
-        }
         long n = sys3(SYS_read, fd, (long)buf, (long)len);
-        gp->rdempty = known && n > 0 && (size_t)n < len;
-        gp->rdev = rev;
         if (n >= 0)
             return n;
         if (n == -EINTR)

@@ -208,14 +208,6 @@ struct g {
                                 newproc1 to goexit0 */
     bool      fixedstack;    /* the stack is the group's fixed kind: never
                                 moved, shrunk or cached (stack.c) */
-    /* A read that left its fd empty (netfd.c): the G's last read of the fd
-     * of waitpd (at waitseq) was a short read of a TCP socket, and waitpd had
-     * seen rdev read events before it. Until the netpoller sees another,
-     * the fd has nothing to read: the next read parks without its system
-     * call, and netpollcommit checks the claim under the pollDesc's lock
-     * (waitempty: this wait is such a park). Own G only. */
-    bool      rdempty;
-    bool      waitempty;
     uint32_t  stackneed;     /* free bytes below sched.sp that the G's live
                                 frames were promised by their prologues
                                 (up to the non-split headroom) and that a
@@ -223,7 +215,6 @@ struct g {
                                 before the G runs (stackrestore); else 0 */
     uint8_t   trackseq;      /* scheduling latency sampling: every 8th time
                                 the G becomes runnable ... */
-    uint32_t  rdev;          /* see rdempty */
     int64_t   trackstamp;    /* ... this is cputicks() then, until execute
                                 records the wait (0: not tracked) */
     int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
@@ -345,8 +336,6 @@ typedef struct pstats {
     uint64_t stack_grows, stack_shrinks, stack_copied_bytes;
     int64_t  stack_bytes_inuse;
     uint64_t preempt_sync, preempt_async;
-    uint64_t read_skips;     /* reads that parked without their call
-                                (netfd.c, g->rdempty) */
 } pstats;
 
 struct p {
@@ -603,7 +592,6 @@ HIDDEN bool runqempty(p *pp);
 HIDDEN uint32_t runqlen(p *pp);
 HIDDEN void globrunqput(g *gp);
 HIDDEN pstats *mystats(void);
-HIDDEN pstats sumstats(void);        /* every P's and the global ones */
 HIDDEN NORETURN void gopreempt_m(g *gp);
 HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 
@@ -738,11 +726,6 @@ static inline uint32_t netpoll_closegen_of(int fd)
  * says which). */
 HIDDEN bool netpollcommit(g *gp, void *arg);
 HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
-/* netpoll_rdknown: gp's last fd wait was on fd's pollDesc as it is now, a
- * TCP socket's that saw no end of file; *rev its read events so far
- * (g->rdev). Lockless, on the G: a
- * hint, which netpollcommit checks under the pollDesc's lock. */
-HIDDEN bool netpoll_rdknown(g *gp, int fd, uint32_t *rev);
 /* netpoll takes what became ready from the runtime's epoll fd without
  * blocking and returns the Gs to make runnable (a schedlink list, still
  * Gwaiting); NULL when nothing (or no fd) is polled. Any thread. */
