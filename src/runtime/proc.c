@@ -1558,6 +1558,9 @@ enum {
     sysmonSliceTick = 1000000,       /* finest tick kept for slices */
     asyncPreemptGrace = 200000,      /* a G that calls stops within it */
     asyncPreemptQuick = 50000,       /* guard to signal, call-free Gs */
+    sliceLook = 100000,              /* looks this often after a stop, */
+    sliceLookFor = 1000000,          /* for this long, */
+    sliceLookMin = 4000000,          /* for slices this long or more */
 };
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
@@ -1631,6 +1634,16 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                 int64_t quick = pd->preemptwhen + asyncPreemptQuick;
                 if (pd->quick && quick > now && quick < *followup)
                     *followup = quick;
+                /* The next G's slice begins as soon as this one stops;
+                 * unless the P goes straight on to it (then sysmon takes
+                 * it to begin at preemptwhen), the look that first sees it
+                 * is when sysmon takes it to begin: look every sliceLook
+                 * until it does (for a while), where a look costs little
+                 * against the slice. */
+                int64_t look = now + sliceLook;
+                if (slice >= sliceLookMin &&
+                    now - pd->preemptwhen < sliceLookFor && look < *followup)
+                    *followup = look;
             }
             if (slice > 0 && pd->schedwhen + slice > now &&
                 pd->schedwhen + slice < *next)
