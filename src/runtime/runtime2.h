@@ -570,6 +570,15 @@ casgstatus(g *gp, uint32_t oldval, uint32_t newval)
         atomic_store_explicit(&gp->atomicstatus, newval, memory_order_release);
         return;
     }
+    /* Readying a parked G (goready, every hand-over): one CAS here; the
+     * slow path waits out a scan that holds it. */
+    if (oldval == Gwaiting && newval == Grunnable) {
+        uint32_t cur = Gwaiting;
+        if (likely(atomic_compare_exchange_strong_explicit(
+                &gp->atomicstatus, &cur, Grunnable, memory_order_acq_rel,
+                memory_order_acquire)))
+            return;
+    }
     casgstatus_slow(gp, oldval, newval);
 }
 HIDDEN void groupexit(g *gp);    /* goexit0's half of group.c, on g0 */
