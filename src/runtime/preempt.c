@@ -396,13 +396,19 @@ bool preemptone(p *pp, bool signal)
         return false;  /* goro_preempt_enable acts on the request */
     __atomic_store_n(&gp->stackguard0, stackPreempt, __ATOMIC_RELEASE);
     atomic_store_explicit(mp->guardslot, stackPreempt, memory_order_release);
-    if (signal) {
-        gp->callfree = callfreeSlices;
-    } else if (gp->callfree == 0) {
+    /* callfree is also cleared by the G's own M (newstack): a hint, read
+     * and written whole. */
+    uint8_t cf = __atomic_load_n(&gp->callfree, __ATOMIC_RELAXED);
+    if (signal)
+        cf = callfreeSlices;
+    else if (cf == 0)
         return false;           /* the guard alone */
-    } else if (--gp->callfree == 0) {
-        return true;            /* the guard alone, to see if it still */
-    }                           /* ignores it */
+    else
+        cf--;
+    __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
+    if (!signal && cf == 0)
+        return true;            /* the guard alone, to see whether it
+                                   still ignores it */
     if (!rtconf.async_preempt || !preemptmodules_refresh())
         return false;
     /* tgkill itself: glibc's pthread_kill adds two sigprocmask calls and

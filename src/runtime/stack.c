@@ -1125,7 +1125,7 @@ void newstack(g *gp)
     *mp->errnop = savederrno;
     if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
         mystats()->preempt_sync++;
-        gp->callfree = 0;
+        __atomic_store_n(&gp->callfree, 0, __ATOMIC_RELAXED);
         gopreempt_m(gp);
     }
     gogo(gp);
