@@ -2,7 +2,8 @@
  * lock.c - the runtime's own locks, on Linux futexes (Go's lock_futex.go).
  *
  * mutex: for short critical sections in the runtime (run queues, pools,
- * wait lists). A contended locker spins briefly, then sleeps in the kernel;
+ * wait lists, channels). A contended locker spins briefly, then sleeps in
+ * the kernel; unlock is a plain store (lock2 says how that stays correct);
  * the thread, not the G, waits, which is right only because holders never
  * block while holding one. A G holding a mutex counts in m->locks and must
  * not be preempted or parked except through gopark's unlock function.
@@ -17,6 +18,7 @@
  */
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -66,15 +68,35 @@ static inline void procyield(int n)
         __builtin_ia32_pause();
 }
 
-enum { active_spin = 4, active_spin_cnt = 30, passive_spin = 1 };
+enum { active_spin_cnt = 30 };
+/* How often lock2 tries before sleeping: Go's figures. Variables so that
+ * a test can make every contended lock sleep at once. */
+int lock_active_spin = 4, lock_passive_spin = 1;
+_Atomic uint64_t lock_sleeps;   /* futex sleeps in lock2, for tests */
 
-/* trylockspin takes l if it is seen unlocked, leaving the key at wait. */
-static inline bool trylockspin(mutex *l, uint32_t wait)
+bool lockfence = true;
+
+/* lockinit chooses how unlock orders its store before its load of
+ * sleepers. Run from the library's constructor: before any thread can
+ * take a lock of ours, so lockfence never changes under one. */
+__attribute__((constructor)) static void lockinit(void)
+{
+    long cmds = rawsyscall4(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0, 0);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        return;
+    if (rawsyscall4(SYS_membarrier,
+                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0, 0) == 0)
+        lockfence = false;
+}
+
+/* trylockspin takes l if it is seen unlocked. */
+static inline bool trylockspin(mutex *l)
 {
     while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
            mutex_unlocked) {
         uint32_t want = mutex_unlocked;
-        if (atomic_compare_exchange_weak_explicit(&l->key, &want, wait,
+        if (atomic_compare_exchange_weak_explicit(&l->key, &want,
+                                                  mutex_locked,
                                                   memory_order_acquire,
                                                   memory_order_relaxed))
             return true;
@@ -82,41 +104,88 @@ static inline bool trylockspin(mutex *l, uint32_t wait)
     return false;
 }
 
-/* lock2 is lock's contended path (runtime2.h): the exchange found the key
- * at v (locked, maybe with sleepers); m->locks is already counted. */
-void lock2(mutex *l, uint32_t v)
+/* lock2 is lock's contended path (runtime2.h): the exchange found l
+ * locked; m->locks is already counted. It spins, yields, then sleeps.
+ *
+ * Unlock stores mutex_unlocked, then loads sleepers to see whether to wake
+ * one. With a full fence between the two (or a locked exchange, as Go's
+ * unlock makes) that is a textbook Dekker against the sleeper, which
+ * counts itself and then looks at the key; but the fence costs ~4-6 ns,
+ * four times per channel round trip, and most locks never have a sleeper.
+ * Without it, x86 may satisfy the load before the store is visible, so an
+ * unlocker could miss a sleeper that counted itself and then still saw
+ * the lock held: a lost wakeup. (Go's one-word lock cannot drop the
+ * exchange at all: a plain store would overwrite the sleeper's mark. Here
+ * sleepers count themselves in words unlock only reads, and sleep on
+ * wakeseq, which no relock can restore behind their backs.)
+ *
+ * So a lock starts unfenced, and its first sleeper pays for both sides
+ * (an asymmetric Dekker, as user-space RCU does). It counts itself, sets
+ * l->fenced to fenceStarting, and calls membarrier(MEMBARRIER_CMD_
+ * PRIVATE_EXPEDITED): every thread of the process that is running executes
+ * a full barrier, and one that is not running has passed one. unlock
+ * reads fenced after its store; a read that saw fenceOff retired before
+ * that barrier, so did the store before it, and the barrier made the
+ * store visible before membarrier returned: the sleeper's exchange sees
+ * that unlock. Every unlock that reads fenced later fences. Then fenced
+ * becomes fenceOn for good: a lock contended once is likely to be
+ * contended again, and a membarrier interrupts every CPU running one of
+ * our threads, so later sleepers rely on the unlockers' fence.
+ *
+ * Waking: an unlock that sees sleepers wakes one only if no wake is in
+ * flight (waking): it sets waking, bumps wakeseq and wakes it. A sleeper,
+ * each time round, reads wakeseq, then clears waking (so the unlock that
+ * follows a failed try wakes again: after its read, so a wake whose bump
+ * it saw cannot set waking behind it), then tries the key, and sleeps
+ * only while wakeseq is what it read. So each sleep costs one wake, not
+ * one per unlock while the woken thread waits for a CPU.
+ *
+ * Without membarrier (old kernel, seccomp) lockfence makes every unlock
+ * fence. Registration is inherited by a fork and made again after an exec
+ * (the constructor runs again). */
+void lock2(mutex *l)
 {
-    /* wait is mutex_locked or mutex_sleeping: if we ever sleep we must
-     * leave the key at mutex_sleeping so that unlock wakes someone. */
-    uint32_t wait = v;
-    for (;;) {
-        for (int i = 0; i < active_spin; i++) {
-            if (trylockspin(l, wait))
-                return;
-            procyield(active_spin_cnt);
-        }
-        for (int i = 0; i < passive_spin; i++) {
-            if (trylockspin(l, wait))
-                return;
-            osyield();
-        }
-        v = atomic_exchange_explicit(&l->key, mutex_sleeping,
-                                     memory_order_acquire);
-        if (v == mutex_unlocked)
+    for (int i = 0; i < lock_active_spin; i++) {
+        if (trylockspin(l))
             return;
-        wait = mutex_sleeping;
-        futexsleep(&l->key, mutex_sleeping, -1);
+        procyield(active_spin_cnt);
     }
+    for (int i = 0; i < lock_passive_spin; i++) {
+        if (trylockspin(l))
+            return;
+        osyield();
+    }
+    atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
+    if (!lockfence && atomic_load_explicit(&l->fenced, memory_order_acquire)
+                          != fenceOn) {
+        atomic_store_explicit(&l->fenced, fenceStarting,
+                              memory_order_seq_cst);
+        if (rawsyscall4(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
+                        0, 0) != 0)
+            throw("membarrier failed");
+        atomic_store_explicit(&l->fenced, fenceOn, memory_order_release);
+    }
+    for (;;) {
+        uint32_t seq = atomic_load_explicit(&l->wakeseq,
+                                            memory_order_acquire);
+        atomic_store_explicit(&l->waking, 0, memory_order_relaxed);
+        if (atomic_exchange_explicit(&l->key, mutex_locked,
+                                     memory_order_acquire) == mutex_unlocked)
+            break;
+        atomic_fetch_add_explicit(&lock_sleeps, 1, memory_order_relaxed);
+        futexsleep(&l->wakeseq, seq, -1);
+    }
+    atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_relaxed);
 }
 
-/* unlock2 is unlock's path for a key that was not simply mutex_locked:
- * wake a sleeper, or throw on an unlocked lock. */
-void unlock2(mutex *l, uint32_t v)
+/* unlock2: unlock saw sleepers; wake one unless a wake is in flight. */
+void unlock2(mutex *l)
 {
-    if (v == mutex_unlocked)
-        throw("unlock of unlocked lock");
-    if (v == mutex_sleeping)
-        futexwakeup(&l->key, 1);
+    if (atomic_load_explicit(&l->waking, memory_order_relaxed) ||
+        atomic_exchange_explicit(&l->waking, 1, memory_order_acq_rel))
+        return;
+    atomic_fetch_add_explicit(&l->wakeseq, 1, memory_order_release);
+    futexwakeup(&l->wakeseq, 1);
 }
 
 void noteclear(note *n)

@@ -241,13 +241,21 @@ typedef struct note {
     _Atomic uint32_t key;
 } note;
 
-/* A futex mutex (Go's lock_futex): 0 unlocked, 1 locked, 2 locked with
- * sleepers. Held only for short critical sections; while a G holds one it
- * must not be preempted or move (m->locks counts them). */
+/* A futex mutex (Go's lock_futex, with an unlock that is a plain store:
+ * lock.c says why and how). Held only for short critical sections; while a
+ * G holds one it must not be preempted or move (m->locks counts them). */
 typedef struct mutex {
-    _Atomic uint32_t key;
+    _Atomic uint32_t key;       /* mutex_unlocked or mutex_locked */
+    _Atomic uint32_t sleepers;  /* threads in lock2's sleeping loop: unlock
+                                   wakes one when it reads non-zero */
+    _Atomic uint32_t fenced;    /* fenceOff until a thread first sleeps on
+                                   the lock; then unlock fences */
+    _Atomic uint32_t waking;    /* a woken sleeper has yet to try again */
+    _Atomic uint32_t wakeseq;   /* the futex sleepers sleep on: bumped by
+                                   each wake */
 } mutex;
-enum { mutex_unlocked = 0, mutex_locked = 1, mutex_sleeping = 2 };
+enum { mutex_unlocked = 0, mutex_locked = 1 };
+enum { fenceOff = 0, fenceStarting = 1, fenceOn = 2 };
 
 /* A group of Gs (group.c). name, fixed and udata are set at creation and
  * never change. */
@@ -659,8 +667,15 @@ HIDDEN void zfree(void *ptr);
 
 /* ---- lock.c ------------------------------------------------------------ */
 
-HIDDEN void lock2(mutex *l, uint32_t v);
-HIDDEN void unlock2(mutex *l, uint32_t v);
+HIDDEN NORETURN void throw(const char *s);
+HIDDEN void lock2(mutex *l);
+HIDDEN void unlock2(mutex *l);
+/* lockfence: membarrier(2) is unavailable, so every unlock must order its
+ * store before its load of sleepers itself (lock.c). Set once, before any
+ * lock is used. */
+HIDDEN extern bool lockfence;
+HIDDEN extern int lock_active_spin, lock_passive_spin;
+HIDDEN extern _Atomic uint64_t lock_sleeps;
 
 /* lock acquires l. May be called on a G, on g0, or on a thread that is not
  * an M (the netpoller's loop thread). The uncontended case, inline (one
@@ -670,18 +685,27 @@ static inline void lock(mutex *l)
     g *gp = getg();
     if (gp != NULL)
         gp->m->locks++;
-    uint32_t v = atomic_exchange_explicit(&l->key, mutex_locked,
-                                          memory_order_acquire);
-    if (unlikely(v != mutex_unlocked))
-        lock2(l, v);
+    if (unlikely(atomic_exchange_explicit(&l->key, mutex_locked,
+                                          memory_order_acquire) !=
+                 mutex_unlocked))
+        lock2(l);
 }
 
+/* unlock releases l: a store, then a look for sleepers, fenced only once
+ * the lock has had one (lock2 says why that is enough). */
 static inline void unlock(mutex *l)
 {
-    uint32_t v = atomic_exchange_explicit(&l->key, mutex_unlocked,
-                                          memory_order_release);
-    if (unlikely(v != mutex_locked))
-        unlock2(l, v);
+    if (unlikely(atomic_load_explicit(&l->key, memory_order_relaxed) !=
+                 mutex_locked))
+        throw("unlock of unlocked lock");
+    atomic_store_explicit(&l->key, mutex_unlocked, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);  /* fenced after the store */
+    if (unlikely(lockfence |
+                 (atomic_load_explicit(&l->fenced, memory_order_relaxed) !=
+                  fenceOff)))
+        atomic_thread_fence(memory_order_seq_cst);
+    if (unlikely(atomic_load_explicit(&l->sleepers, memory_order_relaxed)))
+        unlock2(l);
     g *gp = getg();
     if (gp != NULL)
         gp->m->locks--;
