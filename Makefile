@@ -226,6 +226,22 @@ $(BUILD)/tests/plugins/%.so: tests/gorod/plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	    -c $< -o $@.o && \
 	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
 
+# hello.c twice more: built in one line as users build a plugin, and linked
+# with libgcc's __morestack instead of goro's stubs (gorod refuses it).
+TESTPLUGINS += $(BUILD)/tests/plugins/hello_oneline.so \
+               $(BUILD)/tests/plugins/hello_libgcc.so
+$(BUILD)/tests/plugins/hello_oneline.so: tests/gorod/plugins/hello.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (plugin, one line)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -shared -fPIC $$(pkg-config --cflags --libs goro) $< -o $@
+
+$(BUILD)/tests/plugins/hello_libgcc.so: tests/gorod/plugins/hello.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (plugin, libgcc's __morestack)"
+	$(Q)$(CC) -shared -fPIC -fsplit-stack -fuse-ld=gold -Iinclude $< \
+	    -L$(BUILD)/lib -lgoro -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
+
 GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
                  GOROD_PLUGINS=$(CURDIR)/$(BUILD)/plugins \
                  GOROD_TESTPLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
@@ -238,6 +254,7 @@ test: deps
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
+	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)

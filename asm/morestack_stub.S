@@ -11,6 +11,17 @@
  * jumps through the GOT to libgoro.so's goro_morestack*. No register or
  * stack slot is touched before the jump: the libgoro entry sees exactly
  * what the prologue left.
+ *
+ * goro.pc links this archive whole (--whole-archive), so the stubs are in
+ * every module whatever the order of the command line (`cc $(pkg-config
+ * --cflags --libs goro) prog.c` names the libraries before the program's
+ * objects, when nothing yet asks for __morestack). __wrap_pthread_create
+ * keeps libgcc's segmented stacks out when -fsplit-stack is also on the
+ * link line (the usual `$(CC) $(CFLAGS) prog.c $(LDLIBS)`): the gcc driver
+ * then adds --wrap=pthread_create, gold takes libgoro.so's pthread_create
+ * for __wrap_pthread_create, and libgcc's definition of it would bring in
+ * libgcc's own __morestack and its constructor (which sets %fs:0x70 on the
+ * main thread). Ours just calls the real pthread_create.
  */
 #include "../src/runtime/asmdefs.h"
 
@@ -45,6 +56,15 @@ __morestack_allocate_stack_space:
         .cfi_endproc
         .size   __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
 
+        .globl  __wrap_pthread_create
+        .type   __wrap_pthread_create, @function
+        .weak   __real_pthread_create
+__wrap_pthread_create:
+        .cfi_startproc
+        jmp     *__real_pthread_create@GOTPCREL(%rip)
+        .cfi_endproc
+        .size   __wrap_pthread_create, .-__wrap_pthread_create
+
 /* The note that tells the runtime this module's code is goro-built
  * split-stack code, which it may preempt asynchronously (preempt.c). */
         .section .note.goro,"a",@note
@@ -57,4 +77,6 @@ __morestack_allocate_stack_space:
         .long   1                       /* version */
 
         .section .note.GNU-split-stack,"",@progbits
+/* __wrap_pthread_create has no prologue for gold to rewrite. */
+        .section .note.GNU-no-split-stack,"",@progbits
         .section .note.GNU-stack,"",@progbits

@@ -8,7 +8,10 @@
  * below park the G, not the thread.
  *
  * Build with the flags of `pkg-config --cflags --libs goro` (they add
- * -fsplit-stack and the link options the copying stacks need).
+ * -fsplit-stack and the link options the copying stacks need), in one
+ * command (`cc $(pkg-config --cflags --libs goro) prog.c -o prog`) or
+ * compiling with --cflags and linking with --libs, in any order and with
+ * the compile flags on the link line too.
  *
  * Every function that can fail returns 0 (or a count, or an id) on success
  * and a negative errno value on failure.
@@ -60,7 +63,9 @@ typedef void (*goro_fn)(void *arg);
  * README.md), run main_fn(arg) as the first G and return 0 when it returns.
  * Returns -EINVAL for a NULL main_fn or a bad GORO_* value (a message on
  * stderr names it), -EALREADY if the runtime already ran in this process,
- * -EBUSY when called from inside a G. */
+ * -EBUSY when called from inside a G, -ENOEXEC when the program's
+ * split-stack code was linked with libgcc's __morestack instead of goro's
+ * (link flags other than pkg-config's; a message says which). */
 GORO_EXTERN int goro_run(goro_fn main_fn, void *arg);
 
 /* Spawn a G running fn(arg). Returns its id (> 0); -EINVAL for a NULL fn,

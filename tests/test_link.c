@@ -77,3 +77,84 @@ Test(link, the_switch_path_keeps_the_plain_stack_check)
                   "functions that do:\n%s", hot[i], out);
     }
 }
+
+/* ---- every way a user builds a program ------------------------------------
+ * tests/link/prog.c built in a scratch directory by each command line that
+ * goro.h and the README allow, then run: its Gs grow and all agree. */
+
+static void build_and_run(const char *build)
+{
+    const char *pc = getenv("GORO_PKG_CONFIG_PATH");
+    const char *src = getenv("GORO_SRCDIR");
+    cr_assert(pc && src, "GORO_PKG_CONFIG_PATH or GORO_SRCDIR is not set "
+              "(run through make test)");
+    char dir[] = "/tmp/goro-build.XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && cp %s/tests/link/prog.c . && "
+             "export PKG_CONFIG_PATH=%s && { %s; } 2>&1 && ./prog; "
+             "rc=$?; cd / && rm -rf %s; exit $rc",
+             dir, src, pc, build, dir);
+    char *out = test_command(cmd);
+    cr_expect(strstr(out, "rc=0 ") != NULL && strstr(out, "same=1") != NULL,
+              "%s:\n%s", build, out);
+}
+
+Test(build, gcc_in_one_line, .timeout = 120)
+{
+    build_and_run("gcc $(pkg-config --cflags --libs goro) prog.c -o prog");
+}
+
+Test(build, clang_in_one_line, .timeout = 120)
+{
+    build_and_run("clang $(pkg-config --cflags --libs goro) prog.c -o prog");
+}
+
+Test(build, gcc_in_two_steps, .timeout = 120)
+{
+    build_and_run("gcc $(pkg-config --cflags goro) -O2 -c prog.c && "
+                  "gcc prog.o $(pkg-config --libs goro) -o prog");
+}
+
+Test(build, clang_in_two_steps, .timeout = 120)
+{
+    build_and_run("clang $(pkg-config --cflags goro) -O2 -c prog.c && "
+                  "clang prog.o $(pkg-config --libs goro) -o prog");
+}
+
+/* The usual Makefile line, $(CC) $(CFLAGS) prog.c $(LDLIBS): -fsplit-stack
+ * on the link line too, where gcc's driver adds --wrap=pthread_create. */
+Test(build, compile_flags_on_the_link_line, .timeout = 120)
+{
+    build_and_run("gcc $(pkg-config --cflags goro) prog.c "
+                  "$(pkg-config --libs goro) -o prog");
+}
+
+Test(build, make_builtin_rules, .timeout = 120)
+{
+    build_and_run("make -f /dev/null prog CFLAGS=\"$(pkg-config --cflags "
+                  "goro)\" LDLIBS=\"$(pkg-config --libs goro)\"");
+}
+
+/* Linked without goro's stubs, libgcc's __morestack is the program's and
+ * its constructor sets the main thread's guard: the runtime says so and
+ * stops instead of running Gs on segmented stacks. */
+Test(build, libgcc_morestack_is_refused_with_the_fix, .timeout = 120)
+{
+    const char *pc = getenv("GORO_PKG_CONFIG_PATH");
+    const char *src = getenv("GORO_SRCDIR");
+    cr_assert(pc && src);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "ulimit -c 0; d=$(mktemp -d) && cd $d && export PKG_CONFIG_PATH=%s && "
+             "gcc -fsplit-stack -fuse-ld=gold $(pkg-config --cflags goro) "
+             "%s/tests/link/prog.c -o prog -L$(pkg-config --variable=libdir "
+             "goro) -Wl,-rpath,$(pkg-config --variable=libdir goro) -lgoro "
+             "&& { ./prog 2>&1; echo status=$?; }; cd / && rm -rf $d",
+             pc, src);
+    char *out = test_command(cmd);
+    cr_expect(strstr(out, "libgcc's __morestack") != NULL, "%s", out);
+    cr_expect(strstr(out, "pkg-config --libs goro") != NULL, "%s", out);
+    cr_expect(strstr(out, "status=0") == NULL, "%s", out);
+}

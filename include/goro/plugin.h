@@ -2,7 +2,8 @@
  * goro/plugin.h - the task plugin ABI of gorod.
  *
  * A plugin is a shared object built with the flags of
- * `pkg-config --cflags --libs goro` that defines its entry with
+ * `pkg-config --cflags --libs goro` (`cc -shared -fPIC $(pkg-config
+ * --cflags --libs goro) plugin.c -o plugin.so`) that defines its entry with
  * GORO_PLUGIN_DEFINE. gorod runs start(args) as a G (it may spawn more) and
  * calls stop() when asked to stop or reload.
  */

@@ -1,5 +1,5 @@
 /*
- * elfnote.c - whether a shared object was built with -fsplit-stack.
+ * elfnote.c - whether a shared object was built with goro's split-stack flags.
  *
  * gcc and clang mark every object file compiled with -fsplit-stack with an
  * empty section named .note.GNU-split-stack, and the linker keeps it in the
@@ -7,7 +7,10 @@
  * which calls need the non-split headroom; see SPLIT-STACK.md). A plugin
  * without it has functions with no prologue check: run on a small copying
  * stack they would overflow it silently. gorod refuses such a plugin unless
- * its configuration says `stack: fixed`.
+ * its configuration says `stack: fixed`. One that has it must also have
+ * .note.goro, the note of goro's morestack stubs (asm/morestack_stub.S):
+ * without them its prologues would call libgcc's segmented-stack
+ * __morestack, linked in silently when the stubs are missing.
  *
  * The check reads the ELF header and the section header table with pread,
  * then the section-header string table (e_shstrndx), and looks for the name.
@@ -30,8 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define NOTE_NAME ".note.GNU-split-stack"
 
 /* Refuse tables larger than this: no real shared object has 64Ki sections
  * with a 16 MiB name table, and it bounds the memory a hostile file costs. */
@@ -72,7 +73,7 @@ static bool in_file(uint64_t off, uint64_t n, uint64_t fsize)
     return off <= fsize && n <= fsize - off;
 }
 
-int elf_has_split_stack_note(const char *path, char *why, size_t len)
+int elf_has_section(const char *path, const char *name, char *why, size_t len)
 {
     int fd = -1, ret = -1;
     Elf64_Shdr *sh = NULL;
@@ -202,7 +203,7 @@ int elf_has_split_stack_note(const char *path, char *why, size_t len)
         uint64_t off = sh[i].sh_name;
         if (off >= nsize)
             continue;       /* a bad name cannot be ours */
-        if (strcmp(names + off, NOTE_NAME) == 0) {
+        if (strcmp(names + off, name) == 0) {
             ret = 1;
             break;
         }
@@ -220,4 +221,9 @@ err:
     if (fd >= 0)
         close(fd);
     return fail(why, len, msg);
+}
+
+int elf_has_split_stack_note(const char *path, char *why, size_t len)
+{
+    return elf_has_section(path, ".note.GNU-split-stack", why, len);
 }

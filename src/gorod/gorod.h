@@ -216,8 +216,10 @@ int sd_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * $WATCHDOG_PID), in ns; 0 when none. */
 int64_t sd_watchdog_ns(void);
 
-/* Whether the ELF shared object at path has a .note.GNU-split-stack section:
- * 1 yes, 0 no, -1 not a readable 64-bit ELF file (why says what). */
+/* Whether the ELF shared object at path has a section of that name: 1 yes,
+ * 0 no, -1 not a readable 64-bit ELF file (why says what). */
+int elf_has_section(const char *path, const char *name, char *why, size_t len);
+/* elf_has_section for .note.GNU-split-stack. */
 int elf_has_split_stack_note(const char *path, char *why, size_t len);
 
 #endif

@@ -8,7 +8,8 @@
  *   - it carries .note.GNU-split-stack (read from the ELF file: the section
  *     is not mapped), unless its entry says `stack: fixed`: code built
  *     without -fsplit-stack has no prologue checks, and would run off a
- *     2 KiB stack that the runtime cannot see it needs to grow;
+ *     2 KiB stack that the runtime cannot see it needs to grow; and with
+ *     it, .note.goro: goro's morestack stubs, not libgcc's __morestack;
  *   - dlopen(RTLD_NOW | RTLD_LOCAL) succeeds: every symbol bound now, so a
  *     missing one is a refusal and not a crash later (not RTLD_DEEPBIND: it
  *     gives the plugin its own malloc lookups, which breaks jemalloc);
@@ -127,6 +128,17 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
                      "plugin %s: %s: no .note.GNU-split-stack section: not "
                      "built with -fsplit-stack (use the flags of pkg-config "
                      "--cflags goro, or set `stack: fixed`)",
+                     c->name, c->path);
+            return NULL;
+        }
+        if (elf_has_section(c->path, ".note.goro", why, sizeof why) != 1) {
+            snprintf(err, len,
+                     "plugin %s: %s: split-stack code without goro's "
+                     "morestack stubs (no .note.goro section): libgcc's "
+                     "segmented-stack __morestack would run on goro's "
+                     "stacks; link it with the flags of pkg-config --libs "
+                     "goro (-Wl,--whole-archive -lgoro_morestack "
+                     "-Wl,--no-whole-archive)",
                      c->name, c->path);
             return NULL;
         }

@@ -2017,6 +2017,18 @@ int goro_run(goro_fn main_fn, void *arg)
         return -EINVAL;
     if (getg() != NULL)
         return -EBUSY;
+    /* The runtime leaves %fs:0x70 at 0 on threads it does not run. A value
+     * there now was put by libgcc's segmented-stack support, whose
+     * constructor sets it on the main thread: the program was linked with
+     * libgcc's __morestack instead of goro's, and its first function call
+     * on a G stack would start a segmented stack there. */
+    if (getguard() != 0) {
+        print("goro: this program's split-stack code is linked with libgcc's "
+              "__morestack, not goro's: link with the flags of `pkg-config "
+              "--libs goro` (they include -Wl,--whole-archive "
+              "-lgoro_morestack)\n");
+        return -ENOEXEC;
+    }
     int expected = 0;
     if (!atomic_compare_exchange_strong(&runtime_state, &expected, 1))
         return -EALREADY;

@@ -526,6 +526,13 @@ static inline void setguard(uintptr_t v)
     __asm__ volatile("movq %0, %%fs:0x70" :: "r"(v) : "memory");
 }
 
+static inline uintptr_t getguard(void)
+{
+    uintptr_t v;
+    __asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+    return v;
+}
+
 static inline uintptr_t getsp(void)
 {
     uintptr_t sp;

@@ -1134,8 +1134,17 @@ void newstack(g *gp)
 void morestackbad(g *gp, uintptr_t frame)
 {
     if (gp == NULL) {
+        /* The runtime leaves 0 in the guard of threads it does not run;
+         * libgcc's segmented-stack support sets it on the main thread (a
+         * constructor of its __morestack). Clear it first: the report's
+         * own calls must not come back here. */
+        setguard(0);
         print("runtime: __morestack on a thread the runtime does not run "
-              "(sp=%#lx, guard set by someone else)\n", (unsigned long)frame);
+              "(sp=%#lx): its guard was set by libgcc's split-stack support, "
+              "so the program was linked with libgcc's __morestack instead "
+              "of goro's: link with the flags of `pkg-config --libs goro` "
+              "(-Wl,--whole-archive -lgoro_morestack)\n",
+              (unsigned long)frame);
         throw("morestack on a foreign thread");
     }
     print("runtime: morestack on g0 (m%d): sp=%#lx g0 stack [%#lx, %#lx)\n",

@@ -99,9 +99,12 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
              "  - {name: undefsym, path: %s}\n"
              "  - {name: missing, path: %s/nothere.so}\n"
              "  - {name: notelf, path: %s}\n"
-             "  - {name: hello, path: %s}\n",
+             "  - {name: libgcc, path: %s}\n"
+             "  - {name: hello, path: %s}\n"
+             "  - {name: oneline, path: %s}\n",
              TP("noentry"), TP("badabi"), TP("fixed_nosplit"),
-             TP("undefsym"), d.dir, d.conf, TP("hello"));
+             TP("undefsym"), d.dir, d.conf, TP("hello_libgcc"), TP("hello"),
+             TP("hello_oneline"));
     dmn_run(&d, NULL, p);
     char *log = adm_slurp(d.log);
     struct { const char *name, *why; } want[] = {
@@ -111,6 +114,7 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
         {"undefsym", "cannot load: "},
         {"missing", "No such file or directory"},
         {"notelf", "not an ELF file"},
+        {"libgcc", "without goro's morestack stubs"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char line[256];
@@ -127,7 +131,9 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
     }
     char *out = ctl(&d, "plugins");
     cr_assert_not_null(strstr(out, "hello"), "%s", out);
+    cr_assert_not_null(strstr(out, "oneline"), "%s", out);
     cr_assert_null(strstr(out, "noentry"), "%s", out);
+    cr_assert_null(strstr(out, "libgcc"), "%s", out);
     free(out);
     free(log);
     cr_assert_eq(adm_stop(&d), 0);
