@@ -54,6 +54,12 @@ BASEFLAGS   := -std=gnu11 -fPIC -fsplit-stack -fno-omit-frame-pointer \
                -Iinclude -Isrc/runtime -MMD -MP $(WARN) $(SANFLAGS)
 RTFLAGS     := $(BASEFLAGS) -fvisibility=hidden -D_GNU_SOURCE
 SPLITLD     := -fuse-ld=gold -Wl,--split-stack-adjust-size=$(HEADROOM) -Wl,-z,now
+# Programs, plugins and gorod reach the libc functions of cgocall.h through
+# goro's wrappers (src/runtime/cgocall.c): -Wl,--wrap=NAME for each. Never
+# the runtime itself, nor the test binary that links its objects.
+LPAREN      := (
+LIBCWRAP    := -Wl,$(shell sed -n 's/^[A-Z]*$(LPAREN)\([a-z_0-9]*\).*/--wrap=\1/p' \
+                  src/runtime/cgocall.h | paste -sd, -)
 LIBS        := -luv -ljemalloc -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
@@ -94,10 +100,11 @@ define make_pc
 	@mkdir -p $(dir $(2))
 	$(Q)sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(3)|' -e 's|@INCLUDEDIR@|$(4)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@HEADROOM@|$(HEADROOM)|' \
+	    -e 's|@LIBCWRAP@|$(LIBCWRAP)|' \
 	    scripts/goro.pc.in > $(2)
 endef
 
-$(PC): scripts/goro.pc.in Makefile
+$(PC): scripts/goro.pc.in Makefile src/runtime/cgocall.h
 	@echo "  GEN     $@"
 	$(call make_pc,$(CURDIR)/$(BUILD),$@,$(CURDIR)/$(BUILD)/lib,$(CURDIR)/include)
 
@@ -123,7 +130,7 @@ $(BUILD)/obj/gorod/%.o: src/gorod/%.c
 $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(SPLITLD) -Wl,--export-dynamic-symbol=gorod_served \
+	$(Q)$(CC) $(SPLITLD) $(LIBCWRAP) -Wl,--export-dynamic-symbol=gorod_served \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
 	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 
@@ -197,6 +204,16 @@ $(BUILD)/tests/preemptprog_%: tests/link/preempt.c $(LIB) $(STUBLIB) $(PC)
 	    -$(call variant_opt,$*) -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# Gs that call libc (tests/link/libc.c), built the same four ways.
+LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
+$(BUILD)/tests/libcprog_%: tests/link/libc.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($*, pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(call variant_cc,$*) $$(pkg-config --cflags goro) $(WARN) \
+	    -$(call variant_opt,$*) -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
 # The daemon's tests drive the real gorod and goroctl (tests/gorod/, a
 # Criterion binary of its own) with the example plugins and the test plugins
 # of tests/gorod/plugins/: NAME.c built like any plugin, NAME_nosplit.c
@@ -250,12 +267,13 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
 	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
+	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)

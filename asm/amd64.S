@@ -451,6 +451,130 @@ asyncPreempt:
         .cfi_endproc
         .size   asyncPreempt, .-asyncPreempt
 
+/*
+ * asmcgocall: the way of the SYSTEM wrappers (cgocall.c) onto g0. %r11 is
+ * the C function; the argument registers (rdi, rsi, rdx, rcx, r8, r9, rax
+ * and xmm0-7) reach it untouched, and its results (rax, rdx, xmm0-1) come
+ * back untouched: only %r10 and %r11 are used before the call, %rcx after
+ * it. Like systemstack, the G stays the M's current G; only the stack and
+ * the guard change (sysmon's stackPreempt, if it came meanwhile, is in
+ * gp->stackguard0 and goes back into the guard with it). On g0, or on a
+ * thread that is not an M, a tail call.
+ */
+        .globl  asmcgocall
+        .hidden asmcgocall
+        .type   asmcgocall, @function
+asmcgocall:
+        .cfi_startproc
+        movq    goro_tls_g@gottpoff(%rip), %r10
+        movq    %fs:(%r10), %r10        /* gp */
+        testq   %r10, %r10
+        jz      .Lcgocall_direct
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbp, 0
+        movq    %rsp, %rbp              /* the G's sp, kept across the call */
+        .cfi_def_cfa_register rbp
+        pushq   %rbx
+        pushq   %r12
+        .cfi_offset rbx, -24
+        .cfi_offset r12, -32
+        movq    %r10, %rbx              /* gp */
+        movq    G_M(%r10), %r10
+        movq    M_G0(%r10), %r10        /* g0 */
+        cmpq    %rbx, %r10
+        je      .Lcgocall_on_g0
+        movq    goro_tls_g@gottpoff(%rip), %r12
+        movq    %r10, %fs:(%r12)        /* g0 runs, with its guard */
+        movq    G_STACKGUARD0(%r10), %r12
+        movq    %r12, %fs:TCB_STACKGUARD
+        movq    G_SCHED_SP(%r10), %rsp  /* 16-aligned */
+        call    *%r11
+        TLS_G_OFFSET(%rcx)
+        SETG    %rbx, %rcx, %r12        /* gp again, with its guard */
+        leaq    -16(%rbp), %rsp
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        .cfi_def_cfa rsp, 8
+        ret
+.Lcgocall_on_g0:
+        .cfi_def_cfa rbp, 16
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        .cfi_def_cfa rsp, 8
+.Lcgocall_direct:
+        jmp     *%r11
+        .cfi_endproc
+        .size   asmcgocall, .-asmcgocall
+
+/*
+ * The wrappers of cgocall.h. The address of each libc function is a word
+ * of .data.rel.ro (goro_libc_NAME) read at run time, never a relocation in
+ * this text: gold takes any reference from split-stack code to a function
+ * without the split-stack note for a call into non-split code and would
+ * rewrite the wrapper's stack check to demand the non-split headroom, the
+ * very cost the wrappers are there to avoid.
+ */
+.macro LIBCADDR name
+.ifndef goro_libc_\name
+        .pushsection .data.rel.ro,"aw"
+        .balign 8
+        .globl  goro_libc_\name
+        .hidden goro_libc_\name
+goro_libc_\name:
+        .quad   \name
+        .popsection
+.endif
+.endm
+
+/* A leaf: the stack check of a small split-stack frame (the guard area
+ * below the guard covers the routine's few bytes), then a tail call. When
+ * the check fails (the stack is short, or sysmon asks the G to stop),
+ * __morestack grows or stops the G and resumes at the jump, as it resumes
+ * any function's body. */
+.macro LEAFWRAP name
+        LIBCADDR \name
+        .globl  __wrap_\name
+        .type   __wrap_\name, @function
+__wrap_\name:
+        .cfi_startproc
+        cmpq    %fs:TCB_STACKGUARD, %rsp
+        jb      1f
+2:      jmp     *goro_libc_\name(%rip)
+1:      xorl    %r10d, %r10d
+        xorl    %r11d, %r11d
+        call    __morestack
+        ret
+        jmp     2b
+        .cfi_endproc
+        .size   __wrap_\name, .-__wrap_\name
+.endm
+
+/* Anything else: on g0. */
+.macro SYSWRAP name
+        LIBCADDR \name
+        .globl  __wrap_\name
+        .type   __wrap_\name, @function
+__wrap_\name:
+        .cfi_startproc
+        movq    goro_libc_\name(%rip), %r11
+        jmp     asmcgocall
+        .cfi_endproc
+        .size   __wrap_\name, .-__wrap_\name
+.endm
+
+#define LEAF(name) LEAFWRAP name
+#define SYSTEM(name) SYSWRAP name
+#define VARIADIC(name, vname, ...) LIBCADDR vname
+#define BLOCKING(name, ...) LIBCADDR name
+#include "../src/runtime/cgocall.h"
+#undef LEAF
+#undef SYSTEM
+#undef VARIADIC
+#undef BLOCKING
+
 /* Names. Inside libgoro.so the entry points are the hidden __morestack*
  * symbols, so libgoro's own split-stack code binds to them directly. They
  * are exported as goro_morestack* for the stubs (asm/morestack_stub.S) that

@@ -158,3 +158,40 @@ Test(build, libgcc_morestack_is_refused_with_the_fix, .timeout = 120)
     cr_expect(strstr(out, "pkg-config --libs goro") != NULL, "%s", out);
     cr_expect(strstr(out, "status=0") == NULL, "%s", out);
 }
+
+/* ---- Gs that call libc (tests/link/libc.c) ---------------------------------
+ * Each mode of each of the four builds (gcc and clang, -O0 and -O2). */
+
+static const char *const libc_variants[] = {
+    "gcc_O0", "gcc_O2", "clang_O0", "clang_O2",
+};
+
+static void run_libc(const char *mode, const char *env)
+{
+    const char *base = getenv("GORO_LIBCPROG");
+    cr_assert_not_null(base, "GORO_LIBCPROG is not set (run through make test)");
+    for (size_t i = 0; i < sizeof libc_variants / sizeof libc_variants[0];
+         i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s %s_%s %s 2>&1", env, base,
+                 libc_variants[i], mode);
+        char *out = test_command(cmd);
+        cr_expect(strstr(out, "\nok\n") != NULL || strncmp(out, "ok\n", 3) == 0,
+                  "%s:\n%s", cmd, out);
+    }
+}
+
+Test(libc, gs_that_call_libc_keep_their_small_stacks, .timeout = 120)
+{
+    run_libc("calls", "GORO_STACK_SCAN_INTERVAL=0");
+}
+
+Test(libc, values_survive_stacks_moved_inside_the_wrappers, .timeout = 120)
+{
+    run_libc("deep", "");
+}
+
+Test(libc, blocking_calls_return_in_full_and_free_the_p, .timeout = 120)
+{
+    run_libc("block", "GORO_PROCS=1");
+}
