@@ -22,7 +22,7 @@
  *
  * Output: one line per round, the median, the runtime's figures at the end
  * and a last machine-readable line
- *   RESULT libcspawn_ns_per_g <median ns per G>
+ *   RESULT libcspawn_ns_per_g_<procs>p <median ns per G>
  */
 #include <goro.h>
 
@@ -42,6 +42,7 @@ static long nflag = DEFAULT_N;
 static int rounds = DEFAULT_ROUNDS;
 static double *round_ns;        /* ns per G of each round */
 static goro_wg *wg;
+static uint64_t procs;          /* the runtime's Ps, for the RESULT name */
 static int status = 1;          /* exit status; 0 once the main G finished */
 
 static void worker(void *arg)
@@ -103,6 +104,7 @@ static void main_g(void *arg)
     printf("per G: %.2f stack grows, %.0f bytes copied by them\n",
            (double)(st.stack_grows - st0.stack_grows) / ng,
            (double)(st.stack_copied_bytes - st0.stack_copied_bytes) / ng);
+    procs = st.procs;
     status = 0;
 }
 
@@ -125,7 +127,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (status == 0)
-        printf("RESULT libcspawn_ns_per_g %.1f\n", median(round_ns, rounds));
+        printf("RESULT libcspawn_ns_per_g_%" PRIu64 "p %.1f\n", procs,
+               median(round_ns, rounds));
     free(round_ns);
     return status;
 }

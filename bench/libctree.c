@@ -25,7 +25,7 @@
  *
  * Output: one line per round, the median, the runtime's figures at the end
  * and a last machine-readable line
- *   RESULT libctree_ms <median ms per tree>
+ *   RESULT libctree_ms_<procs>p <median ms per tree>
  */
 #include <goro.h>
 
@@ -52,6 +52,7 @@ static long depth = DEFAULT_DEPTH;
 static int rounds = DEFAULT_ROUNDS;
 static long nodes;              /* in a tree */
 static double *round_ms;        /* ms per tree of each round */
+static uint64_t procs;          /* the runtime's Ps, for the RESULT name */
 static int status = 1;          /* exit status; 0 once the main G finished */
 
 static void oom(void)
@@ -146,6 +147,7 @@ static void main_g(void *arg)
     printf("per G: %.2f stack grows, %.0f bytes copied by them\n",
            (double)(st.stack_grows - st0.stack_grows) / ng,
            (double)(st.stack_copied_bytes - st0.stack_copied_bytes) / ng);
+    procs = st.procs;
     status = 0;
 }
 
@@ -186,7 +188,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (status == 0)
-        printf("RESULT libctree_ms %.1f\n", median(round_ms, rounds));
+        printf("RESULT libctree_ms_%" PRIu64 "p %.1f\n", procs,
+               median(round_ms, rounds));
     free(round_ms);
     return status;
 }

@@ -12,7 +12,7 @@
 //
 //	GOMAXPROCS=2 build/bench/go/libcspawn [-n N] [-r R]   (default 1000000, 5)
 //
-// Output ends with: RESULT libcspawn_ns_per_g <median>
+// Output ends with: RESULT libcspawn_ns_per_g_<procs>p <median>
 package main
 
 import (
@@ -58,5 +58,5 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("GCs: %d\n", ms.NumGC)
 	sort.Float64s(res)
-	fmt.Printf("RESULT libcspawn_ns_per_g %.1f\n", res[len(res)/2])
+	fmt.Printf("RESULT libcspawn_ns_per_g_%dp %.1f\n", runtime.GOMAXPROCS(0), res[len(res)/2])
 }

@@ -14,7 +14,7 @@
 //
 //	GOMAXPROCS=2 build/bench/go/libctree [-f FANOUT] [-d DEPTH] [-r R]   (default 10, 6, 5)
 //
-// Output ends with: RESULT libctree_ms <median>
+// Output ends with: RESULT libctree_ms_<procs>p <median>
 package main
 
 import (
@@ -86,5 +86,5 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("GCs: %d\n", ms.NumGC)
 	sort.Float64s(res)
-	fmt.Printf("RESULT libctree_ms %.1f\n", res[len(res)/2])
+	fmt.Printf("RESULT libctree_ms_%dp %.1f\n", runtime.GOMAXPROCS(0), res[len(res)/2])
 }
