@@ -6,7 +6,9 @@
  * uses a little stack (a 256-byte local array in a call, well under the
  * 2 KiB starting stack; with -l in the frame it parks in, so that those
  * bytes stay in use while it waits), signals a "ready" wait group and
- * blocks on the mutex.
+ * blocks on the mutex. With -c it first calls libc: snprintf() into a
+ * local buffer, malloc() of 64 bytes, a copy of the buffer into them and
+ * free(), in a call that has returned when the G parks.
  * Once all N are ready the main G sleeps 100 ms so the last of them are
  * parked, reads RSS again and prints (RSS_after - RSS_before) / N: what a
  * parked G costs in memory, everything the runtime allocated for it
@@ -16,7 +18,7 @@
  *
  * Run:
  *   make build/bench/parked_rss
- *   GORO_PROCS=2 build/bench/parked_rss [-n N] [-g KIB] [-l]
+ *   GORO_PROCS=2 build/bench/parked_rss [-n N] [-g KIB] [-l] [-c]
  *     -n N   Gs to park (default 100000)
  *     -g KIB each G first grows its stack to about KIB KiB in a recursion
  *            and returns from it; stack scans then shrink the parked Gs
@@ -24,14 +26,18 @@
  *            with 256 bytes of locals live uses more than a quarter of
  *            2 KiB, so -l -g keeps it at 4 KiB)
  *     -l     the 256-byte array stays live in the frame the G parks in
+ *     -c     each G calls libc first (see above); the stack scans are
+ *            turned off (GORO_STACK_SCAN_INTERVAL=0, set by the program),
+ *            so the figure is what the Gs cost before any scan shrank
+ *            their stacks; not with -g
  *
  * Output: the RSS figures, the runtime's stack figures and a last
  * machine-readable line
- *   RESULT parked_rss[_after_growth_and_scan][_live_local]_bytes_per_g <bytes>
+ *   RESULT parked_rss[_libc][_after_growth_and_scan][_live_local]_bytes_per_g <bytes>
  */
 #include <goro.h>
 
-#define BENCH_USAGE "[-n N] [-g KIB] [-l]"
+#define BENCH_USAGE "[-n N] [-g KIB] [-l] [-c]"
 #include "bench.h"
 
 #include <fcntl.h>
@@ -40,15 +46,18 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_N 100000L
 #define SETTLE_NS (100 * 1000 * 1000)  /* let the last Gs reach the mutex */
 #define LOCAL_BYTES 256                 /* stack each G touches */
+#define LIBC_BYTES 64                   /* -c: formatted, malloc'd, freed */
 
 static long nflag = DEFAULT_N;
 static long growkib;             /* -g: grow to this much stack first */
 static bool livelocal;           /* -l: park with the local array live */
+static bool libc;                /* -c: call libc before parking */
 static long shrinkscans;         /* scans run before measuring */
 static goro_mutex *mu;          /* held by the main G while the Gs park */
 static goro_wg *ready;          /* each G: about to park */
@@ -101,6 +110,21 @@ __attribute__((noinline)) static void touch(void)
         local[i] = (unsigned char)i;
 }
 
+/* -c: the G's calls into libc before it parks. */
+__attribute__((noinline)) static void call_libc(long i)
+{
+    char buf[LIBC_BYTES];
+    snprintf(buf, sizeof buf, "G %ld", i);
+    char *p = malloc(sizeof buf);
+    if (p == NULL) {
+        fprintf(stderr, "parked_rss: malloc: out of memory\n");
+        exit(1);
+    }
+    memcpy(p, buf, sizeof buf);
+    __asm__ volatile("" : : "r"(p) : "memory");  /* p is used */
+    free(p);
+}
+
 static void park(void)
 {
     goro_wg_done(ready);
@@ -120,7 +144,8 @@ __attribute__((noinline)) static void touch_and_park(void)
 
 static void parker(void *arg)
 {
-    (void)arg;
+    if (libc)
+        call_libc((long)(intptr_t)arg);
     if (growkib > 0)
         sink = grow(growkib * 1024 / 256);
     if (livelocal) {
@@ -148,7 +173,7 @@ static void main_g(void *arg)
     goro_wg_add(ready, nflag);
     goro_wg_add(done, nflag);
     for (long i = 0; i < nflag; i++) {
-        int64_t id = goro_go(parker, NULL);
+        int64_t id = goro_go(parker, (void *)(intptr_t)i);
         if (id < 0) {
             fprintf(stderr, "parked_rss: goro_go: error %" PRId64 "\n", id);
             /* The Gs not spawned will never call done. */
@@ -186,6 +211,12 @@ static void main_g(void *arg)
            after / 1024, st.gs_live, st.stack_bytes_inuse,
            (double)st.stack_bytes_inuse / (double)nflag);
     printf("rss after joining:   %ld KiB\n", joined / 1024);
+    printf("stack grows=%" PRIu64 " (%.2f per G), shrinks=%" PRIu64
+           " before measuring\n", st.stack_grows,
+           (double)st.stack_grows / (double)nflag, st.stack_shrinks);
+    if (libc)
+        printf("each G called snprintf, malloc and free first; "
+               "no stack scan (GORO_STACK_SCAN_INTERVAL=0)\n");
     if (growkib > 0)
         printf("each G grew to ~%ld KiB first; %ld scans shrank them back\n",
                growkib, shrinkscans);
@@ -203,16 +234,23 @@ out:
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "n:g:l")) != -1) {
+    while ((c = getopt(argc, argv, "n:g:lc")) != -1) {
         switch (c) {
         case 'n': nflag = parse_pos(argv[0], optarg, INT64_MAX / 2); break;
         case 'g': growkib = parse_pos(argv[0], optarg, 1048576); break;
         case 'l': livelocal = true; break;
+        case 'c': libc = true; break;
         default: usage(argv[0]);
         }
     }
-    if (optind != argc)
+    if (optind != argc || (libc && growkib > 0))
         usage(argv[0]);
+    /* -c: the figure is taken before any scan shrank the stacks the libc
+     * calls left; goro_run reads this. */
+    if (libc && setenv("GORO_STACK_SCAN_INTERVAL", "0", 1) != 0) {
+        perror("parked_rss: setenv");
+        return 1;
+    }
 
     int rc = goro_run(main_g, NULL);
     if (rc != 0) {
@@ -220,7 +258,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (status == 0)
-        printf("RESULT parked_rss%s%s_bytes_per_g %.0f\n",
+        printf("RESULT parked_rss%s%s%s_bytes_per_g %.0f\n",
+               libc ? "_libc" : "",
                growkib > 0 ? "_after_growth_and_scan" : "",
                livelocal ? "_live_local" : "", per_g);
     return status;

@@ -6,6 +6,10 @@
 // 256-byte local array in a call (with -l: in the frame that parks, so that
 // it stays live), signal "ready" and block on the mutex; once all are
 // ready it sleeps 100 ms, reads RSS again and prints (after - before) / N.
+// With -c each goroutine first formats its index into a local buffer
+// (fmt.Appendf, snprintf's peer), allocates 64 bytes on the heap (they
+// escape, as the C G's malloc) and copies the buffer into them, in a call
+// that has returned when it parks; Go's garbage collector runs as usual.
 // With -g KIB each goroutine first grows its stack by a recursion using
 // about KIB KiB (256-byte frames), and the main goroutine runs
 // runtime.GC() twice before measuring, so that Go shrinks the parked
@@ -13,9 +17,9 @@
 //
 // Run (make bench builds it as build/bench/go/parked_rss):
 //
-//	GOMAXPROCS=2 build/bench/go/parked_rss [-n N] [-g KIB] [-l]   (default 100000)
+//	GOMAXPROCS=2 build/bench/go/parked_rss [-n N] [-g KIB] [-l] [-c]   (default 100000)
 //
-// Output ends with: RESULT parked_rss[_after_growth_and_scan][_live_local]_bytes_per_g X
+// Output ends with: RESULT parked_rss[_libc][_after_growth_and_scan][_live_local]_bytes_per_g X
 package main
 
 import (
@@ -78,11 +82,31 @@ func touchAndPark(park func()) {
 	sink += int(local[255])
 }
 
+// consume is called through a variable, so its argument escapes to the
+// heap.
+var consume = func(p *[64]byte) {}
+
+// callLibc (-c) is the peer of the C G's snprintf, malloc and free.
+//
+//go:noinline
+func callLibc(i int) {
+	var buf [64]byte
+	b := fmt.Appendf(buf[:0], "G %d", i)
+	p := new([64]byte)
+	copy(p[:], b)
+	consume(p)
+}
+
 func main() {
 	n := flag.Int("n", 100000, "goroutines to park")
 	growKiB := flag.Int("g", 0, "grow each stack to about this many KiB first")
 	live := flag.Bool("l", false, "park with the 256-byte array live in the frame")
+	libc := flag.Bool("c", false, "format into a local buffer and allocate before parking")
 	flag.Parse()
+	if *libc && *growKiB > 0 {
+		fmt.Fprintln(os.Stderr, "parked_rss: -c and -g do not go together")
+		os.Exit(2)
+	}
 	var mu sync.Mutex
 	var ready, done sync.WaitGroup
 	mu.Lock()
@@ -90,7 +114,10 @@ func main() {
 	ready.Add(*n)
 	done.Add(*n)
 	for i := 0; i < *n; i++ {
-		go func() {
+		go func(i int) {
+			if *libc {
+				callLibc(i)
+			}
 			if *growKiB > 0 {
 				sink = grow(*growKiB * 1024 / 256)
 			}
@@ -106,7 +133,7 @@ func main() {
 				park()
 			}
 			done.Done()
-		}()
+		}(i)
 	}
 	ready.Wait()
 	time.Sleep(100 * time.Millisecond)
@@ -125,6 +152,10 @@ func main() {
 	fmt.Printf("rss with all parked: %d KiB\n", after/1024)
 	fmt.Printf("rss after joining:   %d KiB\n", joined/1024)
 	suffix := ""
+	if *libc {
+		fmt.Printf("each goroutine formatted into a local buffer and allocated first\n")
+		suffix = "_libc"
+	}
 	if *growKiB > 0 {
 		fmt.Printf("each goroutine grew to ~%d KiB first; runtime.GC() twice\n", *growKiB)
 		suffix = "_after_growth_and_scan"
