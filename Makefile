@@ -80,10 +80,10 @@ $(BUILD)/obj/runtime/%.o: src/runtime/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(RTFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/asm/%.o: asm/%.S src/runtime/asmdefs.h
+$(BUILD)/obj/asm/%.o: asm/%.S
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
-	$(Q)$(CC) -c $< -o $@
+	$(Q)$(CC) -MMD -MP -c $< -o $@
 
 # The split-stack entry points each program and plugin links statically.
 $(STUBLIB): $(BUILD)/obj/asm/morestack_stub.o
