@@ -92,10 +92,12 @@ GORO_EXTERN void goro_sleep_ns(int64_t ns);
 GORO_EXTERN void goro_preempt_disable(void);
 GORO_EXTERN void goro_preempt_enable(void);
 
-/* Bracket a call that may block the thread (read on a pipe, a blocking
- * library call): meanwhile the G's processor may be handed to another
- * thread, so the other Gs go on running. Between the two, call nothing of
- * goro's; errno is kept. They do not nest. */
+/* Bracket a call that may block the thread (a blocking call inside another
+ * library): meanwhile the G's processor may be handed to another thread,
+ * so the other Gs go on running. Between the two, call nothing of goro's;
+ * errno is kept. They do not nest. The program's own calls of libc's
+ * blocking functions (sleep, poll, read, connect, ...: README.md, "Calls
+ * into libc") are bracketed so already, through the link flags of goro.pc. */
 GORO_EXTERN void goro_syscall_enter(void);
 GORO_EXTERN void goro_syscall_exit(void);
 

@@ -100,13 +100,16 @@ static uintptr_t libcall_g0(void *arg)
 /* blockingcall runs c as a system call of the G: its P is free for other Gs
  * while it lasts. Not from a signal handler that interrupted the G (its
  * stack is the M's signal stack, and the G's state may be half-changed
- * under it): there the call is made as it is. errno is the call's: the
- * runtime keeps it with the G if the G comes back on another M. */
+ * under it), and not inside the program's own goro_syscall_enter/exit
+ * (they do not nest): there the call is just made on g0. errno is the
+ * call's: the runtime keeps it with the G if the G comes back on another
+ * M. */
 static void blockingcall(libcall *c)
 {
     g *gp = getg();
     uintptr_t sp = getsp();
-    if (!onG(gp) || sp < gp->stack.lo || sp >= gp->stack.hi) {
+    if (!onG(gp) || sp < gp->stack.lo || sp >= gp->stack.hi ||
+        readgstatus(gp) != Grunning) {
         systemstack(libcall_g0, c);
         return;
     }

@@ -19,6 +19,14 @@
  * what cannot follow (a stack address kept on the heap or in another G) is
  * the contract of goro.h. Go's compiler makes the same copy exact.
  *
+ * A function that calls code without checks (libc, any other library)
+ * has gold make its prologue demand the non-split headroom (16 KiB) as
+ * well, which would put every G that calls malloc or snprintf on 32 KiB.
+ * The calls a program makes to the libc functions it uses most go
+ * instead through goro's wrappers, which keep the caller's check plain
+ * and run the function on the G's stack (a leaf) or on g0: cgocall.c says
+ * how, and what was rejected.
+ *
  * Allocation mirrors Go's stack.go:
  *
  *  - Small stacks (orders 0..stack_orders-1: 2, 4, 8, 16 KiB by default)
