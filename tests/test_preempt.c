@@ -381,3 +381,41 @@ Test(preempt, a_disabled_region_in_plugin_code_keeps_its_thread, .timeout = 120)
                      variants[i], out);
     }
 }
+
+/* Blocking calls the runtime is not told about (no goro_syscall_enter/exit)
+ * in a G that overran its slice, beside a call-free spinner: sysmon must not
+ * send its signal to a thread that waits in the kernel, where it would cut
+ * the call short (sleep returning early, EINTR from usleep, nanosleep, poll,
+ * select), while the spinner is still stopped by it (async > 0). The
+ * program checks each call's result and its duration (at least the time
+ * asked for; no upper bound). The three groups of calls of the four builds
+ * run at once: they mostly sleep, and the test takes as long as sleep(1)
+ * twice. */
+Test(preempt, blocking_calls_in_a_G_are_not_cut_short_by_the_signal,
+     .timeout = 120)
+{
+    static const char *groups[] = {"sleep", "timers", "io"};
+    enum { ngroups = 3, nruns = 4 * ngroups };
+    const char *base = getenv("GORO_PREEMPTPROG");
+    cr_assert_not_null(base, "GORO_PREEMPTPROG is not set (run through make "
+                             "test)");
+    FILE *f[nruns];
+    char cmd[nruns][4096];
+    for (int i = 0; i < nruns; i++) {
+        snprintf(cmd[i], sizeof cmd[i], "%s_%s blocking %s 2>&1", base,
+                 variants[i / ngroups], groups[i % ngroups]);
+        f[i] = popen(cmd[i], "r");
+        cr_assert_not_null(f[i], "cannot run %s", cmd[i]);
+    }
+    for (int i = 0; i < nruns; i++) {
+        static char out[16384];
+        size_t n = fread(out, 1, sizeof out - 1, f[i]);
+        out[n] = '\0';
+        int st = pclose(f[i]);
+        cr_expect_eq(st, 0, "%s exited with status %d:\n%s", cmd[i], st, out);
+        cr_expect_eq(field(out, "eintr="), 0, "%s:\n%s", cmd[i], out);
+        cr_expect_eq(field(out, "bad="), 0, "%s:\n%s", cmd[i], out);
+        cr_expect_gt(field(out, "calls="), 0, "%s:\n%s", cmd[i], out);
+        cr_expect_gt(field(out, "async="), 0, "%s:\n%s", cmd[i], out);
+    }
+}

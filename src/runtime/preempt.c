@@ -48,6 +48,54 @@
  * counts loads and unloads) and published for the handler through one
  * atomic pointer.
  *
+ * Not to a thread that waits in the kernel. A G may block its thread in a
+ * call the runtime is not told about (sleep, poll, read on a pipe, ...
+ * outside goro_syscall_enter/exit). Its P stays Prunning, so past the
+ * slice sysmon asks it to stop and, the guard not being honoured, would
+ * signal it at every look. The handler cannot preempt it there (libc is
+ * not preemptible code), and the signal only cuts the call short: sleep
+ * returns early, nanosleep, poll, select, epoll_wait and usleep fail with
+ * EINTR (SA_RESTART does not restart calls with timeouts). So before the
+ * signal goes, threadsleeps reads the thread's state from
+ * /proc/self/task/TID/stat: S, D or I (waiting), T or t (stopped) get no
+ * signal; the guard stays set, so the G stops at its first call after
+ * its call returns, and sysmon looks again at its next tick (and signals
+ * then if the thread computes). A thread that waits is not running the
+ * G's code, so no preemption is lost. R (on a CPU or waiting for one)
+ * gets the signal, and so does a thread whose state cannot be read (no
+ * /proc: the behaviour before). But a thread is R from its wake-up until
+ * it is back in user code, and sysmon's ticks and a call's timeout are
+ * timers alike: with the state alone 7 of 264 timed polls and selects of
+ * 200 ms got EINTR at their end, and on a loaded machine, where a woken
+ * thread waits milliseconds for a CPU, most of them. So a thread seen
+ * waiting is taken as computing again only once it has run wokeRun (100
+ * us of CPU, far more than the way out of a call) since a look that saw
+ * it R: its run time is the first field of /proc/self/task/TID/schedstat
+ * (without it the thread is spared one look). A G that blocks again at
+ * once is still exposed while it passes from user code into the next
+ * call (the microseconds between the look and the signal's arrival), and
+ * a G that blocks then computes without calls gets its signal a look or
+ * two later.
+ *   The fds are opened by sysmon the first time it needs them for that M
+ * (most Ms never do) and kept: a look is fstat and pread, 3 us
+ * (bench/threadstate; reopening each time costs 6-11 us), 0.6 us more for
+ * schedstat. fstat checks the inode, so that a program that closed an fd
+ * (and got the number again for another file) does not have its file
+ * read or closed by the runtime; then the file is opened anew. The M
+ * closes them as it exits.
+ * While a G blocks so, sysmon looks at the tick of the slice (an eighth of
+ * it), about 800 looks (2.5 ms of sysmon's CPU) per second at 10 ms.
+ * Rejected: /proc/self/task/TID/syscall ("running" or the call's number,
+ * 0.7-1.4 us), which for a thread that is going to sleep waits until it
+ * has left its CPU (wait_task_inactive, which may sleep a tick), on
+ * sysmon's thread, and is the owner's only (root's in a process that is
+ * not dumpable); schedstat's run time alone (0.6 us), which needs two looks to tell
+ * anything; a flag the G sets around its calls, which needs the calls
+ * wrapped (goro_syscall_enter/exit is that flag); blocking the signal in
+ * the G around such calls, which needs the same. Under valgrind, whose
+ * threads all wait while one runs, the state says nothing: the signal
+ * goes as before.
+ *
  * The XSAVE area lives on the heap, not on the stack: with AVX-512 it is
  * 2.7 KiB, more than a whole minimum stack, and a signal cannot grow one.
  *
@@ -59,9 +107,11 @@
 #include <jemalloc/jemalloc.h>
 #include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <unistd.h>
@@ -375,6 +425,137 @@ void preemptmdrop(m *mp)
     mp->xsavebuf = NULL;
 }
 
+/* ---- is the thread in the kernel? ------------------------------------------ */
+
+/* procopen opens /proc/self/task/TID/NAME, TID mp's thread, into f, or
+ * marks it as one that cannot be. */
+static void procopen(m *mp, procfile *f, const char *name)
+{
+    char path[64] = "/proc/self/task/", digits[12];
+    size_t n = 0, k = strlen(path);
+    for (unsigned t = (unsigned)mp->tid; n == 0 || t != 0; t /= 10)
+        digits[n++] = (char)('0' + t % 10);
+    while (n > 0)
+        path[k++] = digits[--n];
+    path[k++] = '/';
+    memcpy(path + k, name, strlen(name) + 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        f->fd = -2;
+        return;
+    }
+    f->fd = fd;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+}
+
+/* procours: f->fd is still the file procopen opened (the program may have
+ * closed it, and the number may name another file now). */
+static bool procours(const procfile *f)
+{
+    struct stat st;
+    return f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_dev == f->dev &&
+           st.st_ino == f->ino;
+}
+
+/* procread reads the first bytes of f (opening it the first time) into
+ * buf; <= 0 when it cannot. */
+static ssize_t procread(m *mp, procfile *f, const char *name, char *buf,
+                        size_t size)
+{
+    if (f->fd >= 0 && !procours(f))
+        f->fd = -1;  /* not ours any more: forget it, open anew */
+    if (f->fd == -1)
+        procopen(mp, f, name);
+    if (f->fd < 0)
+        return -1;
+    return pread(f->fd, buf, size, 0);
+}
+
+/* Run time a thread seen waiting must have had since a look that saw it
+ * runnable before it is taken as computing again: far more than the way
+ * out of a system call takes. */
+enum { wokeRun = 100000 };
+
+/* threadsleeps: mp's thread waits in the kernel, or may be on its way out
+ * of a wait (see the top): no signal. false when it computes or cannot be
+ * told; then the signal goes. sysmon, under sched.sysmonlock. */
+static bool threadsleeps(m *mp)
+{
+    if (RUNNING_ON_VALGRIND)
+        return false;  /* its threads all wait while one runs */
+    /* "TID (comm) S ...", comm being any 15 bytes: the state follows the
+     * last ')' among the first 64 bytes (after it come only numbers). */
+    char buf[64];
+    ssize_t n = procread(mp, &mp->statf, "stat", buf, sizeof buf);
+    char digits[12];
+    int k = 0;
+    for (unsigned t = (unsigned)mp->tid; k == 0 || t != 0; t /= 10)
+        digits[k++] = (char)('0' + t % 10);
+    if (n < k + 2)
+        return false;
+    for (int i = 0; i < k; i++)
+        if (buf[i] != digits[k - 1 - i])
+            return false;  /* not its line */
+    if (buf[k] != ' ' || buf[k + 1] != '(')
+        return false;
+    ssize_t rp = -1;
+    for (ssize_t i = n - 1; i > k + 1; i--)
+        if (buf[i] == ')') {
+            rp = i;
+            break;
+        }
+    if (rp < 0 || rp + 2 >= n || buf[rp + 1] != ' ')
+        return false;
+    switch (buf[rp + 2]) {
+    case 'S': case 'D': case 'I': case 'T': case 't':
+        mp->waited = true;
+        mp->runbase = -1;
+        return true;
+    default:
+        break;
+    }
+    if (!mp->waited)
+        return false;
+    /* Runnable, and seen waiting since it last computed: it computes once
+     * it has run wokeRun since a look that saw it runnable. schedstat's
+     * first field is its run time in ns. Without schedstat: spared once. */
+    char sb[64];
+    n = procread(mp, &mp->schedf, "schedstat", sb, sizeof sb - 1);
+    int64_t run = -1;
+    if (n > 0 && sb[0] >= '0' && sb[0] <= '9') {
+        run = 0;
+        for (ssize_t i = 0; i < n && sb[i] >= '0' && sb[i] <= '9'; i++)
+            run = run * 10 + (sb[i] - '0');
+    }
+    if (run < 0 || mp->runbase < 0) {
+        mp->runbase = run;
+        mp->waited = run >= 0;
+        return true;
+    }
+    if (run - mp->runbase < wokeRun)
+        return true;
+    mp->waited = false;
+    return false;
+}
+
+/* preemptmexit closes mp's /proc files as its thread ends (mexit, under
+ * sched.sysmonlock: sysmon is not reading them). */
+void preemptmexit(m *mp)
+{
+    procfile *fs[] = {&mp->statf, &mp->schedf};
+    for (int i = 0; i < 2; i++) {
+        if (fs[i]->fd >= 0 && procours(fs[i]))
+            close(fs[i]->fd);
+        fs[i]->fd = -1;
+    }
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 /* preemptone asks the G running on pp to stop: the guard, and the signal
@@ -405,12 +586,22 @@ bool preemptone(p *pp, bool signal)
         return false;           /* the guard alone */
     else
         cf--;
-    __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
+    if (!signal || !rtconf.async_preempt)
+        __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
     if (!signal && cf == 0)
         return true;            /* the guard alone, to see whether it
                                    still ignores it */
     if (!rtconf.async_preempt || !preemptmodules_refresh())
         return false;
+    if (atomic_load(&mp->signalpending) != 0)
+        return false;           /* one is on its way */
+    /* A thread blocked in the kernel is not running the G: the signal
+     * would only cut its call short. The guard stays; sysmon looks again
+     * at its next tick. Not known to call nothing either: callfree keeps
+     * what it was. */
+    if (threadsleeps(mp))
+        return false;
+    __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
     /* tgkill itself: glibc's pthread_kill adds two sigprocmask calls and
      * a getpid to guard against a thread that exits meanwhile, which the
      * caller rules out (sysmonlock, mp->dead). */

@@ -747,6 +747,7 @@ static m *allocm(void)
     unlock(&sched.lock);
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
     mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */
+    mp->statf.fd = mp->schedf.fd = -1;
     return mp;
 }
 
@@ -899,6 +900,7 @@ static NORETURN void mexit(m *mp)
     /* From now on sysmon leaves this thread alone. */
     lock(&sched.sysmonlock);
     mp->dead = true;
+    preemptmexit(mp);
     unlock(&sched.sysmonlock);
     if (mp == m0)
         longjmp(m0exit, 1);

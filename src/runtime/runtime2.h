@@ -270,6 +270,13 @@ struct goro_group {
     bool       waiting;       /* a G is in goro_group_wait; under lock */
 };
 
+/* A file of /proc the runtime keeps open: fd -1 not open, -2 cannot be;
+ * its device and inode tell whether the fd is still the runtime's. */
+typedef struct procfile {
+    int      fd;
+    uint64_t dev, ino;
+} procfile;
+
 struct m {
     g        *g0;            /* goroutine with the scheduling stack; offset
                                 known to asm */
@@ -306,6 +313,14 @@ struct m {
     uint32_t  fpmxcsr;
     uint16_t  fpucw;
     pid_t     tid;           /* its kernel thread id (preemptone's tgkill) */
+    /* What sysmon reads of its thread before signalling it (threadsleeps,
+     * preempt.c), under sched.sysmonlock: /proc/self/task/TID/stat and
+     * .../schedstat, opened the first time they are needed; whether it
+     * was seen waiting since it was last seen computing, and its run time
+     * (ns) at the first look that saw it running since (-1: none). */
+    procfile  statf, schedf;
+    bool      waited;
+    int64_t   runbase;
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -632,6 +647,7 @@ HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);
+HIDDEN void preemptmexit(m *mp);     /* its thread ends (sysmonlock held) */
 HIDDEN void asyncPreempt(void);      /* asm: where a preempted thread lands */
 HIDDEN NORETURN void asyncpreempt_m(g *gp);
 extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */

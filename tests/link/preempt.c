@@ -14,15 +14,34 @@
  *   preemptprog calls    procs=1: a spinner that calls a function beside
  *                        the sleeper: stopped at its calls, so the runtime
  *                        has no signal to send it
+ *   preemptprog blocking [sleep|timers|io|all [REPS]]
+ *                        procs=1: a G that has overrun its slice makes
+ *                        blocking calls outside goro_syscall_enter/exit
+ *                        (sleep, usleep, nanosleep, poll, select, read,
+ *                        accept, connect), each directly, through a
+ *                        pointer to libc's function and (but sleep and
+ *                        usleep) through syscall(); beside a call-free
+ *                        spinner. Each must return what it returns outside
+ *                        goro: the preemption signal must not cut it short
  *
  * Prints key=value pairs and exits 0 when every check held. */
+#define _GNU_SOURCE
 #include <goro.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile int stop;
 static int failures;
@@ -244,9 +263,301 @@ static void run_disable(void)
         failures++;
 }
 
+/* ---- blocking: calls the runtime does not know block ------------------------
+ * The G first spins without calls for 30 ms (a plain thread ends the spin):
+ * sysmon stops it by signal, which marks it as a G that calls nothing, so
+ * at the end of its next slice, in the middle of the blocking call that
+ * follows, sysmon would send the signal at once, and go on sending it at
+ * its looks while the call lasts. Each call is made three ways: directly
+ * (which a program linked with wrappers for these functions would bracket
+ * as a system call), through a pointer to libc's function found by dlsym
+ * (a pointer taken as `= sleep` in this file would be rewritten by
+ * --wrap=sleep just as the call), and through syscall(). */
+
+static volatile int spinstop;
+static int blk_eintr, blk_bad, blk_calls;
+
+static void *after_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return NULL;
+}
+
+static void *end_spin(void *arg)
+{
+    (void)arg;
+    after_ms(30);
+    spinstop = 1;
+    return NULL;
+}
+
+/* Spin without calls for 30 ms of wall time. */
+static void overrun(void)
+{
+    pthread_t t;
+    long moves = 0;
+    spinstop = 0;
+    if (pthread_create(&t, NULL, end_spin, NULL) != 0) {
+        blk_bad++;
+        return;
+    }
+    if (spin(&spinstop, 11, &moves) != 0)
+        blk_bad++;
+    pthread_join(t, NULL);
+}
+
+static int pipefd[2];
+static int lsock;
+static struct sockaddr_in laddr;
+
+static void *write_later(void *arg)
+{
+    (void)arg;
+    after_ms(200);
+    if (write(pipefd[1], "x", 1) != 1)
+        abort();
+    return NULL;
+}
+
+static void *connect_later(void *arg)
+{
+    (void)arg;
+    after_ms(200);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&laddr, sizeof laddr) != 0)
+        abort();
+    return (void *)(intptr_t)s;
+}
+
+/* check records one call: it returned ret (want: the value it must return)
+ * after t ns, at least min. */
+static void check(const char *what, const char *how, long ret, long want,
+                  int err, int64_t t, int64_t min)
+{
+    blk_calls++;
+    bool eintr = ret == -1 && err == EINTR;
+    bool ok = ret == want && t >= min;
+    if (eintr)
+        blk_eintr++;
+    if (!ok)
+        blk_bad++;
+    printf("%-9s %-7s ret=%ld errno=%d ms=%.1f%s\n", what, how, ret,
+           ret == -1 ? err : 0, (double)t / 1e6,
+           eintr ? " EINTR" : ok ? "" : " BAD");
+}
+
+enum { DIRECT, POINTER, SYSCALL };
+static const char *hows[] = {"direct", "pointer", "syscall"};
+
+#define MS200 200000000
+
+static void do_sleep(int how)
+{
+    unsigned (*volatile f)(unsigned) =
+        (unsigned (*)(unsigned))dlsym(RTLD_DEFAULT, "sleep");
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT ? (long)sleep(1) : (long)f(1);
+    check("sleep", hows[how], r, 0, errno, now() - t0, 1000000000);
+}
+
+static void do_usleep(int how)
+{
+    int (*volatile f)(useconds_t) =
+        (int (*)(useconds_t))dlsym(RTLD_DEFAULT, "usleep");
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT ? usleep(200000) : f(200000);
+    check("usleep", hows[how], r, 0, errno, now() - t0, MS200);
+}
+
+static void do_nanosleep(int how)
+{
+    int (*volatile f)(const struct timespec *, struct timespec *) =
+        (int (*)(const struct timespec *, struct timespec *))dlsym(
+            RTLD_DEFAULT, "nanosleep");
+    struct timespec req = {0, MS200}, rem = {12345, 6789};
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT    ? nanosleep(&req, &rem)
+             : how == POINTER ? f(&req, &rem)
+                              : syscall(SYS_nanosleep, &req, &rem);
+    int err = errno;
+    int64_t t = now() - t0;
+    if (rem.tv_sec != 12345 || rem.tv_nsec != 6789) {
+        printf("nanosleep %-7s wrote rem\n", hows[how]);
+        blk_bad++;
+    }
+    check("nanosleep", hows[how], r, 0, err, t, MS200);
+}
+
+static void do_poll(int how)
+{
+    int (*volatile f)(struct pollfd *, nfds_t, int) =
+        (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_DEFAULT, "poll");
+    struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT    ? poll(&pfd, 1, 200)
+             : how == POINTER ? f(&pfd, 1, 200)
+                              : syscall(SYS_poll, &pfd, 1, 200);
+    check("poll", hows[how], r, 0, errno, now() - t0, MS200);
+}
+
+static void do_select(int how)
+{
+    int (*volatile f)(int, fd_set *, fd_set *, fd_set *, struct timeval *) =
+        (int (*)(int, fd_set *, fd_set *, fd_set *, struct timeval *))dlsym(
+            RTLD_DEFAULT, "select");
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(pipefd[0], &rd);
+    struct timeval tv = {0, 200000};
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT ? select(pipefd[0] + 1, &rd, NULL, NULL, &tv)
+             : how == POINTER
+                 ? f(pipefd[0] + 1, &rd, NULL, NULL, &tv)
+                 : syscall(SYS_select, pipefd[0] + 1, &rd, NULL, NULL, &tv);
+    check("select", hows[how], r, 0, errno, now() - t0, MS200);
+}
+
+static void do_read(int how)
+{
+    ssize_t (*volatile f)(int, void *, size_t) =
+        (ssize_t (*)(int, void *, size_t))dlsym(RTLD_DEFAULT, "read");
+    char c = 0;
+    pthread_t t;
+    overrun();
+    int64_t t0 = now();
+    if (pthread_create(&t, NULL, write_later, NULL) != 0) {
+        blk_bad++;
+        return;
+    }
+    long r = how == DIRECT    ? read(pipefd[0], &c, 1)
+             : how == POINTER ? f(pipefd[0], &c, 1)
+                              : syscall(SYS_read, pipefd[0], &c, 1);
+    int err = errno;
+    int64_t dt = now() - t0;
+    pthread_join(t, NULL);
+    if (r == -1) {  /* drain the byte the call did not get */
+        char d;
+        if (read(pipefd[0], &d, 1) != 1)
+            blk_bad++;
+    } else if (c != 'x') {
+        blk_bad++;
+    }
+    check("read", hows[how], r, 1, err, dt, MS200);
+}
+
+static void do_accept(int how)
+{
+    int (*volatile f)(int, struct sockaddr *, socklen_t *) =
+        (int (*)(int, struct sockaddr *, socklen_t *))dlsym(RTLD_DEFAULT,
+                                                             "accept");
+    pthread_t t;
+    void *peer = NULL;
+    overrun();
+    int64_t t0 = now();
+    if (pthread_create(&t, NULL, connect_later, NULL) != 0) {
+        blk_bad++;
+        return;
+    }
+    long r = how == DIRECT    ? accept(lsock, NULL, NULL)
+             : how == POINTER ? f(lsock, NULL, NULL)
+                              : syscall(SYS_accept, lsock, NULL, NULL);
+    int err = errno;
+    int64_t dt = now() - t0;
+    pthread_join(t, &peer);
+    if (r >= 0) {
+        close((int)r);
+    } else {  /* take the connection the call did not */
+        int s = accept(lsock, NULL, NULL);
+        if (s >= 0)
+            close(s);
+    }
+    close((int)(intptr_t)peer);
+    check("accept", hows[how], r >= 0 ? 0 : r, 0, err, dt, MS200);
+}
+
+static void do_connect(int how)
+{
+    int (*volatile f)(int, const struct sockaddr *, socklen_t) =
+        (int (*)(int, const struct sockaddr *, socklen_t))dlsym(
+            RTLD_DEFAULT, "connect");
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    overrun();
+    int64_t t0 = now();
+    long r = how == DIRECT
+                 ? connect(s, (struct sockaddr *)&laddr, sizeof laddr)
+             : how == POINTER
+                 ? f(s, (struct sockaddr *)&laddr, sizeof laddr)
+                 : syscall(SYS_connect, s, &laddr, sizeof laddr);
+    int err = errno;
+    int64_t dt = now() - t0;
+    close(s);
+    int a = accept(lsock, NULL, NULL);
+    if (a >= 0)
+        close(a);
+    check("connect", hows[how], r, 0, err, dt, 0);
+}
+
+static void run_blocking(const char *group, int reps)
+{
+    bool all = strcmp(group, "all") == 0;
+    if (pipe(pipefd) != 0)
+        abort();
+    lsock = socket(AF_INET, SOCK_STREAM, 0);
+    laddr.sin_family = AF_INET;
+    laddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof laddr;
+    if (lsock < 0 || bind(lsock, (struct sockaddr *)&laddr, sizeof laddr) ||
+        listen(lsock, 16) ||
+        getsockname(lsock, (struct sockaddr *)&laddr, &len))
+        abort();
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(spinner_wg, (void *)(intptr_t)3);
+    goro_yield();
+    for (int rep = 0; rep < reps; rep++) {
+        if (all || strcmp(group, "sleep") == 0) {
+            do_sleep(DIRECT);
+            do_sleep(POINTER);
+        }
+        if (all || strcmp(group, "timers") == 0) {
+            do_usleep(DIRECT);
+            do_usleep(POINTER);
+            for (int how = DIRECT; how <= SYSCALL; how++) {
+                do_nanosleep(how);
+                do_poll(how);
+                do_select(how);
+            }
+        }
+        if (all || strcmp(group, "io") == 0) {
+            for (int how = DIRECT; how <= SYSCALL; how++) {
+                do_read(how);
+                do_accept(how);
+                do_connect(how);
+            }
+        }
+    }
+    stop = 1;
+    goro_wg_wait(wg);
+    goro_stats st;
+    goro_stats_get(&st);
+    printf("calls=%d eintr=%d bad=%d async=%llu\n", blk_calls, blk_eintr,
+           blk_bad, (unsigned long long)st.preempt_async);
+    if (blk_calls == 0 || blk_eintr != 0 || blk_bad != 0 ||
+        st.preempt_async == 0)
+        failures++;
+}
+
 static void mainfn(void *arg)
 {
-    const char *mode = arg;
+    char **args = arg;
+    const char *mode = args[0];
     if (strcmp(mode, "async") == 0)
         run_async(false);
     else if (strcmp(mode, "calls") == 0)
@@ -255,6 +566,10 @@ static void mainfn(void *arg)
         run_moves();
     else if (strcmp(mode, "disable") == 0)
         run_disable();
+    else if (strcmp(mode, "blocking") == 0)
+        run_blocking(args[1] ? args[1] : "all", args[1] && args[2]
+                                                    ? atoi(args[2])
+                                                    : 1);
     else
         failures = -1;
 }
@@ -266,9 +581,14 @@ int main(int argc, char **argv)
     setenv("GORO_PROCS", procs, 1);
     if (strcmp(mode, "disable") == 0)
         setenv("GORO_TIME_SLICE", "2ms", 1);
-    int rc = goro_run(mainfn, (void *)mode);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char *none[] = {(char *)mode, NULL};
+    int rc = goro_run(mainfn, argc > 1 ? (void *)(argv + 1) : (void *)none);
     if (failures < 0) {
-        fprintf(stderr, "usage: %s async|calls|moves|disable\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s async|calls|moves|disable|blocking "
+                "[sleep|timers|io|all [REPS]]\n",
+                argv[0]);
         return 2;
     }
     printf("rc=%d failures=%d\n", rc, failures);
