@@ -569,11 +569,13 @@ __wrap_\name:
 #define SYSTEM(name) SYSWRAP name
 #define VARIADIC(name, vname, ...) LIBCADDR vname
 #define BLOCKING(name, ...) LIBCADDR name
+#define INTERRUPTIBLE(name, ...) LIBCADDR name
 #include "../src/runtime/cgocall.h"
 #undef LEAF
 #undef SYSTEM
 #undef VARIADIC
 #undef BLOCKING
+#undef INTERRUPTIBLE
 
 /* Names. Inside libgoro.so the entry points are the hidden __morestack*
  * symbols, so libgoro's own split-stack code binds to them directly. They

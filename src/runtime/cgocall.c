@@ -23,8 +23,10 @@
  *   - a call that may block the thread runs on g0 between
  *     goro_syscall_enter and goro_syscall_exit (below), so sysmon hands the
  *     P to another M and the P's other Gs go on meanwhile, as for Go's
- *     system calls; and since the P is in Psyscall, sysmon sends that M no
- *     preemption signal that would cut the call short.
+ *     system calls; since the P is in Psyscall, sysmon sends that M no
+ *     preemption signal, and one it sent just before (for the G that ran
+ *     before) is kept from the calls that a handled signal would cut short
+ *     even with SA_RESTART (the runtime's handler has it).
  * A G on g0 is still the M's current G (status Grunning or Gsyscall), and
  * nothing there calls back into code of the program, so nothing can park
  * it or move its stack; a stop sysmon asks for meanwhile waits in
@@ -56,6 +58,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,11 +72,13 @@
 #define SYSTEM(name) LEAF(name)
 #define VARIADIC(name, vname, ...) LEAF(vname)
 #define BLOCKING(name, ...) LEAF(name)
+#define INTERRUPTIBLE(name, ...) LEAF(name)
 #include "cgocall.h"
 #undef LEAF
 #undef SYSTEM
 #undef VARIADIC
 #undef BLOCKING
+#undef INTERRUPTIBLE
 
 /* A call of fn with up to six integer or pointer arguments; extra ones are
  * ignored by a function that takes fewer (the psABI passes them in
@@ -97,6 +102,23 @@ static uintptr_t libcall_g0(void *arg)
     return 0;
 }
 
+/* libcall_g0_nopreempt: libcall_g0 with the runtime's preemption signal
+ * blocked, for a call that a handled signal would cut short. sysmon signals
+ * a thread only while its P runs a G, but it decides from a look taken a
+ * moment before: a signal meant for the G that ran before may arrive just
+ * as this one enters its call. Kept pending, it is handled when the call
+ * is over (and finds nothing to stop). */
+static uintptr_t libcall_g0_nopreempt(void *arg)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPREEMPT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    libcall_g0(arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
 /* blockingcall runs c as a system call of the G: its P is free for other Gs
  * while it lasts. Not from a signal handler that interrupted the G (its
  * stack is the M's signal stack, and the G's state may be half-changed
@@ -104,17 +126,17 @@ static uintptr_t libcall_g0(void *arg)
  * (they do not nest): there the call is just made on g0. errno is the
  * call's: the runtime keeps it with the G if the G comes back on another
  * M. */
-static void blockingcall(libcall *c)
+static void blockingcall(libcall *c, uintptr_t (*call)(void *))
 {
     g *gp = getg();
     uintptr_t sp = getsp();
     if (!onG(gp) || sp < gp->stack.lo || sp >= gp->stack.hi ||
         readgstatus(gp) != Grunning) {
-        systemstack(libcall_g0, c);
+        systemstack(call, c);
         return;
     }
     goro_syscall_enter();
-    systemstack(libcall_g0, c);
+    systemstack(call, c);
     goro_syscall_exit();
 }
 
@@ -137,7 +159,14 @@ static void blockingcall(libcall *c)
     GORO_EXTERN ret __wrap_##name params                                       \
     {                                                                          \
         libcall c = {goro_libc_##name, {UNPAREN args}, 0};                     \
-        blockingcall(&c);                                                      \
+        blockingcall(&c, libcall_g0);                                          \
+        return (ret)c.r;                                                       \
+    }
+#define INTERRUPTIBLE(name, ret, params, args)                                 \
+    GORO_EXTERN ret __wrap_##name params                                       \
+    {                                                                          \
+        libcall c = {goro_libc_##name, {UNPAREN args}, 0};                     \
+        blockingcall(&c, libcall_g0_nopreempt);                                \
         return (ret)c.r;                                                       \
     }
 #include "cgocall.h"

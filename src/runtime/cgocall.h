@@ -22,7 +22,14 @@
  *   BLOCKING(name, ret, params, args)
  *                   a call that may block the thread: run on g0 between
  *                   goro_syscall_enter and goro_syscall_exit, so the P
- *                   goes on with the other Gs (cgocall.c).
+ *                   goes on with the other Gs (cgocall.c). A signal
+ *                   handler installed with SA_RESTART (the runtime's is)
+ *                   restarts it.
+ *   INTERRUPTIBLE(name, ret, params, args)
+ *                   the same for a call that a handled signal cuts short
+ *                   even with SA_RESTART (sleeps, waits with a timeout,
+ *                   connect): the runtime's preemption signal is blocked
+ *                   while it runs.
  *
  * In args, U converts an argument to uintptr_t.
  */
@@ -112,16 +119,16 @@ VARIADIC(__sprintf_chk, __vsprintf_chk, int, (char *s, int flag, size_t slen, co
 VARIADIC(__printf_chk, __vprintf_chk, int, (int flag, const char *fmt, ...), fmt, (U flag, U fmt, U ap))
 VARIADIC(__fprintf_chk, __vfprintf_chk, int, (FILE *f, int flag, const char *fmt, ...), fmt, (U f, U flag, U fmt, U ap))
 
-BLOCKING(sleep, unsigned, (unsigned s), (U s))
-BLOCKING(usleep, int, (useconds_t us), (U us))
-BLOCKING(nanosleep, int, (const struct timespec *req, struct timespec *rem), (U req, U rem))
-BLOCKING(clock_nanosleep, int, (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem), (U clk, U flags, U req, U rem))
-BLOCKING(poll, int, (struct pollfd *fds, nfds_t n, int timeout), (U fds, U n, U timeout))
-BLOCKING(ppoll, int, (struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask), (U fds, U n, U t, U mask))
-BLOCKING(select, int, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (U n, U r, U w, U e, U t))
-BLOCKING(pselect, int, (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask), (U n, U r, U w, U e, U t, U mask))
-BLOCKING(epoll_wait, int, (int ep, struct epoll_event *ev, int n, int timeout), (U ep, U ev, U n, U timeout))
-BLOCKING(epoll_pwait, int, (int ep, struct epoll_event *ev, int n, int timeout, const sigset_t *mask), (U ep, U ev, U n, U timeout, U mask))
+INTERRUPTIBLE(sleep, unsigned, (unsigned s), (U s))
+INTERRUPTIBLE(usleep, int, (useconds_t us), (U us))
+INTERRUPTIBLE(nanosleep, int, (const struct timespec *req, struct timespec *rem), (U req, U rem))
+INTERRUPTIBLE(clock_nanosleep, int, (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem), (U clk, U flags, U req, U rem))
+INTERRUPTIBLE(poll, int, (struct pollfd *fds, nfds_t n, int timeout), (U fds, U n, U timeout))
+INTERRUPTIBLE(ppoll, int, (struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask), (U fds, U n, U t, U mask))
+INTERRUPTIBLE(select, int, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (U n, U r, U w, U e, U t))
+INTERRUPTIBLE(pselect, int, (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask), (U n, U r, U w, U e, U t, U mask))
+INTERRUPTIBLE(epoll_wait, int, (int ep, struct epoll_event *ev, int n, int timeout), (U ep, U ev, U n, U timeout))
+INTERRUPTIBLE(epoll_pwait, int, (int ep, struct epoll_event *ev, int n, int timeout, const sigset_t *mask), (U ep, U ev, U n, U timeout, U mask))
 BLOCKING(read, ssize_t, (int fd, void *buf, size_t n), (U fd, U buf, U n))
 BLOCKING(write, ssize_t, (int fd, const void *buf, size_t n), (U fd, U buf, U n))
 BLOCKING(readv, ssize_t, (int fd, const struct iovec *iov, int n), (U fd, U iov, U n))
@@ -134,7 +141,7 @@ BLOCKING(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags), (U fd, U msg
 BLOCKING(send, ssize_t, (int fd, const void *buf, size_t n, int flags), (U fd, U buf, U n, U flags))
 BLOCKING(sendto, ssize_t, (int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t alen), (U fd, U buf, U n, U flags, U a, U alen))
 BLOCKING(sendmsg, ssize_t, (int fd, const struct msghdr *msg, int flags), (U fd, U msg, U flags))
-BLOCKING(connect, int, (int fd, const struct sockaddr *a, socklen_t alen), (U fd, U a, U alen))
+INTERRUPTIBLE(connect, int, (int fd, const struct sockaddr *a, socklen_t alen), (U fd, U a, U alen))
 BLOCKING(accept, int, (int fd, struct sockaddr *a, socklen_t *alen), (U fd, U a, U alen))
 BLOCKING(accept4, int, (int fd, struct sockaddr *a, socklen_t *alen, int flags), (U fd, U a, U alen, U flags))
 BLOCKING(close, int, (int fd), (U fd))
