@@ -61,6 +61,13 @@ static int cmp64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int64_t cputime(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static void sleeper_beside_spinner(void *arg)
 {
     (void)arg;
@@ -70,9 +77,9 @@ static void sleeper_beside_spinner(void *arg)
     goro_go(callspinner, wg);
     goro_yield();
     for (int i = 0; i < samples; i++) {
-        int64_t t0 = now();
+        int64_t c0 = cputime();
         goro_sleep_ns(1000000);
-        lat[i] = now() - t0 - 1000000;
+        lat[i] = cputime() - c0;
     }
     stop = 1;
     goro_wg_wait(wg);
@@ -84,15 +91,16 @@ static void sleeper_beside_spinner(void *arg)
 
 Test(preempt, spinner_calling_functions_lets_a_sleeper_run, .timeout = 60)
 {
-    /* A latency figure on a shared machine: one more run if another
-     * process took the CPU at the wrong time. The default time slice is
-     * 10ms: p99 under two slices. */
+    /* How late the sleeper wakes, in the process's CPU time: the spinner
+     * burns it until it is stopped, and must be stopped within two time
+     * slices (10 ms by default) whatever else the machine runs (wall-clock
+     * figures are bench/wakelat's). */
     test_run_forked(1, sleeper_beside_spinner, NULL, &result, sizeof result);
-    if (result.p99 >= 20000000)
+    if (result.p99 >= 20000000)  /* sysmon's thread starved: once more */
         test_run_forked(1, sleeper_beside_spinner, NULL, &result,
                         sizeof result);
-    cr_expect_lt(result.p99, 20000000, "p99 wake latency %lld ns",
-                 (long long)result.p99);
+    cr_expect_lt(result.p99, 20000000, "p99 CPU burned while the sleeper "
+                 "waited %lld ns", (long long)result.p99);
     cr_expect_gt(result.st.preempt_sync, 0);
     cr_expect_eq(result.st.preempt_async, 0,
                  "the test binary's code is not preempted asynchronously");
@@ -330,16 +338,32 @@ static long field(const char *out, const char *key)
 
 static const char *variants[] = {"gcc_O0", "gcc_O2", "clang_O0", "clang_O2"};
 
+/* How late a sleeper beside a spinner may wake is asserted in the
+ * process's CPU time (cpu_p99_us): the spinner must be stopped before it
+ * has burned two time slices (10 ms by default) past the sleeper's wake-up
+ * time. Wall-clock figures depend on what else the machine runs (a thread
+ * that waits for a CPU waits the same in any runtime); they belong to the
+ * benchmarks (bench/wakelat.c). */
+enum { cpuBoundUs = 2 * 10000 };
+
+/* runcpu runs a mode that prints cpu_p99_us; one more run if it is over
+ * the bound (when the machine's load starves sysmon's thread, the spinner
+ * burns on meanwhile). */
+static char *runcpu(const char *variant, const char *mode)
+{
+    char *out = runprog(variant, mode);
+    if (field(out, "cpu_p99_us=") >= cpuBoundUs)
+        out = runprog(variant, mode);
+    return out;
+}
+
 Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
 {
     for (int i = 0; i < 4; i++) {
-        /* A latency figure on a shared machine: one more run if another
-         * process took the CPU at the wrong time. */
-        char *out = runprog(variants[i], "async");
-        if (field(out, "p99_us=") >= 20000)
-            out = runprog(variants[i], "async");
+        char *out = runcpu(variants[i], "async");
         cr_expect_gt(field(out, "async="), 0, "%s: %s", variants[i], out);
-        cr_expect_lt(field(out, "p99_us="), 20000, "%s: %s", variants[i], out);
+        cr_expect_lt(field(out, "cpu_p99_us="), cpuBoundUs, "%s: %s",
+                     variants[i], out);
     }
 }
 
@@ -350,15 +374,14 @@ Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
 Test(preempt, a_loop_with_calls_is_stopped_without_a_signal, .timeout = 120)
 {
     for (int i = 0; i < 4; i++) {
-        char *out = runprog(variants[i], "calls");
-        if (field(out, "p99_us=") >= 20000)
-            out = runprog(variants[i], "calls");
+        char *out = runcpu(variants[i], "calls");
         long sync = field(out, "sync="), async = field(out, "async=");
         cr_expect_gt(sync, 0, "%s: %s", variants[i], out);
         /* Its thread may be off the CPU past sysmon's next look on a busy
          * machine: then it takes a signal. */
         cr_expect_leq(async * 10, sync, "%s: %s", variants[i], out);
-        cr_expect_lt(field(out, "p99_us="), 20000, "%s: %s", variants[i], out);
+        cr_expect_lt(field(out, "cpu_p99_us="), cpuBoundUs, "%s: %s",
+                     variants[i], out);
     }
 }
 

@@ -482,6 +482,26 @@ static ssize_t procread(m *mp, procfile *f, const char *name, char *buf,
  * out of a system call takes. */
 enum { wokeRun = 100000 };
 
+/* CPU time a G that calls functions needs to reach a call and stop at
+ * the guard, with room to spare: one that has run this long since the
+ * guard went alone and still runs is taken to call nothing. */
+enum { ranSinceGuard = 50000 };
+
+/* threadrun: the CPU time mp's thread has run, in ns (the first field of
+ * /proc/self/task/TID/schedstat), or -1 when it cannot be read. sysmon,
+ * under sched.sysmonlock. */
+static int64_t threadrun(m *mp)
+{
+    char sb[64];
+    ssize_t n = procread(mp, &mp->schedf, "schedstat", sb, sizeof sb - 1);
+    if (n <= 0 || sb[0] < '0' || sb[0] > '9')
+        return -1;
+    int64_t run = 0;
+    for (ssize_t i = 0; i < n && sb[i] >= '0' && sb[i] <= '9'; i++)
+        run = run * 10 + (sb[i] - '0');
+    return run;
+}
+
 /* threadsleeps: mp's thread waits in the kernel, or may be on its way out
  * of a wait (see the top): no signal. false when it computes or cannot be
  * told; then the signal goes. sysmon, under sched.sysmonlock. */
@@ -523,16 +543,9 @@ static bool threadsleeps(m *mp)
     if (!mp->waited)
         return false;
     /* Runnable, and seen waiting since it last computed: it computes once
-     * it has run wokeRun since a look that saw it runnable. schedstat's
-     * first field is its run time in ns. Without schedstat: spared once. */
-    char sb[64];
-    n = procread(mp, &mp->schedf, "schedstat", sb, sizeof sb - 1);
-    int64_t run = -1;
-    if (n > 0 && sb[0] >= '0' && sb[0] <= '9') {
-        run = 0;
-        for (ssize_t i = 0; i < n && sb[i] >= '0' && sb[i] <= '9'; i++)
-            run = run * 10 + (sb[i] - '0');
-    }
+     * it has run wokeRun since a look that saw it runnable. Without
+     * schedstat: spared once. */
+    int64_t run = threadrun(mp);
     if (run < 0 || mp->runbase < 0) {
         mp->runbase = run;
         mp->waited = run >= 0;
@@ -580,12 +593,25 @@ bool preemptone(p *pp, bool signal)
     /* callfree is also cleared by the G's own M (newstack): a hint, read
      * and written whole. */
     uint8_t cf = __atomic_load_n(&gp->callfree, __ATOMIC_RELAXED);
-    if (signal)
+    if (signal) {
+        /* The G has not stopped at a call since the guard went alone. On
+         * a busy machine that may be because its thread has hardly run
+         * since: it gets no signal, nor the name of a G that calls
+         * nothing, before it has run ranSinceGuard (sysmon looks again at
+         * its next tick). */
+        if (mp->guardrun >= 0 && rtconf.async_preempt) {
+            int64_t run = threadrun(mp);
+            if (run >= 0 && run - mp->guardrun < ranSinceGuard)
+                return false;
+        }
         cf = callfreeSlices;
-    else if (cf == 0)
-        return false;           /* the guard alone */
-    else
+    } else if (cf == 0) {
+        /* The guard alone: note how long the thread has run. */
+        mp->guardrun = rtconf.async_preempt ? threadrun(mp) : -1;
+        return false;
+    } else {
         cf--;
+    }
     if (!signal || !rtconf.async_preempt)
         __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
     if (!signal && cf == 0)

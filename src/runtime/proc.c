@@ -748,6 +748,7 @@ static m *allocm(void)
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
     mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */
     mp->statf.fd = mp->schedf.fd = -1;
+    mp->guardrun = -1;
     return mp;
 }
 

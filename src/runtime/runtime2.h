@@ -321,6 +321,9 @@ struct m {
     procfile  statf, schedf;
     bool      waited;
     int64_t   runbase;
+    /* sysmon's: the thread's run time (ns) when the guard last went alone
+     * to its G, or -1 (not read); see preemptone. */
+    int64_t   guardrun;
 };
 
 /* ---- P --------------------------------------------------------------- */
