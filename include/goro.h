@@ -43,6 +43,7 @@
 #define GORO_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -193,6 +194,35 @@ GORO_EXTERN int     goro_accept_deadline(int listen_fd, int64_t deadline_ns);
 GORO_EXTERN ssize_t goro_file_read(int fd, void *buf, size_t len, int64_t off);
 GORO_EXTERN ssize_t goro_file_write(int fd, const void *buf, size_t len,
                                     int64_t off);
+
+/*
+ * Any fd (Go's RawConn, libdill's fdin/fdout, Tokio's AsyncFd): for fds
+ * goro did not create (a library's socket, a pipe, an eventfd, a timerfd,
+ * a tty) as well as its own.
+ *
+ * goro_wait_fd parks the calling G until fd is ready for events (POLLIN,
+ * POLLOUT or both, from poll.h) and returns the ready subset (> 0), with
+ * POLLHUP and POLLERR added as poll(2) adds them (POLLIN too at a peer's
+ * shutdown, and POLLRDHUP then); -ETIMEDOUT at deadline_ns (absolute
+ * CLOCK_MONOTONIC, 0: none; as the deadlines above: a fd ready now returns
+ * at once, even past it); -ECANCELED when another G closes fd with
+ * goro_close meanwhile; -EBADF for an fd that is not open; -EINVAL for
+ * other events. Level-triggered, as poll(2): a fd ready now costs one
+ * poll(2) that does not wait, and no park. As with poll, readiness may be
+ * gone by the time the caller acts (another reader took the data): use
+ * non-blocking fds and call again on EAGAIN. From a thread that is not a
+ * G it is poll(2) itself, blocking the thread.
+ *
+ * Closing: close a fd that Gs waited on with goro_close, which wakes its
+ * waiters (-ECANCELED) and makes the netpoller forget it. A fd closed any
+ * other way (by the library that owns it) is tolerated: the next wait on
+ * that number, whatever file it names by then, finds out and registers it
+ * afresh (one epoll_ctl per park that the fast path never pays). But a G
+ * parked on it when it is closed so stays parked until its deadline, as a
+ * thread in poll(2) would: wake it first (goro_close, or whatever makes the
+ * fd ready, such as shutdown(2) on a socket).
+ */
+GORO_EXTERN int goro_wait_fd(int fd, int events, int64_t deadline_ns);
 
 /* Figures, for tests and benchmarks. */
 typedef struct goro_stats {

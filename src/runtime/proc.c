@@ -1683,6 +1683,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSelect] = "select",
     [waitReasonIORead] = "IO wait (read)",
     [waitReasonIOWrite] = "IO wait (write)",
+    [waitReasonIOWait] = "IO wait",
     [waitReasonFileIO] = "file IO",
     [waitReasonBlocking] = "blocking call",
     [waitReasonLoopCall] = "loop call",
