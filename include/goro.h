@@ -308,6 +308,31 @@ GORO_EXTERN ssize_t goro_send_fds(int sock, const void *buf, size_t len,
 GORO_EXTERN ssize_t goro_recv_fds(int sock, void *buf, size_t len, int *fds,
                                   int *nfds, int64_t deadline_ns);
 
+/*
+ * From threads that are not Gs (a library's callback thread, a thread the
+ * program made): such a thread may hand work to Gs and take results back
+ * through channels. goro_chan_send and goro_chan_recv block the thread
+ * (not a G) until the exchange is done, with the semantics above;
+ * goro_chan_try_send and goro_chan_try_recv never block, from a G or a
+ * thread: -EAGAIN when the exchange cannot be done now. goro_chan_close
+ * and goro_wait_fd (as poll(2)) work there too; goro_go, goro_select and
+ * the socket calls do not (-EPERM): to start work in a G, send it on a
+ * channel to a G that spawns. The runtime's own threads outside a G get
+ * -EPERM from the blocking calls.
+ *
+ * Deadlocks: when every G waits for another G the runtime reports "all
+ * goroutines are asleep" and exits (2), as Go does. A thread that has made
+ * a channel call counts as one that may still send, until it exits, and
+ * no deadlock is reported meanwhile. A G that waits for a thread that has
+ * not made its first call yet is covered by goro_foreign_hold() (before
+ * the thread starts, or before the G waits) and goro_foreign_release()
+ * (once the thread made its call, or is joined): they nest.
+ */
+GORO_EXTERN int  goro_chan_try_send(goro_chan *c, const void *elem);
+GORO_EXTERN int  goro_chan_try_recv(goro_chan *c, void *elem);
+GORO_EXTERN void goro_foreign_hold(void);
+GORO_EXTERN void goro_foreign_release(void);
+
 /* Figures, for tests and benchmarks. */
 typedef struct goro_stats {
     uint64_t gs_live, gs_created, procs, threads;

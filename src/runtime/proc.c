@@ -1698,6 +1698,9 @@ static void checkdead(void)
 {
     if (atomic_load(&sched.exiting) || sched.runqsize != 0)
         return;
+    /* A thread that is not a G may still send (foreign.c). */
+    if (atomic_load(&foreignthreads) > 0)
+        return;
     for (int32_t i = 0; i < gomaxprocs; i++)
         if (!runqempty(allp[i]))
             return;

@@ -240,6 +240,9 @@ struct sudog {
     int32_t   caseidx;       /* select: index of the case */
     bool      isSelect;
     bool      success;       /* woken by a communication (not a close) */
+    struct note *tnote;      /* gp NULL: a thread that is not a G waits
+                                on this note (foreign.c), the sudog on its
+                                stack */
 };
 
 /* ---- M --------------------------------------------------------------- */
@@ -679,6 +682,17 @@ HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
 HIDDEN void unlockwaiting(g *gp);
 HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
 HIDDEN void zfree(void *ptr);
+
+/* ---- foreign.c ---------------------------------------------------------- */
+
+/* Threads that are not Gs and may still hand work to Gs: while > 0 a
+ * runtime whose Gs all wait on each other is not deadlocked (checkdead). */
+extern HIDDEN _Atomic int32_t foreignthreads;
+HIDDEN void foreignthread(void);  /* count the calling thread until it exits */
+/* foreignblock queues the calling thread (not a G) on q with elem, releases
+ * c->lock and sleeps until a partner or a close wakes it: 0, or -EPIPE. */
+HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
+                        void (*enq)(void *q, sudog *sg));
 
 /* ---- lock.c ------------------------------------------------------------ */
 
