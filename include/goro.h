@@ -155,7 +155,7 @@ GORO_EXTERN int goro_select(goro_select_case *cases, int n, int block);
  * parks the G, not the thread (the call is made on the G's own thread first,
  * and again each time the fd is reported ready). Addresses are numeric IPv4
  * or IPv6 literals ("127.0.0.1", "::1"): no name resolution, a host name is
- * -EINVAL. Accepted and connected sockets have TCP_NODELAY set, as in Go.
+ * -EINVAL (goro_dial and goro_listen, below, take names). Accepted and connected sockets have TCP_NODELAY set, as in Go.
  * Every call returns a negative errno on failure; -EPERM when not called
  * from a G. Fds a G ever waited on must be closed with goro_close.
  *
