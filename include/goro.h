@@ -43,6 +43,7 @@
 #define GORO_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -154,7 +155,7 @@ GORO_EXTERN int goro_select(goro_select_case *cases, int n, int block);
  * parks the G, not the thread (the call is made on the G's own thread first,
  * and again each time the fd is reported ready). Addresses are numeric IPv4
  * or IPv6 literals ("127.0.0.1", "::1"): no name resolution, a host name is
- * -EINVAL. Accepted and connected sockets have TCP_NODELAY set, as in Go.
+ * -EINVAL (goro_dial and goro_listen, below, take names). Accepted and connected sockets have TCP_NODELAY set, as in Go.
  * Every call returns a negative errno on failure; -EPERM when not called
  * from a G. Fds a G ever waited on must be closed with goro_close.
  *
@@ -193,6 +194,144 @@ GORO_EXTERN int     goro_accept_deadline(int listen_fd, int64_t deadline_ns);
 GORO_EXTERN ssize_t goro_file_read(int fd, void *buf, size_t len, int64_t off);
 GORO_EXTERN ssize_t goro_file_write(int fd, const void *buf, size_t len,
                                     int64_t off);
+
+/*
+ * Any fd (Go's RawConn, libdill's fdin/fdout, Tokio's AsyncFd): for fds
+ * goro did not create (a library's socket, a pipe, an eventfd, a timerfd,
+ * a tty) as well as its own.
+ *
+ * goro_wait_fd parks the calling G until fd is ready for events (POLLIN,
+ * POLLOUT or both, from poll.h) and returns the ready subset (> 0), with
+ * POLLHUP and POLLERR added as poll(2) adds them (POLLIN too at a peer's
+ * shutdown, and POLLRDHUP then); -ETIMEDOUT at deadline_ns (absolute
+ * CLOCK_MONOTONIC, 0: none; as the deadlines above: a fd ready now returns
+ * at once, even past it); -ECANCELED when another G closes fd with
+ * goro_close meanwhile; -EBADF for an fd that is not open; -EINVAL for
+ * other events. Level-triggered, as poll(2): a fd ready now costs one
+ * poll(2) that does not wait, and no park. As with poll, readiness may be
+ * gone by the time the caller acts (another reader took the data): use
+ * non-blocking fds and call again on EAGAIN. From a thread that is not a
+ * G it is poll(2) itself, blocking the thread.
+ *
+ * Closing: close a fd that Gs waited on with goro_close, which wakes its
+ * waiters (-ECANCELED) and makes the netpoller forget it. A fd closed any
+ * other way (by the library that owns it) is tolerated: the next wait on
+ * that number, whatever file it names by then, finds out and registers it
+ * afresh (one epoll_ctl per park that the fast path never pays). But a G
+ * parked on it when it is closed so stays parked until its deadline, as a
+ * thread in poll(2) would: wake it first (goro_close, or whatever makes the
+ * fd ready, such as shutdown(2) on a socket).
+ */
+GORO_EXTERN int goro_wait_fd(int fd, int events, int64_t deadline_ns);
+
+/*
+ * Names and networks, as Go's net.Dial and net.Listen. network is "tcp",
+ * "tcp4", "tcp6", "udp", "udp4", "udp6", "unix" or "unixgram"; address is
+ * "host:port" for the first six (a host name, an IPv4 literal or an IPv6
+ * literal in brackets: "localhost:80", "192.0.2.1:http", "[::1]:8080";
+ * the port a number or a service name of /etc/services) and a path for
+ * Unix sockets ("@name": Linux's abstract namespace, no file). The fds
+ * returned are non-blocking and close-on-exec, for goro_read, goro_write,
+ * goro_sendto, goro_recvfrom and goro_close; TCP ones have TCP_NODELAY.
+ *
+ * Host names are resolved by the system's getaddrinfo (nsswitch,
+ * /etc/hosts, DNS) on libuv's thread pool while the G is parked (the
+ * thread runs other Gs); a numeric host and port are taken at once. The
+ * errors of resolution: -ENOENT no such host (EAI_NONAME, EAI_NODATA,
+ * EAI_ADDRFAMILY), -ESRCH no such service (EAI_SERVICE), -EAGAIN a
+ * temporary failure (EAI_AGAIN), -EIO the resolver failed (EAI_FAIL),
+ * -EAFNOSUPPORT, -ESOCKTNOSUPPORT, -ENOMEM, -EINVAL bad flags or hints,
+ * -ENAMETOOLONG, or the errno of EAI_SYSTEM.
+ *
+ * goro_dial connects to every address of the host in the resolver's order
+ * (IPv6 first where it works) until one accepts; the deadline (absolute
+ * CLOCK_MONOTONIC, 0: none) bounds the resolution and all the connects,
+ * -ETIMEDOUT past it; when every address fails, the first one's error
+ * (-ECONNREFUSED, ...). An empty host is the local system (":80": 127.0.0.1,
+ * or ::1 for tcp6/udp6). A "udp" or "unixgram" dial connects the socket:
+ * goro_read/goro_write then exchange datagrams with that peer only.
+ * -EINVAL for an unknown network or a malformed address (an IPv6 literal
+ * without brackets, no port).
+ *
+ * goro_listen binds the first address of the host and, for "tcp" and
+ * "unix", listens (backlog <= 0: SOMAXCONN); for "udp" and "unixgram" it
+ * only binds: receive with goro_recvfrom. An empty host is every address:
+ * for "tcp" and "udp" IPv6's wildcard, which takes IPv4 too (IPv4's alone
+ * where the system has no IPv6); ":0" lets the kernel choose the port
+ * (getsockname). TCP listeners set SO_REUSEADDR. A Unix socket's file is
+ * neither removed before nor after: -EADDRINUSE if it exists.
+ * goro_listen_flags takes GORO_LISTEN_REUSEPORT, SO_REUSEPORT: several
+ * sockets (processes) listen on one port, the kernel spreading the
+ * connections or datagrams among them.
+ *
+ * goro_getaddrinfo is getaddrinfo(3) with the G parked and a deadline;
+ * 0 and *res (free it with goro_freeaddrinfo), or the errors above.
+ * All of these return -EPERM when not called from a G.
+ */
+#define GORO_LISTEN_REUSEPORT 1
+struct addrinfo;
+struct sockaddr;
+GORO_EXTERN int  goro_dial(const char *network, const char *address,
+                           int64_t deadline_ns);
+GORO_EXTERN int  goro_listen(const char *network, const char *address,
+                             int backlog);
+GORO_EXTERN int  goro_listen_flags(const char *network, const char *address,
+                                   int backlog, int flags);
+GORO_EXTERN int  goro_getaddrinfo(const char *node, const char *service,
+                                  const struct addrinfo *hints,
+                                  struct addrinfo **res, int64_t deadline_ns);
+GORO_EXTERN void goro_freeaddrinfo(struct addrinfo *ai);
+
+/* Datagrams with addresses, and fd passing. goro_sendto sends one datagram
+ * (to NULL: the connected peer) and goro_recvfrom receives one (from may
+ * be NULL; a datagram longer than len is cut, as recvfrom's), parking the
+ * G while the socket's buffer is full or empty; -ETIMEDOUT at deadline_ns
+ * (0: none). They work on stream sockets too (one send or receive).
+ *
+ * goro_send_fds sends len > 0 bytes of buf (on a stream socket, maybe
+ * fewer: the count is returned) with nfds (0..253) fds attached
+ * (SCM_RIGHTS) over a Unix socket: the peer gets its own copies, for
+ * handing a listener or a connection to another process. goro_recv_fds
+ * receives up to len bytes and the fds sent with them, at most *nfds of
+ * them (in: the room in fds; out: how many came), close-on-exec; any
+ * beyond that room are closed. Returns the bytes received (0: the peer
+ * closed). */
+GORO_EXTERN ssize_t goro_sendto(int fd, const void *buf, size_t len,
+                                const struct sockaddr *to, unsigned tolen,
+                                int64_t deadline_ns);
+GORO_EXTERN ssize_t goro_recvfrom(int fd, void *buf, size_t len,
+                                  struct sockaddr *from, unsigned *fromlen,
+                                  int64_t deadline_ns);
+GORO_EXTERN ssize_t goro_send_fds(int sock, const void *buf, size_t len,
+                                  const int *fds, int nfds,
+                                  int64_t deadline_ns);
+GORO_EXTERN ssize_t goro_recv_fds(int sock, void *buf, size_t len, int *fds,
+                                  int *nfds, int64_t deadline_ns);
+
+/*
+ * From threads that are not Gs (a library's callback thread, a thread the
+ * program made): such a thread may hand work to Gs and take results back
+ * through channels. goro_chan_send and goro_chan_recv block the thread
+ * (not a G) until the exchange is done, with the semantics above;
+ * goro_chan_try_send and goro_chan_try_recv never block, from a G or a
+ * thread: -EAGAIN when the exchange cannot be done now. goro_chan_close
+ * and goro_wait_fd (as poll(2)) work there too; goro_go, goro_select and
+ * the socket calls do not (-EPERM): to start work in a G, send it on a
+ * channel to a G that spawns. The runtime's own threads outside a G get
+ * -EPERM from the blocking calls.
+ *
+ * Deadlocks: when every G waits for another G the runtime reports "all
+ * goroutines are asleep" and exits (2), as Go does. A thread that has made
+ * a channel call counts as one that may still send, until it exits, and
+ * no deadlock is reported meanwhile. A G that waits for a thread that has
+ * not made its first call yet is covered by goro_foreign_hold() (before
+ * the thread starts, or before the G waits) and goro_foreign_release()
+ * (once the thread made its call, or is joined): they nest.
+ */
+GORO_EXTERN int  goro_chan_try_send(goro_chan *c, const void *elem);
+GORO_EXTERN int  goro_chan_try_recv(goro_chan *c, void *elem);
+GORO_EXTERN void goro_foreign_hold(void);
+GORO_EXTERN void goro_foreign_release(void);
 
 /* Figures, for tests and benchmarks. */
 typedef struct goro_stats {

@@ -57,6 +57,11 @@ static void enqueue(waitq *q, sudog *sg)
     q->last = sg;
 }
 
+static void enqueuev(void *q, sudog *sg)
+{
+    enqueue(q, sg);
+}
+
 static void dequeueSudoG(waitq *q, sudog *sg)
 {
     if (sg->prev)
@@ -181,6 +186,10 @@ void goro_chan_free(goro_chan *c)
  * success/copied the value for) under c->lock, now released. */
 static void wake(sudog *sg)
 {
+    if (sg->gp == NULL) {
+        notewakeup(sg->tnote);  /* a thread that is not a G (foreign.c) */
+        return;
+    }
     g *gp = sg->gp;
     gp->param = sg;
     goready(gp);
@@ -313,6 +322,8 @@ static int chansend(goro_chan *c, const void *ep, bool block)
         unlock(&c->lock);
         return -EAGAIN;
     }
+    if (!onG(getg()))
+        return foreignblock(c, &c->lock, &c->sendq, (void *)ep, enqueuev);
     return chanblock(c, &c->sendq, (void *)ep, waitReasonChanSend);
 }
 
@@ -342,15 +353,32 @@ static int chanrecv(goro_chan *c, void *ep, bool block)
         return -EAGAIN;
     }
     /* -EPIPE: closed meanwhile (close zeroed *ep). */
+    if (!onG(getg()))
+        return foreignblock(c, &c->lock, &c->recvq, ep, enqueuev);
     return chanblock(c, &c->recvq, ep, waitReasonChanReceive);
+}
+
+/* chancaller: a G, or a thread that is not one of the runtime's (counted
+ * by foreign.c from now on); the runtime's own threads outside a G (g0,
+ * the loop thread's callbacks) must not block here. */
+static int chancaller(void)
+{
+    g *gp = getg();
+    if (onG(gp))
+        return 0;
+    if (gp != NULL)
+        return -EPERM;
+    foreignthread();
+    return 0;
 }
 
 int goro_chan_send(goro_chan *c, const void *elem)
 {
     if (c == NULL || (elem == NULL && c->elemsize))
         return -EINVAL;
-    if (!onG(getg()))
-        return -EPERM;
+    int err = chancaller();
+    if (err < 0)
+        return err;
     lock(&c->lock);
     return chansend(c, elem, true);
 }
@@ -359,10 +387,31 @@ int goro_chan_recv(goro_chan *c, void *elem)
 {
     if (c == NULL)
         return -EINVAL;
-    if (!onG(getg()))
-        return -EPERM;
+    int err = chancaller();
+    if (err < 0)
+        return err;
     lock(&c->lock);
     return chanrecv(c, elem, true);
+}
+
+int goro_chan_try_send(goro_chan *c, const void *elem)
+{
+    if (c == NULL || (elem == NULL && c->elemsize))
+        return -EINVAL;
+    if (getg() == NULL)
+        foreignthread();  /* it may send later: see foreign.c */
+    lock(&c->lock);
+    return chansend(c, elem, false);
+}
+
+int goro_chan_try_recv(goro_chan *c, void *elem)
+{
+    if (c == NULL)
+        return -EINVAL;
+    if (getg() == NULL)
+        foreignthread();  /* it may send later: see foreign.c */
+    lock(&c->lock);
+    return chanrecv(c, elem, false);
 }
 
 void goro_chan_close(goro_chan *c)

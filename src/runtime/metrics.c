@@ -75,8 +75,7 @@ static void countg(g *gp, void *arg)
     case Gsyscall: m->gs_syscall++; break;
     case Gwaiting:
         m->gs_waiting++;
-        if (gp->waitreason == waitReasonIORead ||
-            gp->waitreason == waitReasonIOWrite)
+        if (waitReasonIO(gp->waitreason))
             m->gs_io_wait++;
         break;
     case Gdead: m->gs_dead++; break;

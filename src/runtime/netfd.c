@@ -39,7 +39,7 @@
 
 /* netpollblock parks the calling G until fd is readable (or writable), the
  * deadline (absolute nanotime, 0 = none) passes, or the fd is closed.
- * Returns 0 (ready: make the call again), -ETIMEDOUT, -ECANCELED, or the
+ * Returns >= 0 (ready: make the call again), -ETIMEDOUT, -ECANCELED, or the
  * error that kept the fd from being polled. cgen: netpoll_closegen_of(fd)
  * before the call that gave EAGAIN. On a G. */
 static int netpollblock(int fd, bool write, int64_t deadline, uint32_t cgen)
@@ -289,7 +289,7 @@ int goro_tcp_connect(const char *host, int port)
     if (fd < 0 || !a.inprogress)
         return fd;
     int err = netpollblock(fd, true, 0, netpoll_closegen_of(fd));
-    if (err == 0) {
+    if (err >= 0) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
         long r = rawsyscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR,

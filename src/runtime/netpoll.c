@@ -39,7 +39,14 @@
  * for 10 ms (every P running Gs that never come back to the scheduler).
  * Readiness wakes all the waiters of a direction; a G woken must make its
  * call until EAGAIN before another may count on a new edge (as in Go, one
- * reader and one writer per fd at a time is the intended use).
+ * reader and one writer per fd at a time is the intended use). A woken
+ * G's waitres (and a latch) holds the edge's events in poll(2)'s bits, so
+ * that goro_wait_fd (fd.c), which waits on the same pollDescs for either
+ * direction too (a third list, rwg, taken by any edge), returns them
+ * without another system call. Its fds may be a library's, closed behind
+ * the runtime's back; the kernel then drops them from epfd, and a wait
+ * would find a stale registration: its park checks it (pdverify, one
+ * EPOLL_CTL_MOD) and registers the fd afresh when it is stale.
  * The loop never touches a G's buffer (no pointer into a parked G's stack
  * is kept, so stackscan may shrink it).
  *
@@ -143,10 +150,16 @@ typedef struct pollDesc {
     uint32_t  cgen;            /* netpoll_closegen[fd] when registered: a
                                   different one now means the fd was closed
                                   (and maybe reopened) since: stale */
-    bool      rready, wready;  /* an edge came with nobody waiting: the
-                                  next waiter retries instead of sleeping */
+    uint32_t  rready, wready;  /* an edge came with nobody waiting: the
+                                  next waiter retries instead of sleeping;
+                                  the edge's poll(2) events (pollevents),
+                                  0 when none is latched */
     g        *rg, *wg;         /* waiting readers, writers (schedlink);
-                                  their waitres is 0 until taken */
+                                  their waitres is 0 until taken, then
+                                  the events that ended the wait (> 0) */
+    g        *rwg;             /* goro_wait_fd for either direction
+                                  (waitReasonIOWait): taken by any edge */
+    _Atomic uint32_t edges;    /* events seen (netpoll), for pollsnap */
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
@@ -277,21 +290,27 @@ static void flush(void)
 
 static bool pdunlink(g **list, g *gp);
 
+/* pdlistof is the wait list of pd that gp (an I/O wait) goes on. */
+static inline g **pdlistof(pollDesc *pd, g *gp)
+{
+    return gp->waitreason == waitReasonIORead    ? &pd->rg
+           : gp->waitreason == waitReasonIOWrite ? &pd->wg
+                                                 : &pd->rwg;
+}
+
 static void timer_cb(uv_timer_t *t)
 {
     (void)t;
     int64_t now = nanotime();
     while (heaplen > 0 && heap[0]->waketime <= now) {
         g *gp = heappop();
-        if (gp->waitreason == waitReasonIORead ||
-            gp->waitreason == waitReasonIOWrite) {
+        if (waitReasonIO(gp->waitreason)) {
             /* A deadline: the G leaves its fd's wait list, unless an M's
              * netpoll (or a close) took it first: then it is on its way
              * here through pendready, with its waitres. */
             pollDesc *pd = gp->waitpd;
             lock(&pd->lock);
-            bool mine = pdunlink(gp->waitreason == waitReasonIORead
-                                     ? &pd->rg : &pd->wg, gp);
+            bool mine = pdunlink(pdlistof(pd, gp), gp);
             unlock(&pd->lock);
             if (mine)
                 readyg(gp, -ETIMEDOUT);
@@ -421,6 +440,18 @@ static void pdtake(g *list, int res, g ***out)
     }
 }
 
+/* pollevents translates an epoll event mask into poll(2)'s (the values
+ * are the same bits on Linux, EPOLLRDHUP included); never 0, so that a
+ * woken waiter's waitres (> 0) tells readiness from an error. */
+static inline int32_t pollevents(uint32_t ev)
+{
+    int32_t pev = (int32_t)(ev & (EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+                                  EPOLLHUP | EPOLLERR | EPOLLPRI));
+    if (ev & EPOLLRDHUP)
+        pev |= EPOLLIN;  /* as poll: a read gives end of file */
+    return pev != 0 ? pev : EPOLLIN;
+}
+
 static inline uint64_t pdtag(pollDesc *pd, uint32_t seq)
 {
     return (uint64_t)(uintptr_t)pd | (uint64_t)(seq & 0xffff) << 48;
@@ -435,9 +466,9 @@ static void pddrop(pollDesc *pd, g ***out)
     atomic_store_explicit(&pdtab[fd], NULL, memory_order_relaxed);
     lock(&pd->lock);
     pd->seq++;
-    g *rg = pd->rg, *wg = pd->wg;
-    pd->rg = pd->wg = NULL;
-    pd->rready = pd->wready = false;
+    g *rg = pd->rg, *wg = pd->wg, *rwg = pd->rwg;
+    pd->rg = pd->wg = pd->rwg = NULL;
+    pd->rready = pd->wready = 0;
     unlock(&pd->lock);
     epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);  /* fails if fd is closed */
     atomic_fetch_sub(&npdregistered, 1);
@@ -445,20 +476,39 @@ static void pddrop(pollDesc *pd, g ***out)
     pdfree = pd;
     pdtake(rg, -ECANCELED, out);
     pdtake(wg, -ECANCELED, out);
+    pdtake(rwg, -ECANCELED, out);
+}
+
+/* pdverify: fd, registered with pd, is still the file epfd watches. The
+ * kernel drops an fd from epfd by itself when the fd is closed without
+ * goro_close (by a library, behind the runtime's back), and the number
+ * may then name another file that epfd does not watch: a waiter would
+ * sleep forever. EPOLL_CTL_MOD with the same event finds the fd only if
+ * epfd watches this very file (ENOENT otherwise), and re-arms the edge,
+ * which costs nothing more than a spurious wake. Under pdlock. */
+static bool pdverify(int fd, pollDesc *pd)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = pdtag(pd, pd->seq),
+    };
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
 /* pdget returns fd's pollDesc, registering fd with epfd on first use.
  * cgen: netpoll_closegen[fd] before the G's call that gave EAGAIN; if fd
  * was closed since, -ECANCELED. NULL with *err set if fd cannot be polled.
- * On g0. */
-static pollDesc *pdget(int fd, uint32_t cgen, int *err)
+ * verify: check a registration found with pdverify first (goro_wait_fd,
+ * whose fds may be closed behind the runtime's back), and make a new one
+ * if it is stale. On g0. */
+static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
 {
     if ((size_t)fd >= npdtab) {
         *err = -EINVAL;
         return NULL;
     }
     pollDesc *pd = atomic_load_explicit(&pdtab[fd], memory_order_acquire);
-    if (pd != NULL && pd->cgen == cgen &&
+    if (!verify && pd != NULL && pd->cgen == cgen &&
         atomic_load(&netpoll_closegen[fd]) == cgen)
         return pd;
     lock(&pdlock);
@@ -468,7 +518,7 @@ static pollDesc *pdget(int fd, uint32_t cgen, int *err)
         return NULL;
     }
     pd = atomic_load_explicit(&pdtab[fd], memory_order_relaxed);
-    if (pd != NULL && pd->cgen == cgen) {
+    if (pd != NULL && pd->cgen == cgen && (!verify || pdverify(fd, pd))) {
         unlock(&pdlock);
         return pd;
     }
@@ -491,8 +541,8 @@ static pollDesc *pdget(int fd, uint32_t cgen, int *err)
     pd->fd = fd;
     pd->cgen = cgen;
     pd->link = NULL;
-    pd->rg = pd->wg = NULL;
-    pd->rready = pd->wready = false;
+    pd->rg = pd->wg = pd->rwg = NULL;
+    pd->rready = pd->wready = 0;
     uint32_t seq = pd->seq;
     unlock(&pd->lock);
     struct epoll_event ev = {
@@ -521,30 +571,45 @@ static pollDesc *pdget(int fd, uint32_t cgen, int *err)
 static bool pdenqueue(g *gp)
 {
     pollDesc *pd = gp->waitpd;
-    bool write = gp->waitreason == waitReasonIOWrite;
+    uint8_t r = gp->waitreason;
     lock(&pd->lock);
     if (pd->seq != gp->waitseq) {
         unlock(&pd->lock);
         gp->waitres = -ECANCELED;
         return false;
     }
-    bool *latch = write ? &pd->wready : &pd->rready;
-    if (*latch) {
-        *latch = false;
+    uint32_t ev = 0;
+    if (r != waitReasonIOWrite) {
+        ev |= pd->rready;
+        pd->rready = 0;
+    }
+    if (r != waitReasonIORead) {
+        ev |= pd->wready;
+        pd->wready = 0;
+    }
+    if (ev != 0) {
         unlock(&pd->lock);
-        gp->waitres = 0;
+        gp->waitres = (int32_t)ev;
         return false;
     }
-    pdappend(write ? &pd->wg : &pd->rg, gp);
+    pdappend(pdlistof(pd, gp), gp);
     unlock(&pd->lock);
     return true;
 }
 
+void netpoll_snap(int fd, pollsnap *s)
+{
+    s->pd = (size_t)fd < npdtab
+        ? atomic_load_explicit(&pdtab[fd], memory_order_acquire) : NULL;
+    s->edges = s->pd != NULL
+        ? atomic_load_explicit(&s->pd->edges, memory_order_relaxed) : 0;
+}
+
 bool netpollcommit(g *gp, void *arg)
 {
-    (void)arg;
     int err;
-    pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, &err);
+    const pollsnap *snap = arg;
+    pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, snap != NULL, &err);
     if (pd == NULL) {
         gp->waitres = err;
         return false;
@@ -552,6 +617,14 @@ bool netpollcommit(g *gp, void *arg)
     /* A close bumps netpoll_closegen before it takes pdlock and then this
      * lock: either it is seen here, or the seq taken here changes. */
     lock(&pd->lock);
+    if (snap != NULL && snap->pd == pd && snap->edges == pd->edges) {
+        /* goro_wait_fd looked (poll) after every edge the latches hold
+         * and found the fd not ready: they are stale. */
+        if (gp->waitreason != waitReasonIOWrite)
+            pd->rready = 0;
+        if (gp->waitreason != waitReasonIORead)
+            pd->wready = 0;
+    }
     gp->waitseq = pd->seq;
     bool closed = atomic_load(&netpoll_closegen[gp->waitfd]) != gp->waitcgen;
     unlock(&pd->lock);
@@ -582,7 +655,8 @@ g *netpoll(void)
         uint32_t ev = evs[i].events;
         bool r = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         bool w = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-        g *rg = NULL, *wg = NULL;
+        int32_t pev = pollevents(ev);
+        g *rg = NULL, *wg = NULL, *rwg = NULL;
         lock(&pd->lock);
         if ((pd->seq & 0xffff) != tag >> 48) {
             /* Closed since: pd may be another fd's now (netpollclose). */
@@ -592,16 +666,26 @@ g *netpoll(void)
         if (r) {
             rg = pd->rg;
             pd->rg = NULL;
-            pd->rready = rg == NULL;
         }
         if (w) {
             wg = pd->wg;
             pd->wg = NULL;
-            pd->wready = wg == NULL;
         }
+        if (r || w) {
+            rwg = pd->rwg;
+            pd->rwg = NULL;
+        }
+        atomic_store_explicit(&pd->edges, pd->edges + 1,
+                              memory_order_relaxed);
+        /* Latch what nobody took: a reader (or writer) of either kind. */
+        if (r)
+            pd->rready = rg == NULL && rwg == NULL ? (uint32_t)pev : 0;
+        if (w)
+            pd->wready = wg == NULL && rwg == NULL ? (uint32_t)pev : 0;
         unlock(&pd->lock);
-        pdtake(rg, 0, &tail);
-        pdtake(wg, 0, &tail);
+        pdtake(rg, pev, &tail);
+        pdtake(wg, pev, &tail);
+        pdtake(rwg, pev, &tail);
     }
     return list;
 }

@@ -1686,6 +1686,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSelect] = "select",
     [waitReasonIORead] = "IO wait (read)",
     [waitReasonIOWrite] = "IO wait (write)",
+    [waitReasonIOWait] = "IO wait",
     [waitReasonFileIO] = "file IO",
     [waitReasonBlocking] = "blocking call",
     [waitReasonLoopCall] = "loop call",
@@ -1699,6 +1700,9 @@ const char *const waitReasonStrings[waitReasonCount] = {
 static void checkdead(void)
 {
     if (atomic_load(&sched.exiting) || sched.runqsize != 0)
+        return;
+    /* A thread that is not a G may still send (foreign.c). */
+    if (atomic_load(&foreignthreads) > 0)
         return;
     for (int32_t i = 0; i < gomaxprocs; i++)
         if (!runqempty(allp[i]))

@@ -132,6 +132,8 @@ enum {
     waitReasonIORead,        /* netpoll: fd readable (g->waitfd, on the
                                 list of g->waitpd) */
     waitReasonIOWrite,       /* netpoll: fd writable (likewise) */
+    waitReasonIOWait,        /* netpoll: fd readable or writable
+                                (goro_wait_fd; likewise) */
     waitReasonFileIO,        /* netpoll: a uv_fs request (g->param); the
                                 stack is pinned (stackscan skips the G) */
     waitReasonBlocking,      /* goro_blocking: fn runs on libuv's pool */
@@ -142,6 +144,12 @@ HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
 /* Waits that only another G can end (a channel, a wait group, a mutex):
  * when every G waits so, none ever runs again (checkdead). Any other reason
  * has something outside the Gs that ends it (a timer, I/O). */
+/* Waits on an fd's pollDesc (netpoll.c). */
+static inline bool waitReasonIO(uint8_t r)
+{
+    return r == waitReasonIORead || r == waitReasonIOWrite ||
+           r == waitReasonIOWait;
+}
 static inline bool waitReasonInternal(uint8_t r)
 {
     return r == waitReasonWaitGroup || r == waitReasonMutex ||
@@ -232,6 +240,9 @@ struct sudog {
     int32_t   caseidx;       /* select: index of the case */
     bool      isSelect;
     bool      success;       /* woken by a communication (not a close) */
+    struct note *tnote;      /* gp NULL: a thread that is not a G waits
+                                on this note (foreign.c), the sudog on its
+                                stack */
 };
 
 /* ---- M --------------------------------------------------------------- */
@@ -691,6 +702,17 @@ HIDDEN void unlockwaiting(g *gp);
 HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
 HIDDEN void zfree(void *ptr);
 
+/* ---- foreign.c ---------------------------------------------------------- */
+
+/* Threads that are not Gs and may still hand work to Gs: while > 0 a
+ * runtime whose Gs all wait on each other is not deadlocked (checkdead). */
+extern HIDDEN _Atomic int32_t foreignthreads;
+HIDDEN void foreignthread(void);  /* count the calling thread until it exits */
+/* foreignblock queues the calling thread (not a G) on q with elem, releases
+ * c->lock and sleeps until a partner or a close wakes it: 0, or -EPIPE. */
+HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
+                        void (*enq)(void *q, sudog *sg));
+
 /* ---- lock.c ------------------------------------------------------------ */
 
 HIDDEN NORETURN void throw(const char *s);
@@ -782,8 +804,19 @@ static inline uint32_t netpoll_closegen_of(int fd)
 }
 /* netpollcommit registers a G parking for fd I/O (gopark's unlockf, g0):
  * false when it must not sleep (readiness came first, fd closed; waitres
- * says which). */
+ * says which: the poll(2) events that came, > 0, or -errno). arg: NULL,
+ * or goro_wait_fd's pollsnap: then it first checks that the fd's
+ * registration is not stale (an fd closed without goro_close). */
 HIDDEN bool netpollcommit(g *gp, void *arg);
+/* What a goro_wait_fd saw of fd's pollDesc before its poll(2) (netpoll_snap,
+ * any thread), passed to netpollcommit: if no event came since, the
+ * readiness its latches hold is older than the poll that found the fd not
+ * ready, and is dropped. */
+typedef struct pollsnap {
+    struct pollDesc *pd;
+    uint32_t edges;
+} pollsnap;
+HIDDEN void netpoll_snap(int fd, pollsnap *s);
 HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
 /* netpoll takes what became ready from the runtime's epoll fd without
  * blocking and returns the Gs to make runnable (a schedlink list, still

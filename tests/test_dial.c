@@ -1,0 +1,538 @@
+/* test_dial.c - goro_dial, goro_listen and goro_getaddrinfo: names, both
+ * address families, every address tried in turn, unknown names and
+ * services, a deadline that expires during resolution, bad addresses;
+ * UDP echo of 100,000 datagrams; Unix stream and datagram sockets (paths
+ * and abstract names); fd passing; SO_REUSEPORT. Results are recorded in
+ * globals and asserted after goro_run. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export_test.h"
+
+static int64_t now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int portof(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int peerfamily(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    return ss.ss_family;
+}
+
+/* ---- names and families --------------------------------------------------- */
+
+static int r_lfd, r_d4, r_d6, r_dtcp, r_dlit6, r_dlit4, r_fam4, r_fam6,
+           r_famtcp, r_gai, r_gai_n, r_svc, r_svcport;
+static int r_unknown, r_badsvc, r_nobrackets, r_noport, r_badnet, r_nohost;
+
+static void acceptall(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = goro_accept(lfd);
+        if (fd < 0)
+            return;
+        goro_close(fd);
+    }
+}
+
+static void namesmain(void *arg)
+{
+    (void)arg;
+    char a[64];
+    /* ":0": every address, IPv6's wildcard taking IPv4 too. */
+    r_lfd = goro_listen("tcp", ":0", 0);
+    if (r_lfd < 0)
+        return;
+    int port = portof(r_lfd);
+    goro_go(acceptall, (void *)(intptr_t)r_lfd);
+
+    snprintf(a, sizeof a, "localhost:%d", port);
+    r_d4 = goro_dial("tcp4", a, 0);
+    r_fam4 = peerfamily(r_d4);
+    r_dtcp = goro_dial("tcp", a, 0);
+    r_famtcp = peerfamily(r_dtcp);
+    /* IPv6 by name where the system resolves localhost so (Debian's
+     * /etc/hosts does); the same answer as getaddrinfo otherwise. */
+    struct addrinfo hints = {.ai_family = AF_INET6,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    r_gai = goro_getaddrinfo("localhost", NULL, &hints, &ai, 0);
+    goro_freeaddrinfo(ai);
+    r_d6 = goro_dial("tcp6", a, 0);
+    r_fam6 = peerfamily(r_d6);
+    snprintf(a, sizeof a, "[::1]:%d", port);
+    r_dlit6 = goro_dial("tcp", a, 0);
+    snprintf(a, sizeof a, "127.0.0.1:%d", port);
+    r_dlit4 = goro_dial("tcp", a, now() + 5000000000ll);
+
+    /* The list, and a service name. */
+    hints.ai_family = AF_INET;
+    ai = NULL;
+    r_gai_n = goro_getaddrinfo("127.0.0.1", "http", &hints, &ai, 0);
+    r_svcport = ai != NULL ? ntohs(((struct sockaddr_in *)ai->ai_addr)->sin_port)
+                           : -1;
+    goro_freeaddrinfo(ai);
+    int sfd = goro_listen("tcp4", "127.0.0.1:0", 0);
+    r_svc = sfd;
+    goro_close(sfd);
+
+    r_unknown = goro_dial("tcp", "no-such-host.invalid:80", 0);
+    r_badsvc = goro_dial("tcp", "localhost:no-such-service", 0);
+    r_nobrackets = goro_dial("tcp", "::1:80", 0);
+    r_noport = goro_dial("tcp", "localhost", 0);
+    r_badnet = goro_dial("sctp", "localhost:80", 0);
+    r_nohost = goro_listen("tcp", "no-such-host.invalid:0", 0);
+
+    goro_close(r_d4);
+    goro_close(r_dtcp);
+    if (r_d6 >= 0)
+        goro_close(r_d6);
+    goro_close(r_dlit6);
+    goro_close(r_dlit4);
+    goro_close(r_lfd);
+}
+
+Test(dial, names_and_both_families_connect_and_bad_ones_say_why,
+     .timeout = 60)
+{
+    cr_assert_eq(test_run(2, namesmain, NULL), 0);
+    cr_assert_geq(r_lfd, 0, "listen: %d", r_lfd);
+    cr_assert_geq(r_d4, 0, "tcp4 localhost: %d", r_d4);
+    cr_assert_eq(r_fam4, AF_INET);
+    cr_assert_geq(r_dtcp, 0, "tcp localhost: %d", r_dtcp);
+    if (r_gai == 0) {
+        cr_assert_geq(r_d6, 0, "tcp6 localhost: %d", r_d6);
+        cr_assert_eq(r_fam6, AF_INET6);
+    } else {
+        cr_assert_eq(r_d6, r_gai, "tcp6 localhost: %d, getaddrinfo %d",
+                     r_d6, r_gai);
+    }
+    cr_assert_geq(r_dlit6, 0, "[::1]: %d", r_dlit6);
+    cr_assert_geq(r_dlit4, 0, "127.0.0.1: %d", r_dlit4);
+    cr_assert_eq(r_gai_n, 0);
+    cr_assert_eq(r_svcport, 80);
+    cr_assert_geq(r_svc, 0);
+    /* No DNS server at all answers EAI_AGAIN: -EAGAIN, documented. */
+    cr_assert(r_unknown == -ENOENT || r_unknown == -EAGAIN, "unknown: %d",
+              r_unknown);
+    cr_assert_eq(r_badsvc, -ESRCH);
+    cr_assert_eq(r_nobrackets, -EINVAL);
+    cr_assert_eq(r_noport, -EINVAL);
+    cr_assert_eq(r_badnet, -EINVAL);
+    cr_assert(r_nohost == -ENOENT || r_nohost == -EAGAIN, "listen: %d",
+              r_nohost);
+}
+
+/* ---- every address in turn ---------------------------------------------------- */
+
+/* A name with two addresses, the first refusing: the dial goes on to the
+ * second. The name is made in /etc/hosts of a mount namespace of the
+ * test's own process (root only). */
+static int r_multi, r_multifam, r_multiorder;
+
+static void multimain(void *arg)
+{
+    (void)arg;
+    int lfd = goro_listen("tcp4", "127.0.0.1:0", 0);
+    if (lfd < 0) {
+        r_multi = lfd;
+        return;
+    }
+    int port = portof(lfd);
+    goro_go(acceptall, (void *)(intptr_t)lfd);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    goro_getaddrinfo("goro-two-addrs", NULL, &hints, &ai, 0);
+    /* The resolver's first is ::1, where nothing listens. */
+    r_multiorder = ai != NULL && ai->ai_family == AF_INET6 &&
+                   ai->ai_next != NULL;
+    goro_freeaddrinfo(ai);
+    char a[64];
+    snprintf(a, sizeof a, "goro-two-addrs:%d", port);
+    r_multi = goro_dial("tcp", a, now() + 5000000000ll);
+    r_multifam = peerfamily(r_multi);
+    goro_close(r_multi);
+    goro_close(lfd);
+}
+
+Test(dial, a_refused_first_address_does_not_fail_the_dial, .timeout = 60)
+{
+    char tmp[] = "/tmp/goro-hosts-XXXXXX";
+    int fd = mkstemp(tmp);
+    cr_assert_geq(fd, 0);
+    const char *hosts = "127.0.0.1 localhost\n::1 goro-two-addrs\n"
+                        "127.0.0.1 goro-two-addrs\n";
+    cr_assert_eq(write(fd, hosts, strlen(hosts)), (ssize_t)strlen(hosts));
+    close(fd);
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount(tmp, "/etc/hosts", NULL, MS_BIND, NULL) < 0) {
+        unlink(tmp);
+        cr_skip_test("no mount namespace here (%s)", strerror(errno));
+    }
+    cr_assert_eq(test_run(2, multimain, NULL), 0);
+    umount("/etc/hosts");
+    unlink(tmp);
+    cr_assert(r_multiorder, "goro-two-addrs does not resolve to ::1 first: "
+                            "the test proves nothing");
+    cr_assert_geq(r_multi, 0, "dial: %d", r_multi);
+    cr_assert_eq(r_multifam, AF_INET);
+}
+
+/* ---- a deadline during resolution --------------------------------------------- */
+
+/* Every thread of libuv's pool (4) is held by a goro_blocking call, so the
+ * resolution waits in the pool's queue past the dial's deadline. */
+static int r_dlres, r_after;
+static int64_t dlelapsed;
+static goro_wg *holdwg;
+
+static void hold(void *arg)
+{
+    (void)arg;
+    sleep(1);
+}
+
+static void holder(void *arg)
+{
+    (void)arg;
+    goro_blocking(hold, NULL);
+    goro_wg_done(holdwg);
+}
+
+static void dlresmain(void *arg)
+{
+    (void)arg;
+    holdwg = goro_wg_new();
+    goro_wg_add(holdwg, 4);
+    for (int i = 0; i < 4; i++)
+        goro_go(holder, NULL);
+    goro_sleep_ns(50 * 1000000);
+    int64_t t0 = now();
+    r_dlres = goro_dial("tcp", "localhost:9", t0 + 100 * 1000000);
+    dlelapsed = now() - t0;
+    goro_wg_wait(holdwg);
+    /* The abandoned request was freed or finished; the pool serves the
+     * next one. */
+    struct addrinfo *ai = NULL;
+    r_after = goro_getaddrinfo("localhost", "80", NULL, &ai,
+                               now() + 5000000000ll);
+    goro_freeaddrinfo(ai);
+}
+
+Test(dial, a_deadline_that_expires_during_resolution_gives_etimedout,
+     .timeout = 30)
+{
+    setenv("UV_THREADPOOL_SIZE", "4", 1);
+    cr_assert_eq(test_run(2, dlresmain, NULL), 0);
+    cr_assert_eq(r_dlres, -ETIMEDOUT);
+    cr_assert_geq(dlelapsed, 95 * 1000000);
+    cr_assert_lt(dlelapsed, 900 * 1000000, "%lld ns: it waited for the pool",
+                 (long long)dlelapsed);
+    cr_assert_eq(r_after, 0);
+}
+
+/* ---- UDP echo -------------------------------------------------------------------- */
+
+enum { DGRAMS = 100000, WINDOW = 32 };
+static int udpsrv;
+static atomic_int udpecho, udpbad, udplost;
+static goro_wg *udpwg;
+
+static void udpserver(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof from;
+        ssize_t n = goro_recvfrom(udpsrv, buf, sizeof buf,
+                                  (struct sockaddr *)&from, &fl, 0);
+        if (n < 0)
+            break;
+        if (goro_sendto(udpsrv, buf, (size_t)n, (struct sockaddr *)&from, fl,
+                        0) != n)
+            atomic_fetch_add(&udpbad, 1);
+        else
+            atomic_fetch_add(&udpecho, 1);
+    }
+    goro_wg_done(udpwg);
+}
+
+static void udpmain(void *arg)
+{
+    (void)arg;
+    udpwg = goro_wg_new();
+    udpsrv = goro_listen("udp", "127.0.0.1:0", 0);
+    if (udpsrv < 0)
+        return;
+    char a[64];
+    snprintf(a, sizeof a, "127.0.0.1:%d", portof(udpsrv));
+    goro_wg_add(udpwg, 1);
+    goro_go(udpserver, NULL);
+    int c = goro_dial("udp", a, 0);
+    /* WINDOW datagrams in flight: a sane rate, none should be lost. */
+    int sent = 0, got = 0;
+    uint32_t seen = 0;
+    for (; sent < WINDOW; sent++)
+        goro_write(c, &sent, sizeof sent);
+    while (got < DGRAMS) {
+        int v;
+        ssize_t n = goro_read_deadline(c, &v, sizeof v, now() + 2000000000ll);
+        if (n != sizeof v) {
+            atomic_fetch_add(&udplost, DGRAMS - got);
+            break;
+        }
+        got++;
+        seen += (uint32_t)v;
+        if (sent < DGRAMS) {
+            goro_write(c, &sent, sizeof sent);
+            sent++;
+        }
+    }
+    if (seen != (uint32_t)((int64_t)DGRAMS * (DGRAMS - 1) / 2))
+        atomic_fetch_add(&udpbad, 1);
+    goro_close(c);
+    goro_close(udpsrv);
+    goro_wg_wait(udpwg);
+}
+
+Test(dial, udp_echo_of_100000_datagrams_loses_none, .timeout = 120)
+{
+    cr_assert_eq(test_run(2, udpmain, NULL), 0);
+    cr_assert_eq(atomic_load(&udplost), 0);
+    cr_assert_eq(atomic_load(&udpbad), 0);
+    cr_assert_eq(atomic_load(&udpecho), DGRAMS);
+}
+
+/* ---- Unix sockets ---------------------------------------------------------------- */
+
+static int r_ulisten, r_uabs, r_uecho, r_uabsecho, r_ugram, r_uinuse;
+static char upath[108];
+
+static void unixechoserver(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    int fd = goro_accept(lfd);
+    if (fd < 0)
+        return;
+    char buf[256];
+    ssize_t n;
+    while ((n = goro_read(fd, buf, sizeof buf)) > 0)
+        goro_write(fd, buf, (size_t)n);
+    goro_close(fd);
+}
+
+static int unixecho(const char *addr)
+{
+    int fd = goro_dial("unix", addr, 0);
+    if (fd < 0)
+        return fd;
+    int ok = 0;
+    for (int i = 0; i < 100; i++) {
+        char out[32], in[32];
+        int len = snprintf(out, sizeof out, "message %d", i);
+        if (goro_write(fd, out, (size_t)len) != len)
+            break;
+        ssize_t got = 0;
+        while (got < len) {
+            ssize_t n = goro_read(fd, in + got, (size_t)(len - got));
+            if (n <= 0)
+                break;
+            got += n;
+        }
+        if (got != len || memcmp(in, out, (size_t)len) != 0)
+            break;
+        ok++;
+    }
+    goro_close(fd);
+    return ok;
+}
+
+static void unixmain(void *arg)
+{
+    (void)arg;
+    snprintf(upath, sizeof upath, "/tmp/goro-unix-%d.sock", getpid());
+    unlink(upath);
+    r_ulisten = goro_listen("unix", upath, 0);
+    if (r_ulisten < 0)
+        return;
+    goro_go(unixechoserver, (void *)(intptr_t)r_ulisten);
+    r_uecho = unixecho(upath);
+    r_uinuse = goro_listen("unix", upath, 0);
+
+    char abs[64];
+    snprintf(abs, sizeof abs, "@goro-test-%d", getpid());
+    r_uabs = goro_listen("unix", abs, 0);
+    if (r_uabs >= 0) {
+        goro_go(unixechoserver, (void *)(intptr_t)r_uabs);
+        r_uabsecho = unixecho(abs);
+    }
+
+    /* unixgram: a bound server, a client bound to an abstract name so
+     * that the reply finds it. */
+    char gs[64], gc[64];
+    snprintf(gs, sizeof gs, "@goro-gram-s-%d", getpid());
+    snprintf(gc, sizeof gc, "@goro-gram-c-%d", getpid());
+    int s = goro_listen("unixgram", gs, 0);
+    int c = goro_listen("unixgram", gc, 0);
+    int d = goro_dial("unixgram", gs, 0);
+    if (s >= 0 && c >= 0 && d >= 0) {
+        struct sockaddr_un to = {.sun_family = AF_UNIX};
+        memcpy(to.sun_path + 1, gs + 1, strlen(gs) - 1);
+        socklen_t tl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                   strlen(gs));
+        char buf[16];
+        struct sockaddr_un from;
+        socklen_t fl = sizeof from;
+        if (goro_sendto(c, "ping", 4, (struct sockaddr *)&to, tl, 0) == 4 &&
+            goro_recvfrom(s, buf, sizeof buf, (struct sockaddr *)&from, &fl,
+                          0) == 4 &&
+            goro_sendto(s, "pong", 4, (struct sockaddr *)&from, fl, 0) == 4 &&
+            goro_recvfrom(c, buf, sizeof buf, NULL, NULL,
+                          now() + 5000000000ll) == 4 &&
+            memcmp(buf, "pong", 4) == 0 &&
+            goro_write(d, "dial", 4) == 4 &&
+            goro_recvfrom(s, buf, sizeof buf, NULL, NULL, 0) == 4 &&
+            memcmp(buf, "dial", 4) == 0)
+            r_ugram = 1;
+    }
+    goro_close(s);
+    goro_close(c);
+    goro_close(d);
+    goro_close(r_ulisten);
+    if (r_uabs >= 0)
+        goro_close(r_uabs);
+    unlink(upath);
+}
+
+Test(dial, unix_stream_and_datagram_sockets_by_path_and_abstract_name,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(2, unixmain, NULL), 0);
+    cr_assert_geq(r_ulisten, 0, "%d", r_ulisten);
+    cr_assert_eq(r_uecho, 100);
+    cr_assert_eq(r_uinuse, -EADDRINUSE);
+    cr_assert_geq(r_uabs, 0, "%d", r_uabs);
+    cr_assert_eq(r_uabsecho, 100);
+    cr_assert_eq(r_ugram, 1);
+}
+
+/* ---- fd passing ------------------------------------------------------------------- */
+
+/* A listener handed to "another process" (a G at the other end of a Unix
+ * socket): the receiver accepts on its copy after the sender closed its
+ * own; and a pipe handed over is written through. */
+static int r_passed, r_nfds, r_accepted, r_pipe, r_trunc_n, r_trunc_nfds;
+
+static void passmain(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
+    int lfd = goro_listen("tcp4", "127.0.0.1:0", 0);
+    int port = portof(lfd);
+    int p[2];
+    (void)!pipe2(p, O_NONBLOCK);
+    int out[2] = {lfd, p[1]};
+    r_passed = (int)goro_send_fds(sv[0], "L", 1, out, 2, 0);
+    goro_close(lfd);
+    close(p[1]);
+    int in[4] = {-1, -1, -1, -1}, nin = 4;
+    char c;
+    if (goro_recv_fds(sv[1], &c, 1, in, &nin, now() + 5000000000ll) != 1)
+        return;
+    r_nfds = nin;
+    char a[64];
+    snprintf(a, sizeof a, "127.0.0.1:%d", port);
+    int d = goro_dial("tcp", a, 0);
+    int acc = goro_accept_deadline(in[0], now() + 5000000000ll);
+    r_accepted = acc >= 0 && d >= 0;
+    if (goro_write(in[1], "P", 1) == 1 && goro_read(p[0], &c, 1) == 1 &&
+        c == 'P')
+        r_pipe = 1;
+    /* Room for one fd of two: the other is closed, not leaked. */
+    int two[2] = {p[0], p[0]};
+    goro_send_fds(sv[0], "T", 1, two, 2, 0);
+    int one = -1, none = 1;
+    r_trunc_n = (int)goro_recv_fds(sv[1], &c, 1, &one, &none, 0);
+    r_trunc_nfds = none;
+    goro_close(one);
+    goro_close(acc);
+    goro_close(d);
+    goro_close(in[0]);
+    goro_close(in[1]);
+    goro_close(p[0]);
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+}
+
+Test(dial, fds_passed_over_a_unix_socket_work_on_the_other_side,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(2, passmain, NULL), 0);
+    cr_assert_eq(r_passed, 1);
+    cr_assert_eq(r_nfds, 2);
+    cr_assert(r_accepted);
+    cr_assert(r_pipe);
+    cr_assert_eq(r_trunc_n, 1);
+    cr_assert_eq(r_trunc_nfds, 1);
+}
+
+/* ---- SO_REUSEPORT ------------------------------------------------------------------ */
+
+static int r_rp1, r_rp2, r_norp, r_badflags;
+
+static void reuseportmain(void *arg)
+{
+    (void)arg;
+    r_rp1 = goro_listen_flags("tcp4", "127.0.0.1:0", 0,
+                              GORO_LISTEN_REUSEPORT);
+    char a[64];
+    snprintf(a, sizeof a, "127.0.0.1:%d", portof(r_rp1));
+    r_rp2 = goro_listen_flags("tcp4", a, 0, GORO_LISTEN_REUSEPORT);
+    r_norp = goro_listen("tcp4", a, 0);
+    r_badflags = goro_listen_flags("tcp4", "127.0.0.1:0", 0, 8);
+    goro_close(r_rp1);
+    goro_close(r_rp2);
+}
+
+Test(dial, reuseport_lets_two_sockets_listen_on_one_port, .timeout = 30)
+{
+    cr_assert_eq(test_run(1, reuseportmain, NULL), 0);
+    cr_assert_geq(r_rp1, 0);
+    cr_assert_geq(r_rp2, 0, "%d", r_rp2);
+    cr_assert_eq(r_norp, -EADDRINUSE);
+    cr_assert_eq(r_badflags, -EINVAL);
+}
