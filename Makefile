@@ -60,7 +60,7 @@ SPLITLD     := -fuse-ld=gold -Wl,--split-stack-adjust-size=$(HEADROOM) -Wl,-z,no
 LPAREN      := (
 LIBCWRAP    := -Wl,$(shell sed -n 's/^[A-Z]*$(LPAREN)\([a-z_0-9]*\).*/--wrap=\1/p' \
                   src/runtime/cgocall.h | paste -sd, -)
-LIBS        := -luv -ljemalloc -lpthread $(SANLIBS)
+LIBS        := -luv -ljemalloc -lunwind -ldw -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
