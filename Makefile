@@ -60,7 +60,7 @@ SPLITLD     := -fuse-ld=gold -Wl,--split-stack-adjust-size=$(HEADROOM) -Wl,-z,no
 LPAREN      := (
 LIBCWRAP    := -Wl,$(shell sed -n 's/^[A-Z]*$(LPAREN)\([a-z_0-9]*\).*/--wrap=\1/p' \
                   src/runtime/cgocall.h | paste -sd, -)
-LIBS        := -luv -ljemalloc -lpthread $(SANLIBS)
+LIBS        := -luv -ljemalloc -lunwind -ldw -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
@@ -204,6 +204,15 @@ $(BUILD)/tests/preemptprog_%: tests/link/preempt.c $(LIB) $(STUBLIB) $(PC)
 	    -$(call variant_opt,$*) -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# A program parked in known places for the gdb extension (test_gdb.c).
+GDBPROG := $(BUILD)/tests/gdbprog
+$(GDBPROG): tests/link/gdbprog.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
 # Gs that call libc (tests/link/libc.c), built the same four ways.
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
 $(BUILD)/tests/libcprog_%: tests/link/libc.c $(LIB) $(STUBLIB) $(PC)
@@ -267,13 +276,14 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
 	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
+	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)
@@ -451,6 +461,8 @@ install: all daemon config/gorod.yaml systemd/gorod.service
 	install -m 0644 $(STUBLIB) $(DESTDIR)$(LIBDIR)/libgoro_morestack.a
 	install -m 0644 include/goro.h $(DESTDIR)$(INCLUDEDIR)/goro.h
 	install -m 0644 include/goro/*.h $(DESTDIR)$(INCLUDEDIR)/goro/
+	install -d $(DESTDIR)$(PREFIX)/share/goro
+	install -m 0644 scripts/goro-gdb.py $(DESTDIR)$(PREFIX)/share/goro/
 	$(call make_pc,$(PREFIX),$(DESTDIR)$(LIBDIR)/pkgconfig/goro.pc,$(LIBDIR),$(INCLUDEDIR))
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \

@@ -441,6 +441,23 @@ typedef struct goro_ginfo {
 GORO_EXTERN int64_t goro_gs_snapshot(goro_ginfo *out, size_t max);
 
 /*
+ * Stacks of every G, as Go prints them on SIGQUIT: one block per live G,
+ * "goroutine 17 [chan receive, 3 minutes, group \"echo\", 8 KiB stack]:",
+ * its frames (function, then file:line where the program has debug
+ * information, else module+offset) and "created by ...". Parked Gs are
+ * walked (each held for the time of its walk, the others run on); running
+ * and runnable Gs other than the caller are shown without their stack.
+ * goro_stacks_dump writes every G's to fd (the caller's first when called
+ * from a G); goro_stacks_dump_group only those of the named group (NULL:
+ * all). They return how many Gs they wrote, or -EBADF. From a G or any
+ * thread; one dump at a time. The runtime prints the same on SIGQUIT
+ * (then exits 2), on a fatal error and on a crash, as GORO_TRACEBACK
+ * says (README.md).
+ */
+GORO_EXTERN int goro_stacks_dump(int fd);
+GORO_EXTERN int goro_stacks_dump_group(int fd, const char *group);
+
+/*
  * errno is kept per G: the runtime saves it when a G stops and restores it
  * when the G runs again, on whatever thread. glibc declares
  * __errno_location() const, so a compiler may keep the address of one

@@ -35,7 +35,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: goroctl [--socket PATH] COMMAND [--json]\n"
+        "usage: goroctl [--socket PATH] COMMAND [--json] [--group NAME]\n"
         "\n"
         "Ask a running gorod over its admin socket.\n"
         "\n"
@@ -44,6 +44,8 @@ static void usage(FILE *f)
         "  stats      every figure, \"key value\" per line (--json: one JSON "
         "object)\n"
         "  ps         every G: id, status, wait reason, stack, plugin, age\n"
+        "  stacks     the stack of every G, as Go prints them on SIGQUIT "
+        "(--group: one plugin's)\n"
         "  plugins    the loaded plugins\n"
         "  reload     reload the configuration file\n"
         "  metrics    the Prometheus text exposition\n"
@@ -53,6 +55,7 @@ static void usage(FILE *f)
         "  -s, --socket PATH  the admin socket (default: $GOROD_SOCKET, else "
         DEFAULT_SOCKET ")\n"
         "  -j, --json         ask for JSON (stats)\n"
+        "  -g, --group NAME   only the Gs of this group (stacks)\n"
         "  -h, --help         this text\n"
         "  -V, --version      goroctl's version\n"
         "\n"
@@ -83,22 +86,27 @@ int main(int argc, char **argv)
     if (sock == NULL || sock[0] == '\0')
         sock = DEFAULT_SOCKET;
     bool json = false;
+    const char *group = NULL;
 
     static const struct option opts[] = {
         {"socket",  required_argument, NULL, 's'},
         {"json",    no_argument,       NULL, 'j'},
+        {"group",   required_argument, NULL, 'g'},
         {"help",    no_argument,       NULL, 'h'},
         {"version", no_argument,       NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "s:jhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:jg:hV", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             sock = optarg;
             break;
         case 'j':
             json = true;
+            break;
+        case 'g':
+            group = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -138,6 +146,16 @@ int main(int argc, char **argv)
     if (json) {
         memcpy(line + len, " json", 5);
         len += 5;
+    }
+    if (group != NULL) {
+        size_t n = strlen(group);
+        if (len + n + 8 > cap) {
+            fprintf(stderr, "goroctl: command line too long\n");
+            return 2;
+        }
+        line[len++] = ' ';
+        memcpy(line + len, group, n);
+        len += n;
     }
     line[len++] = '\n';
 

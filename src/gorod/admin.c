@@ -39,6 +39,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -348,6 +349,35 @@ static int cmd_ps(strbuf *b)
     return 0;
 }
 
+/* cmd_stacks: goro_stacks_dump_group into a memory file, read back into
+ * the reply. The runtime holds each parked G only while it walks it. */
+static int cmd_stacks(strbuf *b, const char *group)
+{
+    int fd = memfd_create("gorod-stacks", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int n = goro_stacks_dump_group(fd, group[0] ? group : NULL);
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (n < 0 || size < 0) {
+        close(fd);
+        return n < 0 ? n : -EIO;
+    }
+    if (n == 0 && group[0]) {
+        close(fd);
+        sb_printf(b, "error: no G in group \"%s\"\n", group);
+        return -1;
+    }
+    sb_printf(b, "ok\n");
+    char *p = mmap(NULL, size > 0 ? (size_t)size : 1, PROT_READ, MAP_PRIVATE,
+                   fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    sb_add(b, p, (size_t)size);
+    munmap(p, size > 0 ? (size_t)size : 1);
+    return 0;
+}
+
 static int cmd_plugins(strbuf *b)
 {
     sb_printf(b, "ok\n");
@@ -440,6 +470,7 @@ static int cmd_help(strbuf *b)
         "object)\n"
         "ps            every G: id, status, wait reason, stack size, plugin, "
         "age\n"
+        "stacks [GROUP] the stack of every G (of one plugin), as on SIGQUIT\n"
         "plugins       the loaded plugins: state, stack mode, served, live "
         "Gs\n"
         "reload        reload the configuration file (as SIGHUP)\n"
@@ -470,6 +501,7 @@ int admin_command(const char *line, char **out, size_t *outlen)
         case ADMIN_RELOAD:  r = cmd_reload(&b); break;
         case ADMIN_METRICS: r = cmd_metrics(&b); break;
         case ADMIN_HELP:    r = cmd_help(&b); break;
+        case ADMIN_STACKS:  r = cmd_stacks(&b, req.group); break;
         }
     }
     if (r < -1) {

@@ -19,7 +19,7 @@
 
 #include "gorod.h"
 
-#define ADMIN_COMMANDS "status stats ps plugins reload metrics help"
+#define ADMIN_COMMANDS "status stats ps stacks plugins reload metrics help"
 
 /* Longest part of the client's word quoted back in a reply. */
 #define QUOTE_MAX 64
@@ -31,7 +31,7 @@ static const struct {
     {"status", ADMIN_STATUS},   {"stats", ADMIN_STATS},
     {"ps", ADMIN_PS},           {"plugins", ADMIN_PLUGINS},
     {"reload", ADMIN_RELOAD},   {"metrics", ADMIN_METRICS},
-    {"help", ADMIN_HELP},
+    {"help", ADMIN_HELP},       {"stacks", ADMIN_STACKS},
 };
 
 const char *admin_cmd_name(enum admin_cmd c)
@@ -63,6 +63,7 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
 {
     req->cmd = ADMIN_HELP;
     req->json = false;
+    req->group[0] = '\0';
     if (strlen(line) > ADMIN_LINE_MAX) {
         sb_printf(b, "error: line too long (at most %d bytes)\n",
                   ADMIN_LINE_MAX);
@@ -108,6 +109,23 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
             sb_printf(b, "error: stats takes no argument or \"json\"\n");
             return -1;
         }
+    } else if (req->cmd == ADMIN_STACKS) {
+        /* stacks [GROUP]: the name is quoted back in a reply, so it must
+         * be printable and blank-free, as the plugin names are. */
+        for (size_t k = 0; k < al; k++)
+            if (arg[k] <= 0x20 || arg[k] >= 0x7f || arg[k] == '"') {
+                sb_printf(b, "error: stacks: not a group name: \"");
+                sb_quoted(b, arg, al);
+                sb_printf(b, "\"\n");
+                return -1;
+            }
+        if (al > ADMIN_GROUP_MAX) {
+            sb_printf(b, "error: stacks: group name longer than %d bytes\n",
+                      ADMIN_GROUP_MAX);
+            return -1;
+        }
+        memcpy(req->group, arg, al);
+        req->group[al] = '\0';
     } else if (al > 0) {
         sb_printf(b, "error: %s takes no argument\n", commands[i].word);
         return -1;

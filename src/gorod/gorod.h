@@ -157,10 +157,13 @@ int admin_command(const char *line, char **out, size_t *outlen);
 
 /* A command line parsed (admincmd.c, pure: no runtime, no gd). */
 enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
-                 ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP };
+                 ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP, ADMIN_STACKS };
+/* The longest group (plugin) name `stacks` takes. */
+#define ADMIN_GROUP_MAX 255
 typedef struct admin_req {
     enum admin_cmd cmd;
     bool           json;        /* stats json */
+    char           group[ADMIN_GROUP_MAX + 1]; /* stacks: "" for all */
 } admin_req;
 struct strbuf;
 /* 0 with the command in *req, or -1 with the one-line error reply that

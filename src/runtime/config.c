@@ -35,6 +35,9 @@
  *                                 PROT_NONE guard page below it
  *   GORO_STACK_FAULT_ON_FREE      1: freed stacks are made no-access and
  *                                 never reused (implies FROM_SYSTEM)
+ *   GORO_TRACEBACK                which stacks a crash, a fatal error and
+ *                                 SIGQUIT print: none, single (default),
+ *                                 all, crash (traceback.c)
  *
  * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB. Durations are a
  * number with ns, us, ms, s, m or h.
@@ -250,6 +253,16 @@ int runtimeconfig_fromenv(runtimeconfig *c)
     if ((err = envint("GORO_STACK_DEBUG", &debug, 0, 4,
                       "not a whole number from 0 to 4")) != 0)
         return err;
+    c->traceback = tracebackSingle;
+    if ((v = getenv("GORO_TRACEBACK")) != NULL) {
+        static const char *const levels[] = {"none", "single", "all", "crash"};
+        int i = 0;
+        while (i < 4 && strcmp(v, levels[i]) != 0)
+            i++;
+        if (i == 4)
+            return bad("GORO_TRACEBACK", v, "not none, single, all or crash");
+        c->traceback = i;
+    }
     c->stack_debug = (int32_t)debug;
     c->poison_copy = poison;
     c->from_system = fromsys || faultfree;

@@ -66,7 +66,8 @@ int64_t goro_group_go(goro_group *grp, goro_fn fn, void *arg)
         return -EINVAL;
     if (!onG(getg()))
         return -EPERM;
-    return newproc(fn, arg, grp);
+    return newproc(fn, arg, grp,
+                   (uintptr_t)__builtin_return_address(0));
 }
 
 int64_t goro_group_live(const goro_group *grp)

@@ -7,7 +7,7 @@
  * prefixed "runtime:" by the caller, then throw("constant string") prints
  * "fatal error: ..." with the G and M it happened on and aborts the process
  * (SIGABRT: a core dump for post-mortem, a non-zero status for a
- * supervisor).
+ * supervisor), after the stacks of every G (traceback.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,13 +60,14 @@ void throw(const char *s)
         m *mp = gp->m;
         g *cur = mp ? mp->curg : NULL;
         if (cur != NULL)
-            print("\ngoroutine %lld [%s]: stack [%#lx, %#lx) size %lu\n",
+            print("runtime: goroutine %lld [%s]: stack [%#lx, %#lx) size %lu\n",
                   (long long)cur->goid, gp == cur ? "running" : "on g0",
                   (unsigned long)cur->stack.lo, (unsigned long)cur->stack.hi,
                   (unsigned long)(cur->stack.hi - cur->stack.lo));
         if (mp)
             print("m%d\n", mp->id);
     }
+    tracebackthrow();   /* every G's stack, as GORO_TRACEBACK says */
     abort();
 }
 

@@ -1464,6 +1464,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lk, uint8_t reason)
     mp->waitunlockf = unlockf;
     mp->waitlock = lk;
     gp->waitreason = reason;
+    gp->waitsince = 0;
     mcall(park_m);
 }
 
@@ -1893,6 +1894,7 @@ struct newprocargs {
     goro_fn fn;
     void *arg;
     goro_group *grp;   /* the new G's group */
+    uintptr_t pc;      /* the creator's return address (g->gopc) */
 };
 
 /* newproc1 creates a G running fn(arg) and puts it on the current P's
@@ -1923,6 +1925,9 @@ static uintptr_t newproc1(void *a)
         }
     }
     newg->createdat = nanotime_coarse();
+    newg->gopc = na->pc;
+    newg->parentgoid = mp->curg != NULL ? mp->curg->goid : 0;
+    newg->waitsince = 0;
 
     /* The switch frame gogo will pop: rip = gostart, which then runs with
      * %rsp = hi - 8 (16-byte aligned at its call, as the psABI wants) and a
@@ -1961,14 +1966,16 @@ int64_t goro_go(goro_fn fn, void *arg)
     g *gp = getg();
     if (!onG(gp))
         return -EPERM;
-    struct newprocargs na = {fn, arg, gp->group};
+    struct newprocargs na = {fn, arg, gp->group,
+                             (uintptr_t)__builtin_return_address(0)};
     return (int64_t)systemstack(newproc1, &na);
 }
 
-/* newproc spawns fn(arg) into grp (NULL: no group), from a G. */
-int64_t newproc(goro_fn fn, void *arg, goro_group *grp)
+/* newproc spawns fn(arg) into grp (NULL: no group), from a G; pc is the
+ * creator's return address, for tracebacks. */
+int64_t newproc(goro_fn fn, void *arg, goro_group *grp, uintptr_t pc)
 {
-    struct newprocargs na = {fn, arg, grp};
+    struct newprocargs na = {fn, arg, grp, pc};
     return (int64_t)systemstack(newproc1, &na);
 }
 
@@ -2046,8 +2053,10 @@ int goro_run(goro_fn main_fn, void *arg)
         err = preemptinit();
     if (err == 0)
         err = netpollinit();
-    if (err == 0)
+    if (err == 0) {
         sigfatalinit();
+        tracebackinit();
+    }
     if (err != 0) {
         preemptshutdown();
         atomic_store(&runtime_state, 2);
@@ -2058,7 +2067,7 @@ int goro_run(goro_fn main_fn, void *arg)
     minit(m0);
     acquirep(m0, allp[0]);
     /* The main G: created like any other, on m0's g0. */
-    struct newprocargs na = {main_fn, arg, NULL};
+    struct newprocargs na = {main_fn, arg, NULL, 0};
     newproc1(&na);
     sched.maing = atomic_load(&allp[0]->runnext);
     atomic_store(&mainStarted, true);

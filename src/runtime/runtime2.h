@@ -227,6 +227,15 @@ struct g {
                                 records the wait (0: not tracked) */
     int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
                                 age) */
+    /* For tracebacks (traceback.c): where it was created, and since
+     * when it waits. */
+    uintptr_t gopc;          /* return address of the goro_go (or
+                                goro_group_go) that created it; 0 for the
+                                main G */
+    int64_t   parentgoid;    /* the creating G's goid; set with gopc */
+    int64_t   waitsince;     /* coarse nanotime when first seen parked by
+                                a stack scan or a dump; 0 when unknown
+                                (gopark clears it) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -463,7 +472,12 @@ typedef struct runtimeconfig {
     bool      poison_copy;       /* fill new stacks 0xfd, freed ones 0xfc */
     bool      from_system;       /* each stack its own mmap, guard page below */
     bool      fault_on_free;     /* freed stacks made no-access, never reused */
+    int32_t   traceback;         /* GORO_TRACEBACK: tracebackNone.. below */
 } runtimeconfig;
+
+/* GORO_TRACEBACK levels (Go's GOTRACEBACK; traceback.c says what each
+ * prints). */
+enum { tracebackNone = 0, tracebackSingle, tracebackAll, tracebackCrash };
 
 /* ---- globals ---------------------------------------------------------- */
 
@@ -626,7 +640,9 @@ casgstatus(g *gp, uint32_t oldval, uint32_t newval)
     casgstatus_slow(gp, oldval, newval);
 }
 HIDDEN void groupexit(g *gp);    /* goexit0's half of group.c, on g0 */
-HIDDEN int64_t newproc(goro_fn fn, void *arg, struct goro_group *grp); /* from a G */
+/* newproc: from a G; pc is the creator's (g->gopc) */
+HIDDEN int64_t newproc(goro_fn fn, void *arg, struct goro_group *grp,
+                       uintptr_t pc);
 HIDDEN stack stackallocfixed(uintptr_t n);  /* a group's fixed stack */
 HIDDEN void stackfreefixed(stack stk);
 HIDDEN int64_t nanotime_coarse(void);
@@ -670,6 +686,12 @@ extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */
 
 HIDDEN void sigfatalinit(void);     /* the crash report for SIGSEGV & co */
 HIDDEN void minitSignalMask(sigset_t *old); /* an M blocks process signals */
+
+/* ---- traceback.c ------------------------------------------------------- */
+
+HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
+HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
+HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
 
 /* ---- stack.c ----------------------------------------------------------- */
 

@@ -31,10 +31,9 @@
  * loop thread. So nothing here has stack checks: every function of this
  * file is no_split_stack and prints through its own sigprint, and the rest
  * is libc.
- * The traceback is glibc's backtrace(), which unwinds through the signal
- * frame into the G's stack by the unwind tables; it is called once at
- * install time so that its lazy loading of libgcc_s (which allocates) is
- * not done in the handler. SA_RESETHAND makes a second fault inside the
+ * The traceback is traceback.c's: libunwind walks from the interrupted
+ * context (the signal frame's registers) by the unwind tables, and names
+ * each frame from the symbol tables without allocating. SA_RESETHAND makes a second fault inside the
  * handler fatal at once instead of recursive, and only the first thread to
  * crash prints: the others wait for the process to die.
  *
@@ -69,7 +68,6 @@
  * middle of anything).
  */
 #include <dlfcn.h>
-#include <execinfo.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -191,10 +189,12 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
         else
             sigprint("m%d\n", mp->id);
     }
-    void *pcs[64];
-    int n = backtrace(pcs, 64);
+    /* The interrupted code's stack (the G's, or g0's), symbolised by
+     * libunwind without allocating (traceback.c); with GORO_TRACEBACK=all
+     * or crash, every other G's after it. */
     sigprint("traceback:\n");
-    backtrace_symbols_fd(pcs, n, 2);
+    tracebackcrash(ctx, gp == NULL ? NULL
+                        : gp != gp->m->g0 ? gp : gp->m->curg);
 
     /* SA_RESETHAND restored the default action: a fault happens again as
      * soon as we return; a signal sent by kill(2) is sent again. Blocked
@@ -223,8 +223,6 @@ void minitSignalMask(sigset_t *old)
  * default action. From goro_run, before any G runs. */
 NOSPLIT void sigfatalinit(void)
 {
-    void *warm[4];
-    backtrace(warm, 4);
     for (size_t i = 0; i < sizeof fatalsigs / sizeof fatalsigs[0]; i++) {
         struct sigaction old;
         if (sigaction(fatalsigs[i], NULL, &old) != 0 ||

@@ -131,7 +131,7 @@ static int sigstart(void)
     if (sigpipe[0] < 0 && pipe2(sigpipe, O_NONBLOCK | O_CLOEXEC) != 0)
         return -errno;
     /* The signal G belongs to no group: the caller's may be waited for. */
-    int64_t id = newproc(sigloop, NULL, NULL);
+    int64_t id = newproc(sigloop, NULL, NULL, 0);
     if (id < 0)
         return (int)id;
     sigstarted = true;

@@ -1253,6 +1253,9 @@ static void scang(g *gp, void *arg)
     if (readgstatus(gp) != Gwaiting ||
         !castogscanstatus(gp, Gwaiting, Gwaiting | Gscan))
         return;
+    /* How long it has waited, to within an interval (traceback.c). */
+    if (gp->waitsince == 0)
+        gp->waitsince = nanotime_coarse();
     /* A G in a file operation, a blocking call or another loop call has
      * libuv's thread pool or the loop thread reading or writing its stack
      * (the request, maybe the buffer): its stack is pinned. The wait

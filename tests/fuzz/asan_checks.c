@@ -304,7 +304,7 @@ static void check_config(const char *path)
 
 /* ---- the admin command line --------------------------------------------- */
 
-#define CMDS "(commands: status stats ps plugins reload metrics help)"
+#define CMDS "(commands: status stats ps stacks plugins reload metrics help)"
 
 static void parse_is(const char *line, int want_r, enum admin_cmd want_cmd,
                      bool want_json, const char *want_reply)
@@ -349,6 +349,10 @@ static void check_admin(void)
     }
     parse_is("stats json", 0, ADMIN_STATS, true, NULL);
     parse_is("stats\t--json\r", 0, ADMIN_STATS, true, NULL);
+    parse_is("stacks", 0, ADMIN_STACKS, false, NULL);
+    parse_is("stacks echo-1", 0, ADMIN_STACKS, false, NULL);
+    parse_is("stacks a\"b", -1, 0, false,
+             "error: stacks: not a group name: \"a?b\"\n");
     parse_is("stats jsonx", -1, 0, false,
              "error: stats takes no argument or \"json\"\n");
     parse_is("", -1, 0, false, "error: empty command " CMDS "\n");
