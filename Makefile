@@ -4,6 +4,7 @@
 #   make deps       install missing build and test packages (apt, as root)
 #   make test       deps, build, run the test suite
 #   make test SAN=undefined   the same built with UBSan, in build/san-undefined
+#   make test-loaded   make test 3 times (and with UBSan) beside other goro load
 #   make memcheck   the channel, select, scheduler and sync tests under memcheck
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
 #   make run        build and run gorod in the foreground on config/gorod.yaml
@@ -288,6 +289,12 @@ test: deps
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)
 	$(Q)$(if $(SAN),:,$(MAKE) --no-print-directory asan)
+
+# make test RUNS times (3) and make test SAN=undefined as often, with two
+# copies of the preemption tests looping beside them (scripts/test-loaded).
+.PHONY: test-loaded
+test-loaded: deps
+	$(Q)sh scripts/test-loaded
 
 # ---- benchmarks and demo ----------------------------------------------------
 
