@@ -302,6 +302,59 @@ typedef struct goro_ginfo {
 GORO_EXTERN int64_t goro_gs_snapshot(goro_ginfo *out, size_t max);
 
 /*
+ * Time. goro_now() is the clock every deadline of goro uses
+ * (CLOCK_MONOTONIC, in nanoseconds); a deadline is an absolute time on it,
+ * a duration a count of nanoseconds.
+ *
+ * Timers and tickers, as Go's time.Timer and time.Ticker: each has a
+ * channel (goro_timer_chan, goro_ticker_chan) of capacity 1 on which it
+ * sends goro_now() (an int64_t) when it fires, without blocking: a value
+ * not received yet is kept and the new one dropped, so a slow receiver of
+ * a ticker misses ticks, and a ticker's ticks stay on start + k * period.
+ * The channels belong to their timer: never close or goro_chan_free one.
+ * Pending timers live on the runtime's timer heap (no G each): a million
+ * cost memory only. Usable from any G; NULL with errno ENOMEM, EINVAL
+ * (a period <= 0), or EPERM (the runtime is not running).
+ *
+ * Stop and reset as Go (1.23 on): once goro_timer_stop, goro_timer_reset,
+ * goro_ticker_stop or goro_ticker_reset returns, a receive never sees a
+ * value from before it (a value sent but not received is discarded).
+ * goro_timer_stop returns 1 if that kept the program from seeing the
+ * timer fire (it was pending, or its value was not received), else 0;
+ * goro_timer_reset re-arms the timer d from now (d <= 0: at once) and
+ * returns the same. A G parked receiving on the channel stays parked.
+ * goro_timer_free and goro_ticker_free stop and free (no G may be waiting
+ * on the channel: that is a fatal error).
+ */
+GORO_EXTERN int64_t goro_now(void);
+typedef struct goro_timer goro_timer;
+GORO_EXTERN goro_timer *goro_timer_new(int64_t d);    /* fires once, d from now */
+GORO_EXTERN goro_chan  *goro_timer_chan(goro_timer *t);
+GORO_EXTERN int  goro_timer_stop(goro_timer *t);
+GORO_EXTERN int  goro_timer_reset(goro_timer *t, int64_t d);
+GORO_EXTERN void goro_timer_free(goro_timer *t);
+typedef struct goro_ticker goro_ticker;
+GORO_EXTERN goro_ticker *goro_ticker_new(int64_t period); /* first tick at period */
+GORO_EXTERN goro_chan   *goro_ticker_chan(goro_ticker *tk);
+GORO_EXTERN void goro_ticker_stop(goro_ticker *tk);
+GORO_EXTERN int  goro_ticker_reset(goro_ticker *tk, int64_t period); /* -EINVAL: period <= 0 */
+GORO_EXTERN void goro_ticker_free(goro_ticker *tk);
+/* goro_after: a channel that receives goro_now() once, d from now (Go's
+ * time.After), with nothing to free or drain: it is the calling G's own
+ * timer, re-armed (and emptied) by each of its calls and stopped when the
+ * G ends. So it is for that G only, and valid until its next goro_after;
+ * a program that needs two at once uses goro_timer_new. NULL with errno
+ * EPERM outside a G. */
+GORO_EXTERN goro_chan *goro_after(int64_t d);
+/* goro_select with a deadline (absolute, goro_now's clock): as
+ * goro_select(cases, n, 1), or -ETIMEDOUT when no case could proceed
+ * before deadline_ns. A case ready at once is taken even past the
+ * deadline; 0 means no deadline. The deadline costs nothing when a case
+ * is ready at once, and never a G. */
+GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
+                                     int64_t deadline_ns);
+
+/*
  * errno is kept per G: the runtime saves it when a G stops and restores it
  * when the G runs again, on whatever thread. glibc declares
  * __errno_location() const, so a compiler may keep the address of one

@@ -1012,6 +1012,7 @@ static void gfrelease(g *list)
          * scan's purge can then give back whole. */
         if (gp->mysudog != NULL)
             dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
+        timegfree(gp);
         gfreemem(gp);
     }
 }
@@ -1505,6 +1506,8 @@ HOT static void goexit0(g *gp)
         gp->asyncctx = NULL;
     }
     gp->trackstamp = 0;
+    if (unlikely(gp->after != NULL))
+        timegexit(gp);
     if (gp->group != NULL)
         groupexit(gp);
     if (unlikely(gp->fixedstack)) {
@@ -1690,12 +1693,14 @@ const char *const waitReasonStrings[waitReasonCount] = {
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P
  * is idle, nothing is queued, and every live G waits for another G (a
- * channel, a wait group, a mutex), so none will ever run again. A G asleep
+ * channel, a wait group, a mutex), so none will ever run again. A pending
+ * timer (time.c: it may send on a channel or end a select), a G asleep
  * on a timer or waiting for I/O, in a system call, or anything queued means
  * no deadlock. Called by sysmon as it stops (every P idle); loop thread. */
 static void checkdead(void)
 {
-    if (atomic_load(&sched.exiting) || sched.runqsize != 0)
+    if (atomic_load(&sched.exiting) || sched.runqsize != 0 ||
+        timerspending())
         return;
     for (int32_t i = 0; i < gomaxprocs; i++)
         if (!runqempty(allp[i]))

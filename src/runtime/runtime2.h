@@ -219,6 +219,12 @@ struct g {
                                 records the wait (0: not tracked) */
     int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
                                 age) */
+    struct timer *seltimer;  /* its select deadline's timer (time.c):
+                                allocated at its first select with one,
+                                pending only while it waits in it; kept
+                                with the G, as mysudog */
+    struct goro_timer *after; /* its goro_after timer (time.c): stopped
+                                when the G ends, kept with the G */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -671,6 +677,11 @@ HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
 HIDDEN void unlockwaiting(g *gp);
 HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
 HIDDEN void zfree(void *ptr);
+HIDDEN size_t chansize(size_t elemsize, size_t capacity);
+HIDDEN void chaninit(goro_chan *c, size_t elemsize, size_t capacity);
+HIDDEN void chanfreecheck(goro_chan *c);
+HIDDEN bool chansendnb(goro_chan *c, const void *elem); /* any thread */
+HIDDEN bool chanrecvnb(goro_chan *c, void *elem);       /* any thread */
 
 /* ---- lock.c ------------------------------------------------------------ */
 
@@ -777,6 +788,33 @@ HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
 HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
                            int64_t off);
 HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
+
+/* ---- time.c ----------------------------------------------------------- */
+
+/* A timer on time.c's heap. when, period, heapidx and status are under
+ * time.c's lock; f and arg are set before the timer is first added.
+ * (struct timer: netpoll.c has a variable named timer.) */
+struct timer {
+    int64_t   when;          /* nanotime() to fire at */
+    int64_t   period;        /* > 0: fire again every period ns */
+    /* f runs on the loop thread, with no lock held; it must not block. */
+    void    (*f)(struct timer *t, int64_t now);
+    void     *arg;
+    uint32_t  heapidx;       /* index + 1 in the heap; 0: not in it */
+    uint8_t   status;        /* timerNone, timerWaiting, timerRunning */
+};
+/* timeradd (re)schedules t at when; timerdel takes it off. Both wait for
+ * a run of t's f in progress to end, and say whether t was pending. Any
+ * thread; on a G too. */
+HIDDEN bool timeradd(struct timer *t, int64_t when);
+HIDDEN bool timerdel(struct timer *t);
+HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
+HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
+HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
+HIDDEN void timeclose(void);            /* loop thread, at exit */
+HIDDEN struct timer *gseltimer(g *gp);        /* gp's select timer, allocated */
+HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
+HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
 
 /* ---- panic.c ----------------------------------------------------------- */
 
