@@ -484,7 +484,7 @@ static bool selparkcommit(g *gp, void *arg)
     /* The deadline's timer may fire from now on: gp is Gwaiting, and no
      * channel can take it before the locks go. */
     if (sp->deadline != 0)
-        timeradd(gp->seltimer, sp->deadline);
+        timeradd(gp->waittimer, sp->deadline);
     selunlock(sp->cases, sp->lockorder, sp->n);
     return true;
 }
@@ -622,7 +622,7 @@ static int selectgo(goro_select_case *cases, int n, bool block,
      * other queues. The timer goes first (its f takes no channel lock, and
      * once timerdel returns it cannot fire for a later select). */
     if (deadline != 0)
-        timerdel(gp->seltimer);
+        timerdel(gp->waittimer);
     sellock(cases, lockorder, n);
     sudog *won = gp->param;
     for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {

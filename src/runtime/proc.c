@@ -1013,6 +1013,7 @@ static void gfrelease(g *list)
         if (gp->mysudog != NULL)
             dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
         timegfree(gp);
+        localsfree(gp);
         gfreemem(gp);
     }
 }
@@ -1529,6 +1530,8 @@ static void gostart(void)
 {
     g *gp = getg();
     gp->fn(gp->arg);
+    if (gp->locals != NULL)
+        localsexit(gp);   /* G-local destructors, on the G */
     mcall(goexit0);
     __builtin_unreachable();
 }
@@ -1689,6 +1692,10 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonFileIO] = "file IO",
     [waitReasonBlocking] = "blocking call",
     [waitReasonLoopCall] = "loop call",
+    [waitReasonCond] = "cond wait",
+    [waitReasonRWMutexRLock] = "rwmutex rlock",
+    [waitReasonRWMutexLock] = "rwmutex lock",
+    [waitReasonSemacquire] = "semaphore",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P

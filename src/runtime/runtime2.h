@@ -136,6 +136,10 @@ enum {
                                 stack is pinned (stackscan skips the G) */
     waitReasonBlocking,      /* goro_blocking: fn runs on libuv's pool */
     waitReasonLoopCall,      /* a call on the loop thread (loopcall) */
+    waitReasonCond,          /* sync.c: goro_cond_wait */
+    waitReasonRWMutexRLock,  /* sync.c: a reader behind a writer */
+    waitReasonRWMutexLock,   /* sync.c: a writer waiting for readers */
+    waitReasonSemacquire,    /* sync.c: goro_sem_acquire */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -146,7 +150,9 @@ static inline bool waitReasonInternal(uint8_t r)
 {
     return r == waitReasonWaitGroup || r == waitReasonMutex ||
            r == waitReasonChanReceive || r == waitReasonChanSend ||
-           r == waitReasonSelect;
+           r == waitReasonSelect || r == waitReasonCond ||
+           r == waitReasonRWMutexRLock || r == waitReasonRWMutexLock ||
+           r == waitReasonSemacquire;
 }
 
 struct g {
@@ -219,10 +225,18 @@ struct g {
                                 records the wait (0: not tracked) */
     int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
                                 age) */
-    struct timer *seltimer;  /* its select deadline's timer (time.c):
-                                allocated at its first select with one,
-                                pending only while it waits in it; kept
-                                with the G, as mysudog */
+    struct timer *waittimer; /* the deadline of its wait (a select, a
+                                semaphore; time.c's gtimer): allocated at
+                                its first such wait, pending only while it
+                                waits; kept with the G, as mysudog */
+    int64_t   waitarg;       /* sync.c's waits: a cond wait's ticket, a
+                                semaphore acquire's weight */
+    int32_t   waitres2;      /* sync.c's waits: how it ended (0, or
+                                -ETIMEDOUT, -ECANCELED) */
+    void    **locals;        /* G-local values (sync.c): nlocals slots,
+                                each a value and its key's generation;
+                                allocated at the first goro_key_set */
+    uint32_t  nlocals;
     struct goro_timer *after; /* its goro_after timer (time.c): stopped
                                 when the G ends, kept with the G */
 };
@@ -812,9 +826,17 @@ HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
 HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
 HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
 HIDDEN void timeclose(void);            /* loop thread, at exit */
-HIDDEN struct timer *gseltimer(g *gp);        /* gp's select timer, allocated */
+HIDDEN struct timer *gseltimer(g *gp);  /* gp's wait timer, for a select */
+/* gtimer: gp's wait timer, to run f(t, now) with t->arg = arg. */
+HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
+                            void *arg);
 HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
 HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- sync.c ------------------------------------------------------------ */
+
+HIDDEN void localsexit(g *gp);  /* the G's last act: G-local destructors */
+HIDDEN void localsfree(g *gp);  /* gfrelease */
 
 /* ---- panic.c ----------------------------------------------------------- */
 

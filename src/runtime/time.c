@@ -38,7 +38,8 @@
  *     channel, so a receive after either returns never sees a value of
  *     before (Go 1.23's semantics: C programs cannot rely on a collector
  *     to make the old semantics safe, and these need no draining dance);
- *   - a select's deadline (g->seltimer, one per G, kept like its sudog)
+ *   - a select's deadline (g->waittimer, one per G, kept like its sudog,
+ *     and used by the other waits with a deadline too)
  *     wins the select's selectDone CAS against the channels and readies
  *     the G, which then returns -ETIMEDOUT. The select arms it in its park
  *     commit, on g0, while it still holds its channels' locks, and deletes
@@ -538,32 +539,39 @@ static void selwake(timer *t, int64_t now)
         goready(gp);
 }
 
+timer *gtimer(g *gp, void (*f)(timer *t, int64_t now), void *arg)
+{
+    timer *t = gp->waittimer;
+    if (t == NULL) {
+        t = zalloc(sizeof *t);
+        if (t == NULL)
+            throw("out of memory (a G's wait timer)");
+        gp->waittimer = t;
+    }
+    /* Neither pending nor running: the G's last wait deleted it. */
+    t->f = f;
+    t->arg = arg;
+    return t;
+}
+
 timer *gseltimer(g *gp)
 {
-    if (gp->seltimer == NULL) {
-        timer *t = zalloc(sizeof *t);
-        if (t == NULL)
-            throw("out of memory (select deadline)");
-        t->f = selwake;
-        t->arg = gp;
-        gp->seltimer = t;
-    }
-    return gp->seltimer;
+    return gtimer(gp, selwake, gp);
 }
 
 void timegexit(g *gp)
 {
     /* Its goro_after must not fire for a dead G (nor keep checkdead from
-     * seeing a deadlock). The select timer is never left pending. */
+     * seeing a deadlock). The wait timer is never left pending. */
     if (gp->after != NULL && timersup())
         chantimer_stop(gp->after);
 }
 
 void timegfree(g *gp)
 {
-    if (gp->seltimer != NULL) {
-        dallocx(gp->seltimer, 0);
-        gp->seltimer = NULL;
+    if (gp->waittimer != NULL) {
+        dallocx(gp->waittimer, 0);
+        gp->waittimer = NULL;
     }
     if (gp->after != NULL) {
         dallocx(gp->after, 0);
