@@ -359,7 +359,7 @@ GORO_EXTERN void goro_rwmutex_unlock(goro_rwmutex *rw);
 GORO_EXTERN void goro_rwmutex_free(goro_rwmutex *rw);
 
 typedef struct goro_once {
-    _Alignas(8) unsigned char opaque[64];
+    uint64_t opaque[8];
 } goro_once;
 #define GORO_ONCE_INIT {{0}}
 GORO_EXTERN void goro_once_do(goro_once *once, goro_fn fn, void *arg);
