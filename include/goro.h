@@ -111,11 +111,16 @@ GORO_EXTERN void     goro_wg_done(goro_wg *wg);
 GORO_EXTERN void     goro_wg_wait(goro_wg *wg);
 GORO_EXTERN void     goro_wg_free(goro_wg *wg);
 
-/* Mutex that parks the G, not the thread. Waiters are served in FIFO order
- * and the lock is handed to the next waiter directly. */
+/* Mutex that parks the G, not the thread: Go's sync.Mutex. Unlock wakes a
+ * waiter, which competes with the running Gs for the lock (a G finding it
+ * held spins briefly when another processor runs); a waiter that waited
+ * over 1 ms turns the mutex to FIFO hand-over until the queue drains, so no
+ * waiter starves. Any G may unlock it (as in Go). goro_mutex_trylock: 0
+ * when it took the lock, -EBUSY when it is held. */
 typedef struct goro_mutex goro_mutex;
 GORO_EXTERN goro_mutex *goro_mutex_new(void);      /* NULL when out of memory */
 GORO_EXTERN void goro_mutex_lock(goro_mutex *m);
+GORO_EXTERN int  goro_mutex_trylock(goro_mutex *m);
 GORO_EXTERN void goro_mutex_unlock(goro_mutex *m);
 GORO_EXTERN void goro_mutex_free(goro_mutex *m);
 
@@ -456,6 +461,132 @@ GORO_EXTERN int64_t goro_gs_snapshot(goro_ginfo *out, size_t max);
  */
 GORO_EXTERN int goro_stacks_dump(int fd);
 GORO_EXTERN int goro_stacks_dump_group(int fd, const char *group);
+
+/*
+ * The rest of Go's sync, for Gs (a call that waits parks the G; calling one
+ * outside a G, or with NULL, is a fatal error, as for the mutex).
+ *
+ * goro_cond: Go's sync.Cond with the mutex given at each wait:
+ * goro_cond_wait(cv, mu) unlocks mu (held by the caller), waits for a
+ * signal or broadcast, and locks mu again before it returns. A signal
+ * wakes the longest waiting G, a broadcast all; one sent when nobody waits
+ * is lost. Wait in a loop on the condition, as with any condition
+ * variable. Freeing one with waiters is a fatal error.
+ *
+ * goro_rwmutex: Go's sync.RWMutex: any number of readers or one writer; a
+ * writer that waits blocks new readers (so readers cannot starve it), and
+ * the readers that queued behind it go in before the next writer.
+ *
+ * goro_once: goro_once_do(&once, fn, arg) calls fn(arg) the first time
+ * only; every call returns after that first call of fn has returned (the
+ * others wait). Initialise with GORO_ONCE_INIT (static or automatic, never
+ * copied once used). fn must not call goro_once_do on the same once.
+ *
+ * goro_sem: a weighted semaphore, Go's x/sync/semaphore: n units; acquire
+ * waits for w of them, FIFO (a large request at the head is not overtaken
+ * by smaller ones behind it). goro_sem_acquire and
+ * goro_sem_acquire_deadline (absolute, goro_now's clock; -ETIMEDOUT, 0:
+ * none) return 0, or -EINVAL for w < 0 or w > n (it could never be
+ * admitted); goro_sem_tryacquire: 0 or -EAGAIN, without waiting; releasing
+ * more than was acquired is a fatal error. goro_sem_new: NULL with errno
+ * EINVAL (n <= 0) or ENOMEM.
+ *
+ * G-local values: pthread's keys, for Gs. goro_key_new returns a key (>= 0)
+ * or -EAGAIN (GORO_KEYS_MAX are live); a new G sees NULL for every key;
+ * when a G's function returns, the destructor of each key whose value is
+ * not NULL is called with it, on that G (a destructor that sets values
+ * again runs them again, up to four rounds). goro_key_delete frees the key
+ * (no destructors run; values set with it are no longer seen);
+ * goro_key_set: 0, -EINVAL (not a live key), -EPERM (outside a G), -ENOMEM.
+ */
+typedef struct goro_cond goro_cond;
+GORO_EXTERN goro_cond *goro_cond_new(void);        /* NULL when out of memory */
+GORO_EXTERN void goro_cond_wait(goro_cond *cv, goro_mutex *mu);
+GORO_EXTERN void goro_cond_signal(goro_cond *cv);
+GORO_EXTERN void goro_cond_broadcast(goro_cond *cv);
+GORO_EXTERN void goro_cond_free(goro_cond *cv);
+
+typedef struct goro_rwmutex goro_rwmutex;
+GORO_EXTERN goro_rwmutex *goro_rwmutex_new(void);  /* NULL when out of memory */
+GORO_EXTERN void goro_rwmutex_rlock(goro_rwmutex *rw);
+GORO_EXTERN void goro_rwmutex_runlock(goro_rwmutex *rw);
+GORO_EXTERN void goro_rwmutex_lock(goro_rwmutex *rw);
+GORO_EXTERN void goro_rwmutex_unlock(goro_rwmutex *rw);
+GORO_EXTERN void goro_rwmutex_free(goro_rwmutex *rw);
+
+typedef struct goro_once {
+    uint64_t opaque[8];
+} goro_once;
+#define GORO_ONCE_INIT {{0}}
+GORO_EXTERN void goro_once_do(goro_once *once, goro_fn fn, void *arg);
+
+typedef struct goro_sem goro_sem;
+GORO_EXTERN goro_sem *goro_sem_new(int64_t n);
+GORO_EXTERN int  goro_sem_acquire(goro_sem *s, int64_t w);
+GORO_EXTERN int  goro_sem_acquire_deadline(goro_sem *s, int64_t w,
+                                           int64_t deadline_ns);
+GORO_EXTERN int  goro_sem_tryacquire(goro_sem *s, int64_t w);
+GORO_EXTERN void goro_sem_release(goro_sem *s, int64_t w);
+GORO_EXTERN void goro_sem_free(goro_sem *s);
+
+#define GORO_KEYS_MAX 256
+GORO_EXTERN int   goro_key_new(void (*destructor)(void *value));
+GORO_EXTERN int   goro_key_delete(int key);
+GORO_EXTERN int   goro_key_set(int key, void *value);
+GORO_EXTERN void *goro_key_get(int key);   /* NULL when unset or no key */
+
+/*
+ * Time. goro_now() is the clock every deadline of goro uses
+ * (CLOCK_MONOTONIC, in nanoseconds); a deadline is an absolute time on it,
+ * a duration a count of nanoseconds.
+ *
+ * Timers and tickers, as Go's time.Timer and time.Ticker: each has a
+ * channel (goro_timer_chan, goro_ticker_chan) of capacity 1 on which it
+ * sends goro_now() (an int64_t) when it fires, without blocking: a value
+ * not received yet is kept and the new one dropped, so a slow receiver of
+ * a ticker misses ticks, and a ticker's ticks stay on start + k * period.
+ * The channels belong to their timer: never close or goro_chan_free one.
+ * Pending timers live on the runtime's timer heap (no G each): a million
+ * cost memory only. Usable from any G; NULL with errno ENOMEM, EINVAL
+ * (a period <= 0), or EPERM (the runtime is not running).
+ *
+ * Stop and reset as Go (1.23 on): once goro_timer_stop, goro_timer_reset,
+ * goro_ticker_stop or goro_ticker_reset returns, a receive never sees a
+ * value from before it (a value sent but not received is discarded).
+ * goro_timer_stop returns 1 if that kept the program from seeing the
+ * timer fire (it was pending, or its value was not received), else 0;
+ * goro_timer_reset re-arms the timer d from now (d <= 0: at once) and
+ * returns the same. A G parked receiving on the channel stays parked.
+ * goro_timer_free and goro_ticker_free stop and free (no G may be waiting
+ * on the channel: that is a fatal error).
+ */
+GORO_EXTERN int64_t goro_now(void);
+typedef struct goro_timer goro_timer;
+GORO_EXTERN goro_timer *goro_timer_new(int64_t d);    /* fires once, d from now */
+GORO_EXTERN goro_chan  *goro_timer_chan(goro_timer *t);
+GORO_EXTERN int  goro_timer_stop(goro_timer *t);
+GORO_EXTERN int  goro_timer_reset(goro_timer *t, int64_t d);
+GORO_EXTERN void goro_timer_free(goro_timer *t);
+typedef struct goro_ticker goro_ticker;
+GORO_EXTERN goro_ticker *goro_ticker_new(int64_t period); /* first tick at period */
+GORO_EXTERN goro_chan   *goro_ticker_chan(goro_ticker *tk);
+GORO_EXTERN void goro_ticker_stop(goro_ticker *tk);
+GORO_EXTERN int  goro_ticker_reset(goro_ticker *tk, int64_t period); /* -EINVAL: period <= 0 */
+GORO_EXTERN void goro_ticker_free(goro_ticker *tk);
+/* goro_after: a channel that receives goro_now() once, d from now (Go's
+ * time.After), with nothing to free or drain: it is the calling G's own
+ * timer, re-armed (and emptied) by each of its calls and stopped when the
+ * G ends. So it is for that G only, and valid until its next goro_after;
+ * a program that needs two at once uses goro_timer_new. NULL with errno
+ * EPERM outside a G. */
+GORO_EXTERN goro_chan *goro_after(int64_t d);
+/* goro_select with a deadline (absolute, goro_now's clock): as
+ * goro_select(cases, n, 1), or -ETIMEDOUT when no case could proceed
+ * before deadline_ns. A case ready at once is taken even past the
+ * deadline; 0 means no deadline. The deadline costs nothing when a case
+ * is ready at once, and never a G. */
+GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
+                                     int64_t deadline_ns);
 
 /*
  * errno is kept per G: the runtime saves it when a G stops and restores it

@@ -25,7 +25,11 @@
  * select: cases are polled in a random order (fairness); the channels are
  * locked in address order (no deadlock between two selects); if none is
  * ready the G queues a sudog on every channel and parks; the first waker to
- * win the CAS on g->selectDone takes it, the others skip its sudogs.
+ * win the CAS on g->selectDone takes it, the others skip its sudogs. A
+ * deadline (goro_select_deadline) is one more waker: the G's select timer
+ * (time.c), armed in the park commit while the channels are still locked
+ * and deleted when the G wakes; it costs nothing when a case is ready at
+ * once.
  */
 #include <errno.h>
 
@@ -171,6 +175,8 @@ void goro_chan_free(goro_chan *c)
 {
     if (c == NULL)
         return;
+    if (c->buf == (char *)(c + 1))
+        throw("goro_chan_free: a timer's channel (free the timer instead)");
     lock(&c->lock);
     bool waiters = c->recvq.first || c->sendq.first;
     unlock(&c->lock);
@@ -178,6 +184,30 @@ void goro_chan_free(goro_chan *c)
         throw("goro_chan_free: channel has waiting Gs");
     zfree(c->buf);
     zfree(c);
+}
+
+/* Channels inside another object (time.c's timers): chansize bytes at c,
+ * zeroed, made a channel by chaninit; the buffer follows the header. */
+size_t chansize(size_t elemsize, size_t capacity)
+{
+    return sizeof(goro_chan) + elemsize * capacity;
+}
+
+void chaninit(goro_chan *c, size_t elemsize, size_t capacity)
+{
+    c->elemsize = elemsize;
+    c->dataqsiz = capacity;
+    c->buf = (char *)(c + 1);
+}
+
+/* chanfreecheck: what goro_chan_free checks of a channel about to go. */
+void chanfreecheck(goro_chan *c)
+{
+    lock(&c->lock);
+    bool waiters = c->recvq.first || c->sendq.first;
+    unlock(&c->lock);
+    if (waiters)
+        throw("goro_timer_free: its channel has waiting Gs");
 }
 
 /* ---- waking ------------------------------------------------------------- */
@@ -414,6 +444,20 @@ int goro_chan_try_recv(goro_chan *c, void *elem)
     return chanrecv(c, elem, false);
 }
 
+/* chansendnb / chanrecvnb: a send or receive that never blocks, from any
+ * thread (the loop thread's timers): true if it took place. */
+bool chansendnb(goro_chan *c, const void *elem)
+{
+    lock(&c->lock);
+    return chansend(c, elem, false) == 0;
+}
+
+bool chanrecvnb(goro_chan *c, void *elem)
+{
+    lock(&c->lock);
+    return chanrecv(c, elem, false) == 0;
+}
+
 void goro_chan_close(goro_chan *c)
 {
     mustblock(c, "goro_chan_close");
@@ -480,12 +524,16 @@ struct selpark {
     goro_select_case *cases;
     const uint16_t *lockorder;
     int n;
+    int64_t deadline;   /* 0: none */
 };
 
 static bool selparkcommit(g *gp, void *arg)
 {
-    (void)gp;
     struct selpark *sp = arg;
+    /* The deadline's timer may fire from now on: gp is Gwaiting, and no
+     * channel can take it before the locks go. */
+    if (sp->deadline != 0)
+        timeradd(gp->waittimer, sp->deadline);
     selunlock(sp->cases, sp->lockorder, sp->n);
     return true;
 }
@@ -501,7 +549,9 @@ static uintptr_t sudogs_sys(void *n)
     return (uintptr_t)zalloc((size_t)(uintptr_t)n * sizeof(sudog));
 }
 
-int goro_select(goro_select_case *cases, int n, int block)
+/* selectgo is goro_select, with a deadline (0: none) when block. */
+static int selectgo(goro_select_case *cases, int n, bool block,
+                    int64_t deadline)
 {
     if (cases == NULL || n < 1 || n > 65536)
         return -EINVAL;
@@ -583,6 +633,13 @@ int goro_select(goro_select_case *cases, int n, int block)
         selunlock(cases, lockorder, n);
         return -EAGAIN;
     }
+    if (deadline != 0) {
+        if (deadline <= goro_now()) {
+            selunlock(cases, lockorder, n);
+            return -ETIMEDOUT;
+        }
+        gseltimer(gp);  /* allocated now, not in the commit */
+    }
 
     /* Pass 2: queue a sudog on every channel, in lock order, and park. */
     sudog *sgs = (sudog *)systemstack(sudogs_sys, (void *)(uintptr_t)n);
@@ -607,10 +664,14 @@ int goro_select(goro_select_case *cases, int n, int block)
         enqueue(cs->dir == GORO_SEND ? &cs->c->sendq : &cs->c->recvq, sg);
     }
     *link = NULL;
-    struct selpark sp = {cases, lockorder, n};
+    struct selpark sp = {cases, lockorder, n, deadline};
     gopark(selparkcommit, &sp, waitReasonSelect);
 
-    /* Pass 3: woken by one case; take the sudogs off the other queues. */
+    /* Pass 3: woken by one case, or the deadline; take the sudogs off the
+     * other queues. The timer goes first (its f takes no channel lock, and
+     * once timerdel returns it cannot fire for a later select). */
+    if (deadline != 0)
+        timerdel(gp->waittimer);
     sellock(cases, lockorder, n);
     sudog *won = gp->param;
     for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
@@ -622,12 +683,26 @@ int goro_select(goro_select_case *cases, int n, int block)
     }
     gp->waiting = NULL;
     selunlock(cases, lockorder, n);
-    if (won == NULL)
-        throw("select: woken without a case");
+    if (won == NULL) {
+        if (deadline == 0)
+            throw("select: woken without a case");
+        zfree(sgs);
+        return -ETIMEDOUT;
+    }
     int idx = won->caseidx;
     setok(&cases[idx], won->success ? 1 : 0);
     zfree(sgs);
     return idx;
+}
+
+int goro_select(goro_select_case *cases, int n, int block)
+{
+    return selectgo(cases, n, block != 0, 0);
+}
+
+int goro_select_deadline(goro_select_case *cases, int n, int64_t deadline_ns)
+{
+    return selectgo(cases, n, true, deadline_ns);
 }
 
 /* ---- stack moves ---------------------------------------------------------- */

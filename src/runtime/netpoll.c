@@ -811,6 +811,7 @@ static void wakeup_cb(uv_async_t *a)
         uv_close((uv_handle_t *)&wakeup, close_cb);
         uv_close((uv_handle_t *)&epollpoll, close_cb);
         sigqueue_close();
+        timeclose();
         return;
     }
     watchupdate();
@@ -912,6 +913,8 @@ int netpollinit(void)
         err = uv_timer_init(&loop, &timer);
     if (err == 0)
         err = uv_timer_init(&loop, &scantimer);
+    if (err == 0)
+        err = timeinit(&loop);   /* time.c's timers */
     if (err == 0 && rtconf.scan_interval_ns > 0) {
         uint64_t ms = (uint64_t)(rtconf.scan_interval_ns + 999999) / 1000000;
         err = uv_timer_start(&scantimer, scan_cb, ms, ms);

@@ -1015,6 +1015,8 @@ static void gfrelease(g *list)
          * scan's purge can then give back whole. */
         if (gp->mysudog != NULL)
             dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
+        timegfree(gp);
+        localsfree(gp);
         gfreemem(gp);
     }
 }
@@ -1509,6 +1511,8 @@ HOT static void goexit0(g *gp)
         gp->asyncctx = NULL;
     }
     gp->trackstamp = 0;
+    if (unlikely(gp->after != NULL))
+        timegexit(gp);
     if (gp->group != NULL)
         groupexit(gp);
     if (unlikely(gp->fixedstack)) {
@@ -1530,6 +1534,8 @@ static void gostart(void)
 {
     g *gp = getg();
     gp->fn(gp->arg);
+    if (gp->locals != NULL)
+        localsexit(gp);   /* G-local destructors, on the G */
     mcall(goexit0);
     __builtin_unreachable();
 }
@@ -1691,16 +1697,22 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonFileIO] = "file IO",
     [waitReasonBlocking] = "blocking call",
     [waitReasonLoopCall] = "loop call",
+    [waitReasonCond] = "cond wait",
+    [waitReasonRWMutexRLock] = "rwmutex rlock",
+    [waitReasonRWMutexLock] = "rwmutex lock",
+    [waitReasonSemacquire] = "semaphore",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P
  * is idle, nothing is queued, and every live G waits for another G (a
- * channel, a wait group, a mutex), so none will ever run again. A G asleep
+ * channel, a wait group, a mutex), so none will ever run again. A pending
+ * timer (time.c: it may send on a channel or end a select), a G asleep
  * on a timer or waiting for I/O, in a system call, or anything queued means
  * no deadlock. Called by sysmon as it stops (every P idle); loop thread. */
 static void checkdead(void)
 {
-    if (atomic_load(&sched.exiting) || sched.runqsize != 0)
+    if (atomic_load(&sched.exiting) || sched.runqsize != 0 ||
+        timerspending())
         return;
     /* A thread that is not a G may still send (foreign.c). */
     if (atomic_load(&foreignthreads) > 0)

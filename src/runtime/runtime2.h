@@ -138,6 +138,10 @@ enum {
                                 stack is pinned (stackscan skips the G) */
     waitReasonBlocking,      /* goro_blocking: fn runs on libuv's pool */
     waitReasonLoopCall,      /* a call on the loop thread (loopcall) */
+    waitReasonCond,          /* sync.c: goro_cond_wait */
+    waitReasonRWMutexRLock,  /* sync.c: a reader behind a writer */
+    waitReasonRWMutexLock,   /* sync.c: a writer waiting for readers */
+    waitReasonSemacquire,    /* sync.c: goro_sem_acquire */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -154,7 +158,9 @@ static inline bool waitReasonInternal(uint8_t r)
 {
     return r == waitReasonWaitGroup || r == waitReasonMutex ||
            r == waitReasonChanReceive || r == waitReasonChanSend ||
-           r == waitReasonSelect;
+           r == waitReasonSelect || r == waitReasonCond ||
+           r == waitReasonRWMutexRLock || r == waitReasonRWMutexLock ||
+           r == waitReasonSemacquire;
 }
 
 struct g {
@@ -236,6 +242,20 @@ struct g {
     int64_t   waitsince;     /* coarse nanotime when first seen parked by
                                 a stack scan or a dump; 0 when unknown
                                 (gopark clears it) */
+    struct timer *waittimer; /* the deadline of its wait (a select, a
+                                semaphore; time.c's gtimer): allocated at
+                                its first such wait, pending only while it
+                                waits; kept with the G, as mysudog */
+    int64_t   waitarg;       /* sync.c's waits: a cond wait's ticket, a
+                                semaphore acquire's weight */
+    int32_t   waitres2;      /* sync.c's waits: how it ended (0, or
+                                -ETIMEDOUT, -ECANCELED) */
+    void    **locals;        /* G-local values (sync.c): nlocals slots,
+                                each a value and its key's generation;
+                                allocated at the first goro_key_set */
+    uint32_t  nlocals;
+    struct goro_timer *after; /* its goro_after timer (time.c): stopped
+                                when the G ends, kept with the G */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -723,6 +743,11 @@ HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
 HIDDEN void unlockwaiting(g *gp);
 HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
 HIDDEN void zfree(void *ptr);
+HIDDEN size_t chansize(size_t elemsize, size_t capacity);
+HIDDEN void chaninit(goro_chan *c, size_t elemsize, size_t capacity);
+HIDDEN void chanfreecheck(goro_chan *c);
+HIDDEN bool chansendnb(goro_chan *c, const void *elem); /* any thread */
+HIDDEN bool chanrecvnb(goro_chan *c, void *elem);       /* any thread */
 
 /* ---- foreign.c ---------------------------------------------------------- */
 
@@ -851,6 +876,41 @@ HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
 HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
                            int64_t off);
 HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
+
+/* ---- time.c ----------------------------------------------------------- */
+
+/* A timer on time.c's heap. when, period, heapidx and status are under
+ * time.c's lock; f and arg are set before the timer is first added.
+ * (struct timer: netpoll.c has a variable named timer.) */
+struct timer {
+    int64_t   when;          /* nanotime() to fire at */
+    int64_t   period;        /* > 0: fire again every period ns */
+    /* f runs on the loop thread, with no lock held; it must not block. */
+    void    (*f)(struct timer *t, int64_t now);
+    void     *arg;
+    uint32_t  heapidx;       /* index + 1 in the heap; 0: not in it */
+    uint8_t   status;        /* timerNone, timerWaiting, timerRunning */
+};
+/* timeradd (re)schedules t at when; timerdel takes it off. Both wait for
+ * a run of t's f in progress to end, and say whether t was pending. Any
+ * thread; on a G too. */
+HIDDEN bool timeradd(struct timer *t, int64_t when);
+HIDDEN bool timerdel(struct timer *t);
+HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
+HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
+HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
+HIDDEN void timeclose(void);            /* loop thread, at exit */
+HIDDEN struct timer *gseltimer(g *gp);  /* gp's wait timer, for a select */
+/* gtimer: gp's wait timer, to run f(t, now) with t->arg = arg. */
+HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
+                            void *arg);
+HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
+HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- sync.c ------------------------------------------------------------ */
+
+HIDDEN void localsexit(g *gp);  /* the G's last act: G-local destructors */
+HIDDEN void localsfree(g *gp);  /* gfrelease */
 
 /* ---- panic.c ----------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
  * sema.c - blocking primitives that park the G, not the thread: the wait
- * group, the mutex and sleeping.
+ * group and sleeping (the mutex and the rest of Go's sync: sync.c).
  *
  * Each object keeps its waiters on a FIFO list through g->schedlink under a
  * runtime mutex (lock.c). A G that must wait puts itself on the list and
@@ -173,57 +173,6 @@ void goro_wg_free(goro_wg *wg)
     if (wg && wg->waiters.first)
         throw("sync: WaitGroup freed with waiters");
     zfree(wg);
-}
-
-/* ---- mutex ------------------------------------------------------------------ */
-
-struct goro_mutex {
-    mutex lock;
-    bool  locked;    /* under lock */
-    waitq waiters;   /* under lock */
-};
-
-goro_mutex *goro_mutex_new(void)
-{
-    return zalloc(sizeof(goro_mutex));
-}
-
-void goro_mutex_lock(goro_mutex *mu)
-{
-    mustpark(mu, "goro_mutex_lock");
-    lock(&mu->lock);
-    if (!mu->locked) {
-        mu->locked = true;
-        unlock(&mu->lock);
-        return;
-    }
-    waitq_push(&mu->waiters, getg());
-    gopark(parkunlock, &mu->lock, waitReasonMutex);
-    /* Woken by goro_mutex_unlock, which handed us the mutex. */
-}
-
-void goro_mutex_unlock(goro_mutex *mu)
-{
-    if (mu == NULL)
-        return;
-    lock(&mu->lock);
-    if (!mu->locked) {
-        unlock(&mu->lock);
-        throw("sync: unlock of unlocked mutex");
-    }
-    g *next = waitq_pop(&mu->waiters);
-    if (next == NULL)
-        mu->locked = false;  /* else: ownership passes to next */
-    unlock(&mu->lock);
-    if (next)
-        goready(next);
-}
-
-void goro_mutex_free(goro_mutex *mu)
-{
-    if (mu && (mu->locked || mu->waiters.first))
-        throw("sync: mutex freed while locked");
-    zfree(mu);
 }
 
 /* ---- sleep -------------------------------------------------------------------- */

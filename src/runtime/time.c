@@ -1,0 +1,580 @@
+/*
+ * time.c - the clock, timers and tickers that deliver on channels, and the
+ * deadline of goro_select_deadline (Go's time.go and the runtime half of
+ * its time package).
+ *
+ * A timer is a small record (timer, runtime2.h) in one four-ary min-heap
+ * ordered by its wake time (Go's), guarded by one runtime mutex
+ * (timerslock); nothing else waits for it: no G, no libuv handle. 1M
+ * pending timers cost 1M records and 1M heap slots, nothing more. Any
+ * thread adds, deletes and modifies timers under the lock; the runtime's
+ * loop thread (netpoll.c) runs them. It sleeps on a timerfd
+ * (CLOCK_MONOTONIC, absolute, nanosecond resolution) that is always set
+ * for the heap's earliest time or earlier: a G whose new timer becomes the
+ * earliest sets it itself, with an inline system call, under the lock
+ * (armedwhen says for when it is set); the loop re-arms it when it is done
+ * running what was due. A timer is never run early: the loop compares the
+ * clock with each wake time. An idle runtime with no timers makes no
+ * system calls.
+ *
+ * Running a timer calls its f outside the lock, on the loop thread, with
+ * the timer in the timerRunning state; several due timers are taken out
+ * of the heap under one hold of the lock (a batch) so that a million timers
+ * due at once cost a lock hold per 128 of them. A delete or modify of a
+ * running timer waits until f has returned (Go's deltimer did the same
+ * with timerRunning before Go 1.23): f is short (a send that never blocks,
+ * or readying a G), and after the delete returns f can no longer touch
+ * what the timer points at. No other lock is held while timerslock is, and
+ * f runs with none: a select may take timerslock under its channels'
+ * locks, and a channel timer's f takes a channel's lock, without an order
+ * to keep between them.
+ *
+ * What a timer does when it fires is its f:
+ *   - a channel timer (goro_timer_new, goro_ticker_new, goro_after) sends
+ *     the time on its own channel, capacity 1, without blocking: a value
+ *     nobody took yet stays and the new one is dropped (a slow receiver of
+ *     a ticker loses ticks, as in Go). The timer, its channel and the
+ *     channel's buffer are one allocation. Stop and reset empty the
+ *     channel, so a receive after either returns never sees a value of
+ *     before (Go 1.23's semantics: C programs cannot rely on a collector
+ *     to make the old semantics safe, and these need no draining dance);
+ *   - a select's deadline (g->waittimer, one per G, kept like its sudog,
+ *     and used by the other waits with a deadline too)
+ *     wins the select's selectDone CAS against the channels and readies
+ *     the G, which then returns -ETIMEDOUT. The select arms it in its park
+ *     commit, on g0, while it still holds its channels' locks, and deletes
+ *     it when it wakes: it never fires for a later select.
+ *
+ * A ticker's next time is its last plus a whole number of periods, the
+ * first one not in the past: ticks that could not be delivered in time are
+ * skipped, and ticks never drift from start + k * period.
+ *
+ * goro_after(d) gives the calling G one timer of its own (g->after), reset
+ * by each call: a program that selects on goro_after in a loop neither
+ * frees nor drains anything, and holds one timer per G whatever it does.
+ *
+ * Sleeps and I/O deadlines stay in netpoll.c's heap of Gs (the G itself is
+ * the timer there, and the fd deadlines' protocol with the pollDescs lives
+ * on the loop thread): moving them would change the netpoller for no gain.
+ *
+ * Rejected: a G per timer (the workaround this replaces: 2 KiB of stack
+ * and a G per pending timer); a uv_timer_t per timer (150 bytes each, and
+ * libuv's handles belong to the loop thread: every add would be a trip
+ * there); the loop thread as the only owner of the heap, as netpoll.c's
+ * heap of Gs (stop must say synchronously whether the timer fired); one
+ * uv_timer_t for the earliest (libuv rounds to milliseconds); per-P heaps
+ * as Go's (timers would run only when their P looks: the firing costs
+ * would move into the scheduler's loop, a change far larger than this).
+ */
+#include <jemalloc/jemalloc.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "runtime2.h"
+
+typedef struct timer timer;
+
+enum {
+    timerNone = 0,     /* in no heap, not running */
+    timerWaiting,      /* in the heap (heapidx != 0) */
+    timerRunning,      /* taken out by the loop thread; f is running */
+};
+
+/* One slot of the heap: the wake time beside the timer, so that sifting
+ * reads no timer. */
+typedef struct timerslot {
+    int64_t when;
+    timer  *t;
+} timerslot;
+
+static mutex timerslock;       /* the heap, every timer's when, period,
+                                  heapidx and status, armedwhen */
+static timerslot *theap;
+static uint32_t theaplen, theapcap;
+static _Atomic uint32_t ntimers; /* theaplen, for checkdead (any thread) */
+/* The time the timerfd is set for: INT64_MAX when it is not; INT64_MIN
+ * while the loop runs timers (it arms it when it is done, so nobody else
+ * need). */
+static int64_t armedwhen = INT64_MAX;
+static int timefd = -1;
+static uv_poll_t timepoll;     /* the loop's watch on timefd */
+
+/* ---- the clock ------------------------------------------------------------ */
+
+static uintptr_t nanotime_sys(void *arg)
+{
+    (void)arg;
+    return (uintptr_t)nanotime();
+}
+
+int64_t goro_now(void)
+{
+    /* clock_gettime is libc (the vDSO): on g0, so that a G calling this
+     * needs no more stack than it has. */
+    return (int64_t)systemstack(nanotime_sys, NULL);
+}
+
+/* ---- the heap (timerslock held) ------------------------------------------ */
+
+static inline void slotset(uint32_t i, timerslot s)
+{
+    theap[i] = s;
+    s.t->heapidx = i + 1;
+}
+
+static void siftup(uint32_t i)
+{
+    timerslot x = theap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 4;
+        if (theap[parent].when <= x.when)
+            break;
+        slotset(i, theap[parent]);
+        i = parent;
+    }
+    slotset(i, x);
+}
+
+static void siftdown(uint32_t i)
+{
+    timerslot x = theap[i];
+    for (;;) {
+        uint32_t c = 4 * i + 1;
+        if (c >= theaplen)
+            break;
+        uint32_t best = c;
+        uint32_t end = c + 4 < theaplen ? c + 4 : theaplen;
+        for (uint32_t k = c + 1; k < end; k++)
+            if (theap[k].when < theap[best].when)
+                best = k;
+        if (x.when <= theap[best].when)
+            break;
+        slotset(i, theap[best]);
+        i = best;
+    }
+    slotset(i, x);
+}
+
+static uintptr_t heapgrow_sys(void *arg)
+{
+    uint32_t ncap = (uint32_t)(uintptr_t)arg;
+    void *n = theap ? rallocx(theap, (size_t)ncap * sizeof *theap, 0)
+                    : mallocx((size_t)ncap * sizeof *theap, 0);
+    return (uintptr_t)n;
+}
+
+/* timerarm sets the timerfd for when (absolute). An inline system call:
+ * usable on a G's stack. */
+static void timerarm(int64_t when)
+{
+    if (when < 1)
+        when = 1;  /* zero would disarm it */
+    struct itimerspec its = {
+        .it_value = {.tv_sec = when / 1000000000,
+                     .tv_nsec = when % 1000000000},
+    };
+    rawsyscall6(SYS_timerfd_settime, timefd, TFD_TIMER_ABSTIME,
+                (long)(uintptr_t)&its, 0, 0, 0);
+    armedwhen = when;
+}
+
+/* heapadd puts t in the heap at when. */
+static void heapadd(timer *t, int64_t when)
+{
+    if (theaplen == theapcap) {
+        uint32_t ncap = theapcap ? theapcap * 2 : 64;
+        timerslot *n = (timerslot *)systemstack(heapgrow_sys,
+                                                (void *)(uintptr_t)ncap);
+        if (n == NULL)
+            throw("out of memory (timer heap)");
+        theap = n;
+        theapcap = ncap;
+    }
+    t->when = when;
+    t->status = timerWaiting;
+    theap[theaplen] = (timerslot){when, t};
+    siftup(theaplen++);
+    atomic_store_explicit(&ntimers, theaplen, memory_order_relaxed);
+    if (when < armedwhen && armedwhen != INT64_MIN)
+        timerarm(when);
+}
+
+/* heapdel takes t, which is in the heap, out of it. The timerfd may stay
+ * set for it: it then fires for nothing, and the loop re-arms it. */
+static void heapdel(timer *t)
+{
+    uint32_t i = t->heapidx - 1;
+    t->heapidx = 0;
+    t->status = timerNone;
+    theaplen--;
+    atomic_store_explicit(&ntimers, theaplen, memory_order_relaxed);
+    if (i == theaplen)
+        return;
+    slotset(i, theap[theaplen]);
+    if (i > 0 && theap[(i - 1) / 4].when > theap[i].when)
+        siftup(i);
+    else
+        siftdown(i);
+}
+
+/* waitrunning returns with timerslock held and t not running: a delete or
+ * modify of a timer that the loop is running waits for its f to return. */
+static void waitrunning(timer *t)
+{
+    while (t->status == timerRunning) {
+        unlock(&timerslock);
+        osyield();
+        lock(&timerslock);
+    }
+}
+
+/* ---- the internal interface (runtime2.h) ---------------------------------- */
+
+bool timeradd(timer *t, int64_t when)
+{
+    lock(&timerslock);
+    waitrunning(t);
+    bool was = t->status == timerWaiting;
+    if (was)
+        heapdel(t);
+    heapadd(t, when);
+    unlock(&timerslock);
+    return was;
+}
+
+bool timerdel(timer *t)
+{
+    lock(&timerslock);
+    waitrunning(t);
+    bool was = t->status == timerWaiting;
+    if (was)
+        heapdel(t);
+    unlock(&timerslock);
+    return was;
+}
+
+bool timerspending(void)
+{
+    return atomic_load_explicit(&ntimers, memory_order_relaxed) != 0;
+}
+
+uint32_t timerscount(void)
+{
+    return atomic_load_explicit(&ntimers, memory_order_relaxed);
+}
+
+/* ---- the loop thread ------------------------------------------------------ */
+
+enum { timerBatch = 128 };
+
+/* runtimers runs every timer that is due, then sets the timerfd for the
+ * earliest one left. Loop thread. */
+static void runtimers(void)
+{
+    timer *batch[timerBatch];
+    lock(&timerslock);
+    armedwhen = INT64_MIN;
+    for (;;) {
+        int64_t now = nanotime();
+        int n = 0;
+        while (n < timerBatch && theaplen > 0 && theap[0].when <= now) {
+            timer *t = theap[0].t;
+            heapdel(t);
+            t->status = timerRunning;
+            batch[n++] = t;
+        }
+        if (n == 0)
+            break;
+        unlock(&timerslock);
+        for (int i = 0; i < n; i++)
+            batch[i]->f(batch[i], now);
+        lock(&timerslock);
+        for (int i = 0; i < n; i++) {
+            timer *t = batch[i];
+            if (t->period > 0) {
+                /* The next tick not in the past: late ticks are skipped,
+                 * and the ticks stay on start + k * period. */
+                int64_t next = t->when + t->period;
+                if (next <= now)
+                    next += (now - next) / t->period * t->period +
+                            t->period;
+                heapadd(t, next);
+            } else {
+                t->status = timerNone;
+            }
+        }
+    }
+    armedwhen = INT64_MAX;
+    if (theaplen > 0)
+        timerarm(theap[0].when);
+    unlock(&timerslock);
+}
+
+static void timepoll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    uint64_t expirations;
+    if (read(timefd, &expirations, sizeof expirations) < 0 &&
+        errno != EAGAIN)
+        return;
+    runtimers();
+}
+
+int timeinit(struct uv_loop_s *loop)
+{
+    timefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timefd < 0) {
+        int e = errno;
+        print("goro: cannot create the timers' timerfd: errno %d\n", e);
+        return -e;
+    }
+    int err = uv_poll_init(loop, &timepoll, timefd);
+    if (err == 0)
+        err = uv_poll_start(&timepoll, UV_READABLE, timepoll_cb);
+    return err;
+}
+
+static void timeclose_cb(uv_handle_t *h)
+{
+    (void)h;
+    close(timefd);
+    timefd = -1;
+}
+
+void timeclose(void)
+{
+    /* The runtime is ending: timers still pending never fire. */
+    uv_close((uv_handle_t *)&timepoll, timeclose_cb);
+    lock(&timerslock);
+    for (uint32_t i = 0; i < theaplen; i++) {
+        theap[i].t->heapidx = 0;
+        theap[i].t->status = timerNone;
+    }
+    theaplen = 0;
+    atomic_store(&ntimers, 0);
+    armedwhen = INT64_MAX;
+    unlock(&timerslock);
+}
+
+/* ---- timers and tickers on channels --------------------------------------- */
+
+/* A channel timer: the timer, then its channel, then the channel's buffer
+ * of one int64_t, in one allocation: 40 + 112 + 8 bytes, jemalloc's
+ * 160-byte class (a pointer more would cost 32 bytes). */
+struct goro_timer {
+    timer t;
+};
+
+static inline goro_chan *tchan(goro_timer *ct)
+{
+    return (goro_chan *)(ct + 1);
+}
+
+/* sendtime is a channel timer's f: the time, without blocking. */
+static void sendtime(timer *t, int64_t now)
+{
+    chansendnb(tchan((goro_timer *)t), &now);
+}
+
+static goro_timer *chantimer_new(void)
+{
+    goro_timer *ct = zalloc(sizeof *ct + chansize(sizeof(int64_t), 1));
+    if (ct == NULL)
+        return NULL;
+    chaninit(tchan(ct), sizeof(int64_t), 1);
+    ct->t.f = sendtime;
+    ct->t.arg = ct;
+    return ct;
+}
+
+/* timersup: the runtime's loop runs (timers need it). */
+static bool timersup(void)
+{
+    return timefd >= 0;
+}
+
+goro_timer *goro_timer_new(int64_t d)
+{
+    if (!timersup()) {
+        errno = EPERM;
+        return NULL;
+    }
+    goro_timer *ct = chantimer_new();
+    if (ct == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    timeradd(&ct->t, goro_now() + (d > 0 ? d : 0));
+    return ct;
+}
+
+goro_chan *goro_timer_chan(goro_timer *t)
+{
+    return t ? tchan(t) : NULL;
+}
+
+/* chantimer_stop takes t out of the heap and empties its channel: true if
+ * that kept a firing from the program (it was pending, or its value had
+ * not been received). */
+static bool chantimer_stop(goro_timer *t)
+{
+    bool was = timerdel(&t->t);
+    int64_t v;
+    if (chanrecvnb(tchan(t), &v))
+        was = true;
+    return was;
+}
+
+int goro_timer_stop(goro_timer *t)
+{
+    if (t == NULL)
+        return -EINVAL;
+    return chantimer_stop(t) ? 1 : 0;
+}
+
+int goro_timer_reset(goro_timer *t, int64_t d)
+{
+    if (t == NULL)
+        return -EINVAL;
+    bool was = chantimer_stop(t);
+    timeradd(&t->t, goro_now() + (d > 0 ? d : 0));
+    return was ? 1 : 0;
+}
+
+void goro_timer_free(goro_timer *t)
+{
+    if (t == NULL)
+        return;
+    timerdel(&t->t);
+    chanfreecheck(tchan(t));
+    zfree(t);
+}
+
+goro_ticker *goro_ticker_new(int64_t period)
+{
+    if (period <= 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!timersup()) {
+        errno = EPERM;
+        return NULL;
+    }
+    goro_timer *ct = chantimer_new();
+    if (ct == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ct->t.period = period;
+    timeradd(&ct->t, goro_now() + period);
+    return (goro_ticker *)ct;
+}
+
+goro_chan *goro_ticker_chan(goro_ticker *tk)
+{
+    return tk ? tchan((goro_timer *)tk) : NULL;
+}
+
+void goro_ticker_stop(goro_ticker *tk)
+{
+    if (tk != NULL)
+        chantimer_stop((goro_timer *)tk);
+}
+
+int goro_ticker_reset(goro_ticker *tk, int64_t period)
+{
+    if (tk == NULL || period <= 0)
+        return -EINVAL;
+    goro_timer *ct = (goro_timer *)tk;
+    chantimer_stop(ct);
+    lock(&timerslock);
+    ct->t.period = period;  /* not running nor in the heap: ours */
+    unlock(&timerslock);
+    timeradd(&ct->t, goro_now() + period);
+    return 0;
+}
+
+void goro_ticker_free(goro_ticker *tk)
+{
+    goro_timer_free((goro_timer *)tk);
+}
+
+goro_chan *goro_after(int64_t d)
+{
+    g *gp = getg();
+    if (!onG(gp)) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (gp->after == NULL) {
+        if (!timersup()) {
+            errno = EPERM;
+            return NULL;
+        }
+        gp->after = chantimer_new();
+        if (gp->after == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    goro_timer_reset(gp->after, d);
+    return tchan(gp->after);
+}
+
+/* ---- a G's timers --------------------------------------------------------- */
+
+/* selwake is a select deadline's f: it ends the select unless a channel
+ * did first (selectDone), with gp->param NULL: -ETIMEDOUT. */
+static void selwake(timer *t, int64_t now)
+{
+    (void)now;
+    g *gp = t->arg;
+    uint32_t zero = 0;
+    if (atomic_compare_exchange_strong(&gp->selectDone, &zero, 1))
+        goready(gp);
+}
+
+timer *gtimer(g *gp, void (*f)(timer *t, int64_t now), void *arg)
+{
+    timer *t = gp->waittimer;
+    if (t == NULL) {
+        t = zalloc(sizeof *t);
+        if (t == NULL)
+            throw("out of memory (a G's wait timer)");
+        gp->waittimer = t;
+    }
+    /* Neither pending nor running: the G's last wait deleted it. */
+    t->f = f;
+    t->arg = arg;
+    return t;
+}
+
+timer *gseltimer(g *gp)
+{
+    return gtimer(gp, selwake, gp);
+}
+
+void timegexit(g *gp)
+{
+    /* Its goro_after must not fire for a dead G (nor keep checkdead from
+     * seeing a deadlock). The wait timer is never left pending. */
+    if (gp->after != NULL && timersup())
+        chantimer_stop(gp->after);
+}
+
+void timegfree(g *gp)
+{
+    if (gp->waittimer != NULL) {
+        dallocx(gp->waittimer, 0);
+        gp->waittimer = NULL;
+    }
+    if (gp->after != NULL) {
+        dallocx(gp->after, 0);
+        gp->after = NULL;
+    }
+}
