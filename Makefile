@@ -193,17 +193,22 @@ $(LINKPROG): tests/link/prog.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) $$(pkg-config --cflags goro) -O2 -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
-# Asynchronous preemption acts only on code built against goro (not on the
-# test binary, which contains the runtime): tests/link/preempt.c, built with
-# the pkg-config flags by gcc and clang at -O0 and -O2.
-PREEMPTPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/preemptprog_$(v))
-$(BUILD)/tests/preemptprog_%: tests/link/preempt.c $(LIB) $(STUBLIB) $(PC)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $< ($*, pkg-config)"
+# link_variants NAME: tests/link/NAME.c built with the pkg-config flags by
+# gcc and clang at -O0 and -O2, as $(BUILD)/tests/NAMEprog_VARIANT.
+define link_variants
+$(BUILD)/tests/$(1)prog_%: tests/link/$(1).c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$< ($$*, pkg-config)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(call variant_cc,$*) $$(pkg-config --cflags goro) $(WARN) \
-	    -$(call variant_opt,$*) -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	  $$(call variant_cc,$$*) $$$$(pkg-config --cflags goro) $(WARN) \
+	    -$$(call variant_opt,$$*) -c $$< -o $$@.o && \
+	  $(CC) $$@.o $$$$(pkg-config --libs goro) -o $$@
+endef
+
+# Asynchronous preemption acts only on code built against goro (not on the
+# test binary, which contains the runtime): tests/link/preempt.c.
+PREEMPTPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/preemptprog_$(v))
+$(eval $(call link_variants,preempt))
 
 # A program parked in known places for the gdb extension (test_gdb.c).
 GDBPROG := $(BUILD)/tests/gdbprog
@@ -216,13 +221,7 @@ $(GDBPROG): tests/link/gdbprog.c $(LIB) $(STUBLIB) $(PC)
 
 # Gs that call libc (tests/link/libc.c), built the same four ways.
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
-$(BUILD)/tests/libcprog_%: tests/link/libc.c $(LIB) $(STUBLIB) $(PC)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $< ($*, pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(call variant_cc,$*) $$(pkg-config --cflags goro) $(WARN) \
-	    -$(call variant_opt,$*) -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+$(eval $(call link_variants,libc))
 
 # The daemon's tests drive the real gorod and goroctl (tests/gorod/, a
 # Criterion binary of its own) with the example plugins and the test plugins
