@@ -46,6 +46,7 @@ gorod_state gd;
 static const char *config_path;
 static bool foreground;
 static int exitcode;
+static bool abandoned;            /* plugins' Gs left running at exit */
 static goro_mutex *reloadlock;    /* one reload at a time */
 
 /* ---- logging ------------------------------------------------------------------ */
@@ -444,6 +445,7 @@ static void daemon_main(void *arg)
         gorod_log(GLOG_ERROR, "%d plugin(s) did not stop within %lld ms",
                   left, (long long)(timeout / 1000000));
         exitcode = 1;
+        abandoned = true;
     } else {
         gorod_log(GLOG_INFO, "stopped");
     }
@@ -610,6 +612,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "gorod: the runtime did not start: %s\n",
                 strerror(-rc));
         return 1;
+    }
+    /* goro_run returned although plugins' Gs still run (they ignored
+     * stop()): end the process without running the destructors of the
+     * libraries and plugins their code is still in. */
+    if (abandoned) {
+        fflush(NULL);
+        _exit(exitcode);
     }
     return exitcode;
 }

@@ -288,6 +288,61 @@ Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
     adm_stop(&d);
 }
 
+/* Plugins whose Gs ignore stop() (a loop that calls nothing, a loop of
+ * calls, Gs in a blocking read): SIGTERM ends in exit 1 within
+ * shutdown_timeout + 1 s, every time (the process used to stay, its main
+ * G returned, until systemd's SIGKILL). */
+Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
+     .timeout = 240)
+{
+    static const char *const kinds[] = {"spin,read", "call", "spin,call,read"};
+    int fails = 0;
+    int64_t worst = 0;
+    for (int run = 0; run < 20; run++) {
+        adm_daemon d;
+        adm_init(&d, "stubborn");
+        char p[1024];
+        snprintf(p, sizeof p,
+                 "  - {name: stubborn, path: %s, args: \"%s\"}\n"
+                 "  - {name: hello, path: %s}\n",
+                 TP("stubborn"), kinds[run % 3], TP("hello"));
+        dmn_run(&d, "shutdown_timeout: 1s\n", p);
+        adm_sleep_ms(100);   /* the Gs are busy */
+        int64_t t0 = adm_now_ms();
+        kill(d.pid, SIGTERM);
+        int st = 0;
+        pid_t r;
+        while ((r = waitpid(d.pid, &st, WNOHANG)) == 0 &&
+               adm_now_ms() - t0 < 10000)
+            adm_sleep_ms(10);
+        int64_t ms = adm_now_ms() - t0;
+        if (r == 0) {
+            kill(d.pid, SIGKILL);
+            waitpid(d.pid, &st, 0);
+        }
+        d.pid = 0;
+        bool ok = r == d.pid || r > 0;
+        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 1 && ms < 2000;
+        char *log = adm_slurp(d.log);
+        ok = ok && strstr(log, "plugin stubborn: ") != NULL &&
+             strstr(log, "1 plugin(s) did not stop within 1000 ms") != NULL;
+        if (!ok) {
+            fails++;
+            cr_log_error("run %d (%s): %s after %lld ms:\n%s", run,
+                         kinds[run % 3],
+                         r == 0 ? "still running" : "ended", (long long)ms,
+                         log);
+        }
+        if (ms > worst)
+            worst = ms;
+        free(log);
+        adm_stop(&d);
+    }
+    cr_assert_eq(fails, 0, "%d of 20 runs did not exit 1 within 2 s", fails);
+    cr_log_info("20 runs: exit 1, the slowest %lld ms after SIGTERM",
+                (long long)worst);
+}
+
 /* A plugin whose G dereferences NULL: the process dies of SIGSEGV (so that
  * systemd restarts it) after saying which G of which plugin, where. */
 Test(daemon, a_crashing_plugin_is_named_with_its_g_and_stack, .timeout = 60)
