@@ -13,8 +13,10 @@
  * path 404, any other method 405. HTTP/1.1 connections stay open unless the
  * client says `Connection: close`; pipelined requests are served in order.
  * Every read has a deadline (an idle connection is dropped after
- * METRICS_IDLE_NS) and the number of connections is capped, so a client that
- * opens connections and says nothing cannot make Gs pile up. Requests with a
+ * METRICS_IDLE_NS; a request must be in whole METRICS_REQ_NS after its first
+ * byte, however it trickles in) and the number of connections is capped, so
+ * a client that opens connections and says nothing, or says it slowly,
+ * cannot make Gs pile up or keep the scrapers out for long. Requests with a
  * body are answered and then the connection is closed rather than parsing
  * chunked encodings a scraper never sends.
  *
@@ -321,9 +323,14 @@ static void metrics_conn(void *arg)
     bool alive = buf != NULL;
 
     while (alive && !atomic_load(&metrics_stopping)) {
-        /* Read until the blank line ending the headers. */
-        int64_t deadline = gorod_now() + (have ? METRICS_REQ_NS
-                                              : METRICS_IDLE_NS);
+        /* Read until the blank line ending the headers. The request's
+         * clock starts at its first byte (bytes left over from the one
+         * before are its first) and is not renewed by later reads: a
+         * client that trickles a byte at a time is cut METRICS_REQ_NS
+         * after it began. */
+        bool begun = have > 0;
+        int64_t deadline = gorod_now() + (begun ? METRICS_REQ_NS
+                                                : METRICS_IDLE_NS);
         char *end = NULL;
         size_t endlen = 0;
         for (;;) {
@@ -349,8 +356,10 @@ static void metrics_conn(void *arg)
                 break;
             }
             have += (size_t)n;
-            /* The first byte of a request starts its own clock. */
-            deadline = gorod_now() + METRICS_REQ_NS;
+            if (!begun) {
+                begun = true;
+                deadline = gorod_now() + METRICS_REQ_NS;
+            }
         }
         if (!alive)
             break;
