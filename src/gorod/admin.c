@@ -119,7 +119,8 @@ static const char *state_name(int st)
 /* ---- the daemon's figures, copied under gd.lock --------------------------- */
 
 typedef struct daemon_figs {
-    unsigned plugins, running, failed;
+    unsigned plugins, running, failed, refused, stopping;
+    enum reload_outcome last_reload;
     uint64_t reloads, reload_failures;
     uint64_t min_size;
     unsigned orders;
@@ -141,6 +142,11 @@ static void daemon_figs_get(daemon_figs *f)
         f->running += st == PLUGIN_RUNNING;
         f->failed += st == PLUGIN_FAILED;
     }
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        f->refused++;
+    for (gorod_plugin *p = gd.leaving; p; p = p->next)
+        f->stopping++;
+    f->last_reload = gd.last_reload;
     f->start_ns = gd.start_ns;
     f->reloads = gd.reloads;
     f->reload_failures = gd.reload_failures;
@@ -210,11 +216,20 @@ static int cmd_status(strbuf *b)
               PRIu64 ")\n", m->preempt_sync + m->preempt_async,
               m->preempt_sync, m->preempt_async);
     sb_printf(b, "served:        %" PRIu64 "\n", gorod_served_total());
-    sb_printf(b, "plugins:       %u running, %u failed, %u loaded\n",
-              f->running, f->failed, f->plugins);
-    if (f->reload_error[0]) {
+    sb_printf(b, "plugins:       %u running, %u failed, %u refused, %u "
+              "loaded", f->running, f->failed, f->refused, f->plugins);
+    if (f->stopping)
+        sb_printf(b, ", %u removed and still stopping", f->stopping);
+    sb_printf(b, "\n");
+    if (f->last_reload == RELOAD_FAILED || f->last_reload == RELOAD_PARTIAL) {
         /* The messages, one per line, indented under the key. */
-        sb_printf(b, "last_reload:   failed, the old configuration stays\n");
+        if (f->last_reload == RELOAD_FAILED)
+            sb_printf(b, "last_reload:   failed, the old configuration "
+                      "stays\n");
+        else
+            sb_printf(b, "last_reload:   applied, %u plugin(s) refused (the "
+                      "rest of the new configuration is in effect)\n",
+                      f->refused);
         for (char *l = f->reload_error; *l; ) {
             size_t n = strcspn(l, "\n");
             sb_printf(b, "  %.*s\n", (int)n, l);
@@ -222,7 +237,7 @@ static int cmd_status(strbuf *b)
             if (*l == '\n')
                 l++;
         }
-    } else if (f->reloads + f->reload_failures > 0) {
+    } else if (f->last_reload == RELOAD_OK) {
         sb_printf(b, "last_reload:   ok\n");
     } else {
         sb_printf(b, "last_reload:   none\n");
@@ -368,7 +383,10 @@ static int cmd_plugins(strbuf *b)
     int64_t now = gorod_now();
     if (gd.lock)
         goro_mutex_lock(gd.lock);
-    for (gorod_plugin *p = gd.plugins; p; p = p->next) {
+    /* The plugins in effect, then those a reload removed that are still
+     * stopping, then the refused ones (with the reasons below). */
+    for (int pass = 0; pass < 2; pass++)
+    for (gorod_plugin *p = pass ? gd.leaving : gd.plugins; p; p = p->next) {
         int st = atomic_load_explicit(&p->state, memory_order_relaxed);
         char state[32], stack[48], up[32], sz[32];
         if (st == PLUGIN_EXITED || st == PLUGIN_FAILED)
@@ -392,6 +410,12 @@ static int cmd_plugins(strbuf *b)
                   p->group ? goro_group_live(p->group) : (int64_t)0, up,
                   p->conf.path ? p->conf.path : "");
     }
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        sb_printf(b, "%-16s %-10s %-12s %10d %8d %8s %s\n", r->name,
+                  "refused", "-", 0, 0, "-", r->path);
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        sb_printf(b, "%s%s\n", r == gd.refused ? "\nrefused:\n  " : "  ",
+                  r->reason);
     if (gd.lock)
         goro_mutex_unlock(gd.lock);
     return 0;
@@ -404,27 +428,34 @@ static int cmd_reload(strbuf *b)
     if (msg == NULL)
         return -ENOMEM;
     int r = gorod_reload(msg, len);
-    if (r == 0) {
-        daemon_figs *f = malloc(sizeof *f);
-        if (f)
-            daemon_figs_get(f);
-        sb_printf(b, "ok\nreloaded%s%s", f && f->file[0] ? " " : "",
-                  f ? f->file : "");
-        if (f)
-            sb_printf(b, ": %u plugins running, %u failed\n", f->running,
-                      f->failed);
+    daemon_figs *f = malloc(sizeof *f);
+    if (f)
+        daemon_figs_get(f);
+    if (r >= 0) {
+        /* Applied: in full ("ok"), or with plugins refused ("error": not
+         * what was asked for, as status and the counters say too). */
+        if (r == 0)
+            sb_printf(b, "ok\nreloaded");
         else
-            sb_printf(b, "\n");
-        free(f);
+            sb_printf(b, "error: reloaded");
+        sb_printf(b, "%s%s", f && f->file[0] ? " " : "", f ? f->file : "");
+        if (r > 0 && f)
+            sb_printf(b, ", but %u plugin(s) refused (the rest of the new "
+                      "configuration is in effect)", f->refused);
+        if (f)
+            sb_printf(b, ": %u plugin(s) running, %u failed, %u refused",
+                      f->running, f->failed, f->refused);
+        sb_printf(b, "\n");
     } else {
         sb_printf(b, "error: reload failed, the old configuration stays in "
                   "effect\n");
-        if (msg[0]) {
-            size_t n = strlen(msg);
-            sb_add(b, msg, n);
-            if (msg[n - 1] != '\n')
-                sb_add(b, "\n", 1);
-        }
+    }
+    free(f);
+    if (msg[0]) {
+        size_t n = strlen(msg);
+        sb_add(b, msg, n);
+        if (msg[n - 1] != '\n')
+            sb_add(b, "\n", 1);
     }
     free(msg);
     return r == 0 ? 0 : -1;

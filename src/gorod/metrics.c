@@ -77,7 +77,14 @@ char *metrics_render(size_t *len)
     start = gd.start_ns;
     f.reloads = gd.reloads;
     f.reload_failures = gd.reload_failures;
-    for (gorod_plugin *p = gd.plugins; p; p = p->next) {
+    /* The plugins in effect, those still stopping after a reload removed
+     * them, and the refused ones (up 0, no Gs). */
+    gorod_refusal *r = gd.refused;
+    for (int pass = 0; pass < 3; pass++)
+    for (gorod_plugin *p = pass == 0 ? gd.plugins : pass == 1 ? gd.leaving
+                                                              : NULL;
+         pass == 2 ? r != NULL : p != NULL;
+         pass == 2 ? (void)(r = r->next) : (void)(p = p->next)) {
         if (n == cap) {
             unsigned nc = cap ? cap * 2 : 8;
             metrics_plugin *np = realloc(ps, nc * sizeof *ps);
@@ -85,6 +92,16 @@ char *metrics_render(size_t *len)
                 break;
             ps = np;
             cap = nc;
+        }
+        if (pass == 2) {
+            ps[n].name = strdup(r->name);
+            if (ps[n].name == NULL)
+                break;
+            ps[n].served = 0;
+            ps[n].live = 0;
+            ps[n].up = false;
+            n++;
+            continue;
         }
         ps[n].name = strdup(p->conf.name ? p->conf.name : "");
         if (ps[n].name == NULL)
