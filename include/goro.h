@@ -61,7 +61,13 @@ extern "C" {
 typedef void (*goro_fn)(void *arg);
 
 /* Start the runtime (configured by the GORO_* environment variables, see
- * README.md), run main_fn(arg) as the first G and return 0 when it returns.
+ * README.md), run main_fn(arg) as the first G and return 0 when it returns,
+ * whatever the other Gs do, as a Go program exits when main returns. The
+ * calling thread runs no G meanwhile: it waits. Gs still running then (a
+ * loop, a blocking call) are abandoned: they go on until the process
+ * exits, which the caller should do soon; goro_run waits at most 100 ms for
+ * them to reach the scheduler and end their threads, and keeps the
+ * runtime's threads up for them when they do not.
  * Returns -EINVAL for a NULL main_fn or a bad GORO_* value (a message on
  * stderr names it), -EALREADY if the runtime already ran in this process,
  * -EBUSY when called from inside a G, -ENOEXEC when the program's

@@ -2,6 +2,7 @@
  * spreading over Ps, wait groups and mutexes under contention, sleeping,
  * errno per G, and misuse. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/redirect.h>
@@ -374,6 +375,135 @@ Test(api, goro_run_returns_when_main_returns_even_with_parked_gs,
      .timeout = 10)
 {
     cr_assert_eq(test_run(2, leaveparked, NULL), 0);
+}
+
+/* ---- main returns, whatever the other Gs do ----------------------------------
+ * Go's rule: when main returns the program exits. goro_run returns on its
+ * own thread, so that thread must not be one that a G can keep: each case
+ * runs in a child whose goro_run must come back within the deadline, 20
+ * times (the hang depended on which thread the main G and the busy G
+ * shared: it showed in 17 of 20 runs). The test binary is not built
+ * against goro, so its call-free loops are never preempted at all. */
+
+static atomic_bool mainexit_stop;   /* never set: the loops run for ever */
+
+static void spin_callfree(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&mainexit_stop, memory_order_relaxed))
+        ;
+}
+
+static __attribute__((noinline)) void spin_step(volatile long *x)
+{
+    ++*x;
+}
+
+static void spin_calling(void *arg)
+{
+    (void)arg;
+    volatile long x = 0;
+    while (!atomic_load_explicit(&mainexit_stop, memory_order_relaxed))
+        spin_step(&x);
+}
+
+static int mainexit_pipe[2];
+
+static void read_blocked(void *arg)
+{
+    (void)arg;
+    char c;
+    goro_syscall_enter();
+    ssize_t n = read(mainexit_pipe[0], &c, 1);   /* nobody ever writes */
+    goro_syscall_exit();
+    (void)n;
+}
+
+struct mainexit_case {
+    const char *name;
+    int procs;
+    goro_fn fn;
+    int count;
+};
+
+static const struct mainexit_case *mainexit_cur;
+
+static void mainexit_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < mainexit_cur->count; i++)
+        goro_go(mainexit_cur->fn, NULL);
+    goro_sleep_ns(100 * 1000 * 1000);
+}
+
+/* mainexit_run: one child; true when its goro_run returned 0 in time. */
+static bool mainexit_run(const struct mainexit_case *c, int64_t *ms)
+{
+    cr_assert_eq(pipe(mainexit_pipe), 0);
+    int64_t t0 = now();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        mainexit_cur = c;
+        _exit(test_run(c->procs, mainexit_main, NULL) == 0 ? 0 : 3);
+    }
+    close(mainexit_pipe[0]);
+    close(mainexit_pipe[1]);
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now() - t0 < 5000000000)
+        usleep(2000);
+    *ms = (now() - t0) / 1000000;
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        return false;
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void mainexit_check(const struct mainexit_case *c)
+{
+    int hung = 0;
+    int64_t worst = 0;
+    for (int i = 0; i < 20; i++) {
+        int64_t ms;
+        if (!mainexit_run(c, &ms))
+            hung++;
+        if (ms > worst)
+            worst = ms;
+    }
+    cr_assert_eq(hung, 0, "%s: goro_run did not return within 5 s in %d of "
+                 "20 runs", c->name, hung);
+    cr_log_info("%s: 20 runs, the slowest returned after %lld ms", c->name,
+                (long long)worst);
+}
+
+Test(api, goro_run_returns_when_main_returns_beside_a_call_free_loop,
+     .timeout = 120)
+{
+    static const struct mainexit_case c = {"a call-free loop, 2 Ps", 2,
+                                           spin_callfree, 1};
+    mainexit_check(&c);
+}
+
+Test(api, goro_run_returns_when_main_returns_beside_loops_that_call,
+     .timeout = 120)
+{
+    static const struct mainexit_case c2 = {"loops that call, 2 Ps", 2,
+                                            spin_calling, 2};
+    static const struct mainexit_case c1 = {"a loop that calls, 1 P", 1,
+                                            spin_calling, 1};
+    mainexit_check(&c2);
+    mainexit_check(&c1);
+}
+
+Test(api, goro_run_returns_when_main_returns_beside_blocked_reads,
+     .timeout = 120)
+{
+    static const struct mainexit_case c = {"two bracketed reads, 2 Ps", 2,
+                                           read_blocked, 2};
+    mainexit_check(&c);
 }
 
 Test(api, bad_environment_is_refused_with_a_message, .init = cr_redirect_stderr)

@@ -13,7 +13,8 @@
  * first gate, SO_PEERCRED the second: a peer whose uid is neither gorod's
  * effective uid nor root gets `error: permission denied (uid N)`, so a mode
  * opened wider by mistake still lets no other user reload the daemon. The
- * check happens before anything is read from the peer.
+ * check happens at accept, before the peer has a connection slot: a refused
+ * peer never holds one, however many connections it opens and keeps.
  *
  * Start-up never steals a live socket: if the path exists we connect to it
  * first; a listener answering (or a full backlog, EAGAIN) means another gorod
@@ -23,8 +24,15 @@
  *
  * Concurrency: one G accepts (goro_accept parks it on the netpoller, and
  * admin_stop's goro_close wakes it with -ECANCELED), one G per connection
- * reads with a deadline, so an idle or slow client holds only its own G, and
- * at most ADMIN_MAX_CONNS of those. admin_parse (admincmd.c) reads the
+ * reads its line with a deadline of ADMIN_READ_NS from the connect, so an
+ * idle or slow client holds only its own G, for a bounded time, and at most
+ * ADMIN_MAX_CONNS of those; the last ADMIN_ROOT_CONNS of them are root's
+ * (when gorod runs as another user, its own uid's processes cannot keep
+ * root out). A connection refused (another uid, or no slot left) gets its
+ * one-line refusal from a G of its own that then reads and drops what the
+ * client sent, for at most ADMIN_REFUSE_NS: closing with the client's line
+ * unread would reset the connection and lose the refusal. At most
+ * ADMIN_MAX_REFUSING of those; past them a connection is closed at once. admin_parse (admincmd.c) reads the
  * line; admin_command runs it, reading the runtime's figures and gd, the
  * latter under gd.lock where gorod.h says it is guarded. Replies are built
  * on the heap; nothing on a G's stack is handed to another G.
@@ -48,9 +56,12 @@
 
 #include "gorod.h"
 
-#define ADMIN_READ_NS    (10LL * 1000000000)    /* to send the command */
+#define ADMIN_READ_NS    (3LL * 1000000000)     /* to send the command */
 #define ADMIN_WRITE_NS   (10LL * 1000000000)    /* to take the reply */
+#define ADMIN_REFUSE_NS  (1LL * 1000000000)     /* to take a refusal */
 #define ADMIN_MAX_CONNS  64
+#define ADMIN_ROOT_CONNS 4                      /* of those, root's */
+#define ADMIN_MAX_REFUSING 256
 
 /* The listener. admin_lfd: the listening fd, -1 when none; admin_path: the
  * socket file it is bound to (malloc'd), both set by admin_start and
@@ -58,6 +69,7 @@
 static _Atomic int  admin_lfd = -1;
 static _Atomic bool admin_stopping;
 static _Atomic int  admin_conns;
+static _Atomic int  admin_refusing;
 static char        *admin_path;
 
 /* fmt_dur writes ns as a short human duration: 950ms, 12.3s, 5m03s, 2h07m,
@@ -108,7 +120,8 @@ static const char *state_name(int st)
 /* ---- the daemon's figures, copied under gd.lock --------------------------- */
 
 typedef struct daemon_figs {
-    unsigned plugins, running, failed;
+    unsigned plugins, running, failed, refused, stopping;
+    enum reload_outcome last_reload;
     uint64_t reloads, reload_failures;
     uint64_t min_size;
     unsigned orders;
@@ -130,6 +143,11 @@ static void daemon_figs_get(daemon_figs *f)
         f->running += st == PLUGIN_RUNNING;
         f->failed += st == PLUGIN_FAILED;
     }
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        f->refused++;
+    for (gorod_plugin *p = gd.leaving; p; p = p->next)
+        f->stopping++;
+    f->last_reload = gd.last_reload;
     f->start_ns = gd.start_ns;
     f->reloads = gd.reloads;
     f->reload_failures = gd.reload_failures;
@@ -199,11 +217,20 @@ static int cmd_status(strbuf *b)
               PRIu64 ")\n", m->preempt_sync + m->preempt_async,
               m->preempt_sync, m->preempt_async);
     sb_printf(b, "served:        %" PRIu64 "\n", gorod_served_total());
-    sb_printf(b, "plugins:       %u running, %u failed, %u loaded\n",
-              f->running, f->failed, f->plugins);
-    if (f->reload_error[0]) {
+    sb_printf(b, "plugins:       %u running, %u failed, %u refused, %u "
+              "loaded", f->running, f->failed, f->refused, f->plugins);
+    if (f->stopping)
+        sb_printf(b, ", %u removed and still stopping", f->stopping);
+    sb_printf(b, "\n");
+    if (f->last_reload == RELOAD_FAILED || f->last_reload == RELOAD_PARTIAL) {
         /* The messages, one per line, indented under the key. */
-        sb_printf(b, "last_reload:   failed, the old configuration stays\n");
+        if (f->last_reload == RELOAD_FAILED)
+            sb_printf(b, "last_reload:   failed, the old configuration "
+                      "stays\n");
+        else
+            sb_printf(b, "last_reload:   applied, %u plugin(s) refused (the "
+                      "rest of the new configuration is in effect)\n",
+                      f->refused);
         for (char *l = f->reload_error; *l; ) {
             size_t n = strcspn(l, "\n");
             sb_printf(b, "  %.*s\n", (int)n, l);
@@ -211,7 +238,7 @@ static int cmd_status(strbuf *b)
             if (*l == '\n')
                 l++;
         }
-    } else if (f->reloads + f->reload_failures > 0) {
+    } else if (f->last_reload == RELOAD_OK) {
         sb_printf(b, "last_reload:   ok\n");
     } else {
         sb_printf(b, "last_reload:   none\n");
@@ -386,7 +413,10 @@ static int cmd_plugins(strbuf *b)
     int64_t now = gorod_now();
     if (gd.lock)
         goro_mutex_lock(gd.lock);
-    for (gorod_plugin *p = gd.plugins; p; p = p->next) {
+    /* The plugins in effect, then those a reload removed that are still
+     * stopping, then the refused ones (with the reasons below). */
+    for (int pass = 0; pass < 2; pass++)
+    for (gorod_plugin *p = pass ? gd.leaving : gd.plugins; p; p = p->next) {
         int st = atomic_load_explicit(&p->state, memory_order_relaxed);
         char state[32], stack[48], up[32], sz[32];
         if (st == PLUGIN_EXITED || st == PLUGIN_FAILED)
@@ -410,6 +440,12 @@ static int cmd_plugins(strbuf *b)
                   p->group ? goro_group_live(p->group) : (int64_t)0, up,
                   p->conf.path ? p->conf.path : "");
     }
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        sb_printf(b, "%-16s %-10s %-12s %10d %8d %8s %s\n", r->name,
+                  "refused", "-", 0, 0, "-", r->path);
+    for (gorod_refusal *r = gd.refused; r; r = r->next)
+        sb_printf(b, "%s%s\n", r == gd.refused ? "\nrefused:\n  " : "  ",
+                  r->reason);
     if (gd.lock)
         goro_mutex_unlock(gd.lock);
     return 0;
@@ -422,27 +458,34 @@ static int cmd_reload(strbuf *b)
     if (msg == NULL)
         return -ENOMEM;
     int r = gorod_reload(msg, len);
-    if (r == 0) {
-        daemon_figs *f = malloc(sizeof *f);
-        if (f)
-            daemon_figs_get(f);
-        sb_printf(b, "ok\nreloaded%s%s", f && f->file[0] ? " " : "",
-                  f ? f->file : "");
-        if (f)
-            sb_printf(b, ": %u plugins running, %u failed\n", f->running,
-                      f->failed);
+    daemon_figs *f = malloc(sizeof *f);
+    if (f)
+        daemon_figs_get(f);
+    if (r >= 0) {
+        /* Applied: in full ("ok"), or with plugins refused ("error": not
+         * what was asked for, as status and the counters say too). */
+        if (r == 0)
+            sb_printf(b, "ok\nreloaded");
         else
-            sb_printf(b, "\n");
-        free(f);
+            sb_printf(b, "error: reloaded");
+        sb_printf(b, "%s%s", f && f->file[0] ? " " : "", f ? f->file : "");
+        if (r > 0 && f)
+            sb_printf(b, ", but %u plugin(s) refused (the rest of the new "
+                      "configuration is in effect)", f->refused);
+        if (f)
+            sb_printf(b, ": %u plugin(s) running, %u failed, %u refused",
+                      f->running, f->failed, f->refused);
+        sb_printf(b, "\n");
     } else {
         sb_printf(b, "error: reload failed, the old configuration stays in "
                   "effect\n");
-        if (msg[0]) {
-            size_t n = strlen(msg);
-            sb_add(b, msg, n);
-            if (msg[n - 1] != '\n')
-                sb_add(b, "\n", 1);
-        }
+    }
+    free(f);
+    if (msg[0]) {
+        size_t n = strlen(msg);
+        sb_add(b, msg, n);
+        if (msg[n - 1] != '\n')
+            sb_add(b, "\n", 1);
     }
     free(msg);
     return r == 0 ? 0 : -1;
@@ -534,8 +577,8 @@ static void reply_text(int fd, const char *text)
     free(p);
 }
 
-/* admin_conn is the G of one connection (arg: the fd): read one line, check
- * the peer, answer it, close. */
+/* admin_conn is the G of one connection of a peer admitted at accept (arg:
+ * the fd): read one line, answer it, close. */
 static void admin_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -571,28 +614,6 @@ static void admin_conn(void *arg)
     }
     if (nl)
         have = (size_t)(nl - buf);
-    /* The peer is checked once its line is in: the refusal is the reply
-     * to its request, and a client that writes before reading never
-     * finds the connection closed under its write. */
-    struct ucred cr;
-    socklen_t sl = sizeof cr;
-    memset(&cr, 0, sizeof cr);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "error: cannot identify the peer: %s\n",
-                 strerror(errno));
-        reply_text(fd, msg);
-        goto done;
-    }
-    if (cr.uid != geteuid() && cr.uid != 0) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "error: permission denied (uid %u)\n",
-                 (unsigned)cr.uid);
-        gorod_log(GLOG_WARN, "admin: refused a peer of uid %u (pid %d)",
-                  (unsigned)cr.uid, (int)cr.pid);
-        reply_text(fd, msg);
-        goto done;
-    }
     if (have > ADMIN_LINE_MAX) {
         char msg[64];
         snprintf(msg, sizeof msg, "error: line too long (at most %d bytes)\n",
@@ -620,6 +641,79 @@ done:
     atomic_fetch_sub(&admin_conns, 1);
 }
 
+/* A refusal: the connection and its one-line reply. */
+typedef struct refusal {
+    int  fd;
+    char msg[96];
+} refusal;
+
+/* admin_refuse is the G of a refused connection (arg: a refusal): the
+ * reply, the end of our side, then what the client sends is read and
+ * dropped until it closes or ADMIN_REFUSE_NS pass. */
+static void admin_refuse(void *arg)
+{
+    refusal *r = arg;
+    int64_t deadline = gorod_now() + ADMIN_REFUSE_NS;
+    goro_write_deadline(r->fd, r->msg, strlen(r->msg), deadline);
+    shutdown(r->fd, SHUT_WR);
+    char *sink = malloc(4096);
+    while (sink != NULL && goro_read_deadline(r->fd, sink, 4096, deadline) > 0)
+        ;
+    free(sink);
+    goro_close(r->fd);
+    free(r);
+    atomic_fetch_sub(&admin_refusing, 1);
+}
+
+/* refuse hands fd to an admin_refuse G with the reply msg; with too many
+ * of those already, or no memory, fd is closed at once. */
+static void refuse(int fd, const char *msg)
+{
+    refusal *r = NULL;
+    if (atomic_fetch_add(&admin_refusing, 1) < ADMIN_MAX_REFUSING &&
+        (r = malloc(sizeof *r)) != NULL) {
+        r->fd = fd;
+        snprintf(r->msg, sizeof r->msg, "%s", msg);
+        if (goro_go(admin_refuse, r) > 0)
+            return;
+    }
+    free(r);
+    goro_close(fd);
+    atomic_fetch_sub(&admin_refusing, 1);
+}
+
+/* admit checks the peer of a new connection and takes a slot for it:
+ * true, or false after handing it to refuse. */
+static bool admit(int fd)
+{
+    struct ucred cr;
+    socklen_t sl = sizeof cr;
+    memset(&cr, 0, sizeof cr);
+    char msg[96];
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
+        snprintf(msg, sizeof msg, "error: cannot identify the peer: %s\n",
+                 strerror(errno));
+        refuse(fd, msg);
+        return false;
+    }
+    if (cr.uid != geteuid() && cr.uid != 0) {
+        snprintf(msg, sizeof msg, "error: permission denied (uid %u)\n",
+                 (unsigned)cr.uid);
+        gorod_log(GLOG_WARN, "admin: refused a peer of uid %u (pid %d)",
+                  (unsigned)cr.uid, (int)cr.pid);
+        refuse(fd, msg);
+        return false;
+    }
+    int cap = cr.uid == 0 ? ADMIN_MAX_CONNS
+                          : ADMIN_MAX_CONNS - ADMIN_ROOT_CONNS;
+    if (atomic_fetch_add(&admin_conns, 1) >= cap) {
+        atomic_fetch_sub(&admin_conns, 1);
+        refuse(fd, "error: too many connections\n");
+        return false;
+    }
+    return true;
+}
+
 /* admin_accept is the listener's G (arg: the listening fd). */
 static void admin_accept(void *arg)
 {
@@ -639,12 +733,8 @@ static void admin_accept(void *arg)
             goro_sleep_ns(100 * 1000000);
             continue;
         }
-        if (atomic_fetch_add(&admin_conns, 1) >= ADMIN_MAX_CONNS) {
-            atomic_fetch_sub(&admin_conns, 1);
-            reply_text(fd, "error: too many connections\n");
-            goro_close(fd);
+        if (!admit(fd))
             continue;
-        }
         if (goro_go(admin_conn, (void *)(intptr_t)fd) < 0) {
             atomic_fetch_sub(&admin_conns, 1);
             goro_close(fd);

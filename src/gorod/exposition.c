@@ -172,9 +172,11 @@ static void render_daemon(strbuf *b, const metrics_figs *f)
     single(b, "gorod_requests_total", "counter",
            "Requests served by every plugin, ever.", f->served);
     single(b, "gorod_reloads_total", "counter",
-           "Configuration reloads that succeeded.", f->reloads);
+           "Configuration reloads applied (in full, or with plugins "
+           "refused).", f->reloads);
     single(b, "gorod_reload_failures_total", "counter",
-           "Configuration reloads that failed (the old one stayed).",
+           "Configuration reloads not applied in full (the file refused, "
+           "or plugins refused).",
            f->reload_failures);
     single(b, "gorod_admin_requests_total", "counter",
            "Commands answered on the admin socket.", f->admin_requests);

@@ -46,6 +46,7 @@ gorod_state gd;
 static const char *config_path;
 static bool foreground;
 static int exitcode;
+static bool abandoned;            /* plugins' Gs left running at exit */
 static goro_mutex *reloadlock;    /* one reload at a time */
 
 /* ---- logging ------------------------------------------------------------------ */
@@ -103,6 +104,8 @@ uint64_t gorod_served_total(void)
     uint64_t n = atomic_load(&gd.served_retired);
     goro_mutex_lock(gd.lock);
     for (gorod_plugin *p = gd.plugins; p != NULL; p = p->next)
+        n += atomic_load(&p->served);
+    for (gorod_plugin *p = gd.leaving; p != NULL; p = p->next)
         n += atomic_load(&p->served);
     goro_mutex_unlock(gd.lock);
     return n;
@@ -184,13 +187,15 @@ static gorod_plugin *find_plugin(gorod_plugin *list, const char *name)
 }
 
 /* stop_plugins stops every plugin of list, waits for them until the
- * deadline, and unloads those whose Gs ended. Returns how many did not end
- * (their names logged). */
-static int stop_plugins(gorod_plugin *list, int64_t deadline)
+ * deadline, and unloads those whose Gs ended. Returns the list of those
+ * that did not end (their names logged), and their number in *left. */
+static gorod_plugin *stop_plugins(gorod_plugin *list, int64_t deadline,
+                                  int *left)
 {
     for (gorod_plugin *p = list; p != NULL; p = p->next)
         plugin_stop(p);
-    int left = 0;
+    gorod_plugin *kept = NULL, **tail = &kept;
+    *left = 0;
     for (gorod_plugin *p = list; p != NULL;) {
         gorod_plugin *next = p->next;
         if (plugin_wait(p, deadline) != 0) {
@@ -202,24 +207,93 @@ static int stop_plugins(gorod_plugin *list, int64_t deadline)
                                   goro_group_live(p->stopgroup)),
                       goro_group_live(p->stopgroup) ? " (stop() has not "
                                                       "returned)" : "");
-            left++;
+            (*left)++;
+            p->next = NULL;
+            *tail = p;
+            tail = &p->next;
         } else {
             atomic_fetch_add(&gd.served_retired, atomic_load(&p->served));
             plugin_free(p);
         }
         p = next;
     }
-    return left;
+    return kept;
+}
+
+/* reap_stopping unloads the plugins of gd.leaving whose Gs have ended. */
+static void reap_stopping(void)
+{
+    gorod_plugin *done = NULL;
+    goro_mutex_lock(gd.lock);
+    for (gorod_plugin **pp = &gd.leaving; *pp != NULL;) {
+        gorod_plugin *p = *pp;
+        if (goro_group_live(p->group) + goro_group_live(p->stopgroup) == 0) {
+            *pp = p->next;
+            p->next = done;
+            done = p;
+        } else {
+            pp = &p->next;
+        }
+    }
+    goro_mutex_unlock(gd.lock);
+    while (done != NULL) {
+        gorod_plugin *p = done;
+        done = p->next;
+        gorod_log(GLOG_INFO, "plugin %s: its last Gs ended; unloaded",
+                  p->conf.name);
+        atomic_fetch_add(&gd.served_retired, atomic_load(&p->served));
+        plugin_free(p);
+    }
+}
+
+static void refusals_free(gorod_refusal *r)
+{
+    while (r != NULL) {
+        gorod_refusal *next = r->next;
+        free(r->name);
+        free(r->path);
+        free(r->reason);
+        free(r);
+        r = next;
+    }
+}
+
+/* refusal_add logs msg and appends it to *list (and to err, len bytes,
+ * one message a line). */
+static void refusal_add(gorod_refusal ***tail, const gorod_plugin_conf *pc,
+                        const char *msg, char *err, size_t len)
+{
+    gorod_log(GLOG_ERROR, "%s", msg);
+    size_t used = strlen(err);
+    if (used + 2 < len)
+        snprintf(err + used, len - used, "%s%s", used ? "\n" : "", msg);
+    gorod_refusal *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return;
+    r->name = strdup(pc->name);
+    r->path = strdup(pc->path);
+    r->reason = strdup(msg);
+    if (r->name == NULL || r->path == NULL || r->reason == NULL) {
+        refusals_free(r);
+        return;
+    }
+    **tail = r;
+    *tail = &r->next;
 }
 
 /* start_plugins returns the list of c's enabled plugins in c's order:
  * those found by name in *keep are moved from it (every plugin of *keep has
  * an enabled entry in c: gorod_reload puts the others in its drop list), the
- * rest are loaded; refusals are logged and appended to err. */
+ * rest are loaded -- but not a file that a plugin of gd.leaving was loaded
+ * from: dlopen would hand back that instance, its globals and its Gs.
+ * Refusals are logged, appended to err and listed in *refused. */
 static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
-                                   char *err, size_t len, int *loaded)
+                                   char *err, size_t len, int *loaded,
+                                   gorod_refusal **refused)
 {
     gorod_plugin *head = NULL, **tail = &head;
+    gorod_refusal **rtail = refused;
+    *refused = NULL;
     *loaded = 0;
     for (unsigned i = 0; i < c->nplugins; i++) {
         const gorod_plugin_conf *pc = &c->plugins[i];
@@ -236,13 +310,26 @@ static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
             p->next = NULL;
         } else {
             char msg[1024];
-            p = plugin_load(pc, msg, sizeof msg);
+            const gorod_plugin *old = NULL;
+            int64_t oldgs = 0;
+            goro_mutex_lock(gd.lock);
+            for (gorod_plugin *s = gd.leaving; s != NULL; s = s->next)
+                if (strcmp(s->conf.path, pc->path) == 0) {
+                    old = s;
+                    oldgs = goro_group_live(s->group) +
+                            goro_group_live(s->stopgroup);
+                    break;
+                }
+            if (old != NULL)
+                snprintf(msg, sizeof msg,
+                         "plugin %s: %s: an earlier instance (plugin %s) is "
+                         "still stopping with %lld G(s); not loaded again "
+                         "until they end", pc->name, pc->path,
+                         old->conf.name, (long long)oldgs);
+            goro_mutex_unlock(gd.lock);
+            p = old == NULL ? plugin_load(pc, msg, sizeof msg) : NULL;
             if (p == NULL) {
-                gorod_log(GLOG_ERROR, "%s", msg);
-                size_t used = strlen(err);
-                if (used + 2 < len)
-                    snprintf(err + used, len - used, "%s%s",
-                             used ? "\n" : "", msg);
+                refusal_add(&rtail, pc, msg, err, len);
                 continue;
             }
         }
@@ -296,6 +383,7 @@ int gorod_reload(char *msg, size_t len)
         goro_mutex_lock(gd.lock);
         snprintf(gd.reload_error, sizeof gd.reload_error, "%s", r->err);
         gd.reload_failures++;
+        gd.last_reload = RELOAD_FAILED;
         goro_mutex_unlock(gd.lock);
         rc = -1;
         goto out;
@@ -306,6 +394,7 @@ int gorod_reload(char *msg, size_t len)
                             "at the next start only");
 
     /* Plugins whose entry went away or changed stop first. */
+    reap_stopping();
     goro_mutex_lock(gd.lock);
     gorod_plugin *old = gd.plugins, *keep = NULL, *drop = NULL;
     gd.plugins = NULL;
@@ -327,19 +416,42 @@ int gorod_reload(char *msg, size_t len)
             gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
                       pc == NULL || !pc->enabled ? "removed" : "changed");
     }
-    int left = stop_plugins(drop, gorod_now() + nc->shutdown_timeout_ns);
+    /* Those that do not stop in time stay listed, as stopping. */
+    int left;
+    gorod_plugin *kept = stop_plugins(drop, gorod_now() +
+                                      nc->shutdown_timeout_ns, &left);
+    goro_mutex_lock(gd.lock);
+    gorod_plugin **st = &gd.leaving;
+    while (*st != NULL)
+        st = &(*st)->next;
+    *st = kept;
+    goro_mutex_unlock(gd.lock);
     char refused[1024] = "";
     int loaded;
+    gorod_refusal *rl;
     gorod_plugin *list = start_plugins(nc, &keep, refused, sizeof refused,
-                                       &loaded);
+                                       &loaded, &rl);
+    int nrefused = 0;
+    for (gorod_refusal *x = rl; x != NULL; x = x->next)
+        nrefused++;
 
+    /* One verdict, wherever it is read: applied in full, or applied with
+     * plugins refused, which counts as a reload not applied in full. */
     goro_mutex_lock(gd.lock);
     gorod_config *prev = gd.conf;
     gd.conf = nc;
     gd.plugins = list;
+    gorod_refusal *oldrl = gd.refused;
+    gd.refused = rl;
     gd.reloads++;
+    gd.last_reload = nrefused ? RELOAD_PARTIAL : RELOAD_OK;
+    if (nrefused)
+        gd.reload_failures++;
     snprintf(gd.reload_error, sizeof gd.reload_error, "%s", refused);
     goro_mutex_unlock(gd.lock);
+    refusals_free(oldrl);
+    if (nrefused)
+        rc = 1;
 
     if (strcmp(prev->admin.socket, nc->admin.socket) != 0 ||
         prev->admin.mode != nc->admin.mode)
@@ -349,11 +461,13 @@ int gorod_reload(char *msg, size_t len)
         metrics_start(nc);
     }
     /* prev stays allocated: Gs started from it may still read it. */
-    snprintf(msg, len, "reloaded %s: %d plugin(s) running%s%s%s", config_path,
-             loaded, refused[0] ? "; refused:\n" : "", refused,
-             left ? "\nsome old plugins' Gs are still running" : "");
-    gorod_log(GLOG_INFO, "reload: %s: %d plugin(s) running", config_path,
-              loaded);
+    snprintf(msg, len, "%s%s%s", refused,
+             refused[0] && left ? "\n" : "",
+             left ? "some removed plugins' Gs are still running: listed as "
+                    "stopping" : "");
+    gorod_log(nrefused ? GLOG_ERROR : GLOG_INFO,
+              "reload: %s: %d plugin(s) running, %d refused", config_path,
+              loaded, nrefused);
 out:
     free(r);
     sd_notifyf("READY=1");
@@ -385,10 +499,12 @@ static void daemon_main(void *arg)
     int enabled = 0;
     for (unsigned i = 0; i < gd.conf->nplugins; i++)
         enabled += gd.conf->plugins[i].enabled;
+    gorod_refusal *rl;
     gorod_plugin *list = start_plugins(gd.conf, NULL, refused,
-                                       sizeof refused, &loaded);
+                                       sizeof refused, &loaded, &rl);
     goro_mutex_lock(gd.lock);
     gd.plugins = list;
+    gd.refused = rl;
     goro_mutex_unlock(gd.lock);
     if (enabled > 0 && loaded == 0) {
         gorod_log(GLOG_ERROR, "no plugin could be loaded (%d configured in "
@@ -398,7 +514,10 @@ static void daemon_main(void *arg)
     }
     if (admin_start(gd.conf) != 0 || metrics_start(gd.conf) != 0) {
         atomic_store(&gd.stopping, true);
-        stop_plugins(gd.plugins, gorod_now() + gd.conf->shutdown_timeout_ns);
+        int left;
+        if (stop_plugins(gd.plugins, gorod_now() +
+                         gd.conf->shutdown_timeout_ns, &left) != NULL)
+            abandoned = true;
         exitcode = 1;
         return;
     }
@@ -434,16 +553,23 @@ static void daemon_main(void *arg)
     atomic_store(&gd.stopping, true);
     admin_stop();
     metrics_stop();
+    /* Those a reload removed and that are still stopping are waited for
+     * and counted with the rest. */
     goro_mutex_lock(gd.lock);
-    gorod_plugin *plugins = gd.plugins;
-    gd.plugins = NULL;
+    gorod_plugin *plugins = gd.plugins, **tail = &plugins;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = gd.leaving;
+    gd.plugins = gd.leaving = NULL;
     int64_t timeout = gd.conf->shutdown_timeout_ns;
     goro_mutex_unlock(gd.lock);
-    int left = stop_plugins(plugins, gorod_now() + timeout);
+    int left;
+    stop_plugins(plugins, gorod_now() + timeout, &left);
     if (left > 0) {
         gorod_log(GLOG_ERROR, "%d plugin(s) did not stop within %lld ms",
                   left, (long long)(timeout / 1000000));
         exitcode = 1;
+        abandoned = true;
     } else {
         gorod_log(GLOG_INFO, "stopped");
     }
@@ -610,6 +736,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "gorod: the runtime did not start: %s\n",
                 strerror(-rc));
         return 1;
+    }
+    /* goro_run returned although plugins' Gs still run (they ignored
+     * stop()): end the process without running the destructors of the
+     * libraries and plugins their code is still in. */
+    if (abandoned) {
+        fflush(NULL);
+        _exit(exitcode);
     }
     return exitcode;
 }

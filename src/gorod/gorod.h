@@ -120,13 +120,32 @@ int64_t gorod_now(void);          /* CLOCK_MONOTONIC, ns */
 
 /* ---- the daemon (gorod.c) -------------------------------------------------- */
 
+/* A plugin of the configuration in effect that was refused, and why. */
+typedef struct gorod_refusal {
+    char *name, *path;
+    char *reason;                   /* the whole message, as logged */
+    struct gorod_refusal *next;
+} gorod_refusal;
+
+/* How the last reload ended: applied in full; applied with plugins
+ * refused (the rest of the new configuration is in effect); refused (the
+ * file was bad: the old configuration stays). */
+enum reload_outcome { RELOAD_NONE, RELOAD_OK, RELOAD_PARTIAL, RELOAD_FAILED };
+
 typedef struct gorod_state {
     goro_mutex   *lock;             /* guards what follows */
     gorod_config *conf;             /* in effect */
     gorod_plugin *plugins;          /* loaded, in configuration order */
-    char          reload_error[1024]; /* the last failed reload's messages,
-                                       "" after a good one */
-    uint64_t      reloads, reload_failures;
+    gorod_refusal *refused;         /* conf's plugins that were refused */
+    gorod_plugin *leaving;          /* removed by a reload, Gs still
+                                       running: listed, counted at
+                                       shutdown, their files not loaded
+                                       again until they end */
+    enum reload_outcome last_reload;
+    char          reload_error[1024]; /* the last reload's messages: why
+                                       it failed or what it refused */
+    uint64_t      reloads;          /* applied (in full or partly) */
+    uint64_t      reload_failures;  /* not applied in full */
     int64_t       start_ns;         /* CLOCK_MONOTONIC */
     _Atomic bool  stopping;
     _Atomic uint64_t admin_requests, metrics_requests;
@@ -135,7 +154,8 @@ typedef struct gorod_state {
 extern gorod_state gd;
 
 /* Reload the configuration file (SIGHUP and the admin command `reload`):
- * 0, or -1 with the messages in msg. */
+ * 0 applied, 1 applied with plugins refused, -1 refused; the messages in
+ * msg. */
 int gorod_reload(char *msg, size_t len);
 /* Requests served by every plugin, ever. */
 uint64_t gorod_served_total(void);

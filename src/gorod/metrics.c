@@ -13,8 +13,10 @@
  * path 404, any other method 405. HTTP/1.1 connections stay open unless the
  * client says `Connection: close`; pipelined requests are served in order.
  * Every read has a deadline (an idle connection is dropped after
- * METRICS_IDLE_NS) and the number of connections is capped, so a client that
- * opens connections and says nothing cannot make Gs pile up. Requests with a
+ * METRICS_IDLE_NS; a request must be in whole METRICS_REQ_NS after its first
+ * byte, however it trickles in) and the number of connections is capped, so
+ * a client that opens connections and says nothing, or says it slowly,
+ * cannot make Gs pile up or keep the scrapers out for long. Requests with a
  * body are answered and then the connection is closed rather than parsing
  * chunked encodings a scraper never sends.
  *
@@ -75,7 +77,14 @@ char *metrics_render(size_t *len)
     start = gd.start_ns;
     f.reloads = gd.reloads;
     f.reload_failures = gd.reload_failures;
-    for (gorod_plugin *p = gd.plugins; p; p = p->next) {
+    /* The plugins in effect, those still stopping after a reload removed
+     * them, and the refused ones (up 0, no Gs). */
+    gorod_refusal *r = gd.refused;
+    for (int pass = 0; pass < 3; pass++)
+    for (gorod_plugin *p = pass == 0 ? gd.plugins : pass == 1 ? gd.leaving
+                                                              : NULL;
+         pass == 2 ? r != NULL : p != NULL;
+         pass == 2 ? (void)(r = r->next) : (void)(p = p->next)) {
         if (n == cap) {
             unsigned nc = cap ? cap * 2 : 8;
             metrics_plugin *np = realloc(ps, nc * sizeof *ps);
@@ -83,6 +92,16 @@ char *metrics_render(size_t *len)
                 break;
             ps = np;
             cap = nc;
+        }
+        if (pass == 2) {
+            ps[n].name = strdup(r->name);
+            if (ps[n].name == NULL)
+                break;
+            ps[n].served = 0;
+            ps[n].live = 0;
+            ps[n].up = false;
+            n++;
+            continue;
         }
         ps[n].name = strdup(p->conf.name ? p->conf.name : "");
         if (ps[n].name == NULL)
@@ -321,9 +340,14 @@ static void metrics_conn(void *arg)
     bool alive = buf != NULL;
 
     while (alive && !atomic_load(&metrics_stopping)) {
-        /* Read until the blank line ending the headers. */
-        int64_t deadline = gorod_now() + (have ? METRICS_REQ_NS
-                                              : METRICS_IDLE_NS);
+        /* Read until the blank line ending the headers. The request's
+         * clock starts at its first byte (bytes left over from the one
+         * before are its first) and is not renewed by later reads: a
+         * client that trickles a byte at a time is cut METRICS_REQ_NS
+         * after it began. */
+        bool begun = have > 0;
+        int64_t deadline = gorod_now() + (begun ? METRICS_REQ_NS
+                                                : METRICS_IDLE_NS);
         char *end = NULL;
         size_t endlen = 0;
         for (;;) {
@@ -349,8 +373,10 @@ static void metrics_conn(void *arg)
                 break;
             }
             have += (size_t)n;
-            /* The first byte of a request starts its own clock. */
-            deadline = gorod_now() + METRICS_REQ_NS;
+            if (!begun) {
+                begun = true;
+                deadline = gorod_now() + METRICS_REQ_NS;
+            }
         }
         if (!alive)
             break;

@@ -32,6 +32,22 @@
  * calls wakep() in its turn. So a burst of work wakes Ms one at a time, and
  * an idle runtime makes no system calls at all.
  *
+ * The end (Go's rule: when main returns, the program exits, whatever the
+ * other Gs do). goro_run's thread runs no G: it makes the main G, starts
+ * m0 on a thread of its own to run it, and sleeps until the main G returns
+ * (exitall). A thread that runs Gs can be kept by one of them for ever (a
+ * loop that calls nothing, a blocking read, a region with preemption
+ * disabled), so goro_run's thread must not be one. exitall tells every M to
+ * end and asks every running G to stop (sysmon goes on asking while Ms are
+ * left); goro_run waits up to exitGrace for the Ms to end, then tears the
+ * runtime down -- or, when some are still kept by their Gs, leaves it up
+ * for them and returns all the same: those Gs are abandoned, running until
+ * the process exits. Rejected: running Gs on goro_run's thread and pulling
+ * it out of whatever G it runs by a signal whose handler longjmps to
+ * goro_run (the G may hold a lock of libc's or another library's, which the
+ * caller's exit would then need); waiting for every M (a G in a read never
+ * lets its M go).
+ *
  * Rejected: one global queue under one lock (contention at every switch); a
  * thread per G (the cost this runtime exists to avoid); waking every idle M
  * on new work (thundering herd).
@@ -41,7 +57,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -72,11 +87,13 @@ static uint32_t allgwalkers;    /* forallg walks under way */
 
 static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
 static _Atomic bool mainStarted;
-static m *m0;
-static jmp_buf m0exit;              /* goro_run's frame, on m0's g0 stack */
-static sigset_t m0sigmask;          /* goro_run's thread's signal mask */
+static m *m0;                       /* the M that starts with the main G */
 
 enum { g0StackSize = 512 * 1024, g0GuardRoom = 32 * 1024 };
+
+/* How long goro_run waits, once the main G returned, for the Ms to end
+ * before it returns and leaves the runtime up for the Gs that keep them. */
+enum { exitGrace = 100 * 1000 * 1000 };
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -733,6 +750,8 @@ static void stopm(m *mp)
     mp->nextp = NULL;
 }
 
+/* allocm makes an M; NULL once the runtime is exiting (no M is made then:
+ * see mexit). */
 static m *allocm(void)
 {
     m *mp = mallocx(sizeof(m), MALLOCX_ZERO);
@@ -743,6 +762,12 @@ static m *allocm(void)
     g0->m = mp;
     atomic_store(&g0->atomicstatus, Grunning);
     lock(&sched.lock);
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.lock);
+        dallocx(g0, 0);
+        dallocx(mp, 0);
+        return NULL;
+    }
     mp->id = sched.mnext++;
     unlock(&sched.lock);
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
@@ -779,8 +804,8 @@ static void minit(m *mp)
     mp->guardslot = (_Atomic uintptr_t *)((char *)mp->thread +
                                           TCB_STACKGUARD);
     /* Signals sent to the process go to threads without G stacks
-     * (signal.c); m0's own mask goes back when goro_run returns. */
-    minitSignalMask(mp == m0 ? &m0sigmask : NULL);
+     * (signal.c). */
+    minitSignalMask(NULL);
     if (preemptminit(mp) != 0)
         print("goro: m%d: no memory for asynchronous preemption; its Gs "
               "are preempted only at function calls\n", mp->id);
@@ -807,12 +832,23 @@ static void *mstart(void *arg)
     mstart1(mp);
 }
 
-/* newm creates a thread for a new M that will run with pp. */
+static void newosproc(m *mp);
+
+/* newm creates a thread for a new M that will run with pp; nothing once
+ * the runtime is exiting. */
 static void newm(p *pp, bool spinning)
 {
     m *mp = allocm();
+    if (mp == NULL)
+        return;
     mp->nextp = pp;
     mp->spinning = spinning;
+    newosproc(mp);
+}
+
+/* newosproc starts mp's thread. */
+static void newosproc(m *mp)
+{
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, g0StackSize);
@@ -894,8 +930,8 @@ static void resetspinning(m *mp)
 
 /* ---- exit ------------------------------------------------------------- */
 
-/* mexit ends an M once the main G has returned: m0 unwinds to goro_run,
- * the others end their thread. */
+/* mexit ends an M's thread once the main G has returned; the last one
+ * tells goro_run. */
 static NORETURN void mexit(m *mp)
 {
     /* From now on sysmon leaves this thread alone. */
@@ -903,13 +939,33 @@ static NORETURN void mexit(m *mp)
     mp->dead = true;
     preemptmexit(mp);
     unlock(&sched.sysmonlock);
-    if (mp == m0)
-        longjmp(m0exit, 1);
+    lock(&sched.lock);
+    if (++sched.nmexited == sched.mnext)
+        notewakeup(&sched.mdone);
+    unlock(&sched.lock);
     pthread_exit(NULL);
 }
 
-/* exitall: the main G returned. Tell every M; idle ones are woken to exit,
- * busy ones exit when their G next enters the scheduler. */
+/* exitpreempt asks the G of every running P to stop, so that its M finds
+ * the runtime exiting at its next call (or signal) and ends. Returns
+ * whether any P was running. Under sched.sysmonlock, once exiting. */
+static bool exitpreempt(void)
+{
+    bool any = false;
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        p *pp = allp[i];
+        if (atomic_load_explicit(&pp->status, memory_order_acquire) ==
+            Prunning) {
+            preemptone(pp, true);
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* exitall: the main G returned. Tell every M; idle ones are woken to end,
+ * busy ones end when their G next enters the scheduler, which each is asked
+ * to do now (and by sysmon while Ms are left). goro_run's thread wakes. */
 static void exitall(void)
 {
     lock(&sched.lock);
@@ -918,6 +974,10 @@ static void exitall(void)
         notewakeup(&mp->park);
     sched.midle = NULL;
     unlock(&sched.lock);
+    lock(&sched.sysmonlock);
+    exitpreempt();
+    unlock(&sched.sysmonlock);
+    notewakeup(&sched.mainexit);
 }
 
 /* ---- scheduling ------------------------------------------------------------ */
@@ -1766,8 +1826,10 @@ int64_t sysmon(void)
     int64_t next = INT64_MAX, followup = INT64_MAX;
     lock(&sched.sysmonlock);
     if (atomic_load(&sched.exiting)) {
+        /* Keep asking the Gs that still run to stop (exitall). */
+        bool any = exitpreempt();
         unlock(&sched.sysmonlock);
-        return -1;
+        return any ? sysmonSliceTick : -1;
     }
     int n = retake(now, &busy, &next, &followup);
     unlock(&sched.sysmonlock);
@@ -2075,28 +2137,36 @@ int goro_run(goro_fn main_fn, void *arg)
         return err;
     }
 
+    /* The main G is made on m0's behalf here (newproc1 wants an M with a
+     * P), then m0 starts on a thread of its own with P0 and runs it, and
+     * this thread waits: it must be free to return (the essay, "The end"). */
     m0 = allocm();
-    minit(m0);
+    setg(m0->g0);
     acquirep(m0, allp[0]);
-    /* The main G: created like any other, on m0's g0. */
     struct newprocargs na = {main_fn, arg, NULL, 0};
     newproc1(&na);
     sched.maing = atomic_load(&allp[0]->runnext);
-    atomic_store(&mainStarted, true);
-
-    if (setjmp(m0exit) == 0) {
-        m *mp = m0;
-        releasep(mp);
-        mp->nextp = allp[0];
-        mstart1(mp);
-    }
-    /* The main G returned (exitall). Other Ms end as they find the flag. */
-    netpollshutdown();
-    preemptmdrop(m0);
-    pthread_sigmask(SIG_SETMASK, &m0sigmask, NULL);
-    preemptshutdown();
+    releasep(m0);
     setg(NULL);
-    setguard(0);
+    m0->nextp = allp[0];
+    atomic_store(&mainStarted, true);
+    newosproc(m0);
+
+    notesleep(&sched.mainexit);
+    /* The main G returned (exitall). Give the Ms exitGrace to end. */
+    int64_t deadline = nanotime() + exitGrace;
+    for (int64_t now = nanotime(); now < deadline; now = nanotime())
+        if (atomic_load_explicit(&sched.mdone.key, memory_order_acquire) ||
+            futexsleep(&sched.mdone.key, 0, deadline - now) == 0)
+            break;
+    if (atomic_load_explicit(&sched.mdone.key, memory_order_acquire) == 0) {
+        /* Some G keeps its M: leave it what it may use (the loop thread,
+         * the preemption signal); the process is about to exit. */
+        atomic_store(&runtime_state, 2);
+        return 0;
+    }
+    netpollshutdown();
+    preemptshutdown();
     atomic_store(&runtime_state, 2);
     return 0;
 }

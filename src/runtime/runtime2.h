@@ -470,6 +470,11 @@ typedef struct schedt {
     _Atomic int64_t goidgen;
     _Atomic bool exiting;    /* main G returned: Ms exit */
     g        *maing;
+    /* The end of the runtime (proc.c, "exit"): goro_run's thread sleeps on
+     * mainexit until exitall; mdone is woken when the last M has ended
+     * (nmexited == mnext, both under lock; no M is made once exiting). */
+    note      mainexit, mdone;
+    int32_t   nmexited;
 } schedt;
 
 /* ---- configuration -------------------------------------------------- */

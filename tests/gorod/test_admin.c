@@ -817,3 +817,247 @@ Test(admin, idle_metrics_connections_do_not_block_scrapes)
     for (int i = 0; i < 8; i++)
         close(fds[i]);
 }
+
+/* ---- slow and hostile clients ----------------------------------------------- */
+
+/* A client that sends one byte of its request every second: the request's
+ * deadline starts at its first byte and is not renewed by each read, so
+ * the connection is cut about 10 s later (it used to stay for ever, and 64
+ * such clients, the cap, stopped every scrape). */
+Test(admin, a_trickling_metrics_client_is_cut_at_the_request_deadline,
+     .timeout = 90)
+{
+    adm_start(&D, NULL);
+    int fd = -1;
+    int64_t deadline = adm_now_ms() + 5000;
+    while ((fd = adm_tcp_connect(D.metrics_port)) < 0 &&
+           adm_now_ms() < deadline)
+        adm_sleep_ms(20);
+    cr_assert(fd >= 0);
+    const char *req = "GET /metrics HTTP/1.1\r\nX-Slow: "
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int64_t t0 = adm_now_ms(), cut = -1;
+    for (size_t i = 0; i < strlen(req) && cut < 0; i++) {
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1) {
+            cut = adm_now_ms() - t0;
+            break;
+        }
+        /* A second of waiting for the server to close. */
+        struct timeval tv = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char c;
+        ssize_t n = recv(fd, &c, 1, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            cut = adm_now_ms() - t0;
+    }
+    close(fd);
+    cr_assert(cut >= 0, "a client sending a byte a second was still "
+              "connected after %lld s", (long long)(adm_now_ms() - t0) / 1000);
+    cr_expect(cut >= 9000, "cut after %lld ms, before the 10 s deadline",
+              (long long)cut);
+    cr_log_info("a trickling metrics client was cut after %lld ms",
+                (long long)cut);
+    char *resp = adm_http(&D, "GET /metrics HTTP/1.0\r\n\r\n");
+    cr_expect(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.100s", resp);
+    free(resp);
+}
+
+/* adm_as_nobody forks a child that becomes uid 65534; it runs fn(arg) and
+ * exits with its result. Returns the child's pid. */
+static pid_t as_nobody(int (*fn)(void *), void *arg)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(10);
+        _exit(fn(arg));
+    }
+    return pid;
+}
+
+/* 70 silent connections of uid 65534, held until the parent writes to the
+ * pipe arg; each must have been refused (and none may hold a slot). */
+static int hold_refused(void *arg)
+{
+    int *pipefd = arg;
+    int fds[70];
+    for (int i = 0; i < 70; i++)
+        if ((fds[i] = adm_unix_connect(D.sock)) < 0)
+            return 11;
+    char c;
+    if (write(pipefd[1], "r", 1) != 1 || read(pipefd[0], &c, 1) != 1)
+        return 12;
+    int refused = 0;
+    for (int i = 0; i < 70; i++) {
+        char buf[128];
+        ssize_t n = read(fds[i], buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            refused += strstr(buf, "permission denied (uid 65534)") != NULL;
+        }
+        close(fds[i]);
+    }
+    return refused == 70 ? 0 : 13;
+}
+
+Test(admin, refused_peers_never_hold_a_connection_slot, .timeout = 60)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to run a client as uid 65534");
+    adm_opts o = {.mode = 0666, .no_plugins = true};
+    adm_start(&D, &o);
+    cr_assert(chmod(D.dir, 0755) == 0);
+    int up[2], down[2];
+    cr_assert(pipe(up) == 0 && pipe(down) == 0);
+    int ends[2] = {down[0], up[1]};
+    pid_t pid = as_nobody(hold_refused, ends);
+    char c;
+    cr_assert_eq(read(up[0], &c, 1), 1, "the client of uid 65534 failed");
+    adm_sleep_ms(200);   /* every connection accepted */
+    int64_t t0 = adm_now_ms();
+    adm_run r = adm_ctl(&D, "status", NULL);
+    int64_t ms = adm_now_ms() - t0;
+    cr_log_info("goroctl status beside 70 refused peers: %d after %lld ms", r.status, (long long)ms);
+    cr_expect_eq(r.status, 0, "goroctl status beside 70 refused peers "
+                 "(%lld ms): %s", (long long)ms, r.err);
+    adm_run_free(&r);
+    cr_assert_eq(write(down[1], "g", 1), 1);
+    int st;
+    cr_assert(waitpid(pid, &st, 0) == pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the refused client saw status 0x%x", st);
+}
+
+/* gorod run as uid 65534 (so that root is another user): 64 silent
+ * connections of its own uid take every ordinary slot; root's goroctl
+ * still gets in, and the silent ones are told they timed out (or, past the
+ * ordinary slots, that there are too many connections). */
+static void spawn_as_nobody(adm_daemon *d)
+{
+    const char *gorod = getenv("GOROD");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(126);
+        execl(gorod, gorod, "--foreground", "--config", d->conf,
+              (char *)NULL);
+        _exit(127);
+    }
+    d->pid = pid;
+}
+
+static int hold_silent(void *arg)
+{
+    int *pipefd = arg;
+    int fds[64];
+    for (int i = 0; i < 64; i++)
+        if ((fds[i] = adm_unix_connect(D.sock)) < 0)
+            return 11;
+    char c;
+    if (write(pipefd[1], "r", 1) != 1 || read(pipefd[0], &c, 1) != 1)
+        return 12;
+    int timedout = 0, busy = 0;
+    for (int i = 0; i < 64; i++) {
+        char buf[128];
+        ssize_t n = read(fds[i], buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            timedout += strstr(buf, "timed out") != NULL;
+            busy += strstr(buf, "too many connections") != NULL;
+        }
+        close(fds[i]);
+    }
+    return timedout > 0 && timedout + busy == 64 ? 0 : 13;
+}
+
+Test(admin, root_keeps_a_slot_when_the_others_are_taken, .timeout = 60)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to run gorod as uid 65534");
+    adm_init(&D, "admin");
+    cr_assert(chmod(D.dir, 0777) == 0);
+    char *text;
+    cr_assert(asprintf(&text,
+                       "log:\n  level: debug\n  target: stderr\n"
+                       "admin:\n  socket: %s\n  mode: 0666\n"
+                       "metrics:\n  listen: \"\"\n"
+                       "status_interval: 0\nshutdown_timeout: 5s\n"
+                       "plugins: []\n", D.sock) > 0);
+    adm_writefile(D.conf, text);
+    free(text);
+    chmod(D.conf, 0644);
+    spawn_as_nobody(&D);
+    adm_wait_ready(&D);
+    int up[2], down[2];
+    cr_assert(pipe(up) == 0 && pipe(down) == 0);
+    int ends[2] = {down[0], up[1]};
+    pid_t pid = as_nobody(hold_silent, ends);
+    char c;
+    cr_assert_eq(read(up[0], &c, 1), 1, "the client of uid 65534 failed");
+    adm_sleep_ms(200);
+    adm_run r = adm_ctl(&D, "status", NULL);
+    cr_expect_eq(r.status, 0, "root's goroctl beside 64 silent peers: %s",
+                 r.err);
+    adm_run_free(&r);
+    cr_assert_eq(write(down[1], "g", 1), 1);
+    int st;
+    cr_assert(waitpid(pid, &st, 0) == pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the silent clients were not told they timed out (0x%x)", st);
+}
+
+/* 300 goroctl reload at once: each ends with a reply, "reloaded" (exit
+ * 0) or "error: too many connections" (exit 1), never a reset or an empty
+ * answer (exit 2). */
+Test(admin, a_flood_of_reloads_gets_replies_not_resets, .timeout = 180)
+{
+    adm_start(&D, NULL);
+    enum { N = 300 };
+    static pid_t pids[N];
+    const char *ctl = getenv("GOROCTL");
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        cr_assert(pids[i] >= 0);
+        if (pids[i] == 0) {
+            char path[192];
+            snprintf(path, sizeof path, "%s/flood.%d", D.dir, i);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0)
+                _exit(126);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execl(ctl, ctl, "--socket", D.sock, "reload", (char *)NULL);
+            _exit(127);
+        }
+    }
+    int ok = 0, busy = 0, other = 0;
+    char first_other[256] = "";
+    for (int i = 0; i < N; i++) {
+        int st;
+        cr_assert(waitpid(pids[i], &st, 0) == pids[i]);
+        char path[192];
+        snprintf(path, sizeof path, "%s/flood.%d", D.dir, i);
+        char *out = adm_slurp(path);
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (code == 0 && strstr(out, "reloaded") != NULL)
+            ok++;
+        else if (code == 1 && strstr(out, "error: too many connections"))
+            busy++;
+        else if (other++ == 0)
+            snprintf(first_other, sizeof first_other, "goroctl %d: exit %d: "
+                     "%.160s", i, code, out);
+        free(out);
+    }
+    cr_log_info("%d concurrent reloads: %d ok, %d too many connections, %d "
+                "other", N, ok, busy, other);
+    cr_expect_eq(other, 0, "%d of %d got neither a reply nor a refusal; the "
+                 "first: %s", other, N, first_other);
+    cr_expect_gt(ok, 0);
+}

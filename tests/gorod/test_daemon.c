@@ -132,8 +132,13 @@ Test(daemon, refuses_bad_plugins_by_name_and_reason_and_runs_the_rest,
     char *out = ctl(&d, "plugins");
     cr_assert_not_null(strstr(out, "hello"), "%s", out);
     cr_assert_not_null(strstr(out, "oneline"), "%s", out);
-    cr_assert_null(strstr(out, "noentry"), "%s", out);
-    cr_assert_null(strstr(out, "libgcc"), "%s", out);
+    /* The refused ones are listed as such, with their reasons. */
+    char *refusedrow = strstr(out, "noentry ");
+    cr_assert(refusedrow && strncmp(refusedrow + 17, "refused", 7) == 0,
+              "%s", out);
+    cr_assert_not_null(strstr(out, "plugin libgcc: "), "%s", out);
+    cr_assert_not_null(strstr(out, "without goro's morestack stubs"), "%s",
+                       out);
     free(out);
     free(log);
     cr_assert_eq(adm_stop(&d), 0);
@@ -234,6 +239,115 @@ Test(daemon, reload_adds_and_removes_plugins, .timeout = 60)
     cr_assert_eq(adm_stop(&d), 0);
 }
 
+/* A reload whose new configuration has a plugin that is refused: the rest
+ * of it takes effect, and the reply, `goroctl status`, the counters and
+ * the plugin listings say the same: applied, one plugin refused (named,
+ * with the reason, up = 0). A plugin refused at start is listed too. */
+Test(daemon, a_reload_with_a_refused_plugin_has_one_verdict, .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[2048];
+    snprintf(p, sizeof p,
+             "  - {name: first, path: %s}\n"
+             "  - {name: atstart, path: %s/nothere.so}\n",
+             TP("hello"), d.dir);
+    dmn_run(&d, NULL, p);
+    char *pl = ctl(&d, "plugins");
+    cr_expect(strstr(pl, "atstart") && strstr(pl, "refused"),
+              "a plugin refused at start is not listed:\n%s", pl);
+    free(pl);
+
+    snprintf(p, sizeof p,
+             "  - {name: second, path: %s}\n"
+             "  - {name: broken, path: %s/nothere.so}\n",
+             TP("hello"), d.dir);
+    dmn_write(&d, NULL, p);
+    adm_run r = adm_ctl(&d, "reload", (char *)NULL);
+    cr_expect_eq(r.status, 1, "a reload with a refused plugin: exit %d\n%s%s",
+                 r.status, r.out, r.err);
+    cr_expect(strstr(r.err, "1 plugin(s) refused") &&
+              strstr(r.err, "broken") && strstr(r.err, "nothere.so"),
+              "the reply:\n%s%s", r.out, r.err);
+    adm_run_free(&r);
+
+    char *st = ctl(&d, "status");
+    cr_expect(strstr(st, "last_reload:   applied, 1 plugin(s) refused") &&
+              strstr(st, "No such file or directory"), "status:\n%s", st);
+    cr_expect(strstr(st, "reloads:       1 (failed 1)"), "status:\n%s", st);
+    cr_expect(strstr(st, "0 failed, 1 refused, 1 loaded"), "status:\n%s", st);
+    free(st);
+
+    pl = ctl(&d, "plugins");
+    cr_expect(strstr(pl, "second") && !strstr(pl, "first") &&
+              !strstr(pl, "atstart"), "the new configuration is not in "
+              "effect:\n%s", pl);
+    cr_expect(strstr(pl, "broken") && strstr(pl, "refused"), "%s", pl);
+    free(pl);
+
+    char *m = ctl(&d, "metrics");
+    cr_expect(strstr(m, "gorod_plugin_up{plugin=\"broken\"} 0") &&
+              strstr(m, "gorod_reloads_total 1") &&
+              strstr(m, "gorod_reload_failures_total 1"), "%s", m);
+    free(m);
+    cr_assert_eq(adm_stop(&d), 0);
+}
+
+/* A plugin removed by a reload whose Gs ignore stop(): it stays listed as
+ * stopping with its Gs, loading the same file again is refused while it
+ * is there, and shutdown counts it (exit 1, naming it). */
+Test(daemon, a_removed_plugin_that_does_not_stop_stays_listed_and_counted,
+     .timeout = 90)
+{
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[2048];
+    snprintf(p, sizeof p,
+             "  - {name: hello, path: %s}\n"
+             "  - {name: stubborn, path: %s, args: \"call\"}\n",
+             TP("hello"), TP("stubborn"));
+    dmn_run(&d, "shutdown_timeout: 1s\n", p);
+    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
+    dmn_write(&d, "shutdown_timeout: 1s\n", p);
+    adm_run r = adm_ctl(&d, "reload", (char *)NULL);
+    cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
+    adm_run_free(&r);
+
+    char *pl = ctl(&d, "plugins");
+    cr_expect(strstr(pl, "stubborn") && strstr(pl, "stopping"),
+              "the plugin that did not stop is not listed:\n%s", pl);
+    free(pl);
+    char *m = ctl(&d, "metrics");
+    cr_expect(strstr(m, "gorod_plugin_up{plugin=\"stubborn\"} 0") &&
+              strstr(m, "gorod_plugin_gs{plugin=\"stubborn\"} 1"), "%s", m);
+    free(m);
+
+    /* The same file again, under another name: refused while the old
+     * instance runs (it would share its dlopen handle and globals). */
+    snprintf(p, sizeof p,
+             "  - {name: hello, path: %s}\n"
+             "  - {name: again, path: %s}\n", TP("hello"), TP("stubborn"));
+    dmn_write(&d, "shutdown_timeout: 1s\n", p);
+    r = adm_ctl(&d, "reload", (char *)NULL);
+    cr_expect_eq(r.status, 1, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.err, "again") && strstr(r.err, "still stopping"),
+              "%s%s", r.out, r.err);
+    adm_run_free(&r);
+
+    int64_t ms;
+    int status = dmn_term(&d, &ms);
+    char *log = adm_slurp(d.log);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+              "status %#x:\n%s", status, log);
+    /* Named at the reload's deadline, and again at shutdown's. */
+    const char *named = strstr(log, "plugin stubborn: 1 G(s) still running");
+    cr_expect(named && strstr(named + 1, "plugin stubborn: 1 G(s) still "
+                              "running"), "%s", log);
+    cr_expect(ms < 3000, "took %lld ms", (long long)ms);
+    free(log);
+    adm_stop(&d);
+}
+
 /* ---- shutdown ---------------------------------------------------------------------- */
 
 Test(daemon, sigterm_with_100000_live_gs_exits_cleanly_in_time,
@@ -286,6 +400,61 @@ Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
     cr_assert_not_null(strstr(log, "stop() has not returned"), "%s", log);
     free(log);
     adm_stop(&d);
+}
+
+/* Plugins whose Gs ignore stop() (a loop that calls nothing, a loop of
+ * calls, Gs in a blocking read): SIGTERM ends in exit 1 within
+ * shutdown_timeout + 1 s, every time (the process used to stay, its main
+ * G returned, until systemd's SIGKILL). */
+Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
+     .timeout = 240)
+{
+    static const char *const kinds[] = {"spin,read", "call", "spin,call,read"};
+    int fails = 0;
+    int64_t worst = 0;
+    for (int run = 0; run < 20; run++) {
+        adm_daemon d;
+        adm_init(&d, "stubborn");
+        char p[1024];
+        snprintf(p, sizeof p,
+                 "  - {name: stubborn, path: %s, args: \"%s\"}\n"
+                 "  - {name: hello, path: %s}\n",
+                 TP("stubborn"), kinds[run % 3], TP("hello"));
+        dmn_run(&d, "shutdown_timeout: 1s\n", p);
+        adm_sleep_ms(100);   /* the Gs are busy */
+        int64_t t0 = adm_now_ms();
+        kill(d.pid, SIGTERM);
+        int st = 0;
+        pid_t r;
+        while ((r = waitpid(d.pid, &st, WNOHANG)) == 0 &&
+               adm_now_ms() - t0 < 10000)
+            adm_sleep_ms(10);
+        int64_t ms = adm_now_ms() - t0;
+        if (r == 0) {
+            kill(d.pid, SIGKILL);
+            waitpid(d.pid, &st, 0);
+        }
+        d.pid = 0;
+        bool ok = r == d.pid || r > 0;
+        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 1 && ms < 2000;
+        char *log = adm_slurp(d.log);
+        ok = ok && strstr(log, "plugin stubborn: ") != NULL &&
+             strstr(log, "1 plugin(s) did not stop within 1000 ms") != NULL;
+        if (!ok) {
+            fails++;
+            cr_log_error("run %d (%s): %s after %lld ms:\n%s", run,
+                         kinds[run % 3],
+                         r == 0 ? "still running" : "ended", (long long)ms,
+                         log);
+        }
+        if (ms > worst)
+            worst = ms;
+        free(log);
+        adm_stop(&d);
+    }
+    cr_assert_eq(fails, 0, "%d of 20 runs did not exit 1 within 2 s", fails);
+    cr_log_info("20 runs: exit 1, the slowest %lld ms after SIGTERM",
+                (long long)worst);
 }
 
 /* A plugin whose G dereferences NULL: the process dies of SIGSEGV (so that
