@@ -32,8 +32,12 @@
  * one-line refusal from a G of its own that then reads and drops what the
  * client sent, for at most ADMIN_REFUSE_NS: closing with the client's line
  * unread would reset the connection and lose the refusal. At most
- * ADMIN_MAX_REFUSING of those; past them a connection is closed at once. admin_parse (admincmd.c) reads the
- * line; admin_command runs it, reading the runtime's figures and gd, the
+ * ADMIN_MAX_REFUSING of those; past them a connection is closed at once.
+ * An admitted connection ends the same way (lingerclose): its reply may
+ * leave unread what the client sent after its line (garbage, a flood, a
+ * slow client's rest), and a close with input unread resets the
+ * connection, which drops the reply before the client reads it. admin_parse
+ * (admincmd.c) reads the line; admin_command runs it, reading the runtime's figures and gd, the
  * latter under gd.lock where gorod.h says it is guarded. Replies are built
  * on the heap; nothing on a G's stack is handed to another G.
  *
@@ -58,7 +62,8 @@
 
 #define ADMIN_READ_NS    (3LL * 1000000000)     /* to send the command */
 #define ADMIN_WRITE_NS   (10LL * 1000000000)    /* to take the reply */
-#define ADMIN_REFUSE_NS  (1LL * 1000000000)     /* to take a refusal */
+#define ADMIN_REFUSE_NS  (1LL * 1000000000)     /* to take a refusal or
+                                                   the end of a reply */
 #define ADMIN_MAX_CONNS  64
 #define ADMIN_ROOT_CONNS 4                      /* of those, root's */
 #define ADMIN_MAX_REFUSING 256
@@ -577,6 +582,21 @@ static void reply_text(int fd, const char *text)
     free(p);
 }
 
+/* lingerclose ends a connection whose reply has been written: the end of
+ * our side, then what the client still sends is read and dropped until it
+ * closes or ADMIN_REFUSE_NS pass, then the close (see the top: a close with
+ * input unread would reset the connection and lose the reply). */
+static void lingerclose(int fd)
+{
+    int64_t deadline = gorod_now() + ADMIN_REFUSE_NS;
+    shutdown(fd, SHUT_WR);
+    char *sink = malloc(4096);
+    while (sink != NULL && goro_read_deadline(fd, sink, 4096, deadline) > 0)
+        ;
+    free(sink);
+    goro_close(fd);
+}
+
 /* admin_conn is the G of one connection of a peer admitted at accept (arg:
  * the fd): read one line, answer it, close. */
 static void admin_conn(void *arg)
@@ -637,7 +657,7 @@ static void admin_conn(void *arg)
 done:
     free(out);
     free(buf);
-    goro_close(fd);
+    lingerclose(fd);
     atomic_fetch_sub(&admin_conns, 1);
 }
 
@@ -653,14 +673,9 @@ typedef struct refusal {
 static void admin_refuse(void *arg)
 {
     refusal *r = arg;
-    int64_t deadline = gorod_now() + ADMIN_REFUSE_NS;
-    goro_write_deadline(r->fd, r->msg, strlen(r->msg), deadline);
-    shutdown(r->fd, SHUT_WR);
-    char *sink = malloc(4096);
-    while (sink != NULL && goro_read_deadline(r->fd, sink, 4096, deadline) > 0)
-        ;
-    free(sink);
-    goro_close(r->fd);
+    goro_write_deadline(r->fd, r->msg, strlen(r->msg),
+                        gorod_now() + ADMIN_REFUSE_NS);
+    lingerclose(r->fd);
     free(r);
     atomic_fetch_sub(&admin_refusing, 1);
 }
