@@ -50,10 +50,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -65,6 +67,14 @@
 /* More messages than this are counted, not shown: a file gone wrong
  * everywhere (the wrong file) would otherwise fill the terminal. */
 #define MAXMSGS 20
+
+/* The largest configuration file and the deepest nesting of mappings and
+ * lists in it. A real configuration is a few KiB, four levels deep (a
+ * plugin's args); the limits keep a file that is not one (/dev/zero, a
+ * generated file gone wrong, 100,000 nested lists) from costing minutes
+ * or all the memory before it is refused. */
+#define CONFIG_MAX_BYTES (1u << 20)
+#define CONFIG_MAX_DEPTH 32
 
 /* ---- the schema --------------------------------------------------------- */
 
@@ -203,6 +213,11 @@ struct load {
     bool nomem;
     struct where *lines;
     unsigned nlines, caplines;
+    /* An index of lines by path (open addressing, a power of two of
+     * slots, at most half full): each slot 0 (empty) or 1 + an index into
+     * lines, so that a file of many keys is looked up in linear time. */
+    unsigned *index;
+    unsigned capindex;
 };
 
 static void *grow(void *p, unsigned *cap, unsigned n, size_t size)
@@ -288,6 +303,36 @@ static void report(struct load *l, char *err, size_t errlen)
     }
 }
 
+static unsigned pathhash(const char *s)
+{
+    unsigned h = 2166136261u;  /* FNV-1a */
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* indexput records lines[i] in the index; false when out of memory. */
+static bool indexput(struct load *l, unsigned i)
+{
+    if (2 * (i + 1) > l->capindex) {
+        unsigned cap = l->capindex ? 2 * l->capindex : 64;
+        unsigned *x = calloc(cap, sizeof *x);
+        if (x == NULL)
+            return false;
+        free(l->index);
+        l->index = x;
+        l->capindex = cap;
+        for (unsigned j = 0; j < i; j++)
+            if (!indexput(l, j))
+                return false;
+    }
+    unsigned k = pathhash(l->lines[i].path) & (l->capindex - 1);
+    while (l->index[k] != 0)
+        k = (k + 1) & (l->capindex - 1);
+    l->index[k] = i + 1;
+    return true;
+}
+
 static void setline(struct load *l, const char *path, int line)
 {
     struct where *w = grow(l->lines, &l->caplines, l->nlines, sizeof *w);
@@ -300,16 +345,32 @@ static void setline(struct load *l, const char *path, int line)
         return;
     }
     l->lines = w;
-    w[l->nlines++] = (struct where){p, line};
+    w[l->nlines] = (struct where){p, line};
+    if (!indexput(l, l->nlines)) {
+        free(p);
+        l->nomem = true;
+        return;
+    }
+    l->nlines++;
 }
 
-/* lineof returns the line of key path, 0 when it is not in the file. */
+/* lineof returns the line of key path (its first), 0 when it is not in
+ * the file. */
 static int lineof(const struct load *l, const char *path)
 {
-    for (unsigned i = 0; i < l->nlines; i++)
-        if (strcmp(l->lines[i].path, path) == 0)
-            return l->lines[i].line;
-    return 0;
+    if (l->capindex == 0)
+        return 0;
+    int line = 0;
+    unsigned first = ~0u;
+    for (unsigned k = pathhash(path) & (l->capindex - 1); l->index[k] != 0;
+         k = (k + 1) & (l->capindex - 1)) {
+        unsigned i = l->index[k] - 1;
+        if (i < first && strcmp(l->lines[i].path, path) == 0) {
+            first = i;
+            line = l->lines[i].line;
+        }
+    }
+    return line;
 }
 
 static void load_free(struct load *l)
@@ -320,6 +381,7 @@ static void load_free(struct load *l)
     for (unsigned i = 0; i < l->nlines; i++)
         free(l->lines[i].path);
     free(l->lines);
+    free(l->index);
     free(l->dir);
 }
 
@@ -362,6 +424,7 @@ struct walk {
     bool have; /* ev holds an event to delete */
     const unsigned char *data; /* the file */
     size_t len;
+    int depth; /* mappings and lists open at ev */
 };
 
 static int lineno(const yaml_mark_t *m)
@@ -378,6 +441,24 @@ static int next(struct walk *w)
     w->have = false;
     if (yaml_parser_parse(&w->parser, &w->ev)) {
         w->have = true;
+        switch (w->ev.type) {
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            if (++w->depth > CONFIG_MAX_DEPTH) {
+                errat(w->l, lineno(&w->ev.start_mark),
+                      "nested deeper than %d mappings and lists",
+                      CONFIG_MAX_DEPTH);
+                w->l->hard = true;
+                return -1;
+            }
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            w->depth--;
+            break;
+        default:
+            break;
+        }
         return 0;
     }
     yaml_parser_t *p = &w->parser;
@@ -1179,35 +1260,56 @@ static void check_values(struct load *l, const struct raw *r, gorod_config *c)
 
 /* ---- the file ----------------------------------------------------------- */
 
-/* read_file reads path whole into a malloc'd buffer. */
+/* read_file reads path whole into a malloc'd buffer: a regular file of at
+ * most CONFIG_MAX_BYTES. Opened without blocking, so that a FIFO (or a
+ * device) is refused instead of waited on. */
 static unsigned char *read_file(struct load *l, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         errat(l, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            unsigned char *b = realloc(buf, cap);
-            if (b == NULL) {
-                l->nomem = true;
-                break;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f) && !l->nomem)
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
         errat(l, 0, "cannot read: %s", strerror(errno));
-    bool bad = ferror(f) || l->nomem;
-    fclose(f);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errat(l, 0, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+        errat(l, 0, "%llu bytes: more than a configuration may hold (%u)",
+              (unsigned long long)st.st_size, CONFIG_MAX_BYTES);
+        close(fd);
+        return NULL;
+    }
+    /* One byte more than the cap tells a file that grew meanwhile. */
+    unsigned char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = 0;
+    bool bad = buf == NULL;
+    l->nomem = bad;
+    while (!bad && n <= CONFIG_MAX_BYTES) {
+        ssize_t got = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            errat(l, 0, "cannot read: %s", strerror(errno));
+            bad = true;
+        }
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (!bad && n > CONFIG_MAX_BYTES) {
+        errat(l, 0, "more than a configuration may hold (%u bytes)",
+              CONFIG_MAX_BYTES);
+        bad = true;
+    }
     if (bad) {
         free(buf);
         return NULL;

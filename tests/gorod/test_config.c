@@ -522,3 +522,86 @@ Test(config, the_repository_config_loads_and_prints_again_identically,
     free(echo);
     free(sock);
 }
+
+/* ---- what is not a configuration ------------------------------------------
+ * Refused quickly and by name, instead of read until memory runs out (a
+ * device), waited on for ever (a FIFO) or parsed for minutes (a file of
+ * 100,000 nested lists): the limits of gorod/config.c. */
+
+Test(config, a_fifo_or_a_device_is_refused_without_waiting, .timeout = 20)
+{
+    char *dir = cfg_tmpdir(), *fifo;
+    cr_assert(asprintf(&fifo, "%s/fifo.yaml", dir) > 0);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    struct cfg_run r = cfg_check(dir, "fifo.yaml");
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, "fifo.yaml: not a regular file\n");
+    cfg_run_free(&r);
+    r = cfg_check("/", "/dev/zero");
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, "/dev/zero: not a regular file\n");
+    cfg_run_free(&r);
+    free(fifo);
+    cfg_rmtree(dir);
+}
+
+Test(config, a_file_over_the_size_limit_is_refused, .timeout = 20)
+{
+    char *dir = cfg_tmpdir();
+    size_t n = (1u << 20) + 1;
+    char *big = malloc(n + 1);
+    cr_assert_not_null(big);
+    memset(big, '#', n);  /* a comment: valid YAML, only too long */
+    big[n] = '\0';
+    free(cfg_write(dir, "c.yaml", big));
+    struct cfg_run r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, "c.yaml: 1048577 bytes: more than a "
+                            "configuration may hold (1048576)\n");
+    cfg_run_free(&r);
+    free(big);
+    cfg_rmtree(dir);
+}
+
+Test(config, deep_nesting_is_refused_at_the_limit, .timeout = 20)
+{
+    char *dir = cfg_tmpdir();
+    enum { depth = 100000 };
+    char *yaml = malloc(2 * depth + 16);
+    cr_assert_not_null(yaml);
+    size_t n = 0;
+    n += (size_t)sprintf(yaml, "sched: ");
+    memset(yaml + n, '[', depth);
+    memset(yaml + n + depth, ']', depth);
+    strcpy(yaml + n + 2 * depth, "\n");
+    free(cfg_write(dir, "c.yaml", yaml));
+    struct cfg_run r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "c.yaml:1: nested deeper than 32 mappings and "
+                            "lists\n") != NULL, "%s", r.err);
+    cfg_run_free(&r);
+    free(yaml);
+    cfg_rmtree(dir);
+}
+
+/* 30,000 plugin entries (each key's line looked up by path; the file just
+ * under the size limit): before the index, a quadratic search took
+ * seconds (15 s for 40,000); the timeout is the assertion. */
+Test(config, many_keys_are_looked_up_in_linear_time, .timeout = 20)
+{
+    char *dir = cfg_tmpdir();
+    enum { nplugins = 30000 };
+    size_t cap = (size_t)nplugins * 64 + 64, n = 0;
+    char *yaml = malloc(cap);
+    cr_assert_not_null(yaml);
+    n += (size_t)snprintf(yaml, cap, "plugins:\n");
+    for (int i = 0; i < nplugins; i++)
+        n += (size_t)snprintf(yaml + n, cap - n,
+                              "  - {name: p%d, path: /n.so}\n", i);
+    free(cfg_write(dir, "c.yaml", yaml));
+    struct cfg_run r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cfg_run_free(&r);
+    free(yaml);
+    cfg_rmtree(dir);
+}
