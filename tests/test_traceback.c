@@ -8,6 +8,7 @@
  * frame is on the stack (as in any real program's).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,11 +141,31 @@ Test(traceback, a_bad_fd_is_refused)
 
 /* ---- SIGQUIT ---------------------------------------------------------------- */
 
+/* quitter: a plain thread that sends SIGQUIT once G 1 is asleep, so that
+ * the dump finds every G parked (a signal sent by the main G itself may be
+ * handled before it parks, on a busy machine). */
+static void *quitter(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        goro_ginfo gi[8];
+        int64_t n = goro_gs_snapshot(gi, 8);
+        for (int64_t i = 0; i < n && i < 8; i++)
+            if (gi[i].id == 1 && strcmp(gi[i].waitreason, "sleep") == 0) {
+                kill(getpid(), SIGQUIT);
+                return NULL;
+            }
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+}
+
 static void quitmain(void *arg)
 {
     (void)arg;
     park_some();
-    kill(getpid(), SIGQUIT);
+    pthread_t t;
+    pthread_create(&t, NULL, quitter, NULL);
     goro_sleep_ns(10LL * 1000000000);
 }
 

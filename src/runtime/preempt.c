@@ -70,16 +70,18 @@
  * thread waits milliseconds for a CPU, most of them. So a thread seen
  * waiting is taken as computing again only once it has run wokeRun (100
  * us of CPU, far more than the way out of a call) since a look that saw
- * it R: its run time is the first field of /proc/self/task/TID/schedstat
- * (without it the thread is spared one look). A G that blocks again at
+ * it R: its run time is read from the thread's CPU clock
+ * (pthread_getcpuclockid, a clock_gettime of about 0.5 us, exact for a
+ * running thread, where /proc/self/task/TID/schedstat lags by up to a
+ * scheduler tick; without it the thread is spared one look). A G that blocks again at
  * once is still exposed while it passes from user code into the next
  * call (the microseconds between the look and the signal's arrival), and
  * a G that blocks then computes without calls gets its signal a look or
  * two later.
  *   The fds are opened by sysmon the first time it needs them for that M
  * (most Ms never do) and kept: a look is fstat and pread, 3 us
- * (bench/threadstate; reopening each time costs 6-11 us), 0.6 us more for
- * schedstat. fstat checks the inode, so that a program that closed an fd
+ * (bench/threadstate; reopening each time costs 6-11 us). fstat checks
+ * the inode, so that a program that closed an fd
  * (and got the number again for another file) does not have its file
  * read or closed by the runtime; then the file is opened anew. The M
  * closes them as it exits.
@@ -114,6 +116,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime2.h"
@@ -487,19 +490,15 @@ enum { wokeRun = 100000 };
  * guard went alone and still runs is taken to call nothing. */
 enum { ranSinceGuard = 50000 };
 
-/* threadrun: the CPU time mp's thread has run, in ns (the first field of
- * /proc/self/task/TID/schedstat), or -1 when it cannot be read. sysmon,
- * under sched.sysmonlock. */
+/* threadrun: the CPU time mp's thread has run, in ns, from its CPU clock
+ * (exact even while it runs), or -1 when it cannot be read. sysmon, under
+ * sched.sysmonlock. */
 static int64_t threadrun(m *mp)
 {
-    char sb[64];
-    ssize_t n = procread(mp, &mp->schedf, "schedstat", sb, sizeof sb - 1);
-    if (n <= 0 || sb[0] < '0' || sb[0] > '9')
+    struct timespec ts;
+    if (!mp->hascpuclock || clock_gettime(mp->cpuclock, &ts) != 0)
         return -1;
-    int64_t run = 0;
-    for (ssize_t i = 0; i < n && sb[i] >= '0' && sb[i] <= '9'; i++)
-        run = run * 10 + (sb[i] - '0');
-    return run;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* threadsleeps: mp's thread waits in the kernel, or may be on its way out
@@ -544,7 +543,7 @@ static bool threadsleeps(m *mp)
         return false;
     /* Runnable, and seen waiting since it last computed: it computes once
      * it has run wokeRun since a look that saw it runnable. Without
-     * schedstat: spared once. */
+     * its CPU clock: spared once. */
     int64_t run = threadrun(mp);
     if (run < 0 || mp->runbase < 0) {
         mp->runbase = run;
@@ -561,12 +560,9 @@ static bool threadsleeps(m *mp)
  * sched.sysmonlock: sysmon is not reading them). */
 void preemptmexit(m *mp)
 {
-    procfile *fs[] = {&mp->statf, &mp->schedf};
-    for (int i = 0; i < 2; i++) {
-        if (fs[i]->fd >= 0 && procours(fs[i]))
-            close(fs[i]->fd);
-        fs[i]->fd = -1;
-    }
+    if (mp->statf.fd >= 0 && procours(&mp->statf))
+        close(mp->statf.fd);
+    mp->statf.fd = -1;
 }
 
 /* ---- requests ------------------------------------------------------------------ */

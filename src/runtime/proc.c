@@ -772,7 +772,7 @@ static m *allocm(void)
     unlock(&sched.lock);
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
     mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */
-    mp->statf.fd = mp->schedf.fd = -1;
+    mp->statf.fd = -1;
     mp->guardrun = -1;
     return mp;
 }
@@ -786,6 +786,7 @@ static void minit(m *mp)
     void *addr = NULL;
     size_t size = 0;
     mp->thread = pthread_self();
+    mp->hascpuclock = pthread_getcpuclockid(mp->thread, &mp->cpuclock) == 0;
     mp->tid = (pid_t)rawsyscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         pthread_attr_getstack(&attr, &addr, &size);

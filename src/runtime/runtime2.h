@@ -354,11 +354,14 @@ struct m {
     uint16_t  fpucw;
     pid_t     tid;           /* its kernel thread id (preemptone's tgkill) */
     /* What sysmon reads of its thread before signalling it (threadsleeps,
-     * preempt.c), under sched.sysmonlock: /proc/self/task/TID/stat and
-     * .../schedstat, opened the first time they are needed; whether it
-     * was seen waiting since it was last seen computing, and its run time
-     * (ns) at the first look that saw it running since (-1: none). */
-    procfile  statf, schedf;
+     * preempt.c), under sched.sysmonlock: /proc/self/task/TID/stat,
+     * opened the first time it is needed; whether it was seen waiting
+     * since it was last seen computing, and its run time (ns) at the first
+     * look that saw it running since (-1: none). Its CPU clock, set by
+     * minit (hascpuclock false when pthread_getcpuclockid failed). */
+    procfile  statf;
+    clockid_t cpuclock;
+    bool      hascpuclock;
     bool      waited;
     int64_t   runbase;
     /* sysmon's: the thread's run time (ns) when the guard last went alone
