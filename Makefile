@@ -155,9 +155,11 @@ $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(P
 # pkg-config package (ADAPTER_REQUIRES_NAME, Debian's -dev package). A
 # program uses one with `pkg-config --cflags --libs goro goro-NAME`.
 
-ADAPTERS            := hiredis
+ADAPTERS            := hiredis ssl
 ADAPTER_REQUIRES_hiredis := hiredis
 ADAPTER_UPSTREAM_hiredis := hiredis (Redis)
+ADAPTER_REQUIRES_ssl := libssl libcrypto
+ADAPTER_UPSTREAM_ssl := OpenSSL (TLS)
 ADAPTER_LIBS        := $(patsubst %,$(BUILD)/lib/libgoro_%.so,$(ADAPTERS))
 ADAPTER_PCS         := $(patsubst %,$(BUILD)/pkgconfig/goro-%.pc,$(ADAPTERS))
 
@@ -334,6 +336,7 @@ test: deps
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
 	  GORO_HIREDISPROG=$(CURDIR)/$(BUILD)/tests/hiredisprog \
+	  GORO_SSLPROG=$(CURDIR)/$(BUILD)/tests/sslprog \
 	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \

@@ -56,7 +56,7 @@ static size_t answer(const char *name, char *out, size_t outsz)
     else
         n = (size_t)snprintf(out, outsz, "-ERR %s\n",
                              rep->str != NULL ? rep->str : "unexpected reply");
-    freeReplyObject(rep);
+    goro_redis_free_reply(rep);
     return n < outsz ? n : outsz - 1;
 }
 

@@ -13,7 +13,8 @@
  * (started by goro_redis_dial, ended by goro_redis_close or by the
  * connection's end); a command's G writes it itself, so a command costs
  * its caller one write(2) and one park, and the replies that arrive
- * together are taken by one read(2).
+ * together are taken by one read(2). hiredis runs on the thread's own
+ * stack (goro_cgocall), so a G that issues commands keeps its small one.
  *
  * Every call is for Gs (-EPERM elsewhere) and returns 0 or a negative
  * errno value:
@@ -26,7 +27,7 @@
  *
  * goro_redis_command: format and arguments as hiredis's redisCommand
  * ("SET %s %b", key, val, vallen). *reply gets the reply, which the
- * caller frees with freeReplyObject; an error reply of the server
+ * caller frees with goro_redis_free_reply (or freeReplyObject); an error reply of the server
  * (REDIS_REPLY_ERROR) is a reply, returned with 0. -ETIMEDOUT when
  * deadline_ns passed first (the reply, when it comes, is dropped; the
  * connection stays usable), -ECONNRESET when the connection ended before
@@ -35,6 +36,10 @@
  * server's bytes were not Redis's protocol (the connection then ends).
  * goro_redis_command_argv: the same with argc arguments of argvlen[i]
  * bytes each (argvlen NULL: strlen).
+ *
+ * goro_redis_free_reply: freeReplyObject on the thread's own stack
+ * (goro_cgocall): hiredis is built without stack checks, and a G that
+ * calls freeReplyObject itself grows to 32 KiB for it.
  *
  * goro_redis_close: ends the connection (commands waiting for a reply get
  * -ECONNRESET; later ones -ENOTCONN), waits for its reading G and frees it.
@@ -71,6 +76,7 @@ GORO_EXTERN int  goro_redis_command_argv(goro_redis *r, redisReply **reply,
                                          int64_t deadline_ns, int argc,
                                          const char **argv,
                                          const size_t *argvlen);
+GORO_EXTERN void goro_redis_free_reply(redisReply *reply);
 GORO_EXTERN int  goro_redis_close(goro_redis *r);
 
 #ifdef __cplusplus

@@ -45,6 +45,9 @@
  * is the same with redisAsyncFree, then waits until the reader has ended
  * and every command G has left the connection before it frees it.
  *
+ * Every call into hiredis runs on the thread's own stack (goro_cgocall,
+ * below), so a G that issues commands stays at its own stack size.
+ *
  * Rejected: a G per command waiting for POLLIN (1,000 Gs woken by every
  * reply, each taking the mutex to find its reply was read by another);
  * the reader also writing (it is parked for POLLIN, and waking it for each
@@ -148,10 +151,10 @@ static rcall *callget(goro_redis *r)
     return c;
 }
 
+/* callput: c back on the free list; its reply was taken or freed (the
+ * G's side calls nothing of hiredis's: see goro_cgocall above). */
 static void callput(goro_redis *r, rcall *c)
 {
-    if (c->reply != NULL)
-        freeReplyObject(c->reply);
     c->reply = NULL;
     c->next = r->free;
     r->free = c;
@@ -180,10 +183,94 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         c->status = ac->c.err == REDIS_ERR_PROTOCOL ? -EPROTO : -ECONNRESET;
     }
     if (c->abandoned) {
+        if (c->reply != NULL)
+            freeReplyObject(c->reply);  /* on g0, as every hiredis call */
         callput(r, c);
         return;
     }
     goro_chan_try_send(c->done, NULL);
+}
+
+/* ---- calls into hiredis, on the thread's stack ------------------------------ */
+
+/* hiredis runs on g0 (goro_cgocall), not on the calling G's stack: its
+ * read handler alone puts a 16 KiB buffer on the stack (redisBufferRead),
+ * all of the non-split headroom, and a G that called it on its own stack
+ * would grow to 32 KiB. The callbacks and hooks it calls run there too:
+ * they touch the connection (its mutex held by the G) and wake Gs with
+ * goro_chan_try_send only, which goro_cgocall allows. */
+enum { hRead, hWrite, hFree, hConnect, hAttach, hFreeReply, hCommand };
+
+typedef struct hop {
+    int                kind;
+    goro_redis        *r;       /* hAttach */
+    void              *reply;   /* hFreeReply */
+    redisAsyncContext *ac;
+    const char        *ip;      /* hConnect: an IP literal, or a path */
+    int                port;    /*   < 0: a Unix socket */
+    int                err;     /*   out: why it failed */
+    rcall             *c;       /* hCommand: its record */
+    const char        *fmt;     /*   the format form, or */
+    va_list           *ap;
+    int                argc;    /*   the argv form */
+    const char       **argv;
+    const size_t      *argvlen;
+    int                rc;      /*   out: REDIS_OK or REDIS_ERR */
+} hop;
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_connect(const redisAsyncContext *ac, int status);
+static void hook_addwrite(void *data);
+static void hook_delwrite(void *data);
+static void hook_read(void *data);
+static void hook_cleanup(void *data);
+
+static void hop_g0(void *arg)
+{
+    hop *o = arg;
+    switch (o->kind) {
+    case hRead: redisAsyncHandleRead(o->ac); break;
+    case hWrite: redisAsyncHandleWrite(o->ac); break;
+    case hFree: redisAsyncFree(o->ac); break;
+    case hFreeReply: freeReplyObject(o->reply); break;
+    case hAttach:
+        o->ac->data = o->r;
+        o->ac->ev.data = o->r;
+        o->ac->ev.addRead = hook_read;
+        o->ac->ev.delRead = hook_read;
+        o->ac->ev.addWrite = hook_addwrite;
+        o->ac->ev.delWrite = hook_delwrite;
+        o->ac->ev.cleanup = hook_cleanup;
+        redisAsyncSetConnectCallback(o->ac, on_connect);
+        break;
+    case hConnect:
+        errno = 0;
+        o->ac = o->port < 0 ? redisAsyncConnectUnix(o->ip)
+                            : redisAsyncConnect(o->ip, o->port);
+        if (o->ac == NULL) {
+            o->err = -ENOMEM;
+        } else if (o->ac->err) {
+            o->err = o->ac->err == REDIS_ERR_OOM ? -ENOMEM
+                     : o->ac->err == REDIS_ERR_IO && errno > 0 ? -errno
+                                                                : -ECONNREFUSED;
+            redisAsyncFree(o->ac);  /* goro never saw this fd */
+            o->ac = NULL;
+        }
+        break;
+    default:
+        o->rc = o->fmt != NULL
+                    ? redisvAsyncCommand(o->ac, on_reply, o->c, o->fmt, *o->ap)
+                    : redisAsyncCommandArgv(o->ac, on_reply, o->c, o->argc,
+                                            o->argv, o->argvlen);
+        break;
+    }
+}
+
+/* hcall: one call into hiredis on ac (kind hRead, hWrite or hFree). */
+static void hcall(int kind, redisAsyncContext *ac)
+{
+    hop o = {.kind = kind, .ac = ac};
+    goro_cgocall(hop_g0, &o);
 }
 
 /* ---- the reader ------------------------------------------------------------- */
@@ -199,7 +286,7 @@ static void reader(void *arg)
         goro_wait_fd(fd, POLLIN, 0);
         goro_mutex_lock(r->mu);
         if (r->ac != NULL)
-            redisAsyncHandleRead(r->ac);
+            hcall(hRead, r->ac);
         bool end = r->ac == NULL;
         endfd(r);
         goro_mutex_unlock(r->mu);
@@ -216,15 +303,20 @@ static void reader(void *arg)
 
 /* Go's runtime ignores SIGPIPE for the program's sockets; hiredis writes
  * with write(2), which raises it when the server went away. */
-static void ignore_sigpipe(void)
+static void ignore_sigpipe_g0(void *arg)
 {
-    static atomic_bool done;
-    if (atomic_exchange(&done, true))
-        return;
+    (void)arg;
     struct sigaction old;
     if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
         old.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
+}
+
+static void ignore_sigpipe(void)
+{
+    static atomic_bool done;
+    if (!atomic_load(&done) && !atomic_exchange(&done, true))
+        goro_cgocall(ignore_sigpipe_g0, NULL);  /* sigaction is not wrapped */
 }
 
 /* connect1 makes r's context for one address (ip and port, or a Unix
@@ -232,30 +324,17 @@ static void ignore_sigpipe(void)
 static int connect1(goro_redis *r, const char *ip, int port,
                     int64_t deadline)
 {
-    errno = 0;
-    redisAsyncContext *ac = port < 0 ? redisAsyncConnectUnix(ip)
-                                     : redisAsyncConnect(ip, port);
-    if (ac == NULL)
-        return -ENOMEM;
-    if (ac->err) {
-        int err = ac->err == REDIS_ERR_IO && errno > 0 ? -errno : -ECONNREFUSED;
-        if (ac->err == REDIS_ERR_OOM)
-            err = -ENOMEM;
-        redisAsyncFree(ac);  /* goro never saw this fd: hiredis closes it */
-        return err;
-    }
+    hop o = {.kind = hConnect, .ip = ip, .port = port};
+    goro_cgocall(hop_g0, &o);
+    if (o.ac == NULL)
+        return o.err;
+    redisAsyncContext *ac = o.ac;
     goro_mutex_lock(r->mu);
     r->ac = ac;
     r->fd = ac->c.fd;
     r->connerr = 0;
-    ac->data = r;
-    ac->ev.data = r;
-    ac->ev.addRead = hook_read;
-    ac->ev.delRead = hook_read;
-    ac->ev.addWrite = hook_addwrite;
-    ac->ev.delWrite = hook_delwrite;
-    ac->ev.cleanup = hook_cleanup;
-    redisAsyncSetConnectCallback(ac, on_connect);
+    hop at = {.kind = hAttach, .ac = ac, .r = r};
+    goro_cgocall(hop_g0, &at);
     int err = 0;
     while (r->ac != NULL && !(r->ac->c.flags & REDIS_CONNECTED)) {
         /* A connect in progress: writable once it is done either way;
@@ -268,13 +347,13 @@ static int connect1(goro_redis *r, const char *ip, int port,
             err = ev;
             break;
         }
-        redisAsyncHandleWrite(r->ac);
+        hcall(hWrite, r->ac);
     }
     if (err == 0 && r->ac == NULL)
         err = r->connerr != 0 ? r->connerr : -ECONNREFUSED;
     if (err != 0) {
         if (r->ac != NULL)
-            redisAsyncFree(r->ac);
+            hcall(hFree, r->ac);
         endfd(r);
     }
     goro_mutex_unlock(r->mu);
@@ -376,7 +455,7 @@ int goro_redis_dial(goro_redis **out, const char *network,
         r->reading = true;
         if (goro_go(reader, r) < 0) {
             goro_mutex_lock(r->mu);
-            redisAsyncFree(r->ac);
+            hcall(hFree, r->ac);
             endfd(r);
             goro_mutex_unlock(r->mu);
             err = -ENOMEM;
@@ -416,10 +495,10 @@ static int issue(goro_redis *r, redisReply **reply, int64_t deadline,
         goro_mutex_unlock(r->mu);
         return -ENOMEM;
     }
-    int rc = fmt != NULL ? redisvAsyncCommand(r->ac, on_reply, c, fmt, *ap)
-                         : redisAsyncCommandArgv(r->ac, on_reply, c, argc,
-                                                 argv, argvlen);
-    if (rc != REDIS_OK) {
+    hop o = {.kind = hCommand, .ac = r->ac, .c = c, .fmt = fmt, .ap = ap,
+             .argc = argc, .argv = argv, .argvlen = argvlen};
+    goro_cgocall(hop_g0, &o);
+    if (o.rc != REDIS_OK) {
         callput(r, c);
         goro_mutex_unlock(r->mu);
         return -EINVAL;
@@ -429,7 +508,7 @@ static int issue(goro_redis *r, redisReply **reply, int64_t deadline,
     /* Flush hiredis's output buffer (ours and whatever others queued);
      * park for POLLOUT only while the socket's buffer is full. */
     while (r->ac != NULL && r->wantwrite) {
-        redisAsyncHandleWrite(r->ac);
+        hcall(hWrite, r->ac);
         endfd(r);
         if (r->ac == NULL || !r->wantwrite)
             break;
@@ -501,6 +580,14 @@ int goro_redis_command_argv(goro_redis *r, redisReply **reply,
     return issue(r, reply, deadline_ns, NULL, NULL, argc, argv, argvlen);
 }
 
+void goro_redis_free_reply(redisReply *reply)
+{
+    if (reply == NULL)
+        return;
+    hop o = {.kind = hFreeReply, .reply = reply};
+    goro_cgocall(hop_g0, &o);
+}
+
 int goro_redis_close(goro_redis *r)
 {
     if (r == NULL)
@@ -510,7 +597,7 @@ int goro_redis_close(goro_redis *r)
     goro_mutex_lock(r->mu);
     r->closing = true;
     if (r->ac != NULL)
-        redisAsyncFree(r->ac);  /* NULL replies to every waiting command */
+        hcall(hFree, r->ac);    /* NULL replies to every waiting command */
     endfd(r);                   /* wakes the reader (-ECANCELED) */
     while (r->reading || r->inflight > 0)
         goro_cond_wait(r->idle, r->mu);

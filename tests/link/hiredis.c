@@ -28,6 +28,8 @@ static goro_redis **conns;
 static goro_wg *wg;
 static long ok_rounds, mismatches, errors;
 static goro_mutex *mu;
+static goro_wg *finished;    /* every G has done its round trips */
+static goro_chan *release;   /* closed once main has looked at them */
 
 static void roundtrip(void *arg)
 {
@@ -44,7 +46,7 @@ static void roundtrip(void *arg)
             err++;
         }
         if (rc == 0)
-            freeReplyObject(rep);
+            goro_redis_free_reply(rep);
         rc = goro_redis_command(r, &rep, 0, "GET %s", key);
         if (rc < 0) {
             err++;
@@ -54,20 +56,34 @@ static void roundtrip(void *arg)
             good++;
         else
             bad++;
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
         const char *argv[] = {"INCR", "total"};
         rc = goro_redis_command_argv(r, &rep, 0, 2, argv, NULL);
         if (rc < 0 || rep->type != REDIS_REPLY_INTEGER)
             err++;
         if (rc == 0)
-            freeReplyObject(rep);
+            goro_redis_free_reply(rep);
     }
     goro_mutex_lock(mu);
     ok_rounds += good;
     mismatches += bad;
     errors += err;
     goro_mutex_unlock(mu);
+    goro_wg_done(finished);
+    goro_chan_recv(release, NULL);  /* parked, for main's snapshot */
     goro_wg_done(wg);
+}
+
+/* maxstack: the largest stack of the live Gs but the caller. */
+static uint64_t maxstack(void)
+{
+    static goro_ginfo gi[4096];
+    int64_t n = goro_gs_snapshot(gi, 4096);
+    uint64_t max = 0;
+    for (int64_t i = 0; i < n && i < 4096; i++)
+        if (gi[i].id != goro_id() && gi[i].stack_size > max)
+            max = gi[i].stack_size;
+    return max;
 }
 
 static long intcmd(goro_redis *r, const char *cmd)
@@ -79,7 +95,7 @@ static long intcmd(goro_redis *r, const char *cmd)
     long v = rep->type == REDIS_REPLY_INTEGER ? (long)rep->integer
              : rep->type == REDIS_REPLY_STRING ? atol(rep->str)
                                                : -1000000;
-    freeReplyObject(rep);
+    goro_redis_free_reply(rep);
     return v;
 }
 
@@ -99,13 +115,22 @@ static void roundtrips(void)
     goro_redis *c = conns[0];
     redisReply *rep;
     if (goro_redis_command(c, &rep, 0, "FLUSHALL") == 0)
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
+    goro_stats st0, st1;
+    goro_stats_get(&st0);
     int64_t t0 = goro_now();
+    finished = goro_wg_new();
+    release = goro_chan_new(0, 0);
     goro_wg_add(wg, ngs);
+    goro_wg_add(finished, ngs);
     for (int i = 0; i < ngs; i++)
         goro_go(roundtrip, (void *)(intptr_t)i);
+    goro_wg_wait(finished);
+    uint64_t maxstk = maxstack();
+    goro_chan_close(release);
     goro_wg_wait(wg);
     int64_t dt = goro_now() - t0;
+    goro_stats_get(&st1);
     for (int i = 0; i < nconns; i++)
         goro_redis_close(conns[i]);
     goro_redis *fresh;
@@ -115,7 +140,9 @@ static void roundtrips(void)
     if (rc == 0)
         goro_redis_close(fresh);
     printf("rc=0 ok=%ld mismatches=%ld errors=%ld dbsize=%ld total=%ld "
-           "us=%lld\n", ok_rounds, mismatches, errors, dbsize, total,
+           "grows=%llu maxstack=%llu us=%lld\n", ok_rounds, mismatches, errors,
+           dbsize, total, (unsigned long long)(st1.stack_grows - st0.stack_grows),
+           (unsigned long long)maxstk,
            (long long)(dt / 1000));
 }
 
@@ -152,7 +179,7 @@ static void blocked(void *arg)
     redisReply *rep = NULL;
     waiter_rc = goro_redis_command(victim, &rep, 0, "BLPOP nosuchlist 0");
     if (rep != NULL)
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
     goro_wg_done(wg);
 }
 
@@ -179,12 +206,12 @@ static void errs(void)
     int pong = ping == 0 && rep->type == REDIS_REPLY_STATUS &&
                strcmp(rep->str, "PONG") == 0;
     if (ping == 0)
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
     /* A server error is a reply. */
     int errrep = goro_redis_command(r, &rep, 0, "NOSUCHCOMMAND");
     int errtype = errrep == 0 ? rep->type : -1;
     if (errrep == 0)
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
     /* Close while a G waits for its reply. */
     rc = goro_redis_dial(&victim, network, address, 0);
     goro_wg_add(wg, 1);
@@ -203,7 +230,7 @@ static void errs(void)
     goro_sleep_ns(100000000);
     int after = goro_redis_command(r, &rep, 0, "PING");
     if (after == 0)
-        freeReplyObject(rep);
+        goro_redis_free_reply(rep);
     goro_redis_close(r);
     int leaked = countsockets() - fds0;
     printf("rc=0 refused=%d unknown=%d badnet=%d late=%d waited_ms=%lld "
