@@ -144,9 +144,53 @@ $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(P
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) $$(pkg-config --cflags goro) \
+	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) $$(pkg-config --cflags goro $(PLUGIN_PKGS_$*)) \
 	    -c $< -o $@.o && \
-	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
+	  $(CC) -shared $@.o $$(pkg-config --libs goro $(PLUGIN_PKGS_$*)) -o $@ && rm -f $@.o
+
+# ---- adapters: third-party libraries driven from Gs ----------------------------
+# src/adapters/NAME.c (its header include/goro/NAME.h) is built like a
+# plugin, with goro's pkg-config flags, into build/lib/libgoro_NAME.so,
+# with build/pkgconfig/goro-NAME.pc requiring goro and the library's own
+# pkg-config package (ADAPTER_REQUIRES_NAME, Debian's -dev package). A
+# program uses one with `pkg-config --cflags --libs goro goro-NAME`.
+
+ADAPTERS            := hiredis ssl
+ADAPTER_REQUIRES_hiredis := hiredis
+ADAPTER_UPSTREAM_hiredis := hiredis (Redis)
+ADAPTER_REQUIRES_ssl := libssl libcrypto
+ADAPTER_UPSTREAM_ssl := OpenSSL (TLS)
+ADAPTER_LIBS        := $(patsubst %,$(BUILD)/lib/libgoro_%.so,$(ADAPTERS))
+ADAPTER_PCS         := $(patsubst %,$(BUILD)/pkgconfig/goro-%.pc,$(ADAPTERS))
+
+$(BUILD)/lib/libgoro_%.so: src/adapters/%.c include/goro/%.h $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (adapter)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -fPIC -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden \
+	    $$(pkg-config --cflags goro $(ADAPTER_REQUIRES_$*)) -c $< -o $@.o && \
+	  $(CC) -shared -Wl,-soname,libgoro_$*.so $@.o \
+	    $$(pkg-config --libs goro $(ADAPTER_REQUIRES_$*)) $(SANLIBS) -o $@ && rm -f $@.o
+
+# adapter_pc PREFIX,LIBDIR,INCLUDEDIR,NAME: the sed command that writes
+# goro-NAME.pc (to stdout) from its template.
+adapter_pc = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' -e 's|@INCLUDEDIR@|$(3)|' \
+    -e 's|@VERSION@|$(VERSION)|' -e 's|@ADAPTER@|$(4)|g' \
+    -e 's|@UPSTREAM@|$(ADAPTER_UPSTREAM_$(4))|' \
+    -e 's|@REQUIRES@|$(ADAPTER_REQUIRES_$(4))|' scripts/goro-adapter.pc.in
+
+$(BUILD)/pkgconfig/goro-%.pc: scripts/goro-adapter.pc.in Makefile
+	@echo "  GEN     $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(call adapter_pc,$(CURDIR)/$(BUILD),$(CURDIR)/$(BUILD)/lib,$(CURDIR)/include,$*) > $@
+
+.PHONY: adapters
+adapters: all $(ADAPTER_LIBS) $(ADAPTER_PCS)
+
+# A plugin that uses an adapter names it here (PLUGIN_PKGS_NAME): it is
+# built with that package's pkg-config flags too.
+PLUGIN_PKGS_rediscount := goro-hiredis
+$(BUILD)/plugins/rediscount.so: $(BUILD)/lib/libgoro_hiredis.so $(BUILD)/pkgconfig/goro-hiredis.pc
 
 .PHONY: daemon
 daemon: all $(DAEMON)
@@ -219,6 +263,16 @@ $(GDBPROG): tests/link/gdbprog.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# The adapters' clients (tests/link/ADAPTER.c, run by tests/test_ADAPTER.c),
+# built with `pkg-config --cflags --libs goro goro-ADAPTER`.
+ADAPTERPROGS := $(patsubst %,$(BUILD)/tests/%prog,$(ADAPTERS))
+$(BUILD)/tests/%prog: tests/link/%.c $(BUILD)/lib/libgoro_%.so $(BUILD)/pkgconfig/goro-%.pc
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config goro-$*)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -std=gnu11 $$(pkg-config --cflags goro goro-$*) $(WARN) $(SANFLAGS) -O2 -g -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro goro-$*) $(SANLIBS) -o $@
+
 # Gs that call libc (tests/link/libc.c), built the same four ways.
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
 $(eval $(call link_variants,libc))
@@ -277,9 +331,11 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # spinners of the preemption tests would otherwise take.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) \
-	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS)
+	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS) $(ADAPTER_LIBS) $(ADAPTER_PCS) $(ADAPTERPROGS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
+	  GORO_HIREDISPROG=$(CURDIR)/$(BUILD)/tests/hiredisprog \
+	  GORO_SSLPROG=$(CURDIR)/$(BUILD)/tests/sslprog \
 	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
@@ -437,7 +493,8 @@ stress-runtime: deps
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
 # $(DESTDIR)$(PREFIX): bin/gorod and bin/goroctl, lib/libgoro.so and
 # lib/libgoro_morestack.a, include/goro.h and include/goro/, lib/pkgconfig/
-# goro.pc (with the $(PREFIX) paths, not DESTDIR's), the example plugins in
+# goro.pc (with the $(PREFIX) paths, not DESTDIR's), the adapters
+# (lib/libgoro_NAME.so, lib/pkgconfig/goro-NAME.pc), the example plugins in
 # lib/goro/plugins; the systemd unit in $(SYSTEMDUNITDIR): /lib/systemd/system
 # for PREFIX=/usr (the distribution's place), else $(PREFIX)/lib/systemd/system
 # (/usr/local/lib/systemd/system is on systemd's unit path: the unit of a
@@ -457,7 +514,7 @@ PLUGINDIR      ?= $(LIBDIR)/goro/plugins
 SYSTEMDUNITDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 RUNDIR_SOCK    := /run/gorod/gorod.sock
 
-install: all daemon config/gorod.yaml systemd/gorod.service
+install: all adapters daemon config/gorod.yaml systemd/gorod.service
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(INCLUDEDIR)/goro $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
@@ -470,6 +527,9 @@ install: all daemon config/gorod.yaml systemd/gorod.service
 	install -d $(DESTDIR)$(PREFIX)/share/goro
 	install -m 0644 scripts/goro-gdb.py $(DESTDIR)$(PREFIX)/share/goro/
 	$(call make_pc,$(PREFIX),$(DESTDIR)$(LIBDIR)/pkgconfig/goro.pc,$(LIBDIR),$(INCLUDEDIR))
+	install -m 0755 $(ADAPTER_LIBS) $(DESTDIR)$(LIBDIR)/
+	$(foreach a,$(ADAPTERS),$(call adapter_pc,$(PREFIX),$(LIBDIR),$(INCLUDEDIR),$(a)) \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/goro-$(a).pc;)
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/gorod.service > $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp

@@ -108,6 +108,29 @@ GORO_EXTERN void goro_preempt_enable(void);
 GORO_EXTERN void goro_syscall_enter(void);
 GORO_EXTERN void goro_syscall_exit(void);
 
+/* Run fn(arg) on the calling thread's own stack (the M's, megabytes), as
+ * Go's cgo runs C, and return 0 when it returns (-EINVAL for a NULL fn).
+ * For calls into a library built without -fsplit-stack that may need more
+ * stack than the non-split headroom (16 KiB: an RSA signature in OpenSSL
+ * does), or that would make the G's stack grow to 32 KiB for a short
+ * call; and for calls whose thread-local results must be read on the
+ * thread that made them (OpenSSL's error queue, below): meanwhile the G
+ * is neither preempted nor moved to another thread, and its stack does
+ * not move, so arg may point into it. fn must not block for long (its P
+ * waits: use goro_blocking or goro_syscall_enter for that), must not
+ * longjmp out, and may call of goro only goro_chan_try_send,
+ * goro_chan_try_recv and errno. Outside a G, fn(arg) is simply called.
+ *
+ * Libraries with per-thread state. A G may change threads at any function
+ * call, so state a library keeps per thread (OpenSSL's error queue,
+ * ERR_get_error; a thread's locale; strerror's buffer) must be produced
+ * and consumed without a move in between: make the library call and read
+ * its per-thread results in one goro_cgocall (or between
+ * goro_preempt_disable and goro_preempt_enable, without parking), and
+ * leave nothing behind for the next G on that thread (for OpenSSL:
+ * ERR_clear_error before and after). goro/ssl.h's adapter does so. */
+GORO_EXTERN int goro_cgocall(goro_fn fn, void *arg);
+
 /* Wait group: Add/Done/Wait as in Go's sync.WaitGroup. A counter that goes
  * negative is a fatal error, as in Go. */
 typedef struct goro_wg goro_wg;

@@ -9,8 +9,9 @@
  *
  * Arguments (space-separated key=value): port=N (1..65535, default the
  * plugin's), host=ADDR (a numeric IPv4 or IPv6 address, default
- * 127.0.0.1). An unknown key or a bad value is reported on stderr and start
- * returns 1.
+ * 127.0.0.1), and the plugin's own keys, which its arg function takes
+ * (known lists them all, for the message). An unknown key or a bad value
+ * is reported on stderr and start returns 1.
  *
  * tcpserver_start runs the accept loop and returns when the plugin's work
  * is done: after stop, once the listener is closed and every connection G
@@ -62,6 +63,10 @@ typedef struct tcpserver {
     /* serve c until it ends (end of file, an error, stop); the skeleton
      * then unlinks it, closes its fd and frees it. */
     void (*serve)(tcpconn *c);
+    /* The plugin's own arguments, or NULL: arg takes key=val as args.h's
+     * take does; known names every key ("port, host, ..."). */
+    int (*arg)(const char *key, const char *val);
+    const char *known;
 
     goro_mutex *mu;             /* guards listen_fd, stopping and conns */
     int         listen_fd;
@@ -87,6 +92,7 @@ static inline void tcpserver_fini(tcpserver *s)
 
 struct tcpserver_args {
     const char *plugin;
+    int (*arg)(const char *key, const char *val);
     int port;
     char host[64];
 };
@@ -109,6 +115,8 @@ static inline int tcpserver_arg(const char *key, const char *val, void *ctx)
             return ARG_BAD;
         }
         snprintf(a->host, sizeof a->host, "%s", val);
+    } else if (a->arg != NULL) {
+        return a->arg(key, val);
     } else {
         return ARG_UNKNOWN;
     }
@@ -137,8 +145,10 @@ static void tcpserver_conn(void *arg)
 /* tcpserver_start: the plugin's start. */
 static inline int tcpserver_start(tcpserver *s, const char *args)
 {
-    struct tcpserver_args a = {s->plugin, s->default_port, "127.0.0.1"};
-    if (!plugin_args(s->plugin, args, "port, host", tcpserver_arg, &a))
+    struct tcpserver_args a = {s->plugin, s->arg, s->default_port,
+                               "127.0.0.1"};
+    if (!plugin_args(s->plugin, args, s->known ? s->known : "port, host",
+                     tcpserver_arg, &a))
         return 1;
     if (s->mu == NULL || s->wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", s->plugin);

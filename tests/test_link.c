@@ -191,6 +191,12 @@ Test(libc, values_survive_stacks_moved_inside_the_wrappers, .timeout = 120)
     run_libc("deep", "");
 }
 
+Test(libc, cgocall_runs_big_frames_on_the_threads_stack_not_the_gs,
+     .timeout = 120)
+{
+    run_libc("cgocall", "GORO_STACK_SCAN_INTERVAL=0");
+}
+
 Test(libc, blocking_calls_return_in_full_and_free_the_p, .timeout = 120)
 {
     run_libc("block", "GORO_PROCS=1");

@@ -170,3 +170,40 @@ static void blockingcall(libcall *c, uintptr_t (*call)(void *))
         return (ret)c.r;                                                       \
     }
 #include "cgocall.h"
+
+/* ---- goro_cgocall: a program's function on the thread's stack ------------- */
+
+/* The program's side of the public form of the above: a function of its
+ * own (an adapter's call into OpenSSL or hiredis with what must go with
+ * it) run on g0, for libraries whose stack use no headroom bounds (an
+ * RSA signature in OpenSSL takes over 16 KiB) or whose thread-local state
+ * must be read on the thread that made the call. On g0 the G is neither
+ * preempted (the signal spares g0, a stop request waits in the G's
+ * guard) nor moved, and its stack stays where it is, so fn may be handed
+ * pointers into it. fn is code built against goro: its own stack checks
+ * compare against g0's guard, which systemstack installs. */
+typedef struct cgocallarg {
+    goro_fn fn;
+    void   *arg;
+} cgocallarg;
+
+static uintptr_t cgocall_g0(void *p)
+{
+    cgocallarg *a = p;
+    a->fn(a->arg);
+    return 0;
+}
+
+int goro_cgocall(goro_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    g *gp = getg();
+    if (!onG(gp)) {
+        fn(arg);  /* already on a thread's own stack */
+        return 0;
+    }
+    cgocallarg a = {fn, arg};
+    systemstack(cgocall_g0, &a);
+    return 0;
+}
