@@ -220,8 +220,8 @@ static const knob knobs[] = {
              "0 or a duration from 100us to 10s (e.g. 10ms)",
              "A G running longer is preempted; 0: never."),
     BOOL("sched.async_preempt", "GORO_ASYNC_PREEMPT", async_preempt, true,
-         "Off: preempt only at function calls (loops that call nothing run "
-         "on)."),
+         "Stop a G in a loop that calls nothing by a signal; off: only at "
+         "function calls."),
     SIZE("stack.min_size", "GORO_STACK_MIN_SIZE", stack_min, "2KiB", 2048,
          65536, 0, fPow2, "a power of two between 2048 and 65536", NULL,
          "A G's first stack."),
@@ -268,8 +268,8 @@ static const knob knobs[] = {
          "Scans never shrink stacks."),
     ENUM("traceback", "GORO_TRACEBACK", traceback, "single", tracebacknames,
          "none, single, all or crash",
-         "Which stacks a crash, a fatal error and SIGQUIT print (README.md, "
-         "\"Stacks of every G\")."),
+         "Which stacks a crash, a fatal error and SIGQUIT print, as Go's "
+         "GOTRACEBACK."),
 };
 
 #define NKNOBS (sizeof knobs / sizeof knobs[0])
@@ -588,10 +588,15 @@ int goro_config_check(const goro_config *cfg, goro_config_error *err,
         bool env = (cfg->set_by_env & keys) != 0;
         if (!ru->broken(cfg, env, tail, sizeof tail))
             continue;
+        /* "(the default)": the key was not set, so the value is not in
+         * the file or the environment the reader looks at. */
         const knob *k = &knobs[ru->subject];
-        const char *def = cfg->set & (1ull << ru->subject) ? ""
-                                                          : " (the default)";
-        format(k, getfield(cfg, k), a, sizeof a);
+        uint64_t v = getfield(cfg, k), dv = 0;
+        parse(k, k->pub.def, false, &dv);
+        const char *def =
+            !(cfg->set & (1ull << ru->subject)) && v == dv ? " (the default)"
+                                                           : "";
+        format(k, v, a, sizeof a);
         if (n < nerr) {
             if (env)
                 seterr(&err[n], ru->subject, ru->keys[0], ru->keys[1],
