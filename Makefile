@@ -195,6 +195,22 @@ $(BUILD)/plugins/rediscount.so: $(BUILD)/lib/libgoro_hiredis.so $(BUILD)/pkgconf
 .PHONY: daemon
 daemon: all $(DAEMON)
 
+# README.md's table of GORO_* variables and config/gorod.yaml's sched and
+# stack sections are written from the runtime's table of knobs
+# (src/runtime/config.c) by scripts/knobdoc.c, a program built as users
+# build theirs; tests/test_config.c fails when they differ from it.
+KNOBDOC := $(BUILD)/bin/knobdoc
+$(KNOBDOC): scripts/knobdoc.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) -std=gnu11 $(WARN) $(CFLAGS) $$(pkg-config --cflags goro) -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
+
+.PHONY: knobdoc
+knobdoc: $(KNOBDOC)
+	$(Q)./$(KNOBDOC) write README.md config/gorod.yaml
+
 # ---- tests ------------------------------------------------------------------
 # The test binary links the runtime's objects directly (internals are reached
 # through tests/export_test.h); tests/link/ checks the installed-style path:

@@ -44,6 +44,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -72,8 +73,130 @@ typedef void (*goro_fn)(void *arg);
  * stderr names it), -EALREADY if the runtime already ran in this process,
  * -EBUSY when called from inside a G, -ENOEXEC when the program's
  * split-stack code was linked with libgcc's __morestack instead of goro's
- * (link flags other than pkg-config's; a message says which). */
+ * (link flags other than pkg-config's; a message says which). goro_run is
+ * goro_config_default, goro_config_from_env and goro_run_config. */
 GORO_EXTERN int goro_run(goro_fn main_fn, void *arg);
+
+/*
+ * Configuration. The runtime's knobs are one table (src/runtime/config.c):
+ * each has a key ("stack.min_size", as gorod.yaml spells it), an
+ * environment variable (GORO_STACK_MIN_SIZE), a type, a default, the values
+ * allowed and one line of documentation; README.md's table is written from
+ * it. A program that configures the runtime itself:
+ *
+ *     goro_config cfg;
+ *     goro_config_error err;
+ *     goro_config_default(&cfg);
+ *     if (goro_config_set(&cfg, "stack.min_size", "4KiB", &err) != 0 ||
+ *         goro_config_from_env(&cfg, &err) != 0)   (optional: GORO_* win)
+ *         fprintf(stderr, "%s\n", err.msg);
+ *     goro_run_config(&cfg, main_fn, arg);
+ *
+ * Values are text as in gorod.yaml: whole numbers are digits only; sizes
+ * are bytes or a number with K/KiB, M/MiB, G/GiB (powers of 1024) or B;
+ * durations a number with ns, us, ms, s, m or h (0 may stand alone);
+ * booleans true or false (True, TRUE, False, FALSE); enums one of their
+ * names. In the environment the same, except booleans: 0 or 1.
+ *
+ * The fields may also be written directly (goro_run_config checks them
+ * all). Their invariants are those of the table; the runtime reads them
+ * under these names (rtconf, runtime2.h).
+ */
+typedef struct goro_config {
+    int32_t   procs;             /* sched.procs: Ps; 0: the CPUs */
+    uintptr_t stack_min;         /* stack.min_size: power of two */
+    int32_t   stack_orders;      /* stack.orders: small sizes cached, 1..8 */
+    uintptr_t stack_cache_size;  /* stack.cache_size: per P, per order */
+    uintptr_t stack_max;         /* stack.max_size: largest stack of a G */
+    uintptr_t nonsplit_headroom; /* stack.non_split_headroom */
+    int64_t   scan_interval_ns;  /* stack.scan_interval; 0: never */
+    int64_t   time_slice_ns;     /* sched.time_slice; 0: never preempt */
+    bool      async_preempt;     /* sched.async_preempt */
+    bool      no_shrink;         /* stack.no_shrink */
+    /* The seeds' debug knobs (Go's stack.go: stackDebug, stackPoisonCopy,
+     * stackFromSystem, stackFaultOnFree). */
+    int32_t   stack_debug;       /* stack.debug: 0..4 */
+    bool      poison_copy;       /* stack.poison_copy */
+    bool      from_system;       /* stack.from_system */
+    bool      fault_on_free;     /* stack.fault_on_free; implies from_system */
+    int32_t   traceback;         /* traceback: GORO_TRACEBACK_NONE.. */
+    /* Bit i: knob i (goro_config_knob(i)) was set by goro_config_set or
+     * goro_config_from_env; of those, by the environment. Messages about
+     * a value not set say "(the default)"; those about one set by the
+     * environment name its variable. */
+    uint64_t  set, set_by_env;
+    uint64_t  spare[6];          /* zero: room for knobs added later */
+} goro_config;
+
+/* GORO_TRACEBACK's values (Go's GOTRACEBACK), as goro_config.traceback. */
+#define GORO_TRACEBACK_NONE   0
+#define GORO_TRACEBACK_SINGLE 1
+#define GORO_TRACEBACK_ALL    2
+#define GORO_TRACEBACK_CRASH  3
+
+/* A refused value or rule: msg is what gorod prints after "FILE:LINE: ",
+ * and what goro_run prints after "goro: " ("stack.min_size: 3000 is not a
+ * power of two between 2048 and 65536", "GORO_STACK_MIN_SIZE=3000: not a
+ * power of two between 2048 and 65536"); keys the knobs it is about
+ * (NULL-terminated), so that a loader can point at where they were set. */
+typedef struct goro_config_error {
+    char        msg[256];
+    const char *keys[4];
+} goro_config_error;
+
+/* Every knob at its default; nothing marked as set. */
+GORO_EXTERN void goro_config_default(goro_config *cfg);
+
+/* Set the knob key ("sched.time_slice") from its text ("10ms"). 0, or
+ * -ENOENT for an unknown key, -EINVAL for a value not allowed (cfg is left
+ * as it was); *err (may be NULL) then says why. */
+GORO_EXTERN int goro_config_set(goro_config *cfg, const char *key,
+                                const char *value, goro_config_error *err);
+
+/* Apply the GORO_* variables that are set to cfg (over what it holds).
+ * 0, or -EINVAL at the first value not allowed, described in *err (may be
+ * NULL): "GORO_STACK_ORDERS=9: not a whole number from 1 to 8". */
+GORO_EXTERN int goro_config_from_env(goro_config *cfg, goro_config_error *err);
+
+/* Check every value and the rules between keys ("stack.max_size: 64KiB is
+ * not at least twice stack.min_size (64KiB)"). 0 when all hold; else
+ * -EINVAL, with the first nerr problems described in err[0], err[1], ...
+ * (an entry with an empty msg after the last when there is room). */
+GORO_EXTERN int goro_config_check(const goro_config *cfg,
+                                  goro_config_error *err, size_t nerr);
+
+/* Write key's value as text that goro_config_set takes back ("2KiB",
+ * "10ms", "true", "single") into buf: 0, -ENOENT for an unknown key,
+ * -ERANGE when len is too small. */
+GORO_EXTERN int goro_config_get(const goro_config *cfg, const char *key,
+                                char *buf, size_t len);
+
+/* One knob, for documentation and printing. */
+#define GORO_KNOB_NUMBER   1  /* a whole number */
+#define GORO_KNOB_SIZE     2  /* bytes */
+#define GORO_KNOB_DURATION 3  /* nanoseconds */
+#define GORO_KNOB_BOOL     4
+#define GORO_KNOB_ENUM     5  /* one of a few names */
+typedef struct goro_knob {
+    const char *key;         /* "stack.min_size" */
+    const char *env;         /* "GORO_STACK_MIN_SIZE" */
+    int         type;        /* GORO_KNOB_* */
+    const char *def;         /* the default, as goro_config_get writes it */
+    const char *allowed;     /* "a power of two between 2048 and 65536" */
+    const char *env_def;     /* the same two for the environment (only */
+    const char *env_allowed; /* booleans differ: 0 or 1 there) */
+    const char *rule;        /* a rule between this key and others, or NULL:
+                                "at least twice stack.min_size" */
+    const char *doc;         /* one line: "A G's first stack." */
+} goro_knob;
+/* Knob i (0, 1, ... in the table's order), or NULL past the last. */
+GORO_EXTERN const goro_knob *goro_config_knob(size_t i);
+
+/* Start the runtime configured by *cfg (copied; goro_config_check must
+ * pass: else -EINVAL with a message on stderr, and the runtime may still
+ * be started), run main_fn(arg) as the first G; otherwise as goro_run. */
+GORO_EXTERN int goro_run_config(const goro_config *cfg, goro_fn main_fn,
+                                void *arg);
 
 /* Spawn a G running fn(arg). Returns its id (> 0); -EINVAL for a NULL fn,
  * -EPERM when not called from a G. */

@@ -25,6 +25,14 @@ static inline uintptr_t test_stacksize(void)
     return gp->stack.hi - gp->stack.lo;
 }
 
+/* The configuration goro_run takes from the environment (the defaults,
+ * then the GORO_* variables set): 0, or -EINVAL. */
+static inline int test_config_fromenv(goro_config *c)
+{
+    goro_config_default(c);
+    return goro_config_from_env(c, NULL);
+}
+
 /* Run fn(arg) as the main G of a fresh runtime with GORO_PROCS=procs. */
 int test_run(int procs, goro_fn fn, void *arg);
 

@@ -533,16 +533,16 @@ Test(api, size_suffixes_are_accepted_and_junk_is_not)
 
 Test(api, whole_number_knobs_take_digits_only)
 {
-    runtimeconfig c;
+    goro_config c;
     setenv("GORO_STACK_ORDERS", "4B", 1);  /* a size suffix is no count */
-    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    cr_expect_eq(test_config_fromenv(&c), -EINVAL);
     setenv("GORO_STACK_ORDERS", "3", 1);
     setenv("GORO_PROCS", "+2", 1);
-    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    cr_expect_eq(test_config_fromenv(&c), -EINVAL);
     setenv("GORO_PROCS", " 2", 1);
-    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    cr_expect_eq(test_config_fromenv(&c), -EINVAL);
     setenv("GORO_PROCS", "2", 1);
-    cr_assert_eq(runtimeconfig_fromenv(&c), 0);
+    cr_assert_eq(test_config_fromenv(&c), 0);
     cr_expect_eq(c.procs, 2);
     cr_expect_eq(c.stack_orders, 3);
 }

@@ -228,8 +228,8 @@ Test(shrink, dead_gs_give_their_stacks_back_at_a_scan, .timeout = 60)
 Test(shrink, bad_scan_interval_is_refused)
 {
     setenv("GORO_STACK_SCAN_INTERVAL", "5 seconds", 1);
-    runtimeconfig c;
-    cr_assert_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    goro_config c;
+    cr_assert_eq(test_config_fromenv(&c), -EINVAL);
     int64_t ns;
     cr_assert_eq(parse_duration("500ms", &ns), 0);
     cr_assert_eq(ns, 500000000);

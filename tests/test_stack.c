@@ -86,7 +86,7 @@ Test(stack, cache_refills_half_and_releases_down_to_half)
 
 Test(stack, without_a_p_stacks_come_from_the_pool_and_empty_spans_go_back)
 {
-    cr_assert_eq(runtimeconfig_fromenv(&rtconf), 0);
+    cr_assert_eq(test_config_fromenv(&rtconf), 0);
     stackinit();
     /* This thread is no M: getg() is NULL, so there is no P cache. */
     cr_assert_eq(stackpool_bytes(0), 0);
@@ -351,15 +351,15 @@ Test(stackdebug, debug_level_one_logs_every_copy, .init = cr_redirect_stderr,
 
 Test(stackdebug, bad_debug_values_are_refused)
 {
-    runtimeconfig c;
+    goro_config c;
     setenv("GORO_STACK_DEBUG", "5", 1);
-    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    cr_expect_eq(test_config_fromenv(&c), -EINVAL);
     setenv("GORO_STACK_DEBUG", "2", 1);
     setenv("GORO_STACK_POISON_COPY", "yes", 1);
-    cr_expect_eq(runtimeconfig_fromenv(&c), -EINVAL);
+    cr_expect_eq(test_config_fromenv(&c), -EINVAL);
     setenv("GORO_STACK_POISON_COPY", "1", 1);
     setenv("GORO_STACK_FAULT_ON_FREE", "1", 1);
-    cr_expect_eq(runtimeconfig_fromenv(&c), 0);
+    cr_expect_eq(test_config_fromenv(&c), 0);
     cr_expect_eq(c.stack_debug, 2);
     cr_expect(c.poison_copy && c.fault_on_free && c.from_system);
 }

@@ -69,7 +69,7 @@
 HIDDEN schedt sched;
 HIDDEN p **allp;
 HIDDEN int32_t gomaxprocs;
-HIDDEN runtimeconfig rtconf;
+HIDDEN goro_config rtconf;
 HIDDEN pstats gstats;
 HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
@@ -2100,9 +2100,9 @@ static int schedinit(void)
     return 0;
 }
 
-int goro_run(goro_fn main_fn, void *arg)
+int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
 {
-    if (main_fn == NULL)
+    if (main_fn == NULL || cfg == NULL)
         return -EINVAL;
     if (getg() != NULL)
         return -EBUSY;
@@ -2121,9 +2121,14 @@ int goro_run(goro_fn main_fn, void *arg)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&runtime_state, &expected, 1))
         return -EALREADY;
-    int err = runtimeconfig_fromenv(&rtconf);
-    if (err == 0)
-        err = schedinit();
+    /* A configuration refused starts nothing: the program may fix it and
+     * call again. */
+    int err = rtconfinit(cfg);
+    if (err != 0) {
+        atomic_store(&runtime_state, 0);
+        return err;
+    }
+    err = schedinit();
     if (err == 0)
         err = preemptinit();
     if (err == 0)

@@ -482,29 +482,12 @@ typedef struct schedt {
 
 /* ---- configuration -------------------------------------------------- */
 
-/* The runtime's knobs (filled from GORO_* by goro_run, or by the daemon). */
-typedef struct runtimeconfig {
-    int32_t   procs;             /* number of Ps; 0 = CPUs */
-    uintptr_t stack_min;         /* smallest stack, power of two */
-    int32_t   stack_orders;      /* number of small orders, 1..8 */
-    uintptr_t stack_cache_size;  /* per-P per-order cache, bytes */
-    uintptr_t stack_max;         /* maximum stack of a G */
-    uintptr_t nonsplit_headroom; /* room required before calling non-split code */
-    int64_t   scan_interval_ns;  /* periodic stack scan; 0 = never */
-    int64_t   time_slice_ns;     /* preempt a G running longer; 0 = never */
-    bool      async_preempt;     /* signal Gs that do not reach a prologue */
-    bool      no_shrink;         /* scans never shrink stacks */
-    /* The seeds' debug knobs (stack.go's stackDebug, stackPoisonCopy,
-     * stackFromSystem, stackFaultOnFree). */
-    int32_t   stack_debug;       /* 0..4: log stacks, frames, words */
-    bool      poison_copy;       /* fill new stacks 0xfd, freed ones 0xfc */
-    bool      from_system;       /* each stack its own mmap, guard page below */
-    bool      fault_on_free;     /* freed stacks made no-access, never reused */
-    int32_t   traceback;         /* GORO_TRACEBACK: tracebackNone.. below */
-} runtimeconfig;
+/* The runtime's knobs are goro_config (goro.h), one table of them in
+ * config.c; rtconf is the copy the runtime reads, set once by goro_run_config
+ * before any thread starts and never written again. */
 
 /* GORO_TRACEBACK levels (Go's GOTRACEBACK; traceback.c says what each
- * prints). */
+ * prints), equal to goro.h's GORO_TRACEBACK_*. */
 enum { tracebackNone = 0, tracebackSingle, tracebackAll, tracebackCrash };
 
 /* ---- globals ---------------------------------------------------------- */
@@ -512,7 +495,7 @@ enum { tracebackNone = 0, tracebackSingle, tracebackAll, tracebackCrash };
 extern HIDDEN schedt sched;
 extern HIDDEN p **allp;
 extern HIDDEN int32_t gomaxprocs;
-extern HIDDEN runtimeconfig rtconf;
+extern HIDDEN goro_config rtconf;
 extern uintptr_t goro_nonsplit_headroom; /* read by asm */
 extern HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
@@ -930,7 +913,10 @@ HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks
 
 /* ---- config.c ------------------------------------------------------------ */
 
-HIDDEN int runtimeconfig_fromenv(runtimeconfig *c);
+/* rtconfinit checks cfg (a message on stderr when it is refused) and
+ * copies it into rtconf with its defaults resolved (procs 0: the CPUs).
+ * 0 or -EINVAL. */
+HIDDEN int rtconfinit(const goro_config *cfg);
 HIDDEN int parse_size(const char *s, uint64_t *out);
 HIDDEN int parse_duration(const char *s, int64_t *out);
 
