@@ -679,9 +679,29 @@ static int bywhen(const void *a, const void *b)
     return (x->when > y->when) - (x->when < y->when);
 }
 
+/* machinefloor: how late a plain thread's 1 ms sleep wakes on this machine
+ * now, the worst of 20: what other work does to any wake-up, which the
+ * runtime's timers cannot beat. */
+static int64_t machinefloor(void)
+{
+    int64_t worst = 0;
+    for (int i = 0; i < 20; i++) {
+        struct timespec t0, t1, d = {0, 1000000};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t late = (t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                       (t1.tv_nsec - t0.tv_nsec) - 1000000;
+        if (late > worst)
+            worst = late;
+    }
+    return worst;
+}
+
 Test(time, a_hundred_thousand_sleepers_wake_in_order_and_on_time,
      .timeout = 60)
 {
+    int64_t floor0 = machinefloor();
     woke = calloc(SLEEPERS, sizeof *woke);
     wakeorder = calloc(SLEEPERS, sizeof *wakeorder);
     waketimes = calloc(SLEEPERS, sizeof *waketimes);
@@ -726,10 +746,16 @@ Test(time, a_hundred_thousand_sleepers_wake_in_order_and_on_time,
     cr_assert_eq(inversions, 0, "%d inversions", inversions);
     /* Within 5 ms is the goal (met on a quiet machine: max 2-4 ms); a
      * loaded 2-core CI machine delays the loop thread and the Ms, so only
-     * most must make it, and none by far. */
+     * most must make it, and none by far: 200 ms past what a plain
+     * thread's sleep suffers on the machine meanwhile (its worst, before
+     * and after the run, ten times over). */
+    int64_t floor1 = machinefloor();
+    int64_t floor = floor0 > floor1 ? floor0 : floor1;
     cr_assert_leq(late5, SLEEPERS / 2, "%d of %d later than 5 ms (max %.1f ms)",
                   late5, SLEEPERS, maxlate / 1e6);
-    cr_assert_lt(maxlate, 200 * 1000000, "max lateness %.1f ms", maxlate / 1e6);
+    cr_assert_lt(maxlate, 200 * 1000000 + 10 * floor,
+                 "max lateness %.1f ms, a plain sleep's %.1f ms",
+                 maxlate / 1e6, floor / 1e6);
 }
 
 /* ---- files --------------------------------------------------------------------- */
