@@ -285,7 +285,7 @@ static void chancancel(g *gp, int err)
                         sg);
     if (mine) {
         sg->success = false;
-        gp->waitres2 = err;
+        sg->cancelerr = (int16_t)err;
     }
     unlock(&c->lock);
     if (mine)
@@ -349,9 +349,7 @@ static void bufrecv(goro_chan *c, void *ep)
 static int chanblock(goro_chan *c, waitq *q, void *elem, uint8_t reason)
 {
     g *gp = getg();
-    gp->waitcancel = chancancel;
-    gp->waitres2 = 0;
-    int err = waitctxbegin(gp, true);
+    int err = waitctxbegin(gp, true, chancancel);
     if (unlikely(err != 0)) {
         unlock(&c->lock);
         return err;
@@ -367,7 +365,7 @@ static int chanblock(goro_chan *c, waitq *q, void *elem, uint8_t reason)
     gp->waiting = NULL;
     if (likely(my->success))
         return 0;
-    return gp->waitres2 != 0 ? gp->waitres2 : -EPIPE;
+    return my->cancelerr != 0 ? my->cancelerr : -EPIPE;
 }
 
 /* chansend: c->lock is held. Returns 0 on success, -EPIPE if closed,
@@ -693,9 +691,8 @@ static int selectgo(goro_select_case *cases, int n, bool block,
         selunlock(cases, lockorder, n);
         return -ETIMEDOUT;
     }
-    gp->waitcancel = selcancel;
-    gp->waitres2 = 0;
-    int err = waitctxbegin(gp, true);
+    gp->waitcancel = selcancel;  /* the deadline's timer too */
+    int err = waitctxbegin(gp, true, selcancel);
     if (err != 0) {
         selunlock(cases, lockorder, n);
         return err;

@@ -314,7 +314,7 @@ static uintptr_t ctxwalloc_sys(void *arg)
     return (uintptr_t)zalloc(ctxwaitMax * sizeof(ctxwait));
 }
 
-int waitctxbegin_slow(g *gp, bool group)
+int waitctxbegin_slow(g *gp, bool group, void (*cancel)(g *, int))
 {
     goro_ctx *cs[ctxwaitMax] = {gp->callctx, NULL};
     if (group && gp->group != NULL && gp->group->ctx != gp->callctx)
@@ -340,6 +340,7 @@ int waitctxbegin_slow(g *gp, bool group)
         n++;
     }
     gp->nwaitctx = (uint8_t)n;
+    gp->waitcancel = cancel;
     return 0;
 }
 

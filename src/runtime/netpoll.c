@@ -629,8 +629,7 @@ int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
     gp->waitcgen = cgen;
     gp->waitfd = fd;
     gp->waitres = 0;
-    gp->waitcancel = iocancel;
-    int err = waitctxbegin(gp, true);
+    int err = waitctxbegin(gp, true, iocancel);
     if (err != 0)
         return err;
     if (deadline < 0)

@@ -282,6 +282,9 @@ struct sudog {
     int32_t   caseidx;       /* select: index of the case */
     bool      isSelect;
     bool      success;       /* woken by a communication (not a close) */
+    int16_t   cancelerr;     /* -errno: a context ended the wait (ctx.c);
+                                in the padding, so that the sudog stays
+                                64 bytes */
     struct note *tnote;      /* gp NULL: a thread that is not a G waits
                                 on this note (foreign.c), the sudog on its
                                 stack */
@@ -935,34 +938,37 @@ HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
 /* A cancellable wait: the G parks with up to ctxwaitMax contexts (the
  * call's, g->callctx, and its group's), each of which may end it early
  * through g->waitcancel. The protocol, for every kind of wait:
- *   1. on the G, before it queues itself: set g->waitcancel, clear
- *      g->waitres2, and call waitctxbegin (an error: a context is done
- *      already; return it without waiting);
+ *   1. on the G, before it queues itself: waitctxbegin (an error: a
+ *      context is done already; return it without waiting);
  *   2. in gopark's unlockf, with the wait's own lock(s) still held:
  *      waitctxarm, which registers the G with its contexts and returns
  *      the error of one that is done meanwhile (0: none); then, once the
  *      locks are released, waitctxfire(gp, err) if err != 0;
  *   3. on the G, once awake: waitctxend, which waits until no cancel is
- *      running for it and unregisters it; g->waitres2 then says how the
- *      wait ended when waitcancel ended it.
+ *      running for it and unregisters it (also when the park was called
+ *      off); the wait's waitcancel recorded how it ended (g->waitres2,
+ *      or a place of the wait's own). A wait that returns between 1 and
+ *      2 calls waitctxend too.
  * waitcancel(gp, err) takes the wait's lock, and if the G is still
  * queued, takes it off, sets g->waitres2 = err and readies it; otherwise
  * (woken already, by its partner or another canceller) it does nothing. */
 #define ctxwaitMax 2
 typedef struct ctxwait ctxwait;
-HIDDEN int waitctxbegin_slow(g *gp, bool group);
-/* group: the group's context ends this wait too. */
-static inline int waitctxbegin(g *gp, bool group)
+HIDDEN int waitctxbegin_slow(g *gp, bool group, void (*cancel)(g *, int))
+    __attribute__((cold));
+/* group: the group's context ends this wait too; cancel: the wait's
+ * waitcancel, set when a context is involved (a wait with a deadline
+ * timer sets g->waitcancel itself). g->nwaitctx is 0 between waits
+ * (waitctxend): the common case stores nothing. */
+static inline int waitctxbegin(g *gp, bool group, void (*cancel)(g *, int))
 {
-    if (likely(gp->callctx == NULL && (!group || gp->group == NULL))) {
-        gp->nwaitctx = 0;
+    if (likely(gp->callctx == NULL && (!group || gp->group == NULL)))
         return 0;
-    }
-    return waitctxbegin_slow(gp, group);
+    return waitctxbegin_slow(gp, group, cancel);
 }
-HIDDEN int waitctxarm(g *gp);
-HIDDEN void waitctxfire(g *gp, int err);
-HIDDEN void waitctxend_slow(g *gp);
+HIDDEN int waitctxarm(g *gp) __attribute__((cold));
+HIDDEN void waitctxfire(g *gp, int err) __attribute__((cold));
+HIDDEN void waitctxend_slow(g *gp) __attribute__((cold));
 static inline void waitctxend(g *gp)
 {
     if (unlikely(gp->nwaitctx != 0))

@@ -191,11 +191,9 @@ static int wgwait(goro_wg *wg, bool ctxform)
     if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0)
         return 0;
     g *gp = getg();
-    gp->nwaitctx = 0;
     if (ctxform) {
-        gp->waitcancel = wgcancel;
         gp->waitres2 = 0;
-        int err = waitctxbegin(gp, true);
+        int err = waitctxbegin(gp, true, wgcancel);
         if (err != 0)
             return err;
     }
@@ -272,13 +270,12 @@ static bool sleepctxcommit(g *gp, void *arg)
 static int sleepctx(int64_t ns)
 {
     g *gp = getg();
-    gp->waitcancel = selcancel;
     gp->waitres2 = 0;
-    int err = waitctxbegin(gp, true);
+    int err = waitctxbegin(gp, true, selcancel);
     if (err != 0)
         return err;
     if (gp->nwaitctx == 0 || ns <= 0) {
-        gp->nwaitctx = 0;
+        waitctxend(gp);
         goro_sleep_ns(ns);
         return 0;
     }

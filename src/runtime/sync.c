@@ -127,11 +127,9 @@ static int semacquire(sema *s, bool lifo, uint8_t reason, bool cancellable)
     if (cansemacquire(s))
         return 0;
     g *gp = getg();
-    gp->nwaitctx = 0;
     if (cancellable) {
-        gp->waitcancel = semcancel;
         gp->waitres2 = 0;
-        int err = waitctxbegin(gp, false);
+        int err = waitctxbegin(gp, false, semcancel);
         if (err != 0)
             return err;
     }
@@ -143,6 +141,7 @@ static int semacquire(sema *s, bool lifo, uint8_t reason, bool cancellable)
     if (cansemacquire(s)) {
         atomic_fetch_sub(&s->nwait, 1);
         unlock(&s->lock);
+        waitctxend(gp);
         return 0;
     }
     gp->schedlink = NULL;
@@ -730,9 +729,9 @@ int goro_sem_acquire_deadline(goro_sem *s, int64_t n, int64_t deadline_ns)
         unlock(&s->lock);
         return -ETIMEDOUT;
     }
-    gp->waitcancel = semwcancel;
+    gp->waitcancel = semwcancel;  /* the deadline's timer too */
     gp->waitres2 = 0;
-    int err = waitctxbegin(gp, true);
+    int err = waitctxbegin(gp, true, semwcancel);
     if (err != 0) {
         unlock(&s->lock);
         return err;
