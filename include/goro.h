@@ -741,6 +741,104 @@ GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
                                      int64_t deadline_ns);
 
 /*
+ * Contexts: cancellation, as Go's context package. A context is a cancel
+ * scope with an optional deadline (absolute, goro_now's clock); contexts
+ * form a tree: cancelling one cancels its descendants, and a child's
+ * deadline is the earlier of its own and its parent's. NULL is the root
+ * that is never cancelled: goro_ctx_new(NULL) makes a new root, and every
+ * *_ctx call below takes NULL for "no context".
+ *
+ * goro_ctx_new, goro_ctx_new_deadline (0: none; one already past gives a
+ * context cancelled with -ETIMEDOUT): NULL with errno ENOMEM (or EINVAL:
+ * a negative deadline). A child of a cancelled parent is born cancelled.
+ * goro_ctx_cancel(ctx, cause): cancels ctx and its descendants (a second
+ * cancel changes nothing); cause is a negative errno the program picks to
+ * say why (>= 0: -ECANCELED). goro_ctx_err: 0 while not cancelled, then
+ * -ECANCELED, or -ETIMEDOUT when a deadline ended it (its own or an
+ * ancestor's). goro_ctx_cause: 0, then the cause of the cancel that ended
+ * it (inherited from the ancestor cancelled; -ETIMEDOUT for a deadline).
+ * goro_ctx_done: a channel (no values) that is closed when ctx is
+ * cancelled: a receive case for goro_select. It belongs to the context:
+ * never close or free it. goro_ctx_deadline: the effective deadline, or
+ * 0.
+ *
+ * Freeing: whoever made a context frees it with goro_ctx_free, which
+ * cancels it first (Go's CancelFunc), so cancel-and-free is one call.
+ * Contexts may be freed in any order (a child keeps what it needs of its
+ * parent; a freed parent's children are cancelled and stay valid until
+ * their own free). A G may still be returning from a wait the free ended:
+ * the memory stays until it has. But no G may use ctx after the free: a
+ * G selecting on goro_ctx_done(ctx) must have left that select first (as
+ * with any channel); cancel, wait for the Gs, then free.
+ *
+ * The *_ctx forms wait as their plain calls, and stop waiting when ctx is
+ * cancelled (-ECANCELED) or its deadline passes (-ETIMEDOUT); nothing is
+ * consumed then (no value sent or received, no unit or lock taken, no
+ * data read). As with deadlines, a context ends waiting only: a call that
+ * can complete at once does, even with a cancelled context (as Go's
+ * semaphore.Acquire); check goro_ctx_err in loops that seldom wait. The
+ * calls of a G in a group are also ended by the group's cancel (below).
+ * Not cancellable: file I/O (goro_file_read/write), goro_blocking, name
+ * resolution in goro_dial (bounded by the context's deadline),
+ * goro_cond_wait and the rwmutex. goro_sleep_ctx returns 0 after ns.
+ * From a thread that is not a G: -EPERM.
+ *
+ * Groups: each group has a context (goro_group_ctx, made and freed with
+ * the group), to derive contexts from. goro_group_cancel(grp, cause)
+ * cancels it: every wait of the group's Gs in a *_ctx call, and in the
+ * plain calls that can report it (channel sends and receives,
+ * goro_select, goro_sem_acquire*, the fd and socket calls, goro_wait_fd,
+ * goro_group_wait) ends with -ECANCELED, and goro_sleep_ns returns early;
+ * goro_mutex_lock, goro_cond_wait, goro_wg_wait and the rwmutex wait on.
+ * It stays cancelled: a G of the group that waits later gets -ECANCELED
+ * at once. This is how a daemon stops a plugin's Gs.
+ */
+typedef struct goro_ctx goro_ctx;
+GORO_EXTERN goro_ctx *goro_ctx_new(goro_ctx *parent);
+GORO_EXTERN goro_ctx *goro_ctx_new_deadline(goro_ctx *parent,
+                                            int64_t deadline_ns);
+GORO_EXTERN void      goro_ctx_cancel(goro_ctx *ctx, int cause);
+GORO_EXTERN void      goro_ctx_free(goro_ctx *ctx);
+GORO_EXTERN goro_chan *goro_ctx_done(goro_ctx *ctx);
+GORO_EXTERN int       goro_ctx_err(const goro_ctx *ctx);
+GORO_EXTERN int       goro_ctx_cause(const goro_ctx *ctx);
+GORO_EXTERN int64_t   goro_ctx_deadline(const goro_ctx *ctx);
+
+GORO_EXTERN int  goro_chan_send_ctx(goro_ctx *ctx, goro_chan *c,
+                                    const void *elem);
+GORO_EXTERN int  goro_chan_recv_ctx(goro_ctx *ctx, goro_chan *c, void *elem);
+GORO_EXTERN int  goro_select_ctx(goro_ctx *ctx, goro_select_case *cases,
+                                 int n);
+GORO_EXTERN int  goro_sleep_ctx(goro_ctx *ctx, int64_t ns);
+GORO_EXTERN int  goro_mutex_lock_ctx(goro_ctx *ctx, goro_mutex *m);
+GORO_EXTERN int  goro_sem_acquire_ctx(goro_ctx *ctx, goro_sem *s, int64_t w);
+GORO_EXTERN int  goro_wg_wait_ctx(goro_ctx *ctx, goro_wg *wg);
+GORO_EXTERN int  goro_group_wait_ctx(goro_ctx *ctx, goro_group *grp);
+GORO_EXTERN int  goro_wait_fd_ctx(goro_ctx *ctx, int fd, int events);
+GORO_EXTERN ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf,
+                                  size_t len);
+GORO_EXTERN ssize_t goro_write_ctx(goro_ctx *ctx, int fd, const void *buf,
+                                   size_t len);
+GORO_EXTERN int  goro_accept_ctx(goro_ctx *ctx, int listen_fd);
+GORO_EXTERN int  goro_dial_ctx(goro_ctx *ctx, const char *network,
+                               const char *address);
+GORO_EXTERN ssize_t goro_sendto_ctx(goro_ctx *ctx, int fd, const void *buf,
+                                    size_t len, const struct sockaddr *to,
+                                    unsigned tolen);
+GORO_EXTERN ssize_t goro_recvfrom_ctx(goro_ctx *ctx, int fd, void *buf,
+                                      size_t len, struct sockaddr *from,
+                                      unsigned *fromlen);
+GORO_EXTERN ssize_t goro_send_fds_ctx(goro_ctx *ctx, int sock,
+                                      const void *buf, size_t len,
+                                      const int *fds, int nfds);
+GORO_EXTERN ssize_t goro_recv_fds_ctx(goro_ctx *ctx, int sock, void *buf,
+                                      size_t len, int *fds, int *nfds);
+
+GORO_EXTERN goro_ctx *goro_group_ctx(goro_group *grp);
+GORO_EXTERN int       goro_group_cancel(goro_group *grp, int cause);
+    /* 0, or -EINVAL for a NULL grp */
+
+/*
  * errno is kept per G: the runtime saves it when a G stops and restores it
  * when the G runs again, on whatever thread. glibc declares
  * __errno_location() const, so a compiler may keep the address of one

@@ -18,18 +18,18 @@
  * has finished (a wait group). It returns 0 then, or nonzero at once when
  * the arguments are bad or the port cannot be bound.
  *
- * Stopping: stop runs in another G. It must wake the listener parked in
- * goro_accept and every connection parked in goro_read or goro_write, but it
- * must not close their fds: a G between loading an fd and its system call
- * would then use a number the kernel may already have handed to someone
- * else. So stop only shuts the sockets down (shutdown(2) frees nothing): the
- * parked Gs wake (accept fails, read sees end of file, write fails) and each
- * G closes its own fd with goro_close. The set of open connections is a list
- * under a goro_mutex; a connection leaves it before its fd is closed, so stop
- * never shuts down a number that was reused. The mutex and the wait group
- * are made when the object is loaded (tcpserver_init, from a constructor)
- * and freed when it is unloaded, so stop may come at any time, even before
- * start or after it failed.
+ * Stopping: stop runs in another G (gorod's NAME/stop group). It cancels the
+ * group start runs in (goro_group_cancel, cause -ESHUTDOWN): the listener
+ * parked in goro_accept and every connection parked in goro_read or
+ * goro_write wake with -ECANCELED, wherever they are, and so does any wait
+ * they make later; each G closes its own fd. Nothing else is needed: no
+ * list of connections to shut down, no fd touched by another G (which
+ * could race a close and hit a number the kernel had reused). The accept
+ * loop also looks at the group's context between accepts, for a listener
+ * that never waits because connections keep coming. The mutex and the
+ * wait group are made when the object is loaded (tcpserver_init, from a
+ * constructor) and freed when it is unloaded, so stop may come at any
+ * time, even before start or after it failed.
  *
  * State is global: one instance per loaded object (gorod loads each plugin
  * entry once). A connection's state is on the heap and handed to its G, as
@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "args.h"
 
@@ -53,7 +52,6 @@
 typedef struct tcpconn {
     int fd;
     struct tcpserver *srv;
-    struct tcpconn *prev, *next;   /* in conns, under mu */
 } tcpconn;
 
 typedef struct tcpserver {
@@ -68,10 +66,9 @@ typedef struct tcpserver {
     int (*arg)(const char *key, const char *val);
     const char *known;
 
-    goro_mutex *mu;             /* guards listen_fd, stopping and conns */
-    int         listen_fd;
+    goro_mutex *mu;             /* guards group and stopping */
+    goro_group *group;          /* start's, while it runs */
     bool        stopping;
-    tcpconn    *conns;
     goro_wg    *wg;             /* the connection Gs */
 } tcpserver;
 
@@ -79,7 +76,6 @@ static inline void tcpserver_init(tcpserver *s)
 {
     s->mu = goro_mutex_new();
     s->wg = goro_wg_new();
-    s->listen_fd = -1;
 }
 
 static inline void tcpserver_fini(tcpserver *s)
@@ -129,14 +125,6 @@ static void tcpserver_conn(void *arg)
     tcpconn *c = arg;
     tcpserver *s = c->srv;
     s->serve(c);
-    goro_mutex_lock(s->mu);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    goro_mutex_unlock(s->mu);
     goro_close(c->fd);
     free(c);
     goro_wg_done(s->wg);
@@ -161,71 +149,56 @@ static inline int tcpserver_start(tcpserver *s, const char *args)
                 a.host, a.port, strerror(-fd));
         return 1;
     }
+    goro_group *grp = goro_group_self();
+    goro_ctx *ctx = goro_group_ctx(grp);
     goro_mutex_lock(s->mu);
     bool stopped = s->stopping;
     if (!stopped)
-        s->listen_fd = fd;
+        s->group = grp;
     goro_mutex_unlock(s->mu);
 
-    while (!stopped) {
+    while (!stopped && goro_ctx_err(ctx) == 0) {
         int cfd = goro_accept(fd);
         if (cfd < 0) {
             if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS ||
                 cfd == -ENOMEM) {
                 goro_sleep_ns(10 * 1000 * 1000);   /* out of fds: back off */
-                goro_mutex_lock(s->mu);
-                stopped = s->stopping;
-                goro_mutex_unlock(s->mu);
                 continue;
             }
-            break;      /* shut down by stop (EINVAL), or broken */
+            break;      /* cancelled by stop (-ECANCELED), or broken */
         }
         tcpconn *c = malloc(s->conn_size);
-        goro_mutex_lock(s->mu);
-        stopped = s->stopping;
-        if (c != NULL && !stopped) {
-            c->fd = cfd;
-            c->srv = s;
-            c->prev = NULL;
-            c->next = s->conns;
-            if (s->conns)
-                s->conns->prev = c;
-            s->conns = c;
-        }
-        goro_mutex_unlock(s->mu);
-        if (c == NULL || stopped) {
-            free(c);
+        if (c == NULL) {
             goro_close(cfd);
             continue;
         }
+        c->fd = cfd;
+        c->srv = s;
         goro_wg_add(s->wg, 1);
         if (goro_go(tcpserver_conn, c) < 0)
             tcpserver_conn(c);  /* cannot fail on a G; if it did, clean up */
     }
 
-    goro_mutex_lock(s->mu);
-    s->listen_fd = -1;
-    goro_mutex_unlock(s->mu);
     goro_close(fd);
     goro_wg_wait(s->wg);
     goro_mutex_lock(s->mu);
+    s->group = NULL;
     s->stopping = false;   /* the object may be started again */
     goro_mutex_unlock(s->mu);
     return 0;
 }
 
-/* tcpserver_stop: wake the listener and every connection; each closes its
- * own fd. */
+/* tcpserver_stop: cancel start's group: the listener and every connection
+ * stop waiting; each closes its own fd. */
 static inline void tcpserver_stop(tcpserver *s)
 {
     if (s->mu == NULL)
         return;
     goro_mutex_lock(s->mu);
     s->stopping = true;
-    if (s->listen_fd >= 0)
-        shutdown(s->listen_fd, SHUT_RDWR);
-    for (tcpconn *c = s->conns; c != NULL; c = c->next)
-        shutdown(c->fd, SHUT_RDWR);
+    goro_group *grp = s->group;
+    if (grp != NULL)
+        goro_group_cancel(grp, -ESHUTDOWN);
     goro_mutex_unlock(s->mu);
 }
 

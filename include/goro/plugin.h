@@ -5,7 +5,9 @@
  * `pkg-config --cflags --libs goro` (`cc -shared -fPIC $(pkg-config
  * --cflags --libs goro) plugin.c -o plugin.so`) that defines its entry with
  * GORO_PLUGIN_DEFINE. gorod runs start(args) as a G (it may spawn more) and
- * calls stop() when asked to stop or reload.
+ * calls stop() when asked to stop or reload; once stop() returns it
+ * cancels the plugin's group (goro_group_cancel, cause -ESHUTDOWN), so the
+ * waits of every G start spawned end with -ECANCELED (goro.h, "Contexts").
  */
 #ifndef GORO_PLUGIN_H
 #define GORO_PLUGIN_H

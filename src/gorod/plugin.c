@@ -20,8 +20,11 @@
  * Each plugin gets a group of Gs named after it (fixed stacks for `stack:
  * fixed`); start(args) runs as the group's first G, so every G it spawns is
  * counted in it. stop() runs in a second group, "NAME/stop", of the same
- * kind of stack. A plugin's code may be unmapped only when both groups are
- * empty: no G of it is left to return into it.
+ * kind of stack; when it returns, the plugin's group is cancelled
+ * (goro_group_cancel, cause -ESHUTDOWN): its Gs' waits end wherever they
+ * are, so a plugin without a stop() of its own stops too if its Gs end
+ * when a wait fails. A plugin's code may be unmapped only when both
+ * groups are empty: no G of it is left to return into it.
  */
 
 #include <dlfcn.h>
@@ -105,6 +108,9 @@ static void stop_g(void *arg)
     gorod_plugin *p = arg;
     if (p->entry->stop != NULL)
         p->entry->stop();
+    /* Whatever stop() did, the plugin's Gs stop waiting: every wait of
+     * theirs that can report it ends with -ECANCELED (goro.h). */
+    goro_group_cancel(p->group, -ESHUTDOWN);
 }
 
 /* ---- load, stop, unload ------------------------------------------------------ */

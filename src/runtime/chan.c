@@ -81,6 +81,16 @@ static void dequeueSudoG(waitq *q, sudog *sg)
     sg->next = sg->prev = NULL;
 }
 
+/* unqueue takes sg off q if it is on it: false when it is not (a partner
+ * or a close took it first). */
+static bool unqueue(waitq *q, sudog *sg)
+{
+    if (sg->prev == NULL && q->first != sg)
+        return false;
+    dequeueSudoG(q, sg);
+    return true;
+}
+
 /* dequeue takes the first waiter that can still be woken: a select's
  * sudogs are skipped once another case of that select has won. */
 static sudog *dequeue(waitq *q)
@@ -176,7 +186,8 @@ void goro_chan_free(goro_chan *c)
     if (c == NULL)
         return;
     if (c->buf == (char *)(c + 1))
-        throw("goro_chan_free: a timer's channel (free the timer instead)");
+        throw("goro_chan_free: a timer's or a context's channel (free "
+              "that instead)");
     lock(&c->lock);
     bool waiters = c->recvq.first || c->sendq.first;
     unlock(&c->lock);
@@ -252,12 +263,33 @@ static sudog *mysudog(g *gp)
     return sg;
 }
 
-/* gopark unlock function: release the channel. */
+/* gopark unlock function: register with the wait's contexts, release the
+ * channel. */
 static bool chanparkcommit(g *gp, void *c)
 {
-    (void)gp;
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
     unlock(&((goro_chan *)c)->lock);
+    if (unlikely(err != 0))
+        waitctxfire(gp, err);
     return true;
+}
+
+/* chancancel is a plain send's or receive's waitcancel (ctx.c). */
+static void chancancel(g *gp, int err)
+{
+    sudog *sg = gp->mysudog;
+    goro_chan *c = sg->c;
+    lock(&c->lock);
+    bool mine = unqueue(gp->waitreason == waitReasonChanSend ? &c->sendq
+                                                             : &c->recvq,
+                        sg);
+    if (mine) {
+        sg->success = false;
+        sg->cancelerr = (int16_t)err;
+    }
+    unlock(&c->lock);
+    if (mine)
+        goready(gp);
 }
 
 /* ---- send and receive ------------------------------------------------------- */
@@ -312,10 +344,16 @@ static void bufrecv(goro_chan *c, void *ep)
 
 /* chanblock queues the current G on q with elem and parks it, releasing
  * c->lock (held by the caller). Returns 0 when a partner completed the
- * operation, -EPIPE when close woke it. */
+ * operation, -EPIPE when close woke it, a context's error when one ended
+ * the wait (ctx.c). */
 static int chanblock(goro_chan *c, waitq *q, void *elem, uint8_t reason)
 {
     g *gp = getg();
+    int err = waitctxbegin(gp, true, chancancel);
+    if (unlikely(err != 0)) {
+        unlock(&c->lock);
+        return err;
+    }
     sudog *my = mysudog(gp);
     my->elem = elem;
     my->c = c;
@@ -323,8 +361,11 @@ static int chanblock(goro_chan *c, waitq *q, void *elem, uint8_t reason)
     gp->param = NULL;
     enqueue(q, my);
     gopark(chanparkcommit, c, reason);
+    waitctxend(gp);
     gp->waiting = NULL;
-    return my->success ? 0 : -EPIPE;
+    if (likely(my->success))
+        return 0;
+    return my->cancelerr != 0 ? my->cancelerr : -EPIPE;
 }
 
 /* chansend: c->lock is held. Returns 0 on success, -EPIPE if closed,
@@ -530,12 +571,25 @@ struct selpark {
 static bool selparkcommit(g *gp, void *arg)
 {
     struct selpark *sp = arg;
-    /* The deadline's timer may fire from now on: gp is Gwaiting, and no
-     * channel can take it before the locks go. */
+    /* The deadline's timer and the contexts may end the select from now
+     * on: gp is Gwaiting, and no channel can take it before the locks
+     * go. */
     if (sp->deadline != 0)
         timeradd(gp->waittimer, sp->deadline);
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
     selunlock(sp->cases, sp->lockorder, sp->n);
+    if (err != 0)
+        waitctxfire(gp, err);
     return true;
+}
+
+void selcancel(g *gp, int err)
+{
+    uint32_t zero = 0;
+    if (atomic_compare_exchange_strong(&gp->selectDone, &zero, 1)) {
+        gp->waitres2 = err;
+        goready(gp);
+    }
 }
 
 static inline void setok(goro_select_case *cs, int v)
@@ -633,13 +687,18 @@ static int selectgo(goro_select_case *cases, int n, bool block,
         selunlock(cases, lockorder, n);
         return -EAGAIN;
     }
-    if (deadline != 0) {
-        if (deadline <= goro_now()) {
-            selunlock(cases, lockorder, n);
-            return -ETIMEDOUT;
-        }
-        gseltimer(gp);  /* allocated now, not in the commit */
+    if (deadline != 0 && deadline <= goro_now()) {
+        selunlock(cases, lockorder, n);
+        return -ETIMEDOUT;
     }
+    gp->waitcancel = selcancel;  /* the deadline's timer too */
+    int err = waitctxbegin(gp, true, selcancel);
+    if (err != 0) {
+        selunlock(cases, lockorder, n);
+        return err;
+    }
+    if (deadline != 0)
+        waittimer(gp);  /* allocated now, not in the commit */
 
     /* Pass 2: queue a sudog on every channel, in lock order, and park. */
     sudog *sgs = (sudog *)systemstack(sudogs_sys, (void *)(uintptr_t)n);
@@ -667,11 +726,13 @@ static int selectgo(goro_select_case *cases, int n, bool block,
     struct selpark sp = {cases, lockorder, n, deadline};
     gopark(selparkcommit, &sp, waitReasonSelect);
 
-    /* Pass 3: woken by one case, or the deadline; take the sudogs off the
-     * other queues. The timer goes first (its f takes no channel lock, and
-     * once timerdel returns it cannot fire for a later select). */
+    /* Pass 3: woken by one case, the deadline or a context; take the
+     * sudogs off the other queues. The timer and the contexts go first
+     * (they take no channel lock, and once they are done they cannot end
+     * a later select). */
     if (deadline != 0)
         timerdel(gp->waittimer);
+    waitctxend(gp);
     sellock(cases, lockorder, n);
     sudog *won = gp->param;
     for (sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
@@ -684,10 +745,10 @@ static int selectgo(goro_select_case *cases, int n, bool block,
     gp->waiting = NULL;
     selunlock(cases, lockorder, n);
     if (won == NULL) {
-        if (deadline == 0)
+        if (gp->waitres2 == 0)
             throw("select: woken without a case");
         zfree(sgs);
-        return -ETIMEDOUT;
+        return gp->waitres2;
     }
     int idx = won->caseidx;
     setok(&cases[idx], won->success ? 1 : 0);
@@ -703,6 +764,41 @@ int goro_select(goro_select_case *cases, int n, int block)
 int goro_select_deadline(goro_select_case *cases, int n, int64_t deadline_ns)
 {
     return selectgo(cases, n, true, deadline_ns);
+}
+
+/* ---- with a context (ctx.c) ---------------------------------------------------- */
+
+int goro_select_ctx(goro_ctx *ctx, goro_select_case *cases, int n)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int r = selectgo(cases, n, true, 0);
+    getg()->callctx = NULL;
+    return r;
+}
+
+int goro_chan_send_ctx(goro_ctx *ctx, goro_chan *c, const void *elem)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int r = goro_chan_send(c, elem);
+    getg()->callctx = NULL;
+    return r;
+}
+
+int goro_chan_recv_ctx(goro_ctx *ctx, goro_chan *c, void *elem)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int r = goro_chan_recv(c, elem);
+    getg()->callctx = NULL;
+    return r;
 }
 
 /* ---- stack moves ---------------------------------------------------------- */

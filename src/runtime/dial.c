@@ -524,13 +524,8 @@ static uintptr_t sockop_sys(void *arg)
 static int connectwait(int fd, int64_t deadline)
 {
     for (;;) {
-        g *gp = getg();
-        gp->waitcgen = netpoll_closegen_of(fd);
-        gp->waitfd = fd;
-        gp->waketime = deadline;
-        gp->waitres = 0;
-        gopark(netpollcommit, NULL, waitReasonIOWrite);
-        int err = getg()->waitres;
+        int err = netpollpark(getg(), fd, netpoll_closegen_of(fd), deadline,
+                              waitReasonIOWrite, NULL);
         if (err < 0)
             return err;
         int soerr = 0;
@@ -633,13 +628,8 @@ int goro_listen(const char *network, const char *address, int backlog)
  * netpollblock. */
 static int ioblock(int fd, bool write, int64_t deadline, uint32_t cgen)
 {
-    g *gp = getg();
-    gp->waitcgen = cgen;
-    gp->waitfd = fd;
-    gp->waketime = deadline > 0 ? deadline : 0;
-    gp->waitres = 0;
-    gopark(netpollcommit, NULL, write ? waitReasonIOWrite : waitReasonIORead);
-    int res = getg()->waitres;
+    int res = netpollpark(getg(), fd, cgen, deadline,
+                          write ? waitReasonIOWrite : waitReasonIORead, NULL);
     return res < 0 ? res : 0;
 }
 

@@ -98,13 +98,7 @@ int goro_wait_fd(int fd, int events, int64_t deadline_ns)
             return (int)n;
         if (n > 0)
             return pfd.revents & POLLNVAL ? -EBADF : pfd.revents;
-        g *gp = getg();
-        gp->waitcgen = cgen;
-        gp->waitfd = fd;
-        gp->waketime = deadline_ns;
-        gp->waitres = 0;
-        gopark(netpollcommit, &snap, reason);
-        int res = getg()->waitres;  /* getg again: we may be on another M */
+        int res = netpollpark(getg(), fd, cgen, deadline_ns, reason, &snap);
         if (res < 0)
             return res;
         res &= events | POLLHUP | POLLERR;

@@ -16,6 +16,10 @@
  * as does goro_group_free, so that the last exit never touches a group
  * that a waiter, woken by a count it saw as zero, has already freed.
  *
+ * A group has a context (ctx.c): goro_group_cancel cancels it, which ends
+ * the waits of its Gs wherever they are parked (ctx.c says which calls),
+ * and every *_ctx call with a context derived from it (goro_group_ctx).
+ *
  * A group may also give its Gs fixed stacks (for code built without
  * -fsplit-stack, whose frames the runtime could not move): one mapping per
  * G with a guard page below it, never copied, shrunk or cached. A frame of
@@ -46,14 +50,17 @@ goro_group *goro_group_new(const char *name, size_t fixed_stack, void *udata)
     goro_group *grp = zalloc(sizeof *grp);
     size_t n = strlen(name);
     char *copy = zalloc(n + 1);
-    if (grp == NULL || copy == NULL) {
+    goro_ctx *ctx = ctxnewroot();
+    if (grp == NULL || copy == NULL || ctx == NULL) {
         zfree(grp);
         zfree(copy);
+        goro_ctx_free(ctx);
         errno = ENOMEM;
         return NULL;
     }
     memcpy(copy, name, n);
     grp->name = copy;
+    grp->ctx = ctx;
     grp->fixed = fixed_stack;
     grp->udata = udata;
     grp->waitfd = -1;
@@ -166,6 +173,7 @@ int goro_group_free(goro_group *grp)
     /* goro_gs_snapshot reads group names under allglock. */
     lock(&allglock);
     unlock(&allglock);
+    goro_ctx_free(grp->ctx);
     zfree(grp->name);
     zfree(grp);
     return 0;

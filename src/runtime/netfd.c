@@ -44,13 +44,8 @@
  * before the call that gave EAGAIN. On a G. */
 static int netpollblock(int fd, bool write, int64_t deadline, uint32_t cgen)
 {
-    g *gp = getg();
-    gp->waitcgen = cgen;
-    gp->waitfd = fd;
-    gp->waketime = deadline > 0 ? deadline : 0;
-    gp->waitres = 0;
-    gopark(netpollcommit, NULL, write ? waitReasonIOWrite : waitReasonIORead);
-    return getg()->waitres;  /* getg again: we may be on another M */
+    return netpollpark(getg(), fd, cgen, deadline,
+                       write ? waitReasonIOWrite : waitReasonIORead, NULL);
 }
 
 static inline long sys3(long nr, long a, long b, long c)

@@ -593,8 +593,62 @@ static bool pdenqueue(g *gp)
         return false;
     }
     pdappend(pdlistof(pd, gp), gp);
+    /* A wait with contexts (ctx.c) keeps its deadline on its own wait
+     * timer (g->waitarg), not in the loop's heap: the timer and the
+     * contexts end it alike (iocancel). Registered under the pollDesc's
+     * lock, before readiness can take the G. */
+    int err = 0;
+    if (gp->nwaitctx != 0) {
+        if (gp->waitarg != 0)
+            timeradd(gp->waittimer, gp->waitarg);
+        err = waitctxarm(gp);
+    }
     unlock(&pd->lock);
+    if (err != 0)
+        waitctxfire(gp, err);
     return true;
+}
+
+/* iocancel is an fd wait's waitcancel (ctx.c): the G leaves its
+ * pollDesc's list with err, unless readiness or a close took it first. */
+static void iocancel(g *gp, int err)
+{
+    pollDesc *pd = gp->waitpd;
+    lock(&pd->lock);
+    bool mine = pdunlink(pdlistof(pd, gp), gp);
+    unlock(&pd->lock);
+    if (mine) {
+        gp->waitres = err;
+        goready(gp);
+    }
+}
+
+int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
+                uint8_t reason, pollsnap *snap)
+{
+    gp->waitcgen = cgen;
+    gp->waitfd = fd;
+    gp->waitres = 0;
+    int err = waitctxbegin(gp, true, iocancel);
+    if (err != 0)
+        return err;
+    if (deadline < 0)
+        deadline = 0;
+    if (gp->nwaitctx != 0) {
+        gp->waketime = 0;
+        gp->waitarg = deadline;
+        if (deadline != 0)
+            waittimer(gp);
+    } else {
+        gp->waketime = deadline;
+    }
+    gopark(netpollcommit, snap, reason);
+    if (gp->nwaitctx != 0) {
+        if (deadline != 0)
+            timerdel(gp->waittimer);
+        waitctxend(gp);
+    }
+    return gp->waitres;
 }
 
 void netpoll_snap(int fd, pollsnap *s)

@@ -1078,6 +1078,7 @@ static void gfrelease(g *list)
             dallocx(gp->mysudog, MALLOCX_TCACHE_NONE);
         timegfree(gp);
         localsfree(gp);
+        ctxgfree(gp);
         gfreemem(gp);
     }
 }

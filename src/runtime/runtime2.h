@@ -247,7 +247,8 @@ struct g {
                                 its first such wait, pending only while it
                                 waits; kept with the G, as mysudog */
     int64_t   waitarg;       /* sync.c's waits: a cond wait's ticket, a
-                                semaphore acquire's weight */
+                                semaphore acquire's weight; an fd wait
+                                with contexts: its deadline */
     int32_t   waitres2;      /* sync.c's waits: how it ended (0, or
                                 -ETIMEDOUT, -ECANCELED) */
     void    **locals;        /* G-local values (sync.c): nlocals slots,
@@ -256,6 +257,18 @@ struct g {
     uint32_t  nlocals;
     struct goro_timer *after; /* its goro_after timer (time.c): stopped
                                 when the G ends, kept with the G */
+    /* Cancellation (ctx.c). */
+    struct goro_ctx *callctx; /* the context of the *_ctx call it is in,
+                                or NULL; own G only */
+    void    (*waitcancel)(g *gp, int err); /* ends its current
+                                cancellable wait early with err (if the
+                                wait has not ended otherwise): set by the
+                                G before it parks, called by its wait
+                                timer and its contexts' cancels */
+    struct ctxwait *ctxw;    /* its registrations with the contexts of a
+                                wait (ctxwaitMax), allocated at its first
+                                wait with one; kept with the G */
+    uint8_t   nwaitctx;      /* registrations the current wait uses */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -269,6 +282,9 @@ struct sudog {
     int32_t   caseidx;       /* select: index of the case */
     bool      isSelect;
     bool      success;       /* woken by a communication (not a close) */
+    int16_t   cancelerr;     /* -errno: a context ended the wait (ctx.c);
+                                in the padding, so that the sudog stays
+                                64 bytes */
     struct note *tnote;      /* gp NULL: a thread that is not a G waits
                                 on this note (foreign.c), the sudog on its
                                 stack */
@@ -301,6 +317,8 @@ enum { fenceOff = 0, fenceStarting = 1, fenceOn = 2 };
  * never change. */
 struct goro_group {
     char      *name;
+    struct goro_ctx *ctx;     /* the group's context (goro_group_cancel):
+                                 created and freed with the group */
     uintptr_t  fixed;         /* fixed stack size, or 0: copying stacks */
     void      *udata;
     _Atomic int64_t live;     /* Gs from newproc1 to goexit0 */
@@ -855,6 +873,14 @@ typedef struct pollsnap {
     uint32_t edges;
 } pollsnap;
 HIDDEN void netpoll_snap(int fd, pollsnap *s);
+/* netpollpark parks gp (the caller) until fd is ready for reason
+ * (waitReasonIORead, IOWrite or IOWait), deadline (absolute, 0: none)
+ * passes, the fd is closed, or a context of the call or of its group ends
+ * the wait (ctx.c); cgen: netpoll_closegen_of(fd) before the call that gave
+ * EAGAIN; snap: goro_wait_fd's, or NULL. Returns g->waitres: the events
+ * that came (> 0), or -errno. On a G. */
+HIDDEN int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
+                       uint8_t reason, pollsnap *snap);
 HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
 /* netpoll takes what became ready from the runtime's epoll fd without
  * blocking and returns the Gs to make runnable (a schedlink list, still
@@ -891,12 +917,62 @@ HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
 HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
 HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
 HIDDEN void timeclose(void);            /* loop thread, at exit */
-HIDDEN struct timer *gseltimer(g *gp);  /* gp's wait timer, for a select */
 /* gtimer: gp's wait timer, to run f(t, now) with t->arg = arg. */
 HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
                             void *arg);
 HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
+HIDDEN bool timerinf(void);  /* the caller is a timer's f (loop thread) */
 HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- ctx.c ------------------------------------------------------------- */
+
+/* A cancellable wait: the G parks with up to ctxwaitMax contexts (the
+ * call's, g->callctx, and its group's), each of which may end it early
+ * through g->waitcancel. The protocol, for every kind of wait:
+ *   1. on the G, before it queues itself: waitctxbegin (an error: a
+ *      context is done already; return it without waiting);
+ *   2. in gopark's unlockf, with the wait's own lock(s) still held:
+ *      waitctxarm, which registers the G with its contexts and returns
+ *      the error of one that is done meanwhile (0: none); then, once the
+ *      locks are released, waitctxfire(gp, err) if err != 0;
+ *   3. on the G, once awake: waitctxend, which waits until no cancel is
+ *      running for it and unregisters it (also when the park was called
+ *      off); the wait's waitcancel recorded how it ended (g->waitres2,
+ *      or a place of the wait's own). A wait that returns between 1 and
+ *      2 calls waitctxend too.
+ * waitcancel(gp, err) takes the wait's lock, and if the G is still
+ * queued, takes it off, sets g->waitres2 = err and readies it; otherwise
+ * (woken already, by its partner or another canceller) it does nothing. */
+#define ctxwaitMax 2
+typedef struct ctxwait ctxwait;
+HIDDEN int waitctxbegin_slow(g *gp, bool group, void (*cancel)(g *, int))
+    __attribute__((cold));
+/* group: the group's context ends this wait too; cancel: the wait's
+ * waitcancel, set when a context is involved (a wait with a deadline
+ * timer sets g->waitcancel itself). g->nwaitctx is 0 between waits
+ * (waitctxend): the common case stores nothing. */
+static inline int waitctxbegin(g *gp, bool group, void (*cancel)(g *, int))
+{
+    if (likely(gp->callctx == NULL && (!group || gp->group == NULL)))
+        return 0;
+    return waitctxbegin_slow(gp, group, cancel);
+}
+HIDDEN int waitctxarm(g *gp) __attribute__((cold));
+HIDDEN void waitctxfire(g *gp, int err) __attribute__((cold));
+HIDDEN void waitctxend_slow(g *gp) __attribute__((cold));
+static inline void waitctxend(g *gp)
+{
+    if (unlikely(gp->nwaitctx != 0))
+        waitctxend_slow(gp);
+}
+/* waittimer: the G's wait timer (gtimer) set to end its wait through
+ * waitcancel with -ETIMEDOUT; armed by the caller's unlockf. */
+HIDDEN struct timer *waittimer(g *gp);
+HIDDEN void ctxgfree(g *gp);    /* gfrelease */
+/* selcancel: the waitcancel of a select (and of a sleep): the one that
+ * wins g->selectDone ends it with err. */
+HIDDEN void selcancel(g *gp, int err);
+HIDDEN struct goro_ctx *ctxnewroot(void); /* a group's, no errno */
 
 /* ---- sync.c ------------------------------------------------------------ */
 

@@ -45,13 +45,6 @@ static inline g *waitq_pop(waitq *q)
     return gp;
 }
 
-/* gopark unlock function: release the mutex passed as lock. */
-static bool parkunlock(g *gp, void *lk)
-{
-    (void)gp;
-    unlock(lk);
-    return true;
-}
 
 static uintptr_t zalloc_sys(void *size)
 {
@@ -153,19 +146,89 @@ void goro_wg_done(goro_wg *wg)
     goro_wg_add(wg, -1);
 }
 
-void goro_wg_wait(goro_wg *wg)
+/* wgcancel is a wait group wait's waitcancel: the G leaves the list and
+ * stops counting as a waiter, unless the count reached zero first. */
+static void wgcancel(g *gp, int err)
 {
-    mustpark(wg, "goro_wg_wait");
+    goro_wg *wg = gp->param;
+    lock(&wg->lock);
+    bool mine = false;
+    for (g **pp = &wg->waiters.first, *prev = NULL; *pp != NULL;
+         prev = *pp, pp = &(*pp)->schedlink) {
+        if (*pp == gp) {
+            *pp = gp->schedlink;
+            if (wg->waiters.last == gp)
+                wg->waiters.last = prev;
+            gp->schedlink = NULL;
+            mine = true;
+            break;
+        }
+    }
+    if (mine) {
+        atomic_fetch_sub_explicit(&wg->state, 1, memory_order_acq_rel);
+        gp->waitres2 = err;
+    }
+    unlock(&wg->lock);
+    if (mine)
+        goready(gp);
+}
+
+/* gopark unlock function: register with the wait's contexts (ctx.c),
+ * release the mutex passed as lock. */
+static bool parkunlockctx(g *gp, void *lk)
+{
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
+    unlock(lk);
+    if (err != 0)
+        waitctxfire(gp, err);
+    return true;
+}
+
+/* wgwait: goro_wg_wait, ended early by the call's context when ctxform
+ * (and then by the group's too). */
+static int wgwait(goro_wg *wg, bool ctxform)
+{
     if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0)
-        return;
+        return 0;
+    g *gp = getg();
+    if (ctxform) {
+        gp->waitres2 = 0;
+        int err = waitctxbegin(gp, true, wgcancel);
+        if (err != 0)
+            return err;
+    }
     lock(&wg->lock);
     if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0) {
         unlock(&wg->lock);
-        return;
+        waitctxend(gp);
+        return 0;
     }
     atomic_fetch_add_explicit(&wg->state, 1, memory_order_acq_rel);
-    waitq_push(&wg->waiters, getg());
-    gopark(parkunlock, &wg->lock, waitReasonWaitGroup);
+    waitq_push(&wg->waiters, gp);
+    gp->param = wg;
+    gopark(parkunlockctx, &wg->lock, waitReasonWaitGroup);
+    waitctxend(gp);
+    gp->param = NULL;
+    return ctxform ? gp->waitres2 : 0;
+}
+
+void goro_wg_wait(goro_wg *wg)
+{
+    mustpark(wg, "goro_wg_wait");
+    wgwait(wg, false);
+}
+
+int goro_wg_wait_ctx(goro_ctx *ctx, goro_wg *wg)
+{
+    g *gp = getg();
+    if (wg == NULL)
+        return -EINVAL;
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int err = wgwait(wg, true);
+    gp->callctx = NULL;
+    return err;
 }
 
 void goro_wg_free(goro_wg *wg)
@@ -186,13 +249,71 @@ static bool sleepcommit(g *gp, void *ns)
     return true;
 }
 
+/* A sleep that contexts may end waits on the G's wait timer (time.c)
+ * rather than netpoll.c's heap, so that its end is decided by one CAS
+ * (selectDone, as a select's) between the timer and the contexts. */
+static void sleepdone(struct timer *t, int64_t now)
+{
+    (void)now;
+    selcancel(t->arg, 0);
+}
+
+static bool sleepctxcommit(g *gp, void *arg)
+{
+    timeradd(gp->waittimer, *(int64_t *)arg);
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
+    if (err != 0)
+        waitctxfire(gp, err);
+    return true;
+}
+
+static int sleepctx(int64_t ns)
+{
+    g *gp = getg();
+    gp->waitres2 = 0;
+    int err = waitctxbegin(gp, true, selcancel);
+    if (err != 0)
+        return err;
+    if (gp->nwaitctx == 0 || ns <= 0) {
+        waitctxend(gp);
+        goro_sleep_ns(ns);
+        return 0;
+    }
+    gtimer(gp, sleepdone, gp);
+    atomic_store(&gp->selectDone, 0);
+    int64_t when = goro_now() + ns;
+    gopark(sleepctxcommit, &when, waitReasonSleep);
+    timerdel(gp->waittimer);
+    waitctxend(gp);
+    return gp->waitres2;
+}
+
 void goro_sleep_ns(int64_t ns)
 {
-    if (!onG(getg()))
+    g *gp = getg();
+    if (!onG(gp))
         return;
     if (ns <= 0) {
         goro_yield();
         return;
     }
+    if (gp->group != NULL && gp->callctx == NULL) {
+        /* Its group's cancel ends it (ctx.c). */
+        gp->callctx = gp->group->ctx;
+        sleepctx(ns);
+        gp->callctx = NULL;
+        return;
+    }
     gopark(sleepcommit, (void *)(intptr_t)ns, waitReasonSleep);
+}
+
+int goro_sleep_ctx(goro_ctx *ctx, int64_t ns)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int err = sleepctx(ns);
+    gp->callctx = NULL;
+    return err;
 }

@@ -67,6 +67,33 @@ static bool parkunlock(g *gp, void *lk)
     return true;
 }
 
+/* parkunlockctx: parkunlock for a wait that contexts may end (ctx.c). */
+static bool parkunlockctx(g *gp, void *lk)
+{
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
+    unlock(lk);
+    if (err != 0)
+        waitctxfire(gp, err);
+    return true;
+}
+
+/* glistremove takes gp off a FIFO list of Gs (through schedlink): false
+ * if it is not on it. */
+static bool glistremove(g **first, g **last, g *gp)
+{
+    g *prev = NULL;
+    for (g **pp = first; *pp != NULL; prev = *pp, pp = &(*pp)->schedlink) {
+        if (*pp == gp) {
+            *pp = gp->schedlink;
+            if (*last == gp)
+                *last = prev;
+            gp->schedlink = NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
 static inline bool cansemacquire(sema *s)
 {
     uint32_t v = atomic_load(&s->count);
@@ -76,13 +103,36 @@ static inline bool cansemacquire(sema *s)
     return false;
 }
 
+/* semcancel is the waitcancel of a cancellable semacquire. */
+static void semcancel(g *gp, int err)
+{
+    sema *s = gp->param;
+    lock(&s->lock);
+    bool mine = glistremove(&s->first, &s->last, gp);
+    if (mine) {
+        atomic_fetch_sub(&s->nwait, 1);
+        gp->waitres2 = err;
+    }
+    unlock(&s->lock);
+    if (mine)
+        goready(gp);
+}
+
 /* semacquire waits for a unit of s; lifo queues the G at the head (a
- * mutex waiter that was woken and lost). On a G. */
-static void semacquire(sema *s, bool lifo, uint8_t reason)
+ * mutex waiter that was woken and lost). cancellable: the call's context
+ * may end the wait: then it returns its error, and got no unit. On a
+ * G. */
+static int semacquire(sema *s, bool lifo, uint8_t reason, bool cancellable)
 {
     if (cansemacquire(s))
-        return;
+        return 0;
     g *gp = getg();
+    if (cancellable) {
+        gp->waitres2 = 0;
+        int err = waitctxbegin(gp, false, semcancel);
+        if (err != 0)
+            return err;
+    }
     lock(&s->lock);
     /* nwait before the count's second look, seq_cst: a release adds to
      * the count before it looks at nwait, so one of the two sees the
@@ -91,7 +141,8 @@ static void semacquire(sema *s, bool lifo, uint8_t reason)
     if (cansemacquire(s)) {
         atomic_fetch_sub(&s->nwait, 1);
         unlock(&s->lock);
-        return;
+        waitctxend(gp);
+        return 0;
     }
     gp->schedlink = NULL;
     if (lifo && s->first != NULL) {
@@ -104,8 +155,12 @@ static void semacquire(sema *s, bool lifo, uint8_t reason)
             s->first = gp;
         s->last = gp;
     }
-    gopark(parkunlock, &s->lock, reason);
-    /* semrelease gave us the unit. */
+    gp->param = s;
+    gopark(parkunlockctx, &s->lock, reason);
+    /* semrelease gave us the unit, or a context took us off the list. */
+    waitctxend(gp);
+    gp->param = NULL;
+    return cancellable ? gp->waitres2 : 0;
 }
 
 /* semrelease adds a unit to s and gives it to the first waiter, if any;
@@ -180,7 +235,61 @@ static bool canspin(int iter)
     return pp == NULL || runqempty(pp);
 }
 
-static void lockslow(goro_mutex *m)
+/* mutexwokenpass: the caller holds mutexWoken (it took a wake that an
+ * unlock meant for a waiter) and gives up: it passes the wake on as that
+ * unlock would have, or clears the flag. */
+static void mutexwokenpass(goro_mutex *m)
+{
+    int32_t old = atomic_load(&m->state);
+    for (;;) {
+        if ((old >> mutexWaiterShift) == 0 ||
+            (old & (mutexLocked | mutexStarving))) {
+            if (atomic_compare_exchange_weak(&m->state, &old,
+                                             old & ~mutexWoken))
+                return;
+            continue;
+        }
+        if (atomic_compare_exchange_weak(&m->state, &old,
+                                         old - (1 << mutexWaiterShift))) {
+            semrelease(&m->sema, false);
+            return;
+        }
+    }
+}
+
+/* mutexleave: a waiter counted in the state's waiter count, and holding
+ * no wake, leaves (its context ended the wait). The count and the sema's
+ * units are tokens: each waiter is counted once, and uncounted either by
+ * itself or by an unlock that then adds a unit for some waiter to take.
+ * So the leaver uncounts a waiter if any is counted; if none is, an
+ * unlock uncounted it to wake it, and it takes that unit (it may not be
+ * there yet: the unlock adds it after its CAS) and does what the woken
+ * waiter would have done. */
+static void mutexleave(goro_mutex *m)
+{
+    for (;;) {
+        int32_t old = atomic_load(&m->state);
+        if ((old >> mutexWaiterShift) != 0) {
+            if (atomic_compare_exchange_weak(&m->state, &old,
+                                             old - (1 << mutexWaiterShift)))
+                return;
+            continue;
+        }
+        if (cansemacquire(&m->sema))
+            break;
+        goro_yield();
+    }
+    if (atomic_load(&m->state) & mutexStarving) {
+        /* The unit handed the mutex over: take it and unlock, which
+         * hands it on. */
+        atomic_fetch_add(&m->state, mutexLocked);
+        goro_mutex_unlock(m);
+        return;
+    }
+    mutexwokenpass(m);
+}
+
+static int lockslow(goro_mutex *m, bool cancellable)
 {
     int64_t waitstart = 0;
     bool starving = false, awoke = false;
@@ -218,12 +327,16 @@ static void lockslow(goro_mutex *m)
         if (!atomic_compare_exchange_strong(&m->state, &old, new))
             continue;  /* old reloaded */
         if (!(old & (mutexLocked | mutexStarving)))
-            return;  /* taken by the CAS */
+            return 0;  /* taken by the CAS */
         /* Woken before: back at the head of the queue. */
         bool lifo = waitstart != 0;
         if (waitstart == 0)
             waitstart = goro_now();
-        semacquire(&m->sema, lifo, waitReasonMutex);
+        int err = semacquire(&m->sema, lifo, waitReasonMutex, cancellable);
+        if (err != 0) {
+            mutexleave(m);
+            return err;
+        }
         starving = starving || goro_now() - waitstart > starvationThresholdNs;
         old = atomic_load(&m->state);
         if (old & mutexStarving) {
@@ -236,7 +349,7 @@ static void lockslow(goro_mutex *m)
             if (!starving || (old >> mutexWaiterShift) == 1)
                 delta -= mutexStarving;  /* the last, or not waited long */
             atomic_fetch_add(&m->state, delta);
-            return;
+            return 0;
         }
         awoke = true;
         iter = 0;
@@ -249,7 +362,23 @@ void goro_mutex_lock(goro_mutex *m)
     int32_t zero = 0;
     if (likely(atomic_compare_exchange_strong(&m->state, &zero, mutexLocked)))
         return;
-    lockslow(m);
+    lockslow(m, false);
+}
+
+int goro_mutex_lock_ctx(goro_ctx *ctx, goro_mutex *m)
+{
+    g *gp = getg();
+    if (m == NULL)
+        return -EINVAL;
+    if (!onG(gp))
+        return -EPERM;
+    int32_t zero = 0;
+    if (atomic_compare_exchange_strong(&m->state, &zero, mutexLocked))
+        return 0;
+    gp->callctx = ctx;
+    int err = lockslow(m, true);
+    gp->callctx = NULL;
+    return err;
 }
 
 int goro_mutex_trylock(goro_mutex *m)
@@ -297,7 +426,9 @@ void goro_mutex_unlock(goro_mutex *m)
 
 void goro_mutex_free(goro_mutex *m)
 {
-    if (m != NULL && atomic_load(&m->state) != 0)
+    /* A starving flag alone may stay behind a waiter that left
+     * (mutexleave). */
+    if (m != NULL && (atomic_load(&m->state) & ~mutexStarving) != 0)
         throw("sync: mutex freed while locked");
     zfree(m);
 }
@@ -423,7 +554,7 @@ void goro_rwmutex_rlock(goro_rwmutex *rw)
 {
     mustpark(rw, "goro_rwmutex_rlock");
     if (atomic_fetch_add(&rw->readercount, 1) + 1 < 0)
-        semacquire(&rw->readersem, false, waitReasonRWMutexRLock);
+        semacquire(&rw->readersem, false, waitReasonRWMutexRLock, false);
 }
 
 void goro_rwmutex_runlock(goro_rwmutex *rw)
@@ -447,7 +578,7 @@ void goro_rwmutex_lock(goro_rwmutex *rw)
     /* From here new readers queue; r were in. */
     int32_t r = atomic_fetch_sub(&rw->readercount, rwmutexMaxReaders);
     if (r != 0 && atomic_fetch_add(&rw->readerwait, r) + r != 0)
-        semacquire(&rw->writersem, false, waitReasonRWMutexLock);
+        semacquire(&rw->writersem, false, waitReasonRWMutexLock, false);
 }
 
 void goro_rwmutex_unlock(goro_rwmutex *rw)
@@ -531,7 +662,6 @@ static g *semgrant(goro_sem *s)
         if (s->first == NULL)
             s->last = NULL;
         gp->schedlink = NULL;
-        gp->waitres2 = 0;
         *tail = gp;
         tail = &gp->schedlink;
     }
@@ -548,31 +678,18 @@ static void readyall(g *list)
     }
 }
 
-/* semtimeout is a semaphore wait's deadline (the G's wait timer): the G
- * leaves the queue with -ETIMEDOUT unless it was admitted first; those
- * behind it may fit now. */
-static void semtimeout(struct timer *t, int64_t now)
+/* semwcancel is a semaphore wait's waitcancel (its deadline, its
+ * contexts): the G leaves the queue with err unless it was admitted
+ * first; those behind it may fit now. */
+static void semwcancel(g *gp, int err)
 {
-    (void)now;
-    g *gp = t->arg;
     goro_sem *s = gp->param;
-    bool mine = false;
     lock(&s->lock);
-    g *prev = NULL;
-    for (g **pp = &s->first; *pp != NULL; prev = *pp, pp = &(*pp)->schedlink) {
-        if (*pp == gp) {
-            *pp = gp->schedlink;
-            if (s->last == gp)
-                s->last = prev;
-            gp->schedlink = NULL;
-            mine = true;
-            break;
-        }
-    }
+    bool mine = glistremove(&s->first, &s->last, gp);
     g *list = mine ? semgrant(s) : NULL;
     unlock(&s->lock);
     if (mine) {
-        gp->waitres2 = -ETIMEDOUT;
+        gp->waitres2 = err;
         goready(gp);
     }
     readyall(list);
@@ -588,8 +705,7 @@ static bool semcommit(g *gp, void *arg)
     struct semwait *w = arg;
     if (w->deadline != 0)
         timeradd(gp->waittimer, w->deadline);
-    unlock(&w->s->lock);
-    return true;
+    return parkunlockctx(gp, &w->s->lock);
 }
 
 int goro_sem_acquire_deadline(goro_sem *s, int64_t n, int64_t deadline_ns)
@@ -609,15 +725,20 @@ int goro_sem_acquire_deadline(goro_sem *s, int64_t n, int64_t deadline_ns)
         unlock(&s->lock);
         return -EINVAL;  /* would never be admitted */
     }
-    if (deadline_ns != 0) {
-        if (deadline_ns <= goro_now()) {
-            unlock(&s->lock);
-            return -ETIMEDOUT;
-        }
-        gtimer(gp, semtimeout, gp);
+    if (deadline_ns != 0 && deadline_ns <= goro_now()) {
+        unlock(&s->lock);
+        return -ETIMEDOUT;
     }
-    gp->waitarg = n;
+    gp->waitcancel = semwcancel;  /* the deadline's timer too */
     gp->waitres2 = 0;
+    int err = waitctxbegin(gp, true, semwcancel);
+    if (err != 0) {
+        unlock(&s->lock);
+        return err;
+    }
+    if (deadline_ns != 0)
+        waittimer(gp);
+    gp->waitarg = n;
     gp->param = s;
     gp->schedlink = NULL;
     if (s->last)
@@ -629,8 +750,20 @@ int goro_sem_acquire_deadline(goro_sem *s, int64_t n, int64_t deadline_ns)
     gopark(semcommit, &w, waitReasonSemacquire);
     if (deadline_ns != 0)
         timerdel(gp->waittimer);
+    waitctxend(gp);
     gp->param = NULL;
     return gp->waitres2;
+}
+
+int goro_sem_acquire_ctx(goro_ctx *ctx, goro_sem *s, int64_t n)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int err = goro_sem_acquire_deadline(s, n, 0);
+    gp->callctx = NULL;
+    return err;
 }
 
 int goro_sem_acquire(goro_sem *s, int64_t n)

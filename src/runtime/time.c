@@ -41,7 +41,8 @@
  *   - a select's deadline (g->waittimer, one per G, kept like its sudog,
  *     and used by the other waits with a deadline too)
  *     wins the select's selectDone CAS against the channels and readies
- *     the G, which then returns -ETIMEDOUT. The select arms it in its park
+ *     the G, which then returns -ETIMEDOUT (through the wait's
+ *     waitcancel: the path of a context's cancel too, ctx.c). The select arms it in its park
  *     commit, on g0, while it still holds its channels' locks, and deletes
  *     it when it wakes: it never fires for a later select.
  *
@@ -270,6 +271,15 @@ uint32_t timerscount(void)
 
 enum { timerBatch = 128 };
 
+/* Set while the loop thread runs timers' fs: a context's deadline cancels
+ * its descendants, and must not wait for their timers (ctx.c). */
+static __thread bool inf;
+
+bool timerinf(void)
+{
+    return inf;
+}
+
 /* runtimers runs every timer that is due, then sets the timerfd for the
  * earliest one left. Loop thread. */
 static void runtimers(void)
@@ -289,8 +299,10 @@ static void runtimers(void)
         if (n == 0)
             break;
         unlock(&timerslock);
+        inf = true;
         for (int i = 0; i < n; i++)
             batch[i]->f(batch[i], now);
+        inf = false;
         lock(&timerslock);
         for (int i = 0; i < n; i++) {
             timer *t = batch[i];
@@ -528,17 +540,6 @@ goro_chan *goro_after(int64_t d)
 
 /* ---- a G's timers --------------------------------------------------------- */
 
-/* selwake is a select deadline's f: it ends the select unless a channel
- * did first (selectDone), with gp->param NULL: -ETIMEDOUT. */
-static void selwake(timer *t, int64_t now)
-{
-    (void)now;
-    g *gp = t->arg;
-    uint32_t zero = 0;
-    if (atomic_compare_exchange_strong(&gp->selectDone, &zero, 1))
-        goready(gp);
-}
-
 timer *gtimer(g *gp, void (*f)(timer *t, int64_t now), void *arg)
 {
     timer *t = gp->waittimer;
@@ -552,11 +553,6 @@ timer *gtimer(g *gp, void (*f)(timer *t, int64_t now), void *arg)
     t->f = f;
     t->arg = arg;
     return t;
-}
-
-timer *gseltimer(g *gp)
-{
-    return gtimer(gp, selwake, gp);
 }
 
 void timegexit(g *gp)

@@ -383,6 +383,51 @@ Test(daemon, sigterm_with_100000_live_gs_exits_cleanly_in_time,
     adm_stop(&d);
 }
 
+/* gorod cancels a plugin's group once stop() has returned (here: there
+ * is none): Gs parked in channel receives, a select, a sleep and a read
+ * end, and with them the plugin, long before the deadline. The echo
+ * plugin's stop (tcpserver.h) cancels its group: a client connection left
+ * idle does not hold up the exit. */
+Test(daemon, sigterm_ends_the_waits_of_every_plugin_g, .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    int echo = adm_free_port();
+    char p[1024];
+    snprintf(p, sizeof p,
+             "  - {name: waits, path: %s}\n"
+             "  - {name: echo, path: %s, args: \"port=%d\"}\n",
+             TP("nostopfn"), EP("echo"), echo);
+    dmn_run(&d, "shutdown_timeout: 20s\n", p);
+    int64_t deadline = adm_now_ms() + 30000;
+    for (;;) {
+        char *m = ctl(&d, "metrics");
+        bool up = strstr(m, "gorod_plugin_requests_total{plugin=\"waits\"} "
+                            "1") != NULL;
+        free(m);
+        if (up)
+            break;
+        cr_assert(adm_now_ms() < deadline, "the plugin did not start");
+        adm_sleep_ms(50);
+    }
+    int fd = adm_tcp_connect(echo);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "x\n", 2), 2);
+    char got[2];
+    cr_assert_eq(read(fd, got, 2), 2);  /* its G now waits in goro_read */
+    int64_t ms;
+    int status = dmn_term(&d, &ms);
+    char *log = adm_slurp(d.log);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "status %#x:\n%s", status, log);
+    /* Far below the 20 s deadline, which the waits would have reached. */
+    cr_assert_lt(ms, 15000, "took %lld ms", (long long)ms);
+    cr_assert_not_null(strstr(log, "gorod: info: stopped"), "%s", log);
+    free(log);
+    close(fd);
+    adm_stop(&d);
+}
+
 Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
 {
     adm_daemon d;
