@@ -201,3 +201,19 @@ Test(libc, blocking_calls_return_in_full_and_free_the_p, .timeout = 120)
 {
     run_libc("block", "GORO_PROCS=1");
 }
+
+/* Under an address-space limit too small for the runtime's first threads
+ * (`ulimit -v`), goro_run returns -ENOMEM and says why; jemalloc used to
+ * crash on the new thread instead. */
+Test(link, a_small_address_space_limit_is_refused_with_a_message,
+     .timeout = 60)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "(ulimit -c 0; ulimit -v 32000; %s) 2>&1; "
+             "echo status=$?", prog());
+    char *out = test_command(cmd);
+    cr_expect(strstr(out, "goro: the address-space limit") != NULL, "%s",
+              out);
+    cr_expect(strstr(out, "rc=-12 ") != NULL, "%s", out);
+    cr_expect(strstr(out, "status=1\n") != NULL, "%s", out);
+}

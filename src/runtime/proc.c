@@ -62,6 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "runtime2.h"
@@ -2101,6 +2103,42 @@ static int schedinit(void)
     return 0;
 }
 
+/* addressspace checks, under a limit on the address space (RLIMIT_AS,
+ * `ulimit -v`), that there is room for what the runtime maps as it starts:
+ * the stacks of its first threads (the first M's and the loop thread's)
+ * and startRoom for the allocator's first extents and the stack chunks.
+ * Without it, a small limit ended in a crash inside jemalloc on the new
+ * thread (it does not survive a failed mapping there); with it, goro_run
+ * returns -ENOMEM and says what is missing. A reservation of that size,
+ * never touched and given back at once, is the test. */
+enum { startRoom = 12 << 20 };
+
+static int addressspace(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    size_t stack = 8 << 20;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_getstacksize(&attr, &stack);
+        pthread_attr_destroy(&attr);
+    }
+    size_t need = 2 * stack + startRoom;
+    void *p = mmap(NULL, need, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        print("goro: the address-space limit (RLIMIT_AS, ulimit -v: %llu "
+              "KiB) leaves less than the %zu MiB the runtime maps as it "
+              "starts (two thread stacks of %zu KiB, and %d MiB)\n",
+              (unsigned long long)(rl.rlim_cur >> 10), need >> 20,
+              stack >> 10, startRoom >> 20);
+        return -ENOMEM;
+    }
+    munmap(p, need);
+    return 0;
+}
+
 int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
 {
     if (main_fn == NULL || cfg == NULL)
@@ -2125,6 +2163,8 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
     /* A configuration refused starts nothing: the program may fix it and
      * call again. */
     int err = rtconfinit(cfg);
+    if (err == 0)
+        err = addressspace();
     if (err != 0) {
         atomic_store(&runtime_state, 0);
         return err;
