@@ -38,6 +38,8 @@
  *   GORO_TRACEBACK                which stacks a crash, a fatal error and
  *                                 SIGQUIT print: none, single (default),
  *                                 all, crash (traceback.c)
+ *   GORO_TRACE                    a file to write the execution trace of the
+ *                                 whole run to (trace.c); default none
  *
  * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB. Durations are a
  * number with ns, us, ms, s, m or h.
@@ -263,6 +265,9 @@ int runtimeconfig_fromenv(runtimeconfig *c)
             return bad("GORO_TRACEBACK", v, "not none, single, all or crash");
         c->traceback = i;
     }
+    c->trace_file = NULL;
+    if ((v = getenv("GORO_TRACE")) != NULL && v[0] != '\0')
+        c->trace_file = v;
     c->stack_debug = (int32_t)debug;
     c->poison_copy = poison;
     c->from_system = fromsys || faultfree;

@@ -50,6 +50,7 @@
 #include <sys/syscall.h>
 
 #include "runtime2.h"
+#include "trace.h"
 
 HIDDEN schedt sched;
 HIDDEN p **allp;
@@ -1134,6 +1135,7 @@ HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
     mp->curg = gp;
     gp->m = mp;
     casgstatus(gp, Grunnable, Grunning);
+    traceGo(traceEvGoStart, gp);
     /* A request made while gp waited is stale: it starts a new slice, or
      * inherits one sysmon is still timing. */
     gp->preempt = false;
@@ -1179,6 +1181,7 @@ top:;
             gp = list;
             list = list->schedlink;
             casgstatus(gp, Gwaiting, Grunnable);
+            traceGoUnpark(gp);
             netpollinject(pp, list);
             *inheritTime = false;
             return gp;
@@ -1204,6 +1207,7 @@ top:;
                 /* On the last round also take runnext. */
                 gp = runqsteal(pp, p2, i == 3);
                 if (gp) {
+                    traceProcSteal(gp, p2);
                     *inheritTime = false;
                     return gp;
                 }
@@ -1325,6 +1329,7 @@ schedule_next(m *mp)
 void ready(g *gp)
 {
     casgstatus(gp, Gwaiting, Grunnable);
+    traceGoUnpark(gp);
     g *cur = getg();
     p *pp = cur ? cur->m->p : NULL;
     if (pp != NULL) {
@@ -1362,6 +1367,7 @@ void goready(g *gp)
         m *mp = cur->m;
         mp->locks++;
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         /* runqput's first case (an empty runnext, see there), inline. */
         p *pp = mp->p;
         if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL)
@@ -1388,6 +1394,7 @@ void injectglist(g *head)
     g *tail = NULL;
     for (g *gp = head; gp != NULL; gp = gp->schedlink) {
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         tail = gp;
         n++;
     }
@@ -1415,6 +1422,7 @@ static void netpollinject(p *pp, g *list)
         g *gp = list;
         list = gp->schedlink;
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         runqput(pp, gp, false);
     }
     wakep();
@@ -1438,6 +1446,7 @@ HOT static void park_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGoPark(gp, gp->waitreason);
     casgstatus(gp, Grunning, Gwaiting);
     dropg(mp, gp);
     bool (*fn)(g *, void *) = mp->waitunlockf;
@@ -1448,6 +1457,7 @@ HOT static void park_m(g *gp)
      * is on), another M may run it at once: gp must not be touched. */
     if (fn != NULL && !fn(gp, lk)) {
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         execute(mp, gp, true);  /* resume at once */
     }
     schedule_next(mp);
@@ -1476,6 +1486,7 @@ void gopreempt_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGo(traceEvGoPreempt, gp);
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     lock(&sched.lock);
@@ -1489,6 +1500,7 @@ HOT static void gosched_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGo(traceEvGoSched, gp);
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     runqput(mp->p, gp, false);
@@ -1499,6 +1511,7 @@ HOT static void goexit0(g *gp)
 {
     m *mp = gp->m;
     p *pp = mp->p;
+    traceGo(traceEvGoEnd, gp);
     casgstatus(gp, Grunning, Gdead);
     dropg(mp, gp);
     gp->fn = NULL;
@@ -1834,6 +1847,9 @@ void goro_syscall_enter(void)
     g *gp = getg();
     if (!onG(gp) || readgstatus(gp) != Grunning)
         return;
+    /* First: the hook's call may stop the G at its prologue (a
+     * preemption), after which its M and P are others. */
+    traceGo(traceEvGoSysCall, gp);
     m *mp = gp->m;
     p *pp = mp->p;
     casgstatus(gp, Grunning, Gsyscall);
@@ -1849,6 +1865,7 @@ static void exitsyscall0(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGoSysExit(gp, false);
     casgstatus(gp, Gsyscall, Grunnable);
     dropg(mp, gp);
     lock(&sched.lock);
@@ -1889,12 +1906,14 @@ void goro_syscall_exit(void)
         pp->m = mp;
         mp->p = pp;
         casgstatus(gp, Gsyscall, Grunning);
+        traceGoSysExit(gp, true);
         return;
     }
     /* sysmon gave the P away. Another idle one? (systemstack: the lock
      * and the wakeups run on g0; errno is left alone.) */
     if (atomic_load(&sched.npidle) > 0 && systemstack(exitsyscall_pidle, NULL)) {
         casgstatus(gp, Gsyscall, Grunning);
+        traceGoSysExit(gp, true);
         return;
     }
     mcall(exitsyscall0);
@@ -1961,6 +1980,7 @@ static uintptr_t newproc1(void *a)
         pp->goidcacheend = pp->goidcache + 16;
     }
     newg->goid = pp->goidcache++;
+    traceGoCreate(newg, newg->parentgoid);
     casgstatus(newg, Gdead, Grunnable);
     pp->stats.gs_created++;
     runqput(pp, newg, true);
@@ -2068,6 +2088,7 @@ int goro_run(goro_fn main_fn, void *arg)
     if (err == 0) {
         sigfatalinit();
         tracebackinit();
+        traceinit();
     }
     if (err != 0) {
         preemptshutdown();
@@ -2091,6 +2112,7 @@ int goro_run(goro_fn main_fn, void *arg)
         mstart1(mp);
     }
     /* The main G returned (exitall). Other Ms end as they find the flag. */
+    traceshutdown();
     netpollshutdown();
     preemptmdrop(m0);
     pthread_sigmask(SIG_SETMASK, &m0sigmask, NULL);

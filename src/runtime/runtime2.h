@@ -256,6 +256,9 @@ struct g {
     uint32_t  nlocals;
     struct goro_timer *after; /* its goro_after timer (time.c): stopped
                                 when the G ends, kept with the G */
+    uint64_t  tracetick;     /* trace.c: cputicks() when its current state
+                                began, written with each of its events by
+                                whoever owns the G then */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -493,6 +496,8 @@ typedef struct runtimeconfig {
     bool      from_system;       /* each stack its own mmap, guard page below */
     bool      fault_on_free;     /* freed stacks made no-access, never reused */
     int32_t   traceback;         /* GORO_TRACEBACK: tracebackNone.. below */
+    const char *trace_file;      /* GORO_TRACE: the execution trace's file
+                                    (trace.c), or NULL */
 } runtimeconfig;
 
 /* GORO_TRACEBACK levels (Go's GOTRACEBACK; traceback.c says what each
