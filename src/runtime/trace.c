@@ -575,7 +575,8 @@ static const char *reasonstr(uint64_t r)
 
 static void wevent(wout *w, const traceev *e)
 {
-    if (e->goid != 0 && e->type != traceEvGoCreate)
+    if (e->goid != 0 && e->type != traceEvGoCreate &&
+        e->type != traceEvGoExisting)
         gname(w, e->goid, 0, false);
     switch (e->type) {
     case traceEvGoExisting: {
