@@ -40,6 +40,9 @@
  *                                 all, crash (traceback.c)
  *   GORO_TRACE                    a file to write the execution trace of the
  *                                 whole run to (trace.c); default none
+ *   GORO_SCHEDTRACE               INTERVAL or INTERVAL,detail: the
+ *                                 scheduler's state on stderr every
+ *                                 INTERVAL, 1ms..1h (schedtrace.c); off
  *
  * Sizes are bytes, or a number with K/KiB, M/MiB or G/GiB. Durations are a
  * number with ns, us, ms, s, m or h.
@@ -264,6 +267,28 @@ int runtimeconfig_fromenv(runtimeconfig *c)
         if (i == 4)
             return bad("GORO_TRACEBACK", v, "not none, single, all or crash");
         c->traceback = i;
+    }
+    c->schedtrace_ns = 0;
+    c->schedtrace_detail = false;
+    if ((v = getenv("GORO_SCHEDTRACE")) != NULL && v[0] != '\0') {
+        char iv[32];
+        const char *comma = strchr(v, ',');
+        size_t n = comma ? (size_t)(comma - v) : strlen(v);
+        int64_t d = 0;
+        if (n >= sizeof iv || (comma && strcmp(comma, ",detail") != 0))
+            d = -1;
+        else {
+            memcpy(iv, v, n);
+            iv[n] = '\0';
+            if (parse_duration(iv, &d) != 0)
+                d = -1;
+        }
+        if (d < 1000000 || d > 3600000000000)
+            return bad("GORO_SCHEDTRACE", v,
+                       "not a duration from 1ms to 1h, optionally followed "
+                       "by \",detail\" (e.g. 1s, 500ms,detail)");
+        c->schedtrace_ns = d;
+        c->schedtrace_detail = comma != NULL;
     }
     c->trace_file = NULL;
     if ((v = getenv("GORO_TRACE")) != NULL && v[0] != '\0')

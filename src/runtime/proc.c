@@ -2089,6 +2089,7 @@ int goro_run(goro_fn main_fn, void *arg)
         sigfatalinit();
         tracebackinit();
         traceinit();
+        schedtraceinit();
     }
     if (err != 0) {
         preemptshutdown();
@@ -2113,6 +2114,7 @@ int goro_run(goro_fn main_fn, void *arg)
     }
     /* The main G returned (exitall). Other Ms end as they find the flag. */
     traceshutdown();
+    schedtraceshutdown();
     netpollshutdown();
     preemptmdrop(m0);
     pthread_sigmask(SIG_SETMASK, &m0sigmask, NULL);

@@ -498,6 +498,8 @@ typedef struct runtimeconfig {
     int32_t   traceback;         /* GORO_TRACEBACK: tracebackNone.. below */
     const char *trace_file;      /* GORO_TRACE: the execution trace's file
                                     (trace.c), or NULL */
+    int64_t   schedtrace_ns;     /* GORO_SCHEDTRACE: report interval; 0 off */
+    bool      schedtrace_detail; /* ... with every P and G (",detail") */
 } runtimeconfig;
 
 /* GORO_TRACEBACK levels (Go's GOTRACEBACK; traceback.c says what each
@@ -717,6 +719,11 @@ HIDDEN void minitSignalMask(sigset_t *old); /* an M blocks process signals */
 HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
 HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
 HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
+
+/* ---- schedtrace.c ------------------------------------------------------ */
+
+HIDDEN void schedtraceinit(void);     /* GORO_SCHEDTRACE (goro_run) */
+HIDDEN void schedtraceshutdown(void);
 
 /* ---- stack.c ----------------------------------------------------------- */
 
