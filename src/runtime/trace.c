@@ -394,7 +394,7 @@ static uint64_t tickns(wout *w, uint64_t ticks)
     return (uint64_t)(((unsigned __int128)(ticks - trace.tick0) * w->q) >> 32);
 }
 
-/* wputts writes a time in microseconds with three decimals (the format's
+/* wputus writes a time in microseconds with three decimals (the format's
  * unit is the microsecond; the decimals keep nanoseconds). */
 static void wputus(wout *w, uint64_t ns)
 {
