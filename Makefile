@@ -289,6 +289,15 @@ $(BUILD)/tests/%prog: tests/link/%.c $(BUILD)/lib/libgoro_%.so $(BUILD)/pkgconfi
 	  $(CC) -std=gnu11 $$(pkg-config --cflags goro goro-$*) $(WARN) $(SANFLAGS) -O2 -g -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro goro-$*) $(SANLIBS) -o $@
 
+# A program whose execution trace is known (test_trace.c).
+TRACEPROG := $(BUILD)/tests/traceprog
+$(TRACEPROG): tests/link/traceprog.c $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
+	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+
 # Gs that call libc (tests/link/libc.c), built the same four ways.
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
 $(eval $(call link_variants,libc))
@@ -346,7 +355,7 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) $(TRACEPROG) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS) $(ADAPTER_LIBS) $(ADAPTER_PCS) $(ADAPTERPROGS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
@@ -356,6 +365,7 @@ test: deps
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
 	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
+	  GORO_TRACEPROG=$(CURDIR)/$(TRACEPROG) \
 	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)

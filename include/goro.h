@@ -615,6 +615,23 @@ GORO_EXTERN int goro_stacks_dump(int fd);
 GORO_EXTERN int goro_stacks_dump_group(int fd, const char *group);
 
 /*
+ * Execution trace, as Go's runtime/trace: what every G and P did (a G's
+ * creation, runs, stops and their reason, parks with the wait reason,
+ * unparks, system calls; steals, preemptions, stack growth and shrinking,
+ * netpoll wakes), written to fd as JSON in the Trace Event Format, which
+ * Perfetto (ui.perfetto.dev) and chrome://tracing open: a track per P and
+ * one per G (README.md, "Execution trace"). goro_trace_start returns 0,
+ * -EBUSY while a trace runs, -EBADF, -EPERM outside a running runtime,
+ * -ENOMEM. A thread of the runtime writes to fd as the trace goes (a
+ * non-blocking fd is waited on); goro_trace_stop ends the trace, writes
+ * the rest and returns 0, -ESRCH when no trace runs, or the first write
+ * error (-EPIPE, ...; the file is then cut short). fd stays the caller's.
+ * GORO_TRACE=FILE traces the whole run of goro_run into FILE.
+ */
+GORO_EXTERN int goro_trace_start(int fd);
+GORO_EXTERN int goro_trace_stop(void);
+
+/*
  * The rest of Go's sync, for Gs (a call that waits parks the G; calling one
  * outside a G, or with NULL, is a fatal error, as for the mutex).
  *

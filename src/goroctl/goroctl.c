@@ -12,13 +12,19 @@
  * `--json` is spelled on the wire as the argument "json" (`stats --json`
  * sends "stats json").
  *
+ * `trace` streams: after the "ok" line comes the execution trace (JSON
+ * for Perfetto), written to --output (or stdout) as it arrives, for
+ * --duration (the daemon's default, 5s, when not given).
+ *
  * An ordinary C program, not built against goro: one blocking connect,
  * write and read loop, with a receive timeout so that a daemon that accepts
  * but never answers does not hang a script forever.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,9 @@ static void usage(FILE *f)
         "  ps         every G: id, status, wait reason, stack, plugin, age\n"
         "  stacks     the stack of every G, as Go prints them on SIGQUIT "
         "(--group: one plugin's)\n"
+        "  trace      the execution trace of the next --duration (5s), JSON "
+        "that\n"
+        "             ui.perfetto.dev opens, to --output (or stdout)\n"
         "  plugins    the loaded plugins\n"
         "  reload     reload the configuration file\n"
         "  metrics    the Prometheus text exposition\n"
@@ -56,6 +65,8 @@ static void usage(FILE *f)
         DEFAULT_SOCKET ")\n"
         "  -j, --json         ask for JSON (stats)\n"
         "  -g, --group NAME   only the Gs of this group (stacks)\n"
+        "  -d, --duration D   how long to trace: 500ms, 5s, 2m (trace)\n"
+        "  -o, --output FILE  where the trace goes (trace)\n"
         "  -h, --help         this text\n"
         "  -V, --version      goroctl's version\n"
         "\n"
@@ -80,24 +91,90 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* trace_stream reads the reply's first line and copies the trace that
+ * follows an "ok" to out as it comes. Returns the exit status: 0, 1 the
+ * daemon refused, 2 the stream broke. */
+static int trace_stream(int fd, const char *sock, int out, const char *outname)
+{
+    char buf[65536];
+    size_t have = 0;
+    char *eol = NULL;
+    while (eol == NULL && have < sizeof buf - 1) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        eol = memchr(buf, '\n', have);
+    }
+    buf[have] = '\0';
+    if (eol == NULL || eol - buf != 2 || strncmp(buf, "ok", 2) != 0) {
+        if (have == 0)
+            fprintf(stderr, "goroctl: %s closed the connection without a "
+                    "reply\n", sock);
+        else
+            fprintf(stderr, "%s%s", buf, buf[have - 1] == '\n' ? "" : "\n");
+        return have != 0 && strncmp(buf, "error:", 6) == 0 ? 1 : 2;
+    }
+    size_t off = (size_t)(eol + 1 - buf);
+    uint64_t total = 0;
+    for (;;) {
+        for (size_t w = off; w < have;) {
+            ssize_t n = write(out, buf + w, have - w);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                fprintf(stderr, "goroctl: writing %s: %s\n", outname,
+                        strerror(errno));
+                return 2;
+            }
+            w += (size_t)n;
+        }
+        total += have - off;
+        off = 0;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            have = 0;
+            continue;
+        }
+        if (n < 0) {
+            fprintf(stderr, "goroctl: reading the trace from %s: %s\n", sock,
+                    errno == EAGAIN ? "no data for too long" : strerror(errno));
+            return 2;
+        }
+        if (n == 0)
+            break;
+        have = (size_t)n;
+    }
+    if (total == 0) {
+        fprintf(stderr, "goroctl: %s sent no trace (another trace running? "
+                "see its log)\n", sock);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *sock = getenv("GOROD_SOCKET");
     if (sock == NULL || sock[0] == '\0')
         sock = DEFAULT_SOCKET;
     bool json = false;
-    const char *group = NULL;
+    const char *group = NULL, *duration = NULL, *output = NULL;
 
     static const struct option opts[] = {
         {"socket",  required_argument, NULL, 's'},
         {"json",    no_argument,       NULL, 'j'},
         {"group",   required_argument, NULL, 'g'},
+        {"duration", required_argument, NULL, 'd'},
+        {"output",  required_argument, NULL, 'o'},
         {"help",    no_argument,       NULL, 'h'},
         {"version", no_argument,       NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "s:jg:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:jg:d:o:hV", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             sock = optarg;
@@ -107,6 +184,12 @@ int main(int argc, char **argv)
             break;
         case 'g':
             group = optarg;
+            break;
+        case 'd':
+            duration = optarg;
+            break;
+        case 'o':
+            output = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -147,6 +230,9 @@ int main(int argc, char **argv)
         memcpy(line + len, " json", 5);
         len += 5;
     }
+    bool trace = strcmp(argv[optind], "trace") == 0;
+    if (trace && duration != NULL)
+        group = duration;    /* the argument of "trace" */
     if (group != NULL) {
         size_t n = strlen(group);
         if (len + n + 8 > cap) {
@@ -184,7 +270,15 @@ int main(int argc, char **argv)
                     : "");
         return 2;
     }
-    struct timeval tv = {REPLY_TIMEOUT_S, 0};
+    int out = 1;
+    if (trace && output != NULL &&
+        (out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, "goroctl: %s: %s\n", output, strerror(errno));
+        return 2;
+    }
+    /* A trace arrives in bursts, as the daemon's buffers fill: give it
+     * the longest trace's time to send nothing. */
+    struct timeval tv = {trace ? REPLY_TIMEOUT_S + 600 : REPLY_TIMEOUT_S, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
@@ -194,6 +288,14 @@ int main(int argc, char **argv)
      * long is refused before it is all read): read what there is. */
     if (werr == 0)
         shutdown(fd, SHUT_WR);
+    if (trace) {
+        int rc = trace_stream(fd, sock, out, output ? output : "stdout");
+        if (out != 1 && close(out) != 0 && rc == 0) {
+            fprintf(stderr, "goroctl: %s: %s\n", output, strerror(errno));
+            rc = 2;
+        }
+        return rc;
+    }
 
     size_t rcap = 65536, rlen = 0;
     char *reply = malloc(rcap + 1);

@@ -519,6 +519,8 @@ static int cmd_help(strbuf *b)
         "ps            every G: id, status, wait reason, stack size, plugin, "
         "age\n"
         "stacks [GROUP] the stack of every G (of one plugin), as on SIGQUIT\n"
+        "trace [DURATION] the execution trace of the next DURATION (5s), as\n"
+        "              JSON for Perfetto (streamed after the \"ok\" line)\n"
         "plugins       the loaded plugins: state, stack mode, served, live "
         "Gs\n"
         "reload        reload the configuration file (as SIGHUP)\n"
@@ -550,6 +552,11 @@ int admin_command(const char *line, char **out, size_t *outlen)
         case ADMIN_METRICS: r = cmd_metrics(&b); break;
         case ADMIN_HELP:    r = cmd_help(&b); break;
         case ADMIN_STACKS:  r = cmd_stacks(&b, req.group); break;
+        case ADMIN_TRACE:
+            /* Streamed by admin_conn; nothing to build here. */
+            sb_printf(&b, "error: trace: only over the admin socket\n");
+            r = -1;
+            break;
         }
     }
     if (r < -1) {
@@ -595,6 +602,34 @@ static void lingerclose(int fd)
         ;
     free(sink);
     goro_close(fd);
+}
+
+/* cmd_trace streams an execution trace of the next ns to the client: "ok",
+ * then the trace's JSON as the runtime's trace writer produces it (on a
+ * thread of its own, waiting for the socket when it is full), until the
+ * duration ends. (A client that goes away is not noticed before: it shut
+ * its side down after the command, so the socket reads EOF from the
+ * start; the writer stops formatting at its first failed write.) */
+static void cmd_trace(int fd, int64_t ns)
+{
+    static const char ok[] = "ok\n";
+    if (goro_write_deadline(fd, ok, sizeof ok - 1,
+                            gorod_now() + ADMIN_WRITE_NS) !=
+        (ssize_t)(sizeof ok - 1))
+        return;
+    int err = goro_trace_start(fd);
+    if (err != 0) {
+        gorod_log(GLOG_WARN, "admin: trace: cannot start: %s",
+                  err == -EBUSY ? "another trace is running" : strerror(-err));
+        return;   /* the client gets "ok" and no trace: it says so */
+    }
+    gorod_log(GLOG_INFO, "admin: tracing for %lld ms",
+              (long long)(ns / 1000000));
+    goro_sleep_ns(ns);
+    err = goro_trace_stop();
+    if (err != 0)
+        gorod_log(GLOG_WARN, "admin: trace: the client did not take all of "
+                  "it: %s", strerror(-err));
 }
 
 /* admin_conn is the G of one connection of a peer admitted at accept (arg:
@@ -648,6 +683,14 @@ static void admin_conn(void *arg)
     }
 
     atomic_fetch_add_explicit(&gd.admin_requests, 1, memory_order_relaxed);
+    admin_req req;
+    strbuf perr = {0};
+    int pr = admin_parse(buf, &req, &perr);
+    free(perr.p);
+    if (pr == 0 && req.cmd == ADMIN_TRACE) {
+        cmd_trace(fd, req.duration_ns);
+        goto done;
+    }
     admin_command(buf, &out, &outlen);
     if (out == NULL)
         reply_text(fd, "error: out of memory\n");

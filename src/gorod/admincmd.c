@@ -19,7 +19,8 @@
 
 #include "gorod.h"
 
-#define ADMIN_COMMANDS "status stats ps stacks plugins reload metrics help"
+#define ADMIN_COMMANDS \
+    "status stats ps stacks trace plugins reload metrics help"
 
 /* Longest part of the client's word quoted back in a reply. */
 #define QUOTE_MAX 64
@@ -32,6 +33,7 @@ static const struct {
     {"ps", ADMIN_PS},           {"plugins", ADMIN_PLUGINS},
     {"reload", ADMIN_RELOAD},   {"metrics", ADMIN_METRICS},
     {"help", ADMIN_HELP},       {"stacks", ADMIN_STACKS},
+    {"trace", ADMIN_TRACE},
 };
 
 const char *admin_cmd_name(enum admin_cmd c)
@@ -54,6 +56,33 @@ static void sb_quoted(strbuf *b, const char *s, size_t n)
         sb_add(b, "...", 3);
 }
 
+/* parse_duration reads the n bytes at s as a whole number and a unit
+ * (ms, s, m): 0 and *ns, or -1. */
+static int parse_duration(const char *s, size_t n, int64_t *ns)
+{
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > ADMIN_TRACE_MAX_NS)
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    static const struct { const char *u; int64_t mul; } units[] = {
+        {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000},
+    };
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+        if (n - i == strlen(units[k].u) &&
+            memcmp(s + i, units[k].u, n - i) == 0) {
+            if (v > ADMIN_TRACE_MAX_NS / units[k].mul)
+                return -1;
+            *ns = v * units[k].mul;
+            return 0;
+        }
+    return -1;
+}
+
 static bool blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -64,6 +93,7 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
     req->cmd = ADMIN_HELP;
     req->json = false;
     req->group[0] = '\0';
+    req->duration_ns = 0;
     if (strlen(line) > ADMIN_LINE_MAX) {
         sb_printf(b, "error: line too long (at most %d bytes)\n",
                   ADMIN_LINE_MAX);
@@ -126,6 +156,18 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
         }
         memcpy(req->group, arg, al);
         req->group[al] = '\0';
+    } else if (req->cmd == ADMIN_TRACE) {
+        req->duration_ns = ADMIN_TRACE_DEFAULT_NS;
+        if (al > 0 && (parse_duration(arg, al, &req->duration_ns) != 0 ||
+                       req->duration_ns < 1000000 ||
+                       req->duration_ns > ADMIN_TRACE_MAX_NS)) {
+            sb_printf(b, "error: trace: not a duration from 1ms to %lldm "
+                      "(e.g. 5s, 500ms): \"",
+                      (long long)(ADMIN_TRACE_MAX_NS / 60000000000));
+            sb_quoted(b, arg, al);
+            sb_printf(b, "\"\n");
+            return -1;
+        }
     } else if (al > 0) {
         sb_printf(b, "error: %s takes no argument\n", commands[i].word);
         return -1;

@@ -177,13 +177,19 @@ int admin_command(const char *line, char **out, size_t *outlen);
 
 /* A command line parsed (admincmd.c, pure: no runtime, no gd). */
 enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
-                 ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP, ADMIN_STACKS };
+                 ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP, ADMIN_STACKS,
+                 ADMIN_TRACE };
+/* `trace DURATION`: the longest execution trace it records, and the one
+ * it records when no duration is given (admincmd.c). */
+#define ADMIN_TRACE_MAX_NS     (600LL * 1000000000)
+#define ADMIN_TRACE_DEFAULT_NS (5LL * 1000000000)
 /* The longest group (plugin) name `stacks` takes. */
 #define ADMIN_GROUP_MAX 255
 typedef struct admin_req {
     enum admin_cmd cmd;
     bool           json;        /* stats json */
     char           group[ADMIN_GROUP_MAX + 1]; /* stacks: "" for all */
+    int64_t        duration_ns; /* trace */
 } admin_req;
 struct strbuf;
 /* 0 with the command in *req, or -1 with the one-line error reply that

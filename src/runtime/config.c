@@ -667,3 +667,42 @@ int goro_run(goro_fn main_fn, void *arg)
     }
     return goro_run_config(&cfg, main_fn, arg);
 }
+
+/* ---- debugging switches -------------------------------------------------
+ * GORO_TRACE and GORO_SCHEDTRACE are read from the environment by every
+ * start, goro_run and goro_run_config alike (as Go reads GODEBUG): they
+ * switch on what a person debugging a process wants to see, not knobs a
+ * program or gorod.yaml sets, so they are not rows of the table. */
+
+int debugconfig_fromenv(debugconfig *d)
+{
+    d->schedtrace_ns = 0;
+    d->schedtrace_detail = false;
+    const char *v = getenv("GORO_SCHEDTRACE");
+    if (v != NULL && v[0] != '\0') {
+        char iv[32];
+        const char *comma = strchr(v, ',');
+        size_t n = comma ? (size_t)(comma - v) : strlen(v);
+        int64_t dur = 0;
+        if (n >= sizeof iv || (comma && strcmp(comma, ",detail") != 0))
+            dur = -1;
+        else {
+            memcpy(iv, v, n);
+            iv[n] = '\0';
+            if (parse_duration(iv, &dur) != 0)
+                dur = -1;
+        }
+        if (dur < 1000000 || dur > 3600000000000) {
+            print("goro: GORO_SCHEDTRACE=%s: not a duration from 1ms to 1h, "
+                  "optionally followed by \",detail\" (e.g. 1s, "
+                  "500ms,detail)\n", v);
+            return -EINVAL;
+        }
+        d->schedtrace_ns = dur;
+        d->schedtrace_detail = comma != NULL;
+    }
+    d->trace_file = NULL;
+    if ((v = getenv("GORO_TRACE")) != NULL && v[0] != '\0')
+        d->trace_file = v;
+    return 0;
+}

@@ -120,6 +120,7 @@
 #include <unistd.h>
 
 #include "runtime2.h"
+#include "trace.h"
 #include "vg.h"
 
 /* Bytes asyncPreempt uses below the interrupted %rsp: the red zone (128),
@@ -650,6 +651,7 @@ void asyncpreempt_m(g *gp)
     gp->asyncctx = mp->xsavebuf;
     mp->xsavebuf = b != NULL ? b : xsavealloc();
     mystats()->preempt_async++;
+    traceGo(traceEvPreemptAsync, gp);
     gopreempt_m(gp);
 }
 

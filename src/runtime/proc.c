@@ -67,11 +67,13 @@
 #include <sys/syscall.h>
 
 #include "runtime2.h"
+#include "trace.h"
 
 HIDDEN schedt sched;
 HIDDEN p **allp;
 HIDDEN int32_t gomaxprocs;
 HIDDEN goro_config rtconf;
+HIDDEN debugconfig dbgconf;
 HIDDEN pstats gstats;
 HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
@@ -1198,6 +1200,7 @@ HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
     mp->curg = gp;
     gp->m = mp;
     casgstatus(gp, Grunnable, Grunning);
+    traceGo(traceEvGoStart, gp);
     /* A request made while gp waited is stale: it starts a new slice, or
      * inherits one sysmon is still timing. */
     gp->preempt = false;
@@ -1243,6 +1246,7 @@ top:;
             gp = list;
             list = list->schedlink;
             casgstatus(gp, Gwaiting, Grunnable);
+            traceGoUnpark(gp);
             netpollinject(pp, list);
             *inheritTime = false;
             return gp;
@@ -1268,6 +1272,7 @@ top:;
                 /* On the last round also take runnext. */
                 gp = runqsteal(pp, p2, i == 3);
                 if (gp) {
+                    traceProcSteal(gp, p2);
                     *inheritTime = false;
                     return gp;
                 }
@@ -1389,6 +1394,7 @@ schedule_next(m *mp)
 void ready(g *gp)
 {
     casgstatus(gp, Gwaiting, Grunnable);
+    traceGoUnpark(gp);
     g *cur = getg();
     p *pp = cur ? cur->m->p : NULL;
     if (pp != NULL) {
@@ -1426,6 +1432,7 @@ void goready(g *gp)
         m *mp = cur->m;
         mp->locks++;
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         /* runqput's first case (an empty runnext, see there), inline. */
         p *pp = mp->p;
         if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL)
@@ -1452,6 +1459,7 @@ void injectglist(g *head)
     g *tail = NULL;
     for (g *gp = head; gp != NULL; gp = gp->schedlink) {
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         tail = gp;
         n++;
     }
@@ -1479,6 +1487,7 @@ static void netpollinject(p *pp, g *list)
         g *gp = list;
         list = gp->schedlink;
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         runqput(pp, gp, false);
     }
     wakep();
@@ -1502,6 +1511,7 @@ HOT static void park_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGoPark(gp, gp->waitreason);
     casgstatus(gp, Grunning, Gwaiting);
     dropg(mp, gp);
     bool (*fn)(g *, void *) = mp->waitunlockf;
@@ -1512,6 +1522,7 @@ HOT static void park_m(g *gp)
      * is on), another M may run it at once: gp must not be touched. */
     if (fn != NULL && !fn(gp, lk)) {
         casgstatus(gp, Gwaiting, Grunnable);
+        traceGoUnpark(gp);
         execute(mp, gp, true);  /* resume at once */
     }
     schedule_next(mp);
@@ -1540,6 +1551,7 @@ void gopreempt_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGo(traceEvGoPreempt, gp);
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     lock(&sched.lock);
@@ -1553,6 +1565,7 @@ HOT static void gosched_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGo(traceEvGoSched, gp);
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
     runqput(mp->p, gp, false);
@@ -1563,6 +1576,7 @@ HOT static void goexit0(g *gp)
 {
     m *mp = gp->m;
     p *pp = mp->p;
+    traceGo(traceEvGoEnd, gp);
     casgstatus(gp, Grunning, Gdead);
     dropg(mp, gp);
     gp->fn = NULL;
@@ -1900,6 +1914,9 @@ void goro_syscall_enter(void)
     g *gp = getg();
     if (!onG(gp) || readgstatus(gp) != Grunning)
         return;
+    /* First: the hook's call may stop the G at its prologue (a
+     * preemption), after which its M and P are others. */
+    traceGo(traceEvGoSysCall, gp);
     m *mp = gp->m;
     p *pp = mp->p;
     casgstatus(gp, Grunning, Gsyscall);
@@ -1915,6 +1932,7 @@ static void exitsyscall0(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
+    traceGoSysExit(gp, false);
     casgstatus(gp, Gsyscall, Grunnable);
     dropg(mp, gp);
     lock(&sched.lock);
@@ -1955,12 +1973,14 @@ void goro_syscall_exit(void)
         pp->m = mp;
         mp->p = pp;
         casgstatus(gp, Gsyscall, Grunning);
+        traceGoSysExit(gp, true);
         return;
     }
     /* sysmon gave the P away. Another idle one? (systemstack: the lock
      * and the wakeups run on g0; errno is left alone.) */
     if (atomic_load(&sched.npidle) > 0 && systemstack(exitsyscall_pidle, NULL)) {
         casgstatus(gp, Gsyscall, Grunning);
+        traceGoSysExit(gp, true);
         return;
     }
     mcall(exitsyscall0);
@@ -2027,6 +2047,7 @@ static uintptr_t newproc1(void *a)
         pp->goidcacheend = pp->goidcache + 16;
     }
     newg->goid = pp->goidcache++;
+    traceGoCreate(newg, newg->parentgoid);
     casgstatus(newg, Gdead, Grunnable);
     pp->stats.gs_created++;
     runqput(pp, newg, true);
@@ -2164,6 +2185,8 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
      * call again. */
     int err = rtconfinit(cfg);
     if (err == 0)
+        err = debugconfig_fromenv(&dbgconf);
+    if (err == 0)
         err = addressspace();
     if (err != 0) {
         atomic_store(&runtime_state, 0);
@@ -2177,6 +2200,8 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
     if (err == 0) {
         sigfatalinit();
         tracebackinit();
+        traceinit();
+        schedtraceinit();
     }
     if (err != 0) {
         preemptshutdown();
@@ -2206,6 +2231,8 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
         if (atomic_load_explicit(&sched.mdone.key, memory_order_acquire) ||
             futexsleep(&sched.mdone.key, 0, deadline - now) == 0)
             break;
+    traceshutdown();
+    schedtraceshutdown();
     if (atomic_load_explicit(&sched.mdone.key, memory_order_acquire) == 0) {
         /* Some G keeps its M: leave it what it may use (the loop thread,
          * the preemption signal); the process is about to exit. */

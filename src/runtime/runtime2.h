@@ -269,6 +269,9 @@ struct g {
                                 wait (ctxwaitMax), allocated at its first
                                 wait with one; kept with the G */
     uint8_t   nwaitctx;      /* registrations the current wait uses */
+    uint64_t  tracetick;     /* trace.c: cputicks() when its current state
+                                began, written with each of its events by
+                                whoever owns the G then */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -504,6 +507,16 @@ typedef struct schedt {
  * config.c; rtconf is the copy the runtime reads, set once by goro_run_config
  * before any thread starts and never written again. */
 
+/* Debugging switches from the environment (GORO_TRACE, GORO_SCHEDTRACE;
+ * config.c's debugconfig_fromenv), read by every start; dbgconf is set
+ * once before any thread starts. */
+typedef struct debugconfig {
+    const char *trace_file;      /* GORO_TRACE: the execution trace's file
+                                    (trace.c), or NULL */
+    int64_t   schedtrace_ns;     /* GORO_SCHEDTRACE: report interval; 0 off */
+    bool      schedtrace_detail; /* ... with every P and G (",detail") */
+} debugconfig;
+
 /* GORO_TRACEBACK levels (Go's GOTRACEBACK; traceback.c says what each
  * prints), equal to goro.h's GORO_TRACEBACK_*. */
 enum { tracebackNone = 0, tracebackSingle, tracebackAll, tracebackCrash };
@@ -514,6 +527,7 @@ extern HIDDEN schedt sched;
 extern HIDDEN p **allp;
 extern HIDDEN int32_t gomaxprocs;
 extern HIDDEN goro_config rtconf;
+extern HIDDEN debugconfig dbgconf;
 extern uintptr_t goro_nonsplit_headroom; /* read by asm */
 extern HIDDEN __thread g *goro_tls_g __attribute__((tls_model("initial-exec")));
 
@@ -721,6 +735,11 @@ HIDDEN void minitSignalMask(sigset_t *old); /* an M blocks process signals */
 HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
 HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
 HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
+
+/* ---- schedtrace.c ------------------------------------------------------ */
+
+HIDDEN void schedtraceinit(void);     /* GORO_SCHEDTRACE (goro_run) */
+HIDDEN void schedtraceshutdown(void);
 
 /* ---- stack.c ----------------------------------------------------------- */
 
@@ -993,6 +1012,7 @@ HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks
  * copies it into rtconf with its defaults resolved (procs 0: the CPUs).
  * 0 or -EINVAL. */
 HIDDEN int rtconfinit(const goro_config *cfg);
+HIDDEN int debugconfig_fromenv(debugconfig *d);
 HIDDEN int parse_size(const char *s, uint64_t *out);
 HIDDEN int parse_duration(const char *s, int64_t *out);
 

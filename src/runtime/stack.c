@@ -80,6 +80,7 @@
 #include <sys/mman.h>
 
 #include "runtime2.h"
+#include "trace.h"
 #include "vg.h"
 
 /* Read by __morestack_non_split. */
@@ -1125,6 +1126,7 @@ void newstack(g *gp)
         }
         if (!insyscall)
             casgstatus(gp, Grunning, Gcopystack);
+        traceStack(gp, oldsize, newsize);
         copystack(gp, newsize);
         if (!insyscall)
             casgstatus(gp, Gcopystack, Grunning);
@@ -1133,6 +1135,7 @@ void newstack(g *gp)
     *mp->errnop = savederrno;
     if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
         mystats()->preempt_sync++;
+        traceGo(traceEvPreemptSync, gp);
         __atomic_store_n(&gp->callfree, 0, __ATOMIC_RELAXED);
         gopreempt_m(gp);
     }
@@ -1207,6 +1210,7 @@ bool shrinkstack(g *gp)
         need = rtconf.nonsplit_headroom + StackGuard;
     if (gp->stackneed > need)
         need = gp->stackneed;   /* an earlier shrink's, still owed */
+    traceStack(gp, oldsize, newsize);
     lockwaiting(gp);
     copystack(gp, newsize);
     unlockwaiting(gp);
@@ -1230,6 +1234,7 @@ void stackrestore(g *gp)
     gp->stackneed = 0;
     if (newsize == size)
         return;
+    traceStack(gp, size, newsize);
     lockwaiting(gp);
     copystack(gp, newsize);
     unlockwaiting(gp);

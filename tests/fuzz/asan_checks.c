@@ -304,7 +304,8 @@ static void check_config(const char *path)
 
 /* ---- the admin command line --------------------------------------------- */
 
-#define CMDS "(commands: status stats ps stacks plugins reload metrics help)"
+#define CMDS \
+    "(commands: status stats ps stacks trace plugins reload metrics help)"
 
 static void parse_is(const char *line, int want_r, enum admin_cmd want_cmd,
                      bool want_json, const char *want_reply)
@@ -353,6 +354,16 @@ static void check_admin(void)
     parse_is("stacks echo-1", 0, ADMIN_STACKS, false, NULL);
     parse_is("stacks a\"b", -1, 0, false,
              "error: stacks: not a group name: \"a?b\"\n");
+    parse_is("trace", 0, ADMIN_TRACE, false, NULL);
+    parse_is("trace 250ms", 0, ADMIN_TRACE, false, NULL);
+    parse_is("trace 2m", 0, ADMIN_TRACE, false, NULL);
+    parse_is("trace 3x", -1, 0, false, "error: trace: not a duration from "
+             "1ms to 10m (e.g. 5s, 500ms): \"3x\"\n");
+    parse_is("trace 11m", -1, 0, false, "error: trace: not a duration from "
+             "1ms to 10m (e.g. 5s, 500ms): \"11m\"\n");
+    parse_is("trace 99999999999999999999s", -1, 0, false,
+             "error: trace: not a duration from 1ms to 10m (e.g. 5s, "
+             "500ms): \"99999999999999999999s\"\n");
     parse_is("stats jsonx", -1, 0, false,
              "error: stats takes no argument or \"json\"\n");
     parse_is("", -1, 0, false, "error: empty command " CMDS "\n");

@@ -46,8 +46,8 @@ static char *unknown_reply(const char *line)
     for (size_t i = 0; i < wl && i < 64; i++)
         sb_add(&b, s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? &s[i] : "?",
                1);
-    sb_printf(&b, "%s\" (commands: status stats ps stacks plugins reload "
-              "metrics help)\n", wl > 64 ? "..." : "");
+    sb_printf(&b, "%s\" (commands: status stats ps stacks trace plugins "
+              "reload metrics help)\n", wl > 64 ? "..." : "");
     return b.p;
 }
 

@@ -457,12 +457,48 @@ Test(admin, help_lists_the_commands)
     adm_run r = adm_ctl(&D, "help", NULL);
     cr_assert_eq(r.status, 0, "%s", r.err);
     static const char *cmds[] = {"status", "stats", "ps", "plugins",
-                                 "reload", "metrics", "help"};
+                                 "reload", "metrics", "help", "trace"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char *l = line_starting(r.out, cmds[i]);
         cr_expect(l != NULL, "%s is not listed:\n%s", cmds[i], r.out);
         free(l);
     }
+    adm_run_free(&r);
+}
+
+/* `goroctl trace` streams a trace of the live daemon that Python's json
+ * module loads: its Gs named after their functions (the daemon's main G
+ * among them), their states as slices with the fields of the Trace Event
+ * Format; a bad duration is refused. */
+Test(admin, trace_streams_a_perfetto_trace_of_the_live_daemon)
+{
+    adm_start(&D, NULL);
+    char path[160], cmd[512];
+    snprintf(path, sizeof path, "%s/trace.json", D.dir);
+    adm_run r = adm_ctl(&D, "trace", "--duration", "300ms", "-o", path, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    adm_run_free(&r);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import json, sys\n"
+             "d = json.load(open(sys.argv[1]))\n"
+             "names = [e[\"args\"][\"name\"] for e in d "
+             "if e[\"name\"] == \"thread_name\"]\n"
+             "assert any(n.endswith(\" daemon_main\") for n in names), names\n"
+             "xs = [e for e in d if e[\"ph\"] == \"X\"]\n"
+             "assert xs and all(e[\"dur\"] >= 0 and e[\"ts\"] >= 0 and "
+             "e[\"args\"][\"goid\"] > 0 for e in xs)\n"
+             "print(len(d))' %s 2>&1", path);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    cr_expect_eq(pclose(f), 0, "%s", out);
+
+    r = adm_ctl(&D, "trace", "--duration", "3x", NULL);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "error: trace: not a duration") != NULL, "%s",
+              r.err);
     adm_run_free(&r);
 }
 

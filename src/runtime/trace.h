@@ -1,0 +1,101 @@
+/*
+ * trace.h - the execution trace's hooks (trace.c says what is recorded and
+ * why this way). Each hook is one load of a global flag and a branch that
+ * is not taken while no trace runs; the recording itself is out of line.
+ */
+#ifndef GORO_TRACE_H
+#define GORO_TRACE_H
+
+#include "runtime2.h"
+
+/* Event types (Go's traceEv*). The transitions of a G end the state it was
+ * in, which the type implies: GoStart ends "runnable", GoSched, GoPreempt,
+ * GoPark, GoEnd and GoSysCall end "running", GoSysExit ends "syscall",
+ * GoUnpark ends "waiting" (for the reason it carries). */
+enum {
+    traceEvNone = 0,
+    traceEvGoCreate,      /* goid: the new G; a: parent goid; b: fn */
+    traceEvGoStart,       /* execute */
+    traceEvGoSched,       /* goro_yield: runnable again */
+    traceEvGoPreempt,     /* stopped by a preemption: runnable again */
+    traceEvGoPark,        /* a: the wait reason */
+    traceEvGoEnd,         /* its function returned */
+    traceEvGoSysCall,     /* goro_syscall_enter */
+    traceEvGoSysExit,     /* a: 1 it kept or found a P, 0 it queued */
+    traceEvGoUnpark,      /* a: waker's goid (0: the loop thread or the
+                             scheduler); b: reason | fd << 8 */
+    traceEvProcSteal,     /* goid: the G stolen; a: the victim P */
+    traceEvPreemptSync,   /* stopped at a function call */
+    traceEvPreemptAsync,  /* stopped by the preemption signal */
+    traceEvStackGrow,     /* a: old size, b: new size */
+    traceEvStackShrink,   /* likewise */
+    traceEvGoExisting,    /* at the start, each live G: a: status, b: fn */
+    traceEvCount
+};
+
+/* traceon: a trace is being recorded (trace.c). Read relaxed by the hooks:
+ * a hook that sees it late records nothing or is ignored by the stop
+ * protocol (trace.c); nothing else depends on it. */
+extern HIDDEN _Atomic bool traceon;
+
+/* traceevent records one event for gp (NULL for none). Any thread: on g0
+ * or a G with a P into that P's buffer (no locks, no calls but a buffer
+ * swap on g0), else into the global buffer under its lock. */
+HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
+
+HIDDEN void traceinit(void);      /* GORO_TRACE (goro_run, before the main G) */
+HIDDEN void traceshutdown(void);  /* goro_run's end: stop a trace that runs */
+
+static inline __attribute__((always_inline)) bool traceenabled(void)
+{
+    return unlikely(atomic_load_explicit(&traceon, memory_order_relaxed));
+}
+
+static inline void traceGoCreate(g *newg, int64_t parent)
+{
+    if (traceenabled())
+        traceevent(traceEvGoCreate, newg, (uint64_t)parent,
+                   (uint64_t)(uintptr_t)newg->fn);
+}
+
+static inline void traceGo(uint8_t ev, g *gp)
+{
+    if (traceenabled())
+        traceevent(ev, gp, 0, 0);
+}
+
+static inline void traceGoPark(g *gp, uint8_t reason)
+{
+    if (traceenabled())
+        traceevent(traceEvGoPark, gp, reason, 0);
+}
+
+static inline void traceGoSysExit(g *gp, bool withp)
+{
+    if (traceenabled())
+        traceevent(traceEvGoSysExit, gp, withp, 0);
+}
+
+/* traceGoUnpark: gp, Gwaiting until a moment ago, is made runnable: after
+ * the CAS that made it ours, before it is queued (then another M may run
+ * it at once). */
+static inline void traceGoUnpark(g *gp)
+{
+    if (traceenabled())
+        traceevent(traceEvGoUnpark, gp, 0, 0);
+}
+
+static inline void traceProcSteal(g *gp, p *victim)
+{
+    if (traceenabled())
+        traceevent(traceEvProcSteal, gp, (uint64_t)victim->id, 0);
+}
+
+static inline void traceStack(g *gp, uintptr_t oldsize, uintptr_t newsize)
+{
+    if (traceenabled())
+        traceevent(newsize > oldsize ? traceEvStackGrow : traceEvStackShrink,
+                   gp, oldsize, newsize);
+}
+
+#endif

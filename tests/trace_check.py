@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""trace_check.py [--drop N] FILE IOFD: check the execution trace (src/runtime/trace.c)
+that tests/link/traceprog.c wrote to FILE; IOFD is the pipe fd it printed.
+
+Every event is checked against the Trace Event Format (strict JSON, the
+fields each phase needs), then the program's known behaviour: each G's
+state slices follow each other without a gap or an overlap, each naming
+the state the previous one said comes next; the counts of waits, yields,
+stack growths, preemptions and creations; the wait reasons; the netpoll
+wake's fd; runs on one P never overlap. Prints what failed and exits 1.
+--drop N first removes the Nth state slice of the file (to show that the
+check notices). Used by tests/test_trace.c."""
+import collections
+import json
+import sys
+
+ROUNDS = 10          # traceprog.c's
+WORKERS = ["echoer", "sleeper", "recurser", "yielder", "syscaller",
+           "iowaiter", "spinner"]
+EPS = 0.0015         # microseconds: the file's 3 decimals, rounded twice
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+
+
+def reject_constant(name):
+    raise ValueError("not JSON: " + name)
+
+
+def main():
+    argv = sys.argv[1:]
+    drop = None
+    if argv[:1] == ["--drop"]:
+        drop, argv = int(argv[1]), argv[2:]
+    path, iofd = argv[0], int(argv[1])
+    with open(path) as f:
+        events = json.load(f, parse_constant=reject_constant)
+    if drop is not None:
+        states = [i for i, e in enumerate(events)
+                  if isinstance(e, dict) and e.get("ph") == "X"
+                  and e.get("pid") == 2]
+        del events[states[drop % len(states)]]
+    if not isinstance(events, list) or not events:
+        print("not a JSON array of events")
+        return 1
+
+    # The format: the fields each phase needs.
+    for e in events:
+        if not isinstance(e, dict):
+            fail("not an object: %r" % (e,))
+            continue
+        ph = e.get("ph")
+        if ph not in ("M", "X", "i") or e.get("pid") not in (1, 2) \
+                or not isinstance(e.get("tid"), int) \
+                or not isinstance(e.get("name"), str):
+            fail("bad event: %r" % (e,))
+            continue
+        if ph == "M":
+            if e["name"] not in ("process_name", "thread_name",
+                                 "thread_sort_index") or "args" not in e:
+                fail("bad metadata: %r" % (e,))
+            continue
+        ts = e.get("ts")
+        if not isinstance(ts, (int, float)) or ts < 0:
+            fail("bad ts: %r" % (e,))
+        args = e.get("args", {})
+        if not isinstance(args.get("goid"), int) or \
+                not isinstance(args.get("ev"), str):
+            fail("no goid or ev: %r" % (e,))
+        if ph == "X":
+            if not isinstance(e.get("dur"), (int, float)) or e["dur"] < 0 \
+                    or not isinstance(args.get("next"), str):
+                fail("bad slice: %r" % (e,))
+        elif e.get("s") not in ("t", "g"):
+            fail("bad instant: %r" % (e,))
+    if errors:
+        return report()
+
+    # Which G runs which function.
+    goid = {}
+    for e in events:
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 2:
+            parts = e["args"]["name"].split(" ")
+            if len(parts) == 2:
+                goid[parts[1]] = int(parts[0][1:])
+    for fn in WORKERS + ["mainfn"]:
+        if fn not in goid:
+            fail("no track named after %s: %s" % (fn, sorted(goid)))
+    if errors:
+        return report()
+    main_g = goid["mainfn"]
+
+    slices = collections.defaultdict(list)   # goid -> state slices
+    instants = collections.defaultdict(list)  # goid -> instants
+    runs = collections.defaultdict(list)     # P -> run slices
+    for e in events:
+        if e["ph"] == "X" and e["pid"] == 2:
+            slices[e["tid"]].append(e)
+        elif e["ph"] == "X" and e["pid"] == 1:
+            runs[e["tid"]].append(e)
+        elif e["ph"] == "i" and e["pid"] == 2:
+            instants[e["tid"]].append(e)
+
+    # Each G's states, in order: walk the chain from the first slice, each
+    # next one beginning where the last ended and named as it announced.
+    chains = {}
+    for g, ss in slices.items():
+        rest = sorted(ss, key=lambda s: (s["ts"], s["dur"]))
+        chain = [rest.pop(0)]
+        while rest:
+            last = chain[-1]
+            end = last["ts"] + last["dur"]
+            want = last["args"]["next"]
+            pick = None
+            for i, s in enumerate(rest):
+                if abs(s["ts"] - end) <= EPS and s["name"] == want:
+                    pick = i
+                    break
+                if s["ts"] > end + EPS:
+                    break
+            if pick is None:
+                fail("G%d: after %s ending at %.3f (next %r) comes %s at "
+                     "%.3f" % (g, last["name"], end, want, rest[0]["name"],
+                               rest[0]["ts"]))
+                break
+            chain.append(rest.pop(pick))
+        chains[g] = chain
+
+    def names(fn, ev=None):
+        return [s["name"] for s in chains.get(goid[fn], [])
+                if ev is None or s["args"]["ev"] == ev]
+
+    def inst(fn, name):
+        return [i for i in instants.get(goid[fn], []) if i["name"] == name]
+
+    created = [i for g in instants for i in instants[g]
+               if i["name"] == "created"]
+    if len(created) != 1 + len(WORKERS) and len(created) != len(WORKERS):
+        fail("%d creations, not %d" % (len(created), 1 + len(WORKERS)))
+    running_at_end = []
+    for fn in WORKERS:
+        c = inst(fn, "created")
+        if len(c) != 1 or c[0]["args"]["parent"] != main_g:
+            fail("%s: created %r, not once by G%d" % (fn, c, main_g))
+        ch = chains.get(goid[fn], [])
+        if not ch or ch[0]["name"] != "runnable":
+            fail("%s: does not begin runnable: %r" % (fn, ch[:1]))
+        # The last G to call goro_wg_done may still run when the main G
+        # (and the trace) ends: that one may end running.
+        if not ch or ch[-1]["args"]["next"] not in ("dead", "running"):
+            fail("%s: does not end dead (nor running)" % fn)
+        if ch and ch[-1]["args"]["next"] == "running":
+            running_at_end.append(fn)
+        elif sum(1 for s in ch if s["args"]["ev"] == "GoEnd") != 1:
+            fail("%s: not one GoEnd" % fn)
+    if len(running_at_end) > 1:
+        fail("more than one G still running at the end: %r" % running_at_end)
+
+    # Each hand-over on an unbuffered channel has exactly one party parked:
+    # 2 * ROUNDS of them, and the echoer's last receive, which the close
+    # ends, or not (if it came after).
+    chanwaits = sum(1 for fn in ("mainfn", "echoer") for n in names(fn)
+                    if n in ("chan send", "chan receive"))
+    if not 2 * ROUNDS <= chanwaits <= 2 * ROUNDS + 1:
+        fail("%d channel waits of mainfn and echoer, not %d or %d"
+             % (chanwaits, 2 * ROUNDS, 2 * ROUNDS + 1))
+    if names("mainfn").count("wait group") > 1:
+        fail("mainfn waited on its wait group more than once")
+    if names("sleeper").count("sleep") != 3:
+        fail("sleeper: %d sleeps, not 3: %r" % (names("sleeper").count("sleep"),
+                                               names("sleeper")))
+    io = [n for n in names("iowaiter") if n.startswith("IO wait")]
+    wake = inst("iowaiter", "netpoll wake")
+    if len(io) != 1 or len(wake) != 1 or wake[0]["args"]["fd"] != iofd:
+        fail("iowaiter: IO waits %r, netpoll wakes %r (fd %d)"
+             % (io, wake, iofd))
+    if len(names("yielder", "GoSched")) != 5:
+        fail("yielder: %d yields, not 5" % len(names("yielder", "GoSched")))
+    if "syscall" not in names("syscaller"):
+        fail("syscaller: no syscall: %r" % names("syscaller"))
+    grows = inst("recurser", "stack grow")
+    sizes = [(g["args"]["old"], g["args"]["new"]) for g in grows]
+    if not sizes or any(n <= o or n & (n - 1) for o, n in sizes) or \
+            any(sizes[i][1] != sizes[i + 1][0] for i in range(len(sizes) - 1)) \
+            or sizes[-1][1] < 64 * 1024:
+        fail("recurser: stack growths %r" % sizes)
+    pre = inst("spinner", "preempt (async)") + inst("spinner", "preempt (sync)")
+    if not inst("spinner", "preempt (async)"):
+        fail("spinner: no asynchronous preemption")
+    if len(names("spinner", "GoPreempt")) != len(pre):
+        fail("spinner: %d GoPreempt, %d preemptions"
+             % (len(names("spinner", "GoPreempt")), len(pre)))
+
+    # A P runs one G at a time.
+    for pid, rs in runs.items():
+        rs.sort(key=lambda s: s["ts"])
+        for a, b in zip(rs, rs[1:]):
+            if b["ts"] < a["ts"] + a["dur"] - EPS:
+                fail("P%d: %s [%.3f +%.3f] overlaps %s at %.3f"
+                     % (pid, a["name"], a["ts"], a["dur"], b["name"], b["ts"]))
+                break
+    return report(len(events))
+
+
+def report(n=0):
+    for e in errors[:20]:
+        print(e)
+    if errors:
+        print("%d errors" % len(errors))
+        return 1
+    print("trace ok: %d events" % n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
