@@ -553,6 +553,27 @@ static uint32_t runqgrab(p *pp, g *_Atomic *batch, uint32_t batchHead,
                 g *next = atomic_load_explicit(&pp->runnext,
                                                memory_order_acquire);
                 if (next != NULL) {
+                    /* The G that readied next usually blocks at once
+                     * (a send to a waiting receiver, then a receive):
+                     * its P is about to run next itself, and taking it
+                     * now would leave that P idle, to be woken again
+                     * with a futex for the next hand-over. So when pp is
+                     * running, give it a moment first, as Go does
+                     * (proc.go: runqgrab). Go sleeps usleep(3), which
+                     * is 60-70 us here (timer slack); a sched_yield
+                     * (under 1 us on an idle core; on a busy one it lets
+                     * pp's M run if it waits for this core) measured
+                     * better: see the essay. */
+                    if (atomic_load_explicit(&pp->status,
+                                             memory_order_relaxed) ==
+                        Prunning) {
+                        osyield();
+                        /* pp ran it: pp is busy with its own Gs. */
+                        if (atomic_load_explicit(&pp->runnext,
+                                                 memory_order_acquire) !=
+                            next)
+                            return 0;
+                    }
                     if (atomic_compare_exchange_strong_explicit(
                             &pp->runnext, &next, NULL, memory_order_acq_rel,
                             memory_order_acquire)) {
