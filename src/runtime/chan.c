@@ -46,6 +46,7 @@ struct goro_chan {
     size_t   qcount;     /* elements in buf */
     size_t   sendx, recvx;
     bool     closed;
+    bool     timer;      /* a timer's channel (chaninit): time.c frees it */
     char    *buf;
     waitq    recvq, sendq;
 };
@@ -175,7 +176,9 @@ void goro_chan_free(goro_chan *c)
 {
     if (c == NULL)
         return;
-    if (c->buf == (char *)(c + 1))
+    /* Not c->buf == (char *)(c + 1): the allocator may well put a
+     * channel's buffer right after its header. */
+    if (c->timer)
         throw("goro_chan_free: a timer's channel (free the timer instead)");
     lock(&c->lock);
     bool waiters = c->recvq.first || c->sendq.first;
@@ -198,6 +201,7 @@ void chaninit(goro_chan *c, size_t elemsize, size_t capacity)
     c->elemsize = elemsize;
     c->dataqsiz = capacity;
     c->buf = (char *)(c + 1);
+    c->timer = true;
 }
 
 /* chanfreecheck: what goro_chan_free checks of a channel about to go. */
