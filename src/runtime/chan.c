@@ -46,6 +46,8 @@ struct goro_chan {
     size_t   qcount;     /* elements in buf */
     size_t   sendx, recvx;
     bool     closed;
+    bool     timer;      /* a timer's or a context's channel (chaninit):
+                            time.c or ctx.c frees it */
     char    *buf;
     waitq    recvq, sendq;
 };
@@ -185,7 +187,9 @@ void goro_chan_free(goro_chan *c)
 {
     if (c == NULL)
         return;
-    if (c->buf == (char *)(c + 1))
+    /* Not c->buf == (char *)(c + 1): the allocator may well put a
+     * channel's buffer right after its header. */
+    if (c->timer)
         throw("goro_chan_free: a timer's or a context's channel (free "
               "that instead)");
     lock(&c->lock);
@@ -209,6 +213,7 @@ void chaninit(goro_chan *c, size_t elemsize, size_t capacity)
     c->elemsize = elemsize;
     c->dataqsiz = capacity;
     c->buf = (char *)(c + 1);
+    c->timer = true;
 }
 
 /* chanfreecheck: what goro_chan_free checks of a channel about to go. */
