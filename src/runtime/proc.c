@@ -32,9 +32,28 @@
  * calls wakep() in its turn. So a burst of work wakes Ms one at a time, and
  * an idle runtime makes no system calls at all.
  *
+ * Gs that talk across Ps. A G that readies another (a channel hand-over)
+ * puts it in its P's runnext and nearly always blocks right after, so that
+ * P was about to run it. A spinning M that finds nothing but a running P's
+ * runnext therefore yields the CPU once (sched_yield) before taking it, and
+ * takes nothing if that P ran it meanwhile (runqgrab). Taking it at once,
+ * as this file did before, split every producer/consumer pair over the two
+ * Ps: the victim went idle, its M slept on its futex, and the next
+ * hand-over woke it again (2 Ps, the 4-stage pipeline: 66,000 futex calls
+ * for 3M values, now 1,800, and 2.5x faster; ping-pong 1.9x, fan-out to 8
+ * workers 1.3x; bench/RESULTS.md has the figures). Go backs off here too,
+ * with usleep(3): 60-70 us on a Linux VM (timer slack), which measured
+ * better than taking at once but worse than the yield.
+ *
  * Rejected: one global queue under one lock (contention at every switch); a
  * thread per G (the cost this runtime exists to avoid); waking every idle M
- * on new work (thundering herd).
+ * on new work (thundering herd). Measured and rejected: busy-waiting 3 or
+ * 20 us before taking runnext instead of the yield (slower in the pipeline,
+ * and it burns a core another process could use); moving a batch from the
+ * global queue into the local ring with one store of the tail instead of
+ * a runqput per G (no change in the tree of 1M Gs or spawn: the cost there
+ * is the walk of the Gs' schedlink chain, cache misses that batching does
+ * not remove).
  */
 
 #include <jemalloc/jemalloc.h>
