@@ -39,14 +39,38 @@ enum { samples = 100 };
 
 /* How late a sleeper beside a spinner may wake is asserted in the
  * process's CPU time: what the spinner burned before it was stopped. It
- * must stay under three time slices (10 ms by default): the slice the
- * sleeper waits out, and on a busy machine one more while the runtime's
- * loop thread, which fires the sleeper's timer and sysmon's looks, waits
- * for a CPU; a spinner that is never stopped burns the whole run. Wall-
- * clock figures depend on what else the machine runs (a thread that waits
- * for a CPU waits the same in any runtime); they belong to the benchmarks
- * (bench/wakelat.c). */
-enum { cpuBound = 3 * 10000000 };
+ * must stay under cpubound: ten time slices (10 ms by default), plus
+ * twice what a sleeping thread's wake-up waits for a CPU on this machine
+ * now (machinefloor). The slice the sleeper waits out is one; the rest is
+ * for the runtime's loop thread, which fires the sleeper's timer and
+ * sysmon's looks and may wait for a CPU while the spinner burns on: beside
+ * two looping copies of these tests (make test-loaded) the worst of 100
+ * samples reached 45-76 ms, while a floor taken a moment before or after
+ * saw no such stall. A spinner that is never stopped burns the whole run,
+ * seconds. Wall-clock figures depend on what else the machine runs; they
+ * belong to the benchmarks (bench/wakelat.c). */
+enum { cpuBound = 10 * 10000000 };
+
+/* machinefloor: the worst lateness of 20 plain 1 ms sleeps of this thread,
+ * in ns: how long a woken thread waits for a CPU on this machine now. */
+static int64_t machinefloor(void)
+{
+    int64_t worst = 0;
+    for (int i = 0; i < 20; i++) {
+        int64_t t0 = now();
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+        int64_t late = now() - t0 - 1000000;
+        if (late > worst)
+            worst = late;
+    }
+    return worst;
+}
+
+static int64_t cpubound(int64_t floor)
+{
+    return cpuBound + 2 * floor;
+}
 
 /* What the sleeper measured, sent back from the child run. */
 typedef struct latency {
@@ -105,12 +129,16 @@ Test(preempt, spinner_calling_functions_lets_a_sleeper_run, .timeout = 60)
     /* How late the sleeper wakes, in the process's CPU time: the spinner
      * burns it until it is stopped (wall-clock figures are bench/wakelat's:
      * they depend on what else the machine runs). See cpuBound. */
+    int64_t floor = machinefloor();
     test_run_forked(1, sleeper_beside_spinner, NULL, &result, sizeof result);
-    if (result.p99 >= cpuBound)  /* the loop thread starved: once more */
+    if (result.p99 >= cpubound(floor)) {  /* a stall: once more */
+        floor = machinefloor();
         test_run_forked(1, sleeper_beside_spinner, NULL, &result,
                         sizeof result);
-    cr_expect_lt(result.p99, cpuBound, "p99 CPU burned while the sleeper "
-                 "waited %lld ns", (long long)result.p99);
+    }
+    cr_expect_lt(result.p99, cpubound(floor), "p99 CPU burned while the "
+                 "sleeper waited %lld ns (a plain sleep's floor %lld ns)",
+                 (long long)result.p99, (long long)floor);
     cr_expect_gt(result.st.preempt_sync, 0);
     cr_expect_eq(result.st.preempt_async, 0,
                  "the test binary's code is not preempted asynchronously");
@@ -348,27 +376,28 @@ static long field(const char *out, const char *key)
 
 static const char *variants[] = {"gcc_O0", "gcc_O2", "clang_O0", "clang_O2"};
 
-/* cpuBoundUs: cpuBound in microseconds, for the programs' cpu_p99_us. */
-enum { cpuBoundUs = cpuBound / 1000 };
-
-/* runcpu runs a mode that prints cpu_p99_us; one more run if it is over
- * the bound (when the machine's load starves sysmon's thread, the spinner
- * burns on meanwhile). */
-static char *runcpu(const char *variant, const char *mode)
+/* runcpu runs a mode that prints cpu_p99_us, with *boundus the bound in
+ * microseconds for the machine floor measured just before; one more run if
+ * it is over (a stall of the machine can land in one run). */
+static char *runcpu(const char *variant, const char *mode, long *boundus)
 {
+    *boundus = (long)(cpubound(machinefloor()) / 1000);
     char *out = runprog(variant, mode);
-    if (field(out, "cpu_p99_us=") >= cpuBoundUs)
+    if (field(out, "cpu_p99_us=") >= *boundus) {
+        *boundus = (long)(cpubound(machinefloor()) / 1000);
         out = runprog(variant, mode);
+    }
     return out;
 }
 
 Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
 {
     for (int i = 0; i < 4; i++) {
-        char *out = runcpu(variants[i], "async");
+        long bound;
+        char *out = runcpu(variants[i], "async", &bound);
         cr_expect_gt(field(out, "async="), 0, "%s: %s", variants[i], out);
-        cr_expect_lt(field(out, "cpu_p99_us="), cpuBoundUs, "%s: %s",
-                     variants[i], out);
+        cr_expect_lt(field(out, "cpu_p99_us="), bound, "%s (bound %ld): %s",
+                     variants[i], bound, out);
     }
 }
 
@@ -379,14 +408,17 @@ Test(preempt, a_loop_without_calls_is_preempted_by_signal, .timeout = 120)
 Test(preempt, a_loop_with_calls_is_stopped_without_a_signal, .timeout = 120)
 {
     for (int i = 0; i < 4; i++) {
-        char *out = runcpu(variants[i], "calls");
+        long bound;
+        char *out = runcpu(variants[i], "calls", &bound);
         long sync = field(out, "sync="), async = field(out, "async=");
         cr_expect_gt(sync, 0, "%s: %s", variants[i], out);
-        /* Its thread may be off the CPU past sysmon's next look on a busy
-         * machine: then it takes a signal. */
-        cr_expect_leq(async * 10, sync, "%s: %s", variants[i], out);
-        cr_expect_lt(field(out, "cpu_p99_us="), cpuBoundUs, "%s: %s",
-                     variants[i], out);
+        /* Most of its stops are at a call. (On a quiet machine all are; on
+         * a busy one its thread may run so little between sysmon's looks
+         * that it takes a signal now and then: 15 of 102 seen beside two
+         * looping copies of these tests.) */
+        cr_expect_lt(async, sync, "%s: %s", variants[i], out);
+        cr_expect_lt(field(out, "cpu_p99_us="), bound, "%s (bound %ld): %s",
+                     variants[i], bound, out);
     }
 }
 

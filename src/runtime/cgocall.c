@@ -155,20 +155,18 @@ static void blockingcall(libcall *c, uintptr_t (*call)(void *))
         va_end(ap);                                                            \
         return (ret)c.r;                                                       \
     }
+/* A blocking call's wrapper, its call made on g0 by g0call. */
+#define BLOCKINGWRAP(name, ret, params, args, g0call)                          \
+    GORO_EXTERN ret __wrap_##name params                                       \
+    {                                                                          \
+        libcall c = {goro_libc_##name, {UNPAREN args}, 0};                     \
+        blockingcall(&c, g0call);                                              \
+        return (ret)c.r;                                                       \
+    }
 #define BLOCKING(name, ret, params, args)                                      \
-    GORO_EXTERN ret __wrap_##name params                                       \
-    {                                                                          \
-        libcall c = {goro_libc_##name, {UNPAREN args}, 0};                     \
-        blockingcall(&c, libcall_g0);                                          \
-        return (ret)c.r;                                                       \
-    }
+    BLOCKINGWRAP(name, ret, params, args, libcall_g0)
 #define INTERRUPTIBLE(name, ret, params, args)                                 \
-    GORO_EXTERN ret __wrap_##name params                                       \
-    {                                                                          \
-        libcall c = {goro_libc_##name, {UNPAREN args}, 0};                     \
-        blockingcall(&c, libcall_g0_nopreempt);                                \
-        return (ret)c.r;                                                       \
-    }
+    BLOCKINGWRAP(name, ret, params, args, libcall_g0_nopreempt)
 #include "cgocall.h"
 
 /* ---- goro_cgocall: a program's function on the thread's stack ------------- */
