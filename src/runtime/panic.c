@@ -52,9 +52,14 @@ void print(const char *fmt, ...)
     va_end(ap);
 }
 
+/* throwing: a throw is printing its report; a fault in the dump that
+ * follows must still end the process as the throw does (signal.c). */
+HIDDEN _Atomic int throwing;
+
 void throw(const char *s)
 {
     g *gp = getg();
+    atomic_store(&throwing, 1);
     print("fatal error: %s\n", s);
     if (gp != NULL) {
         m *mp = gp->m;

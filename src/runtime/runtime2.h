@@ -734,6 +734,7 @@ HIDDEN void minitSignalMask(sigset_t *old); /* an M blocks process signals */
 
 HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
 HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
+extern HIDDEN _Atomic int throwing; /* a throw is printing (panic.c) */
 HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
 
 /* ---- schedtrace.c ------------------------------------------------------ */

@@ -69,6 +69,7 @@
  */
 #include <dlfcn.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,6 +197,14 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
     tracebackcrash(ctx, gp == NULL ? NULL
                         : gp != gp->m->g0 ? gp : gp->m->curg);
 
+    /* A fault in the dump of a fatal error (throw's report, made with
+     * little memory left, say): the process ends as the throw would have,
+     * by abort, not by this signal. */
+    if (atomic_load(&throwing)) {
+        sigprint("runtime: the report of the fatal error above faulted\n");
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
     /* SA_RESETHAND restored the default action: a fault happens again as
      * soon as we return; a signal sent by kill(2) is sent again. Blocked
      * until we return either way. */
