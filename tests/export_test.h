@@ -46,6 +46,10 @@ void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
 
 /* Run a shell command that must exit 0; its output. */
 char *test_command(const char *cmd);
+/* CLOCK_MONOTONIC in ns. */
+int64_t test_now(void);
+/* The port a socket is bound to (IPv4 or IPv6), or -1. */
+int test_portof(int fd);
 
 /* How many Gs are parked (goro_metrics_get's gs_waiting); and waiting
  * (1 ms sleeps, 10 s at most) until at least n are. */

@@ -22,23 +22,6 @@
 
 #include "export_test.h"
 
-static int64_t now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int portof(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
 
 static int peerfamily(int fd)
 {
@@ -74,7 +57,7 @@ static void namesmain(void *arg)
     r_lfd = goro_listen("tcp", ":0", 0);
     if (r_lfd < 0)
         return;
-    int port = portof(r_lfd);
+    int port = test_portof(r_lfd);
     goro_go(acceptall, (void *)(intptr_t)r_lfd);
 
     snprintf(a, sizeof a, "localhost:%d", port);
@@ -94,7 +77,7 @@ static void namesmain(void *arg)
     snprintf(a, sizeof a, "[::1]:%d", port);
     r_dlit6 = goro_dial("tcp", a, 0);
     snprintf(a, sizeof a, "127.0.0.1:%d", port);
-    r_dlit4 = goro_dial("tcp", a, now() + 5000000000ll);
+    r_dlit4 = goro_dial("tcp", a, test_now() + 5000000000ll);
 
     /* The list, and a service name. */
     hints.ai_family = AF_INET;
@@ -169,7 +152,7 @@ static void multimain(void *arg)
         r_multi = lfd;
         return;
     }
-    int port = portof(lfd);
+    int port = test_portof(lfd);
     goro_go(acceptall, (void *)(intptr_t)lfd);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
@@ -180,7 +163,7 @@ static void multimain(void *arg)
     goro_freeaddrinfo(ai);
     char a[64];
     snprintf(a, sizeof a, "goro-two-addrs:%d", port);
-    r_multi = goro_dial("tcp", a, now() + 5000000000ll);
+    r_multi = goro_dial("tcp", a, test_now() + 5000000000ll);
     r_multifam = peerfamily(r_multi);
     goro_close(r_multi);
     goro_close(lfd);
@@ -239,15 +222,15 @@ static void dlresmain(void *arg)
     for (int i = 0; i < 4; i++)
         goro_go(holder, NULL);
     goro_sleep_ns(50 * 1000000);
-    int64_t t0 = now();
+    int64_t t0 = test_now();
     r_dlres = goro_dial("tcp", "localhost:9", t0 + 100 * 1000000);
-    dlelapsed = now() - t0;
+    dlelapsed = test_now() - t0;
     goro_wg_wait(holdwg);
     /* The abandoned request was freed or finished; the pool serves the
      * next one. */
     struct addrinfo *ai = NULL;
     r_after = goro_getaddrinfo("localhost", "80", NULL, &ai,
-                               now() + 5000000000ll);
+                               test_now() + 5000000000ll);
     goro_freeaddrinfo(ai);
 }
 
@@ -298,7 +281,7 @@ static void udpmain(void *arg)
     if (udpsrv < 0)
         return;
     char a[64];
-    snprintf(a, sizeof a, "127.0.0.1:%d", portof(udpsrv));
+    snprintf(a, sizeof a, "127.0.0.1:%d", test_portof(udpsrv));
     goro_wg_add(udpwg, 1);
     goro_go(udpserver, NULL);
     int c = goro_dial("udp", a, 0);
@@ -309,7 +292,7 @@ static void udpmain(void *arg)
         goro_write(c, &sent, sizeof sent);
     while (got < DGRAMS) {
         int v;
-        ssize_t n = goro_read_deadline(c, &v, sizeof v, now() + 2000000000ll);
+        ssize_t n = goro_read_deadline(c, &v, sizeof v, test_now() + 2000000000ll);
         if (n != sizeof v) {
             atomic_fetch_add(&udplost, DGRAMS - got);
             break;
@@ -421,7 +404,7 @@ static void unixmain(void *arg)
                           0) == 4 &&
             goro_sendto(s, "pong", 4, (struct sockaddr *)&from, fl, 0) == 4 &&
             goro_recvfrom(c, buf, sizeof buf, NULL, NULL,
-                          now() + 5000000000ll) == 4 &&
+                          test_now() + 5000000000ll) == 4 &&
             memcmp(buf, "pong", 4) == 0 &&
             goro_write(d, "dial", 4) == 4 &&
             goro_recvfrom(s, buf, sizeof buf, NULL, NULL, 0) == 4 &&
@@ -462,7 +445,7 @@ static void passmain(void *arg)
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
     int lfd = goro_listen("tcp4", "127.0.0.1:0", 0);
-    int port = portof(lfd);
+    int port = test_portof(lfd);
     int p[2];
     (void)!pipe2(p, O_NONBLOCK);
     int out[2] = {lfd, p[1]};
@@ -471,13 +454,13 @@ static void passmain(void *arg)
     close(p[1]);
     int in[4] = {-1, -1, -1, -1}, nin = 4;
     char c;
-    if (goro_recv_fds(sv[1], &c, 1, in, &nin, now() + 5000000000ll) != 1)
+    if (goro_recv_fds(sv[1], &c, 1, in, &nin, test_now() + 5000000000ll) != 1)
         return;
     r_nfds = nin;
     char a[64];
     snprintf(a, sizeof a, "127.0.0.1:%d", port);
     int d = goro_dial("tcp", a, 0);
-    int acc = goro_accept_deadline(in[0], now() + 5000000000ll);
+    int acc = goro_accept_deadline(in[0], test_now() + 5000000000ll);
     r_accepted = acc >= 0 && d >= 0;
     if (goro_write(in[1], "P", 1) == 1 && goro_read(p[0], &c, 1) == 1 &&
         c == 'P')
@@ -520,7 +503,7 @@ static void reuseportmain(void *arg)
     r_rp1 = goro_listen_flags("tcp4", "127.0.0.1:0", 0,
                               GORO_LISTEN_REUSEPORT);
     char a[64];
-    snprintf(a, sizeof a, "127.0.0.1:%d", portof(r_rp1));
+    snprintf(a, sizeof a, "127.0.0.1:%d", test_portof(r_rp1));
     r_rp2 = goro_listen_flags("tcp4", a, 0, GORO_LISTEN_REUSEPORT);
     r_norp = goro_listen("tcp4", a, 0);
     r_badflags = goro_listen_flags("tcp4", "127.0.0.1:0", 0, 8);

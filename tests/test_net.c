@@ -19,23 +19,6 @@
 
 #include "export_test.h"
 
-static int64_t now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int portof(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
 
 static void morefds(void)
 {
@@ -152,7 +135,7 @@ static void echomain(void *arg)
         fail(6000 - listenfd);
         return;
     }
-    echoport = portof(listenfd);
+    echoport = test_portof(listenfd);
     clientswg = goro_wg_new();
     goro_wg_add(clientswg, PAIRS);
     goro_go(acceptor, NULL);
@@ -223,7 +206,7 @@ static void bigmain(void *arg)
     bool v6 = lfd >= 0;
     if (!v6)
         lfd = goro_tcp_listen("127.0.0.1", 0, 0);
-    int c = goro_tcp_connect(v6 ? "::1" : "127.0.0.1", portof(lfd));
+    int c = goro_tcp_connect(v6 ? "::1" : "127.0.0.1", test_portof(lfd));
     int s = goro_accept(lfd);
     goro_close(lfd);
     int small = 4096;
@@ -257,7 +240,7 @@ static void parkedreader(void *arg)
     int fd = (int)(intptr_t)arg;
     char buf[16];
     closedread = goro_read(fd, buf, sizeof buf);
-    wokeat = now();
+    wokeat = test_now();
     goro_wg_done(closewg);
 }
 
@@ -270,7 +253,7 @@ static void closemain(void *arg)
     goro_wg_add(closewg, 1);
     goro_go(parkedreader, (void *)(intptr_t)sv[0]);
     goro_sleep_ns(50 * 1000000);
-    closedat = now();
+    closedat = test_now();
     goro_close(sv[0]);
     goro_wg_wait(closewg);
     goro_close(sv[1]);
@@ -304,7 +287,7 @@ static void ppside(void *arg)
     for (int i = 0; i < PP_ROUNDS; i++) {
         if (first && goro_write(fd, &c, 1) != 1)
             goto bad;
-        ssize_t n = dl ? goro_read_deadline(fd, &c, 1, now() + 10000000000ll)
+        ssize_t n = dl ? goro_read_deadline(fd, &c, 1, test_now() + 10000000000ll)
                        : goro_read(fd, &c, 1);
         if (n != 1)
             goto bad;
@@ -356,7 +339,7 @@ Test(net, readiness_that_comes_before_the_park_is_not_lost, .timeout = 60)
 static void tcppair(int sv[2])
 {
     int lfd = goro_tcp_listen("127.0.0.1", 0, 0);
-    sv[0] = goro_tcp_connect("127.0.0.1", portof(lfd));
+    sv[0] = goro_tcp_connect("127.0.0.1", test_portof(lfd));
     sv[1] = goro_accept(lfd);
     goro_close(lfd);
 }
@@ -460,7 +443,7 @@ static void crreader(void *arg)
     intptr_t a = (intptr_t)arg;
     int fd = (int)(a >> 1);
     char c;
-    ssize_t n = (a & 1) ? goro_read_deadline(fd, &c, 1, now() + 10000000000ll)
+    ssize_t n = (a & 1) ? goro_read_deadline(fd, &c, 1, test_now() + 10000000000ll)
                         : goro_read(fd, &c, 1);
     if (n == 1 || n == -ECANCELED || n == -EBADF)
         atomic_fetch_add(&crok, 1);
@@ -539,7 +522,7 @@ static void refusedmain(void *arg)
 {
     (void)arg;
     int lfd = goro_tcp_listen("127.0.0.1", 0, 0);
-    int port = portof(lfd);
+    int port = test_portof(lfd);
     goro_close(lfd);
     refused = goro_tcp_connect("127.0.0.1", port);
     badhost = goro_tcp_connect("localhost", port);
@@ -572,18 +555,18 @@ static void deadlinemain(void *arg)
     int sv[2];
     sockpair(sv);
     char buf[16];
-    int64_t t0 = now();
+    int64_t t0 = test_now();
     dlread = goro_read_deadline(sv[0], buf, sizeof buf, t0 + 100 * 1000000);
-    dlelapsed = now() - t0;
+    dlelapsed = test_now() - t0;
     /* Fill the send buffer, then a write must time out part-way or at once. */
     int small = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     static char big[1 << 20];
-    dlwrite = goro_write_deadline(sv[0], big, sizeof big, now() + 50000000);
+    dlwrite = goro_write_deadline(sv[0], big, sizeof big, test_now() + 50000000);
     int lfd = goro_tcp_listen("127.0.0.1", 0, 0);
-    t0 = now();
+    t0 = test_now();
     dlaccept = goro_accept_deadline(lfd, t0 + 30 * 1000000);
-    dlaccelapsed = now() - t0;
+    dlaccelapsed = test_now() - t0;
     goro_close(lfd);
     goro_close(sv[0]);
     goro_close(sv[1]);
@@ -661,7 +644,7 @@ static void sleepersmain(void *arg)
     for (int i = 0; i < SLEEPERS; i++)
         goro_go(timedsleeper, (void *)(intptr_t)i);
     test_wait_waiting(SLEEPERS);
-    sleepbase = now() + 300 * 1000000;
+    sleepbase = test_now() + 300 * 1000000;
     goro_wg_done(sleepgate);
     test_wait_waiting(SLEEPERS);
     goro_wg_wait(sleepwg);

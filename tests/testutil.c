@@ -1,5 +1,9 @@
 /* testutil.c - helpers shared by the test files. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -109,4 +113,22 @@ void test_wait_waiting(uint64_t n)
 {
     for (int i = 0; i < 10000 && test_gs_waiting() < n; i++)
         goro_sleep_ns(1000000);
+}
+
+int64_t test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int test_portof(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
