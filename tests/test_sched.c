@@ -239,6 +239,7 @@ Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
 
 #define NERR 8
 static int errno_ok[NERR], fpctl_ok[NERR], moved[NERR];
+static _Atomic int anymove;      /* some G has moved (errnoG) */
 
 /* The MXCSR and the x87 control word (callee-saved in the psABI, so each G
  * keeps its own across a switch); inline asm, not <fenv.h>: no libm. */
@@ -272,14 +273,20 @@ static void errnoG(void *arg)
         cw = 0x037f;
     }
     __asm__ volatile("ldmxcsr %0\n\tfldcw %1" :: "m"(mx), "m"(cw));
-    for (int k = 0; k < 20000; k++) {
+    /* 20,000 yields, and on until some G has moved to another thread
+     * (at most 2M): on a busy machine, or with the other P seldom idle,
+     * a steal may take longer to come. */
+    for (int k = 0; k < 20000 || (!atomic_load(&anymove) && k < 2000000);
+         k++) {
         goro_yield();
         if (errno != 1000 + i)
             errno_ok[i] = 0;
         if (getmxcsr() != mx || getfpucw() != cw)
             fpctl_ok[i] = 0;
-        if (test_curm() != start)
+        if (test_curm() != start) {
             moved[i] = 1;
+            atomic_store(&anymove, 1);
+        }
         /* Spend a little time so that the other P has time to steal. */
         for (volatile int spin = 0; spin < 50; spin++)
             ;
