@@ -366,8 +366,8 @@ test: deps
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
 	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
 	  GORO_TRACEPROG=$(CURDIR)/$(TRACEPROG) \
-	  ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
-	$(Q)$(GOROD_TESTENV) ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
+	  sh scripts/run-suite $(BUILD)/test-runtime.log ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
+	$(Q)$(GOROD_TESTENV) sh scripts/run-suite $(BUILD)/test-daemon.log ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)
 	$(Q)$(if $(SAN),:,$(MAKE) --no-print-directory asan)
 

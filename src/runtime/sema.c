@@ -198,12 +198,19 @@ static int wgwait(goro_wg *wg, bool ctxform)
             return err;
     }
     lock(&wg->lock);
-    if ((atomic_load_explicit(&wg->state, memory_order_acquire) >> 32) == 0) {
-        unlock(&wg->lock);
-        waitctxend(gp);
-        return 0;
-    }
-    atomic_fetch_add_explicit(&wg->state, 1, memory_order_acq_rel);
+    /* Count as a waiter only if the count is still above zero at that
+     * instant (one CAS, as Go's Wait): a Done that brings it to zero
+     * before sees no waiter and wakes nobody, one after sees us and
+     * takes the lock, which we hold until we are parked. */
+    uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+    do {
+        if ((s >> 32) == 0) {
+            unlock(&wg->lock);
+            waitctxend(gp);
+            return 0;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        &wg->state, &s, s + 1, memory_order_acq_rel, memory_order_acquire));
     waitq_push(&wg->waiters, gp);
     gp->param = wg;
     gopark(parkunlockctx, &wg->lock, waitReasonWaitGroup);
