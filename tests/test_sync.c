@@ -668,3 +668,57 @@ Test(sync, waiters_survive_their_stacks_moving, .timeout = 60)
         want += 1000 + i;
     cr_expect_eq(movesum, want);
 }
+
+/* ---- wait group ----------------------------------------------------------- */
+
+/* A Done that brings the count to zero races the waiter round after
+ * round: a G on the other P spins until the waiter is about to wait, then
+ * does the Done, so that the two meet inside the wait (where a waiter that
+ * had seen the count above zero once counted itself as a waiter after the
+ * Done had looked for waiters, and slept for ever). The window is a few
+ * instructions wide, so the test does not hit it every run; any lost
+ * wake-up between the two hangs it. */
+enum { WG_ROUNDS = 20000 };
+static goro_wg *racewg;
+static _Atomic long racego;
+static long raced;
+
+/* racelook is a call, so that the spinning G stops at its prologue when
+ * the scheduler asks (a G readied into this P's queue while the other P
+ * found nothing would otherwise wait for the spinner's end). */
+static __attribute__((noinline)) long racelook(void)
+{
+    return atomic_load(&racego);
+}
+
+static void racedone(void *arg)
+{
+    (void)arg;
+    for (long i = 1; i <= WG_ROUNDS; i++) {
+        while (racelook() != i) {
+        }
+        for (volatile int d = 0; d < (int)(i % 64); d++) {
+        }
+        goro_wg_done(racewg);
+    }
+}
+
+static void wgracemain(void *arg)
+{
+    (void)arg;
+    racewg = goro_wg_new();
+    goro_go(racedone, NULL);
+    for (long i = 1; i <= WG_ROUNDS; i++) {
+        goro_wg_add(racewg, 1);
+        atomic_store(&racego, i);
+        goro_wg_wait(racewg);
+        raced++;
+    }
+    goro_wg_free(racewg);
+}
+
+Test(sync, wait_group_done_racing_a_waiter_wakes_it, .timeout = 120)
+{
+    cr_assert_eq(test_run(2, wgracemain, NULL), 0);
+    cr_assert_eq(raced, WG_ROUNDS);
+}

@@ -940,16 +940,26 @@ static void startm(p *pp, bool spinning)
     notewakeup(&nmp->park);
 }
 
-/* wakep tries to add one more P to execute Gs: called when a G is made
- * runnable. Starts a spinning M only if none is spinning already. */
 /* wakepwanted: there is an idle P and no M already looking for work, so
- * wakep would start one. A cheap test that needs no g0. */
+ * wakep would start one. A cheap test that needs no g0.
+ *
+ * Called right after work was put on a queue, it is one side of a Dekker
+ * with an M going idle (findrunnable: it gives up its P and drops
+ * nmspinning, then looks at every queue once more): the store of the work
+ * must be visible before npidle and nmspinning are read, or both sides
+ * miss each other and the G waits in the queue of a P whose G never stops
+ * (x86 lets a load pass an earlier store; a runnext store is a plain one).
+ * Hence the fence, which only more than one P needs. */
 static inline bool wakepwanted(void)
 {
+    if (gomaxprocs > 1)
+        atomic_thread_fence(memory_order_seq_cst);
     return atomic_load_explicit(&sched.npidle, memory_order_acquire) > 0 &&
            atomic_load_explicit(&sched.nmspinning, memory_order_acquire) == 0;
 }
 
+/* wakep tries to add one more P to execute Gs: called when a G is made
+ * runnable. Starts a spinning M only if none is spinning already. */
 static void wakep(void)
 {
     int32_t zero = 0;
@@ -1347,9 +1357,11 @@ top:;
             throw("findrunnable: negative nmspinning");
     }
     if (wasSpinning) {
-        for (int32_t i = 0; i < procs; i++) {
-            p *p2 = allp[i];
-            if (!runqempty(p2)) {
+        for (int32_t i = 0; i <= procs; i++) {
+            /* Every P's queue, then the global one. */
+            if (i < procs ? !runqempty(allp[i])
+                          : __atomic_load_n(&sched.runqsize,
+                                            __ATOMIC_SEQ_CST) != 0) {
                 lock(&sched.lock);
                 pp = pidleget();
                 unlock(&sched.lock);
