@@ -197,6 +197,7 @@ void goro_chan_free(goro_chan *c)
     unlock(&c->lock);
     if (waiters)
         throw("goro_chan_free: channel has waiting Gs");
+    lockquiesce(&c->lock);
     zfree(c->buf);
     zfree(c);
 }
@@ -217,6 +218,12 @@ void chaninit(goro_chan *c, size_t elemsize, size_t capacity)
 }
 
 /* chanfreecheck: what goro_chan_free checks of a channel about to go. */
+/* chanquiesce: c's memory may be freed (lockquiesce). */
+void chanquiesce(goro_chan *c)
+{
+    lockquiesce(&c->lock);
+}
+
 void chanfreecheck(goro_chan *c)
 {
     lock(&c->lock);
@@ -224,6 +231,7 @@ void chanfreecheck(goro_chan *c)
     unlock(&c->lock);
     if (waiters)
         throw("goro_timer_free: its channel has waiting Gs");
+    lockquiesce(&c->lock);
 }
 
 /* ---- waking ------------------------------------------------------------- */

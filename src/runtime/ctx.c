@@ -109,8 +109,11 @@ static void ctxref(goro_ctx *c)
 
 static void ctxunref(goro_ctx *c)
 {
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+        lockquiesce(&c->lock);
+        chanquiesce(ctxdone(c));
         zfree(c);
+    }
 }
 
 /* ctxcancel cancels c and its descendants with err and cause (no-op for

@@ -188,6 +188,38 @@ void unlock2(mutex *l)
     futexwakeup(&l->wakeseq, 1);
 }
 
+_Atomic uint32_t unlockers;
+m *_Atomic allm;
+
+/* lockquiesce returns once no thread is inside unlock(l): l's memory may
+ * then be freed. unlock reads l after the store that releases it (above),
+ * so a thread that took l at once after that store and freed the object
+ * holding it would leave that thread reading, and unlock2 writing, memory
+ * the allocator may have given to someone else. The caller has seen l
+ * released (it took l since, or was readied after the unlock): each M
+ * shows the lock it is releasing from before that store (m->unlocking), so
+ * the caller sees the M's mark if that unlock is not over; threads that are
+ * no M (the loop thread, foreign threads sending on channels) count in
+ * unlockers, which is waited out whole. Cheap: a look at each M; a wait
+ * only in the rare case of an unlock still in flight.
+ *
+ * Rejected: the lock's words beside it in a table that is never freed (a
+ * bucket shared by two locks would need wake-all futex wakes); deferring
+ * every free to a point every M has passed (a list per P and a global
+ * epoch for an event that a look at each M settles). */
+void lockquiesce(mutex *l)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    for (m *mp = atomic_load_explicit(&allm, memory_order_acquire);
+         mp != NULL; mp = mp->alllink) {
+        while (atomic_load_explicit(&mp->unlocking, memory_order_acquire) ==
+               l)
+            osyield();
+    }
+    while (atomic_load_explicit(&unlockers, memory_order_acquire) != 0)
+        osyield();
+}
+
 void noteclear(note *n)
 {
     atomic_store_explicit(&n->key, 0, memory_order_relaxed);

@@ -813,6 +813,8 @@ static m *allocm(void)
         return NULL;
     }
     mp->id = sched.mnext++;
+    mp->alllink = atomic_load_explicit(&allm, memory_order_relaxed);
+    atomic_store_explicit(&allm, mp, memory_order_release);
     unlock(&sched.lock);
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
     mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */

@@ -388,6 +388,11 @@ struct m {
     /* sysmon's: the thread's run time (ns) when the guard last went alone
      * to its G, or -1 (not read); see preemptone. */
     int64_t   guardrun;
+    /* The lock whose unlock this thread is in, from before the store that
+     * releases it until its last touch of it (NULL outside): lockquiesce
+     * waits until no M shows a lock about to be freed (lock.c). */
+    mutex *_Atomic unlocking;
+    m        *alllink;       /* allm: every M made, never unlinked */
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -775,6 +780,7 @@ HIDDEN void zfree(void *ptr);
 HIDDEN size_t chansize(size_t elemsize, size_t capacity);
 HIDDEN void chaninit(goro_chan *c, size_t elemsize, size_t capacity);
 HIDDEN void chanfreecheck(goro_chan *c);
+HIDDEN void chanquiesce(goro_chan *c);
 HIDDEN bool chansendnb(goro_chan *c, const void *elem); /* any thread */
 HIDDEN bool chanrecvnb(goro_chan *c, void *elem);       /* any thread */
 
@@ -792,6 +798,9 @@ HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
 /* ---- lock.c ------------------------------------------------------------ */
 
 HIDDEN NORETURN void throw(const char *s);
+HIDDEN extern _Atomic uint32_t unlockers; /* threads that are no M in unlock */
+HIDDEN extern m *_Atomic allm;
+HIDDEN void lockquiesce(mutex *l);
 HIDDEN void lock2(mutex *l);
 HIDDEN void unlock2(mutex *l);
 /* lockfence: membarrier(2) is unavailable, so every unlock must order its
@@ -822,6 +831,21 @@ static inline void unlock(mutex *l)
     if (unlikely(atomic_load_explicit(&l->key, memory_order_relaxed) !=
                  mutex_locked))
         throw("unlock of unlocked lock");
+    /* The store below lets another thread take l, and that one may free
+     * it at once; this thread still reads l after the store. So it shows
+     * l in its M (or counts itself in unlockers: a thread that is no M)
+     * until its last touch, and frees of lock-bearing objects wait for
+     * that (lockquiesce). A signal handler's unlock on this thread puts
+     * back what it found. */
+    g *gp = getg();
+    m *mp = gp != NULL ? gp->m : NULL;
+    mutex *outer = NULL;
+    if (mp != NULL) {
+        outer = atomic_load_explicit(&mp->unlocking, memory_order_relaxed);
+        atomic_store_explicit(&mp->unlocking, l, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&unlockers, 1, memory_order_relaxed);
+    }
     atomic_store_explicit(&l->key, mutex_unlocked, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst);  /* fenced after the store */
     if (unlikely(lockfence |
@@ -830,9 +854,12 @@ static inline void unlock(mutex *l)
         atomic_thread_fence(memory_order_seq_cst);
     if (unlikely(atomic_load_explicit(&l->sleepers, memory_order_relaxed)))
         unlock2(l);
-    g *gp = getg();
-    if (gp != NULL)
-        gp->m->locks--;
+    if (mp != NULL) {
+        atomic_store_explicit(&mp->unlocking, outer, memory_order_release);
+        mp->locks--;
+    } else {
+        atomic_fetch_sub_explicit(&unlockers, 1, memory_order_release);
+    }
 }
 HIDDEN void noteclear(note *n);
 HIDDEN void notewakeup(note *n);

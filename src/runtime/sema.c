@@ -242,6 +242,8 @@ void goro_wg_free(goro_wg *wg)
 {
     if (wg && wg->waiters.first)
         throw("sync: WaitGroup freed with waiters");
+    if (wg != NULL)
+        lockquiesce(&wg->lock);
     zfree(wg);
 }
 

@@ -430,6 +430,8 @@ void goro_mutex_free(goro_mutex *m)
      * (mutexleave). */
     if (m != NULL && (atomic_load(&m->state) & ~mutexStarving) != 0)
         throw("sync: mutex freed while locked");
+    if (m != NULL)
+        lockquiesce(&m->sema.lock);
     zfree(m);
 }
 
@@ -529,6 +531,8 @@ void goro_cond_free(goro_cond *cv)
 {
     if (cv != NULL && cv->first != NULL)
         throw("sync: cond freed with waiters");
+    if (cv != NULL)
+        lockquiesce(&cv->lock);
     zfree(cv);
 }
 
@@ -599,6 +603,11 @@ void goro_rwmutex_free(goro_rwmutex *rw)
     if (rw != NULL && (atomic_load(&rw->readercount) != 0 ||
                        atomic_load(&rw->w.state) != 0))
         throw("sync: rwmutex freed while locked");
+    if (rw != NULL) {
+        lockquiesce(&rw->w.sema.lock);
+        lockquiesce(&rw->writersem.lock);
+        lockquiesce(&rw->readersem.lock);
+    }
     zfree(rw);
 }
 
@@ -802,6 +811,8 @@ void goro_sem_free(goro_sem *s)
 {
     if (s != NULL && s->first != NULL)
         throw("semaphore: freed with waiters");
+    if (s != NULL)
+        lockquiesce(&s->lock);
     zfree(s);
 }
 
