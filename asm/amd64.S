@@ -278,6 +278,8 @@ __morestack:
 
 /* Entered by gogo with %rsp at the morestack frame + SF_SIZE (the switch
  * frame has been popped). Restore the arguments and enter the body. */
+        .globl  morestack_resume
+        .hidden morestack_resume
         .type   morestack_resume, @function
 morestack_resume:
         movq    MF_RDI-SF_SIZE(%rsp), %rdi
@@ -360,6 +362,8 @@ __morestack_allocate_stack_space:
         .size   __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
         .size   goro_morestack_allocate_stack_space, .-goro_morestack_allocate_stack_space
 
+        .globl  alloc_resume
+        .hidden alloc_resume
         .type   alloc_resume, @function
 alloc_resume:
         movq    MF_RDI-SF_SIZE(%rsp), %rdi      /* size */

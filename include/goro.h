@@ -227,7 +227,9 @@ GORO_EXTERN void goro_preempt_enable(void);
  * so the other Gs go on running. Between the two, call nothing of goro's;
  * errno is kept. They do not nest. The program's own calls of libc's
  * blocking functions (sleep, poll, read, connect, ...: README.md, "Calls
- * into libc") are bracketed so already, through the link flags of goro.pc. */
+ * into libc") are bracketed so already, through the link flags of goro.pc.
+ * An unbracketed call that blocks loses its processor too, but only after
+ * a time slice (README.md, "Preemption"). */
 GORO_EXTERN void goro_syscall_enter(void);
 GORO_EXTERN void goro_syscall_exit(void);
 

@@ -479,3 +479,32 @@ Test(preempt, blocking_calls_in_a_G_are_not_cut_short_by_the_signal,
         cr_expect_gt(field(out, "async="), 0, "%s:\n%s", cmd[i], out);
     }
 }
+
+/* A G blocked in a call the runtime is not told about (a read of a pipe
+ * through a pointer to libc's read, and through syscall()) holds its
+ * thread, not its P: sysmon sees the thread wait in the kernel with no
+ * runtime code live on the G's stack and hands the P to another thread,
+ * so that a ticker G on the same (only) P goes on; the byte the read waits
+ * for is written only once the ticker has ticked 5 times since the read
+ * began. After the call the G finds its locals, errno and the byte, on
+ * whichever thread it then runs. Four builds, as users build. */
+Test(preempt, a_G_blocked_without_telling_gives_its_P_to_the_other_Gs,
+     .timeout = 120)
+{
+    const char *base = getenv("GORO_PREEMPTPROG");
+    cr_assert_not_null(base, "GORO_PREEMPTPROG is not set (run through make "
+                             "test)");
+    for (int i = 0; i < 4; i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s_%s handoff 2>&1", base, variants[i]);
+        FILE *f = popen(cmd, "r");
+        cr_assert_not_null(f, "cannot run %s", cmd);
+        static char out[16384];
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        int st = pclose(f);
+        cr_expect_eq(st, 0, "%s exited with status %d:\n%s", cmd, st, out);
+        cr_expect_eq(field(out, "bad="), 0, "%s:\n%s", cmd, out);
+        cr_expect_eq(field(out, "calls="), 2, "%s:\n%s", cmd, out);
+    }
+}

@@ -87,7 +87,7 @@
  * closes them as it exits.
  * While a G blocks so, sysmon looks at the tick of the slice (an eighth of
  * it), about 800 looks (2.5 ms of sysmon's CPU) per second at 10 ms.
- * Rejected: /proc/self/task/TID/syscall ("running" or the call's number,
+ * Rejected for this look: /proc/self/task/TID/syscall ("running" or the call's number,
  * 0.7-1.4 us), which for a thread that is going to sleep waits until it
  * has left its CPU (wait_task_inactive, which may sleep a tick), on
  * sysmon's thread, and is the owner's only (root's in a process that is
@@ -98,6 +98,36 @@
  * threads all wait while one runs, the state says nothing: the signal
  * goes as before.
  *
+ * Its P goes to the other Gs (sysblocktake; Go's retake does this for
+ * system calls it is told of). A thread seen waiting where sysmon would
+ * signal it keeps a P that other Gs may need for as long as the call
+ * lasts. So sysmon makes goro_syscall_enter's transitions on its behalf
+ * (the G Gsyscall, the P Psyscall), and retake hands the P off as for any
+ * system call; the G comes back in newstack (sysblockback: its P if
+ * nobody took it, an idle one, or it waits on the global queue), because
+ * the guard is stackPreempt and the thread's first call after the block
+ * traps there. That is safe only if (1) no runtime code runs on the
+ * thread's way back before such a call, and (2) the thread has not run
+ * since sysmon looked. (1): /proc/self/task/TID/syscall gives the sp of
+ * the call the thread is blocked in; it must lie in the G's stack (not
+ * g0's: runtime code and the SYSTEM wrappers run there), and no word from
+ * it to the stack's top may point into the runtime's code but gostart
+ * (whose next step, goexit1, is a call with a check) and the resume
+ * points of switch frames (reached by ret, never return addresses): a
+ * conservative scan, whose stale words only make sysmon leave the P
+ * alone. The runtime linked into the program (the test binary) cannot be
+ * told from the program's code: then it never does this. (2): the
+ * thread's CPU clock is read before that look and again after m->sysblock
+ * is set to sysblockTaking and the guard stored, with a fence between:
+ * unchanged, the thread cannot have left the call since, and whatever it
+ * does next begins at a check, where newstack waits until sysmon has
+ * either made the transitions (sysblockTaken) or given up (none). The
+ * stack is read with process_vm_readv, which fails instead of faulting if
+ * the thread wakes and moves it meanwhile. The cost: a P goes after a
+ * slice and sysmon's grace (11-17 ms in tests/link/preempt's handoff
+ * mode), and the syscall file costs a read, done only for a thread already
+ * seen waiting past its slice.
+ *
  * The XSAVE area lives on the heap, not on the stack: with AVX-512 it is
  * 2.7 KiB, more than a whole minimum stack, and a signal cannot grow one.
  *
@@ -106,16 +136,20 @@
  * runtime data structure to be consistent at every instruction); saving
  * only the SSE registers as Go does (C code may keep AVX values live).
  */
+#define UNW_LOCAL_ONLY
 #include <jemalloc/jemalloc.h>
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libunwind.h>
 #include <link.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -564,6 +598,143 @@ void preemptmexit(m *mp)
     if (mp->statf.fd >= 0 && procours(&mp->statf))
         close(mp->statf.fd);
     mp->statf.fd = -1;
+    if (mp->syscallf.fd >= 0 && procours(&mp->syscallf))
+        close(mp->syscallf.fd);
+    mp->syscallf.fd = -1;
+}
+
+/* ---- a thread blocked without goro_syscall_enter ---------------------------- */
+
+static uintptr_t selflo, selfhi;   /* the runtime's executable segment */
+static uintptr_t startlo, starthi; /* gostart's code */
+static int sysblockok;             /* 0 not looked yet, 1 on, -1 off */
+
+static int selfseg_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    uintptr_t self = (uintptr_t)&preemptinit;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        uintptr_t hi = lo + ph->p_memsz;
+        if (self < lo || self >= hi)
+            continue;
+        if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
+            return -1;  /* linked into the program: its code is ours too */
+        selflo = lo;
+        selfhi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+/* sysblockinit: whether the runtime's code can be told from the program's
+ * (libgoro.so, not linked into the program), and gostart's extent. */
+static bool sysblockinit(void)
+{
+    if (sysblockok == 0) {
+        unw_proc_info_t pi;
+        sysblockok = dl_iterate_phdr(selfseg_cb, NULL) == 1 &&
+                             unw_get_proc_info_by_ip(
+                                 unw_local_addr_space,
+                                 (unw_word_t)(uintptr_t)&gostart, &pi,
+                                 NULL) == 0
+                         ? 1
+                         : -1;
+        if (sysblockok > 0) {
+            startlo = (uintptr_t)pi.start_ip;
+            starthi = (uintptr_t)pi.end_ip;
+        }
+    }
+    return sysblockok > 0;
+}
+
+/* blockedsp: the user stack pointer of the system call mp's thread is
+ * blocked in, from /proc/self/task/TID/syscall ("NR ARG1 .. ARG6 SP PC",
+ * or "running", or "-1 SP PC" outside a call); 0 when it is in none or the
+ * file cannot be read (a process that is not dumpable). */
+static uintptr_t blockedsp(m *mp)
+{
+    char buf[256];
+    ssize_t n = procread(mp, &mp->syscallf, "syscall", buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (buf[0] < '0' || buf[0] > '9')
+        return 0;
+    char *f = buf;
+    for (int i = 0; i < 7; i++) {
+        f = strchr(f, ' ');
+        if (f == NULL)
+            return 0;
+        f++;
+    }
+    return (uintptr_t)strtoull(f, NULL, 16);
+}
+
+/* runtimelive: a word of [sp, hi) may be a return address into the
+ * runtime (any word pointing into its code but gostart's, and the resume
+ * points of a switch frame, which are never return addresses): runtime
+ * code would run on the thread's way back, before any check. Also true
+ * when the stack cannot be read: it is read with process_vm_readv, which
+ * fails rather than faults if the thread woke and freed it meanwhile. */
+static bool runtimelive(uintptr_t sp, uintptr_t hi)
+{
+    uintptr_t buf[512];
+    for (uintptr_t a = sp & ~(uintptr_t)7; a < hi;) {
+        size_t len = hi - a < sizeof buf ? hi - a : sizeof buf;
+        struct iovec local = {buf, len}, remote = {(void *)a, len};
+        if (process_vm_readv(mypid, &local, 1, &remote, 1, 0) !=
+            (ssize_t)len)
+            return true;
+        for (size_t i = 0; i < len / sizeof buf[0]; i++) {
+            uintptr_t v = buf[i];
+            if (v >= selflo && v < selfhi && !(v >= startlo && v < starthi) &&
+                v != (uintptr_t)&morestack_resume &&
+                v != (uintptr_t)&alloc_resume)
+                return true;
+        }
+        a += len;
+    }
+    return false;
+}
+
+/* sysblocktake takes pp from mp, whose thread runs gp and waits in the
+ * kernel (threadsleeps), as if gp had called goro_syscall_enter; retake
+ * then hands the P to another M when there is work for it, and the G
+ * comes back through newstack at the thread's first call (sysblockback).
+ * See the top for why this is safe. sysmon, under sched.sysmonlock. */
+static void sysblocktake(p *pp, m *mp, g *gp)
+{
+    if (!sysblockinit() || mp->locks != 0 || gp->preemptoff != 0)
+        return;
+    int64_t ran = threadrun(mp);
+    if (ran < 0)
+        return;
+    uintptr_t sp = blockedsp(mp);
+    if (sp < gp->stack.lo || sp >= gp->stack.hi ||
+        runtimelive(sp, gp->stack.hi))
+        return;
+    uint32_t none = sysblockNone;
+    if (!atomic_compare_exchange_strong(&mp->sysblock, &none,
+                                        sysblockTaking))
+        return;
+    /* Any call the thread makes from now on goes to newstack, which waits
+     * while we decide. The thread has not run since ran if its clock has
+     * not moved: then it is still in the call whose sp was read, and the
+     * guard is what it will see first. */
+    __atomic_store_n(&gp->stackguard0, stackPreempt, __ATOMIC_RELEASE);
+    atomic_store_explicit(mp->guardslot, stackPreempt, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (threadrun(mp) != ran || !syscallenterfor(pp, mp, gp)) {
+        atomic_store_explicit(&mp->sysblock, sysblockNone,
+                              memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&mp->sysblock, sysblockTaken, memory_order_release);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -598,8 +769,11 @@ bool preemptone(p *pp, bool signal)
          * its next tick). */
         if (mp->guardrun >= 0 && rtconf.async_preempt) {
             int64_t run = threadrun(mp);
-            if (run >= 0 && run - mp->guardrun < ranSinceGuard)
+            if (run >= 0 && run - mp->guardrun < ranSinceGuard) {
+                if (threadsleeps(mp))
+                    sysblocktake(pp, mp, gp);
                 return false;
+            }
         }
         cf = callfreeSlices;
     } else if (cf == 0) {
@@ -614,16 +788,21 @@ bool preemptone(p *pp, bool signal)
     if (!signal && cf == 0)
         return true;            /* the guard alone, to see whether it
                                    still ignores it */
-    if (!rtconf.async_preempt || !preemptmodules_refresh())
+    if (!rtconf.async_preempt || !preemptmodules_refresh()) {
+        if (signal && threadsleeps(mp))
+            sysblocktake(pp, mp, gp);
         return false;
+    }
     if (atomic_load(&mp->signalpending) != 0)
         return false;           /* one is on its way */
     /* A thread blocked in the kernel is not running the G: the signal
      * would only cut its call short. The guard stays; sysmon looks again
      * at its next tick. Not known to call nothing either: callfree keeps
      * what it was. */
-    if (threadsleeps(mp))
+    if (threadsleeps(mp)) {
+        sysblocktake(pp, mp, gp);
         return false;
+    }
     __atomic_store_n(&gp->callfree, cf, __ATOMIC_RELAXED);
     /* tgkill itself: glibc's pthread_kill adds two sigprocmask calls and
      * a getpid to guard against a thread that exits meanwhile, which the

@@ -819,6 +819,7 @@ static m *allocm(void)
     mp->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(mp->id + 1) | 1;
     mp->fpmxcsr = ~(uint32_t)0;  /* unknown: the first gogo loads */
     mp->statf.fd = -1;
+    mp->syscallf.fd = -1;
     mp->guardrun = -1;
     return mp;
 }
@@ -1660,12 +1661,25 @@ HOT static void goexit0(g *gp)
     schedule();
 }
 
+static void goexit1(g *gp);
+
 /* gostart is where every G begins: the switch frame newproc1 builds on the
  * new stack returns here. */
-static void gostart(void)
+void gostart(void)
 {
     g *gp = getg();
     gp->fn(gp->arg);
+    goexit1(gp);
+}
+
+/* goexit1 ends the G whose function returned. A function of its own, so
+ * that the first thing after that return is a call with a stack check:
+ * a G that blocked in the kernel without telling may have lost its P to
+ * sysmon (sysblocktake), and only newstack gives it one back; gostart's
+ * return address is the one address of the runtime that sysblocktake
+ * allows on the G's stack. */
+static __attribute__((noinline)) void goexit1(g *gp)
+{
     if (gp->locals != NULL)
         localsexit(gp);   /* G-local destructors, on the G */
     mcall(goexit0);
@@ -1982,7 +1996,7 @@ void goro_syscall_enter(void)
 }
 
 /* exitsyscall0: no P to come back to; on g0. */
-static void exitsyscall0(g *gp)
+void exitsyscall0(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
@@ -2000,6 +2014,60 @@ static void exitsyscall0(g *gp)
     }
     stopm(mp);
     schedule();
+}
+
+/* syscallenterfor makes goro_syscall_enter's transitions for gp, running
+ * on mp with pp, whose thread is blocked in the kernel and has not run
+ * since sysmon looked (sysblocktake, preempt.c): the G is Gsyscall, the P
+ * Psyscall without an M, and retake hands it off as for any system call.
+ * False when gp is not Grunning. sysmon, under sched.sysmonlock. */
+bool syscallenterfor(p *pp, m *mp, g *gp)
+{
+    uint32_t want = Grunning;
+    if (!atomic_compare_exchange_strong(&gp->atomicstatus, &want, Gsyscall))
+        return false;
+    pp->syscalltick++;
+    pp->m = NULL;
+    mp->p = NULL;
+    mp->oldp = pp;
+    atomic_store_explicit(&pp->status, Psyscall, memory_order_release);
+    return true;
+}
+
+/* sysblockback: newstack (on g0) found mp->sysblock set. It waits while
+ * sysmon decides; if sysmon took the P, the G comes back from its
+ * "system call" as goro_syscall_exit would: its P if nobody took it
+ * meanwhile, or an idle one. False when there is none: the G is still
+ * Gsyscall and must wait for one (exitsyscall0, once newstack is done). */
+bool sysblockback(m *mp, g *gp)
+{
+    uint32_t s;
+    while ((s = atomic_load_explicit(&mp->sysblock, memory_order_acquire)) ==
+           sysblockTaking)
+        osyield();
+    if (s == sysblockNone)
+        return true;
+    atomic_store_explicit(&mp->sysblock, sysblockNone, memory_order_relaxed);
+    if (readgstatus(gp) != Gsyscall)
+        return true;
+    p *pp = mp->oldp;
+    mp->oldp = NULL;
+    uint32_t want = Psyscall;
+    if (pp != NULL &&
+        atomic_compare_exchange_strong(&pp->status, &want, Prunning)) {
+        pp->m = mp;
+        mp->p = pp;
+        casgstatus(gp, Gsyscall, Grunning);
+        return true;
+    }
+    lock(&sched.lock);
+    pp = pidleget();
+    unlock(&sched.lock);
+    if (pp == NULL)
+        return false;
+    acquirep(mp, pp);
+    casgstatus(gp, Gsyscall, Grunning);
+    return true;
 }
 
 static uintptr_t exitsyscall_pidle(void *arg)

@@ -381,6 +381,7 @@ struct m {
      * look that saw it running since (-1: none). Its CPU clock, set by
      * minit (hascpuclock false when pthread_getcpuclockid failed). */
     procfile  statf;
+    procfile  syscallf;      /* .../TID/syscall (sysblocktake) */
     clockid_t cpuclock;
     bool      hascpuclock;
     bool      waited;
@@ -393,7 +394,14 @@ struct m {
      * waits until no M shows a lock about to be freed (lock.c). */
     mutex *_Atomic unlocking;
     m        *alllink;       /* allm: every M made, never unlinked */
+    /* sysmon taking the P of this M's thread while it is blocked in the
+     * kernel without goro_syscall_enter (preempt.c, sysblocktake):
+     * sysblockTaking while it decides, sysblockTaken once it took it;
+     * cleared by the M in newstack (sysblockback), where the thread's
+     * first call after the block takes it (the guard is stackPreempt). */
+    _Atomic uint32_t sysblock;
 };
+enum { sysblockNone = 0, sysblockTaking = 1, sysblockTaken = 2 };
 
 /* ---- P --------------------------------------------------------------- */
 
@@ -722,6 +730,14 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
+HIDDEN bool syscallenterfor(p *pp, m *mp, g *gp);
+HIDDEN bool sysblockback(m *mp, g *gp);
+HIDDEN void gostart(void);          /* where every G begins (proc.c) */
+/* Where gogo resumes a G stopped in its prologue (amd64.S): reached by
+ * a ret from a switch frame, never a live return address. */
+HIDDEN void morestack_resume(void);
+HIDDEN void alloc_resume(void);
+HIDDEN NORETURN void exitsyscall0(g *gp);
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);

@@ -1094,6 +1094,14 @@ void newstack(g *gp)
      * growth this call needs, if it may. */
     if (__atomic_load_n(&gp->stackguard0, __ATOMIC_ACQUIRE) == stackPreempt)
         gp->stackguard0 = gp->stack.lo + StackGuard;
+    /* sysmon took (or is taking) the P while the thread was blocked in
+     * the kernel without goro_syscall_enter (preempt.c, sysblocktake):
+     * this is the thread's first call since, and the G comes back from
+     * that call here; without a P it waits for one below. */
+    bool hasp = true;
+    if (unlikely(atomic_load_explicit(&mp->sysblock, memory_order_acquire) !=
+                 sysblockNone))
+        hasp = sysblockback(mp, gp);
     /* In a system call (goro_syscall_enter) the G may grow, but it has no
      * P and stays Gsyscall: nobody else looks at its stack meanwhile. */
     bool insyscall = readgstatus(gp) == Gsyscall;
@@ -1133,6 +1141,8 @@ void newstack(g *gp)
         mystats()->stack_grows++;
     }
     *mp->errnop = savederrno;
+    if (!hasp)
+        exitsyscall0(gp);  /* resumes the call once it has a P */
     if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
         mystats()->preempt_sync++;
         traceGo(traceEvPreemptSync, gp);

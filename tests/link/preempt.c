@@ -25,6 +25,15 @@
  *                        usleep) through syscall(); beside a call-free
  *                        spinner. Each must return what it returns outside
  *                        goro: the preemption signal must not cut it short
+ *   preemptprog handoff  procs=1: a G blocks in a read of a pipe that the
+ *                        runtime is not told of (through a pointer to
+ *                        libc's read and through syscall()); a ticker G on
+ *                        the same P must go on running meanwhile (the P
+ *                        handed to another thread): a plain thread writes
+ *                        the byte once the ticker has ticked 5 times since
+ *                        the read began (or after 10 s, and the check
+ *                        fails); the blocked G must find its locals, errno
+ *                        and the byte after the call
  *
  * Prints key=value pairs and exits 0 when every check held. */
 #define _GNU_SOURCE
@@ -569,6 +578,90 @@ static void run_blocking(const char *group, int reps)
         failures++;
 }
 
+/* ---- handoff: the P of a thread blocked without telling -------------------- */
+
+static volatile long hticks;
+static volatile int hstop;
+static long hbefore;
+
+/* The byte goes once the ticker ticked 5 times since hbefore: it cannot
+ * while the blocked thread keeps the only P. */
+static void *write_after_ticks(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000 && hticks - hbefore < 5; i++)
+        after_ms(1);
+    if (write(pipefd[1], "x", 1) != 1)
+        abort();
+    return NULL;
+}
+
+static void hticker(void *arg)
+{
+    (void)arg;
+    while (!hstop) {
+        goro_sleep_ns(1000000);
+        hticks++;
+    }
+    goro_wg_done(wg);
+}
+
+/* One blocked read; its locals are checked after it. noinline: each read
+ * has its own frame, as a library's would. */
+static __attribute__((noinline)) void handoff_read(int how)
+{
+    ssize_t (*volatile f)(int, void *, size_t) =
+        (ssize_t (*)(int, void *, size_t))dlsym(RTLD_DEFAULT, "read");
+    volatile long canary[8];
+    for (int i = 0; i < 8; i++)
+        canary[i] = 0x5eed0000L + i * 7 + how;
+    char c = 0;
+    pthread_t t;
+    long before = hticks;
+    hbefore = before;
+    int64_t t0 = now();
+    if (pthread_create(&t, NULL, write_after_ticks, NULL) != 0) {
+        blk_bad++;
+        return;
+    }
+    long r = how == POINTER ? f(pipefd[0], &c, 1)
+                            : syscall(SYS_read, pipefd[0], &c, 1);
+    int err = errno;
+    long during = hticks - before;
+    int64_t dt = now() - t0;
+    pthread_join(t, NULL);
+    bool ok = r == 1 && c == 'x';
+    for (int i = 0; i < 8; i++)
+        if (canary[i] != 0x5eed0000L + i * 7 + how)
+            ok = false;
+    if (during < 5)
+        ok = false;
+    blk_calls++;
+    if (!ok)
+        blk_bad++;
+    printf("handoff %-7s ret=%ld errno=%d ms=%.1f ticks=%ld%s\n", hows[how],
+           r, r == -1 ? err : 0, (double)dt / 1e6, during, ok ? "" : " BAD");
+}
+
+static void run_handoff(void)
+{
+    if (pipe(pipefd) != 0)
+        abort();
+    wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(hticker, NULL);
+    goro_sleep_ns(5000000);
+    for (int how = POINTER; how <= SYSCALL; how++) {
+        handoff_read(how);
+        goro_sleep_ns(1000000);  /* a call and a park after the block */
+    }
+    hstop = 1;
+    goro_wg_wait(wg);
+    printf("calls=%d bad=%d\n", blk_calls, blk_bad);
+    if (blk_calls == 0 || blk_bad != 0)
+        failures++;
+}
+
 static void mainfn(void *arg)
 {
     char **args = arg;
@@ -581,6 +674,8 @@ static void mainfn(void *arg)
         run_moves();
     else if (strcmp(mode, "disable") == 0)
         run_disable();
+    else if (strcmp(mode, "handoff") == 0)
+        run_handoff();
     else if (strcmp(mode, "blocking") == 0)
         run_blocking(args[1] ? args[1] : "all", args[1] && args[2]
                                                     ? atoi(args[2])
