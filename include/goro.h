@@ -228,8 +228,8 @@ GORO_EXTERN void goro_preempt_enable(void);
  * errno is kept. They do not nest. The program's own calls of libc's
  * blocking functions (sleep, poll, read, connect, ...: README.md, "Calls
  * into libc") are bracketed so already, through the link flags of goro.pc.
- * An unbracketed call that blocks loses its processor too, but only after
- * a time slice (README.md, "Preemption"). */
+ * An unbracketed call that blocks loses its processor too, but later (a
+ * millisecond when other Gs wait; README.md, "Preemption"). */
 GORO_EXTERN void goro_syscall_enter(void);
 GORO_EXTERN void goro_syscall_exit(void);
 

@@ -123,10 +123,13 @@
  * does next begins at a check, where newstack waits until sysmon has
  * either made the transitions (sysblockTaken) or given up (none). The
  * stack is read with process_vm_readv, which fails instead of faulting if
- * the thread wakes and moves it meanwhile. The cost: a P goes after a
- * slice and sysmon's grace (11-17 ms in tests/link/preempt's handoff
- * mode), and the syscall file costs a read, done only for a thread already
- * seen waiting past its slice.
+ * the thread wakes and moves it meanwhile. When: where sysmon would
+ * signal the G (past its slice), and earlier when Gs wait for the P:
+ * retake looks (preemptblocked) once the G has run blockedLook (1 ms),
+ * and again every blockedLook, a read of the stat file (3 us) per look
+ * for a P whose G runs on while others wait; the syscall file is read
+ * only for a thread seen waiting. tests/link/preempt's handoff mode: the
+ * ticker G beside the blocked one ticks again about 2 ms into the block.
  *
  * The XSAVE area lives on the heap, not on the stack: with AVX-512 it is
  * 2.7 KiB, more than a whole minimum stack, and a signal cannot grow one.
@@ -735,6 +738,21 @@ static void sysblocktake(p *pp, m *mp, g *gp)
         return;
     }
     atomic_store_explicit(&mp->sysblock, sysblockTaken, memory_order_release);
+}
+
+/* preemptblocked takes pp from its M if the M's thread waits in the
+ * kernel without goro_syscall_enter (sysblocktake): retake, when Gs wait
+ * for pp before its G's slice is over. sysmon, under sched.sysmonlock. */
+void preemptblocked(p *pp)
+{
+    m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (mp == NULL || mp->dead)
+        return;
+    g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+    if (gp == NULL || gp == mp->g0)
+        return;
+    if (threadsleeps(mp))
+        sysblocktake(pp, mp, gp);
 }
 
 /* ---- requests ------------------------------------------------------------------ */

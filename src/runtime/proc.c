@@ -1717,6 +1717,9 @@ enum {
     sliceLook = 100000,              /* looks this often after a stop, */
     sliceLookFor = 1000000,          /* for this long, */
     sliceLookMin = 4000000,          /* for slices this long or more */
+    blockedLook = 1000000,           /* a G that has run this long while
+                                        Gs wait: is its thread blocked in
+                                        the kernel? (preemptblocked) */
 };
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
@@ -1768,6 +1771,16 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                                     ? pd->preemptwhen : now;
                 pd->schedtick = t;
                 pd->preempted = false;
+            } else if (now - pd->schedwhen >= blockedLook &&
+                       now - pd->blockedwhen >= blockedLook &&
+                       (slice <= 0 || now - pd->schedwhen < slice) &&
+                       (!runqempty(pp) ||
+                        __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED))) {
+                /* Gs wait while this one runs: if its thread is blocked
+                 * in the kernel without goro_syscall_enter, its P can go
+                 * to them now rather than at the end of the slice. */
+                pd->blockedwhen = now;
+                preemptblocked(pp);
             } else if (slice > 0 && now - pd->schedwhen >= slice) {
                 /* A G that calls functions stops at its next prologue
                  * once the guard says so, and a signal costs its thread

@@ -425,6 +425,7 @@ typedef struct sysmontick {
                                 known to call nothing: the signal follows
                                 asyncPreemptQuick later if it still runs */
     int64_t  preemptwhen;    /* ... at this time */
+    int64_t  blockedwhen;    /* the last look for a blocked thread */
 } sysmontick;
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
@@ -730,6 +731,7 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
+HIDDEN void preemptblocked(p *pp);  /* its P, if its thread is blocked */
 HIDDEN bool syscallenterfor(p *pp, m *mp, g *gp);
 HIDDEN bool sysblockback(m *mp, g *gp);
 HIDDEN void gostart(void);          /* where every G begins (proc.c) */
