@@ -125,7 +125,8 @@ typedef struct goro_config {
      * a value not set say "(the default)"; those about one set by the
      * environment name its variable. */
     uint64_t  set, set_by_env;
-    uint64_t  spare[6];          /* zero: room for knobs added later */
+    int64_t   stall_report_ns;   /* sched.stall_report; 0: never */
+    uint64_t  spare[5];          /* zero: room for knobs added later */
 } goro_config;
 
 /* GORO_TRACEBACK's values (Go's GOTRACEBACK), as goro_config.traceback. */

@@ -388,6 +388,12 @@ struct m {
     /* sysmon's: the thread's run time (ns) when the guard last went alone
      * to its G, or -1 (not read); see preemptone. */
     int64_t   guardrun;
+    /* A stall report asked of the signal handler (stallone, preempt.c):
+     * sysmon stores the ns the G has held its P in stallns, then the G's
+     * id in stallgoid (store-release); the handler takes the id with an
+     * exchange (acquire) and reports only when it is still its curg's. */
+    _Atomic int64_t stallgoid;
+    _Atomic int64_t stallns;
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -412,6 +418,12 @@ typedef struct sysmontick {
                                 known to call nothing: the signal follows
                                 asyncPreemptQuick later if it still runs */
     int64_t  preemptwhen;    /* ... at this time */
+    /* GORO_STALL_REPORT: p->stats.ctx_switches when sysmon last saw it
+     * change, at stallwhen; whether the G that has run since was
+     * reported (once). */
+    uint64_t stallswitches;
+    int64_t  stallwhen;
+    bool     stalled;
 } sysmontick;
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
@@ -717,6 +729,7 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
+HIDDEN void stallone(p *pp, int64_t ns);    /* report pp's G stalled (sysmon) */
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);
@@ -736,6 +749,11 @@ HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
 HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
 extern HIDDEN _Atomic int throwing; /* a throw is printing (panic.c) */
 HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
+/* The stall report of gp, running on mp, which has held P pid for ns: its
+ * stack from ucontext (the preemption signal's handler), or, NULL, its
+ * header alone (sysmon, for a thread that waits in the kernel). */
+HIDDEN void tracebackstall(void *ucontext, g *gp, m *mp, int32_t pid,
+                           int64_t ns);
 
 /* ---- schedtrace.c ------------------------------------------------------ */
 
