@@ -47,6 +47,7 @@ typedef struct gorod_config {
         uint32_t procs;         /* 0: the CPUs available */
         int64_t  time_slice_ns;
         bool     async_preempt;
+        int64_t  stall_report_ns; /* 0: no stall reports */
     } sched;
     struct {
         uint64_t min_size, max_size;
