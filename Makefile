@@ -65,7 +65,7 @@ LIBS        := -luv -ljemalloc -lunwind -ldw -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
-                $(BUILD)/obj/asm/amd64.o $(SAN_OBJS)
+                $(BUILD)/obj/asm/amd64.o $(BUILD)/obj/asm/gdbscripts.o $(SAN_OBJS)
 LIB         := $(BUILD)/lib/libgoro.so
 STUBLIB     := $(BUILD)/lib/libgoro_morestack.a
 PC          := $(BUILD)/pkgconfig/goro.pc
@@ -85,6 +85,10 @@ $(BUILD)/obj/asm/%.o: asm/%.S
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) -MMD -MP -c $< -o $@
+
+# gdb's auto-load section holds scripts/goro-gdb.py itself (.incbin, which
+# the dependency files do not see).
+$(BUILD)/obj/asm/gdbscripts.o: scripts/goro-gdb.py
 
 # The split-stack entry points each program and plugin links statically.
 $(STUBLIB): $(BUILD)/obj/asm/morestack_stub.o
