@@ -87,6 +87,20 @@ Test(stall, a_long_qsort_in_cgocall_is_reported_with_the_comparator,
     expect_report(runstall("GORO_STALL_REPORT=100ms", "cgocall"), frames);
 }
 
+/* A G that holds its P asleep in the kernel (nanosleep in the library,
+ * which goro does not bracket) is reported too, without its stack: the
+ * signal that would walk it would cut the sleep short, and does not go. */
+Test(stall, a_G_asleep_in_the_kernel_is_reported_without_a_signal,
+     .timeout = 60)
+{
+    static const char *const frames[] = {
+        "\tstack not walked: its thread waits in the kernel", NULL};
+    char *out = runstall("GORO_STALL_REPORT=100ms", "sleep");
+    expect_report(out, frames);
+    cr_expect_not_null(strstr(out, "cut=0\n"), "the sleep was cut short:\n%s",
+                       out);
+}
+
 /* A loop of the program's own that calls nothing runs about 50 slices,
  * each stopped by the signal (the ticker runs meanwhile on the one P).
  * With a threshold of 1 ms sysmon asks for a report at every slice's end;

@@ -106,8 +106,12 @@
  * sysmon first saw it, and sysmon has asked that G to stop (or preemption
  * is off), stallone reports it, once for that run. The stack has to be
  * walked where it is, on another thread that computes: stallone sends the
- * preemption signal with the G's id in m->stallgoid, and the handler,
- * which has the interrupted registers, either preempts the G (it is at a
+ * preemption signal with the G's id and its run (the P's switch count) in
+ * the M. The handler acts only on that G in that run (an earlier signal
+ * may have stopped it, and it may be running again with no request
+ * pending, when it would look unstoppable: a test caught that, 4 runs in
+ * 25 on a loaded machine). Having the interrupted registers, the handler
+ * either preempts the G (it is at a
  * point where it can be stopped after all: no report, so a G the runtime
  * can stop is never reported) or writes the report: the G's header, its
  * frames walked by libunwind from the signal's context through the G's
@@ -356,7 +360,10 @@ static NOSPLIT void sigpreempt(int sig, siginfo_t *info, void *ctx)
                                                  memory_order_acquire);
         g *sg = mp->curg;
         if (stall != 0 && !want && sg != NULL && sg != mp->g0 &&
-            (gp == sg || gp == mp->g0) && sg->goid == stall)
+            (gp == sg || gp == mp->g0) && sg->goid == stall &&
+            mp->p != NULL &&
+            mp->p->stats.ctx_switches ==
+                atomic_load_explicit(&mp->stallrun, memory_order_relaxed))
             tracebackstall(uc, sg, mp, mp->p != NULL ? mp->p->id : -1,
                            atomic_load_explicit(&mp->stallns,
                                                 memory_order_relaxed));
@@ -684,7 +691,7 @@ bool preemptone(p *pp, bool signal)
  * cannot be stopped there (and stops it otherwise); or, for a thread that
  * waits in the kernel, which the signal would only cut short, from here
  * with the G's header alone. sysmon, under sched.sysmonlock. */
-void stallone(p *pp, int64_t ns)
+void stallone(p *pp, int64_t ns, uint64_t run)
 {
     m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
     if (mp == NULL || mp->dead)
@@ -696,8 +703,13 @@ void stallone(p *pp, int64_t ns)
         tracebackstall(NULL, gp, mp, pp->id, ns);
         return;
     }
+    /* The handler tells preemptible code by the table, which only the
+     * signals of preemptone have built so far: without it every G would
+     * be taken for one that cannot be stopped. */
+    preemptmodules_refresh();
     atomic_store_explicit(&mp->stallns, ns, memory_order_relaxed);
-    /* store-release: the handler's exchange-acquire then reads stallns */
+    atomic_store_explicit(&mp->stallrun, run, memory_order_relaxed);
+    /* store-release: the handler's exchange-acquire then reads both */
     atomic_store_explicit(&mp->stallgoid, gp->goid, memory_order_release);
     rawsyscall6(SYS_tgkill, mypid, mp->tid, SIGPREEMPT, 0, 0, 0);
 }

@@ -1788,7 +1788,7 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                 } else if (!pd->stalled && now - pd->stallwhen >= stall &&
                            (slice == 0 || pd->preempted)) {
                     pd->stalled = true;
-                    stallone(pp, now - pd->stallwhen);
+                    stallone(pp, now - pd->stallwhen, sw);
                 }
             }
             if (slice > 0 && pd->schedwhen + slice > now &&

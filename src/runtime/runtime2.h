@@ -389,11 +389,15 @@ struct m {
      * to its G, or -1 (not read); see preemptone. */
     int64_t   guardrun;
     /* A stall report asked of the signal handler (stallone, preempt.c):
-     * sysmon stores the ns the G has held its P in stallns, then the G's
-     * id in stallgoid (store-release); the handler takes the id with an
-     * exchange (acquire) and reports only when it is still its curg's. */
+     * sysmon stores the ns the G has held its P in stallns and the P's
+     * switch count of that run (p->stats.ctx_switches) in stallrun, then
+     * the G's id in stallgoid (store-release); the handler takes the id
+     * with an exchange (acquire) and reports only when its curg is that
+     * G in that same run (the G may have been stopped, and run again,
+     * since sysmon looked). */
     _Atomic int64_t stallgoid;
     _Atomic int64_t stallns;
+    _Atomic uint64_t stallrun;
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -729,7 +733,8 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
-HIDDEN void stallone(p *pp, int64_t ns);    /* report pp's G stalled (sysmon) */
+/* report pp's G stalled in its run of P switch count run (sysmon) */
+HIDDEN void stallone(p *pp, int64_t ns, uint64_t run);
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);

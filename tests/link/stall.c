@@ -8,6 +8,9 @@
  *   stallprog cgocall  a G of group "stallers" sorts 64 ints with the
  *                      library's slow_sort (qsort and a comparator of 1 ms,
  *                      about 400 ms) through goro_cgocall
+ *   stallprog sleep    a G of group "stallers" calls slow_sleep(600) of the
+ *                      library: 600 ms in the kernel, its P held; prints
+ *                      "cut=N", how often the sleep was interrupted
  *   stallprog spin     a loop of the program's own that calls nothing
  *                      (preemptible by the signal) runs about 50 slices
  *
@@ -22,6 +25,7 @@
 
 long slow_spin(long ms);
 void slow_sort(int *v, size_t n);
+int slow_sleep(long ms);
 
 static volatile int stop;
 static volatile long ticks;
@@ -48,6 +52,14 @@ __attribute__((noinline)) static void direct(void *arg)
     (void)arg;
     goid = goro_id();
     slow_spin(600);
+    goro_wg_done(wg);
+}
+
+__attribute__((noinline)) static void sleeper(void *arg)
+{
+    (void)arg;
+    goid = goro_id();
+    printf("cut=%d\n", slow_sleep(600));
     goro_wg_done(wg);
 }
 
@@ -84,9 +96,10 @@ static void mainfn(void *arg)
     goro_fn fn = strcmp(mode, "direct") == 0    ? direct
                  : strcmp(mode, "cgocall") == 0 ? viacgocall
                  : strcmp(mode, "spin") == 0    ? spin
+                 : strcmp(mode, "sleep") == 0   ? sleeper
                                                 : NULL;
     if (fn == NULL) {
-        fprintf(stderr, "usage: stallprog direct|cgocall|spin\n");
+        fprintf(stderr, "usage: stallprog direct|cgocall|sleep|spin\n");
         exit(2);
     }
     wg = goro_wg_new();

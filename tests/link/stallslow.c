@@ -2,7 +2,8 @@
  * goro's note: code the runtime cannot preempt), for tests/link/stall.c:
  * slow_spin computes for a given time without a call the runtime could
  * stop at; slow_sort sorts with qsort and a comparator that takes a
- * millisecond. Built as build/tests/libstallslow.so. */
+ * millisecond; slow_sleep sleeps in the kernel (nanosleep, which no
+ * wrapper of goro's brackets here). Built as build/tests/libstallslow.so. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,6 +24,19 @@ __attribute__((noinline)) long slow_spin(long ms)
         for (int i = 0; i < 1000; i++)
             n++;
     return n;
+}
+
+/* slow_sleep sleeps ms milliseconds, resuming after any interruption;
+ * returns how many times nanosleep was cut short. */
+__attribute__((noinline)) int slow_sleep(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000}, left;
+    int cut = 0;
+    while (nanosleep(&t, &left) != 0) {
+        cut++;
+        t = left;
+    }
+    return cut;
 }
 
 /* slowcmp compares two ints after a millisecond of computing. */
