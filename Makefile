@@ -65,7 +65,7 @@ LIBS        := -luv -ljemalloc -lunwind -ldw -lpthread $(SANLIBS)
 
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
-                $(BUILD)/obj/asm/amd64.o $(SAN_OBJS)
+                $(BUILD)/obj/asm/amd64.o $(BUILD)/obj/asm/gdbscripts.o $(SAN_OBJS)
 LIB         := $(BUILD)/lib/libgoro.so
 STUBLIB     := $(BUILD)/lib/libgoro_morestack.a
 PC          := $(BUILD)/pkgconfig/goro.pc
@@ -85,6 +85,10 @@ $(BUILD)/obj/asm/%.o: asm/%.S
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) -MMD -MP -c $< -o $@
+
+# gdb's auto-load section holds scripts/goro-gdb.py itself (.incbin, which
+# the dependency files do not see).
+$(BUILD)/obj/asm/gdbscripts.o: scripts/goro-gdb.py
 
 # The split-stack entry points each program and plugin links statically.
 $(STUBLIB): $(BUILD)/obj/asm/morestack_stub.o
@@ -279,6 +283,23 @@ $(GDBPROG): tests/link/gdbprog.c $(LIB) $(STUBLIB) $(PC)
 	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
 	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
 
+# A program that stalls its P in a library built without -fsplit-stack
+# (GORO_STALL_REPORT, test_stall.c): tests/link/stall.c against
+# tests/link/stallslow.c, the library built as users' other libraries are.
+STALLLIB  := $(BUILD)/tests/libstallslow.so
+STALLPROG := $(BUILD)/tests/stallprog
+$(STALLLIB): tests/link/stallslow.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (library, no split-stack)"
+	$(Q)$(CC) -shared -fPIC -std=gnu11 $(WARN) -O1 -g $< -o $@
+$(STALLPROG): tests/link/stall.c $(STALLLIB) $(LIB) $(STUBLIB) $(PC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (pkg-config)"
+	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
+	  $(CC) $@.o -L$(BUILD)/tests -lstallslow -Wl,-rpath,$(CURDIR)/$(BUILD)/tests \
+	    $$(pkg-config --libs goro) -o $@
+
 # The adapters' clients (tests/link/ADAPTER.c, run by tests/test_ADAPTER.c),
 # built with `pkg-config --cflags --libs goro goro-ADAPTER`.
 ADAPTERPROGS := $(patsubst %,$(BUILD)/tests/%prog,$(ADAPTERS))
@@ -355,7 +376,7 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) $(TRACEPROG) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) $(TRACEPROG) $(STALLPROG) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS) $(ADAPTER_LIBS) $(ADAPTER_PCS) $(ADAPTERPROGS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
@@ -366,6 +387,7 @@ test: deps
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
 	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
 	  GORO_TRACEPROG=$(CURDIR)/$(TRACEPROG) \
+	  GORO_STALLPROG=$(CURDIR)/$(STALLPROG) \
 	  sh scripts/run-suite $(BUILD)/test-runtime.log ./$(TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(GOROD_TESTENV) sh scripts/run-suite $(BUILD)/test-daemon.log ./$(GOROD_TESTBIN) --jobs 1 $(TESTFLAGS)
 	$(Q)$(SAN_END)

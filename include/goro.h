@@ -125,7 +125,8 @@ typedef struct goro_config {
      * a value not set say "(the default)"; those about one set by the
      * environment name its variable. */
     uint64_t  set, set_by_env;
-    uint64_t  spare[6];          /* zero: room for knobs added later */
+    int64_t   stall_report_ns;   /* sched.stall_report; 0: never */
+    uint64_t  spare[5];          /* zero: room for knobs added later */
 } goro_config;
 
 /* GORO_TRACEBACK's values (Go's GOTRACEBACK), as goro_config.traceback. */
@@ -218,7 +219,11 @@ GORO_EXTERN void goro_sleep_ns(int64_t ns);
  * not the runtime's). A thread's G may change at any of those points.
  * goro_preempt_disable/enable bracket a region during which the calling G
  * keeps its thread (it may still park or yield of its own accord); they
- * nest. */
+ * nest. Code that cannot be stopped (a library or libc built without
+ * -fsplit-stack, goro_cgocall, such a region) keeps the G's P for as long
+ * as it runs: GORO_STALL_REPORT=100ms (goro_config.stall_report_ns, off by
+ * default) prints the stack of a G that held its P that long so, once per
+ * stall, on stderr (README.md, "Stall reports"). */
 GORO_EXTERN void goro_preempt_disable(void);
 GORO_EXTERN void goro_preempt_enable(void);
 

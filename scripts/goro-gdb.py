@@ -10,10 +10,12 @@
 #   goro chan EXPR           a channel's state: capacity, queued values,
 #                            closed, the Gs waiting to send and receive
 #
-# Load it with `source /usr/local/share/goro/goro-gdb.py` (installed
-# there by `make install`; in a tree: scripts/goro-gdb.py), for example
-# in ~/.gdbinit. It works on a live process and on a core file, and
-# needs libgoro.so's debug information (it is built with -g).
+# gdb loads it by itself from libgoro.so's .debug_gdb_scripts section
+# (asm/gdbscripts.S) when the library's path is in its auto-load
+# safe-path; or load it with `source /usr/local/share/goro/goro-gdb.py`
+# (installed there by `make install`; in a tree: scripts/goro-gdb.py),
+# for example in ~/.gdbinit. It works on a live process and on a core
+# file, and needs libgoro.so's debug information (it is built with -g).
 #
 # A parked G keeps its callee-saved registers in the switch frame at
 # g->sched.sp (src/runtime/asmdefs.h): rip at +56, rbp +48, rbx +40,

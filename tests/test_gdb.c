@@ -14,7 +14,7 @@
 #include "export_test.h"
 
 #define GDB_COMMANDS                                                      \
-    "-ex 'source %s/scripts/goro-gdb.py' -ex 'info goroutines' "          \
+    "-ex 'info goroutines' "                                              \
     "-ex 'goroutine 2 bt' -ex 'goroutine all bt' -ex 'goro chan gdb_chan' " \
     "-ex 'goro chan gdb_full'"
 
@@ -41,11 +41,12 @@ static void expect_goroutines(const char *out)
               out);
 }
 
-Test(gdb, goro_gdb_py_shows_every_g_live_and_in_a_core, .timeout = 120)
+/* run_gdbprog runs gdbprog, looks at it with gdb (load: how gdb gets the
+ * script, before the commands) live, dumps a core and looks at that. */
+static void run_gdbprog(const char *load)
 {
     const char *prog = getenv("GORO_GDBPROG");
-    const char *src = getenv("GORO_SRCDIR");
-    cr_assert(prog != NULL && src != NULL, "run through make test");
+    cr_assert(prog != NULL, "run through make test");
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -61,11 +62,11 @@ Test(gdb, goro_gdb_py_shows_every_g_live_and_in_a_core, .timeout = 120)
     cr_assert_gt(read(fds[0], ready, sizeof ready - 1), 0);
     cr_assert_str_eq(ready, "ready\n");
 
-    char core[64], cmd[1024];
+    char core[64], cmd[2048];
     snprintf(core, sizeof core, "/tmp/goro-gdbprog.%d.core", (int)pid);
     snprintf(cmd, sizeof cmd,
-             "gdb -batch -nx -p %d " GDB_COMMANDS
-             " -ex 'generate-core-file %s' 2>&1", (int)pid, src, core);
+             "gdb -batch -nx -p %d %s " GDB_COMMANDS
+             " -ex 'generate-core-file %s' 2>&1", (int)pid, load, core);
     char *live = strdup(test_command(cmd));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -73,9 +74,26 @@ Test(gdb, goro_gdb_py_shows_every_g_live_and_in_a_core, .timeout = 120)
     expect_goroutines(live);
     free(live);
 
-    snprintf(cmd, sizeof cmd, "gdb -batch -nx %s %s " GDB_COMMANDS " 2>&1",
-             prog, core, src);
+    snprintf(cmd, sizeof cmd, "gdb -batch -nx %s %s %s " GDB_COMMANDS " 2>&1",
+             load, prog, core);
     char *dead = test_command(cmd);
     unlink(core);
     expect_goroutines(dead);
+}
+
+Test(gdb, goro_gdb_py_shows_every_g_live_and_in_a_core, .timeout = 120)
+{
+    const char *src = getenv("GORO_SRCDIR");
+    cr_assert(src != NULL, "run through make test");
+    char load[1024];
+    snprintf(load, sizeof load, "-ex 'source %s/scripts/goro-gdb.py'", src);
+    run_gdbprog(load);
+}
+
+/* Without a source line: gdb runs the copy of the script in libgoro.so's
+ * .debug_gdb_scripts section when the library's path is in its auto-load
+ * safe-path (-nx: no ~/.gdbinit, nothing else loads it). */
+Test(gdb, libgoro_so_loads_the_script_into_gdb_by_itself, .timeout = 120)
+{
+    run_gdbprog("-iex 'set auto-load safe-path /'");
 }

@@ -10,7 +10,7 @@
  * an error the whole reply goes to stderr and it exits 1; when it cannot
  * reach the daemon at all it names the socket and the reason and exits 2.
  * `--json` is spelled on the wire as the argument "json" (`stats --json`
- * sends "stats json").
+ * sends "stats json", `ps --json` "ps json").
  *
  * `trace` streams: after the "ok" line comes the execution trace (JSON
  * for Perfetto), written to --output (or stdout) as it arrives, for
@@ -50,6 +50,7 @@ static void usage(FILE *f)
         "  stats      every figure, \"key value\" per line (--json: one JSON "
         "object)\n"
         "  ps         every G: id, status, wait reason, stack, plugin, age\n"
+        "             (--json: one JSON array of objects)\n"
         "  stacks     the stack of every G, as Go prints them on SIGQUIT "
         "(--group: one plugin's)\n"
         "  trace      the execution trace of the next --duration (5s), JSON "
@@ -63,7 +64,7 @@ static void usage(FILE *f)
         "options:\n"
         "  -s, --socket PATH  the admin socket (default: $GOROD_SOCKET, else "
         DEFAULT_SOCKET ")\n"
-        "  -j, --json         ask for JSON (stats)\n"
+        "  -j, --json         ask for JSON (stats, ps)\n"
         "  -g, --group NAME   only the Gs of this group (stacks)\n"
         "  -d, --duration D   how long to trace: 500ms, 5s, 2m (trace)\n"
         "  -o, --output FILE  where the trace goes (trace)\n"

@@ -337,7 +337,26 @@ static int cmd_stats(strbuf *b, bool json)
     return 0;
 }
 
-static int cmd_ps(strbuf *b)
+/* sb_json_str appends the n bytes at s as a JSON string, quoted. */
+static void sb_json_str(strbuf *b, const char *s, size_t n)
+{
+    sb_add(b, "\"", 1);
+    for (size_t i = 0; i < n && s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            sb_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_printf(b, "\\u%04x", c);
+        else
+            sb_add(b, (const char *)&c, 1);
+    }
+    sb_add(b, "\"", 1);
+}
+
+/* cmd_ps: every live G, as a table or (json) as one JSON array of
+ * objects on one line, the table's columns under these keys: id,
+ * status, wait_reason and group (null when none), stack_bytes, age_ns. */
+static int cmd_ps(strbuf *b, bool json)
 {
     goro_ginfo *gi = NULL;
     size_t max = 256;
@@ -362,6 +381,30 @@ static int cmd_ps(strbuf *b)
         n = (int64_t)max;
 
     sb_printf(b, "ok\n");
+    if (json) {
+        sb_printf(b, "[");
+        for (int64_t i = 0; i < n; i++) {
+            const goro_ginfo *g = &gi[i];
+            sb_printf(b, "%s{\"id\":%" PRId64 ",\"status\":", i ? "," : "",
+                      g->id);
+            sb_json_str(b, g->status, sizeof g->status);
+            sb_printf(b, ",\"wait_reason\":");
+            if (g->waitreason[0] != '\0')
+                sb_json_str(b, g->waitreason, sizeof g->waitreason);
+            else
+                sb_printf(b, "null");
+            sb_printf(b, ",\"group\":");
+            if (g->group[0] != '\0')
+                sb_json_str(b, g->group, sizeof g->group);
+            else
+                sb_printf(b, "null");
+            sb_printf(b, ",\"stack_bytes\":%" PRIu64 ",\"age_ns\":%" PRId64
+                      "}", g->stack_size, g->age_ns);
+        }
+        sb_printf(b, "]\n");
+        free(gi);
+        return 0;
+    }
     sb_printf(b, "%8s %-9s %-20s %9s %-20s %s\n", "ID", "STATUS", "WAIT",
               "STACK", "PLUGIN", "AGE");
     for (int64_t i = 0; i < n; i++) {
@@ -516,8 +559,9 @@ static int cmd_help(strbuf *b)
         "              preemptions, requests served, plugins, last reload\n"
         "stats [json]  every figure, one \"key value\" per line (or one JSON "
         "object)\n"
-        "ps            every G: id, status, wait reason, stack size, plugin, "
+        "ps [json]     every G: id, status, wait reason, stack size, plugin, "
         "age\n"
+        "              (or one JSON array of objects)\n"
         "stacks [GROUP] the stack of every G (of one plugin), as on SIGQUIT\n"
         "trace [DURATION] the execution trace of the next DURATION (5s), as\n"
         "              JSON for Perfetto (streamed after the \"ok\" line)\n"
@@ -546,7 +590,7 @@ int admin_command(const char *line, char **out, size_t *outlen)
         switch (req.cmd) {
         case ADMIN_STATUS:  r = cmd_status(&b); break;
         case ADMIN_STATS:   r = cmd_stats(&b, req.json); break;
-        case ADMIN_PS:      r = cmd_ps(&b); break;
+        case ADMIN_PS:      r = cmd_ps(&b, req.json); break;
         case ADMIN_PLUGINS: r = cmd_plugins(&b); break;
         case ADMIN_RELOAD:  r = cmd_reload(&b); break;
         case ADMIN_METRICS: r = cmd_metrics(&b); break;

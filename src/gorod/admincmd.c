@@ -132,11 +132,12 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
         return -1;
     }
     req->cmd = commands[i].cmd;
-    if (req->cmd == ADMIN_STATS) {
+    if (req->cmd == ADMIN_STATS || req->cmd == ADMIN_PS) {
         req->json = (al == 4 && memcmp(arg, "json", 4) == 0) ||
                     (al == 6 && memcmp(arg, "--json", 6) == 0);
         if (al > 0 && !req->json) {
-            sb_printf(b, "error: stats takes no argument or \"json\"\n");
+            sb_printf(b, "error: %s takes no argument or \"json\"\n",
+                      commands[i].word);
             return -1;
         }
     } else if (req->cmd == ADMIN_STACKS) {

@@ -80,7 +80,7 @@
 
 /* The file as libcyaml loads it: every scalar a string, NULL when absent. */
 struct raw_sched {
-    char *procs, *time_slice, *async_preempt;
+    char *procs, *time_slice, *async_preempt, *stall_report;
 };
 struct raw_stack {
     char *min_size, *max_size, *orders, *cache_size, *non_split_headroom,
@@ -122,6 +122,7 @@ static const cyaml_schema_field_t sched_fields[] = {
     STR(struct raw_sched, procs),
     STR(struct raw_sched, time_slice),
     STR(struct raw_sched, async_preempt),
+    STR(struct raw_sched, stall_report),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t stack_fields[] = {
@@ -1041,6 +1042,11 @@ static void check_sched(struct load *l, const struct raw *r, gorod_config *c)
     get_bool(&(struct check){l, "sched.async_preempt",
                              RAW(sched, async_preempt)},
              &c->sched.async_preempt);
+    get_duration(&(struct check){l, "sched.stall_report",
+                                 RAW(sched, stall_report)},
+                 true, 1000000, 3600000000000,
+                 "0 or a duration from 1ms to 1h (e.g. 100ms)",
+                 &c->sched.stall_report_ns);
 }
 
 static void check_stack(struct load *l, const struct raw *r, gorod_config *c)
@@ -1486,6 +1492,8 @@ void gorod_config_print(const gorod_config *c, FILE *f)
     fprintf(f, "sched:\n  procs: %u\n  time_slice: %s\n  async_preempt: %s\n",
             c->sched.procs, fmt_duration(c->sched.time_slice_ns, a, sizeof a),
             tf(c->sched.async_preempt));
+    fprintf(f, "  stall_report: %s\n",
+            fmt_duration(c->sched.stall_report_ns, a, sizeof a));
     fprintf(f, "stack:\n  min_size: %s\n  max_size: %s\n  orders: %u\n",
             fmt_size(c->stack.min_size, a, sizeof a),
             fmt_size(c->stack.max_size, b, sizeof b), c->stack.orders);
@@ -1527,7 +1535,7 @@ void gorod_config_print(const gorod_config *c, FILE *f)
  * that 0 means the CPUs whatever the daemon's environment said. */
 int gorod_config_export(const gorod_config *c)
 {
-    char procs[16], slice[32], min[32], max[32], orders[16], cache[32],
+    char procs[16], slice[32], stall[32], min[32], max[32], orders[16], cache[32],
         headroom[32], scan[32], debug[16];
     snprintf(procs, sizeof procs, "%u", c->sched.procs);
     snprintf(orders, sizeof orders, "%u", c->stack.orders);
@@ -1538,6 +1546,8 @@ int gorod_config_export(const gorod_config *c)
         {"GORO_TIME_SLICE", fmt_duration(c->sched.time_slice_ns, slice,
                                          sizeof slice)},
         {"GORO_ASYNC_PREEMPT", c->sched.async_preempt ? "1" : "0"},
+        {"GORO_STALL_REPORT", fmt_duration(c->sched.stall_report_ns, stall,
+                                           sizeof stall)},
         {"GORO_STACK_MIN_SIZE", fmt_size(c->stack.min_size, min, sizeof min)},
         {"GORO_STACK_MAX_SIZE", fmt_size(c->stack.max_size, max, sizeof max)},
         {"GORO_STACK_ORDERS", orders},

@@ -10,7 +10,12 @@
  * Every family has a `# HELP` and a `# TYPE` line, even when it has no
  * sample (a daemon with no plugins still documents gorod_plugin_up),
  * counters end in `_total`, byte quantities in `_bytes`, the runtime's
- * figures are named goro_* and the daemon's gorod_*. The runtime's
+ * figures are named goro_* and the daemon's gorod_*; no name has a unit
+ * abbreviation in it (threads, not "ms", which reads as milliseconds:
+ * promtool check metrics is run on the whole text by the daemon's tests).
+ * The process's own figures are the process_* family every Prometheus
+ * client library exports, under the same names and units (seconds,
+ * bytes), gathered by metrics.c from /proc. The runtime's
  * scheduling-latency buckets are per interval (bucket i holds the samples
  * <= 1us<<i and above the bucket before); Prometheus's are cumulative, and
  * _count is derived from the buckets printed so that it equals the +Inf
@@ -78,10 +83,14 @@ static void render_runtime(strbuf *b, const goro_metrics *m,
     single(b, "goro_gs_exited_total", "counter",
            "Gs that returned.", m->gs_exited);
 
-    single(b, "goro_ms", "gauge", "OS threads (Ms).", m->ms);
-    single(b, "goro_ms_idle", "gauge", "Ms parked with no work.", m->ms_idle);
-    single(b, "goro_ps", "gauge", "Processors (Ps).", m->ps);
-    single(b, "goro_ps_idle", "gauge", "Ps on the idle list.", m->ps_idle);
+    single(b, "goro_threads", "gauge",
+           "OS threads the scheduler runs Gs on (Ms).", m->ms);
+    single(b, "goro_threads_idle", "gauge",
+           "Threads (Ms) parked with no work.", m->ms_idle);
+    single(b, "goro_procs", "gauge",
+           "Processors (Ps): Gs that may run at once.", m->ps);
+    single(b, "goro_procs_idle", "gauge", "Ps on the idle list.",
+           m->ps_idle);
 
     family(b, "goro_runq_length", "gauge",
            "Runnable Gs queued: the global run queue and the sum of the Ps' "
@@ -141,6 +150,31 @@ static void render_runtime(strbuf *b, const goro_metrics *m,
     sb_printf(b, "goro_sched_latency_seconds_count %" PRIu64 "\n", cum);
 }
 
+/* render_process: the standard process_* family, where it was read. */
+static void render_process(strbuf *b, const metrics_figs *f)
+{
+    const metrics_process *p = &f->process;
+    if (p->have_stat) {
+        family(b, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.");
+        sb_printf(b, "process_cpu_seconds_total %.2f\n", p->cpu_seconds);
+        single(b, "process_virtual_memory_bytes", "gauge",
+               "Virtual memory size in bytes.", p->virtual_bytes);
+        single(b, "process_resident_memory_bytes", "gauge",
+               "Resident memory size in bytes.", p->resident_bytes);
+        family(b, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
+        sb_printf(b, "process_start_time_seconds %.2f\n",
+                  p->start_time_seconds);
+    }
+    if (p->open_fds >= 0)
+        single(b, "process_open_fds", "gauge", "Number of open file "
+               "descriptors.", (uint64_t)p->open_fds);
+    if (p->max_fds >= 0)
+        single(b, "process_max_fds", "gauge", "Maximum number of open file "
+               "descriptors.", (uint64_t)p->max_fds);
+}
+
 static void render_daemon(strbuf *b, const metrics_figs *f)
 {
     family(b, "gorod_info", "gauge", "The daemon's version, as a label.");
@@ -189,6 +223,7 @@ char *metrics_text(const goro_metrics *m, const metrics_figs *f, size_t *len)
     strbuf b = {0};
     render_runtime(&b, m, f->stack_min_size, f->stack_orders);
     render_daemon(&b, f);
+    render_process(&b, f);
     if (b.oom || b.p == NULL) {
         free(b.p);
         return NULL;

@@ -14,9 +14,11 @@
  *                    keep everything as it is, log why and keep the message
  *                    for `goroctl status`; otherwise apply it: plugins added,
  *                    removed, or restarted when their entry changed.
- *   SIGTERM, SIGINT  shut down: stop accepting (admin, metrics), call every
+ *   SIGTERM, SIGINT  shut down: close the admin socket, call every
  *                    plugin's stop(), wait for their Gs until
- *                    shutdown_timeout, exit 0 -- or 1, naming the plugins
+ *                    shutdown_timeout (the metrics listener answers
+ *                    meanwhile, /readyz with 503 "draining"), close the
+ *                    metrics listener, exit 0 -- or 1, naming the plugins
  *                    whose Gs are still running.
  *
  * systemd (Type=notify) hears READY=1 once the plugins run, RELOADING=1
@@ -53,12 +55,30 @@ static goro_mutex *reloadlock;    /* one reload at a time */
 
 static int logfd = 2;             /* stderr, or the log file */
 static bool logsyslog;
+static bool logjournal;           /* stderr is the journal: "<N>" prefixes */
 static int loglevel = GLOG_INFO;
 static const char *const levelnames[] = {"error", "warn", "info", "debug"};
+
+/* stderr_is_journal: stderr is the stream systemd connected to the journal.
+ * systemd sets JOURNAL_STREAM to that stream's "DEVICE:INODE"; a program
+ * whose stderr still is that file (not redirected since) may prefix each
+ * line with its syslog priority, "<3>" (sd-daemon(3), systemd.exec(5)),
+ * which journald strips and records. */
+static bool stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char end;
+    struct stat st;
+    return e != NULL && sscanf(e, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+           fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
 
 static void log_open(const gorod_config *c)
 {
     loglevel = c->log.level;
+    logjournal = strcmp(c->log.target, "stderr") == 0 && stderr_is_journal();
     if (strcmp(c->log.target, "syslog") == 0) {
         openlog("gorod", LOG_PID, LOG_DAEMON);
         logsyslog = true;
@@ -82,14 +102,19 @@ void gorod_log(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
     if (logsyslog) {
-        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
         syslog(prio[level], "%s", msg);
         return;
     }
     char line[2200];
-    int n = snprintf(line, sizeof line, "gorod: %s: %s\n", levelnames[level],
-                     msg);
+    /* In the journal the unit names the daemon: the priority replaces
+     * "gorod: " (journalctl -p err shows the errors). */
+    int n = logjournal && logfd == 2
+                ? snprintf(line, sizeof line, "<%d>%s: %s\n", prio[level],
+                           levelnames[level], msg)
+                : snprintf(line, sizeof line, "gorod: %s: %s\n",
+                           levelnames[level], msg);
     if (n > (int)sizeof line - 1)
         n = (int)sizeof line - 1;
     /* One write per line: lines of concurrent Gs do not interleave. */
@@ -552,7 +577,8 @@ static void daemon_main(void *arg)
     sd_notifyf("STOPPING=1");
     atomic_store(&gd.stopping, true);
     admin_stop();
-    metrics_stop();
+    /* The metrics listener stays while the plugins drain: /readyz says
+     * "draining" (503) meanwhile, /healthz and /metrics go on. */
     /* Those a reload removed and that are still stopping are waited for
      * and counted with the rest. */
     goro_mutex_lock(gd.lock);
@@ -565,6 +591,7 @@ static void daemon_main(void *arg)
     goro_mutex_unlock(gd.lock);
     int left;
     stop_plugins(plugins, gorod_now() + timeout, &left);
+    metrics_stop();
     if (left > 0) {
         gorod_log(GLOG_ERROR, "%d plugin(s) did not stop within %lld ms",
                   left, (long long)(timeout / 1000000));

@@ -47,6 +47,7 @@ typedef struct gorod_config {
         uint32_t procs;         /* 0: the CPUs available */
         int64_t  time_slice_ns;
         bool     async_preempt;
+        int64_t  stall_report_ns; /* 0: no stall reports */
     } sched;
     struct {
         uint64_t min_size, max_size;
@@ -187,7 +188,7 @@ enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
 #define ADMIN_GROUP_MAX 255
 typedef struct admin_req {
     enum admin_cmd cmd;
-    bool           json;        /* stats json */
+    bool           json;        /* stats json, ps json */
     char           group[ADMIN_GROUP_MAX + 1]; /* stacks: "" for all */
     int64_t        duration_ns; /* trace */
 } admin_req;
@@ -209,6 +210,17 @@ typedef struct metrics_plugin {
     bool     up;                /* running */
 } metrics_plugin;
 /* The daemon's figures shown beside the runtime's. */
+/* The process's own figures (the process_* family), read from /proc by
+ * metrics_process_get; a part that could not be read is left out. */
+typedef struct metrics_process {
+    bool     have_stat;          /* /proc/self/stat and /proc/stat read */
+    double   cpu_seconds;        /* user + system */
+    uint64_t virtual_bytes, resident_bytes;
+    double   start_time_seconds; /* since the epoch */
+    int64_t  open_fds, max_fds;  /* -1: unknown */
+} metrics_process;
+void metrics_process_get(metrics_process *p);
+
 typedef struct metrics_figs {
     uint64_t stack_min_size;    /* the pooled sizes: min << 0..orders-1 */
     unsigned stack_orders;      /* at most goro_metrics' 8 */
@@ -217,6 +229,7 @@ typedef struct metrics_figs {
     uint64_t admin_requests, metrics_requests;
     const metrics_plugin *plugins;
     unsigned nplugins;
+    metrics_process process;
 } metrics_figs;
 /* The exposition of m and f (exposition.c, pure), malloc'd, NUL-terminated,
  * its length in *len; NULL when out of memory. */

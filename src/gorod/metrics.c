@@ -10,7 +10,21 @@
  * The HTTP side is deliberately minimal: one G per connection, a request is
  * read into a heap buffer (at most 8 KiB of request line and headers, or
  * 400), `GET` or `HEAD /metrics` answers 200 with the exposition, any other
- * path 404, any other method 405. HTTP/1.1 connections stay open unless the
+ * path 404, any other method 405.
+ *
+ * The same listener answers the probes of an orchestrator (Kubernetes'
+ * liveness and readiness, a load balancer's health check), as Kubernetes'
+ * own components do on /healthz and /readyz:
+ *   /healthz  200 "ok" whenever the daemon can answer: a G ran to answer
+ *             it, so the scheduler makes progress. It stays 200 while
+ *             the daemon drains: restarting it then would cut the drain.
+ *   /readyz   200 "ready" when every plugin of the configuration in effect
+ *             was loaded and started (its start() runs, or returned 0;
+ *             none refused, none whose start() failed); else 503 with one
+ *             line per plugin that is not. From SIGTERM
+ *             on, 503 "draining": the listener stays open until the
+ *             plugins have stopped (gorod.c), so that whoever routes
+ *             traffic sees the daemon leave before it goes. HTTP/1.1 connections stay open unless the
  * client says `Connection: close`; pipelined requests are served in order.
  * Every read has a deadline (an idle connection is dropped after
  * METRICS_IDLE_NS; a request must be in whole METRICS_REQ_NS after its first
@@ -28,13 +42,17 @@
  * parking call (goro_read, goro_write) uses live on the heap, and no address
  * of a local is handed to another G.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gorod.h"
 
@@ -123,12 +141,93 @@ char *metrics_render(size_t *len)
                                               memory_order_relaxed);
     f.plugins = ps;
     f.nplugins = n;
+    metrics_process_get(&f.process);
     char *text = metrics_text(&m, &f, len);
 
     for (unsigned i = 0; i < n; i++)
         free(ps[i].name);
     free(ps);
     return text;
+}
+
+/* ---- the process's figures ----------------------------------------------------
+ * What every Prometheus client library exports as process_* (client_golang
+ * reads the same files): /proc/self/stat for the CPU time, the sizes and
+ * the start (in clock ticks since boot, plus /proc/stat's btime), the
+ * entries of /proc/self/fd, and RLIMIT_NOFILE. */
+
+/* readfile reads up to len-1 bytes of path into buf, NUL-terminated:
+ * how many, or -1. */
+static ssize_t readfile(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+void metrics_process_get(metrics_process *p)
+{
+    memset(p, 0, sizeof *p);
+    p->open_fds = p->max_fds = -1;
+    long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    char *buf = malloc(8192);   /* on the heap: this runs on a G */
+    if (buf == NULL)
+        return;
+    unsigned long long btime = 0;
+    if (readfile("/proc/stat", buf, 8192) > 0) {
+        char *l = strstr(buf, "\nbtime ");
+        if (l != NULL)
+            btime = strtoull(l + 7, NULL, 10);
+    }
+    /* "pid (comm) state ppid ...": the fields after the last ')', the
+     * state being field 3 of proc(5). */
+    char *rp;
+    if (btime > 0 && tck > 0 && page > 0 &&
+        readfile("/proc/self/stat", buf, 8192) > 0 &&
+        (rp = strrchr(buf, ')')) != NULL) {
+        unsigned long long f[25] = {0};
+        char *s = rp + 1;
+        int field = 2;
+        while (field < 24) {
+            while (*s == ' ')
+                s++;
+            if (*s == '\0')
+                break;
+            field++;
+            char *end;
+            f[field] = strtoull(s, &end, 10);
+            s = end;
+            while (*s != ' ' && *s != '\0')
+                s++;
+        }
+        if (field == 24) {
+            p->have_stat = true;
+            p->cpu_seconds = (double)(f[14] + f[15]) / (double)tck;
+            p->start_time_seconds = (double)btime + (double)f[22] / (double)tck;
+            p->virtual_bytes = f[23];
+            p->resident_bytes = f[24] * (unsigned long long)page;
+        }
+    }
+    free(buf);
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        int64_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                n++;
+        closedir(d);
+        p->open_fds = n > 0 ? n - 1 : 0;    /* less the directory's own */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        p->max_fds = rl.rlim_cur == RLIM_INFINITY ? INT64_MAX
+                                                  : (int64_t)rl.rlim_cur;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */
@@ -255,6 +354,60 @@ static void simple(int fd, int code, const char *reason, const char *extra,
     free(body);
 }
 
+/* readiness writes into b why the daemon is not ready (one line each) and
+ * returns whether it is (/readyz, above). On a G: takes gd.lock. */
+static bool readiness(strbuf *b)
+{
+    if (atomic_load(&gd.stopping)) {
+        sb_printf(b, "draining: shutting down\n");
+        return false;
+    }
+    bool ready = true;
+    if (gd.lock)
+        goro_mutex_lock(gd.lock);
+    for (gorod_plugin *p = gd.plugins; p != NULL; p = p->next) {
+        /* Started: start() runs, or returned 0 (its Gs serve). */
+        /* acquire: start_g wrote status before its CAS of state */
+        int st = atomic_load_explicit(&p->state, memory_order_acquire);
+        if (st == PLUGIN_RUNNING || (st == PLUGIN_EXITED && p->status == 0))
+            continue;
+        ready = false;
+        if (st == PLUGIN_STOPPING)
+            sb_printf(b, "plugin %s: stopping\n",
+                      p->conf.name ? p->conf.name : "?");
+        else
+            sb_printf(b, "plugin %s: start returned %d\n",
+                      p->conf.name ? p->conf.name : "?", p->status);
+    }
+    for (gorod_refusal *r = gd.refused; r != NULL; r = r->next) {
+        ready = false;
+        sb_printf(b, "plugin %s: refused\n", r->name);
+    }
+    if (gd.lock)
+        goro_mutex_unlock(gd.lock);
+    return ready;
+}
+
+/* probe answers /healthz (readyz false) or /readyz. */
+static void probe(int fd, bool readyz, bool head, bool keep, bool *alive)
+{
+    strbuf b = {0};
+    bool ok = readyz ? readiness(&b) : true;
+    if (ok)
+        sb_printf(&b, readyz ? "ready\n" : "ok\n");
+    if (b.oom || b.p == NULL) {
+        free(b.p);
+        simple(fd, 500, "Internal Server Error", NULL, head, false, alive);
+        *alive = false;
+        return;
+    }
+    if (respond(fd, ok ? 200 : 503, ok ? "OK" : "Service Unavailable",
+                "text/plain; charset=utf-8", NULL, b.p, b.len, head,
+                keep) < 0)
+        *alive = false;
+    free(b.p);
+}
+
 /* serve answers one request whose request line and headers are req
  * (NUL-terminated, without the blank line). Sets *alive false when the
  * connection must close after it. */
@@ -311,6 +464,11 @@ static void serve(int fd, char *req, bool *alive)
         return;
     }
     size_t tl = strcspn(target, "?#");
+    if ((tl == 8 && strncmp(target, "/healthz", 8) == 0) ||
+        (tl == 7 && strncmp(target, "/readyz", 7) == 0)) {
+        probe(fd, tl == 7, head, keep, alive);
+        return;
+    }
     if (tl != 8 || strncmp(target, "/metrics", 8) != 0) {
         simple(fd, 404, "Not Found", NULL, head, keep, alive);
         return;

@@ -222,6 +222,12 @@ static const knob knobs[] = {
     BOOL("sched.async_preempt", "GORO_ASYNC_PREEMPT", async_preempt, true,
          "Stop a G in a loop that calls nothing by a signal; off: only at "
          "function calls."),
+        DURATION("sched.stall_report", "GORO_STALL_REPORT", stall_report_ns,
+             "0", 1000000, 3600000000000, fZero,
+             "0 or a duration from 1ms to 1h (e.g. 100ms)",
+             "Print the stack of a G that has held its P this long in code "
+             "that cannot be preempted (libc, a library), once per stall; "
+             "0: never."),
     SIZE("stack.min_size", "GORO_STACK_MIN_SIZE", stack_min, "2KiB", 2048,
          65536, 0, fPow2, "a power of two between 2048 and 65536", NULL,
          "A G's first stack."),
@@ -276,7 +282,7 @@ static const knob knobs[] = {
 _Static_assert(NKNOBS <= 64, "goro_config.set has 64 bits");
 
 enum {
-    kProcs, kTimeSlice, kAsyncPreempt, kMin, kMax, kOrders, kCache,
+    kProcs, kTimeSlice, kAsyncPreempt, kStallReport, kMin, kMax, kOrders, kCache,
     kHeadroom, kScanInterval, kDebug, kPoison, kFromSystem, kFaultOnFree,
     kNoShrink, kTraceback,
 };

@@ -131,6 +131,42 @@
  * only for a thread seen waiting. tests/link/preempt's handoff mode: the
  * ticker G beside the blocked one ticks again about 2 ms into the block.
  *
+ * Stall reports (GORO_STALL_REPORT, Seastar's reactor-stall reports). A G
+ * in code nothing can preempt -- a library or libc, goro_cgocall, a
+ * goro_preempt_disable region, any code when preemption is off -- keeps
+ * its P's other Gs waiting however often sysmon asks. So when a P has
+ * run one G (no switch, p->stats.ctx_switches) for the threshold since
+ * sysmon first saw it, and sysmon has asked that G to stop (or preemption
+ * is off), stallone reports it, once for that run. The stack has to be
+ * walked where it is, on another thread that computes: stallone sends the
+ * preemption signal with the G's id and its run (the P's switch count) in
+ * the M. The handler acts only on that G in that run (an earlier signal
+ * may have stopped it, and it may be running again with no request
+ * pending, when it would look unstoppable: a test caught that, 4 runs in
+ * 25 on a loaded machine). Having the interrupted registers, the handler
+ * either preempts the G (it is at a
+ * point where it can be stopped after all: no report, so a G the runtime
+ * can stop is never reported) or writes the report: the G's header, its
+ * frames walked by libunwind from the signal's context through the G's
+ * (or, in a call on g0, the thread's) stack, named from the symbol tables
+ * as a crash report is (traceback.c; no malloc in a handler), straight to
+ * stderr with write(2). A thread seen waiting in the kernel gets no
+ * signal (it would cut the call short, see above): sysmon reports that
+ * G's header alone.
+ *   Off by default, as Go's debugging output is (GODEBUG): a library
+ * must not write on its program's stderr nor interrupt its threads
+ * unasked, where Seastar, which owns its process and its log, reports
+ * by default (blocked-reactor-notify-ms). 100 ms, ten default slices, is
+ * the value to start from: far past any G that can be stopped (1 to 1.125
+ * slices).
+ *   Rejected: reading the stack of the running thread from outside
+ * (ptrace, which a process cannot do to its own threads, or /proc/TID/
+ * syscall's sp and pc, which give one frame, and only in the kernel);
+ * walking the G's stack from sysmon while it runs (it changes under the
+ * walk and may move: traceback.c refuses that too); a report per sysmon
+ * tick (one stall would print hundreds); a timer signal per thread as
+ * Seastar arms (sysmon already times every P's G).
+ *
  * The XSAVE area lives on the heap, not on the stack: with AVX-512 it is
  * 2.7 KiB, more than a whole minimum stack, and a signal cannot grow one.
  *
@@ -354,6 +390,20 @@ static NOSPLIT void sigpreempt(int sig, siginfo_t *info, void *ctx)
         atomic_fetch_add(&inhandler, 1);
         bool want = wantasyncpreempt(mp, gp, uc);
         atomic_fetch_sub(&inhandler, 1);
+        /* A stall report (stallone): only for the G sysmon saw, and only
+         * when it cannot be stopped here; else it is, as any. On g0 the
+         * G is in a call of libc that goro runs there, or goro_cgocall. */
+        int64_t stall = atomic_exchange_explicit(&mp->stallgoid, 0,
+                                                 memory_order_acquire);
+        g *sg = mp->curg;
+        if (stall != 0 && !want && sg != NULL && sg != mp->g0 &&
+            (gp == sg || gp == mp->g0) && sg->goid == stall &&
+            mp->p != NULL &&
+            mp->p->stats.ctx_switches ==
+                atomic_load_explicit(&mp->stallrun, memory_order_relaxed))
+            tracebackstall(uc, sg, mp, mp->p != NULL ? mp->p->id : -1,
+                           atomic_load_explicit(&mp->stallns,
+                                                memory_order_relaxed));
         if (want) {
             /* Make the thread call asyncPreempt from the interrupted pc,
              * past the red zone. */
@@ -830,6 +880,35 @@ bool preemptone(p *pp, bool signal)
         rawsyscall6(SYS_tgkill, mypid, mp->tid, SIGPREEMPT, 0, 0, 0) != 0)
         atomic_store(&mp->signalpending, 0);
     return false;
+}
+
+/* stallone reports the G running on pp, which has held it for ns past
+ * GORO_STALL_REPORT (see the top): through the preemption signal, whose
+ * handler walks the G's stack from the interrupted registers when the G
+ * cannot be stopped there (and stops it otherwise); or, for a thread that
+ * waits in the kernel, which the signal would only cut short, from here
+ * with the G's header alone. sysmon, under sched.sysmonlock. */
+void stallone(p *pp, int64_t ns, uint64_t run)
+{
+    m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (mp == NULL || mp->dead)
+        return;
+    g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+    if (gp == NULL || gp == mp->g0)
+        return;
+    if (threadsleeps(mp)) {
+        tracebackstall(NULL, gp, mp, pp->id, ns);
+        return;
+    }
+    /* The handler tells preemptible code by the table, which only the
+     * signals of preemptone have built so far: without it every G would
+     * be taken for one that cannot be stopped. */
+    preemptmodules_refresh();
+    atomic_store_explicit(&mp->stallns, ns, memory_order_relaxed);
+    atomic_store_explicit(&mp->stallrun, run, memory_order_relaxed);
+    /* store-release: the handler's exchange-acquire then reads both */
+    atomic_store_explicit(&mp->stallgoid, gp->goid, memory_order_release);
+    rawsyscall6(SYS_tgkill, mypid, mp->tid, SIGPREEMPT, 0, 0, 0);
 }
 
 /* canpreempt: gp, running on mp, may be stopped here and now. */

@@ -1814,6 +1814,24 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                     now - pd->preemptwhen < sliceLookFor && look < *followup)
                     *followup = look;
             }
+            /* A G that still holds its P GORO_STALL_REPORT after sysmon
+             * first saw it run (counted by the P's switches: a slice may
+             * pass from G to G), asked to stop (or any, with preemption
+             * off), is reported once (stallone, preempt.c). */
+            int64_t stall = rtconf.stall_report_ns;
+            if (stall > 0) {
+                uint64_t sw = __atomic_load_n(&pp->stats.ctx_switches,
+                                              __ATOMIC_RELAXED);
+                if (sw != pd->stallswitches) {
+                    pd->stallswitches = sw;
+                    pd->stallwhen = now;
+                    pd->stalled = false;
+                } else if (!pd->stalled && now - pd->stallwhen >= stall &&
+                           (slice == 0 || pd->preempted)) {
+                    pd->stalled = true;
+                    stallone(pp, now - pd->stallwhen, sw);
+                }
+            }
             if (slice > 0 && pd->schedwhen + slice > now &&
                 pd->schedwhen + slice < *next)
                 *next = pd->schedwhen + slice;

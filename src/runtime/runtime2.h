@@ -400,6 +400,16 @@ struct m {
      * cleared by the M in newstack (sysblockback), where the thread's
      * first call after the block takes it (the guard is stackPreempt). */
     _Atomic uint32_t sysblock;
+    /* A stall report asked of the signal handler (stallone, preempt.c):
+     * sysmon stores the ns the G has held its P in stallns and the P's
+     * switch count of that run (p->stats.ctx_switches) in stallrun, then
+     * the G's id in stallgoid (store-release); the handler takes the id
+     * with an exchange (acquire) and reports only when its curg is that
+     * G in that same run (the G may have been stopped, and run again,
+     * since sysmon looked). */
+    _Atomic int64_t stallgoid;
+    _Atomic int64_t stallns;
+    _Atomic uint64_t stallrun;
 };
 enum { sysblockNone = 0, sysblockTaking = 1, sysblockTaken = 2 };
 
@@ -426,6 +436,12 @@ typedef struct sysmontick {
                                 asyncPreemptQuick later if it still runs */
     int64_t  preemptwhen;    /* ... at this time */
     int64_t  blockedwhen;    /* the last look for a blocked thread */
+    /* GORO_STALL_REPORT: p->stats.ctx_switches when sysmon last saw it
+     * change, at stallwhen; whether the G that has run since was
+     * reported (once). */
+    uint64_t stallswitches;
+    int64_t  stallwhen;
+    bool     stalled;
 } sysmontick;
 
 /* The statistics a P accumulates without atomics; goro_stats_get sums them
@@ -740,6 +756,8 @@ HIDDEN void gostart(void);          /* where every G begins (proc.c) */
 HIDDEN void morestack_resume(void);
 HIDDEN void alloc_resume(void);
 HIDDEN NORETURN void exitsyscall0(g *gp);
+/* report pp's G stalled in its run of P switch count run (sysmon) */
+HIDDEN void stallone(p *pp, int64_t ns, uint64_t run);
 HIDDEN bool canpreempt(m *mp, g *gp);
 HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);
@@ -759,6 +777,11 @@ HIDDEN void tracebackinit(void);    /* the SIGQUIT dump (goro_run) */
 HIDDEN void tracebackthrow(void);   /* every G's stack, for throw */
 extern HIDDEN _Atomic int throwing; /* a throw is printing (panic.c) */
 HIDDEN void tracebackcrash(void *ucontext, g *self); /* signal.c */
+/* The stall report of gp, running on mp, which has held P pid for ns: its
+ * stack from ucontext (the preemption signal's handler), or, NULL, its
+ * header alone (sysmon, for a thread that waits in the kernel). */
+HIDDEN void tracebackstall(void *ucontext, g *gp, m *mp, int32_t pid,
+                           int64_t ns);
 
 /* ---- schedtrace.c ------------------------------------------------------ */
 

@@ -66,6 +66,11 @@
  * memory mapped for it (mmap, not malloc) and written out when the walk
  * is over, so that a slow reader of the fd never holds allglock or a G.
  *
+ * A stall report (GORO_STALL_REPORT, preempt.c) is the crash report's
+ * walk of one running G from a signal's context, made by the preemption
+ * signal's handler on the stalled thread, which is not a crash: the
+ * process goes on, and the report does not count as the fatal dump.
+ *
  * GORO_TRACEBACK (Go's GOTRACEBACK): none prints no stacks; single (the
  * default) prints the crashing G in a crash, and every G on SIGQUIT and on
  * a fatal error of the runtime; all prints every G in a crash too; crash
@@ -746,6 +751,46 @@ NOSPLIT void tracebackcrash(void *ctx, g *self)
         dumpall(&t, self, false);
     }
     tbflush(&t.w);
+}
+
+/* ---- stall reports -------------------------------------------------------------
+ * GORO_STALL_REPORT (preempt.c says when and how). One report at a time:
+ * two threads that stall together write one after the other. */
+static _Atomic int stallreporting;
+
+NOSPLIT void tracebackstall(void *ctx, g *gp, m *mp, int32_t pid, int64_t ns)
+{
+    /* Another thread's report is being written: wait for it (at most
+     * 100 ms, on this thread, which is stalled anyway). */
+    for (int i = 0; atomic_exchange(&stallreporting, 1) != 0; i++) {
+        if (i == 100)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    tbctx t;
+    tbinit(&t.w, 2, false);
+    t.safe = true;       /* in a signal handler: libunwind's symbols alone */
+    t.group = NULL;
+    t.n = 1;
+    t.now = nowcoarse();
+    tbprintf(&t.w, "goro: stall: goroutine %lld has held P %d for %lld ms",
+             (long long)gp->goid, (int)pid, (long long)(ns / 1000000));
+    tbprintf(&t.w, " in code that cannot be preempted (m%d, thread %d):\n",
+             mp->id, (int)mp->tid);
+    header(&t, gp, "running");
+    unw_cursor_t c;
+    if (ctx == NULL)
+        tbprintf(&t.w, "\tstack not walked: its thread waits in the kernel, "
+                       "in a call the runtime was not told of (a signal "
+                       "would cut the call short)\n");
+    else if (unw_init_local2(&c, (unw_context_t *)ctx,
+                             UNW_INIT_SIGNAL_FRAME) == 0)
+        walk(&t, &c, false, NULL, gp->fn);
+    createdby(&t, gp);
+    tbput(&t.w, "\n", 1);
+    tbflush(&t.w);
+    atomic_store(&stallreporting, 0);
 }
 
 /* ---- SIGQUIT ------------------------------------------------------------------

@@ -340,8 +340,9 @@ static void check_admin(void)
         snprintf(line, sizeof line, " \t%s \t\r\n", cmds[i].word);
         parse_is(line, 0, cmds[i].cmd, false, NULL);
         snprintf(line, sizeof line, "%s now", cmds[i].word);
-        snprintf(want, sizeof want, cmds[i].cmd == ADMIN_STATS
-                     ? "error: stats takes no argument or \"json\"\n"
+        snprintf(want, sizeof want,
+                 cmds[i].cmd == ADMIN_STATS || cmds[i].cmd == ADMIN_PS
+                     ? "error: %s takes no argument or \"json\"\n"
                      : "error: %s takes no argument\n", cmds[i].word);
         parse_is(line, -1, 0, false, want);
         check(strcmp(admin_cmd_name(cmds[i].cmd), cmds[i].word) == 0,
@@ -350,6 +351,8 @@ static void check_admin(void)
     }
     parse_is("stats json", 0, ADMIN_STATS, true, NULL);
     parse_is("stats\t--json\r", 0, ADMIN_STATS, true, NULL);
+    parse_is("ps json", 0, ADMIN_PS, true, NULL);
+    parse_is("ps --json", 0, ADMIN_PS, true, NULL);
     parse_is("stacks", 0, ADMIN_STACKS, false, NULL);
     parse_is("stacks echo-1", 0, ADMIN_STACKS, false, NULL);
     parse_is("stacks a\"b", -1, 0, false,

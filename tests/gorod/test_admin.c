@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <grp.h>
+#include <time.h>
 
 static adm_daemon D;
 
@@ -116,8 +117,10 @@ static int check_exposition(const char *text)
         cr_expect(fam[i].help && fam[i].type[0], "%s lacks HELP or TYPE",
                   fam[i].name);
         cr_expect(strncmp(fam[i].name, "goro_", 5) == 0 ||
-                  strncmp(fam[i].name, "gorod_", 6) == 0,
-                  "%s is not named goro_* or gorod_*", fam[i].name);
+                  strncmp(fam[i].name, "gorod_", 6) == 0 ||
+                  strncmp(fam[i].name, "process_", 8) == 0,
+                  "%s is not named goro_*, gorod_* or process_*",
+                  fam[i].name);
         if (strcmp(fam[i].type, "counter") == 0)
             cr_expect(ends_with(fam[i].name, "_total"),
                       "counter %s does not end in _total", fam[i].name);
@@ -787,7 +790,7 @@ Test(admin, metrics_over_http_parse)
     cr_expect_gt(check_exposition(body), 30);
 
     static const char *want[] = {
-        "goro_gs{status=\"waiting\"} ", "goro_ms ", "goro_ps ",
+        "goro_gs{status=\"waiting\"} ", "goro_threads ", "goro_procs ",
         "goro_runq_length{queue=\"global\"} ", "goro_stack_inuse_bytes ",
         "goro_stack_inuse_by_size_bytes{size=\"2048\"} ",
         "goro_stack_grows_total ", "goro_stack_shrinks_total ",
@@ -833,6 +836,111 @@ Test(admin, metrics_over_http_parse)
         n++;
     cr_expect_eq(n, 2, "%d responses on one connection", n);
     free(resp);
+}
+
+/* The exposition as Prometheus's own tool reads it: promtool check metrics
+ * (names, units, types, HELP) says nothing about it. And the process_*
+ * family every client library exports says what /proc and the limits say
+ * of the daemon. */
+Test(admin, metrics_pass_promtool_and_carry_the_process_family)
+{
+    cr_assert_eq(system("command -v promtool >/dev/null"), 0,
+                 "promtool is not installed (make deps installs the "
+                 "prometheus package)");
+    adm_start(&D, NULL);
+    char *resp = adm_http(&D, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n");
+    const char *body = http_body(resp, 200);
+    char path[160], cmd[512];
+    snprintf(path, sizeof path, "%s/metrics.txt", D.dir);
+    adm_writefile(path, body);
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s/promtool.out "
+             "2>&1", path, D.dir);
+    int st = system(cmd);
+    snprintf(path, sizeof path, "%s/promtool.out", D.dir);
+    char *out = adm_slurp(path);
+    cr_expect_eq(st, 0, "promtool check metrics (status %d):\n%s", st, out);
+    cr_expect_str_empty(out);
+    free(out);
+    cr_expect_null(strstr(body, "\ngoro_ms"), "goro_ms reads as "
+                   "milliseconds");
+
+    /* Open fds: the entries of /proc/PID/fd (a scrape's own connection
+     * and the like may come and go). */
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)D.pid);
+    DIR *dir = opendir(path);
+    cr_assert_not_null(dir);
+    int nfd = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;)
+        nfd += e->d_name[0] != '.';
+    closedir(dir);
+    double fds = sample_value(body, "process_open_fds ");
+    cr_expect(fds >= 4 && fds >= nfd - 4 && fds <= nfd + 4,
+              "process_open_fds %.0f, /proc says %d", fds, nfd);
+    /* The soft limit, as /proc/PID/limits gives it. */
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)D.pid);
+    char *lim = adm_slurp(path);
+    cr_assert_not_null(lim);
+    char *l = strstr(lim, "Max open files");
+    cr_assert_not_null(l, "%s", lim);
+    double soft = strtod(l + strlen("Max open files"), NULL);
+    free(lim);
+    cr_expect_eq(sample_value(body, "process_max_fds "), soft);
+    /* Started within the last minutes, in seconds since the epoch. */
+    double start = sample_value(body, "process_start_time_seconds ");
+    double now = (double)time(NULL);
+    cr_expect(start > now - 300 && start <= now + 1, "start %.2f, now %.0f",
+              start, now);
+    double rss = sample_value(body, "process_resident_memory_bytes ");
+    cr_expect_gt(rss, 1 << 20);
+    cr_expect_geq(sample_value(body, "process_virtual_memory_bytes "), rss);
+    cr_expect_geq(sample_value(body, "process_cpu_seconds_total "), 0);
+    free(resp);
+}
+
+/* goroctl ps --json: one JSON array, an object per G with the table's
+ * columns, read by a real JSON parser (python3's). */
+Test(admin, ps_json_is_one_array_of_every_g)
+{
+    adm_start(&D, NULL);
+    static const char script[] =
+        "import json, sys\n"
+        "text = sys.stdin.read()\n"
+        "assert text.count(chr(10)) == 1, text\n"
+        "a = json.loads(text)\n"
+        "assert isinstance(a, list) and a, text\n"
+        "keys = {\"id\", \"status\", \"wait_reason\", \"group\", "
+        "\"stack_bytes\", \"age_ns\"}\n"
+        "for g in a:\n"
+        "    assert set(g) == keys, g\n"
+        "    assert isinstance(g[\"id\"], int) and g[\"id\"] > 0, g\n"
+        "    assert g[\"status\"] in (\"runnable\", \"running\", "
+        "\"syscall\", \"waiting\"), g\n"
+        "    assert g[\"wait_reason\"] is None or "
+        "g[\"status\"] == \"waiting\", g\n"
+        "    assert g[\"group\"] is None or isinstance(g[\"group\"], str), g\n"
+        "    assert g[\"stack_bytes\"] >= 2048 and g[\"age_ns\"] >= 0, g\n"
+        "ids = [g[\"id\"] for g in a]\n"
+        "assert ids == sorted(set(ids)), ids\n"
+        "print(len(a), sum(g[\"group\"] == \"echo\" for g in a))\n";
+    char path[160];
+    snprintf(path, sizeof path, "%s/ps.py", D.dir);
+    adm_writefile(path, script);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --socket %s ps --json | python3 %s 2>&1",
+             getenv("GOROCTL"), D.sock, path);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    cr_assert_eq(st, 0, "%s:\n%s", cmd, out);
+    int gs = 0, echo = 0;
+    cr_assert_eq(sscanf(out, "%d %d", &gs, &echo), 2, "%s", out);
+    cr_expect_gt(gs, 0);
+    if (D.echo_port)
+        cr_expect_gt(echo, 0, "no G of the echo plugin: %s", out);
 }
 
 Test(admin, idle_metrics_connections_do_not_block_scrapes)

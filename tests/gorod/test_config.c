@@ -14,7 +14,7 @@
 
 #define TOP "sched, stack, log, admin, metrics, status_interval, " \
             "shutdown_timeout, plugins"
-#define SCHED "procs, time_slice, async_preempt"
+#define SCHED "procs, time_slice, async_preempt, stall_report"
 #define STACK "min_size, max_size, orders, cache_size, non_split_headroom, " \
               "scan_interval, debug, poison_copy, from_system, " \
               "fault_on_free, no_shrink"
@@ -108,6 +108,9 @@ static const struct bad bad[] = {
     {"sched:\n  time_slice: 1.5ms\n",
      "c.yaml:2: sched.time_slice: 1.5ms is not 0 or a duration from 100us "
      "to 10s (e.g. 10ms)"},
+    {"sched:\n  stall_report: 500us\n",
+     "c.yaml:2: sched.stall_report: 500us is not 0 or a duration from 1ms "
+     "to 1h (e.g. 100ms)"},
     {"sched:\n  async_preempt: yes\n",
      "c.yaml:2: sched.async_preempt: yes is not true or false"},
     {"sched:\n  async_preempt: 1\n",
@@ -348,6 +351,7 @@ static void check_prints_again(const char *dir, const char *printed)
 /* The whole printed configuration with every default; %s is the socket. */
 #define DEFAULTS_HEAD \
     "sched:\n  procs: 0\n  time_slice: 10ms\n  async_preempt: true\n" \
+    "  stall_report: 0\n" \
     "stack:\n  min_size: 2KiB\n  max_size: 1GiB\n  orders: 4\n" \
     "  cache_size: 32KiB\n  non_split_headroom: 16KiB\n" \
     "  scan_interval: 1s\n  debug: 0\n  poison_copy: false\n" \
@@ -387,7 +391,7 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
     char *rdir = realpath(dir, NULL);
     free(cfg_write(dir, "etc/c.yaml",
                    "sched:\n  procs: \"16\"\n  time_slice: 500us\n"
-                   "  async_preempt: False\n"
+                   "  async_preempt: False\n  stall_report: 250ms\n"
                    "stack: {min_size: 4096, max_size: 65536M, orders: 8,\n"
                    "        cache_size: 2048K, non_split_headroom: 32784B,\n"
                    "        scan_interval: 0, debug: 4, poison_copy: TRUE,\n"
@@ -409,6 +413,7 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
     char *want;
     cr_assert(asprintf(&want,
         "sched:\n  procs: 16\n  time_slice: 500us\n  async_preempt: false\n"
+        "  stall_report: 250ms\n"
         "stack:\n  min_size: 4KiB\n  max_size: 64GiB\n  orders: 8\n"
         "  cache_size: 2MiB\n  non_split_headroom: 32784\n"
         "  scan_interval: 0\n  debug: 4\n  poison_copy: true\n"

@@ -673,3 +673,156 @@ Test(daemon, example_plugins_serve_real_clients_and_the_metrics_move,
     free(after);
     cr_assert_eq(adm_stop(&d), 0);
 }
+
+/* ---- probes and the journal ---------------------------------------------------- */
+
+/* dmn_probe: GET path on d's metrics listener: the status code, and the
+ * body in *body (malloc'd). -1 when the listener does not answer. */
+static int dmn_probe(adm_daemon *d, const char *path, char **body)
+{
+    *body = NULL;
+    int fd = adm_tcp_connect(d->metrics_port);
+    if (fd < 0)
+        return -1;
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n", path);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    char *resp = adm_read_all(fd, NULL);
+    close(fd);
+    int code = -1;
+    if (resp != NULL && sscanf(resp, "HTTP/1.1 %d", &code) == 1) {
+        char *b = strstr(resp, "\r\n\r\n");
+        *body = strdup(b ? b + 4 : "");
+    }
+    free(resp);
+    return code;
+}
+
+/* /readyz is 200 once every plugin has started, 503 naming a plugin that
+ * was refused; /healthz is 200 either way. */
+Test(daemon, readyz_says_whether_every_plugin_started, .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[1024];
+    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
+    dmn_run(&d, NULL, p);
+    char *body;
+    int code = -1;
+    for (int i = 0; i < 250 && code < 0; i++, adm_sleep_ms(20))
+        code = dmn_probe(&d, "/readyz", &body);
+    cr_assert_eq(code, 200, "/readyz: %d %s", code, body);
+    cr_expect_str_eq(body, "ready\n");
+    free(body);
+    cr_expect_eq(dmn_probe(&d, "/healthz", &body), 200);
+    cr_expect_str_eq(body, "ok\n");
+    free(body);
+    cr_assert_eq(adm_stop(&d), 0);
+
+    adm_init(&d, "daemon");
+    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n"
+             "  - {name: noentry, path: %s}\n", TP("hello"), TP("noentry"));
+    dmn_run(&d, NULL, p);
+    code = -1;
+    for (int i = 0; i < 250 && code < 0; i++, adm_sleep_ms(20))
+        code = dmn_probe(&d, "/readyz", &body);
+    cr_expect_eq(code, 503, "/readyz: %d %s", code, body);
+    cr_expect_str_eq(body, "plugin noentry: refused\n");
+    free(body);
+    cr_expect_eq(dmn_probe(&d, "/healthz", &body), 200);
+    free(body);
+    cr_assert_eq(adm_stop(&d), 0);
+}
+
+/* From SIGTERM until the plugins have stopped (here: a stop() that never
+ * returns, shutdown_timeout 3s) /readyz is 503 "draining" while /healthz
+ * stays 200; then the listener closes and gorod exits. */
+Test(daemon, readyz_is_503_while_draining_after_sigterm, .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[1024];
+    snprintf(p, sizeof p, "  - {name: stuck, path: %s}\n", TP("nostop"));
+    dmn_run(&d, "shutdown_timeout: 3s\n", p);
+    char *body = NULL;
+    int code = -1;
+    for (int i = 0; i < 250 && code < 0; i++, adm_sleep_ms(20))
+        code = dmn_probe(&d, "/readyz", &body);
+    cr_assert_eq(code, 200, "/readyz before SIGTERM: %d %s", code, body);
+    free(body);
+    int64_t t0 = adm_now_ms();
+    kill(d.pid, SIGTERM);
+    /* Draining begins at once; look until it is seen (well within the 3 s
+     * the drain lasts). */
+    do {
+        adm_sleep_ms(20);
+        code = dmn_probe(&d, "/readyz", &body);
+        if (code != 503)
+            free(body);
+    } while (code == 200 && adm_now_ms() - t0 < 2000);
+    cr_assert_eq(code, 503, "/readyz after SIGTERM: %d", code);
+    cr_expect_str_eq(body, "draining: shutting down\n");
+    free(body);
+    cr_expect_lt(adm_now_ms() - t0, 2500, "draining seen only after the "
+                 "drain would have ended");
+    cr_expect_eq(dmn_probe(&d, "/healthz", &body), 200);
+    free(body);
+    int status;
+    cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
+    d.pid = 0;
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x",
+              status);
+    cr_expect_geq(adm_now_ms() - t0, 2900, "gorod did not drain for 3 s");
+    cr_expect_eq(dmn_probe(&d, "/readyz", &body), -1,
+                 "the listener outlived the daemon");
+    free(body);
+    adm_stop(&d);
+}
+
+/* journald's stream: with JOURNAL_STREAM naming gorod's stderr (its
+ * device:inode) every line starts with its syslog priority, "<3>" for an
+ * error and "<6>" for information, and without "gorod: " (the journal
+ * names the unit); with JOURNAL_STREAM naming another file, the lines are
+ * as on a terminal. */
+Test(daemon, log_lines_carry_journald_priorities_when_stderr_is_the_journal,
+     .timeout = 60)
+{
+    for (int journal = 1; journal >= 0; journal--) {
+        adm_daemon d;
+        adm_init(&d, "daemon");
+        /* The log (gorod's stderr) exists before gorod opens it again;
+         * the other file is any other. */
+        adm_writefile(d.log, "");
+        struct stat st;
+        cr_assert_eq(stat(journal ? d.log : d.dir, &st), 0);
+        char env[64];
+        snprintf(env, sizeof env, "%llu:%llu",
+                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+        setenv("JOURNAL_STREAM", env, 1);
+        char p[1024];
+        snprintf(p, sizeof p, "  - {name: hello, path: %s}\n"
+                 "  - {name: noentry, path: %s}\n", TP("hello"),
+                 TP("noentry"));
+        dmn_run(&d, NULL, p);
+        unsetenv("JOURNAL_STREAM");
+        cr_assert(dmn_wait_log(&d, "running: 1 of 2 plugin(s)", 5000));
+        char *log = adm_slurp(d.log);
+        if (journal) {
+            cr_expect_not_null(strstr(log, "<3>error: plugin noentry: "),
+                               "%s", log);
+            cr_expect_not_null(strstr(log, "\n<6>info: running: 1 of 2 "),
+                               "%s", log);
+            cr_expect_null(strstr(log, "gorod: info:"), "%s", log);
+        } else {
+            cr_expect_not_null(strstr(log, "gorod: error: plugin noentry: "),
+                               "%s", log);
+            cr_expect_null(strstr(log, "<6>"), "%s", log);
+        }
+        free(log);
+        cr_assert_eq(adm_stop(&d), 0);
+    }
+}
