@@ -87,9 +87,10 @@ Test(stall, a_long_qsort_in_cgocall_is_reported_with_the_comparator,
     expect_report(runstall("GORO_STALL_REPORT=100ms", "cgocall"), frames);
 }
 
-/* A G that holds its P asleep in the kernel (nanosleep in the library,
- * which goro does not bracket) is reported too, without its stack: the
- * signal that would walk it would cut the sleep short, and does not go. */
+/* A G that holds its P asleep in the kernel (nanosleep in the library
+ * through goro_cgocall, on the thread's stack, where the P cannot be
+ * handed on) is reported too, without its stack: the signal that would
+ * walk it would cut the sleep short, and does not go. */
 Test(stall, a_G_asleep_in_the_kernel_is_reported_without_a_signal,
      .timeout = 60)
 {
@@ -116,6 +117,22 @@ Test(stall, a_G_that_is_preempted_is_never_reported, .timeout = 60)
     snprintf(mine, sizeof mine, REPORT "%ld has held",
              strtol(g + 13, NULL, 10));
     cr_expect_null(strstr(out, mine), "%s", out);
+    const char *t = strstr(out, "ticks=");
+    cr_assert_not_null(t, "%s", out);
+    cr_expect_geq(strtol(t + 6, NULL, 10), 50, "%s", out);
+}
+
+/* The same sleep made on the G's stack is no stall: the runtime hands the
+ * P to the ticker while the thread waits in the kernel (preempt.c,
+ * sysblocktake), so nothing is reported and the ticker runs on; the sleep
+ * is not cut short either. */
+Test(stall, a_G_asleep_on_its_own_stack_gives_its_P_away_unreported,
+     .timeout = 60)
+{
+    char *out = runstall("GORO_STALL_REPORT=100ms", "sleepg");
+    cr_expect_eq(reports(out), 0, "%s", out);
+    cr_expect_not_null(strstr(out, "cut=0\n"), "the sleep was cut short:\n%s",
+                       out);
     const char *t = strstr(out, "ticks=");
     cr_assert_not_null(t, "%s", out);
     cr_expect_geq(strtol(t + 6, NULL, 10), 50, "%s", out);

@@ -9,8 +9,11 @@
  *                      library's slow_sort (qsort and a comparator of 1 ms,
  *                      about 400 ms) through goro_cgocall
  *   stallprog sleep    a G of group "stallers" calls slow_sleep(600) of the
- *                      library: 600 ms in the kernel, its P held; prints
- *                      "cut=N", how often the sleep was interrupted
+ *                      library through goro_cgocall: 600 ms in the kernel
+ *                      on the thread's stack, its P held; prints "cut=N",
+ *                      how often the sleep was interrupted
+ *   stallprog sleepg   the same call made directly, on the G's stack: the
+ *                      runtime hands the P to the ticker meanwhile
  *   stallprog spin     a loop of the program's own that calls nothing
  *                      (preemptible by the signal) runs about 50 slices
  *
@@ -55,7 +58,22 @@ __attribute__((noinline)) static void direct(void *arg)
     goro_wg_done(wg);
 }
 
+static void sleepcall(void *arg)
+{
+    *(int *)arg = slow_sleep(600);
+}
+
 __attribute__((noinline)) static void sleeper(void *arg)
+{
+    (void)arg;
+    goid = goro_id();
+    int cut = 0;
+    goro_cgocall(sleepcall, &cut);
+    printf("cut=%d\n", cut);
+    goro_wg_done(wg);
+}
+
+__attribute__((noinline)) static void sleeperg(void *arg)
 {
     (void)arg;
     goid = goro_id();
@@ -97,9 +115,10 @@ static void mainfn(void *arg)
                  : strcmp(mode, "cgocall") == 0 ? viacgocall
                  : strcmp(mode, "spin") == 0    ? spin
                  : strcmp(mode, "sleep") == 0   ? sleeper
+                 : strcmp(mode, "sleepg") == 0  ? sleeperg
                                                 : NULL;
     if (fn == NULL) {
-        fprintf(stderr, "usage: stallprog direct|cgocall|sleep|spin\n");
+        fprintf(stderr, "usage: stallprog direct|cgocall|sleep|sleepg|spin\n");
         exit(2);
     }
     wg = goro_wg_new();
