@@ -217,3 +217,21 @@ Test(link, a_small_address_space_limit_is_refused_with_a_message,
     cr_expect(strstr(out, "rc=-12 ") != NULL, "%s", out);
     cr_expect(strstr(out, "status=1\n") != NULL, "%s", out);
 }
+
+/* Between a limit that is refused and one that is plenty, every limit
+ * either runs the program or is refused with the message: none crashes
+ * (limits from 41 to 49 MiB used to pass the check and die inside
+ * jemalloc on a new thread). */
+Test(link, no_address_space_limit_crashes_the_start, .timeout = 120)
+{
+    for (int kib = 36000; kib <= 72000; kib += 500) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "(ulimit -c 0; ulimit -v %d; %s) 2>&1; "
+                 "echo status=$?", kib, prog());
+        char *out = test_command(cmd);
+        bool ran = strstr(out, "status=0\n") != NULL;
+        bool refused = strstr(out, "status=1\n") != NULL &&
+                       strstr(out, "goro: the address-space limit") != NULL;
+        cr_expect(ran || refused, "ulimit -v %d:\n%s", kib, out);
+    }
+}

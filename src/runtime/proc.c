@@ -2279,8 +2279,11 @@ static int schedinit(void)
 
 /* addressspace checks, under a limit on the address space (RLIMIT_AS,
  * `ulimit -v`), that there is room for what the runtime maps as it starts:
- * the stacks of its first threads (the first M's and the loop thread's)
+ * the stacks of its first threads (the loop thread's and an M's per P)
  * and startRoom for the allocator's first extents and the stack chunks.
+ * (Measured with tests/link/link.c on 2 Ps: it ran from a limit of 49 MiB
+ * up, 30 MiB above what the program had mapped before goro_run; counting
+ * one M for both Ps, the check let it start, and crash, from 41 MiB.)
  * Without it, a small limit ended in a crash inside jemalloc on the new
  * thread (it does not survive a failed mapping there); with it, goro_run
  * returns -ENOMEM and says what is missing. A reservation of that size,
@@ -2298,15 +2301,15 @@ static int addressspace(void)
         pthread_attr_getstacksize(&attr, &stack);
         pthread_attr_destroy(&attr);
     }
-    size_t need = 2 * stack + startRoom;
+    size_t need = (size_t)(rtconf.procs + 1) * stack + startRoom;
     void *p = mmap(NULL, need, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         print("goro: the address-space limit (RLIMIT_AS, ulimit -v: %llu "
               "KiB) leaves less than the %zu MiB the runtime maps as it "
-              "starts (two thread stacks of %zu KiB, and %d MiB)\n",
+              "starts (%d thread stacks of %zu KiB, and %d MiB)\n",
               (unsigned long long)(rl.rlim_cur >> 10), need >> 20,
-              stack >> 10, startRoom >> 20);
+              (int)rtconf.procs + 1, stack >> 10, startRoom >> 20);
         return -ENOMEM;
     }
     munmap(p, need);
