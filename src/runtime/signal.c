@@ -186,13 +186,13 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
     if (fault)
         sigprint("signal %s code=%d addr=0x%lx pc=0x%lx\n", signame(sig),
                  info->si_code, (unsigned long)addr, (unsigned long)pc);
-    else if (info->si_pid == getpid())
-        sigprint("signal %s code=%d raised by this process (abort(), a "
-                 "failed assert, raise) pc=0x%lx\n", signame(sig),
-                 info->si_code, (unsigned long)pc);
     else
-        sigprint("signal %s code=%d sent by pid %d pc=0x%lx\n",
+        sigprint("signal %s code=%d sent by pid %d%s pc=0x%lx\n",
                  signame(sig), info->si_code, (int)info->si_pid,
+                 info->si_pid != getpid() ? ""
+                 : sig == SIGABRT ? " (this process: abort(), a failed "
+                                    "assert)"
+                                  : " (this process)",
                  (unsigned long)pc);
     printpc("pc", pc);
 
