@@ -25,8 +25,8 @@
  * rules as the runtime's GORO_* variables (src/runtime/config.c: same sizes,
  * durations and ranges), and checked, with the recorded line of its key.
  * Cross-field rules (max_size against min_size, cache_size against the
- * largest cached stack, unique plugin names) name the line of whichever of
- * their keys comes last in the file.
+ * largest cached stack, unique plugin and listener names) name the line
+ * of whichever of their keys comes last in the file.
  *
  * Rejected: doing everything with libyaml events (the structs would be
  * filled by hand, a second schema in code), and libcyaml's typed scalars

@@ -455,6 +455,7 @@ int gorod_reload(char *msg, size_t len)
     gd.refused = rl;
     gd.reloads++;
     gd.last_reload = nrefused ? RELOAD_PARTIAL : RELOAD_OK;
+    gd.listeners_failed = (unsigned)lfailed;
     if (nrefused)
         gd.reload_failures++;
     snprintf(gd.reload_error, sizeof gd.reload_error, "%s", refused);

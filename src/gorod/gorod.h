@@ -196,6 +196,8 @@ typedef struct gorod_state {
     enum reload_outcome last_reload;
     char          reload_error[1024]; /* the last reload's messages: why
                                        it failed or what it refused */
+    unsigned      listeners_failed; /* listeners the last reload could
+                                       not open (RELOAD_PARTIAL) */
     uint64_t      reloads;          /* applied (in full or partly) */
     uint64_t      reload_failures;  /* not applied in full */
     int64_t       start_ns;         /* CLOCK_MONOTONIC */

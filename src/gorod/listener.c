@@ -188,10 +188,9 @@ static void listener_free(gorod_listener *l)
     free(l);
 }
 
-/* open_listener makes the listener of c: systemd's socket of that name, or
- * a new one. NULL with the reason in err. Not under gd.lock (goro_listen
- * may park to resolve nothing: the addresses are numeric, but it is a
- * call on the runtime all the same). */
+/* open_listener makes the listener of c from fd, systemd's socket of that
+ * name, or (fd -1) a new socket. NULL with the reason in err. Not under
+ * gd.lock: it logs, and goro_listen is a call on the runtime. */
 static gorod_listener *open_listener(const gorod_listener_conf *c, int fd,
                                      char *err, size_t len)
 {
@@ -241,12 +240,11 @@ int listeners_apply(const gorod_config *c, char *err, size_t len)
     goro_mutex_lock(gd.lock);
     for (gorod_listener **pp = &gd.listeners; *pp != NULL;) {
         gorod_listener *l = *pp;
-        const gorod_listener_conf *nc = l->removed ? NULL
-                                                   : find_conf(c, l->conf.name);
-        if (l->removed) {
+        if (l->removed) {           /* left earlier, still taken */
             pp = &l->next;
             continue;
         }
+        const gorod_listener_conf *nc = find_conf(c, l->conf.name);
         if (nc != NULL && strcmp(nc->address, l->conf.address) == 0) {
             if (nc->backlog != l->conf.backlog) {
                 int b = nc->backlog ? (int)nc->backlog : -1;

@@ -262,6 +262,11 @@ Test(listener, a_removed_listener_is_closed_once_its_plugin_has_stopped,
     int port = lt_logged_port(&d, "echo");
     cr_assert(port > 0, "no listener line in the log");
     cr_assert_eq(lt_echo_once(port), LT_ECHOED);
+    adm_run st = adm_ctl(&d, "status", NULL);
+    char want[96];
+    snprintf(want, sizeof want, "\nlisteners:     echo 127.0.0.1:%d\n", port);
+    cr_expect(strstr(st.out, want) != NULL, "no\n%s\nin\n%s", want, st.out);
+    adm_run_free(&st);
 
     lt_conf(&d, "plugins: []\n");
     adm_run r = adm_ctl(&d, "reload", NULL);
@@ -275,6 +280,33 @@ Test(listener, a_removed_listener_is_closed_once_its_plugin_has_stopped,
               strstr(closed, "closed") != NULL,
               "the listener was not closed after echo stopped:\n%s", log);
     free(log);
+    cr_expect_eq(adm_stop(&d), 0);
+}
+
+Test(listener, a_listener_that_cannot_be_opened_is_in_the_reload_verdict,
+     .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "badaddr");
+    lt_conf(&d, "plugins: []\n");
+    adm_spawn(&d);
+    adm_wait_ready(&d);
+    /* TEST-NET-1: no address of this machine. */
+    lt_conf(&d, "listeners:\n  - {name: web, address: \"192.0.2.1:7\"}\n"
+                "plugins: []\n");
+    adm_run r = adm_ctl(&d, "reload", NULL);
+    cr_expect_neq(r.status, 0);
+    /* goroctl writes an error reply to its stderr. */
+    cr_expect(strstr(r.err, ", but 0 plugin(s) refused, 1 listener(s) not "
+                            "opened (the rest of the new configuration is "
+                            "in effect)") != NULL, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.err, "listener web: cannot listen on 192.0.2.1:7: ")
+              != NULL, "%s%s", r.out, r.err);
+    adm_run_free(&r);
+    r = adm_ctl(&d, "status", NULL);
+    cr_expect(strstr(r.out, "last_reload:   applied, 0 plugin(s) refused, "
+                            "1 listener(s) not opened") != NULL, "%s", r.out);
+    adm_run_free(&r);
     cr_expect_eq(adm_stop(&d), 0);
 }
 
@@ -451,6 +483,11 @@ Test(listener, gorod_takes_sockets_named_by_listen_fdnames_as_sd_listen_fds_docu
     snprintf(want, sizeof want, "listener echo: 127.0.0.1:%d from systemd",
              port);
     cr_expect(strstr(log, want) != NULL, "%s", log);
+    adm_run st = adm_ctl(&d, "status", NULL);
+    snprintf(want, sizeof want, "listeners:     echo 127.0.0.1:%d (systemd)\n",
+             port);
+    cr_expect(strstr(st.out, want) != NULL, "no\n%s\nin\n%s", want, st.out);
+    adm_run_free(&st);
     cr_expect(strstr(log, "LISTEN_FDS: socket spare (fd 3) is named by no "
                           "listener") != NULL, "%s", log);
     free(log);
