@@ -115,7 +115,8 @@ $(PC): scripts/goro.pc.in Makefile src/runtime/cgocall.h
 
 # ---- the daemon, its client and the example plugins -------------------------
 # gorod's code runs in Gs: built like a program against goro (split-stack),
-# linked with the runtime's flags; it exports gorod_served to the plugins.
+# linked with the runtime's flags; it exports gorod_served and
+# gorod_listener_fd to the plugins (goro/plugin.h).
 # goroctl is an ordinary program. A plugin is plugins/NAME.c, built with the
 # pkg-config flags only into build/plugins/NAME.so.
 
@@ -136,6 +137,7 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(SPLITLD) $(LIBCWRAP) -Wl,--export-dynamic-symbol=gorod_served \
+	    -Wl,--export-dynamic-symbol=gorod_listener_fd \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
 	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 
@@ -562,7 +564,8 @@ PLUGINDIR      ?= $(LIBDIR)/goro/plugins
 SYSTEMDUNITDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 RUNDIR_SOCK    := /run/gorod/gorod.sock
 
-install: all adapters daemon config/gorod.yaml systemd/gorod.service
+install: all adapters daemon config/gorod.yaml systemd/gorod.service \
+         systemd/gorod.socket
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(INCLUDEDIR)/goro $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
@@ -584,6 +587,7 @@ install: all adapters daemon config/gorod.yaml systemd/gorod.service
 	mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
+	install -m 0644 systemd/gorod.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	sed -e 's|\(\.\./\)*build/plugins/|$(PLUGINDIR)/|g' \
 	    -e 's|\(\.\./\)*build/gorod\.sock|$(RUNDIR_SOCK)|g' \
 	    config/gorod.yaml > $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default

@@ -11,6 +11,7 @@
  *   echo: unknown argument 'bogus' (value '1'); known: port, host
  *
  * Numbers are decimal digits only: no sign, no blank, no base prefix.
+ * Durations are a number with ms, s or m (300ms, 10s, 2m), or 0 alone.
  */
 #ifndef GORO_PLUGINS_ARGS_H
 #define GORO_PLUGINS_ARGS_H
@@ -92,6 +93,33 @@ static inline bool plugin_parse_uint(const char *s, uint64_t lo, uint64_t hi,
         return false;
     *out = v;
     return true;
+}
+
+/* plugin_parse_duration: all of s as a duration in ns, a number with
+ * ms, s or m ("300ms", "10s", "2m"), or 0 alone; at most max_ns. */
+static inline bool plugin_parse_duration(const char *s, int64_t max_ns,
+                                         int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {{"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000}};
+    uint64_t v;
+    const char *rest;
+    if (!plugin_parse_num(s, &v, &rest))
+        return false;
+    if (*rest == '\0' && v == 0) {
+        *out = 0;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(rest, units[i].unit) == 0) {
+            if (v > (uint64_t)(max_ns / units[i].ns))
+                return false;
+            *out = (int64_t)v * units[i].ns;
+            return true;
+        }
+    return false;
 }
 
 #endif

@@ -10,7 +10,8 @@
  * is not a request. Each response counts as one request served.
  *
  On the server skeleton of tcpserver.h: one G accepts (start itself), one
- * G serves each connection; arguments port=N (default 8080) and host=ADDR. A
+ * G serves each connection; arguments port=N (default 8080), host=ADDR,
+ * listener=NAME and the deadlines below. A
  * connection's buffers are on the heap, in its conn, never on the G's stack:
  * the stack stays small (the G parks in goro_read with a few hundred bytes of
  * frames) and nothing points into it. The parser works on whatever has
@@ -20,7 +21,22 @@
  * to pipelined requests are gathered and written with one goro_write when
  * no complete request is left in the input. Headers larger than the input
  * buffer (8 KiB) get 431; a Transfer-Encoding (a chunked request body) gets
- * 501, both with a close. An idle connection is closed after 60 s.
+ * 501, both with a close.
+ *
+ * Deadlines, so that slow or silent clients (slowloris, a client that
+ * never reads) cannot hold Gs and fds for ever; each closes the
+ * connection, and 0 turns it off:
+ *   idle_timeout=D (60s)    between requests: from the end of one (or the
+ *                           connection's start) to the first byte of the
+ *                           next;
+ *   request_timeout=D (10s) from a request's first byte until it is in
+ *                           whole, headers and body: one deadline for the
+ *                           request, not renewed by each byte that
+ *                           trickles in;
+ *   write_timeout=D (10s)   for each write of responses (a client that
+ *                           does not read what it asked for).
+ * Rejected: a read deadline renewed at every read (a byte every few
+ * seconds keeps a connection for ever).
  *
  * start returns when the plugin's work is done: after stop, once every
  * connection G has finished; nonzero at once for bad arguments or a port
@@ -40,12 +56,23 @@
 #define INBUF     8192
 #define OUTBUF    16384
 #define OUTSLACK  512           /* room one response surely fits in */
-#define IDLE_NS   (60LL * 1000 * 1000 * 1000)
+#define SEC       (1000LL * 1000 * 1000)
+#define TIMEOUT_MAX_NS (24 * 3600 * SEC)
+
+/* The deadlines, set by start before any connection G runs; 0: none. */
+static int64_t idle_ns, request_ns, write_ns;
+
+/* after: now + ns, or 0 (no deadline) for 0. */
+static int64_t after(int64_t ns)
+{
+    return ns > 0 ? goro_now() + ns : 0;
+}
 
 typedef struct conn {
     tcpconn head;
     size_t inlen, outlen;
     uint64_t discard;           /* request body bytes still to skip */
+    uint64_t answered;          /* requests answered on it */
     char in[INBUF];
     char out[OUTBUF];
 } conn;
@@ -214,6 +241,7 @@ static void respond(conn *c, int status, const request *rq)
                      status == 200 && rq->head ? "" : body);
     if (n > 0 && (size_t)n < OUTBUF - c->outlen)
         c->outlen += (size_t)n;
+    c->answered++;
     goro_plugin_served(1);
 }
 
@@ -221,7 +249,8 @@ static bool flush(conn *c)
 {
     if (c->outlen == 0)
         return true;
-    ssize_t n = goro_write(c->head.fd, c->out, c->outlen);
+    ssize_t n = goro_write_deadline(c->head.fd, c->out, c->outlen,
+                                    after(write_ns));
     bool ok = n == (ssize_t)c->outlen;
     c->outlen = 0;
     return ok;
@@ -288,32 +317,58 @@ static bool serve_input(conn *c)
     return open;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* httphello_serve: serve one connection until it closes or stop. */
+/* httphello_serve: serve one connection until it closes, a deadline
+ * passes, or stop. Between requests the read waits until the idle
+ * deadline; the first byte of a request sets the request's deadline,
+ * which the reads of the rest of it keep; a request answered with input
+ * left over (a pipelined one begun) starts the next one's. */
 static void httphello_serve(tcpconn *tc)
 {
     conn *c = (conn *)tc;
     c->inlen = c->outlen = 0;
     c->discard = 0;
+    c->answered = 0;
+    int64_t deadline = after(idle_ns);
     for (;;) {
+        bool idle = c->inlen == 0 && c->discard == 0;
         ssize_t n = goro_read_deadline(c->head.fd, c->in + c->inlen,
-                                       INBUF - c->inlen, now_ns() + IDLE_NS);
+                                       INBUF - c->inlen, deadline);
         if (n <= 0)
-            break;
+            break;      /* end of file, a deadline, an error or stop */
+        if (idle)
+            deadline = after(request_ns);
         c->inlen += (size_t)n;
+        uint64_t before = c->answered;
         if (!serve_input(c))
             break;
+        if (c->inlen == 0 && c->discard == 0)
+            deadline = after(idle_ns);
+        else if (c->answered != before)
+            deadline = after(request_ns);
     }
 }
 
+static int httphello_arg(const char *key, const char *val)
+{
+    int64_t *to = strcmp(key, "idle_timeout") == 0      ? &idle_ns
+                  : strcmp(key, "request_timeout") == 0 ? &request_ns
+                  : strcmp(key, "write_timeout") == 0   ? &write_ns
+                                                        : NULL;
+    if (to == NULL)
+        return ARG_UNKNOWN;
+    if (!plugin_parse_duration(val, TIMEOUT_MAX_NS, to)) {
+        fprintf(stderr, "%s: %s: '%s' is not 0 or a duration with ms, s or "
+                "m up to 24h (e.g. 10s)\n", PLUGIN, key, val);
+        return ARG_BAD;
+    }
+    return ARG_OK;
+}
+
 static tcpserver srv = {.plugin = PLUGIN, .default_port = 8080,
-                        .conn_size = sizeof(conn), .serve = httphello_serve};
+                        .conn_size = sizeof(conn), .serve = httphello_serve,
+                        .arg = httphello_arg,
+                        .known = "port, host, listener, idle_timeout, "
+                                 "request_timeout, write_timeout"};
 
 __attribute__((constructor)) static void httphello_init(void)
 {
@@ -327,6 +382,9 @@ __attribute__((destructor)) static void httphello_fini(void)
 
 static int httphello_start(const char *args)
 {
+    idle_ns = 60 * SEC;
+    request_ns = 10 * SEC;
+    write_ns = 10 * SEC;
     return tcpserver_start(&srv, args);
 }
 

@@ -102,7 +102,7 @@ static void rc_serve(tcpconn *c)
 
 static tcpserver srv = {.plugin = PLUGIN, .default_port = 7010,
                         .conn_size = sizeof(tcpconn), .serve = rc_serve,
-                        .arg = rc_arg, .known = "port, host, redis"};
+                        .arg = rc_arg, .known = "port, host, listener, redis"};
 
 __attribute__((constructor)) static void rc_init(void)
 {
@@ -117,7 +117,7 @@ __attribute__((destructor)) static void rc_fini(void)
 static int rc_start(const char *args)
 {
     /* The arguments first (redis= among them), then Redis, then serve. */
-    struct tcpserver_args a = {PLUGIN, rc_arg, 0, ""};
+    struct tcpserver_args a = {PLUGIN, rc_arg, 0, "", "", false};
     if (!plugin_args(PLUGIN, args, srv.known, tcpserver_arg, &a))
         return 1;
     bool unix_path = strchr(redis_addr, '/') != NULL;

@@ -9,9 +9,12 @@
  *
  * Arguments (space-separated key=value): port=N (1..65535, default the
  * plugin's), host=ADDR (a numeric IPv4 or IPv6 address, default
- * 127.0.0.1), and the plugin's own keys, which its arg function takes
- * (known lists them all, for the message). An unknown key or a bad value
- * is reported on stderr and start returns 1.
+ * 127.0.0.1), listener=NAME (accept on gorod's listener of that name,
+ * goro_plugin_listener, instead of opening host:port: the socket stays
+ * open while the plugin restarts, so no connection is refused meanwhile;
+ * not with port or host), and the plugin's own keys, which its arg
+ * function takes (known lists them all, for the message). An unknown key
+ * or a bad value is reported on stderr and start returns 1.
  *
  * tcpserver_start runs the accept loop and returns when the plugin's work
  * is done: after stop, once the listener is closed and every connection G
@@ -39,7 +42,9 @@
 #define GORO_PLUGINS_TCPSERVER_H
 
 #include <goro.h>
+#include <goro/plugin.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +96,8 @@ struct tcpserver_args {
     int (*arg)(const char *key, const char *val);
     int port;
     char host[64];
+    char listener[64];          /* "": open host:port */
+    bool addr_given;            /* port or host was given */
 };
 
 static inline int tcpserver_arg(const char *key, const char *val, void *ctx)
@@ -104,6 +111,15 @@ static inline int tcpserver_arg(const char *key, const char *val, void *ctx)
             return ARG_BAD;
         }
         a->port = (int)v;
+        a->addr_given = true;
+    } else if (strcmp(key, "listener") == 0) {
+        if (*val == '\0' || strlen(val) >= sizeof a->listener) {
+            fprintf(stderr, "%s: listener: '%s' is not a listener's name "
+                    "(1 to 31 letters, digits, '_' or '-')\n", a->plugin,
+                    val);
+            return ARG_BAD;
+        }
+        snprintf(a->listener, sizeof a->listener, "%s", val);
     } else if (strcmp(key, "host") == 0) {
         if (*val == '\0' || strlen(val) >= sizeof a->host) {
             fprintf(stderr, "%s: host: '%s' is not a numeric IPv4 or "
@@ -111,6 +127,7 @@ static inline int tcpserver_arg(const char *key, const char *val, void *ctx)
             return ARG_BAD;
         }
         snprintf(a->host, sizeof a->host, "%s", val);
+        a->addr_given = true;
     } else if (a->arg != NULL) {
         return a->arg(key, val);
     } else {
@@ -134,19 +151,37 @@ static void tcpserver_conn(void *arg)
 static inline int tcpserver_start(tcpserver *s, const char *args)
 {
     struct tcpserver_args a = {s->plugin, s->arg, s->default_port,
-                               "127.0.0.1"};
-    if (!plugin_args(s->plugin, args, s->known ? s->known : "port, host",
+                               "127.0.0.1", "", false};
+    if (!plugin_args(s->plugin, args,
+                     s->known ? s->known : "port, host, listener",
                      tcpserver_arg, &a))
         return 1;
+    if (a.listener[0] != '\0' && a.addr_given) {
+        fprintf(stderr, "%s: listener=%s and port or host: the listener's "
+                "address is gorod's (listeners: in its configuration); give "
+                "one or the other\n", s->plugin, a.listener);
+        return 1;
+    }
     if (s->mu == NULL || s->wg == NULL) {
         fprintf(stderr, "%s: out of memory\n", s->plugin);
         return 1;
     }
 
-    int fd = goro_tcp_listen(a.host, a.port, 0);
-    if (fd < 0) {
+    /* A listener of gorod's is gorod's to close, not ours. */
+    bool own = a.listener[0] == '\0';
+    int fd = own ? goro_tcp_listen(a.host, a.port, 0)
+                 : goro_plugin_listener(a.listener);
+    if (fd < 0 && own) {
         fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", s->plugin,
                 a.host, a.port, strerror(-fd));
+        return 1;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "%s: listener %s: %s\n", s->plugin, a.listener,
+                fd == -ENOENT ? "gorod's configuration has no listener of "
+                                "that name (listeners:)"
+                : fd == -ENOSYS ? "not running under gorod"
+                                : strerror(-fd));
         return 1;
     }
     goro_group *grp = goro_group_self();
@@ -179,7 +214,8 @@ static inline int tcpserver_start(tcpserver *s, const char *args)
             tcpserver_conn(c);  /* cannot fail on a G; if it did, clean up */
     }
 
-    goro_close(fd);
+    if (own)
+        goro_close(fd);
     goro_wg_wait(s->wg);
     goro_mutex_lock(s->mu);
     s->group = NULL;

@@ -12,6 +12,7 @@
 #ifndef GORO_PLUGIN_H
 #define GORO_PLUGIN_H
 
+#include <errno.h>
 #include <stdint.h>
 #include "../goro.h"
 
@@ -36,6 +37,24 @@ static inline void goro_plugin_served(uint64_t n)
 {
     if (gorod_served)
         gorod_served(n);
+}
+
+/* goro_plugin_listener(name): the listening socket named name in gorod's
+ * configuration (`listeners:` in gorod.yaml), which gorod took from
+ * systemd's socket activation (LISTEN_FDS, FileDescriptorName=name) or
+ * opened itself. Returns the fd (non-blocking, close-on-exec, listening:
+ * goro_accept on it), -ENOENT when the configuration names no such
+ * listener, -ENOSYS outside gorod. The fd stays gorod's: the plugin never
+ * closes it, and it stays open while the plugin restarts (a reload that
+ * changes its entry), so connections wait in its backlog for the next
+ * instance instead of being refused. Call it from a G of the plugin
+ * (start() or a G it spawned): gorod counts the plugin as a user of the
+ * listener until it is unloaded, and closes a listener removed from the
+ * configuration only then. Several plugins may take the same one. */
+extern int gorod_listener_fd(const char *name) __attribute__((weak));
+static inline int goro_plugin_listener(const char *name)
+{
+    return gorod_listener_fd ? gorod_listener_fd(name) : -ENOSYS;
 }
 
 #endif

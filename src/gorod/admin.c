@@ -126,6 +126,7 @@ static const char *state_name(int st)
 
 typedef struct daemon_figs {
     unsigned plugins, running, failed, refused, stopping;
+    unsigned listeners_failed;      /* by the last reload */
     enum reload_outcome last_reload;
     uint64_t reloads, reload_failures;
     uint64_t min_size;
@@ -133,6 +134,7 @@ typedef struct daemon_figs {
     int64_t  start_ns;
     char     reload_error[sizeof gd.reload_error];
     char     file[256];
+    char     listeners[512];        /* "echo 127.0.0.1:7007 (systemd), ..." */
 } daemon_figs;
 
 static void daemon_figs_get(daemon_figs *f)
@@ -153,6 +155,17 @@ static void daemon_figs_get(daemon_figs *f)
     for (gorod_plugin *p = gd.leaving; p; p = p->next)
         f->stopping++;
     f->last_reload = gd.last_reload;
+    f->listeners_failed = gd.listeners_failed;
+    size_t used = 0;
+    for (gorod_listener *l = gd.listeners; l; l = l->next) {
+        int n = snprintf(f->listeners + used, sizeof f->listeners - used,
+                         "%s%s %s%s%s", used ? ", " : "", l->conf.name,
+                         l->bound, l->inherited ? " (systemd)" : "",
+                         l->removed ? " (removed, still taken)" : "");
+        if (n < 0 || (size_t)n >= sizeof f->listeners - used)
+            break;
+        used += (size_t)n;
+    }
     f->start_ns = gd.start_ns;
     f->reloads = gd.reloads;
     f->reload_failures = gd.reload_failures;
@@ -186,6 +199,14 @@ static int64_t uptime_ns(const daemon_figs *f)
 }
 
 /* ---- the commands ----------------------------------------------------------- */
+
+/* what_refused: what a partly applied reload left out. */
+static void what_refused(strbuf *b, const daemon_figs *f)
+{
+    sb_printf(b, "%u plugin(s) refused", f->refused);
+    if (f->listeners_failed)
+        sb_printf(b, ", %u listener(s) not opened", f->listeners_failed);
+}
 
 static int cmd_status(strbuf *b)
 {
@@ -227,15 +248,19 @@ static int cmd_status(strbuf *b)
     if (f->stopping)
         sb_printf(b, ", %u removed and still stopping", f->stopping);
     sb_printf(b, "\n");
+    if (f->listeners[0])
+        sb_printf(b, "listeners:     %s\n", f->listeners);
     if (f->last_reload == RELOAD_FAILED || f->last_reload == RELOAD_PARTIAL) {
         /* The messages, one per line, indented under the key. */
-        if (f->last_reload == RELOAD_FAILED)
+        if (f->last_reload == RELOAD_FAILED) {
             sb_printf(b, "last_reload:   failed, the old configuration "
                       "stays\n");
-        else
-            sb_printf(b, "last_reload:   applied, %u plugin(s) refused (the "
-                      "rest of the new configuration is in effect)\n",
-                      f->refused);
+        } else {
+            sb_printf(b, "last_reload:   applied, ");
+            what_refused(b, f);
+            sb_printf(b, " (the rest of the new configuration is in "
+                      "effect)\n");
+        }
         for (char *l = f->reload_error; *l; ) {
             size_t n = strcspn(l, "\n");
             sb_printf(b, "  %.*s\n", (int)n, l);
@@ -517,9 +542,12 @@ static int cmd_reload(strbuf *b)
         else
             sb_printf(b, "error: reloaded");
         sb_printf(b, "%s%s", f && f->file[0] ? " " : "", f ? f->file : "");
-        if (r > 0 && f)
-            sb_printf(b, ", but %u plugin(s) refused (the rest of the new "
-                      "configuration is in effect)", f->refused);
+        if (r > 0 && f) {
+            sb_printf(b, ", but ");
+            what_refused(b, f);
+            sb_printf(b, " (the rest of the new configuration is in "
+                      "effect)");
+        }
         if (f)
             sb_printf(b, ": %u plugin(s) running, %u failed, %u refused",
                       f->running, f->failed, f->refused);

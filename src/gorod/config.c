@@ -25,8 +25,8 @@
  * rules as the runtime's GORO_* variables (src/runtime/config.c: same sizes,
  * durations and ranges), and checked, with the recorded line of its key.
  * Cross-field rules (max_size against min_size, cache_size against the
- * largest cached stack, unique plugin names) name the line of whichever of
- * their keys comes last in the file.
+ * largest cached stack, unique plugin and listener names) name the line
+ * of whichever of their keys comes last in the file.
  *
  * Rejected: doing everything with libyaml events (the structs would be
  * filled by hand, a second schema in code), and libcyaml's typed scalars
@@ -96,6 +96,9 @@ struct raw_admin {
 struct raw_metrics {
     char *listen;
 };
+struct raw_listener {
+    char *name, *address, *backlog;
+};
 struct raw_plugin {
     char *name, *path, *args, *stack, *fixed_stack_size, *enabled;
 };
@@ -106,6 +109,8 @@ struct raw {
     struct raw_admin *admin;
     struct raw_metrics *metrics;
     char *status_interval, *shutdown_timeout;
+    struct raw_listener *listeners;
+    unsigned listeners_count;
     struct raw_plugin *plugins;
     unsigned plugins_count;
 };
@@ -153,6 +158,18 @@ static const cyaml_schema_field_t metrics_fields[] = {
     STR(struct raw_metrics, listen),
     CYAML_FIELD_END,
 };
+/* name and address are required, but checked here (with a message naming
+ * the entry's line) rather than by libcyaml, as a plugin's name and path. */
+static const cyaml_schema_field_t listener_fields[] = {
+    STR(struct raw_listener, name),
+    STR(struct raw_listener, address),
+    STR(struct raw_listener, backlog),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t listener_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_listener,
+                        listener_fields),
+};
 /* name and path are required, but checked here (with a message naming the
  * entry's line) rather than by libcyaml. */
 static const cyaml_schema_field_t plugin_fields[] = {
@@ -175,6 +192,9 @@ static const cyaml_schema_field_t top_fields[] = {
     SECTION(metrics, metrics_fields),
     STR(struct raw, status_interval),
     STR(struct raw, shutdown_timeout),
+    CYAML_FIELD_SEQUENCE("listeners", OPT | CYAML_FLAG_POINTER_NULL,
+                         struct raw, listeners, &listener_schema, 0,
+                         CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("plugins", OPT | CYAML_FLAG_POINTER_NULL, struct raw,
                          plugins, &plugin_schema, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
@@ -984,8 +1004,8 @@ static void set_string(struct load *l, char **dst, const char *v, bool path)
 }
 
 /* valid_listen: "HOST:PORT" with an IPv4 literal or a bracketed IPv6
- * literal and a port 1..65535. */
-static bool valid_listen(const char *v)
+ * literal and a port 1..65535 (0..65535 with port0). */
+static bool valid_address(const char *v, bool port0)
 {
     char host[64];
     const char *port;
@@ -1010,8 +1030,13 @@ static bool valid_listen(const char *v)
         port = colon + 1;
     }
     uint64_t p;
-    return parse_digits(&port, &p) == 0 && *port == '\0' && p >= 1 &&
-           p <= 65535;
+    return parse_digits(&port, &p) == 0 && *port == '\0' &&
+           p >= (port0 ? 0 : 1) && p <= 65535;
+}
+
+static bool valid_listen(const char *v)
+{
+    return valid_address(v, false);
 }
 
 static const char *raws(const void *section, size_t off)
@@ -1174,6 +1199,49 @@ static bool valid_name(const char *v)
     return n >= 1 && n <= 31 && v[n] == '\0';
 }
 
+static void check_listener(struct load *l, const struct raw_listener *rl,
+                           unsigned i, gorod_config *c)
+{
+    gorod_listener_conf *n = &c->listeners[i];
+    char key[64], entry[32];
+    snprintf(entry, sizeof entry, "listeners[%u]", i);
+    n->line = lineof(l, entry);
+#define LKEY(f) (snprintf(key, sizeof key, "%s." #f, entry), key)
+    if (rl->name == NULL || rl->address == NULL)
+        errat(l, n->line, "%s: %s missing (every listener needs a name and "
+              "an address)", entry,
+              rl->name != NULL ? "address" : rl->address != NULL
+                                                 ? "name" : "name and address");
+    if (rl->name != NULL) {
+        if (!valid_name(rl->name))
+            refuse(&(struct check){l, LKEY(name), rl->name},
+                   "1 to 31 letters, digits, '_' or '-'");
+        for (unsigned j = 0; j < i; j++)
+            if (c->listeners[j].name != NULL &&
+                strcmp(c->listeners[j].name, rl->name) == 0) {
+                char allowed[64];
+                snprintf(allowed, sizeof allowed,
+                         "unique (listeners[%u] on line %d has it too)", j,
+                         c->listeners[j].line);
+                refuse(&(struct check){l, LKEY(name), rl->name}, allowed);
+                break;
+            }
+        set_string(l, &n->name, rl->name, false);
+    }
+    if (rl->address != NULL) {
+        if (!valid_address(rl->address, true))
+            refuse(&(struct check){l, LKEY(address), rl->address},
+                   "HOST:PORT with an IPv4 address or a [bracketed] IPv6 "
+                   "address and a port from 0 to 65535");
+        set_string(l, &n->address, rl->address, false);
+    }
+    uint64_t b = 0;
+    get_uint(&(struct check){l, LKEY(backlog), rl->backlog}, 0, 65535,
+             "a whole number from 0 to 65535", &b);
+    n->backlog = (uint32_t)b;
+#undef LKEY
+}
+
 static void check_plugin(struct load *l, const struct raw_plugin *rp,
                          unsigned i, gorod_config *c)
 {
@@ -1252,6 +1320,16 @@ static void check_values(struct load *l, const struct raw *r, gorod_config *c)
     check_sched(l, r, c);
     check_stack(l, r, c);
     check_misc(l, r, c);
+    if (r->listeners_count > 0) {
+        c->listeners = calloc(r->listeners_count, sizeof c->listeners[0]);
+        if (c->listeners == NULL) {
+            l->nomem = true;
+            return;
+        }
+        c->nlisteners = r->listeners_count;
+    }
+    for (unsigned i = 0; i < r->listeners_count; i++)
+        check_listener(l, &r->listeners[i], i, c);
     if (r->plugins_count > 0) {
         c->plugins = calloc(r->plugins_count, sizeof c->plugins[0]);
         if (c->plugins == NULL) {
@@ -1411,6 +1489,11 @@ void gorod_config_free(gorod_config *c)
         free(c->plugins[i].args);
     }
     free(c->plugins);
+    for (unsigned i = 0; i < c->nlisteners; i++) {
+        free(c->listeners[i].name);
+        free(c->listeners[i].address);
+    }
+    free(c->listeners);
     free(c->file);
     free(c->log.target);
     free(c->admin.socket);
@@ -1516,6 +1599,13 @@ void gorod_config_print(const gorod_config *c, FILE *f)
     fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n",
             fmt_duration(c->status_interval_ns, a, sizeof a),
             fmt_duration(c->shutdown_timeout_ns, b, sizeof b));
+    fprintf(f, "listeners:%s\n", c->nlisteners ? "" : " []");
+    for (unsigned i = 0; i < c->nlisteners; i++) {
+        const gorod_listener_conf *n = &c->listeners[i];
+        fprintf(f, "  - name: %s\n    address: ", n->name);
+        quoted(f, n->address);
+        fprintf(f, "\n    backlog: %u\n", n->backlog);
+    }
     fprintf(f, "plugins:%s\n", c->nplugins ? "" : " []");
     for (unsigned i = 0; i < c->nplugins; i++) {
         const gorod_plugin_conf *p = &c->plugins[i];

@@ -433,13 +433,18 @@ int gorod_reload(char *msg, size_t len)
                 pc = &nc->plugins[i];
         bool same = pc != NULL && pc->enabled &&
                     gorod_plugin_conf_equal(pc, &p->conf) &&
-                    atomic_load(&p->state) == PLUGIN_RUNNING;
+                    atomic_load(&p->state) == PLUGIN_RUNNING &&
+                    !listeners_changed(p, nc);
         gorod_plugin **to = same ? &keep : &drop;
         p->next = *to;
         *to = p;
         if (!same)
             gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
-                      pc == NULL || !pc->enabled ? "removed" : "changed");
+                      pc == NULL || !pc->enabled ? "removed"
+                      : gorod_plugin_conf_equal(pc, &p->conf) &&
+                              atomic_load(&p->state) == PLUGIN_RUNNING
+                          ? "restarted: a listener it took changed"
+                          : "changed");
     }
     /* Those that do not stop in time stay listed, as stopping. */
     int left;
@@ -451,12 +456,17 @@ int gorod_reload(char *msg, size_t len)
         st = &(*st)->next;
     *st = kept;
     goro_mutex_unlock(gd.lock);
+    /* The listeners before the plugins that take them: those unchanged
+     * keep their sockets (and the connections queued on them meanwhile),
+     * those removed close once the plugins that took them are gone. */
     char refused[1024] = "";
+    int lfailed = listeners_apply(nc, refused, sizeof refused);
     int loaded;
     gorod_refusal *rl;
+    /* Its refusals go after the listeners' (one message a line). */
     gorod_plugin *list = start_plugins(nc, &keep, refused, sizeof refused,
                                        &loaded, &rl);
-    int nrefused = 0;
+    int nrefused = lfailed;
     for (gorod_refusal *x = rl; x != NULL; x = x->next)
         nrefused++;
 
@@ -470,6 +480,7 @@ int gorod_reload(char *msg, size_t len)
     gd.refused = rl;
     gd.reloads++;
     gd.last_reload = nrefused ? RELOAD_PARTIAL : RELOAD_OK;
+    gd.listeners_failed = (unsigned)lfailed;
     if (nrefused)
         gd.reload_failures++;
     snprintf(gd.reload_error, sizeof gd.reload_error, "%s", refused);
@@ -491,8 +502,9 @@ int gorod_reload(char *msg, size_t len)
              left ? "some removed plugins' Gs are still running: listed as "
                     "stopping" : "");
     gorod_log(nrefused ? GLOG_ERROR : GLOG_INFO,
-              "reload: %s: %d plugin(s) running, %d refused", config_path,
-              loaded, nrefused);
+              "reload: %s: %d plugin(s) running, %d refused%s", config_path,
+              loaded, nrefused - lfailed,
+              lfailed ? ", listener(s) not opened" : "");
 out:
     free(r);
     sd_notifyf("READY=1");
@@ -525,6 +537,12 @@ static void daemon_main(void *arg)
     for (unsigned i = 0; i < gd.conf->nplugins; i++)
         enabled += gd.conf->plugins[i].enabled;
     gorod_refusal *rl;
+    if (listeners_apply(gd.conf, refused, sizeof refused) != 0) {
+        gorod_log(GLOG_ERROR, "a listener could not be opened: exiting");
+        exitcode = 1;
+        return;
+    }
+    listeners_warn_unused();
     gorod_plugin *list = start_plugins(gd.conf, NULL, refused,
                                        sizeof refused, &loaded, &rl);
     goro_mutex_lock(gd.lock);
@@ -598,6 +616,7 @@ static void daemon_main(void *arg)
         exitcode = 1;
         abandoned = true;
     } else {
+        listeners_close_all();
         gorod_log(GLOG_INFO, "stopped");
     }
 }
@@ -749,6 +768,10 @@ int main(int argc, char **argv)
     }
     log_open(conf);
     raise_nofile();
+    if (listeners_inherit() != 0) {
+        fprintf(stderr, "gorod: out of memory\n");
+        return 1;
+    }
     if (!foreground && detach() != 0) {
         fprintf(stderr, "gorod: cannot detach: %s\n", strerror(errno));
         return 1;

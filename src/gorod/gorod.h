@@ -6,6 +6,8 @@
  *   gorod.c    main: options, start-up, signals, reload, shutdown, the status
  *              line, sd_notify
  *   plugin.c   loading, checking, starting, stopping and unloading plugins
+ *   listener.c the named listening sockets plugins take (systemd's socket
+ *              activation, or opened here), kept open across reloads
  *   elfnote.c  whether a shared object carries .note.GNU-split-stack
  *   admin.c    the admin socket and its one-line commands
  *   admincmd.c the command line's parser (no runtime: fuzzed on its own)
@@ -41,6 +43,16 @@ typedef struct gorod_plugin_conf {
     int      line;              /* of the entry in the file */
 } gorod_plugin_conf;
 
+/* A named listening socket (listeners: in the file) that plugins take by
+ * name (goro_plugin_listener) instead of opening their own. */
+typedef struct gorod_listener_conf {
+    char    *name;              /* unique in the file; the name systemd's
+                                   FileDescriptorName= gives it */
+    char    *address;           /* "HOST:PORT", port 0: the kernel's pick */
+    uint32_t backlog;           /* listen(2)'s; 0: SOMAXCONN */
+    int      line;              /* of the entry in the file */
+} gorod_listener_conf;
+
 typedef struct gorod_config {
     char *file;                 /* as given */
     struct {
@@ -70,6 +82,8 @@ typedef struct gorod_config {
     } metrics;
     int64_t status_interval_ns; /* the status line; 0: none */
     int64_t shutdown_timeout_ns;
+    gorod_listener_conf *listeners;
+    unsigned             nlisteners;
     gorod_plugin_conf *plugins;
     unsigned           nplugins;
 } gorod_config;
@@ -106,6 +120,10 @@ typedef struct gorod_plugin {
     int                status;      /* start()'s return, once exited */
     _Atomic uint64_t   served;      /* goro_plugin_served */
     int64_t            started_ns;  /* CLOCK_MONOTONIC */
+    struct gorod_listener **taken;  /* the listeners it took, each once;
+                                       under gd.lock; given back when it
+                                       is unloaded (listeners_release) */
+    unsigned           ntaken;
     struct gorod_plugin *next;
 } gorod_plugin;
 
@@ -118,6 +136,38 @@ int plugin_wait(gorod_plugin *p, int64_t deadline_ns);
 /* Unload it; does nothing while it has Gs (its code must stay mapped). */
 void plugin_free(gorod_plugin *p);
 int64_t gorod_now(void);          /* CLOCK_MONOTONIC, ns */
+
+/* ---- named listeners (listener.c) ------------------------------------------ */
+
+typedef struct gorod_listener {
+    gorod_listener_conf conf;       /* own copy */
+    int   fd;                       /* open while listed */
+    bool  inherited;                /* from systemd (LISTEN_FDS) */
+    bool  removed;                  /* gone from the configuration (or its
+                                       address changed): closed and
+                                       unlisted once users is 0 */
+    int   users;                    /* loaded plugins that took it */
+    char  bound[64];                /* its address, "127.0.0.1:7007" */
+    struct gorod_listener *next;
+} gorod_listener;
+
+/* Take the sockets systemd passed (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES,
+ * sd_listen_fds(3)) and unset those variables. From main, before the
+ * runtime starts and before a detach changes the pid. 0 or -ENOMEM. */
+int listeners_inherit(void);
+/* Make gd.listeners what c says (see listener.c for which fd each gets);
+ * returns how many could not be opened, their messages logged and
+ * appended to err (one a line). */
+int listeners_apply(const gorod_config *c, char *err, size_t len);
+/* Warn about the sockets systemd passed that no listener took. */
+void listeners_warn_unused(void);
+/* Whether a listener p took is gone from c or has another address there
+ * (a reload then restarts p). */
+bool listeners_changed(const gorod_plugin *p, const gorod_config *c);
+/* Give back p's listeners (p is being unloaded), closing those removed. */
+void listeners_release(gorod_plugin *p);
+/* Close them all (shutdown, once no plugin runs). */
+void listeners_close_all(void);
 
 /* ---- the daemon (gorod.c) -------------------------------------------------- */
 
@@ -137,6 +187,8 @@ typedef struct gorod_state {
     goro_mutex   *lock;             /* guards what follows */
     gorod_config *conf;             /* in effect */
     gorod_plugin *plugins;          /* loaded, in configuration order */
+    gorod_listener *listeners;      /* conf's, then removed ones that a
+                                       loaded plugin still holds */
     gorod_refusal *refused;         /* conf's plugins that were refused */
     gorod_plugin *leaving;          /* removed by a reload, Gs still
                                        running: listed, counted at
@@ -145,6 +197,8 @@ typedef struct gorod_state {
     enum reload_outcome last_reload;
     char          reload_error[1024]; /* the last reload's messages: why
                                        it failed or what it refused */
+    unsigned      listeners_failed; /* listeners the last reload could
+                                       not open (RELOAD_PARTIAL) */
     uint64_t      reloads;          /* applied (in full or partly) */
     uint64_t      reload_failures;  /* not applied in full */
     int64_t       start_ns;         /* CLOCK_MONOTONIC */

@@ -242,6 +242,7 @@ void plugin_free(gorod_plugin *p)
         return;  /* Gs left: its code must stay mapped */
     if (p->stopgroup && goro_group_free(p->stopgroup) != 0)
         return;
+    listeners_release(p);
     if (p->handle != NULL) {
         struct dlreq dr = {.handle = p->handle};
         goro_blocking(do_dlclose, &dr);

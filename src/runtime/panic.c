@@ -65,8 +65,12 @@ void throw(const char *s)
         m *mp = gp->m;
         g *cur = mp ? mp->curg : NULL;
         if (cur != NULL)
-            print("runtime: goroutine %lld [%s]: stack [%#lx, %#lx) size %lu\n",
+            print("runtime: goroutine %lld [%s]%s%s%s: stack [%#lx, %#lx) "
+                  "size %lu\n",
                   (long long)cur->goid, gp == cur ? "running" : "on g0",
+                  cur->group != NULL ? " of group \"" : "",
+                  cur->group != NULL ? cur->group->name : "",
+                  cur->group != NULL ? "\"" : "",
                   (unsigned long)cur->stack.lo, (unsigned long)cur->stack.hi,
                   (unsigned long)(cur->stack.hi - cur->stack.lo));
         if (mp)

@@ -4,8 +4,10 @@
  *
  * A bad pointer in a G kills the process as it would without the runtime,
  * but a bare "Segmentation fault" tells an operator nothing: which of a
- * million Gs, which plugin, was it a stack overflow? So for SIGSEGV,
- * SIGBUS, SIGFPE and SIGILL, when the program has not installed a handler
+ * million Gs, which plugin, was it a stack overflow? And abort() (a failed
+ * assert, a library giving up, glibc's "double free" check) says nothing
+ * at all: the process just dies of SIGABRT. So for SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL and SIGABRT, when the program has not installed a handler
  * of its own, goro_run installs sigfatal, which prints
  *
  *     signal SIGSEGV: segmentation violation code=1 addr=0x0 pc=0x7f...
@@ -61,6 +63,10 @@
  * has a signal stack), as Go asks of C code too. goro_run gives its thread
  * its mask back when it returns.
  *
+ * SIGABRT is also how the runtime's own throw ends (panic.c), after a
+ * report of its own: while throwing is set, sigfatal prints nothing and
+ * lets the signal kill the process at once.
+ *
  * Rejected: adding SA_ONSTACK to every handler, as Go does for the ones it
  * installs (a handler compiled -fsplit-stack would compare its signal
  * stack with the interrupted G's guard in %fs:0x70 and call __morestack
@@ -88,7 +94,7 @@ void sigprint(const char *fmt, ...)
     va_end(ap);
 }
 
-static const int fatalsigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static const int fatalsigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 static _Atomic int crashing;
 
 /* How far below a stack a fault still counts as overflowing it: a frame
@@ -102,6 +108,7 @@ static NOSPLIT const char *signame(int sig)
     case SIGBUS:  return "SIGBUS: bus error";
     case SIGFPE:  return "SIGFPE: floating-point exception";
     case SIGILL:  return "SIGILL: illegal instruction";
+    case SIGABRT: return "SIGABRT: abort";
     }
     return "signal";
 }
@@ -150,8 +157,20 @@ static NOSPLIT void printg(g *gp, const char *state, uintptr_t sp, uintptr_t add
                                "non-split headroom");
 }
 
+/* gstatus is readgstatus (proc.c, split-stack code) for this file. */
+static NOSPLIT uint32_t gstatus(g *gp)
+{
+    return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
+}
+
 static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
 {
+    if (sig == SIGABRT && atomic_load(&throwing)) {
+        /* throw's abort, after its report (or a report that faulted). */
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+        return;
+    }
     int expected = 0;
     if (!atomic_compare_exchange_strong(&crashing, &expected, 1)) {
         /* Another thread is printing its report and will kill us all. */
@@ -168,8 +187,12 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
         sigprint("signal %s code=%d addr=0x%lx pc=0x%lx\n", signame(sig),
                  info->si_code, (unsigned long)addr, (unsigned long)pc);
     else
-        sigprint("signal %s code=%d sent by pid %d pc=0x%lx\n",
+        sigprint("signal %s code=%d sent by pid %d%s pc=0x%lx\n",
                  signame(sig), info->si_code, (int)info->si_pid,
+                 info->si_pid != getpid() ? ""
+                 : sig == SIGABRT ? " (this process: abort(), a failed "
+                                    "assert)"
+                                  : " (this process)",
                  (unsigned long)pc);
     printpc("pc", pc);
 
@@ -180,6 +203,13 @@ static NOSPLIT void sigfatal(int sig, siginfo_t *info, void *ctx)
         m *mp = gp->m;
         if (gp != mp->g0)
             printg(gp, "running", sp, addr, fault);
+        else if (mp->curg != NULL &&
+                 (gstatus(mp->curg) == Grunning ||
+                  gstatus(mp->curg) == Gsyscall))
+            /* A G's libc call runs on g0 (cgocall.c): it is still the
+             * G's code that crashed. */
+            printg(mp->curg, "running, in a C call on the thread's stack",
+                   mp->curg->sched.sp, addr, fault);
         else if (mp->curg != NULL)
             printg(mp->curg, "in the scheduler", mp->curg->sched.sp, addr,
                    fault);

@@ -1126,9 +1126,12 @@ void newstack(g *gp)
         if (newsize > rtconf.stack_max || need > rtconf.stack_max) {
             print("runtime: goroutine stack exceeds %lu-byte limit\n",
                   (unsigned long)rtconf.stack_max);
-            print("runtime: goroutine %lld: stack size %lu, in use %lu, "
-                  "a frame needs %lu more\n",
-                  (long long)gp->goid, (unsigned long)oldsize,
+            print("runtime: goroutine %lld%s%s%s: stack size %lu, in use "
+                  "%lu, a frame needs %lu more\n",
+                  (long long)gp->goid,
+                  gp->group != NULL ? " of group \"" : "",
+                  gp->group != NULL ? gp->group->name : "",
+                  gp->group != NULL ? "\"" : "", (unsigned long)oldsize,
                   (unsigned long)above, (unsigned long)need);
             throw("stack overflow");
         }

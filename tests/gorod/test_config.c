@@ -13,12 +13,13 @@
 #include "cfgutil.h"
 
 #define TOP "sched, stack, log, admin, metrics, status_interval, " \
-            "shutdown_timeout, plugins"
+            "shutdown_timeout, listeners, plugins"
 #define SCHED "procs, time_slice, async_preempt, stall_report"
 #define STACK "min_size, max_size, orders, cache_size, non_split_headroom, " \
               "scan_interval, debug, poison_copy, from_system, " \
               "fault_on_free, no_shrink"
 #define PLUGIN "name, path, args, stack, fixed_stack_size, enabled"
+#define LISTENER "name, address, backlog"
 #define NOTLISTEN "is not \"\" or HOST:PORT with an IPv4 address or a " \
                   "[bracketed] IPv6 address and a port from 1 to 65535"
 
@@ -56,6 +57,22 @@ static const struct bad bad[] = {
     {"plugins: {name: echo}\n", "c.yaml:1: plugins: a mapping is not a list"},
     {"plugins:\n  - echo\n",
      "c.yaml:2: plugins[0]: echo is not a mapping (keys: " PLUGIN ")"},
+    {"listeners:\n  - {name: web, address: \"localhost:80\"}\n",
+     "c.yaml:2: listeners[0].address: localhost:80 is not HOST:PORT with an "
+     "IPv4 address or a [bracketed] IPv6 address and a port from 0 to 65535"},
+    {"listeners:\n  - name: web\n",
+     "c.yaml:2: listeners[0]: address missing (every listener needs a name "
+     "and an address)"},
+    {"listeners:\n  - {name: web, address: \"127.0.0.1:80\"}\n"
+     "  - {name: web, address: \"[::1]:80\", backlog: lots}\n",
+     "c.yaml:3: listeners[1].name: web is not unique (listeners[0] on line 2 "
+     "has it too)\n"
+     "c.yaml:3: listeners[1].backlog: lots is not a whole number from 0 to "
+     "65535"},
+    {"listeners:\n  - {name: web, port: 80}\n",
+     "c.yaml:2: listeners[0].port: unknown key (allowed: " LISTENER ")\n"
+     "c.yaml:2: listeners[0]: address missing (every listener needs a name "
+     "and an address)"},
     {"bogus: 1\n",
      "c.yaml:1: bogus: unknown key (allowed: " TOP ")"},
     {"sched:\n  procs: 1\n  Procs: 2\n",
@@ -378,7 +395,7 @@ Test(config, every_key_has_a_default, .timeout = 10)
         cr_expect_str_eq(r.out,
                          DEFAULTS_HEAD "admin:\n  socket: "
                          "\"/run/gorod/gorod.sock\"\n  mode: 0660\n"
-                         DEFAULTS_TAIL "plugins: []\n");
+                         DEFAULTS_TAIL "listeners: []\nplugins: []\n");
         check_prints_again(dir, r.out);
         cfg_run_free(&r);
     }
@@ -401,6 +418,8 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
                    "admin:\n  socket: run//g.sock\n  mode: 0o600\n"
                    "metrics:\n  listen: \"[::1]:9100\"\n"
                    "status_interval: 0\nshutdown_timeout: 90s\n"
+                   "listeners:\n  - name: web\n    address: \"[::]:0\"\n"
+                   "    backlog: 16\n  - {name: x_1, address: 10.0.0.1:8}\n"
                    "plugins:\n"
                    "  - name: Echo_1\n    path: /opt/p/echo.so\n"
                    "    args: 'say \"hi\"\\ there\tand tab'\n"
@@ -422,6 +441,9 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
         "admin:\n  socket: \"%s/etc/run/g.sock\"\n  mode: 0600\n"
         "metrics:\n  listen: \"[::1]:9100\"\n"
         "status_interval: 0\nshutdown_timeout: 90s\n"
+        "listeners:\n  - name: web\n    address: \"[::]:0\"\n"
+        "    backlog: 16\n  - name: x_1\n    address: \"10.0.0.1:8\"\n"
+        "    backlog: 0\n"
         "plugins:\n"
         "  - name: Echo_1\n    path: \"/opt/p/echo.so\"\n"
         "    args: \"say \\\"hi\\\"\\\\ there\\tand tab\"\n"
@@ -504,7 +526,7 @@ Test(config, the_repository_config_loads_and_prints_again_identically,
     cr_assert(asprintf(&cfg, "%s/config/gorod.yaml", root) > 0);
     cr_assert(asprintf(&echo, "  - name: echo\n    path: "
                               "\"%s/build/plugins/echo.so\"\n"
-                              "    args: \"port=7007\"\n", root) > 0);
+                              "    args: \"listener=echo\"\n", root) > 0);
     cr_assert(asprintf(&sock, "  socket: \"%s/build/gorod.sock\"\n", root) >
               0);
     struct cfg_run r = cfg_check("/", cfg);
@@ -515,7 +537,8 @@ Test(config, the_repository_config_loads_and_prints_again_identically,
     static const char *const more[] = {
         "  - name: httphello\n", "  - name: stackwave\n",
         "  - name: spinner\n",   "  listen: \"127.0.0.1:9464\"\n",
-        "status_interval: 5s\n", "  mode: 0660\n"};
+        "status_interval: 5s\n", "  mode: 0660\n",
+        "listeners:\n  - name: echo\n    address: \"127.0.0.1:7007\"\n"};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         cr_expect(strstr(r.out, more[i]) != NULL, "no %s", more[i]);
     char *dir = cfg_tmpdir();

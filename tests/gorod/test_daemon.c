@@ -536,6 +536,74 @@ Test(daemon, a_crashing_plugin_is_named_with_its_g_and_stack, .timeout = 60)
     adm_stop(&d);
 }
 
+/* dmn_crash runs gorod with one plugin, NAME from the test plugin FILE,
+ * and the extra keys, and waits until the process dies: its wait status,
+ * and its log in *log (malloc'd). Core dumps are off. */
+static int dmn_crash(const char *name, const char *file, const char *extra,
+                     char **log)
+{
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+    adm_daemon d;
+    adm_init(&d, "daemon");
+    char p[1024];
+    snprintf(p, sizeof p, "  - {name: %s, path: %s}\n", name, TP(file));
+    dmn_run(&d, extra, p);
+    int status = 0;
+    pid_t r = 0;
+    for (int64_t deadline = adm_now_ms() + 10000;
+         (r = waitpid(d.pid, &status, WNOHANG)) == 0 &&
+         adm_now_ms() < deadline;)
+        adm_sleep_ms(20);
+    *log = adm_slurp(d.log);
+    cr_assert_eq(r, d.pid, "gorod is still running:\n%s", *log);
+    d.pid = 0;
+    adm_stop(&d);
+    return status;
+}
+
+/* A G of a plugin recursing without end on its copying stack: the
+ * runtime's report of the overflow names the G's group, the plugin. */
+Test(daemon, a_copying_stack_overflow_in_a_plugin_is_reported_with_its_name,
+     .timeout = 60)
+{
+    char *log;
+    int status = dmn_crash("deep", "overflow", "stack:\n  max_size: 64KiB\n",
+                           &log);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "status %#x:\n%s", status, log);
+    cr_expect_not_null(strstr(log, "runtime: goroutine stack exceeds "
+                                   "65536-byte limit\n"), "%s", log);
+    const char *g = strstr(log, "runtime: goroutine ");
+    g = g ? strstr(g + 1, "runtime: goroutine ") : NULL;
+    const char *named = g ? strstr(g, " of group \"deep\": stack size ")
+                          : NULL;
+    cr_expect(named != NULL && strchr(g, '\n') > named,
+              "the overflow's G is not named with its plugin:\n%s", log);
+    cr_expect_not_null(strstr(log, "fatal error: stack overflow\n"), "%s",
+                       log);
+    free(log);
+}
+
+/* abort() in a plugin (a failed assert, a library giving up) kills the
+ * process as it would without the runtime, after a report naming the G,
+ * its plugin and where it was. */
+Test(daemon, an_abort_in_a_plugin_is_reported_with_its_name, .timeout = 60)
+{
+    char *log;
+    int status = dmn_crash("quits", "aborts", NULL, &log);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "status %#x:\n%s", status, log);
+    cr_expect_not_null(strstr(log, "signal SIGABRT: abort code="), "%s", log);
+    cr_expect_not_null(strstr(log, "] of group \"quits\": stack [0x"), "%s",
+                       log);
+    const char *tb = strstr(log, "traceback:\n");
+    cr_expect(tb != NULL && strstr(tb, "give_up(") != NULL &&
+              strstr(tb, TP("aborts")) != NULL,
+              "no frame of the plugin in the traceback:\n%s", log);
+    free(log);
+}
+
 /* Detached with a log file, the crash report lands in the log. */
 Test(daemon, a_detached_gorods_crash_report_goes_to_its_log_file,
      .timeout = 60)

@@ -1,7 +1,8 @@
 /* test_install.c - `make install DESTDIR=...` puts every piece where the
  * unit and the configuration expect it; the installed gorod runs from
- * there and checks the installed configuration; systemd accepts the unit
- * (`systemd-analyze verify`) and scores its hardening at most 2.0. */
+ * there and checks the installed configuration; systemd accepts the units
+ * (`systemd-analyze verify`: the service and its socket) and scores the
+ * service's hardening at most 2.0. */
 #include "admutil.h"
 
 static char dest[64];
@@ -50,6 +51,7 @@ Test(install, puts_every_piece_in_place, .timeout = 300, .fini = cleanup)
         "usr/local/lib/goro/plugins/stackwave.so",
         "usr/local/lib/goro/plugins/spinner.so",
         "usr/local/lib/systemd/system/gorod.service",
+        "usr/local/lib/systemd/system/gorod.socket",
         "etc/goro/gorod.yaml",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -85,8 +87,10 @@ Test(install, systemd_accepts_the_unit_and_its_hardening_scores_at_most_2,
                     "'s|/etc/goro|%s/etc/goro|g' "
                     "%s/usr/local/lib/systemd/system/gorod.service > "
                     "%s/gorod.service", dest, dest, dest, dest), 0);
-    cr_assert_eq(sh("systemd-analyze verify %s/gorod.service > "
-                    "%s/verify.out 2>&1", dest, dest), 0);
+    cr_assert_eq(sh("cp %s/usr/local/lib/systemd/system/gorod.socket %s/",
+                    dest, dest), 0);
+    cr_assert_eq(sh("systemd-analyze verify %s/gorod.socket %s/gorod.service "
+                    "> %s/verify.out 2>&1", dest, dest, dest), 0);
     char path[256];
     snprintf(path, sizeof path, "%s/verify.out", dest);
     char *v = adm_slurp(path);
