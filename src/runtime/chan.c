@@ -448,6 +448,8 @@ static int chanrecv(goro_chan *c, void *ep, bool block)
 static int chancaller(void)
 {
     g *gp = getg();
+    if (inforkedchild())
+        return -ECHILD;  /* nobody would wake it (proc.c, forkedchild) */
     if (onG(gp))
         return 0;
     if (gp != NULL)
@@ -628,6 +630,8 @@ static int selectgo(goro_select_case *cases, int n, bool block,
     g *gp = getg();
     if (!onG(getg()))
         return -EPERM;
+    if (inforkedchild())
+        return -ECHILD;
 
     /* Random poll order (Fisher-Yates); lock order by channel address. */
     uint16_t pollorder[n], lockorder[n];

@@ -626,6 +626,8 @@ static void iocancel(g *gp, int err)
 int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
                 uint8_t reason, pollsnap *snap)
 {
+    if (inforkedchild())
+        return -ECHILD;  /* no netpoller there (proc.c, forkedchild) */
     gp->waitcgen = cgen;
     gp->waitfd = fd;
     gp->waitres = 0;

@@ -109,6 +109,27 @@ static uint32_t allgholes;      /* NULL slots in allgs[0, allglen) */
 static uint32_t allgwalkers;    /* forallg walks under way */
 
 static _Atomic int runtime_state;  /* 0 never ran, 1 running, 2 done */
+
+/* A child made by fork() while the runtime runs has the runtime's memory
+ * but only the thread that forked: no other M, no loop thread (timers,
+ * the netpoller, sysmon). Nothing would ever end a wait there, so waits
+ * fail at once: channel operations, selects and I/O waits with -ECHILD
+ * (chancaller, selectgo, netpollpark), goro_go too, and any other park
+ * (sleep, mutex, wait group, ...) stops the child with a message (gopark)
+ * rather than hang it. What a child may do is exec or _exit, as in Go
+ * (syscall.ForkExec). Set by the pthread_atfork child handler. */
+_Atomic bool forkedchild;
+
+static void atforkchild(void)
+{
+    if (atomic_load(&runtime_state) == 1)
+        atomic_store_explicit(&forkedchild, true, memory_order_relaxed);
+}
+
+static void atforkinit(void)
+{
+    pthread_atfork(NULL, NULL, atforkchild);
+}
 static _Atomic bool mainStarted;
 static m *m0;                       /* the M that starts with the main G */
 
@@ -1593,6 +1614,13 @@ void gopark(bool (*unlockf)(g *, void *), void *lk, uint8_t reason)
     m *mp = gp->m;
     if (gp == mp->g0)
         throw("gopark on g0");
+    if (unlikely(inforkedchild())) {
+        print("goro: goroutine %lld waits (%s) in a child of fork(), where "
+              "the runtime's other threads are not and nothing would end "
+              "the wait: a child may exec or _exit (README.md, \"fork\")\n",
+              (long long)gp->goid, waitReasonStrings[reason]);
+        throw("wait in a forked child");
+    }
     mp->waitunlockf = unlockf;
     mp->waitlock = lk;
     gp->waitreason = reason;
@@ -2218,6 +2246,8 @@ int64_t goro_go(goro_fn fn, void *arg)
     g *gp = getg();
     if (!onG(gp))
         return -EPERM;
+    if (inforkedchild())
+        return -ECHILD;
     struct newprocargs na = {fn, arg, gp->group,
                              (uintptr_t)__builtin_return_address(0)};
     return (int64_t)systemstack(newproc1, &na);
@@ -2334,6 +2364,8 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
               "-lgoro_morestack)\n");
         return -ENOEXEC;
     }
+    static pthread_once_t atfork = PTHREAD_ONCE_INIT;
+    pthread_once(&atfork, atforkinit);
     int expected = 0;
     if (!atomic_compare_exchange_strong(&runtime_state, &expected, 1))
         return -EALREADY;

@@ -751,6 +751,12 @@ HIDDEN void preemptblocked(p *pp);  /* its P, if its thread is blocked */
 HIDDEN bool syscallenterfor(p *pp, m *mp, g *gp);
 HIDDEN bool sysblockback(m *mp, g *gp);
 HIDDEN void gostart(void);          /* where every G begins (proc.c) */
+HIDDEN extern _Atomic bool forkedchild;  /* see proc.c */
+static inline bool inforkedchild(void)
+{
+    return __builtin_expect(
+        atomic_load_explicit(&forkedchild, memory_order_relaxed), 0);
+}
 /* Where gogo resumes a G stopped in its prologue (amd64.S): reached by
  * a ret from a switch frame, never a live return address. */
 HIDDEN void morestack_resume(void);
