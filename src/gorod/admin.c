@@ -665,6 +665,8 @@ static void reply_text(int fd, const char *text)
  * our side, then what the client still sends is read and dropped until it
  * closes or ADMIN_REFUSE_NS pass, then the close (see the top: a close with
  * input unread would reset the connection and lose the reply). */
+static fdreserve admin_reserve;  /* fdreserve.c */
+
 static void lingerclose(int fd)
 {
     int64_t deadline = gorod_now() + ADMIN_REFUSE_NS;
@@ -674,6 +676,7 @@ static void lingerclose(int fd)
         ;
     free(sink);
     goro_close(fd);
+    fdreserve_fill(&admin_reserve);
 }
 
 /* cmd_trace streams an execution trace of the next ns to the client: "ok",
@@ -848,6 +851,7 @@ static bool admit(int fd)
 static void admin_accept(void *arg)
 {
     int lfd = (int)(intptr_t)arg;
+    fdreserve_fill(&admin_reserve);
     for (;;) {
         int fd = goro_accept(lfd);
         if (atomic_load(&admin_stopping) || fd == -ECANCELED ||
@@ -857,12 +861,15 @@ static void admin_accept(void *arg)
             break;
         }
         if (fd < 0) {
+            if (fdreserve_spend(&admin_reserve, "the admin socket", fd))
+                continue;
             /* Out of fds or memory: the listener stays readable, so wait a
              * little rather than spin. */
             gorod_log(GLOG_WARN, "admin: accept: %s", strerror(-fd));
             goro_sleep_ns(100 * 1000000);
             continue;
         }
+        fdreserve_fill(&admin_reserve);
         if (!admit(fd))
             continue;
         if (goro_go(admin_conn, (void *)(intptr_t)fd) < 0) {
@@ -870,6 +877,7 @@ static void admin_accept(void *arg)
             goro_close(fd);
         }
     }
+    fdreserve_close(&admin_reserve);
 }
 
 /* socket_in_use: whether a server listens on the unix socket at sa: 1 yes,

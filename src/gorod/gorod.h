@@ -96,6 +96,21 @@ gorod_config *gorod_config_load(const char *path, char *err, size_t errlen);
  * messages give it and what relative paths are resolved against. */
 gorod_config *gorod_config_parse(const char *name, const void *data,
                                  size_t len, char *err, size_t errlen);
+/* fdreserve.c: descriptors the admin socket and the metrics listener hold
+ * back for when the process runs out (the essay there). */
+#define FDRESERVE_N 4
+typedef struct fdreserve {
+    _Atomic bool busy;      /* a G fills or spends it: the others skip */
+    int fds[FDRESERVE_N];   /* under busy */
+    int n;
+} fdreserve;
+void fdreserve_fill(fdreserve *r);
+void fdreserve_close(fdreserve *r);
+/* fdreserve_spend: for an accept that failed with err; true when the
+ * reserve was released for another try at once (err is EMFILE or ENFILE
+ * and something was held), after a log line naming who. */
+bool fdreserve_spend(fdreserve *r, const char *who, int err);
+
 void gorod_config_free(gorod_config *c);
 /* The effective configuration, every key, as YAML that loads again. */
 void gorod_config_print(const gorod_config *c, FILE *f);

@@ -487,6 +487,8 @@ static void serve(int fd, char *req, bool *alive)
     free(body);
 }
 
+static fdreserve metrics_reserve;  /* fdreserve.c */
+
 /* metrics_conn is the G of one connection (arg: the fd). It reads requests
  * into buf (buffered bytes kept for a pipelined next request) and serves
  * each until the client closes, goes idle, or asks to close. */
@@ -556,6 +558,7 @@ static void metrics_conn(void *arg)
     }
     free(buf);
     goro_close(fd);
+    fdreserve_fill(&metrics_reserve);
     atomic_fetch_sub(&metrics_conns, 1);
 }
 
@@ -563,6 +566,7 @@ static void metrics_conn(void *arg)
 static void metrics_accept(void *arg)
 {
     int lfd = (int)(intptr_t)arg;
+    fdreserve_fill(&metrics_reserve);
     for (;;) {
         int fd = goro_accept(lfd);
         if (atomic_load(&metrics_stopping) || fd == -ECANCELED ||
@@ -572,12 +576,15 @@ static void metrics_accept(void *arg)
             break;
         }
         if (fd < 0) {
+            if (fdreserve_spend(&metrics_reserve, "the metrics listener", fd))
+                continue;
             /* Out of fds or memory: say so and give the others a moment
              * instead of spinning on a listener that stays readable. */
             gorod_log(GLOG_WARN, "metrics: accept: %s", strerror(-fd));
             goro_sleep_ns(100 * 1000000);
             continue;
         }
+        fdreserve_fill(&metrics_reserve);
         if (atomic_fetch_add(&metrics_conns, 1) >= METRICS_MAX_CONNS) {
             atomic_fetch_sub(&metrics_conns, 1);
             goro_close(fd);
@@ -588,6 +595,7 @@ static void metrics_accept(void *arg)
             goro_close(fd);
         }
     }
+    fdreserve_close(&metrics_reserve);
 }
 
 /* metrics_start listens on c->metrics.listen (nothing when ""): 0, or

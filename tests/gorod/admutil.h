@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -44,12 +45,14 @@ typedef struct adm_daemon {
     char  log[128];
     int   metrics_port;
     int   echo_port;        /* 0 when the echo plugin is not configured */
+    int   nofile;           /* RLIMIT_NOFILE for gorod; 0: inherited */
     pid_t pid;
 } adm_daemon;
 
 typedef struct adm_opts {
     unsigned mode;          /* admin.mode; 0: 0600 */
     bool     no_plugins;
+    int      nofile;        /* RLIMIT_NOFILE for gorod; 0: inherited */
 } adm_opts;
 
 static inline int64_t adm_now_ms(void)
@@ -231,6 +234,10 @@ static inline void adm_spawn(adm_daemon *d)
             dup2(fd, 1);
             dup2(fd, 2);
         }
+        if (d->nofile > 0) {
+            struct rlimit rl = {(rlim_t)d->nofile, (rlim_t)d->nofile};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
         execl(gorod, gorod, "--foreground", "--config", d->conf,
               (char *)NULL);
         _exit(127);
@@ -305,6 +312,7 @@ static inline void adm_start(adm_daemon *d, const adm_opts *o)
                        d->metrics_port, plugins) > 0);
     adm_writefile(d->conf, text);
     free(text);
+    d->nofile = o ? o->nofile : 0;
     adm_spawn(d);
     adm_wait_ready(d);
 }

@@ -1205,3 +1205,59 @@ Test(admin, a_flood_of_reloads_gets_replies_not_resets, .timeout = 180)
                  "first: %s", other, N, first_other);
     cr_expect_gt(ok, 0);
 }
+
+/* The echo plugin holds a connection per descriptor until gorod, under a
+ * limit of 96, has none left: goroctl and the metrics still answer, from
+ * the descriptors the admin socket and the metrics listener hold back, and
+ * the log names the shortage as the process's. */
+Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
+     .timeout = 120)
+{
+    adm_daemon d;
+    adm_opts o = {.nofile = 96};
+    adm_start(&d, &o);
+    if (d.echo_port == 0) {
+        adm_stop(&d);
+        cr_skip_test("the echo plugin is not built");
+    }
+    enum { NCONN = 160 };
+    int conns[NCONN];
+    for (int i = 0; i < NCONN; i++)
+        conns[i] = adm_tcp_connect(d.echo_port);
+    /* Until every descriptor of gorod's is taken. */
+    int64_t deadline = adm_now_ms() + 20000;
+    char fddir[64];
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)d.pid);
+    int open = 0;
+    while (adm_now_ms() < deadline) {
+        DIR *dir = opendir(fddir);
+        cr_assert_not_null(dir, "%s", fddir);
+        open = 0;
+        for (struct dirent *e; (e = readdir(dir)) != NULL;)
+            if (e->d_name[0] != '.')
+                open++;
+        closedir(dir);
+        if (open >= o.nofile)
+            break;
+        adm_sleep_ms(50);
+    }
+    cr_assert_geq(open, o.nofile, "gorod has %d descriptors open", open);
+    char *log = NULL;
+    for (int k = 0; k < 3; k++) {
+        adm_run r = adm_ctl(&d, "status", NULL);
+        cr_expect_eq(r.status, 0, "goroctl status: %s%s", r.out, r.err);
+        adm_run_free(&r);
+        char *m = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n");
+        cr_expect(m && strstr(m, "goro_threads"), "metrics: %s", m);
+        free(m);
+    }
+    free(log);
+    log = adm_slurp(d.log);
+    cr_expect(strstr(log, "out of file descriptors") != NULL, "%s", log);
+    free(log);
+    for (int i = 0; i < NCONN; i++)
+        if (conns[i] >= 0)
+            close(conns[i]);
+    adm_stop(&d);
+}
