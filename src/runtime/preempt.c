@@ -260,6 +260,22 @@ typedef struct modscan {
     size_t n, cap;
 } modscan;
 
+/* execseg: the bounds of info's executable segment that holds addr. */
+static bool execseg(const struct dl_phdr_info *info, uintptr_t addr,
+                    uintptr_t *lo, uintptr_t *hi)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        *lo = info->dlpi_addr + ph->p_vaddr;
+        *hi = *lo + ph->p_memsz;
+        if (addr >= *lo && addr < *hi)
+            return true;
+    }
+    return false;
+}
+
 static int modscan_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     modscan *ms = arg;
@@ -666,22 +682,14 @@ static int selfseg_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     (void)arg;
-    uintptr_t self = (uintptr_t)&preemptinit;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        uintptr_t hi = lo + ph->p_memsz;
-        if (self < lo || self >= hi)
-            continue;
-        if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
-            return -1;  /* linked into the program: its code is ours too */
-        selflo = lo;
-        selfhi = hi;
-        return 1;
-    }
-    return 0;
+    uintptr_t lo, hi;
+    if (!execseg(info, (uintptr_t)&preemptinit, &lo, &hi))
+        return 0;
+    if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
+        return -1;  /* linked into the program: its code is ours too */
+    selflo = lo;
+    selfhi = hi;
+    return 1;
 }
 
 /* sysblockinit: whether the runtime's code can be told from the program's

@@ -2075,6 +2075,35 @@ void exitsyscall0(g *gp)
     schedule();
 }
 
+/* exitsyscallfast: gp, back from a system call on mp, takes the P it left
+ * again if nobody took it meanwhile (Go's exitsyscallfast). */
+static bool exitsyscallfast(m *mp, g *gp)
+{
+    p *pp = mp->oldp;
+    mp->oldp = NULL;
+    uint32_t want = Psyscall;
+    if (pp == NULL ||
+        !atomic_compare_exchange_strong(&pp->status, &want, Prunning))
+        return false;
+    pp->m = mp;
+    mp->p = pp;
+    casgstatus(gp, Gsyscall, Grunning);
+    return true;
+}
+
+/* exitsyscall_pidle takes an idle P for the calling M, if there is one.
+ * On g0 (systemstack's signature). */
+static uintptr_t exitsyscall_pidle(void *arg)
+{
+    (void)arg;
+    lock(&sched.lock);
+    p *pp = pidleget();
+    unlock(&sched.lock);
+    if (pp != NULL)
+        acquirep(getg()->m, pp);
+    return pp != NULL;
+}
+
 /* syscallenterfor makes goro_syscall_enter's transitions for gp, running
  * on mp with pp, whose thread is blocked in the kernel and has not run
  * since sysmon looked (sysblocktake, preempt.c): the G is Gsyscall, the P
@@ -2107,37 +2136,12 @@ bool sysblockback(m *mp, g *gp)
     if (s == sysblockNone)
         return true;
     atomic_store_explicit(&mp->sysblock, sysblockNone, memory_order_relaxed);
-    if (readgstatus(gp) != Gsyscall)
+    if (readgstatus(gp) != Gsyscall || exitsyscallfast(mp, gp))
         return true;
-    p *pp = mp->oldp;
-    mp->oldp = NULL;
-    uint32_t want = Psyscall;
-    if (pp != NULL &&
-        atomic_compare_exchange_strong(&pp->status, &want, Prunning)) {
-        pp->m = mp;
-        mp->p = pp;
-        casgstatus(gp, Gsyscall, Grunning);
-        return true;
-    }
-    lock(&sched.lock);
-    pp = pidleget();
-    unlock(&sched.lock);
-    if (pp == NULL)
+    if (!exitsyscall_pidle(NULL))
         return false;
-    acquirep(mp, pp);
     casgstatus(gp, Gsyscall, Grunning);
     return true;
-}
-
-static uintptr_t exitsyscall_pidle(void *arg)
-{
-    (void)arg;
-    lock(&sched.lock);
-    p *pp = pidleget();
-    unlock(&sched.lock);
-    if (pp != NULL)
-        acquirep(getg()->m, pp);
-    return pp != NULL;
 }
 
 void goro_syscall_exit(void)
@@ -2146,14 +2150,7 @@ void goro_syscall_exit(void)
     if (!onG(gp) || readgstatus(gp) != Gsyscall)
         return;
     m *mp = gp->m;
-    p *pp = mp->oldp;
-    mp->oldp = NULL;
-    uint32_t want = Psyscall;
-    if (pp != NULL &&
-        atomic_compare_exchange_strong(&pp->status, &want, Prunning)) {
-        pp->m = mp;
-        mp->p = pp;
-        casgstatus(gp, Gsyscall, Grunning);
+    if (exitsyscallfast(mp, gp)) {
         traceGoSysExit(gp, true);
         return;
     }
