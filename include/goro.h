@@ -254,6 +254,21 @@ GORO_EXTERN void goro_syscall_exit(void);
  * ERR_clear_error before and after). goro/ssl.h's adapter does so. */
 GORO_EXTERN int goro_cgocall(goro_fn fn, void *arg);
 
+/* Lock the calling G to its thread, as Go's runtime.LockOSThread: until as
+ * many goro_unlock_thread calls as there were goro_lock_thread calls (they
+ * nest), the G runs on this thread only and the thread runs no other G.
+ * For libraries whose state is per thread and lives across parking calls
+ * (a thread's namespace, credentials or signal mask, a GL context). The G
+ * still parks, sleeps and is preempted as usual; meanwhile its thread
+ * sleeps and gives its processor to the other Gs; each time it runs again
+ * costs two thread wake-ups. A G that ends locked ends its thread too (the
+ * runtime cannot know what state the G left it in); goro_run returns as
+ * usual. Both return 0, or -EPERM outside a G; goro_lock_thread -EOVERFLOW
+ * past 2^31-1 nested calls; goro_unlock_thread on an unlocked G does
+ * nothing. */
+GORO_EXTERN int goro_lock_thread(void);
+GORO_EXTERN int goro_unlock_thread(void);
+
 /* Wait group: Add/Done/Wait as in Go's sync.WaitGroup. A counter that goes
  * negative is a fatal error, as in Go. */
 typedef struct goro_wg goro_wg;

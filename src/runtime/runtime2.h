@@ -272,6 +272,10 @@ struct g {
     uint64_t  tracetick;     /* trace.c: cputicks() when its current state
                                 began, written with each of its events by
                                 whoever owns the G then */
+    m        *lockedm;       /* the M it is locked to (goro_lock_thread),
+                                or NULL: written by the G on g0 while it
+                                runs, read by the M that takes it from a
+                                run queue (schedule: startlockedm) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -388,6 +392,15 @@ struct m {
     /* sysmon's: the thread's run time (ns) when the guard last went alone
      * to its G, or -1 (not read); see preemptone. */
     int64_t   guardrun;
+    /* Locked Gs (proc.c, "Locked Gs"). lockedg and lockedExt are written
+     * only by the locked G on g0 while it runs on this M (and by goexit0);
+     * lockedg != NULL iff lockedExt > 0 iff lockedg->lockedm == this M. */
+    g        *lockedg;       /* the G locked to this M, or NULL */
+    uint32_t  lockedExt;     /* goro_lock_thread nesting depth */
+    bool      lockedwake;    /* its note was woken for stoplockedm and it
+                                has not yet woken from it (sched.lock) */
+    m        *lockedlink;    /* in sched.mlocked while lockedg != NULL
+                                (sched.lock) */
 };
 
 /* ---- P --------------------------------------------------------------- */
@@ -494,6 +507,8 @@ typedef struct schedt {
     _Atomic int64_t goidgen;
     _Atomic bool exiting;    /* main G returned: Ms exit */
     g        *maing;
+    m        *mlocked;       /* Ms with a locked G (m->lockedlink), for
+                                exitall to wake those asleep in stoplockedm */
     /* The end of the runtime (proc.c, "exit"): goro_run's thread sleeps on
      * mainexit until exitall; mdone is woken when the last M has ended
      * (nmexited == mnext, both under lock; no M is made once exiting). */
