@@ -202,6 +202,24 @@ GORO_EXTERN int goro_run_config(const goro_config *cfg, goro_fn main_fn,
  * -EPERM when not called from a G. */
 GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 
+/* Joinable Gs, as pthread_create/pthread_join: goro_go_joinable spawns a
+ * G running fn(arg) and returns its id (> 0; -EINVAL for a NULL fn,
+ * -ENOMEM, -EPERM outside a G); goro_join(id, &result) waits for that G
+ * to end and stores fn's return value in *result (result may be NULL).
+ * Each joinable G must be joined once or detached (goro_detach): until
+ * then the runtime keeps its id and result (a record of about 64 bytes,
+ * not the G or its stack). Gs spawned with goro_go are detached. Errors:
+ * -ESRCH no joinable G with that id (never one, detached, or joined
+ * already), -EDEADLK the caller's own id, -EINVAL another G is joining
+ * it, -EPERM outside a G. goro_join_ctx (below, with the contexts) also
+ * returns -ECANCELED or -ETIMEDOUT when ctx ends the wait, and goro_join
+ * -ECANCELED when the caller's group is cancelled; the G stays joinable
+ * then. goro_detach: 0, -ESRCH, -EINVAL (a G is joining it). */
+typedef int (*goro_join_fn)(void *arg);
+GORO_EXTERN int64_t goro_go_joinable(goro_join_fn fn, void *arg);
+GORO_EXTERN int     goro_join(int64_t id, int *result);
+GORO_EXTERN int     goro_detach(int64_t id);
+
 /* Let other Gs run; the caller is runnable again at once. */
 GORO_EXTERN void goro_yield(void);
 
@@ -819,8 +837,8 @@ GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
  * the group), to derive contexts from. goro_group_cancel(grp, cause)
  * cancels it: every wait of the group's Gs in a *_ctx call, and in the
  * plain calls that can report it (channel sends and receives,
- * goro_select, goro_sem_acquire*, the fd and socket calls, goro_wait_fd,
- * goro_group_wait) ends with -ECANCELED, and goro_sleep_ns returns early;
+ * goro_select, goro_sem_acquire*, goro_join, the fd and socket calls,
+ * goro_wait_fd, goro_group_wait) ends with -ECANCELED, and goro_sleep_ns returns early;
  * goro_mutex_lock, goro_cond_wait, goro_wg_wait and the rwmutex wait on.
  * It stays cancelled: a G of the group that waits later gets -ECANCELED
  * at once. This is how a daemon stops a plugin's Gs.
@@ -845,6 +863,7 @@ GORO_EXTERN int  goro_sleep_ctx(goro_ctx *ctx, int64_t ns);
 GORO_EXTERN int  goro_mutex_lock_ctx(goro_ctx *ctx, goro_mutex *m);
 GORO_EXTERN int  goro_sem_acquire_ctx(goro_ctx *ctx, goro_sem *s, int64_t w);
 GORO_EXTERN int  goro_wg_wait_ctx(goro_ctx *ctx, goro_wg *wg);
+GORO_EXTERN int  goro_join_ctx(goro_ctx *ctx, int64_t id, int *result);
 GORO_EXTERN int  goro_group_wait_ctx(goro_ctx *ctx, goro_group *grp);
 GORO_EXTERN int  goro_wait_fd_ctx(goro_ctx *ctx, int fd, int events);
 GORO_EXTERN ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf,

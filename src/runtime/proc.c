@@ -1974,6 +1974,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonRWMutexRLock] = "rwmutex rlock",
     [waitReasonRWMutexLock] = "rwmutex lock",
     [waitReasonSemacquire] = "semaphore",
+    [waitReasonJoin] = "join",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P

@@ -142,6 +142,7 @@ enum {
     waitReasonRWMutexRLock,  /* sync.c: a reader behind a writer */
     waitReasonRWMutexLock,   /* sync.c: a writer waiting for readers */
     waitReasonSemacquire,    /* sync.c: goro_sem_acquire */
+    waitReasonJoin,          /* join.c: goro_join */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -160,7 +161,7 @@ static inline bool waitReasonInternal(uint8_t r)
            r == waitReasonChanReceive || r == waitReasonChanSend ||
            r == waitReasonSelect || r == waitReasonCond ||
            r == waitReasonRWMutexRLock || r == waitReasonRWMutexLock ||
-           r == waitReasonSemacquire;
+           r == waitReasonSemacquire || r == waitReasonJoin;
 }
 
 struct g {
@@ -958,6 +959,10 @@ HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
 HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
 HIDDEN bool timerinf(void);  /* the caller is a timer's f (loop thread) */
 HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- join.c ------------------------------------------------------------ */
+
+HIDDEN uint64_t joinrecords(void);  /* records kept (not joined or ended) */
 
 /* ---- ctx.c ------------------------------------------------------------- */
 
