@@ -49,6 +49,40 @@ Test(join, returns_the_result_whether_the_g_ended_before_or_after,
                  (unsigned long long)kept_after);
 }
 
+/* ---- G-local destructors -------------------------------------------------- */
+
+static _Atomic int destroyed;
+static int destroyed_at_join, rc_keyed;
+
+static void destroy(void *v)
+{
+    (void)v;
+    goro_sleep_ns(1000000);   /* a destructor that parks */
+    atomic_fetch_add(&destroyed, 1);
+}
+
+static int keyed(void *arg)
+{
+    goro_key_set((int)(intptr_t)arg, &destroyed);
+    return 0;
+}
+
+static void join_after_destructors(void *arg)
+{
+    (void)arg;
+    int key = goro_key_new(destroy);
+    int64_t id = goro_go_joinable(keyed, (void *)(intptr_t)key);
+    rc_keyed = goro_join(id, NULL);
+    destroyed_at_join = atomic_load(&destroyed);
+}
+
+Test(join, returns_after_the_g_s_local_destructors_ran, .timeout = 30)
+{
+    cr_assert_eq(test_run(2, join_after_destructors, NULL), 0);
+    cr_expect_eq(rc_keyed, 0);
+    cr_expect_eq(destroyed_at_join, 1);
+}
+
 /* ---- misuse ---------------------------------------------------------------- */
 
 static int rc_self_main, rc_self_g, rc_detached_g, rc_unknown, rc_null;

@@ -107,6 +107,11 @@ static void joinstart(void *arg)
 {
     joinrec *r = arg;
     int result = r->fn(r->arg);
+    /* As pthread_join: the G's G-local destructors have run when the join
+     * returns (gostart's own call then finds nothing to do). */
+    g *gp = getg();
+    if (gp->locals != NULL)
+        localsexit(gp);
     lock(&joinlock);
     r->result = result;
     r->done = true;
