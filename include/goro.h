@@ -828,9 +828,15 @@ GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
  * can complete at once does, even with a cancelled context (as Go's
  * semaphore.Acquire); check goro_ctx_err in loops that seldom wait. The
  * calls of a G in a group are also ended by the group's cancel (below).
- * Not cancellable: file I/O (goro_file_read/write), goro_blocking, name
- * resolution in goro_dial (bounded by the context's deadline),
- * goro_cond_wait and the rwmutex. goro_sleep_ctx returns 0 after ns.
+ * Not cancellable: file I/O (goro_file_read/write), goro_blocking, and
+ * name resolution in goro_dial (bounded by the context's deadline).
+ * goro_cond_wait_ctx holds mu again when it returns, whatever it returns
+ * (a wait ended early may cost a later signal's waiter a spurious
+ * wake-up, never the signal). goro_rwmutex_lock_ctx: the context ends the
+ * wait behind other writers; once the writer has barred new readers, its
+ * wait for the readers still inside is not cancellable. A reader with a
+ * context that finds a writer waits behind the writers, not with the
+ * readers queued for that writer. goro_sleep_ctx returns 0 after ns.
  * From a thread that is not a G: -EPERM.
  *
  * Groups: each group has a context (goro_group_ctx, made and freed with
@@ -838,7 +844,8 @@ GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
  * cancels it: every wait of the group's Gs in a *_ctx call, and in the
  * plain calls that can report it (channel sends and receives,
  * goro_select, goro_sem_acquire*, goro_join, the fd and socket calls,
- * goro_wait_fd, goro_group_wait) ends with -ECANCELED, and goro_sleep_ns returns early;
+ * goro_wait_fd, goro_group_wait) ends with -ECANCELED, and goro_sleep_ns
+ * returns early;
  * goro_mutex_lock, goro_cond_wait, goro_wg_wait and the rwmutex wait on.
  * It stays cancelled: a G of the group that waits later gets -ECANCELED
  * at once. This is how a daemon stops a plugin's Gs.
@@ -864,6 +871,10 @@ GORO_EXTERN int  goro_mutex_lock_ctx(goro_ctx *ctx, goro_mutex *m);
 GORO_EXTERN int  goro_sem_acquire_ctx(goro_ctx *ctx, goro_sem *s, int64_t w);
 GORO_EXTERN int  goro_wg_wait_ctx(goro_ctx *ctx, goro_wg *wg);
 GORO_EXTERN int  goro_join_ctx(goro_ctx *ctx, int64_t id, int *result);
+GORO_EXTERN int  goro_cond_wait_ctx(goro_ctx *ctx, goro_cond *cv,
+                                    goro_mutex *mu);
+GORO_EXTERN int  goro_rwmutex_rlock_ctx(goro_ctx *ctx, goro_rwmutex *rw);
+GORO_EXTERN int  goro_rwmutex_lock_ctx(goro_ctx *ctx, goro_rwmutex *rw);
 GORO_EXTERN int  goro_group_wait_ctx(goro_ctx *ctx, goro_group *grp);
 GORO_EXTERN int  goro_wait_fd_ctx(goro_ctx *ctx, int fd, int events);
 GORO_EXTERN ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf,
