@@ -325,6 +325,11 @@ $(TRACEPROG): tests/link/traceprog.c $(LIB) $(STUBLIB) $(PC)
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
 $(eval $(call link_variants,libc))
 
+# Gs locked to their threads (tests/link/lockthread.c), the same four ways:
+# asynchronous preemption acts only on code built against goro.
+LOCKPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/lockthreadprog_$(v))
+$(eval $(call link_variants,lockthread))
+
 # The daemon's tests drive the real gorod and goroctl (tests/gorod/, a
 # Criterion binary of its own) with the example plugins and the test plugins
 # of tests/gorod/plugins/: NAME.c built like any plugin, NAME_nosplit.c
@@ -378,7 +383,7 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(GDBPROG) $(TRACEPROG) $(STALLPROG) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(LOCKPROGS) $(GDBPROG) $(TRACEPROG) $(STALLPROG) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS) $(ADAPTER_LIBS) $(ADAPTER_PCS) $(ADAPTERPROGS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
@@ -387,6 +392,7 @@ test: deps
 	  GORO_PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig GORO_SRCDIR=$(CURDIR) \
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
+	  GORO_LOCKPROG=$(CURDIR)/$(BUILD)/tests/lockthreadprog \
 	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
 	  GORO_TRACEPROG=$(CURDIR)/$(TRACEPROG) \
 	  GORO_STALLPROG=$(CURDIR)/$(STALLPROG) \

@@ -203,6 +203,24 @@ GORO_EXTERN int goro_run_config(const goro_config *cfg, goro_fn main_fn,
  * -EPERM when not called from a G. */
 GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 
+/* Joinable Gs, as pthread_create/pthread_join: goro_go_joinable spawns a
+ * G running fn(arg) and returns its id (> 0; -EINVAL for a NULL fn,
+ * -ENOMEM, -EPERM outside a G); goro_join(id, &result) waits for that G
+ * to end and stores fn's return value in *result (result may be NULL).
+ * Each joinable G must be joined once or detached (goro_detach): until
+ * then the runtime keeps its id and result (a record of about 64 bytes,
+ * not the G or its stack). Gs spawned with goro_go are detached. Errors:
+ * -ESRCH no joinable G with that id (never one, detached, or joined
+ * already), -EDEADLK the caller's own id, -EINVAL another G is joining
+ * it, -EPERM outside a G. goro_join_ctx (below, with the contexts) also
+ * returns -ECANCELED or -ETIMEDOUT when ctx ends the wait, and goro_join
+ * -ECANCELED when the caller's group is cancelled; the G stays joinable
+ * then. goro_detach: 0, -ESRCH, -EINVAL (a G is joining it). */
+typedef int (*goro_join_fn)(void *arg);
+GORO_EXTERN int64_t goro_go_joinable(goro_join_fn fn, void *arg);
+GORO_EXTERN int     goro_join(int64_t id, int *result);
+GORO_EXTERN int     goro_detach(int64_t id);
+
 /* Let other Gs run; the caller is runnable again at once. */
 GORO_EXTERN void goro_yield(void);
 
@@ -260,6 +278,21 @@ GORO_EXTERN void goro_syscall_exit(void);
  * leave nothing behind for the next G on that thread (for OpenSSL:
  * ERR_clear_error before and after). goro/ssl.h's adapter does so. */
 GORO_EXTERN int goro_cgocall(goro_fn fn, void *arg);
+
+/* Lock the calling G to its thread, as Go's runtime.LockOSThread: until as
+ * many goro_unlock_thread calls as there were goro_lock_thread calls (they
+ * nest), the G runs on this thread only and the thread runs no other G.
+ * For libraries whose state is per thread and lives across parking calls
+ * (a thread's namespace, credentials or signal mask, a GL context). The G
+ * still parks, sleeps and is preempted as usual; meanwhile its thread
+ * sleeps and gives its processor to the other Gs; each time it runs again
+ * costs two thread wake-ups. A G that ends locked ends its thread too (the
+ * runtime cannot know what state the G left it in); goro_run returns as
+ * usual. Both return 0, or -EPERM outside a G; goro_lock_thread -EOVERFLOW
+ * past 2^31-1 nested calls; goro_unlock_thread on an unlocked G does
+ * nothing. */
+GORO_EXTERN int goro_lock_thread(void);
+GORO_EXTERN int goro_unlock_thread(void);
 
 /* Wait group: Add/Done/Wait as in Go's sync.WaitGroup. A counter that goes
  * negative is a fatal error, as in Go. */
@@ -802,17 +835,24 @@ GORO_EXTERN int goro_select_deadline(goro_select_case *cases, int n,
  * can complete at once does, even with a cancelled context (as Go's
  * semaphore.Acquire); check goro_ctx_err in loops that seldom wait. The
  * calls of a G in a group are also ended by the group's cancel (below).
- * Not cancellable: file I/O (goro_file_read/write), goro_blocking, name
- * resolution in goro_dial (bounded by the context's deadline),
- * goro_cond_wait and the rwmutex. goro_sleep_ctx returns 0 after ns.
+ * Not cancellable: file I/O (goro_file_read/write), goro_blocking, and
+ * name resolution in goro_dial (bounded by the context's deadline).
+ * goro_cond_wait_ctx holds mu again when it returns, whatever it returns
+ * (a wait ended early may cost a later signal's waiter a spurious
+ * wake-up, never the signal). goro_rwmutex_lock_ctx: the context ends the
+ * wait behind other writers; once the writer has barred new readers, its
+ * wait for the readers still inside is not cancellable. A reader with a
+ * context that finds a writer waits behind the writers, not with the
+ * readers queued for that writer. goro_sleep_ctx returns 0 after ns.
  * From a thread that is not a G: -EPERM.
  *
  * Groups: each group has a context (goro_group_ctx, made and freed with
  * the group), to derive contexts from. goro_group_cancel(grp, cause)
  * cancels it: every wait of the group's Gs in a *_ctx call, and in the
  * plain calls that can report it (channel sends and receives,
- * goro_select, goro_sem_acquire*, the fd and socket calls, goro_wait_fd,
- * goro_group_wait) ends with -ECANCELED, and goro_sleep_ns returns early;
+ * goro_select, goro_sem_acquire*, goro_join, the fd and socket calls,
+ * goro_wait_fd, goro_group_wait) ends with -ECANCELED, and goro_sleep_ns
+ * returns early;
  * goro_mutex_lock, goro_cond_wait, goro_wg_wait and the rwmutex wait on.
  * It stays cancelled: a G of the group that waits later gets -ECANCELED
  * at once. This is how a daemon stops a plugin's Gs.
@@ -837,6 +877,11 @@ GORO_EXTERN int  goro_sleep_ctx(goro_ctx *ctx, int64_t ns);
 GORO_EXTERN int  goro_mutex_lock_ctx(goro_ctx *ctx, goro_mutex *m);
 GORO_EXTERN int  goro_sem_acquire_ctx(goro_ctx *ctx, goro_sem *s, int64_t w);
 GORO_EXTERN int  goro_wg_wait_ctx(goro_ctx *ctx, goro_wg *wg);
+GORO_EXTERN int  goro_join_ctx(goro_ctx *ctx, int64_t id, int *result);
+GORO_EXTERN int  goro_cond_wait_ctx(goro_ctx *ctx, goro_cond *cv,
+                                    goro_mutex *mu);
+GORO_EXTERN int  goro_rwmutex_rlock_ctx(goro_ctx *ctx, goro_rwmutex *rw);
+GORO_EXTERN int  goro_rwmutex_lock_ctx(goro_ctx *ctx, goro_rwmutex *rw);
 GORO_EXTERN int  goro_group_wait_ctx(goro_ctx *ctx, goro_group *grp);
 GORO_EXTERN int  goro_wait_fd_ctx(goro_ctx *ctx, int fd, int events);
 GORO_EXTERN ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf,

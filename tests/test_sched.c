@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "export_test.h"
@@ -608,4 +609,105 @@ Test(deadlock, a_G_asleep_on_a_timer_is_not_a_deadlock, .timeout = 30)
 {
     cr_assert_eq(test_run(2, waits_for_sleeper, NULL), 0);
     cr_expect_eq(sleeper_done, 1);
+}
+
+/* ---- Gs locked to their threads (goro_lock_thread) -------------------------
+ * The checks under preemption run in tests/link/lockthread.c, built against
+ * goro the four ways (the test binary's own loops are never preempted by
+ * the signal); each mode of each build here. */
+
+static const char *const lock_variants[] = {
+    "gcc_O0", "gcc_O2", "clang_O0", "clang_O2",
+};
+
+static void run_lockthread(const char *mode, const char *env)
+{
+    const char *base = getenv("GORO_LOCKPROG");
+    cr_assert_not_null(base, "GORO_LOCKPROG is not set (run through make "
+                       "test)");
+    for (size_t i = 0; i < sizeof lock_variants / sizeof lock_variants[0];
+         i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s %s_%s %s 2>&1", env, base,
+                 lock_variants[i], mode);
+        char *out = test_command(cmd);
+        cr_expect(strstr(out, "\nok\n") != NULL, "%s:\n%s", cmd, out);
+    }
+}
+
+Test(lockthread, a_locked_g_never_changes_threads_under_preemption,
+     .timeout = 240)
+{
+    run_lockthread("stay", "GORO_PROCS=2");
+}
+
+Test(lockthread, a_parked_locked_g_gives_its_thread_s_p_to_the_other_gs,
+     .timeout = 120)
+{
+    run_lockthread("handoff", "GORO_PROCS=1");
+}
+
+Test(lockthread, a_g_that_ends_locked_ends_its_thread_and_the_rest_go_on,
+     .timeout = 120)
+{
+    run_lockthread("exit", "GORO_PROCS=2");
+}
+
+static int lockrc[4];
+static int lockm_while_locked, lockm_after;
+
+static void lock_nests(void *arg)
+{
+    (void)arg;
+    lockrc[0] = goro_lock_thread();
+    lockrc[1] = goro_lock_thread();
+    lockrc[2] = goro_unlock_thread();
+    /* Still locked once: a sleep comes back to the same M. */
+    int mid = test_curm();
+    goro_sleep_ns(1000000);
+    lockm_while_locked = test_curm() == mid;
+    lockrc[3] = goro_unlock_thread();
+    lockm_after = getg()->m->lockedg == NULL && getg()->lockedm == NULL;
+}
+
+Test(lockthread, locks_nest_and_calls_outside_a_g_are_refused,
+     .timeout = 30)
+{
+    cr_assert_eq(goro_lock_thread(), -EPERM);
+    cr_assert_eq(goro_unlock_thread(), -EPERM);
+    cr_assert_eq(test_run(2, lock_nests, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(lockrc[i], 0, "call %d returned %d", i, lockrc[i]);
+    cr_expect(lockm_while_locked, "a G locked once of twice moved");
+    cr_expect(lockm_after, "the last unlock left the G locked");
+}
+
+/* A locked G parked for ever keeps its M asleep in stoplockedm, off the
+ * idle list: exitall must wake it too, or goro_run waits out its grace and
+ * leaves the runtime up for it. */
+static goro_chan *lockforever;
+
+static void locked_parks(void *arg)
+{
+    (void)arg;
+    goro_lock_thread();
+    int v;
+    goro_chan_recv(lockforever, &v);
+}
+
+static void leave_locked_parked(void *arg)
+{
+    (void)arg;
+    lockforever = goro_chan_new(sizeof(int), 0);
+    for (int i = 0; i < 3; i++)
+        goro_go(locked_parks, NULL);
+    test_wait_waiting(3);
+}
+
+Test(lockthread, goro_run_ends_the_threads_of_parked_locked_gs,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(2, leave_locked_parked, NULL), 0);
+    cr_assert_eq(sched.nmexited, sched.mnext,
+                 "%d of %d Ms ended", sched.nmexited, sched.mnext);
 }

@@ -721,4 +721,142 @@ Test(sync, wait_group_done_racing_a_waiter_wakes_it, .timeout = 120)
 {
     cr_assert_eq(test_run(2, wgracemain, NULL), 0);
     cr_assert_eq(raced, WG_ROUNDS);
+/* ---- context forms of the cond and the rwmutex ------------------------------ */
+
+static int rc_cond_before, rc_cond_timed, rc_cond_trylock_before;
+static int rc_cond_trylock_timed, plainwoken, plainwoken_many;
+static goro_mutex *cmu;
+static goro_cond *ccv;
+static _Atomic int cwoken;
+
+static void plain_waiter(void *arg)
+{
+    goro_wg *wg = arg;
+    goro_mutex_lock(cmu);
+    goro_cond_wait(ccv, cmu);
+    atomic_fetch_add(&cwoken, 1);
+    goro_mutex_unlock(cmu);
+    goro_wg_done(wg);
+}
+
+static void ctx_waiter(void *arg)
+{
+    goro_wg *wg = arg;
+    goro_ctx *ctx = goro_ctx_new_deadline(NULL, goro_now() + 5000000);
+    goro_mutex_lock(cmu);
+    goro_cond_wait_ctx(ctx, ccv, cmu);
+    goro_mutex_unlock(cmu);
+    goro_ctx_free(ctx);
+    goro_wg_done(wg);
+}
+
+/* Some waiters with contexts that end, queued before a plain waiter:
+ * one signal after they left must wake the plain one. */
+static int signal_after_cancels(int nctx)
+{
+    atomic_store(&cwoken, 0);
+    goro_wg *ctxdone = goro_wg_new(), *plaindone = goro_wg_new();
+    goro_wg_add(ctxdone, nctx);
+    goro_wg_add(plaindone, 1);
+    uint64_t w0 = test_gs_waiting();
+    for (int i = 0; i < nctx; i++)
+        goro_go(ctx_waiter, ctxdone);
+    test_wait_waiting(w0 + nctx);
+    goro_go(plain_waiter, plaindone);
+    test_wait_waiting(w0 + nctx + 1);
+    goro_wg_wait(ctxdone);          /* their deadlines ended their waits */
+    goro_mutex_lock(cmu);
+    goro_cond_signal(ccv);
+    goro_mutex_unlock(cmu);
+    int woken = 0;
+    for (int i = 0; i < 1000 && !woken; i++) {
+        goro_sleep_ns(1000000);
+        woken = atomic_load(&cwoken);
+    }
+    if (!woken)
+        goro_cond_broadcast(ccv);   /* let it go: the signal was lost */
+    goro_wg_wait(plaindone);
+    goro_wg_free(ctxdone);
+    goro_wg_free(plaindone);
+    return woken;
+}
+
+static void cond_ctx(void *arg)
+{
+    (void)arg;
+    cmu = goro_mutex_new();
+    ccv = goro_cond_new();
+    goro_ctx *done = goro_ctx_new(NULL);
+    goro_ctx_cancel(done, 0);
+    goro_mutex_lock(cmu);
+    rc_cond_before = goro_cond_wait_ctx(done, ccv, cmu);
+    rc_cond_trylock_before = goro_mutex_trylock(cmu);   /* held: -EBUSY */
+    goro_ctx *soon = goro_ctx_new_deadline(NULL, goro_now() + 2000000);
+    rc_cond_timed = goro_cond_wait_ctx(soon, ccv, cmu);
+    rc_cond_trylock_timed = goro_mutex_trylock(cmu);
+    goro_mutex_unlock(cmu);
+    goro_ctx_free(done);
+    goro_ctx_free(soon);
+    plainwoken = signal_after_cancels(1);
+    /* More than the cond remembers: the cancels wake everyone. */
+    plainwoken_many = signal_after_cancels(10);
+}
+
+Test(sync, cond_wait_ctx_returns_holding_the_mutex_and_loses_no_signal,
+     .timeout = 60)
+{
+    cr_assert_eq(test_run(2, cond_ctx, NULL), 0);
+    cr_expect_eq(rc_cond_before, -ECANCELED);
+    cr_expect_eq(rc_cond_trylock_before, -EBUSY);
+    cr_expect_eq(rc_cond_timed, -ETIMEDOUT);
+    cr_expect_eq(rc_cond_trylock_timed, -EBUSY);
+    cr_expect(plainwoken, "a signal was lost on a waiter that left");
+    cr_expect(plainwoken_many, "a signal was lost on one of 10 that left");
+}
+
+static int rc_r_timed, rc_r_after, rc_w_timed, rc_w_after, rc_w_readers;
+static int rc_r_free;
+static goro_rwmutex *crw;
+
+static void rw_ctx(void *arg)
+{
+    (void)arg;
+    crw = goro_rwmutex_new();
+    rc_r_free = goro_rwmutex_rlock_ctx(NULL, crw);
+    goro_ctx *soon = goro_ctx_new_deadline(NULL, goro_now() + 2000000);
+    /* A reader inside: a writer waits for it, with its own deadline
+     * passing, and comes in once it leaves. */
+    goro_rwmutex_runlock(crw);
+    goro_rwmutex_lock(crw);
+    rc_r_timed = goro_rwmutex_rlock_ctx(soon, crw);   /* a writer in */
+    goro_ctx_free(soon);
+    soon = goro_ctx_new_deadline(NULL, goro_now() + 2000000);
+    rc_w_timed = goro_rwmutex_lock_ctx(soon, crw);    /* a writer in */
+    goro_ctx_free(soon);
+    goro_rwmutex_unlock(crw);
+    rc_r_after = goro_rwmutex_rlock_ctx(NULL, crw);
+    goro_rwmutex_runlock(crw);
+    rc_w_after = goro_rwmutex_lock_ctx(NULL, crw);
+    goro_rwmutex_unlock(crw);
+    /* Readers after all that: the counts are right (a stale unit would
+     * let a reader in beside the writer, a lost one hang it). */
+    goro_rwmutex_rlock(crw);
+    goro_rwmutex_rlock(crw);
+    goro_rwmutex_runlock(crw);
+    goro_rwmutex_runlock(crw);
+    rc_w_readers = goro_rwmutex_lock_ctx(NULL, crw);
+    goro_rwmutex_unlock(crw);
+    goro_rwmutex_free(crw);
+}
+
+Test(sync, rwmutex_ctx_forms_end_their_waits_and_leave_the_counts_right,
+     .timeout = 30)
+{
+    cr_assert_eq(test_run(2, rw_ctx, NULL), 0);
+    cr_expect_eq(rc_r_free, 0);
+    cr_expect_eq(rc_r_timed, -ETIMEDOUT);
+    cr_expect_eq(rc_w_timed, -ETIMEDOUT);
+    cr_expect_eq(rc_r_after, 0);
+    cr_expect_eq(rc_w_after, 0);
+    cr_expect_eq(rc_w_readers, 0);
 }

@@ -284,3 +284,32 @@ Test(traceback, a_crash_names_the_functions_and_with_all_every_g,
     cr_expect(strstr(t, "\ncreated by park_some in goroutine 1\n") != NULL,
               "%s", err);
 }
+
+/* A G locked to its thread says so, as in Go's tracebacks. */
+static void parked_locked(void *arg)
+{
+    (void)arg;
+    goro_lock_thread();
+    int v;
+    goro_chan_recv(parkc, &v);
+}
+
+static void lockeddump(void *arg)
+{
+    struct dumpres *r = arg;
+    parkc = goro_chan_new(sizeof(int), 0);
+    goro_go(parked_locked, NULL);
+    goro_go(parked_on_chan, NULL);
+    test_wait_waiting(2);
+    snprintf(r->text, sizeof r->text, "%s", dump_group(NULL, &r->n));
+}
+
+Test(traceback, a_dump_marks_a_g_locked_to_its_thread, .timeout = 30)
+{
+    static struct dumpres r;
+    test_run_forked(2, lockeddump, &r, &r, sizeof r);
+    const char *t = r.text;
+    cr_expect_eq(count(t, " [chan receive, locked to thread, 2 KiB "
+                          "stack]:\n"), 1, "%s", t);
+    cr_expect_eq(count(t, " [chan receive, 2 KiB stack]:\n"), 1, "%s", t);
+}

@@ -517,8 +517,9 @@ int preemptminit(m *mp)
     return mp->xsavebuf != NULL ? 0 : -ENOMEM;
 }
 
-/* preemptmdrop undoes preemptminit on a thread that goes on living without
- * the runtime (m0, when goro_run returns). */
+/* preemptmdrop undoes preemptminit on a thread that is done with the
+ * runtime: one whose G ended locked to it ends (mexitlocked, with every
+ * signal blocked). */
 void preemptmdrop(m *mp)
 {
     if (mp->sigstack != NULL) {

@@ -61,6 +61,29 @@
  * with usleep(3): 60-70 us on a Linux VM (timer slack), which measured
  * better than taking at once but worse than the yield.
  *
+ * Locked Gs (Go's LockOSThread; goro_lock_thread). A library that keeps
+ * state per thread (a locale, a thread's namespaces or credentials, a GL
+ * context) needs its G to stay on one thread. While a G is locked, its M
+ * runs no other G: when the G parks, yields, is preempted (at a call or by
+ * the signal) or loses its P in a system call, the M hands its P to others
+ * (handoffp) and sleeps in stoplockedm, off the idle list. The G goes on a
+ * run queue as any other when it is readied, by a G, a timer or netpoll;
+ * whichever M's schedule() takes it does not run it but gives its own P to
+ * the locked M, wakes it (startlockedm) and goes idle itself. So every
+ * path by which a G becomes runnable stays as it is, and the cost is paid
+ * by locked Gs alone: two thread wake-ups each time one stops. Nested
+ * locks count (Go's lockedExt). A G that ends locked ends its thread too,
+ * as in Go: the G may have left the thread in a state the next G must not
+ * inherit (a changed signal mask, namespace or identity), which the
+ * runtime cannot undo; the thread's P goes to others and the runtime makes
+ * a new thread when it needs one. Its M record (the m and g0 structs, not
+ * their buffers) stays allocated, as every M's does. exitall wakes locked Ms
+ * asleep in stoplockedm (sched.mlocked) so that they end with the others.
+ * Rejected: letting a locked G's M run other Gs while it waits (Go's
+ * rule is that the thread is the G's alone: per-thread state the G set up
+ * would leak into them); resetting a thread whose locked G ended and
+ * reusing it (nothing can list what the G changed).
+ *
  * Rejected: one global queue under one lock (contention at every switch); a
  * thread per G (the cost this runtime exists to avoid); waking every idle M
  * on new work (thundering herd). Measured and rejected: busy-waiting 3 or
@@ -1007,6 +1030,114 @@ static void resetspinning(m *mp)
         wakep();
 }
 
+/* ---- locked Gs (the essay, "Locked Gs") --------------------------------- */
+
+static void handoffp(p *pp);
+
+/* wakelockedm wakes mp from stoplockedm, or makes its next sleep there
+ * return at once, unless that is done already: startlockedm and exitall
+ * may both want to, and a note takes one wakeup. sched.lock held. */
+static void wakelockedm(m *mp)
+{
+    if (mp->lockedwake)
+        return;
+    mp->lockedwake = true;
+    notewakeup(&mp->park);
+}
+
+/* stoplockedm parks an M whose locked G has stopped, after handing its P
+ * (if it has one) to others, until an M takes the G from a run queue and
+ * hands this one its P (startlockedm). Returns with that P, the G
+ * runnable. On g0; ends the thread when the runtime exits meanwhile. */
+static void stoplockedm(m *mp)
+{
+    g *gp = mp->lockedg;
+    if (gp == NULL || gp->lockedm != mp)
+        throw("stoplockedm: inconsistent locking");
+    if (mp->p != NULL)
+        handoffp(releasep(mp));
+    /* exitall sets sched.exiting before it wakes the locked Ms: a note
+     * woken meanwhile makes the sleep below return at once. */
+    if (atomic_load(&sched.exiting))
+        mexit(mp);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    lock(&sched.lock);
+    mp->lockedwake = false;
+    unlock(&sched.lock);
+    if (atomic_load(&sched.exiting))
+        mexit(mp);
+    if ((readgstatus(gp) & ~(uint32_t)Gscan) != Grunnable) {
+        print("runtime: stoplockedm: goroutine %lld status %#x\n",
+              (long long)gp->goid, readgstatus(gp));
+        throw("stoplockedm: not runnable");
+    }
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* startlockedm: mp's schedule() took gp, which is locked to another M.
+ * Hand mp's P to that M, wake it to run gp, and park mp until startm gives
+ * it a P again. On g0. */
+static void startlockedm(m *mp, g *gp)
+{
+    m *lm = gp->lockedm;
+    if (lm == mp)
+        throw("startlockedm: locked to me");
+    if (lm->nextp != NULL)
+        throw("startlockedm: m has p");
+    p *pp = releasep(mp);
+    lock(&sched.lock);
+    lm->nextp = pp;
+    wakelockedm(lm);
+    unlock(&sched.lock);
+    stopm(mp);
+}
+
+/* lockm locks gp to its M mp: the first goro_lock_thread. On g0. */
+static void lockm(m *mp, g *gp)
+{
+    gp->lockedm = mp;
+    mp->lockedg = gp;
+    lock(&sched.lock);
+    mp->lockedlink = sched.mlocked;
+    sched.mlocked = mp;
+    unlock(&sched.lock);
+}
+
+/* unlockm undoes lockm: the last goro_unlock_thread, or gp's end. On
+ * g0. */
+static void unlockm(m *mp, g *gp)
+{
+    gp->lockedm = NULL;
+    mp->lockedg = NULL;
+    mp->lockedExt = 0;
+    lock(&sched.lock);
+    m **pm = &sched.mlocked;
+    while (*pm != mp)
+        pm = &(*pm)->lockedlink;
+    *pm = mp->lockedlink;
+    mp->lockedlink = NULL;
+    unlock(&sched.lock);
+}
+
+/* mexitlocked ends the thread of mp, whose G ended locked to it; its P
+ * goes to others. The thread's signal stack and XSAVE buffer are freed
+ * once no signal can reach it (all blocked, and sysmon told it is dead).
+ * On g0, holding the P. Never returns. */
+static NORETURN void mexitlocked(m *mp)
+{
+    handoffp(releasep(mp));
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    lock(&sched.sysmonlock);
+    mp->dead = true;
+    unlock(&sched.sysmonlock);
+    preemptmdrop(mp);
+    mexit(mp);
+}
+
 /* ---- exit ------------------------------------------------------------- */
 
 /* mexit ends an M's thread once the main G has returned; the last one
@@ -1052,6 +1183,8 @@ static void exitall(void)
     for (m *mp = sched.midle; mp != NULL; mp = mp->schedlink)
         notewakeup(&mp->park);
     sched.midle = NULL;
+    for (m *mp = sched.mlocked; mp != NULL; mp = mp->lockedlink)
+        wakelockedm(mp);
     unlock(&sched.lock);
     lock(&sched.sysmonlock);
     exitpreempt();
@@ -1269,6 +1402,8 @@ static void schedlat_record(p *pp, g *gp)
 HOT static NORETURN void execute(m *mp, g *gp, bool inheritTime)
 {
     p *pp = mp->p;
+    if (unlikely(mp->lockedg != NULL && mp->lockedg != gp))
+        throw("execute: a locked M runs another G");
     if (unlikely(gp->stackneed != 0))
         stackrestore(gp);
     mp->curg = gp;
@@ -1416,6 +1551,12 @@ HOT void schedule(void)
         throw("schedule: holding locks");
     if (g0 != mp->g0)
         throw("schedule: not on g0");
+    if (unlikely(mp->lockedg != NULL)) {
+        /* This M runs its locked G only: wait until it is taken from a run
+         * queue (startlockedm). */
+        stoplockedm(mp);
+        execute(mp, mp->lockedg, false);
+    }
     for (;;) {
         if (atomic_load(&sched.exiting))
             mexit(mp);
@@ -1437,6 +1578,12 @@ HOT void schedule(void)
             continue;  /* exiting */
         if (mp->spinning)
             resetspinning(mp);
+        if (unlikely(gp->lockedm != NULL)) {
+            /* Its own M runs it, with this M's P; this M waits for
+             * another. */
+            startlockedm(mp, gp);
+            continue;
+        }
         execute(mp, gp, inheritTime);
     }
 }
@@ -1450,13 +1597,16 @@ static inline __attribute__((always_inline, noreturn)) void
 schedule_next(m *mp)
 {
     p *pp = mp->p;
-    if (likely(mp->locks == 0 && !mp->spinning &&
+    if (likely(mp->locks == 0 && !mp->spinning && mp->lockedg == NULL &&
                !atomic_load_explicit(&sched.exiting, memory_order_relaxed) &&
                (sched.runqsize == 0 || pp->schedtick % 61 != 0))) {
         bool inheritTime;
         g *gp = runqget_inline(pp, &inheritTime);
-        if (gp != NULL)
-            execute(mp, gp, inheritTime);
+        if (gp != NULL) {
+            if (likely(gp->lockedm == NULL))
+                execute(mp, gp, inheritTime);
+            startlockedm(mp, gp);
+        }
     }
     schedule();
 }
@@ -1659,6 +1809,9 @@ HOT static void goexit0(g *gp)
 {
     m *mp = gp->m;
     p *pp = mp->p;
+    bool locked = mp->lockedg != NULL;
+    if (unlikely(locked))
+        unlockm(mp, gp);
     traceGo(traceEvGoEnd, gp);
     casgstatus(gp, Grunning, Gdead);
     dropg(mp, gp);
@@ -1686,6 +1839,8 @@ HOT static void goexit0(g *gp)
     if (gp == sched.maing)
         exitall();
     gfput(pp, gp);
+    if (unlikely(locked))
+        mexitlocked(mp);
     schedule();
 }
 
@@ -1906,6 +2061,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonRWMutexRLock] = "rwmutex rlock",
     [waitReasonRWMutexLock] = "rwmutex lock",
     [waitReasonSemacquire] = "semaphore",
+    [waitReasonJoin] = "join",
 };
 
 /* checkdead reports a deadlock (Go's "all goroutines are asleep"): every P
@@ -2069,6 +2225,12 @@ void exitsyscall0(g *gp)
     unlock(&sched.lock);
     if (pp != NULL) {
         acquirep(mp, pp);
+        execute(mp, gp, false);
+    }
+    if (mp->lockedg != NULL) {
+        /* gp is locked to this M: wait until an M takes it from the
+         * global queue and hands this one a P. */
+        stoplockedm(mp);
         execute(mp, gp, false);
     }
     stopm(mp);
@@ -2262,6 +2424,44 @@ void goro_yield(void)
 {
     if (onG(getg()))
         mcall(gosched_m);
+}
+
+/* lockthread_sys: goro_lock_thread on g0, where no preemption can stop
+ * it half done. */
+static uintptr_t lockthread_sys(void *arg)
+{
+    g *gp = arg;
+    m *mp = gp->m;
+    if (mp->lockedExt == INT32_MAX)
+        return (uintptr_t)-EOVERFLOW;
+    if (mp->lockedExt++ == 0)
+        lockm(mp, gp);
+    return 0;
+}
+
+static uintptr_t unlockthread_sys(void *arg)
+{
+    g *gp = arg;
+    m *mp = gp->m;
+    if (mp->lockedExt > 0 && --mp->lockedExt == 0)
+        unlockm(mp, gp);
+    return 0;
+}
+
+int goro_lock_thread(void)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    return (int)(intptr_t)systemstack(lockthread_sys, gp);
+}
+
+int goro_unlock_thread(void)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    return (int)(intptr_t)systemstack(unlockthread_sys, gp);
 }
 
 int64_t goro_id(void)

@@ -142,6 +142,7 @@ enum {
     waitReasonRWMutexRLock,  /* sync.c: a reader behind a writer */
     waitReasonRWMutexLock,   /* sync.c: a writer waiting for readers */
     waitReasonSemacquire,    /* sync.c: goro_sem_acquire */
+    waitReasonJoin,          /* join.c: goro_join */
     waitReasonCount
 };
 HIDDEN extern const char *const waitReasonStrings[waitReasonCount];
@@ -160,7 +161,7 @@ static inline bool waitReasonInternal(uint8_t r)
            r == waitReasonChanReceive || r == waitReasonChanSend ||
            r == waitReasonSelect || r == waitReasonCond ||
            r == waitReasonRWMutexRLock || r == waitReasonRWMutexLock ||
-           r == waitReasonSemacquire;
+           r == waitReasonSemacquire || r == waitReasonJoin;
 }
 
 struct g {
@@ -272,6 +273,10 @@ struct g {
     uint64_t  tracetick;     /* trace.c: cputicks() when its current state
                                 began, written with each of its events by
                                 whoever owns the G then */
+    m        *lockedm;       /* the M it is locked to (goro_lock_thread),
+                                or NULL: written by the G on g0 while it
+                                runs, read by the M that takes it from a
+                                run queue (schedule: startlockedm) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -410,6 +415,15 @@ struct m {
     _Atomic int64_t stallgoid;
     _Atomic int64_t stallns;
     _Atomic uint64_t stallrun;
+    /* Locked Gs (proc.c, "Locked Gs"). lockedg and lockedExt are written
+     * only by the locked G on g0 while it runs on this M (and by goexit0);
+     * lockedg != NULL iff lockedExt > 0 iff lockedg->lockedm == this M. */
+    g        *lockedg;       /* the G locked to this M, or NULL */
+    uint32_t  lockedExt;     /* goro_lock_thread nesting depth */
+    bool      lockedwake;    /* its note was woken for stoplockedm and it
+                                has not yet woken from it (sched.lock) */
+    m        *lockedlink;    /* in sched.mlocked while lockedg != NULL
+                                (sched.lock) */
 };
 enum { sysblockNone = 0, sysblockTaking = 1, sysblockTaken = 2 };
 
@@ -524,6 +538,8 @@ typedef struct schedt {
     _Atomic int64_t goidgen;
     _Atomic bool exiting;    /* main G returned: Ms exit */
     g        *maing;
+    m        *mlocked;       /* Ms with a locked G (m->lockedlink), for
+                                exitall to wake those asleep in stoplockedm */
     /* The end of the runtime (proc.c, "exit"): goro_run's thread sleeps on
      * mainexit until exitall; mdone is woken when the last M has ended
      * (nmexited == mnext, both under lock; no M is made once exiting). */
@@ -1017,6 +1033,10 @@ HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
 HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
 HIDDEN bool timerinf(void);  /* the caller is a timer's f (loop thread) */
 HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- join.c ------------------------------------------------------------ */
+
+HIDDEN uint64_t joinrecords(void);  /* records kept (not joined or ended) */
 
 /* ---- ctx.c ------------------------------------------------------------- */
 

@@ -30,10 +30,21 @@
  * it unlocks the mutex, signal wakes the holder of the oldest ticket not
  * yet notified, broadcast all; a signal between a waiter's unlock and its
  * park is not lost (the waiter sees its ticket notified and does not
- * park). The reader/writer mutex is Go's: a writer takes the mutex, then
+ * park). Go has no context form of a wait on a cond; goro_cond_wait_ctx
+ * has one, and a waiter that a context takes off the list leaves its
+ * ticket behind (a hole), which a later signal must not be spent on: the
+ * cond remembers a few holes and a signal skips them; past that, the
+ * cancel notifies everyone (spurious wake-ups, which a cond allows).
+ * Rejected: taking the ticket and queueing under the cond's lock, so that
+ * every unqueued ticket would be a hole (the waiter would hold that lock
+ * across the mutex's unlock, which may yield).
+ *
+ * The reader/writer mutex is Go's: a writer takes the mutex, then
  * subtracts 2^30 from the reader count so that new readers queue behind it
  * (a waiting writer blocks new readers) and waits for the readers inside
  * to leave; its unlock lets the queued readers in before the next writer.
+ * Its context forms avoid the two waits that are counted (a reader queued
+ * for a writer, a writer waiting for readers): see goro_rwmutex_rlock_ctx.
  * Once is a done flag and a mutex, as Go's. The weighted semaphore is
  * x/sync/semaphore: FIFO, a large request at the head is not overtaken by
  * small ones.
@@ -437,11 +448,22 @@ void goro_mutex_free(goro_mutex *m)
 
 /* ---- condition variable (Go's sync.Cond, notifyList) ------------------------ */
 
+/* Tickets a cancelled waiter left un-notified, remembered per cond. */
+enum { condHoles = 4 };
+
 struct goro_cond {
     _Atomic uint32_t wait;    /* the next ticket */
     _Atomic uint32_t notify;  /* the next ticket to notify (under lock) */
     mutex lock;
     g *first, *last;          /* parked waiters; g->waitarg: the ticket */
+    /* The tickets (all >= notify) of waiters that a context took off the
+     * list (goro_cond_wait_ctx): a signal that reaches one goes on to the
+     * next ticket instead of being lost on a G that left. When there is no
+     * room for another, the cancel wakes every waiter instead (spurious
+     * wake-ups, which a cond allows) and the holes are behind notify.
+     * Under lock. */
+    uint32_t holes[condHoles];
+    uint32_t nholes;
 };
 
 static inline bool ticketless(uint32_t a, uint32_t b)
@@ -454,17 +476,67 @@ goro_cond *goro_cond_new(void)
     return zalloc(sizeof(goro_cond));
 }
 
-void goro_cond_wait(goro_cond *cv, goro_mutex *mu)
+/* condtakehole: t, just notified with no G queued for it, is a hole
+ * (removed from the holes) rather than a waiter on its way. Under lock. */
+static bool condtakehole(goro_cond *cv, uint32_t t)
 {
-    mustpark(cv, "goro_cond_wait");
-    mustpark(mu, "goro_cond_wait");
+    for (uint32_t i = 0; i < cv->nholes; i++) {
+        if (cv->holes[i] == t) {
+            cv->holes[i] = cv->holes[--cv->nholes];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* condcancel is the waitcancel of goro_cond_wait_ctx: it takes gp off the
+ * list if it is still there (not notified), leaving a hole. */
+static void condcancel(g *gp, int err)
+{
+    goro_cond *cv = gp->param;
+    g *all = NULL;
+    lock(&cv->lock);
+    bool mine = glistremove(&cv->first, &cv->last, gp);
+    if (mine) {
+        gp->waitres2 = err;
+        if (cv->nholes < condHoles) {
+            cv->holes[cv->nholes++] = (uint32_t)gp->waitarg;
+        } else {
+            /* No room: notify everyone (as a broadcast). */
+            atomic_store(&cv->notify, atomic_load(&cv->wait));
+            cv->nholes = 0;
+            all = cv->first;
+            cv->first = cv->last = NULL;
+        }
+    }
+    unlock(&cv->lock);
+    if (mine)
+        goready(gp);
+    while (all != NULL) {
+        g *next = all->schedlink;
+        all->schedlink = NULL;
+        goready(all);
+        all = next;
+    }
+}
+
+/* condwait is goro_cond_wait; cancellable: the call's context may end the
+ * wait (then it returns its error). mu is held again when it returns. */
+static int condwait(goro_cond *cv, goro_mutex *mu, bool cancellable)
+{
+    g *gp = getg();
+    if (cancellable) {
+        gp->waitres2 = 0;
+        int err = waitctxbegin(gp, true, condcancel);
+        if (err != 0)
+            return err;   /* no ticket taken, mu still held */
+    }
     uint32_t t = atomic_fetch_add(&cv->wait, 1);
     goro_mutex_unlock(mu);
     lock(&cv->lock);
     if (ticketless(t, atomic_load(&cv->notify))) {
         unlock(&cv->lock);  /* notified between the unlock and here */
     } else {
-        g *gp = getg();
         gp->waitarg = t;
         gp->schedlink = NULL;
         if (cv->last)
@@ -472,9 +544,36 @@ void goro_cond_wait(goro_cond *cv, goro_mutex *mu)
         else
             cv->first = gp;
         cv->last = gp;
-        gopark(parkunlock, &cv->lock, waitReasonCond);
+        gp->param = cv;
+        gopark(cancellable ? parkunlockctx : parkunlock, &cv->lock,
+               waitReasonCond);
+        gp->param = NULL;
+    }
+    int err = 0;
+    if (cancellable) {
+        waitctxend(gp);
+        err = gp->waitres2;
     }
     goro_mutex_lock(mu);
+    return err;
+}
+
+void goro_cond_wait(goro_cond *cv, goro_mutex *mu)
+{
+    mustpark(cv, "goro_cond_wait");
+    mustpark(mu, "goro_cond_wait");
+    condwait(cv, mu, false);
+}
+
+int goro_cond_wait_ctx(goro_ctx *ctx, goro_cond *cv, goro_mutex *mu)
+{
+    mustpark(cv, "goro_cond_wait_ctx");
+    mustpark(mu, "goro_cond_wait_ctx");
+    g *gp = getg();
+    gp->callctx = ctx;
+    int err = condwait(cv, mu, true);
+    gp->callctx = NULL;
+    return err;
 }
 
 void goro_cond_signal(goro_cond *cv)
@@ -484,24 +583,27 @@ void goro_cond_signal(goro_cond *cv)
     if (atomic_load(&cv->wait) == atomic_load(&cv->notify))
         return;  /* nobody took a ticket since the last notify */
     lock(&cv->lock);
-    uint32_t t = atomic_load(&cv->notify);
-    if (t == atomic_load(&cv->wait)) {
-        unlock(&cv->lock);
-        return;
-    }
-    atomic_store(&cv->notify, t + 1);
-    /* Its holder may not be queued yet: then it sees the notify. */
     g *found = NULL;
-    for (g **pp = &cv->first, *prev = NULL; *pp != NULL;
-         prev = *pp, pp = &(*pp)->schedlink) {
-        if ((uint32_t)(*pp)->waitarg == t) {
-            found = *pp;
-            *pp = found->schedlink;
-            if (cv->last == found)
-                cv->last = prev;
-            found->schedlink = NULL;
+    for (;;) {
+        uint32_t t = atomic_load(&cv->notify);
+        if (t == atomic_load(&cv->wait))
             break;
+        atomic_store(&cv->notify, t + 1);
+        /* Its holder may not be queued yet: then it sees the notify. */
+        for (g **pp = &cv->first, *prev = NULL; *pp != NULL;
+             prev = *pp, pp = &(*pp)->schedlink) {
+            if ((uint32_t)(*pp)->waitarg == t) {
+                found = *pp;
+                *pp = found->schedlink;
+                if (cv->last == found)
+                    cv->last = prev;
+                found->schedlink = NULL;
+                break;
+            }
         }
+        /* Unless its holder left (a cancelled wait): then the next. */
+        if (found != NULL || cv->nholes == 0 || !condtakehole(cv, t))
+            break;
     }
     unlock(&cv->lock);
     if (found)
@@ -516,6 +618,7 @@ void goro_cond_broadcast(goro_cond *cv)
         return;
     lock(&cv->lock);
     atomic_store(&cv->notify, atomic_load(&cv->wait));
+    cv->nholes = 0;   /* every ticket is notified */
     g *list = cv->first;
     cv->first = cv->last = NULL;
     unlock(&cv->lock);
@@ -575,14 +678,55 @@ void goro_rwmutex_runlock(goro_rwmutex *rw)
     }
 }
 
-void goro_rwmutex_lock(goro_rwmutex *rw)
+/* rwmutexwait: the writer, holding w, bars new readers and waits for
+ * the r that were in to leave. */
+static void rwmutexwait(goro_rwmutex *rw)
 {
-    mustpark(rw, "goro_rwmutex_lock");
-    goro_mutex_lock(&rw->w);
     /* From here new readers queue; r were in. */
     int32_t r = atomic_fetch_sub(&rw->readercount, rwmutexMaxReaders);
     if (r != 0 && atomic_fetch_add(&rw->readerwait, r) + r != 0)
         semacquire(&rw->writersem, false, waitReasonRWMutexLock, false);
+}
+
+void goro_rwmutex_lock(goro_rwmutex *rw)
+{
+    mustpark(rw, "goro_rwmutex_lock");
+    goro_mutex_lock(&rw->w);
+    rwmutexwait(rw);
+}
+
+/* The context forms. A reader with a context does not queue on readersem
+ * behind a writer: the writer's unlock counts the readers it lets in
+ * (readercount), and one that left early would be counted all the same
+ * and its unit stay in readersem for a later reader to enter beside a
+ * writer. It waits for w instead, which a writer holds from before it
+ * bars readers until after it lets them in, and tries again. The writer's
+ * context ends its wait for w (behind other writers); once it holds w it
+ * has barred new readers, and its wait for the readers still inside, which
+ * the last of them ends, is not cancellable, for the same reason. */
+int goro_rwmutex_rlock_ctx(goro_ctx *ctx, goro_rwmutex *rw)
+{
+    mustpark(rw, "goro_rwmutex_rlock_ctx");
+    for (;;) {
+        int32_t r = atomic_load(&rw->readercount);
+        while (r >= 0)
+            if (atomic_compare_exchange_weak(&rw->readercount, &r, r + 1))
+                return 0;
+        int err = goro_mutex_lock_ctx(ctx, &rw->w);
+        if (err != 0)
+            return err;
+        goro_mutex_unlock(&rw->w);
+    }
+}
+
+int goro_rwmutex_lock_ctx(goro_ctx *ctx, goro_rwmutex *rw)
+{
+    mustpark(rw, "goro_rwmutex_lock_ctx");
+    int err = goro_mutex_lock_ctx(ctx, &rw->w);
+    if (err != 0)
+        return err;
+    rwmutexwait(rw);
+    return 0;
 }
 
 void goro_rwmutex_unlock(goro_rwmutex *rw)

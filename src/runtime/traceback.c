@@ -436,6 +436,8 @@ NOSPLIT static void header(tbctx *t, g *gp, const char *status)
         if (min >= 1)
             tbprintf(&t->w, ", %lld minutes", (long long)min);
     }
+    if (gp->lockedm != NULL)
+        tbprintf(&t->w, ", locked to thread");   /* as Go's */
     if (gp->group != NULL)
         tbprintf(&t->w, ", group \"%s\"", gp->group->name);
     uintptr_t size = gp->stack.hi - gp->stack.lo;
