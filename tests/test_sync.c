@@ -721,6 +721,8 @@ Test(sync, wait_group_done_racing_a_waiter_wakes_it, .timeout = 120)
 {
     cr_assert_eq(test_run(2, wgracemain, NULL), 0);
     cr_assert_eq(raced, WG_ROUNDS);
+}
+
 /* ---- context forms of the cond and the rwmutex ------------------------------ */
 
 static int rc_cond_before, rc_cond_timed, rc_cond_trylock_before;
