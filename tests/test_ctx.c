@@ -475,9 +475,23 @@ Test(ctx, mutex_lockers_that_leave_keep_the_count_exact, .timeout = 120)
 
 /* ---- groups ------------------------------------------------------------------- */
 
-static _Atomic int grpres[4];
+static _Atomic int grpres[6];
 static int grpcause;
 static int grpfds[2];
+static goro_mutex *grpmu;
+static goro_rwmutex *grprw;
+
+static void grpmutex(void *arg)
+{
+    (void)arg;
+    grpres[4] = goro_mutex_lock_ctx(NULL, grpmu);
+}
+
+static void grpwriter(void *arg)
+{
+    (void)arg;
+    grpres[5] = goro_rwmutex_lock_ctx(NULL, grprw);
+}
 
 static void grprecv(void *arg)
 {
@@ -510,6 +524,8 @@ static void grpspawner(void *arg)
     goro_go(grprecv, NULL);
     goro_go(grpsleep, NULL);
     goro_go(grpread, NULL);
+    goro_go(grpmutex, NULL);
+    goro_go(grpwriter, NULL);
     goro_ctx *ctx = goro_ctx_new(goro_group_ctx(goro_group_self()));
     goro_chan *c = goro_chan_new(0, 0);
     goro_select_case cs[2] = {
@@ -527,13 +543,21 @@ static void groupmain(void *arg)
     (void)arg;
     cr_expect_eq(pipe2(grpfds, O_NONBLOCK | O_CLOEXEC), 0);
     goro_group *grp = goro_group_new("cancelme", 0, NULL);
+    grpmu = goro_mutex_new();
+    grprw = goro_rwmutex_new();
+    goro_mutex_lock(grpmu);
+    goro_rwmutex_lock(grprw);
     uint64_t base = test_gs_waiting();
     goro_group_go(grp, grpspawner, NULL);
-    test_wait_waiting(base + 4);
+    test_wait_waiting(base + 6);
     cr_expect_eq(goro_group_wait(grp, goro_now() + 20 * MS), -ETIMEDOUT);
     cr_expect_eq(goro_group_cancel(grp, -ESHUTDOWN), 0);
     cr_expect_eq(goro_group_wait(grp, 0), 0);
     cr_expect_eq(goro_group_free(grp), 0);
+    goro_mutex_unlock(grpmu);
+    goro_rwmutex_unlock(grprw);
+    goro_mutex_free(grpmu);
+    goro_rwmutex_free(grprw);
     goro_close(grpfds[0]);
     close(grpfds[1]);
 }
@@ -544,6 +568,8 @@ Test(ctx, a_group_cancel_ends_its_gs_waits, .timeout = 30)
     cr_expect_eq(grpres[0], -ECANCELED);
     cr_expect_eq(grpres[1], 1);
     cr_expect_eq(grpres[2], -ECANCELED);
+    cr_expect_eq(grpres[4], -ECANCELED, "mutex_lock_ctx: %d", grpres[4]);
+    cr_expect_eq(grpres[5], -ECANCELED, "rwmutex_lock_ctx: %d", grpres[5]);
     /* Its select ends either through the group's cancel of the wait or
      * through the derived context's done channel. */
     cr_expect(grpres[3] == 1 || grpres[3] == -ECANCELED, "select: %d",

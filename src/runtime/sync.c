@@ -140,7 +140,9 @@ static int semacquire(sema *s, bool lifo, uint8_t reason, bool cancellable)
     g *gp = getg();
     if (cancellable) {
         gp->waitres2 = 0;
-        int err = waitctxbegin(gp, false, semcancel);
+        /* The group's cancel too: goro.h promises it for every *_ctx
+         * wait of a group's G, the mutex's and the rwmutex's included. */
+        int err = waitctxbegin(gp, true, semcancel);
         if (err != 0)
             return err;
     }
