@@ -308,7 +308,9 @@ GORO_EXTERN void     goro_wg_free(goro_wg *wg);
  * held spins briefly when another processor runs); a waiter that waited
  * over 1 ms turns the mutex to FIFO hand-over until the queue drains, so no
  * waiter starves. Any G may unlock it (as in Go). goro_mutex_trylock: 0
- * when it took the lock, -EBUSY when it is held. */
+ * when it took the lock, -EBUSY when it is held. For Gs only: a thread
+ * that is not a G must not lock, try or unlock it (on one P its fast
+ * paths count on only the P's thread touching it). */
 typedef struct goro_mutex goro_mutex;
 GORO_EXTERN goro_mutex *goro_mutex_new(void);      /* NULL when out of memory */
 GORO_EXTERN void goro_mutex_lock(goro_mutex *m);
