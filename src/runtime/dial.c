@@ -221,6 +221,10 @@ static uintptr_t gaiprep_sys(void *arg)
                    &(struct in6_addr){0}) == 1 ||
                    inet_pton(AF_INET, a->node, &(struct in_addr){0}) == 1;
     if (numeric) {
+        /* A literal address is the address asked for: no AI_ADDRCONFIG,
+         * whose check of the machine's addresses costs glibc a netlink
+         * socket and 7 system calls per call. */
+        h.ai_flags &= ~AI_ADDRCONFIG;
         int e = getaddrinfo(a->node, a->service, &h, &a->res);
         /* EAI_NONAME with a numeric host: the service is a name. */
         if (e != EAI_NONAME || a->node == NULL) {
