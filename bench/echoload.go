@@ -20,6 +20,7 @@
 //
 //	RESULT echo_<name>_req_per_s <req/s>
 //	RESULT echo_<name>_p99_us <p99 latency in microseconds>
+//	RESULT echo_<name>_requests <requests completed>
 //	RESULT echo_<name>_cpu_us_per_req <server CPU us per request> (-pid)
 package main
 
@@ -193,6 +194,7 @@ func main() {
 	}
 	fmt.Printf("RESULT echo_%s_req_per_s %.0f\n", *name, rps)
 	fmt.Printf("RESULT echo_%s_p99_us %.0f\n", *name, pct(0.99))
+	fmt.Printf("RESULT echo_%s_requests %d\n", *name, len(all))
 	if *pid != 0 {
 		fmt.Printf("RESULT echo_%s_cpu_us_per_req %.2f\n", *name, cpuPerReq)
 	}
