@@ -172,10 +172,11 @@ static void daemon_figs_get(daemon_figs *f)
     memcpy(f->reload_error, gd.reload_error, sizeof f->reload_error);
     f->reload_error[sizeof f->reload_error - 1] = '\0';
     if (gd.conf) {
-        if (gd.conf->stack.min_size)
-            f->min_size = gd.conf->stack.min_size;
-        if (gd.conf->stack.orders && gd.conf->stack.orders < f->orders)
-            f->orders = gd.conf->stack.orders;
+        const goro_config *rt = &gd.conf->runtime;
+        if (rt->stack_min)
+            f->min_size = rt->stack_min;
+        if (rt->stack_orders > 0 && (unsigned)rt->stack_orders < f->orders)
+            f->orders = (unsigned)rt->stack_orders;
         if (gd.conf->file)
             snprintf(f->file, sizeof f->file, "%s", gd.conf->file);
     }
