@@ -98,16 +98,6 @@ static void fmt_dur(char *out, size_t len, int64_t ns)
                  s / 3600 % 24);
 }
 
-static void fmt_size(char *out, size_t len, uint64_t n)
-{
-    if (n >= (1u << 20) && n % (1u << 20) == 0)
-        snprintf(out, len, "%" PRIu64 "MiB", n >> 20);
-    else if (n >= 1024 && n % 1024 == 0)
-        snprintf(out, len, "%" PRIu64 "KiB", n >> 10);
-    else
-        snprintf(out, len, "%" PRIu64, n);
-}
-
 /* A fixed-size char array of the runtime's, not necessarily terminated. */
 #define FIELD(a) (int)strnlen((a), sizeof(a)), (a)
 
@@ -499,7 +489,7 @@ static int cmd_plugins(strbuf *b)
         else
             snprintf(state, sizeof state, "%s", state_name(st));
         if (p->conf.fixed) {
-            fmt_size(sz, sizeof sz, p->conf.fixed_stack_size);
+            goro_format_size(p->conf.fixed_stack_size, sz, sizeof sz);
             snprintf(stack, sizeof stack, "fixed:%s", sz);
         } else {
             snprintf(stack, sizeof stack, "copy");

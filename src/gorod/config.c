@@ -817,8 +817,9 @@ out:
 
 /* ---- values ------------------------------------------------------------- */
 
-/* parse_digits, parse_size and parse_duration take exactly what the
- * runtime's config.c takes for the GORO_* variables. */
+/* parse_digits reads the digits of a whole number (backlog, a port) as
+ * the runtime's table does; sizes and durations are goro_parse_size's and
+ * goro_parse_duration's (goro.h), the runtime's own. */
 static int parse_digits(const char **sp, uint64_t *v)
 {
     const char *s = *sp;
@@ -835,84 +836,6 @@ static int parse_digits(const char **sp, uint64_t *v)
     *v = x;
     *sp = s;
     return 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    static const struct {
-        const char *suffix;
-        int shift;
-    } units[] = {{"", 0},    {"B", 0},    {"K", 10}, {"KiB", 10},
-                 {"M", 20},  {"MiB", 20}, {"G", 30}, {"GiB", 30}};
-    uint64_t v;
-    if (parse_digits(&s, &v) != 0)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(s, units[i].suffix) == 0) {
-            if (v > (UINT64_MAX >> units[i].shift))
-                return -1;
-            *out = v << units[i].shift;
-            return 0;
-        }
-    return -1;
-}
-
-static const struct {
-    const char *unit;
-    int64_t ns;
-} durations[] = {{"h", 3600000000000}, {"m", 60000000000},
-                 {"s", 1000000000},    {"ms", 1000000},
-                 {"us", 1000},         {"ns", 1}};
-
-static int parse_duration(const char *s, int64_t *out)
-{
-    uint64_t v;
-    if (parse_digits(&s, &v) != 0)
-        return -1;
-    if (*s == '\0' && v == 0) {
-        *out = 0;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
-        if (strcmp(s, durations[i].unit) == 0) {
-            if (v > (uint64_t)(INT64_MAX / durations[i].ns))
-                return -1;
-            *out = (int64_t)v * durations[i].ns;
-            return 0;
-        }
-    return -1;
-}
-
-/* fmt_size writes bytes in the largest unit that divides it: 2KiB, 1GiB,
- * 3000. */
-static const char *fmt_size(uint64_t v, char *buf, size_t len)
-{
-    static const char *const unit[] = {"GiB", "MiB", "KiB"};
-    for (int i = 0; i < 3; i++) {
-        int shift = 30 - 10 * i;
-        if (v != 0 && v % (1ull << shift) == 0) {
-            snprintf(buf, len, "%llu%s", (unsigned long long)(v >> shift),
-                     unit[i]);
-            return buf;
-        }
-    }
-    snprintf(buf, len, "%llu", (unsigned long long)v);
-    return buf;
-}
-
-/* fmt_duration writes ns in the largest unit that divides it: 10ms, 5s, 0. */
-static const char *fmt_duration(int64_t ns, char *buf, size_t len)
-{
-    if (ns == 0) {
-        snprintf(buf, len, "0");
-        return buf;
-    }
-    size_t i = 0;
-    while (ns % durations[i].ns != 0)
-        i++;
-    snprintf(buf, len, "%lld%s", (long long)(ns / durations[i].ns),
-             durations[i].unit);
-    return buf;
 }
 
 /* A check reads one raw value (NULL: absent, the default stays) at key
@@ -952,7 +875,7 @@ static bool get_size(const struct check *k, uint64_t lo, uint64_t hi,
     if (k->v == NULL)
         return true;
     uint64_t x;
-    if (parse_size(k->v, &x) != 0 || x < lo || x > hi ||
+    if (goro_parse_size(k->v, &x) != 0 || x < lo || x > hi ||
         (pow2 && (x & (x - 1)) != 0) || (multiple && x % multiple != 0))
         return refuse(k, allowed);
     *out = x;
@@ -966,7 +889,7 @@ static bool get_duration(const struct check *k, bool zero_ok, int64_t lo,
     if (k->v == NULL)
         return true;
     int64_t x;
-    if (parse_duration(k->v, &x) != 0 || (x == 0 && !zero_ok) ||
+    if (goro_parse_duration(k->v, &x) != 0 || (x == 0 && !zero_ok) ||
         (x != 0 && (x < lo || x > hi)))
         return refuse(k, allowed);
     *out = x;
@@ -1618,9 +1541,9 @@ void gorod_config_print(const gorod_config *c, FILE *f)
     quoted(f, c->admin.socket);
     fprintf(f, "\n  mode: %04o\nmetrics:\n  listen: ", c->admin.mode);
     quoted(f, c->metrics.listen);
-    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n",
-            fmt_duration(c->status_interval_ns, a, sizeof a),
-            fmt_duration(c->shutdown_timeout_ns, b, sizeof b));
+    goro_format_duration(c->status_interval_ns, a, sizeof a);
+    goro_format_duration(c->shutdown_timeout_ns, b, sizeof b);
+    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n", a, b);
     fprintf(f, "listeners:%s\n", c->nlisteners ? "" : " []");
     for (unsigned i = 0; i < c->nlisteners; i++) {
         const gorod_listener_conf *n = &c->listeners[i];
@@ -1635,10 +1558,10 @@ void gorod_config_print(const gorod_config *c, FILE *f)
         quoted(f, p->path);
         fprintf(f, "\n    args: ");
         quoted(f, p->args);
+        goro_format_size(p->fixed_stack_size, a, sizeof a);
         fprintf(f, "\n    stack: %s\n    fixed_stack_size: %s\n"
                    "    enabled: %s\n",
-                p->fixed ? "fixed" : "copy",
-                fmt_size(p->fixed_stack_size, a, sizeof a), tf(p->enabled));
+                p->fixed ? "fixed" : "copy", a, tf(p->enabled));
     }
 }
 
