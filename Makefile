@@ -201,8 +201,8 @@ $(BUILD)/plugins/rediscount.so: $(BUILD)/lib/libgoro_hiredis.so $(BUILD)/pkgconf
 .PHONY: daemon
 daemon: all $(DAEMON)
 
-# README.md's table of GORO_* variables and config/gorod.yaml's sched and
-# stack sections are written from the runtime's table of knobs
+# README.md's table of GORO_* variables and config/gorod.yaml's runtime
+# knobs (sched, stack, traceback) are written from the runtime's table of knobs
 # (src/runtime/config.c) by scripts/knobdoc.c, a program built as users
 # build theirs; tests/test_config.c fails when they differ from it.
 KNOBDOC := $(BUILD)/bin/knobdoc
@@ -339,11 +339,14 @@ GOROD_TESTBIN   := $(BUILD)/tests/gorod-tests
 TESTPLUGIN_SRCS := $(wildcard tests/gorod/plugins/*.c)
 TESTPLUGINS     := $(patsubst tests/gorod/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TESTPLUGIN_SRCS))
 
-$(GOROD_TESTBIN): $(GOROD_TEST_SRCS)
+# It links libgoro for the table of knobs (goro_config_knob and its
+# neighbours, which run on any thread), not to start the runtime.
+$(GOROD_TESTBIN): $(GOROD_TEST_SRCS) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g $(SANFLAGS) -Iinclude -Isrc/gorod \
-	    -o $@ $^ -lcriterion -lpthread
+	    -o $@ $(GOROD_TEST_SRCS) -L$(BUILD)/lib -lgoro \
+	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcriterion -lpthread
 
 $(BUILD)/tests/plugins/%_nosplit.so: tests/gorod/plugins/%_nosplit.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -634,11 +637,12 @@ FUZZ_TARGETS := config admin
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 ASAN_FLAGS     := -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_CFLAGS    := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
-                -Iinclude -Isrc/gorod $(WARN)
+                -Iinclude -Isrc/gorod -Isrc/runtime $(WARN)
 ASANCHECKS   := $(BUILD)/asan/asan-checks
 
 $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/gorod/config.c \
-                         tests/fuzz/goro_stubs.c src/gorod/gorod.h
+                         src/runtime/config.c tests/fuzz/goro_stubs.c \
+                         src/gorod/gorod.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
 	$(Q)$(CLANG) $(ASAN_CFLAGS) -fsanitize=fuzzer $(ASAN_FLAGS) -o $@ \
@@ -652,7 +656,7 @@ $(FUZZ_DIR)/fuzz_admin: tests/fuzz/fuzz_admin.c src/gorod/admincmd.c \
 	    $(filter %.c,$^)
 
 $(ASANCHECKS): tests/fuzz/asan_checks.c src/gorod/elfnote.c \
-               src/gorod/config.c src/gorod/admincmd.c \
+               src/gorod/config.c src/runtime/config.c src/gorod/admincmd.c \
                src/gorod/exposition.c src/gorod/strbuf.c \
                tests/fuzz/goro_stubs.c src/gorod/gorod.h
 	@mkdir -p $(dir $@)

@@ -193,6 +193,17 @@ typedef struct goro_knob {
 /* Knob i (0, 1, ... in the table's order), or NULL past the last. */
 GORO_EXTERN const goro_knob *goro_config_knob(size_t i);
 
+/* The table's sizes and durations as text, for a program's own settings
+ * written as its knobs are (gorod's status_interval, say): parse a size
+ * ("64KiB") into bytes or a duration ("10ms") into nanoseconds by the
+ * rules above: 0, or -EINVAL with *out unchanged. Format one in the
+ * largest unit that divides it ("2KiB", "1GiB", "3000"; "10ms", "0"),
+ * text the parser takes back: snprintf's count. */
+GORO_EXTERN int goro_parse_size(const char *s, uint64_t *out);
+GORO_EXTERN int goro_parse_duration(const char *s, int64_t *out);
+GORO_EXTERN int goro_format_size(uint64_t bytes, char *buf, size_t len);
+GORO_EXTERN int goro_format_duration(int64_t ns, char *buf, size_t len);
+
 /* Start the runtime configured by *cfg (copied; goro_config_check must
  * pass: else -EINVAL with a message on stderr, and the runtime may still
  * be started), run main_fn(arg) as the first G; otherwise as goro_run. */

@@ -1,7 +1,7 @@
 /*
  * knobdoc.c - README.md's table of GORO_* variables and config/gorod.yaml's
- * sched and stack sections, written from the runtime's table of knobs
- * (goro_config_knob, src/runtime/config.c).
+ * runtime knobs (the sched and stack sections, traceback), written from
+ * the runtime's table of knobs (goro_config_knob, src/runtime/config.c).
  *
  *   knobdoc write FILE...   rewrite the generated part of each file
  *   knobdoc check FILE...   exit 1, naming the file, when it differs
@@ -96,9 +96,10 @@ static char *render_md(void)
     return b.s;
 }
 
-/* render_yaml: gorod.yaml's sections of the runtime's knobs, each key at
- * its default under its documentation. The keys outside a section (not
- * read by gorod) are left out. */
+/* render_yaml: gorod.yaml's part of the runtime's knobs, each key at its
+ * default under its documentation: "sched.procs" as procs in the section
+ * sched, a key without a dot ("traceback") at the top, a blank line
+ * between a section and what follows it. */
 static char *render_yaml(void)
 {
     struct buf b = {0};
@@ -107,23 +108,27 @@ static char *render_yaml(void)
     const goro_knob *k;
     for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++) {
         const char *dot = strchr(k->key, '.');
-        if (dot == NULL || (size_t)(dot - k->key) >= sizeof section)
+        size_t n = dot ? (size_t)(dot - k->key) : 0;
+        const char *indent = dot ? "  " : "";
+        if (n >= sizeof section)
             continue;
-        if (strncmp(section, k->key, (size_t)(dot - k->key)) != 0 ||
-            section[dot - k->key] != '\0') {
-            if (section[0] != '\0')
+        if (dot == NULL || strncmp(section, k->key, n) != 0 ||
+            section[n] != '\0') {
+            if (i > 0)
                 puts_(&b, "\n");
-            snprintf(section, sizeof section, "%.*s", (int)(dot - k->key),
-                     k->key);
-            puts_(&b, section);
-            puts_(&b, ":\n");
+            snprintf(section, sizeof section, "%.*s", (int)n, k->key);
+            if (dot != NULL) {
+                puts_(&b, section);
+                puts_(&b, ":\n");
+            }
         }
         char text[1024], line[256];
         snprintf(text, sizeof text, "%s %s; default %s; %s%s%s.", k->doc,
                  k->env, k->def, k->allowed, k->rule ? "; " : "",
                  k->rule ? k->rule : "");
-        wrap(&b, "  ", text);
-        snprintf(line, sizeof line, "  %s: %s\n", dot + 1, k->def);
+        wrap(&b, indent, text);
+        snprintf(line, sizeof line, "%s%s: %s\n", indent,
+                 dot ? dot + 1 : k->key, k->def);
         puts_(&b, line);
     }
     puts_(&b, YAML_END);

@@ -306,6 +306,45 @@ Test(config, the_messages_are_gorod_s_and_goro_run_s)
     cr_expect_str_eq(err.msg, "GORO_STACK_NO_SHRINK=yes: not 0 or 1");
 }
 
+/* The sizes and durations of the table, public for a program's own
+ * settings (gorod's): each written in the largest unit that divides it,
+ * and read back to the same value. */
+Test(config, sizes_and_durations_format_as_they_parse)
+{
+    static const struct {
+        bool duration;
+        int64_t v;
+        const char *text;
+    } cases[] = {
+        {false, 2048, "2KiB"},           {false, 1ll << 30, "1GiB"},
+        {false, 3000, "3000"},           {false, 0, "0"},
+        {false, 64ll << 30, "64GiB"},    {false, 3ll << 20, "3MiB"},
+        {true, 10000000, "10ms"},        {true, 0, "0"},
+        {true, 1500, "1500ns"},          {true, 3600000000000, "1h"},
+        {true, 90000000000, "90s"},      {true, 100000, "100us"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t ns = -1;
+        uint64_t bytes = 1;
+        int n = cases[i].duration
+                    ? goro_format_duration(cases[i].v, buf, sizeof buf)
+                    : goro_format_size((uint64_t)cases[i].v, buf, sizeof buf);
+        cr_expect_eq(n, (int)strlen(cases[i].text));
+        cr_expect_str_eq(buf, cases[i].text);
+        int rc = cases[i].duration ? goro_parse_duration(buf, &ns)
+                                   : goro_parse_size(buf, &bytes);
+        cr_expect_eq(rc, 0, "%s", buf);
+        cr_expect_eq(cases[i].duration ? ns : (int64_t)bytes, cases[i].v,
+                     "%s", buf);
+    }
+    uint64_t v = 7;
+    int64_t ns = 7;
+    cr_expect_eq(goro_parse_size("2KB", &v), -EINVAL);
+    cr_expect_eq(goro_parse_duration("10", &ns), -EINVAL);
+    cr_expect(v == 7 && ns == 7, "a refused text leaves *out as it was");
+}
+
 Test(config, fault_on_free_implies_from_system)
 {
     goro_config c;

@@ -526,17 +526,17 @@ Test(api, bad_environment_is_refused_with_a_message, .init = cr_redirect_stderr)
 Test(api, size_suffixes_are_accepted_and_junk_is_not)
 {
     uint64_t v;
-    cr_assert_eq(parse_size("2KiB", &v), 0);
+    cr_assert_eq(goro_parse_size("2KiB", &v), 0);
     cr_assert_eq(v, 2048);
-    cr_assert_eq(parse_size("1MiB", &v), 0);
+    cr_assert_eq(goro_parse_size("1MiB", &v), 0);
     cr_assert_eq(v, 1 << 20);
-    cr_assert_eq(parse_size("4096", &v), 0);
+    cr_assert_eq(goro_parse_size("4096", &v), 0);
     cr_assert_eq(v, 4096);
-    cr_assert_eq(parse_size("12abc", &v), -EINVAL);
-    cr_assert_eq(parse_size("-5", &v), -EINVAL);
-    cr_assert_eq(parse_size("", &v), -EINVAL);
-    cr_assert_eq(parse_size("99999999999999999999", &v), -EINVAL);
-    cr_assert_eq(parse_size("17179869184GiB", &v), -EINVAL);
+    cr_assert_eq(goro_parse_size("12abc", &v), -EINVAL);
+    cr_assert_eq(goro_parse_size("-5", &v), -EINVAL);
+    cr_assert_eq(goro_parse_size("", &v), -EINVAL);
+    cr_assert_eq(goro_parse_size("99999999999999999999", &v), -EINVAL);
+    cr_assert_eq(goro_parse_size("17179869184GiB", &v), -EINVAL);
 }
 
 Test(api, whole_number_knobs_take_digits_only)

@@ -231,11 +231,11 @@ Test(shrink, bad_scan_interval_is_refused)
     goro_config c;
     cr_assert_eq(test_config_fromenv(&c), -EINVAL);
     int64_t ns;
-    cr_assert_eq(parse_duration("500ms", &ns), 0);
+    cr_assert_eq(goro_parse_duration("500ms", &ns), 0);
     cr_assert_eq(ns, 500000000);
-    cr_assert_eq(parse_duration("2s", &ns), 0);
+    cr_assert_eq(goro_parse_duration("2s", &ns), 0);
     cr_assert_eq(ns, 2000000000);
-    cr_assert_eq(parse_duration("10", &ns), -EINVAL);
+    cr_assert_eq(goro_parse_duration("10", &ns), -EINVAL);
 }
 
 /* ---- the room promised to code without checks --------------------------- */

@@ -98,16 +98,6 @@ static void fmt_dur(char *out, size_t len, int64_t ns)
                  s / 3600 % 24);
 }
 
-static void fmt_size(char *out, size_t len, uint64_t n)
-{
-    if (n >= (1u << 20) && n % (1u << 20) == 0)
-        snprintf(out, len, "%" PRIu64 "MiB", n >> 20);
-    else if (n >= 1024 && n % 1024 == 0)
-        snprintf(out, len, "%" PRIu64 "KiB", n >> 10);
-    else
-        snprintf(out, len, "%" PRIu64, n);
-}
-
 /* A fixed-size char array of the runtime's, not necessarily terminated. */
 #define FIELD(a) (int)strnlen((a), sizeof(a)), (a)
 
@@ -172,10 +162,11 @@ static void daemon_figs_get(daemon_figs *f)
     memcpy(f->reload_error, gd.reload_error, sizeof f->reload_error);
     f->reload_error[sizeof f->reload_error - 1] = '\0';
     if (gd.conf) {
-        if (gd.conf->stack.min_size)
-            f->min_size = gd.conf->stack.min_size;
-        if (gd.conf->stack.orders && gd.conf->stack.orders < f->orders)
-            f->orders = gd.conf->stack.orders;
+        const goro_config *rt = &gd.conf->runtime;
+        if (rt->stack_min)
+            f->min_size = rt->stack_min;
+        if (rt->stack_orders > 0 && (unsigned)rt->stack_orders < f->orders)
+            f->orders = (unsigned)rt->stack_orders;
         if (gd.conf->file)
             snprintf(f->file, sizeof f->file, "%s", gd.conf->file);
     }
@@ -498,7 +489,7 @@ static int cmd_plugins(strbuf *b)
         else
             snprintf(state, sizeof state, "%s", state_name(st));
         if (p->conf.fixed) {
-            fmt_size(sz, sizeof sz, p->conf.fixed_stack_size);
+            goro_format_size(p->conf.fixed_stack_size, sz, sizeof sz);
             snprintf(stack, sizeof stack, "fixed:%s", sz);
         } else {
             snprintf(stack, sizeof stack, "copy");

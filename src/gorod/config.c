@@ -21,16 +21,31 @@
  * never an int, uint, bool or enum: libcyaml 1.3 is lax with those (`12abc`
  * loads as 12, `-5` into an unsigned field, `maybe` as true) and its errors
  * do not say which value was wrong. So libcyaml does the structure and the
- * allocation, and every value is then parsed here, strictly, by the same
- * rules as the runtime's GORO_* variables (src/runtime/config.c: same sizes,
- * durations and ranges), and checked, with the recorded line of its key.
+ * allocation, and every value is then parsed strictly and checked, with the
+ * recorded line of its key.
+ *
+ * The runtime's knobs (the sched and stack sections, traceback) are the
+ * runtime's table (src/runtime/config.c), not gorod's: their part of the
+ * schema is built from goro_config_knob, each value goes to
+ * goro_config_set, whose message is the one printed after "FILE:LINE: ",
+ * the rules between keys to goro_config_check, the printer reads
+ * goro_config_get, and gorod starts the runtime with the goro_config so
+ * made (goro_run_config). A knob added to the table is a key of
+ * gorod.yaml with nothing to change here. The GORO_* variables of gorod's
+ * environment come first, the file's keys over them, so that a variable
+ * stands for a key the file leaves out (and --check prints the result).
+ *
  * Cross-field rules (max_size against min_size, cache_size against the
  * largest cached stack, unique plugin and listener names) name the line
  * of whichever of their keys comes last in the file.
  *
  * Rejected: doing everything with libyaml events (the structs would be
- * filled by hand, a second schema in code), and libcyaml's typed scalars
- * (lax, and no line numbers).
+ * filled by hand, a second schema in code), libcyaml's typed scalars
+ * (lax, and no line numbers), and the runtime's knobs written out as
+ * fields, parsers and ranges here (they were, and drifted from the
+ * runtime's), or handed over as GORO_* variables set for goro_run to read
+ * back (each value formatted and parsed twice, and the environment of
+ * every child changed).
  *
  * An unknown key does not stop the load (libcyaml is told to ignore
  * unknown keys once the walk has reported them), so a file with a typo in a
@@ -52,6 +67,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +94,17 @@
 
 /* ---- the schema --------------------------------------------------------- */
 
-/* The file as libcyaml loads it: every scalar a string, NULL when absent. */
-struct raw_sched {
-    char *procs, *time_slice, *async_preempt, *stall_report;
-};
-struct raw_stack {
-    char *min_size, *max_size, *orders, *cache_size, *non_split_headroom,
-        *scan_interval, *debug, *poison_copy, *from_system, *fault_on_free,
-        *no_shrink;
+/* The file as libcyaml loads it: every scalar a string, NULL when absent.
+ *
+ * The runtime's knobs are not written out here: their part of the schema
+ * is built from the runtime's table (goro_config_knob) on the first load.
+ * A key "sched.procs" is the field procs of the section sched, a key
+ * without a dot ("traceback") a field at the top; the value of row i is
+ * knob[i] of its section, or of top. */
+#define MAXKNOBS 64    /* goro_config.set has a bit per row */
+#define MAXSECTIONS 8
+struct raw_knobs {
+    char *knob[MAXKNOBS];
 };
 struct raw_log {
     char *level, *target;
@@ -103,8 +122,8 @@ struct raw_plugin {
     char *name, *path, *args, *stack, *fixed_stack_size, *enabled;
 };
 struct raw {
-    struct raw_sched *sched;
-    struct raw_stack *stack;
+    struct raw_knobs *section[MAXSECTIONS];
+    struct raw_knobs top;
     struct raw_log *log;
     struct raw_admin *admin;
     struct raw_metrics *metrics;
@@ -123,27 +142,6 @@ struct raw {
     CYAML_FIELD_MAPPING_PTR(#m, OPT | CYAML_FLAG_POINTER_NULL, struct raw, \
                             m, f)
 
-static const cyaml_schema_field_t sched_fields[] = {
-    STR(struct raw_sched, procs),
-    STR(struct raw_sched, time_slice),
-    STR(struct raw_sched, async_preempt),
-    STR(struct raw_sched, stall_report),
-    CYAML_FIELD_END,
-};
-static const cyaml_schema_field_t stack_fields[] = {
-    STR(struct raw_stack, min_size),
-    STR(struct raw_stack, max_size),
-    STR(struct raw_stack, orders),
-    STR(struct raw_stack, cache_size),
-    STR(struct raw_stack, non_split_headroom),
-    STR(struct raw_stack, scan_interval),
-    STR(struct raw_stack, debug),
-    STR(struct raw_stack, poison_copy),
-    STR(struct raw_stack, from_system),
-    STR(struct raw_stack, fault_on_free),
-    STR(struct raw_stack, no_shrink),
-    CYAML_FIELD_END,
-};
 static const cyaml_schema_field_t log_fields[] = {
     STR(struct raw_log, level),
     STR(struct raw_log, target),
@@ -184,9 +182,8 @@ static const cyaml_schema_field_t plugin_fields[] = {
 static const cyaml_schema_value_t plugin_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_plugin, plugin_fields),
 };
-static const cyaml_schema_field_t top_fields[] = {
-    SECTION(sched, sched_fields),
-    SECTION(stack, stack_fields),
+/* gorod's own keys, after the runtime's at the top. */
+static const cyaml_schema_field_t gorod_fields[] = {
     SECTION(log, log_fields),
     SECTION(admin, admin_fields),
     SECTION(metrics, metrics_fields),
@@ -199,9 +196,79 @@ static const cyaml_schema_field_t top_fields[] = {
                          plugins, &plugin_schema, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
 };
+#define NGOROD (sizeof gorod_fields / sizeof gorod_fields[0])
+
+/* Written once by build_schema (schema_once), read only after. */
+static cyaml_schema_field_t knob_fields[MAXSECTIONS][MAXKNOBS + 1];
+static char section_names[MAXSECTIONS][32];
+static cyaml_schema_field_t top_fields[MAXSECTIONS + MAXKNOBS + NGOROD];
+/* The first nruntime of top_fields are the runtime's: field t is the
+ * section -1 - toprow[t] when toprow[t] < 0, else the knob of row
+ * toprow[t]. Row i's section is rowsection[i], -1 at the top. */
+static size_t nruntime;
+static int toprow[MAXSECTIONS + MAXKNOBS];
+static int rowsection[MAXKNOBS];
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+
 static const cyaml_schema_value_t top_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw, top_fields),
 };
+
+/* build_schema writes the runtime's part of the schema from its table, in
+ * the table's order (a section where its first key is), then gorod's. */
+static void build_schema(void)
+{
+    static const cyaml_schema_field_t str =
+        STR(struct raw_knobs, knob[0]);
+    static const cyaml_schema_field_t sec = CYAML_FIELD_MAPPING_PTR(
+        "", OPT | CYAML_FLAG_POINTER_NULL, struct raw, section[0], NULL);
+    size_t ntop = 0, nsec = 0, nfield[MAXSECTIONS] = {0};
+    const goro_knob *k;
+    for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++) {
+        const char *dot = strchr(k->key, '.');
+        size_t n = dot ? (size_t)(dot - k->key) : 0, s = 0;
+        cyaml_schema_field_t f = str;
+        if (i >= MAXKNOBS || n >= sizeof section_names[0]) {
+            fprintf(stderr, "gorod: %s: more knobs or a longer section "
+                    "than gorod's schema holds\n", k->key);
+            abort();
+        }
+        if (dot == NULL) {
+            f.key = k->key;
+            f.data_offset = (uint32_t)(offsetof(struct raw, top) +
+                                       i * sizeof(char *));
+            rowsection[i] = -1;
+            toprow[ntop] = (int)i;
+            top_fields[ntop++] = f;
+            continue;
+        }
+        while (s < nsec && (strncmp(section_names[s], k->key, n) != 0 ||
+                            section_names[s][n] != '\0'))
+            s++;
+        if (s == MAXSECTIONS) {
+            fprintf(stderr, "gorod: %s: more sections than gorod's schema "
+                    "holds\n", k->key);
+            abort();
+        }
+        if (s == nsec) {
+            cyaml_schema_field_t m = sec;
+            memcpy(section_names[s], k->key, n);
+            m.key = section_names[s];
+            m.data_offset = (uint32_t)(offsetof(struct raw, section) +
+                                       s * sizeof(struct raw_knobs *));
+            m.value.mapping.fields = knob_fields[s];
+            toprow[ntop] = -1 - (int)s;
+            top_fields[ntop++] = m;
+            nsec++;
+        }
+        f.key = dot + 1;
+        f.data_offset = (uint32_t)(i * sizeof(char *));
+        knob_fields[s][nfield[s]++] = f;
+        rowsection[i] = (int)s;
+    }
+    nruntime = ntop;
+    memcpy(top_fields + ntop, gorod_fields, sizeof gorod_fields);
+}
 
 static const cyaml_config_t cyaml_cfg = {
     .log_fn = NULL, /* our own messages say what is wrong */
@@ -750,8 +817,9 @@ out:
 
 /* ---- values ------------------------------------------------------------- */
 
-/* parse_digits, parse_size and parse_duration take exactly what the
- * runtime's config.c takes for the GORO_* variables. */
+/* parse_digits reads the digits of a whole number (backlog, a port) as
+ * the runtime's table does; sizes and durations are goro_parse_size's and
+ * goro_parse_duration's (goro.h), the runtime's own. */
 static int parse_digits(const char **sp, uint64_t *v)
 {
     const char *s = *sp;
@@ -768,84 +836,6 @@ static int parse_digits(const char **sp, uint64_t *v)
     *v = x;
     *sp = s;
     return 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    static const struct {
-        const char *suffix;
-        int shift;
-    } units[] = {{"", 0},    {"B", 0},    {"K", 10}, {"KiB", 10},
-                 {"M", 20},  {"MiB", 20}, {"G", 30}, {"GiB", 30}};
-    uint64_t v;
-    if (parse_digits(&s, &v) != 0)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(s, units[i].suffix) == 0) {
-            if (v > (UINT64_MAX >> units[i].shift))
-                return -1;
-            *out = v << units[i].shift;
-            return 0;
-        }
-    return -1;
-}
-
-static const struct {
-    const char *unit;
-    int64_t ns;
-} durations[] = {{"h", 3600000000000}, {"m", 60000000000},
-                 {"s", 1000000000},    {"ms", 1000000},
-                 {"us", 1000},         {"ns", 1}};
-
-static int parse_duration(const char *s, int64_t *out)
-{
-    uint64_t v;
-    if (parse_digits(&s, &v) != 0)
-        return -1;
-    if (*s == '\0' && v == 0) {
-        *out = 0;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
-        if (strcmp(s, durations[i].unit) == 0) {
-            if (v > (uint64_t)(INT64_MAX / durations[i].ns))
-                return -1;
-            *out = (int64_t)v * durations[i].ns;
-            return 0;
-        }
-    return -1;
-}
-
-/* fmt_size writes bytes in the largest unit that divides it: 2KiB, 1GiB,
- * 3000. */
-static const char *fmt_size(uint64_t v, char *buf, size_t len)
-{
-    static const char *const unit[] = {"GiB", "MiB", "KiB"};
-    for (int i = 0; i < 3; i++) {
-        int shift = 30 - 10 * i;
-        if (v != 0 && v % (1ull << shift) == 0) {
-            snprintf(buf, len, "%llu%s", (unsigned long long)(v >> shift),
-                     unit[i]);
-            return buf;
-        }
-    }
-    snprintf(buf, len, "%llu", (unsigned long long)v);
-    return buf;
-}
-
-/* fmt_duration writes ns in the largest unit that divides it: 10ms, 5s, 0. */
-static const char *fmt_duration(int64_t ns, char *buf, size_t len)
-{
-    if (ns == 0) {
-        snprintf(buf, len, "0");
-        return buf;
-    }
-    size_t i = 0;
-    while (ns % durations[i].ns != 0)
-        i++;
-    snprintf(buf, len, "%lld%s", (long long)(ns / durations[i].ns),
-             durations[i].unit);
-    return buf;
 }
 
 /* A check reads one raw value (NULL: absent, the default stays) at key
@@ -885,7 +875,7 @@ static bool get_size(const struct check *k, uint64_t lo, uint64_t hi,
     if (k->v == NULL)
         return true;
     uint64_t x;
-    if (parse_size(k->v, &x) != 0 || x < lo || x > hi ||
+    if (goro_parse_size(k->v, &x) != 0 || x < lo || x > hi ||
         (pow2 && (x & (x - 1)) != 0) || (multiple && x % multiple != 0))
         return refuse(k, allowed);
     *out = x;
@@ -899,7 +889,7 @@ static bool get_duration(const struct check *k, bool zero_ok, int64_t lo,
     if (k->v == NULL)
         return true;
     int64_t x;
-    if (parse_duration(k->v, &x) != 0 || (x == 0 && !zero_ok) ||
+    if (goro_parse_duration(k->v, &x) != 0 || (x == 0 && !zero_ok) ||
         (x != 0 && (x < lo || x > hi)))
         return refuse(k, allowed);
     *out = x;
@@ -1045,98 +1035,55 @@ static const char *raws(const void *section, size_t off)
 }
 #define RAW(sec, field) raws(r->sec, offsetof(__typeof__(*r->sec), field))
 
-/* latest returns the line of whichever key path comes last in the file. */
-static int latest(const struct load *l, const char *a, const char *b,
-                  const char *c)
+/* rawknob returns the file's text for row i of the runtime's table, NULL
+ * when absent. */
+static const char *rawknob(const struct raw *r, size_t i)
 {
-    int x = lineof(l, a), y = lineof(l, b), z = c ? lineof(l, c) : 0;
-    return x > y ? (x > z ? x : z) : (y > z ? y : z);
+    int s = rowsection[i];
+    if (s < 0)
+        return r->top.knob[i];
+    return r->section[s] ? r->section[s]->knob[i] : NULL;
 }
 
-static void check_sched(struct load *l, const struct raw *r, gorod_config *c)
+/* check_knobs sets the runtime's knobs: the table's defaults, the GORO_*
+ * variables of gorod's environment, then each key the file has, by
+ * goro_config_set, whose message for a value refused is gorod's (the key,
+ * the value, what is allowed); then the rules between keys, by
+ * goro_config_check, each at the line of whichever of its keys comes last
+ * in the file (0 when none is there). A rule that reads a key refused is
+ * not reported: its value is not the one the file meant. */
+static void check_knobs(struct load *l, const struct raw *r, gorod_config *c)
 {
-    uint64_t procs = c->sched.procs;
-    get_uint(&(struct check){l, "sched.procs", RAW(sched, procs)}, 0, 4096,
-             "a whole number from 0 to 4096", &procs);
-    c->sched.procs = (uint32_t)procs;
-    get_duration(&(struct check){l, "sched.time_slice",
-                                 RAW(sched, time_slice)},
-                 true, 100000, 10000000000,
-                 "0 or a duration from 100us to 10s (e.g. 10ms)",
-                 &c->sched.time_slice_ns);
-    get_bool(&(struct check){l, "sched.async_preempt",
-                             RAW(sched, async_preempt)},
-             &c->sched.async_preempt);
-    get_duration(&(struct check){l, "sched.stall_report",
-                                 RAW(sched, stall_report)},
-                 true, 1000000, 3600000000000,
-                 "0 or a duration from 1ms to 1h (e.g. 100ms)",
-                 &c->sched.stall_report_ns);
-}
-
-static void check_stack(struct load *l, const struct raw *r, gorod_config *c)
-{
-    typeof(c->stack) *s = &c->stack;
-    char a[32], b[32], d[32];
-    bool okmin = get_size(&(struct check){l, "stack.min_size",
-                                          RAW(stack, min_size)},
-                          2048, 65536, true, 0,
-                          "a power of two between 2048 and 65536",
-                          &s->min_size);
-    bool okmax = get_size(&(struct check){l, "stack.max_size",
-                                          RAW(stack, max_size)},
-                          65536, 64ull << 30, false, 0,
-                          "a size between 64KiB and 64GiB", &s->max_size);
-    uint64_t orders = s->orders, debug = s->debug;
-    bool okord = get_uint(&(struct check){l, "stack.orders",
-                                          RAW(stack, orders)},
-                          1, 8, "a whole number from 1 to 8", &orders);
-    s->orders = (uint32_t)orders;
-    bool okcache = get_size(&(struct check){l, "stack.cache_size",
-                                            RAW(stack, cache_size)},
-                            4096, 64ull << 20, false, 4096,
-                            "a multiple of 4096 between 4KiB and 64MiB",
-                            &s->cache_size);
-    get_size(&(struct check){l, "stack.non_split_headroom",
-                             RAW(stack, non_split_headroom)},
-             4096, 1 << 20, false, 16,
-             "a multiple of 16 between 4KiB and 1MiB",
-             &s->non_split_headroom);
-    get_duration(&(struct check){l, "stack.scan_interval",
-                                 RAW(stack, scan_interval)},
-                 true, 1000000, 3600000000000,
-                 "0 or a duration from 1ms to 1h (e.g. 500ms, 2s)",
-                 &s->scan_interval_ns);
-    get_uint(&(struct check){l, "stack.debug", RAW(stack, debug)}, 0, 4,
-             "a whole number from 0 to 4", &debug);
-    s->debug = (uint32_t)debug;
-    get_bool(&(struct check){l, "stack.poison_copy",
-                             RAW(stack, poison_copy)}, &s->poison_copy);
-    get_bool(&(struct check){l, "stack.from_system",
-                             RAW(stack, from_system)}, &s->from_system);
-    get_bool(&(struct check){l, "stack.fault_on_free",
-                             RAW(stack, fault_on_free)}, &s->fault_on_free);
-    get_bool(&(struct check){l, "stack.no_shrink", RAW(stack, no_shrink)},
-             &s->no_shrink);
-
-    /* The rules between keys, as the runtime's config.c has them. A value
-     * left at its default is named as such: it is not in the file. */
-    if (okmin && okmax && s->max_size < 2 * s->min_size)
-        errat(l, latest(l, "stack.min_size", "stack.max_size", NULL),
-              "stack.max_size: %s%s is not at least twice stack.min_size "
-              "(%s)", fmt_size(s->max_size, a, sizeof a),
-              lineof(l, "stack.max_size") ? "" : " (the default)",
-              fmt_size(s->min_size, b, sizeof b));
-    uint64_t largest = s->min_size << (s->orders - 1);
-    if (okmin && okord && okcache && s->cache_size < 2 * largest)
-        errat(l, latest(l, "stack.min_size", "stack.orders",
-                        "stack.cache_size"),
-              "stack.cache_size: %s%s is not at least %s, twice the largest "
-              "cached stack (stack.min_size << (stack.orders - 1) = %s)",
-              fmt_size(s->cache_size, a, sizeof a),
-              lineof(l, "stack.cache_size") ? "" : " (the default)",
-              fmt_size(2 * largest, d, sizeof d),
-              fmt_size(largest, b, sizeof b));
+    goro_config_error err[8];
+    uint64_t refused = 0;
+    goro_config_default(&c->runtime);
+    if (goro_config_from_env(&c->runtime, &err[0]) != 0)
+        errat(l, 0, "%s", err[0].msg);
+    const goro_knob *k;
+    for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++) {
+        const char *v = rawknob(r, i);
+        if (v != NULL &&
+            goro_config_set(&c->runtime, k->key, v, &err[0]) != 0) {
+            errat(l, lineof(l, k->key), "%s", err[0].msg);
+            refused |= 1ull << i;
+        }
+    }
+    size_t n = sizeof err / sizeof err[0];
+    if (goro_config_check(&c->runtime, err, n) == 0)
+        return;
+    for (size_t e = 0; e < n && err[e].msg[0] != '\0'; e++) {
+        int line = 0;
+        bool skip = false;
+        for (size_t j = 0; j < 4 && err[e].keys[j] != NULL; j++) {
+            for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++)
+                if (strcmp(k->key, err[e].keys[j]) == 0)
+                    skip |= (refused >> i) & 1;
+            int x = lineof(l, err[e].keys[j]);
+            line = x > line ? x : line;
+        }
+        if (!skip)
+            errat(l, line, "%s", err[e].msg);
+    }
 }
 
 static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
@@ -1296,14 +1243,6 @@ static void check_plugin(struct load *l, const struct raw_plugin *rp,
 
 static void set_defaults(struct load *l, gorod_config *c)
 {
-    c->sched.time_slice_ns = 10000000;
-    c->sched.async_preempt = true;
-    c->stack.min_size = 2048;
-    c->stack.max_size = 1ull << 30;
-    c->stack.orders = 4;
-    c->stack.cache_size = 32768;
-    c->stack.non_split_headroom = 16384;
-    c->stack.scan_interval_ns = 1000000000;
     c->log.level = GLOG_INFO;
     set_string(l, &c->log.target, "stderr", false);
     set_string(l, &c->admin.socket, "/run/gorod/gorod.sock", false);
@@ -1317,8 +1256,7 @@ static void set_defaults(struct load *l, gorod_config *c)
 static void check_values(struct load *l, const struct raw *r, gorod_config *c)
 {
     set_defaults(l, c);
-    check_sched(l, r, c);
-    check_stack(l, r, c);
+    check_knobs(l, r, c);
     check_misc(l, r, c);
     if (r->listeners_count > 0) {
         c->listeners = calloc(r->listeners_count, sizeof c->listeners[0]);
@@ -1438,6 +1376,7 @@ static gorod_config *parse(struct load *l, const unsigned char *data,
 {
     gorod_config *c = NULL;
     struct raw *r = NULL;
+    pthread_once(&schema_once, build_schema);
     if ((l->dir = file_dir(l->file)) == NULL) {
         errat(l, 0, "cannot find its directory: %s", strerror(errno));
         return NULL;
@@ -1501,7 +1440,7 @@ void gorod_config_free(gorod_config *c)
     free(c);
 }
 
-/* ---- printing and exporting --------------------------------------------- */
+/* ---- printing ----------------------------------------------------------- */
 
 /* utf8 decodes the UTF-8 sequence at s: its code point into *cp and its
  * length, or 0 when s does not start a well-formed sequence. */
@@ -1568,37 +1507,43 @@ static const char *tf(bool b)
     return b ? "true" : "false";
 }
 
+/* print_knobs writes the runtime's knobs as the schema has them: each
+ * section with its keys, the keys outside one at the top. */
+static void print_knobs(const goro_config *rt, FILE *f)
+{
+    char v[64];
+    pthread_once(&schema_once, build_schema);
+    for (size_t t = 0; t < nruntime; t++) {
+        if (toprow[t] >= 0) {
+            const char *key = goro_config_knob((size_t)toprow[t])->key;
+            goro_config_get(rt, key, v, sizeof v);
+            fprintf(f, "%s: %s\n", key, v);
+            continue;
+        }
+        fprintf(f, "%s:\n", top_fields[t].key);
+        for (const cyaml_schema_field_t *k = knob_fields[-1 - toprow[t]];
+             k->key != NULL; k++) {
+            size_t i = k->data_offset / sizeof(char *);
+            goro_config_get(rt, goro_config_knob(i)->key, v, sizeof v);
+            fprintf(f, "  %s: %s\n", k->key, v);
+        }
+    }
+}
+
 void gorod_config_print(const gorod_config *c, FILE *f)
 {
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     char a[32], b[32];
-    fprintf(f, "sched:\n  procs: %u\n  time_slice: %s\n  async_preempt: %s\n",
-            c->sched.procs, fmt_duration(c->sched.time_slice_ns, a, sizeof a),
-            tf(c->sched.async_preempt));
-    fprintf(f, "  stall_report: %s\n",
-            fmt_duration(c->sched.stall_report_ns, a, sizeof a));
-    fprintf(f, "stack:\n  min_size: %s\n  max_size: %s\n  orders: %u\n",
-            fmt_size(c->stack.min_size, a, sizeof a),
-            fmt_size(c->stack.max_size, b, sizeof b), c->stack.orders);
-    fprintf(f, "  cache_size: %s\n  non_split_headroom: %s\n",
-            fmt_size(c->stack.cache_size, a, sizeof a),
-            fmt_size(c->stack.non_split_headroom, b, sizeof b));
-    fprintf(f, "  scan_interval: %s\n  debug: %u\n",
-            fmt_duration(c->stack.scan_interval_ns, a, sizeof a),
-            c->stack.debug);
-    fprintf(f, "  poison_copy: %s\n  from_system: %s\n  fault_on_free: %s\n"
-               "  no_shrink: %s\n",
-            tf(c->stack.poison_copy), tf(c->stack.from_system),
-            tf(c->stack.fault_on_free), tf(c->stack.no_shrink));
+    print_knobs(&c->runtime, f);
     fprintf(f, "log:\n  level: %s\n  target: ", levels[c->log.level]);
     quoted(f, c->log.target);
     fprintf(f, "\nadmin:\n  socket: ");
     quoted(f, c->admin.socket);
     fprintf(f, "\n  mode: %04o\nmetrics:\n  listen: ", c->admin.mode);
     quoted(f, c->metrics.listen);
-    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n",
-            fmt_duration(c->status_interval_ns, a, sizeof a),
-            fmt_duration(c->shutdown_timeout_ns, b, sizeof b));
+    goro_format_duration(c->status_interval_ns, a, sizeof a);
+    goro_format_duration(c->shutdown_timeout_ns, b, sizeof b);
+    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n", a, b);
     fprintf(f, "listeners:%s\n", c->nlisteners ? "" : " []");
     for (unsigned i = 0; i < c->nlisteners; i++) {
         const gorod_listener_conf *n = &c->listeners[i];
@@ -1613,53 +1558,24 @@ void gorod_config_print(const gorod_config *c, FILE *f)
         quoted(f, p->path);
         fprintf(f, "\n    args: ");
         quoted(f, p->args);
+        goro_format_size(p->fixed_stack_size, a, sizeof a);
         fprintf(f, "\n    stack: %s\n    fixed_stack_size: %s\n"
                    "    enabled: %s\n",
-                p->fixed ? "fixed" : "copy",
-                fmt_size(p->fixed_stack_size, a, sizeof a), tf(p->enabled));
+                p->fixed ? "fixed" : "copy", a, tf(p->enabled));
     }
 }
 
-/* gorod_config_export sets each variable to a form the runtime's
- * runtimeconfig_fromenv takes. GORO_PROCS is removed when procs is 0, so
- * that 0 means the CPUs whatever the daemon's environment said. */
-int gorod_config_export(const gorod_config *c)
+bool gorod_runtime_conf_equal(const gorod_config *a, const gorod_config *b)
 {
-    char procs[16], slice[32], stall[32], min[32], max[32], orders[16], cache[32],
-        headroom[32], scan[32], debug[16];
-    snprintf(procs, sizeof procs, "%u", c->sched.procs);
-    snprintf(orders, sizeof orders, "%u", c->stack.orders);
-    snprintf(debug, sizeof debug, "%u", c->stack.debug);
-    const struct {
-        const char *name, *value;
-    } vars[] = {
-        {"GORO_TIME_SLICE", fmt_duration(c->sched.time_slice_ns, slice,
-                                         sizeof slice)},
-        {"GORO_ASYNC_PREEMPT", c->sched.async_preempt ? "1" : "0"},
-        {"GORO_STALL_REPORT", fmt_duration(c->sched.stall_report_ns, stall,
-                                           sizeof stall)},
-        {"GORO_STACK_MIN_SIZE", fmt_size(c->stack.min_size, min, sizeof min)},
-        {"GORO_STACK_MAX_SIZE", fmt_size(c->stack.max_size, max, sizeof max)},
-        {"GORO_STACK_ORDERS", orders},
-        {"GORO_STACK_CACHE_SIZE",
-         fmt_size(c->stack.cache_size, cache, sizeof cache)},
-        {"GORO_STACK_NONSPLIT_HEADROOM",
-         fmt_size(c->stack.non_split_headroom, headroom, sizeof headroom)},
-        {"GORO_STACK_SCAN_INTERVAL",
-         fmt_duration(c->stack.scan_interval_ns, scan, sizeof scan)},
-        {"GORO_STACK_DEBUG", debug},
-        {"GORO_STACK_POISON_COPY", c->stack.poison_copy ? "1" : "0"},
-        {"GORO_STACK_FROM_SYSTEM", c->stack.from_system ? "1" : "0"},
-        {"GORO_STACK_FAULT_ON_FREE", c->stack.fault_on_free ? "1" : "0"},
-        {"GORO_STACK_NO_SHRINK", c->stack.no_shrink ? "1" : "0"},
-    };
-    if ((c->sched.procs != 0 ? setenv("GORO_PROCS", procs, 1)
-                             : unsetenv("GORO_PROCS")) != 0)
-        return -errno;
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (setenv(vars[i].name, vars[i].value, 1) != 0)
-            return -errno;
-    return 0;
+    char x[64], y[64];
+    const goro_knob *k;
+    for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++) {
+        goro_config_get(&a->runtime, k->key, x, sizeof x);
+        goro_config_get(&b->runtime, k->key, y, sizeof y);
+        if (strcmp(x, y) != 0)
+            return false;
+    }
+    return true;
 }
 
 bool gorod_plugin_conf_equal(const gorod_plugin_conf *a,

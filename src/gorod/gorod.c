@@ -2,8 +2,9 @@
  * gorod.c - the daemon: options, start-up, signals, reload, shutdown.
  *
  * gorod reads its configuration before the runtime starts (a bad file is
- * reported and nothing runs), exports the runtime's knobs as the GORO_*
- * variables goro_run reads, and runs daemon_main as the main G. From there
+ * reported and nothing runs), hands the runtime's knobs to goro_run_config
+ * as the goro_config the file was loaded into, and runs daemon_main as the
+ * main G. From there
  * everything is a G: the plugins' Gs, the admin socket's and the metrics
  * listener's, the status line's, the watchdog's, and daemon_main itself,
  * which waits on a channel for the signals it handles (goro_signal_notify:
@@ -377,12 +378,6 @@ static void do_load(void *arg)
     r->conf = gorod_config_load(r->path, r->err, sizeof r->err);
 }
 
-static bool knobs_differ(const gorod_config *a, const gorod_config *b)
-{
-    return memcmp(&a->sched, &b->sched, sizeof a->sched) != 0 ||
-           memcmp(&a->stack, &b->stack, sizeof a->stack) != 0;
-}
-
 int gorod_reload(char *msg, size_t len)
 {
     goro_mutex_lock(reloadlock);
@@ -414,7 +409,7 @@ int gorod_reload(char *msg, size_t len)
         goto out;
     }
     gorod_config *nc = r->conf;
-    if (knobs_differ(gd.conf, nc))
+    if (!gorod_runtime_conf_equal(gd.conf, nc))
         gorod_log(GLOG_WARN, "reload: sched and stack settings take effect "
                             "at the next start only");
 
@@ -762,10 +757,6 @@ int main(int argc, char **argv)
     char *abs = realpath(config_path, NULL);
     if (abs != NULL)
         config_path = abs;
-    if (gorod_config_export(conf) != 0) {
-        fprintf(stderr, "gorod: cannot set the runtime's configuration\n");
-        return 1;
-    }
     log_open(conf);
     raise_nofile();
     if (listeners_inherit() != 0) {
@@ -781,13 +772,13 @@ int main(int argc, char **argv)
      * to the log file too. */
     if (!foreground && logfd != 2)
         dup2(logfd, 2);
-    int rc = goro_run(daemon_main, conf);
+    int rc = goro_run_config(&conf->runtime, daemon_main, conf);
     if (rc != 0) {
         fprintf(stderr, "gorod: the runtime did not start: %s\n",
                 strerror(-rc));
         return 1;
     }
-    /* goro_run returned although plugins' Gs still run (they ignored
+    /* goro_run_config returned although plugins' Gs still run (they ignored
      * stop()): end the process without running the destructors of the
      * libraries and plugins their code is still in. */
     if (abandoned) {

@@ -2,7 +2,7 @@
  * gorod.h - the daemon's pieces and how they meet.
  *
  *   config.c   the YAML configuration (libcyaml schema, then our own checks:
- *              libcyaml is lax), printing it, exporting the runtime knobs
+ *              libcyaml is lax; the runtime's knobs by its table), printing it
  *   gorod.c    main: options, start-up, signals, reload, shutdown, the status
  *              line, sd_notify
  *   plugin.c   loading, checking, starting, stopping and unloading plugins
@@ -55,20 +55,10 @@ typedef struct gorod_listener_conf {
 
 typedef struct gorod_config {
     char *file;                 /* as given */
-    struct {
-        uint32_t procs;         /* 0: the CPUs available */
-        int64_t  time_slice_ns;
-        bool     async_preempt;
-        int64_t  stall_report_ns; /* 0: no stall reports */
-    } sched;
-    struct {
-        uint64_t min_size, max_size;
-        uint32_t orders;
-        uint64_t cache_size, non_split_headroom;
-        int64_t  scan_interval_ns;
-        uint32_t debug;
-        bool     poison_copy, from_system, fault_on_free, no_shrink;
-    } stack;
+    /* The runtime's knobs (sched, stack, traceback): the table's defaults,
+     * the GORO_* variables of gorod's environment, then the file's keys,
+     * each applied by goro_config_set; handed to goro_run_config. */
+    goro_config runtime;
     struct {
         int   level;            /* LOG_* */
         char *target;           /* "stderr", "syslog" or a file path */
@@ -114,8 +104,9 @@ bool fdreserve_spend(fdreserve *r, const char *who, int err);
 void gorod_config_free(gorod_config *c);
 /* The effective configuration, every key, as YAML that loads again. */
 void gorod_config_print(const gorod_config *c, FILE *f);
-/* Set the GORO_* variables goro_run reads from c's sched and stack keys. */
-int gorod_config_export(const gorod_config *c);
+/* Whether two configurations give the runtime the same knobs (a reload
+ * cannot change them: they take effect at the next start). */
+bool gorod_runtime_conf_equal(const gorod_config *a, const gorod_config *b);
 /* Whether two plugin entries are the same (a reload keeps it running). */
 bool gorod_plugin_conf_equal(const gorod_plugin_conf *a,
                              const gorod_plugin_conf *b);

@@ -87,10 +87,12 @@ char *metrics_render(size_t *len)
     if (gd.lock)
         goro_mutex_lock(gd.lock);
     if (gd.conf) {
-        if (gd.conf->stack.min_size)
-            f.stack_min_size = gd.conf->stack.min_size;
-        if (gd.conf->stack.orders && gd.conf->stack.orders < f.stack_orders)
-            f.stack_orders = gd.conf->stack.orders;
+        const goro_config *rt = &gd.conf->runtime;
+        if (rt->stack_min)
+            f.stack_min_size = rt->stack_min;
+        if (rt->stack_orders > 0 &&
+            (unsigned)rt->stack_orders < f.stack_orders)
+            f.stack_orders = (unsigned)rt->stack_orders;
     }
     start = gd.start_ns;
     f.reloads = gd.reloads;

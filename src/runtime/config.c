@@ -20,6 +20,10 @@
  *                            table and gorod.yaml's comments are written
  *                            (scripts/knobdoc.c; tests/test_config.c fails
  *                            when they drift).
+ *   goro_parse_size, goro_parse_duration, goro_format_size,
+ *   goro_format_duration     the texts of sizes and durations, public so
+ *                            that a program's own settings (gorod's) read
+ *                            and print as the knobs do.
  *
  * Two spellings of a message, one set of facts: a value given by key is
  * refused as gorod has always printed it, "stack.min_size: 3000 is not a
@@ -83,10 +87,10 @@ static int parse_digits(const char **sp, uint64_t *v)
     return 0;
 }
 
-/* parse_size reads a byte count: digits, then optionally K, KiB, M, MiB,
- * G, GiB (powers of 1024) or B. Returns 0, or -EINVAL for anything else
- * (empty, sign, junk, overflow). */
-int parse_size(const char *s, uint64_t *out)
+/* goro_parse_size reads a byte count: digits, then optionally K, KiB, M,
+ * MiB, G, GiB (powers of 1024) or B. Returns 0, or -EINVAL for anything
+ * else (empty, sign, junk, overflow). */
+int goro_parse_size(const char *s, uint64_t *out)
 {
     static const struct {
         const char *suffix;
@@ -107,17 +111,17 @@ int parse_size(const char *s, uint64_t *out)
     return -EINVAL;
 }
 
-/* A duration's units, largest first (fmtduration writes the first that
- * divides). */
+/* A duration's units, largest first (goro_format_duration writes the
+ * first that divides). */
 static const struct {
     const char *unit;
     int64_t ns;
 } durunits[] = {{"h", 3600000000000}, {"m", 60000000000}, {"s", 1000000000},
                 {"ms", 1000000},      {"us", 1000},       {"ns", 1}};
 
-/* parse_duration reads a duration: digits and a unit (ns, us, ms, s, m,
- * h); "0" alone is accepted. Returns 0, or -EINVAL. */
-int parse_duration(const char *s, int64_t *out)
+/* goro_parse_duration reads a duration: digits and a unit (ns, us, ms, s,
+ * m, h); "0" alone is accepted. Returns 0, or -EINVAL. */
+int goro_parse_duration(const char *s, int64_t *out)
 {
     uint64_t v;
     if (parse_digits(&s, &v) != 0)
@@ -137,9 +141,9 @@ int parse_duration(const char *s, int64_t *out)
     return -EINVAL;
 }
 
-/* fmtsize writes bytes in the largest unit that divides them: 2KiB, 1GiB,
- * 3000. */
-static int fmtsize(uint64_t v, char *buf, size_t len)
+/* goro_format_size writes bytes in the largest unit that divides them:
+ * 2KiB, 1GiB, 3000. */
+int goro_format_size(uint64_t v, char *buf, size_t len)
 {
     static const char *const unit[] = {"GiB", "MiB", "KiB"};
     for (int i = 0; i < 3; i++) {
@@ -151,8 +155,9 @@ static int fmtsize(uint64_t v, char *buf, size_t len)
     return snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
-/* fmtduration writes ns in the largest unit that divides it: 10ms, 5s, 0. */
-static int fmtduration(int64_t ns, char *buf, size_t len)
+/* goro_format_duration writes ns in the largest unit that divides it:
+ * 10ms, 5s, 0. */
+int goro_format_duration(int64_t ns, char *buf, size_t len)
 {
     if (ns == 0)
         return snprintf(buf, len, "0");
@@ -306,7 +311,7 @@ static const char *name(int k, bool env)
 static bool maxrule(const goro_config *c, bool env, char *buf, size_t len)
 {
     char a[32];
-    fmtsize(c->stack_min, a, sizeof a);
+    goro_format_size(c->stack_min, a, sizeof a);
     snprintf(buf, len, "at least twice %s (%s)", name(kMin, env), a);
     return c->stack_max < 2 * c->stack_min;
 }
@@ -315,8 +320,8 @@ static bool cacherule(const goro_config *c, bool env, char *buf, size_t len)
 {
     uint64_t largest = (uint64_t)c->stack_min << (c->stack_orders - 1);
     char a[32], b[32];
-    fmtsize(2 * largest, a, sizeof a);
-    fmtsize(largest, b, sizeof b);
+    goro_format_size(2 * largest, a, sizeof a);
+    goro_format_size(largest, b, sizeof b);
     snprintf(buf, len, "at least %s, twice the largest cached stack (%s << "
              "(%s - 1) = %s)", a, name(kMin, env), name(kOrders, env), b);
     return c->stack_cache_size < 2 * largest;
@@ -383,11 +388,11 @@ static int parse(const knob *k, const char *s, bool env, uint64_t *v)
             return -EINVAL;
         break;
     case GORO_KNOB_SIZE:
-        if (parse_size(s, v) != 0)
+        if (goro_parse_size(s, v) != 0)
             return -EINVAL;
         break;
     case GORO_KNOB_DURATION:
-        if (parse_duration(s, &d) != 0)
+        if (goro_parse_duration(s, &d) != 0)
             return -EINVAL;
         *v = (uint64_t)d;
         break;
@@ -427,9 +432,9 @@ static int format(const knob *k, uint64_t v, char *buf, size_t len)
 {
     switch (k->pub.type) {
     case GORO_KNOB_SIZE:
-        return fmtsize(v, buf, len);
+        return goro_format_size(v, buf, len);
     case GORO_KNOB_DURATION:
-        return fmtduration((int64_t)v, buf, len);
+        return goro_format_duration((int64_t)v, buf, len);
     case GORO_KNOB_BOOL:
         return snprintf(buf, len, "%s", v ? "true" : "false");
     case GORO_KNOB_ENUM:
@@ -695,7 +700,7 @@ int debugconfig_fromenv(debugconfig *d)
         else {
             memcpy(iv, v, n);
             iv[n] = '\0';
-            if (parse_duration(iv, &dur) != 0)
+            if (goro_parse_duration(iv, &dur) != 0)
                 dur = -1;
         }
         if (dur < 1000000 || dur > 3600000000000) {

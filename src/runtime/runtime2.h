@@ -1108,8 +1108,6 @@ HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks
  * 0 or -EINVAL. */
 HIDDEN int rtconfinit(const goro_config *cfg);
 HIDDEN int debugconfig_fromenv(debugconfig *d);
-HIDDEN int parse_size(const char *s, uint64_t *out);
-HIDDEN int parse_duration(const char *s, int64_t *out);
 
 /* The asm side's view of the structures (asmdefs.h). */
 _Static_assert(offsetof(g, stackguard0) == G_STACKGUARD0, "G_STACKGUARD0");

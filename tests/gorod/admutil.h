@@ -53,6 +53,7 @@ typedef struct adm_opts {
     unsigned mode;          /* admin.mode; 0: 0600 */
     bool     no_plugins;
     int      nofile;        /* RLIMIT_NOFILE for gorod; 0: inherited */
+    const char *knobs;      /* the runtime's keys, YAML; NULL: none */
 } adm_opts;
 
 static inline int64_t adm_now_ms(void)
@@ -307,9 +308,10 @@ static inline void adm_start(adm_daemon *d, const adm_opts *o)
                        "  listen: 127.0.0.1:%d\n"
                        "status_interval: 0\n"
                        "shutdown_timeout: 5s\n"
-                       "%s",
+                       "%s%s",
                        d->sock, o && o->mode ? o->mode : 0600,
-                       d->metrics_port, plugins) > 0);
+                       d->metrics_port, plugins,
+                       o && o->knobs ? o->knobs : "") > 0);
     adm_writefile(d->conf, text);
     free(text);
     d->nofile = o ? o->nofile : 0;

@@ -781,6 +781,20 @@ static const char *http_body(const char *resp, int want)
     return body;
 }
 
+/* The file's runtime knobs reach the runtime (goro_run_config), over the
+ * GORO_* variables of gorod's environment: three Ps from the file though
+ * GORO_PROCS says one. */
+Test(admin, the_file_s_knobs_reach_the_runtime_over_the_environment)
+{
+    setenv("GORO_PROCS", "1", 1);
+    adm_start(&D, &(adm_opts){.knobs = "sched:\n  procs: 3\n"});
+    unsetenv("GORO_PROCS");
+    char *resp = adm_http(&D, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n");
+    cr_expect_eq(sample_value(http_body(resp, 200), "goro_procs "), 3);
+    free(resp);
+}
+
 Test(admin, metrics_over_http_parse)
 {
     adm_start(&D, NULL);

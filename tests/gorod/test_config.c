@@ -10,9 +10,11 @@
  */
 #include <limits.h>
 
+#include <goro.h>
+
 #include "cfgutil.h"
 
-#define TOP "sched, stack, log, admin, metrics, status_interval, " \
+#define TOP "sched, stack, traceback, log, admin, metrics, status_interval, " \
             "shutdown_timeout, listeners, plugins"
 #define SCHED "procs, time_slice, async_preempt, stall_report"
 #define STACK "min_size, max_size, orders, cache_size, non_split_headroom, " \
@@ -187,6 +189,10 @@ static const struct bad bad[] = {
      "c.yaml:2: stack.fault_on_free: yes is not true or false"},
     {"stack:\n  no_shrink: truly\n",
      "c.yaml:2: stack.no_shrink: truly is not true or false"},
+
+    /* traceback, the runtime's knob outside a section */
+    {"traceback: full\n",
+     "c.yaml:1: traceback: full is not none, single, all or crash"},
 
     /* Rules between keys: the line of the later key; a default named. */
     {"stack:\n  max_size: 64KiB\n  cache_size: 128KiB\n  min_size: 64KiB\n"
@@ -373,6 +379,7 @@ static void check_prints_again(const char *dir, const char *printed)
     "  cache_size: 32KiB\n  non_split_headroom: 16KiB\n" \
     "  scan_interval: 1s\n  debug: 0\n  poison_copy: false\n" \
     "  from_system: false\n  fault_on_free: false\n  no_shrink: false\n" \
+    "traceback: single\n" \
     "log:\n  level: info\n  target: \"stderr\"\n"
 #define DEFAULTS_TAIL \
     "metrics:\n  listen: \"127.0.0.1:9464\"\nstatus_interval: 5s\n" \
@@ -414,6 +421,7 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
                    "        scan_interval: 0, debug: 4, poison_copy: TRUE,\n"
                    "        from_system: true, fault_on_free: true,\n"
                    "        no_shrink: true}\n"
+                   "traceback: crash\n"
                    "log:\n  level: debug\n  target: ../log/./gorod.log\n"
                    "admin:\n  socket: run//g.sock\n  mode: 0o600\n"
                    "metrics:\n  listen: \"[::1]:9100\"\n"
@@ -437,6 +445,7 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
         "  cache_size: 2MiB\n  non_split_headroom: 32784\n"
         "  scan_interval: 0\n  debug: 4\n  poison_copy: true\n"
         "  from_system: true\n  fault_on_free: true\n  no_shrink: true\n"
+        "traceback: crash\n"
         "log:\n  level: debug\n  target: \"%s/log/gorod.log\"\n"
         "admin:\n  socket: \"%s/etc/run/g.sock\"\n  mode: 0600\n"
         "metrics:\n  listen: \"[::1]:9100\"\n"
@@ -458,6 +467,84 @@ Test(config, every_key_is_read_and_printed_back, .timeout = 10)
     free(want);
     free(cfg);
     free(rdir);
+    cfg_rmtree(dir);
+}
+
+/* knob_yaml writes key: value as YAML: "sched.procs" under its section
+ * sched, "traceback" at the top. */
+static void knob_yaml(char *buf, size_t len, const char *key,
+                      const char *value)
+{
+    const char *dot = strchr(key, '.');
+    if (dot == NULL)
+        snprintf(buf, len, "%s: %s\n", key, value);
+    else
+        snprintf(buf, len, "%.*s:\n  %s: %s\n", (int)(dot - key), key,
+                 dot + 1, value);
+}
+
+/* Every knob of the runtime's table is a key of gorod.yaml, under the
+ * table's key, without gorod knowing it by name: its default is taken
+ * and printed back on the line knob_yaml wrote, and a value refused gets
+ * goro_config_set's own message after "c.yaml:LINE: ". */
+Test(config, every_knob_of_the_runtime_is_a_key, .timeout = 60)
+{
+    char *dir = cfg_tmpdir();
+    const goro_knob *k;
+    size_t i;
+    for (i = 0; (k = goro_config_knob(i)) != NULL; i++) {
+        char yaml[256];
+        knob_yaml(yaml, sizeof yaml, k->key, k->def);
+        free(cfg_write(dir, "c.yaml", yaml));
+        struct cfg_run r = cfg_check(dir, "c.yaml");
+        cr_expect_eq(r.status, 0, "%s: %s", k->key, r.err);
+        const char *line = strchr(yaml, '\n') + 1;
+        cr_expect(strstr(r.out, *line ? line : yaml) != NULL,
+                  "%s: no line %s in\n%s", k->key, yaml, r.out);
+        cfg_run_free(&r);
+
+        goro_config cfg;
+        goro_config_error err;
+        goro_config_default(&cfg);
+        cr_assert_neq(goro_config_set(&cfg, k->key, "?", &err), 0);
+        knob_yaml(yaml, sizeof yaml, k->key, "\"?\"");
+        free(cfg_write(dir, "c.yaml", yaml));
+        r = cfg_check(dir, "c.yaml");
+        char *want;
+        cr_assert(asprintf(&want, "c.yaml:%d: %s\n",
+                           strchr(k->key, '.') ? 2 : 1, err.msg) > 0);
+        cr_expect_eq(r.status, 1, "%s", k->key);
+        cr_expect_str_eq(r.err, want);
+        free(want);
+        cfg_run_free(&r);
+    }
+    cr_expect_gt(i, 15, "the table has %zu knobs", i);
+    cfg_rmtree(dir);
+}
+
+/* The GORO_* variables of gorod's environment stand for the keys the file
+ * leaves out; a key in the file wins; a bad variable is refused by name. */
+Test(config, the_environment_stands_for_keys_the_file_leaves_out,
+     .timeout = 20)
+{
+    char *dir = cfg_tmpdir();
+    setenv("GORO_TRACEBACK", "all", 1);
+    setenv("GORO_STACK_DEBUG", "1", 1);
+    free(cfg_write(dir, "c.yaml", "stack:\n  debug: 2\n"));
+    struct cfg_run r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\ntraceback: all\n") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "  debug: 2\n") != NULL, "%s", r.out);
+    cfg_run_free(&r);
+    setenv("GORO_STACK_ORDERS", "9", 1);
+    r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, "c.yaml: GORO_STACK_ORDERS=9: not a whole "
+                            "number from 1 to 8\n");
+    cfg_run_free(&r);
+    unsetenv("GORO_TRACEBACK");
+    unsetenv("GORO_STACK_DEBUG");
+    unsetenv("GORO_STACK_ORDERS");
     cfg_rmtree(dir);
 }
 
