@@ -330,6 +330,11 @@ $(eval $(call link_variants,libc))
 LOCKPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/lockthreadprog_$(v))
 $(eval $(call link_variants,lockthread))
 
+# Every wait a context ends, while the waiters' stacks move
+# (tests/link/waits.c), the same four ways:
+WAITSPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/waitsprog_$(v))
+$(eval $(call link_variants,waits))
+
 # The daemon's tests drive the real gorod and goroctl (tests/gorod/, a
 # Criterion binary of its own) with the example plugins and the test plugins
 # of tests/gorod/plugins/: NAME.c built like any plugin, NAME_nosplit.c
@@ -386,7 +391,7 @@ GOROD_TESTENV := GOROD=$(CURDIR)/$(GOROD) GOROCTL=$(CURDIR)/$(GOROCTL) \
 # One test at a time: the wake-latency and timer checks need the cores the
 # spinners of the preemption tests would otherwise take.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(LOCKPROGS) $(GDBPROG) $(TRACEPROG) $(STALLPROG) \
+	$(Q)$(MAKE) --no-print-directory all $(TESTBIN) $(LINKPROG) $(PREEMPTPROGS) $(LIBCPROGS) $(LOCKPROGS) $(WAITSPROGS) $(GDBPROG) $(TRACEPROG) $(STALLPROG) \
 	  $(DAEMON) $(GOROD_TESTBIN) $(TESTPLUGINS) $(ADAPTER_LIBS) $(ADAPTER_PCS) $(ADAPTERPROGS)
 	$(Q)$(SAN_BEGIN)
 	$(Q)GORO_LINKPROG=$(CURDIR)/$(LINKPROG) \
@@ -396,6 +401,7 @@ test: deps
 	  GORO_PREEMPTPROG=$(CURDIR)/$(BUILD)/tests/preemptprog \
 	  GORO_LIBCPROG=$(CURDIR)/$(BUILD)/tests/libcprog \
 	  GORO_LOCKPROG=$(CURDIR)/$(BUILD)/tests/lockthreadprog \
+	  GORO_WAITSPROG=$(CURDIR)/$(BUILD)/tests/waitsprog \
 	  GORO_GDBPROG=$(CURDIR)/$(GDBPROG) \
 	  GORO_TRACEPROG=$(CURDIR)/$(TRACEPROG) \
 	  GORO_STALLPROG=$(CURDIR)/$(STALLPROG) \

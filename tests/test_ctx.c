@@ -6,6 +6,7 @@
  * leave, a group's cancel, and cancelled waiters whose stacks move. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -646,4 +647,26 @@ Test(ctx, cancelled_waiters_survive_their_stacks_moving, .timeout = 60)
         want += 1000 + i;
     cr_expect_eq(movesum, want);
     cr_expect_eq(movecancelled, NMOVE - 10);
+}
+
+/* Every wait a context can end (channel send and receive, select, sleep,
+ * mutex, semaphore, wait group, cond, rwmutex read and write, wait_fd,
+ * read, join), six waiters of each, with grown stacks that two scans
+ * shrink while they wait; a few are satisfied, the rest cancelled; each
+ * checks its frame after. tests/link/waits.c, built as users build with
+ * gcc and clang at -O0 and -O2. */
+Test(ctx, every_wait_ends_right_while_the_stacks_move_in_four_builds,
+     .timeout = 120)
+{
+    const char *base = getenv("GORO_WAITSPROG");
+    cr_assert_not_null(base, "GORO_WAITSPROG is not set (run through make "
+                             "test)");
+    static const char *const variants[] = {"gcc_O0", "gcc_O2", "clang_O0",
+                                           "clang_O2"};
+    for (int i = 0; i < 4; i++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s_%s 2>&1", base, variants[i]);
+        char *out = test_command(cmd);
+        cr_expect(strstr(out, " bad=0 ") != NULL, "%s:\n%s", cmd, out);
+    }
 }

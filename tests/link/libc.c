@@ -262,12 +262,32 @@ static int pipefd[2];
 static int lfd;
 static struct sockaddr_in laddr;
 
-/* A plain thread (not a G) that connects to lfd after 200 ms. */
-static void *late_connect(void *arg)
+/* The spinner's count when the blocking call under test began. */
+static _Atomic long spins_at_call;
+
+/* late: 200 ms, and then until the spinner has counted since the call
+ * began (10 s at most): the plain threads below end the call only once
+ * the other G ran meanwhile, which on a loaded machine may take longer
+ * than 200 ms (a G that could not run at all fails the check at 10 s). */
+static void late(void)
 {
     struct timespec d = {0, 200 * 1000 * 1000};
     while (nanosleep(&d, &d) != 0)
         ;
+    for (int i = 0; i < 10000 &&
+                    atomic_load(&spins) == atomic_load(&spins_at_call);
+         i++) {
+        d = (struct timespec){0, 1000 * 1000};
+        while (nanosleep(&d, &d) != 0)
+            ;
+    }
+}
+
+/* A plain thread (not a G) that connects to lfd after late(). */
+static void *late_connect(void *arg)
+{
+    struct timespec d;
+    late();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&laddr, sizeof laddr) != 0)
         abort();
@@ -278,12 +298,10 @@ static void *late_connect(void *arg)
     return NULL;
 }
 
-/* A plain thread that accepts one connection on lfd after 200 ms. */
+/* A plain thread that accepts one connection on lfd after late(). */
 static void *late_accept(void *arg)
 {
-    struct timespec d = {0, 200 * 1000 * 1000};
-    while (nanosleep(&d, &d) != 0)
-        ;
+    late();
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
         abort();
@@ -292,9 +310,7 @@ static void *late_accept(void *arg)
 }
 static void *late_writer(void *arg)
 {
-    struct timespec d = {0, 200 * 1000 * 1000};
-    while (nanosleep(&d, &d) != 0)
-        ;
+    late();
     char c = 'x';
     if (write(pipefd[1], &c, 1) != 1)
         abort();
@@ -306,6 +322,7 @@ static void *late_writer(void *arg)
 #define BLOCKING_CALL(name, ms, call, ok)                                     \
     do {                                                                      \
         long s0 = atomic_load(&spins);                                        \
+        atomic_store(&spins_at_call, s0);                                     \
         double t0 = now_ms();                                                 \
         errno = 0;                                                            \
         long r = (long)(call);                                                \
