@@ -609,10 +609,13 @@ static int64_t threadrun(m *mp)
 /* threadsleeps: mp's thread waits in the kernel, or may be on its way out
  * of a wait (see the top): no signal. false when it computes or cannot be
  * told; then the signal goes. sysmon, under sched.sysmonlock. */
-static bool threadsleeps(m *mp)
+/* threadstate: mp's thread's state letter from /proc/self/task/TID/stat,
+ * 0 when it cannot be read. No side effects (preemptblocked's looks must
+ * not spend the grace threadsleeps gives a thread that woke). */
+static char threadstate(m *mp)
 {
     if (RUNNING_ON_VALGRIND)
-        return false;  /* its threads all wait while one runs */
+        return 0;  /* its threads all wait while one runs */
     /* "TID (comm) S ...", comm being any 15 bytes: the state follows the
      * last ')' among the first 64 bytes (after it come only numbers). */
     char buf[64];
@@ -622,12 +625,12 @@ static bool threadsleeps(m *mp)
     for (unsigned t = (unsigned)mp->tid; k == 0 || t != 0; t /= 10)
         digits[k++] = (char)('0' + t % 10);
     if (n < k + 2)
-        return false;
+        return 0;
     for (int i = 0; i < k; i++)
         if (buf[i] != digits[k - 1 - i])
-            return false;  /* not its line */
+            return 0;  /* not its line */
     if (buf[k] != ' ' || buf[k + 1] != '(')
-        return false;
+        return 0;
     ssize_t rp = -1;
     for (ssize_t i = n - 1; i > k + 1; i--)
         if (buf[i] == ')') {
@@ -635,8 +638,21 @@ static bool threadsleeps(m *mp)
             break;
         }
     if (rp < 0 || rp + 2 >= n || buf[rp + 1] != ' ')
+        return 0;
+    return buf[rp + 2];
+}
+
+static inline bool waitstate(char s)
+{
+    return s == 'S' || s == 'D' || s == 'I' || s == 'T' || s == 't';
+}
+
+static bool threadsleeps(m *mp)
+{
+    char st = threadstate(mp);
+    if (st == 0)
         return false;
-    switch (buf[rp + 2]) {
+    switch (st) {
     case 'S': case 'D': case 'I': case 'T': case 't':
         mp->waited = true;
         mp->runbase = -1;
@@ -810,7 +826,7 @@ void preemptblocked(p *pp)
     g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
     if (gp == NULL || gp == mp->g0)
         return;
-    if (threadsleeps(mp))
+    if (waitstate(threadstate(mp)))
         sysblocktake(pp, mp, gp);
 }
 
