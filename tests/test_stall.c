@@ -63,7 +63,7 @@ static void expect_report(const char *out, const char *const *frames)
                        out);
 }
 
-/* slow_spin computes for 600 ms without a call the runtime could stop at:
+/* slow_spin computes for 1.5 s without a call the runtime could stop at:
  * past 100 ms it is reported, and only once. */
 Test(stall, a_G_computing_in_a_library_is_reported_once_with_its_stack,
      .timeout = 60)

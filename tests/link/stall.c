@@ -2,9 +2,10 @@
  * build (pkg-config against libgoro.so) and a library built without
  * -fsplit-stack (stallslow.c), run by tests/test_stall.c:
  *
- *   stallprog direct   a G of group "stallers" calls slow_spin(600) of the
- *                      library directly: 600 ms in code the runtime cannot
- *                      preempt
+ *   stallprog direct   a G of group "stallers" calls slow_spin(1500) of the
+ *                      library directly: 1.5 s in code the runtime cannot
+ *                      preempt (of wall time: on a loaded machine the
+ *                      thread may get a fraction of a CPU)
  *   stallprog cgocall  a G of group "stallers" sorts 64 ints with the
  *                      library's slow_sort (qsort and a comparator of 1 ms,
  *                      about 400 ms) through goro_cgocall
@@ -54,7 +55,7 @@ __attribute__((noinline)) static void direct(void *arg)
 {
     (void)arg;
     goid = goro_id();
-    slow_spin(600);
+    slow_spin(1500);
     goro_wg_done(wg);
 }
 
