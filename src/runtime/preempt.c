@@ -652,13 +652,10 @@ static bool threadsleeps(m *mp)
     char st = threadstate(mp);
     if (st == 0)
         return false;
-    switch (st) {
-    case 'S': case 'D': case 'I': case 'T': case 't':
+    if (waitstate(st)) {
         mp->waited = true;
         mp->runbase = -1;
         return true;
-    default:
-        break;
     }
     if (!mp->waited)
         return false;
