@@ -461,22 +461,44 @@ Test(preempt, blocking_calls_in_a_G_are_not_cut_short_by_the_signal,
                              "test)");
     FILE *f[nruns];
     char cmd[nruns][4096];
+    static char out[nruns][16384];
     for (int i = 0; i < nruns; i++) {
         snprintf(cmd[i], sizeof cmd[i], "%s_%s blocking %s 2>&1", base,
                  variants[i / ngroups], groups[i % ngroups]);
         f[i] = popen(cmd[i], "r");
         cr_assert_not_null(f[i], "cannot run %s", cmd[i]);
     }
+    long unwrapped = 0, cut = 0;
     for (int i = 0; i < nruns; i++) {
-        static char out[16384];
-        size_t n = fread(out, 1, sizeof out - 1, f[i]);
-        out[n] = '\0';
+        size_t n = fread(out[i], 1, sizeof out[i] - 1, f[i]);
+        out[i][n] = '\0';
         int st = pclose(f[i]);
-        cr_expect_eq(st, 0, "%s exited with status %d:\n%s", cmd[i], st, out);
-        cr_expect_eq(field(out, "eintr="), 0, "%s:\n%s", cmd[i], out);
-        cr_expect_eq(field(out, "bad="), 0, "%s:\n%s", cmd[i], out);
-        cr_expect_gt(field(out, "calls="), 0, "%s:\n%s", cmd[i], out);
-        cr_expect_gt(field(out, "async="), 0, "%s:\n%s", cmd[i], out);
+        cr_expect_eq(st, 0, "%s exited with status %d:\n%s", cmd[i], st,
+                     out[i]);
+        cr_expect_eq(field(out[i], "eintr="), 0, "%s:\n%s", cmd[i], out[i]);
+        cr_expect_eq(field(out[i], "bad="), 0, "%s:\n%s", cmd[i], out[i]);
+        cr_expect_gt(field(out[i], "calls="), 0, "%s:\n%s", cmd[i], out[i]);
+        cr_expect_gt(field(out[i], "async="), 0, "%s:\n%s", cmd[i], out[i]);
+        unwrapped += field(out[i], "unwrapped=");
+        cut += field(out[i], "cut=");
+    }
+    /* Calls the runtime does not see (through a pointer, through
+     * syscall()) stay exposed in one window: a signal sent to the thread as
+     * it computed, the moment before it entered the call (README,
+     * "Preemption"). Each call here lasts 200 ms or more in a G that overran its
+     * slice beside a spinner: without the look at the thread's state every
+     * one of them would be cut short, most several times. With it, one in
+     * hundreds on a loaded machine; the bound, one in ten, leaves room for
+     * that. */
+    cr_expect_gt(unwrapped, 0);
+    if (cut > unwrapped / 10) {
+        for (int i = 0; i < nruns; i++)
+            if (field(out[i], "cut=") > 0)
+                cr_log_error("%s:\n%s", cmd[i], out[i]);
+        cr_expect_leq(cut, unwrapped / 10,
+                      "%ld of %ld calls the runtime does not see were cut "
+                      "short by its signal",
+                      cut, unwrapped);
     }
 }
 
