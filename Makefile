@@ -655,7 +655,8 @@ $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/gorod/config.c \
 	    $(filter %.c,$^) -lcyaml -lyaml
 
 $(FUZZ_DIR)/fuzz_admin: tests/fuzz/fuzz_admin.c src/gorod/admincmd.c \
-                        src/gorod/strbuf.c src/gorod/gorod.h
+                        src/gorod/strbuf.c src/runtime/config.c \
+                        tests/fuzz/goro_stubs.c src/gorod/gorod.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
 	$(Q)$(CLANG) $(ASAN_CFLAGS) -fsanitize=fuzzer $(ASAN_FLAGS) -o $@ \

@@ -56,31 +56,17 @@ static void sb_quoted(strbuf *b, const char *s, size_t n)
         sb_add(b, "...", 3);
 }
 
-/* parse_duration reads the n bytes at s as a whole number and a unit
- * (ms, s, m): 0 and *ns, or -1. */
+/* parse_duration reads the n bytes at s as a duration, in the runtime's
+ * syntax (goro_parse_duration: digits and a unit, ns to h): 0 and *ns, or
+ * -1. */
 static int parse_duration(const char *s, size_t n, int64_t *ns)
 {
-    int64_t v = 0;
-    size_t i = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > ADMIN_TRACE_MAX_NS)
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (i == 0)
+    char buf[32];
+    if (n >= sizeof buf)
         return -1;
-    static const struct { const char *u; int64_t mul; } units[] = {
-        {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000},
-    };
-    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
-        if (n - i == strlen(units[k].u) &&
-            memcmp(s + i, units[k].u, n - i) == 0) {
-            if (v > ADMIN_TRACE_MAX_NS / units[k].mul)
-                return -1;
-            *ns = v * units[k].mul;
-            return 0;
-        }
-    return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return goro_parse_duration(buf, ns) == 0 ? 0 : -1;
 }
 
 static bool blank(char c)

@@ -79,6 +79,7 @@
 #include <yaml.h>
 
 #include "gorod.h"
+#include "show.h"
 
 /* More messages than this are counted, not shown: a file gone wrong
  * everywhere (the wrong file) would otherwise fill the terminal. */
@@ -471,36 +472,6 @@ static void load_free(struct load *l)
     free(l->lines);
     free(l->index);
     free(l->dir);
-}
-
-/* show renders a scalar for a message: as it is, or double-quoted with
- * escapes when it is empty or holds blanks, quotes or control bytes,
- * into buf. Past 80 bytes of v it ends with "...". */
-static const char *show(const char *v, char *buf, size_t len)
-{
-    bool quote = *v == '\0';
-    for (const char *s = v; *s && !quote; s++)
-        quote = (unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f;
-    size_t n = 0;
-    if (quote)
-        buf[n++] = '"';
-    for (const char *s = v; *s && n + 8 < len; s++) {
-        if (s - v == 80) {
-            n += (size_t)snprintf(buf + n, len - n, "...");
-            break;
-        }
-        unsigned char ch = (unsigned char)*s;
-        if (!quote || (ch >= ' ' && ch != '"' && ch != '\\' && ch != 0x7f))
-            buf[n++] = (char)ch;
-        else if (ch == '"' || ch == '\\')
-            n += (size_t)snprintf(buf + n, len - n, "\\%c", ch);
-        else
-            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", ch);
-    }
-    if (quote)
-        buf[n++] = '"';
-    buf[n] = '\0';
-    return buf;
 }
 
 /* ---- the shape: libyaml events against the schema ----------------------- */

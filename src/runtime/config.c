@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "runtime2.h"
+#include "show.h"
 
 _Static_assert(GORO_TRACEBACK_NONE == tracebackNone &&
                    GORO_TRACEBACK_SINGLE == tracebackSingle &&
@@ -462,36 +463,6 @@ static int lookup(const char *key)
     return -1;
 }
 
-/* show renders a value for a message: as it is, or double-quoted with
- * escapes when it is empty or holds blanks, quotes or control bytes (gorod
- * names a value so in the file's words). Past 80 bytes of v it ends with
- * "...". */
-static const char *show(const char *v, char *buf, size_t len)
-{
-    bool quote = *v == '\0';
-    for (const char *s = v; *s && !quote; s++)
-        quote = (unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f;
-    size_t n = 0;
-    if (quote)
-        buf[n++] = '"';
-    for (const char *s = v; *s && n + 8 < len; s++) {
-        if (s - v == 80) {
-            n += (size_t)snprintf(buf + n, len - n, "...");
-            break;
-        }
-        unsigned char ch = (unsigned char)*s;
-        if (!quote || (ch >= ' ' && ch != '"' && ch != '\\' && ch != 0x7f))
-            buf[n++] = (char)ch;
-        else if (ch == '"' || ch == '\\')
-            n += (size_t)snprintf(buf + n, len - n, "\\%c", ch);
-        else
-            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", ch);
-    }
-    if (quote)
-        buf[n++] = '"';
-    buf[n] = '\0';
-    return buf;
-}
 
 static void seterr(goro_config_error *err, int k0, int k1, int k2,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
