@@ -576,6 +576,10 @@ GORO_EXTERN goro_group *goro_group_new(const char *name, size_t fixed_stack,
 GORO_EXTERN int64_t goro_group_go(goro_group *grp, goro_fn fn, void *arg);
     /* as goro_go; -EINVAL for a NULL grp or fn */
 GORO_EXTERN int64_t     goro_group_live(const goro_group *grp);
+/* The fds the group's Gs opened through goro (goro_accept, goro_dial,
+ * goro_listen, goro_tcp_listen/connect, goro_recv_fds) and have not closed
+ * with goro_close: who holds the process's fds when it runs out. */
+GORO_EXTERN int64_t     goro_group_fds(const goro_group *grp);
 GORO_EXTERN const char *goro_group_name(const goro_group *grp);
 GORO_EXTERN void       *goro_group_udata(const goro_group *grp);
 GORO_EXTERN goro_group *goro_group_self(void);  /* the caller's, or NULL */

@@ -1,10 +1,14 @@
 /* test_group.c - groups of Gs (counted, inherited, waited for, on fixed
  * stacks), goro_blocking, signals delivered to channels, and what the
  * runtime tells about itself (goro_metrics_get, goro_gs_snapshot). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -382,4 +386,119 @@ Test(group, metrics_count_gs_by_status_and_the_scheduling_latency)
     /* Only the first size bytes are written. */
     cr_assert_eq(mt.small.size, 3 * sizeof(uint64_t));
     cr_assert_eq(mt.small.gs_syscall, 0xeeeeeeeeeeeeeeeeull);
+}
+
+/* ---- who holds the fds ---------------------------------------------------------- */
+
+static struct {
+    int64_t listened, dialled, closedhalf, outside, reused_a, reused_b,
+        passed, end_a, end_b;
+} fdres;
+static goro_group *fda, *fdb;
+static goro_wg *fdtaken;  /* not goro_group_wait: its eventfd would take
+                             the number fdtaker waits for */
+static int fdconns[2 * 16];
+static int fdlisten;
+
+/* In group A: a listener, 8 connections to it (both ends), half of them
+ * closed again. */
+static void fdholder(void *arg)
+{
+    (void)arg;
+    char addr[64];
+    fdlisten = goro_listen("tcp", "127.0.0.1:0", 16);
+    cr_assert_geq(fdlisten, 0);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    cr_assert_eq(getsockname(fdlisten, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    fdres.listened = goro_group_fds(fda);
+    for (int i = 0; i < 8; i++) {
+        fdconns[2 * i] = goro_dial("tcp", addr, 0);
+        cr_assert_geq(fdconns[2 * i], 0);
+        fdconns[2 * i + 1] = goro_accept(fdlisten);
+        cr_assert_geq(fdconns[2 * i + 1], 0);
+    }
+    fdres.dialled = goro_group_fds(fda);
+    for (int i = 0; i < 8; i++)
+        goro_close(fdconns[i]);
+    fdres.closedhalf = goro_group_fds(fda);
+}
+
+/* In group B: a number A's G let go of without goro_close, opened again,
+ * now B's; an fd passed over a socket pair, B's too. */
+static void fdtaker(void *arg)
+{
+    (void)arg;
+    int lost = fdconns[8];
+    close(lost);  /* not through goro: A still has it on its count */
+    /* Open until the number comes back (the kernel gives the lowest free
+     * one, and the numbers A closed are lower). */
+    int d, extra[64], nextra = 0;
+    while ((d = goro_listen("tcp", "127.0.0.1:0", 1)) != lost) {
+        cr_assert_geq(d, 0);
+        cr_assert_lt(nextra, 64, "fd %d never came back", lost);
+        extra[nextra++] = d;
+    }
+    for (int i = 0; i < nextra; i++)
+        goro_close(extra[i]);
+    fdres.reused_a = goro_group_fds(fda);
+    fdres.reused_b = goro_group_fds(fdb);
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cr_assert_eq(goro_send_fds(sv[0], "x", 1, &d, 1, 0), 1);
+    char c;
+    int got[1], ngot = 1;
+    cr_assert_eq(goro_recv_fds(sv[1], &c, 1, got, &ngot, 0), 1);
+    cr_assert_eq(ngot, 1);
+    fdres.passed = goro_group_fds(fdb);
+    goro_close(got[0]);
+    goro_close(d);
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+    fdres.end_b = goro_group_fds(fdb);
+    goro_wg_done(fdtaken);
+}
+
+static void fdcounts(void *arg)
+{
+    (void)arg;
+    fda = goro_group_new("holder", 0, NULL);
+    fdb = goro_group_new("taker", 0, NULL);
+    cr_assert(fda != NULL && fdb != NULL);
+    goro_group_go(fda, fdholder, NULL);
+    cr_assert_eq(goro_group_wait(fda, 0), 0);
+    /* outside every group, this G's own fds are nobody's */
+    int mine = goro_listen("tcp", "127.0.0.1:0", 1);
+    cr_assert_geq(mine, 0);
+    fdres.outside = goro_group_fds(fda) + goro_group_fds(fdb);
+    goro_close(mine);
+    fdtaken = goro_wg_new();
+    goro_wg_add(fdtaken, 1);
+    goro_group_go(fdb, fdtaker, NULL);
+    goro_wg_wait(fdtaken);
+    cr_assert_eq(goro_group_wait(fdb, 0), 0);
+    goro_wg_free(fdtaken);
+    for (int i = 9; i < 16; i++)
+        goro_close(fdconns[i]);
+    goro_close(fdlisten);
+    fdres.end_a = goro_group_fds(fda);
+    cr_assert_eq(goro_group_free(fda), 0);
+    cr_assert_eq(goro_group_free(fdb), 0);
+}
+
+Test(group, counts_the_fds_its_gs_opened_until_goro_close)
+{
+    cr_assert_eq(test_run(2, fdcounts, NULL), 0);
+    cr_expect_eq(fdres.listened, 1);
+    cr_expect_eq(fdres.dialled, 1 + 16);
+    cr_expect_eq(fdres.closedhalf, 1 + 8);
+    cr_expect_eq(fdres.outside, 9, "a G outside every group counts for none");
+    /* fdconns[8] was closed behind goro's back: A keeps it until the
+     * number is taken again, then it is B's */
+    cr_expect_eq(fdres.reused_a, 8);
+    cr_expect_eq(fdres.reused_b, 1);
+    cr_expect_eq(fdres.passed, 2, "a received fd is the receiver's group's");
+    cr_expect_eq(fdres.end_b, 0);
+    cr_expect_eq(fdres.end_a, 0);
 }

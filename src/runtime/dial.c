@@ -576,6 +576,7 @@ int goro_dial(const char *network, const char *address, int64_t deadline_ns)
         o.dial = true;
         systemstack(sockop_sys, &o);
         int fd = (int)o.result;
+        fdown(fd);
         if (fd >= 0 && o.inprogress) {
             int e = connectwait(fd, deadline_ns);
             if (e < 0) {
@@ -618,6 +619,7 @@ int goro_listen_flags(const char *network, const char *address, int backlog,
     o.flags = flags;
     o.v6only = ns.family == AF_INET6;
     systemstack(sockop_sys, &o);
+    fdown((int)o.result);
     return (int)o.result;
 }
 
@@ -745,6 +747,7 @@ ssize_t goro_recv_fds(int sock, void *buf, size_t len, int *fds, int *nfds,
             for (int i = 0; i < k; i++) {
                 if (got < room) {
                     fds[got++] = in[i];
+                    fdown(in[i]);
                 } else {
                     rawsyscall6(SYS_close, in[i], 0, 0, 0, 0, 0);
                 }

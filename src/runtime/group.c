@@ -174,6 +174,7 @@ int goro_group_free(goro_group *grp)
     lock(&allglock);
     unlock(&allglock);
     goro_ctx_free(grp->ctx);
+    fdownfree(grp);
     lockquiesce(&grp->lock);
     zfree(grp->name);
     zfree(grp);

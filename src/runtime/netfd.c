@@ -151,6 +151,7 @@ int goro_accept_deadline(int listen_fd, int64_t deadline_ns)
                               SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0);
         if (fd >= 0) {
             setnodelay((int)fd);
+            fdown((int)fd);
             return (int)fd;
         }
         /* A connection reset while queued: take the next one. */
@@ -269,6 +270,7 @@ int goro_tcp_listen(const char *host, int port, int backlog)
         return -EPERM;
     struct sockargs a = {host, port, backlog < 0 ? 0 : backlog, 0, false};
     systemstack(socket_sys, &a);
+    fdown((int)a.result);
     return (int)a.result;
 }
 
@@ -281,6 +283,7 @@ int goro_tcp_connect(const char *host, int port)
     struct sockargs a = {host, port, -1, 0, false};
     systemstack(socket_sys, &a);
     int fd = (int)a.result;
+    fdown(fd);
     if (fd < 0 || !a.inprogress)
         return fd;
     int err = netpollblock(fd, true, 0, netpoll_closegen_of(fd));
@@ -310,6 +313,7 @@ int goro_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
+    fddisown(fd);
     if (netpoll_polled(fd)) {
         /* Unregister fd first (netpoll.c's netpollclose), on g0. */
         if (onG(getg()))

@@ -334,6 +334,8 @@ struct goro_group {
                                  goro_group_wait and goro_group_free */
     int        waitfd;        /* eventfd a waiter reads, or -1; under lock */
     bool       waiting;       /* a G is in goro_group_wait; under lock */
+    _Atomic int64_t fds;      /* fds its Gs opened through goro and did not
+                                 goro_close (fdowner.c, under fdownlock) */
 };
 
 /* A file of /proc the runtime keeps open: fd -1 not open, -2 cannot be;
@@ -1033,6 +1035,12 @@ HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
 HIDDEN void timegexit(g *gp);           /* goexit0, on g0 */
 HIDDEN bool timerinf(void);  /* the caller is a timer's f (loop thread) */
 HIDDEN void timegfree(g *gp);           /* gfrelease: the G's timers go */
+
+/* ---- fdowner.c --------------------------------------------------------- */
+
+HIDDEN void fdown(int fd);     /* fd, just opened, is the caller's group's */
+HIDDEN void fddisown(int fd);  /* fd is being closed (goro_close) */
+HIDDEN void fdownfree(goro_group *grp);  /* goro_group_free: none left */
 
 /* ---- join.c ------------------------------------------------------------ */
 
