@@ -5,8 +5,8 @@
  * one that yields five times (yielder), one that makes a blocking libc
  * call (syscaller: usleep, a system call of the G through goro.pc's
  * wrappers), one that waits on a pipe's read end (iowaiter: a netpoll
- * wake), and one that spins without calls for 100 ms (spinner: stopped
- * by the preemption signal). The main G waits for all on a wait group.
+ * wake), and one that spins without calls for 100 ms, and on until the
+ * preemption signal has stopped it (spinner). The main G waits for all on a wait group.
  *
  * Usage: traceprog            (trace with GORO_TRACE=FILE)
  *        traceprog api FILE   (goro_trace_start/stop around the work)
@@ -88,11 +88,21 @@ static void iowaiter(void *arg)
 static void spinner(void *arg)
 {
     (void)arg;
-    int64_t end = goro_now() + 100000000;
+    /* At least 100 ms, and on until the signal stopped it once: on a
+     * loaded machine the thread may get so little CPU in 100 ms that the
+     * spinner reaches its next call before sysmon signals it (10 s at
+     * most). */
+    goro_stats st0, st;
+    goro_stats_get(&st0);
+    int64_t start = goro_now();
     volatile unsigned long x = 0;
-    while (goro_now() < end)
+    do {
         for (int i = 0; i < 10000000; i++)
             x += (unsigned long)i;   /* no call for about 10 ms */
+        goro_stats_get(&st);
+    } while (goro_now() - start < 100000000 ||
+             (st.preempt_async == st0.preempt_async &&
+              goro_now() - start < 10000000000));
     goro_wg_done(wg);
 }
 
