@@ -838,14 +838,17 @@ HIDDEN void spanput(void *base, void *chunk);
 
 HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
 HIDDEN void unlockwaiting(g *gp);
-HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
-HIDDEN void zfree(void *ptr);
 HIDDEN size_t chansize(size_t elemsize, size_t capacity);
 HIDDEN void chaninit(goro_chan *c, size_t elemsize, size_t capacity);
 HIDDEN void chanfreecheck(goro_chan *c);
 HIDDEN void chanquiesce(goro_chan *c);
 HIDDEN bool chansendnb(goro_chan *c, const void *elem); /* any thread */
 HIDDEN bool chanrecvnb(goro_chan *c, void *elem);       /* any thread */
+
+/* ---- sema.c ------------------------------------------------------------ */
+
+HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
+HIDDEN void zfree(void *ptr);
 
 /* ---- foreign.c ---------------------------------------------------------- */
 
@@ -858,9 +861,17 @@ HIDDEN void foreignthread(void);  /* count the calling thread until it exits */
 HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
                         void (*enq)(void *q, sudog *sg));
 
+/* ---- panic.c ----------------------------------------------------------- */
+
+/* Ahead of lock.c's section: its inline unlock throws. */
+HIDDEN NORETURN void throw(const char *s);
+HIDDEN void printlock(void);
+HIDDEN void printunlock(void);
+HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks */
+
 /* ---- lock.c ------------------------------------------------------------ */
 
-HIDDEN NORETURN void throw(const char *s);
 HIDDEN extern _Atomic uint32_t unlockers; /* threads that are no M in unlock */
 HIDDEN extern m *_Atomic allm;
 HIDDEN void lockquiesce(mutex *l);
@@ -1092,14 +1103,6 @@ HIDDEN struct goro_ctx *ctxnewroot(void); /* a group's, no errno */
 
 HIDDEN void localsexit(g *gp);  /* the G's last act: G-local destructors */
 HIDDEN void localsfree(g *gp);  /* gfrelease */
-
-/* ---- panic.c ----------------------------------------------------------- */
-
-HIDDEN NORETURN void throw(const char *s);
-HIDDEN void printlock(void);
-HIDDEN void printunlock(void);
-HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks */
 
 /* ---- config.c ------------------------------------------------------------ */
 
