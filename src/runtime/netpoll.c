@@ -13,13 +13,8 @@
  * queue, starting idle Ms) with g->waitres saying how the wait ended.
  * Socket readiness does not go through the loop while Ms are busy (below).
  *
- * Timers: sleeping Gs, and Gs waiting on an fd with a deadline, sit in a
- * binary min-heap ordered by wake time (nanoseconds, CLOCK_MONOTONIC; each
- * G knows its index, so a G woken by its fd leaves the heap at once); a
- * single uv_timer_t is armed for the earliest. libuv counts in milliseconds
- * and may fire up to 1 ms before a deadline that does not fall on a
- * millisecond, so the callback wakes only the Gs whose time has come and
- * re-arms for the rest: nobody wakes early, and the heap keeps wake order.
+ * Timers: sleeping Gs, and Gs waiting on an fd with a deadline, sit in
+ * time.c's heap of Gs, which the loop thread alone touches.
  *
  * I/O (Go's netpoll_epoll.go): the G first tries its call itself
  * (netfd.c); only on EAGAIN does it park. The runtime keeps a private epoll
@@ -51,10 +46,11 @@
  * is kept, so stackscan may shrink it).
  *
  * Deadlines: a G waiting with one goes through the loop (netpoll_submit),
- * which puts it in the timer heap and then on its pollDesc; only the loop
- * may ready it: an M's netpoll that takes it off the pollDesc hands it to
- * the loop (pendready), and the timer readies it with -ETIMEDOUT only if it
- * is still on the pollDesc's list (under the pollDesc's lock).
+ * which puts it in the heap of Gs and then on its pollDesc (netpollwait);
+ * only the loop may ready it: an M's netpoll that takes it off the
+ * pollDesc hands it to the loop (pendready), and the timer readies it with
+ * -ETIMEDOUT only if it is still on the pollDesc's list (netpollunblock,
+ * under the pollDesc's lock).
  *
  * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
  * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
@@ -88,11 +84,9 @@
  * The loop thread blocks the preemption signal (preempt.c), and so do the
  * threads it starts: libuv's thread pool and new Ms (which unblock it).
  *
- * Rejected: a uv_timer_t per sleeping G (150 bytes per G and a libuv heap
- * operation per sleep, for no better precision); sleeping on the M itself
- * (the P would be lost to the sleep); the loop thread doing the read or
- * write for the G (the buffer may be on the G's stack, which moves, and the
- * data would cross threads twice); a uv_poll_t per fd (libuv's epoll is
+ * Rejected: the loop thread doing the read or write for the G (the buffer
+ * may be on the G's stack, which moves, and the data would cross threads
+ * twice); a uv_poll_t per fd (libuv's epoll is
  * level-triggered and uv_poll_stop deletes the fd at once: an ADD, a DEL
  * and a failing DEL per wait, ~19% of the echo server's CPU, and every
  * ready G hopped through the loop thread and the global queue); the loop
@@ -120,7 +114,6 @@
 
 static uv_loop_t loop;
 static uv_async_t wakeup;
-static uv_timer_t timer;
 static uv_timer_t scantimer;  /* the periodic stack scan */
 static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
 static int sysmonfd = -1;
@@ -136,7 +129,6 @@ static g *_Atomic pending;
 /* Gs the current callback made runnable, in order; flushed (injectglist)
  * at its end. Loop thread only. */
 static g *readyhead, **readytail = &readyhead;
-static bool timersdirty;       /* the heap's top may have changed */
 
 /* A pollDesc per fd a G waits on (Go's pollDesc), registered once with
  * epfd (edge-triggered, data = pdtag(pd, seq)) and unregistered by
@@ -163,163 +155,29 @@ typedef struct pollDesc {
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
-/* The timer heap. Loop thread only. */
-static g **heap;
-static size_t heaplen, heapcap;
-
-/* heapset puts x at i; g->heapidx is i + 1 (0: not in the heap). */
-static inline void heapset(size_t i, g *x)
-{
-    heap[i] = x;
-    x->heapidx = (uint32_t)(i + 1);
-}
-
-static void heapup(size_t i)
-{
-    g *x = heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (heap[parent]->waketime <= x->waketime)
-            break;
-        heapset(i, heap[parent]);
-        i = parent;
-    }
-    heapset(i, x);
-}
-
-static void heapdown(size_t i)
-{
-    g *x = heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= heaplen)
-            break;
-        if (c + 1 < heaplen && heap[c + 1]->waketime < heap[c]->waketime)
-            c++;
-        if (x->waketime <= heap[c]->waketime)
-            break;
-        heapset(i, heap[c]);
-        i = c;
-    }
-    heapset(i, x);
-}
-
-static void heappush(g *gp)
-{
-    if (heaplen == heapcap) {
-        size_t ncap = heapcap ? heapcap * 2 : 256;
-        g **n = heap ? rallocx(heap, ncap * sizeof *n, 0)
-                     : mallocx(ncap * sizeof *n, 0);
-        if (n == NULL)
-            throw("out of memory (timer heap)");
-        heap = n;
-        heapcap = ncap;
-    }
-    heap[heaplen++] = gp;
-    heapup(heaplen - 1);
-    if (heap[0] == gp)
-        timersdirty = true;
-}
-
-/* heapdelete takes gp, which is in the heap, out of it. */
-static void heapdelete(g *gp)
-{
-    size_t i = gp->heapidx - 1;
-    gp->heapidx = 0;
-    g *last = heap[--heaplen];
-    if (i == 0)
-        timersdirty = true;
-    if (i == heaplen)
-        return;
-    heapset(i, last);
-    if (i > 0 && heap[(i - 1) / 2]->waketime > last->waketime)
-        heapup(i);
-    else
-        heapdown(i);
-}
-
-static g *heappop(void)
-{
-    g *top = heap[0];
-    heapdelete(top);
-    return top;
-}
-
-static void timer_cb(uv_timer_t *t);
 static _Atomic int64_t lastpoll;      /* nanotime of the last netpoll */
 
-/* armtimer arms the uv timer for the earliest wake time, rounded up to a
- * whole millisecond. */
-static void armtimer(void)
-{
-    if (heaplen == 0) {
-        uv_timer_stop(&timer);
-        return;
-    }
-    int64_t d = heap[0]->waketime - nanotime();
-    uint64_t ms = d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000);
-    uv_update_time(&loop);
-    uv_timer_start(&timer, timer_cb, ms, 0);
-}
-
-/* readyg queues gp (Gwaiting, no longer recorded anywhere) to be made
+/* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
  * runnable at the end of the callback, its wait ended by res. */
-static void readyg(g *gp, int res)
+void loopready(g *gp, int res)
 {
     gp->waitres = res;
     if (gp->heapidx != 0)
-        heapdelete(gp);
+        gheapdelete(gp);
     gp->schedlink = NULL;
     *readytail = gp;
     readytail = &gp->schedlink;
 }
 
-/* flush ends every callback: the Gs it readied go to the run queues, and
- * the timer follows the heap's top. */
-static void flush(void)
+/* loopflush ends every callback: the Gs it readied go to the run queues,
+ * and the timer follows the heap's top (time.c's heap of Gs). */
+void loopflush(void)
 {
     g *list = readyhead;
     readyhead = NULL;
     readytail = &readyhead;
     injectglist(list);
-    if (timersdirty) {
-        timersdirty = false;
-        armtimer();
-    }
-}
-
-static bool pdunlink(g **list, g *gp);
-
-/* pdlistof is the wait list of pd that gp (an I/O wait) goes on. */
-static inline g **pdlistof(pollDesc *pd, g *gp)
-{
-    return gp->waitreason == waitReasonIORead    ? &pd->rg
-           : gp->waitreason == waitReasonIOWrite ? &pd->wg
-                                                 : &pd->rwg;
-}
-
-static void timer_cb(uv_timer_t *t)
-{
-    (void)t;
-    int64_t now = nanotime();
-    while (heaplen > 0 && heap[0]->waketime <= now) {
-        g *gp = heappop();
-        if (waitReasonIO(gp->waitreason)) {
-            /* A deadline: the G leaves its fd's wait list, unless an M's
-             * netpoll (or a close) took it first: then it is on its way
-             * here through pendready, with its waitres. */
-            pollDesc *pd = gp->waitpd;
-            lock(&pd->lock);
-            bool mine = pdunlink(pdlistof(pd, gp), gp);
-            unlock(&pd->lock);
-            if (mine)
-                readyg(gp, -ETIMEDOUT);
-        } else {
-            readyg(gp, 0);
-        }
-    }
-    timersdirty = true;
-    flush();
+    gheapsync();
 }
 
 static void scan_cb(uv_timer_t *t)
@@ -362,10 +220,10 @@ static void sysmon_cb(uv_poll_t *h, int status, int events)
         g *list = netpoll();
         while (list != NULL) {
             g *next = list->schedlink;
-            readyg(list, list->waitres);
+            loopready(list, list->waitres);
             list = next;
         }
-        flush();
+        loopflush();
     }
     sysmon_arm(sysmon());
 }
@@ -394,6 +252,14 @@ static bool pdunlink(g **list, g *gp)
     return true;
 }
 
+/* pdlistof is the wait list of pd that gp (an I/O wait) goes on. */
+static inline g **pdlistof(pollDesc *pd, g *gp)
+{
+    return gp->waitreason == waitReasonIORead    ? &pd->rg
+           : gp->waitreason == waitReasonIOWrite ? &pd->wg
+                                                 : &pd->rwg;
+}
+
 /* pdtab[fd]: fd's pollDesc while registered (set under pdlock by the first
  * wait on fd, cleared by netpollclose). One pointer per possible fd, sized
  * from RLIMIT_NOFILE's hard limit; untouched pages cost nothing. */
@@ -406,7 +272,7 @@ static pollDesc *pdfree;       /* closed pollDescs for reuse (under pdlock) */
 static _Atomic int32_t npdregistered; /* fds in epfd */
 
 /* The Gs an M's netpoll or netpollclose took off a list while they wait
- * with a deadline: they are in the loop's timer heap, so only the loop may
+ * with a deadline: they are in time.c's heap of Gs, so only the loop may
  * ready them (it takes them out of the heap first). A Treiber stack
  * through schedlink, like pending. */
 static g *_Atomic pendready;
@@ -594,7 +460,7 @@ static bool pdenqueue(g *gp)
     }
     pdappend(pdlistof(pd, gp), gp);
     /* A wait with contexts (ctx.c) keeps its deadline on its own wait
-     * timer (g->waitarg), not in the loop's heap: the timer and the
+     * timer (g->waitarg), not in the heap of Gs: the timer and the
      * contexts end it alike (iocancel). Registered under the pollDesc's
      * lock, before readiness can take the G. */
     int err = 0;
@@ -609,15 +475,20 @@ static bool pdenqueue(g *gp)
     return true;
 }
 
-/* iocancel is an fd wait's waitcancel (ctx.c): the G leaves its
- * pollDesc's list with err, unless readiness or a close took it first. */
-static void iocancel(g *gp, int err)
+bool netpollunblock(g *gp)
 {
     pollDesc *pd = gp->waitpd;
     lock(&pd->lock);
     bool mine = pdunlink(pdlistof(pd, gp), gp);
     unlock(&pd->lock);
-    if (mine) {
+    return mine;
+}
+
+/* iocancel is an fd wait's waitcancel (ctx.c): the G leaves its
+ * pollDesc's list with err, unless readiness or a close took it first. */
+static void iocancel(g *gp, int err)
+{
+    if (netpollunblock(gp)) {
         gp->waitres = err;
         goready(gp);
     }
@@ -690,7 +561,8 @@ bool netpollcommit(g *gp, void *arg)
     }
     gp->waitpd = pd;
     if (gp->waketime != 0) {
-        /* A deadline: the loop puts it in its heap, then enqueues it. */
+        /* A deadline: the loop puts it in the heap of Gs (time.c), then
+         * enqueues it (netpollwait). */
         netpoll_submit(gp);
         return true;
     }
@@ -783,10 +655,10 @@ static void epoll_cb(uv_poll_t *h, int status, int events)
     g *list = netpoll();
     for (g *gp = list; gp != NULL;) {
         g *next = gp->schedlink;
-        readyg(gp, gp->waitres);
+        loopready(gp, gp->waitres);
         gp = next;
     }
-    flush();
+    loopflush();
     /* Stop watching only if some P runs: its M polls before it sleeps and
      * the last to go idle asks again (netpollidle; the seq_cst store and
      * load here against its increment of npidle and exchange). */
@@ -813,13 +685,11 @@ void netpollidle(void)
         uv_async_send(&wakeup);
 }
 
-/* pollwait puts gp, waiting on its fd with a deadline, in the timer heap
- * and then on its pollDesc's list. Loop thread. */
-static void pollwait(g *gp)
+void netpollwait(g *gp)
 {
-    heappush(gp);
+    gheappush(gp);
     if (!pdenqueue(gp))
-        readyg(gp, gp->waitres);
+        loopready(gp, gp->waitres);
 }
 
 /* ---- file I/O (loop thread) -------------------------------------------------- */
@@ -861,7 +731,6 @@ static void wakeup_cb(uv_async_t *a)
 {
     (void)a;
     if (atomic_load(&stopping)) {
-        uv_close((uv_handle_t *)&timer, close_cb);
         uv_close((uv_handle_t *)&scantimer, close_cb);
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
@@ -875,7 +744,7 @@ static void wakeup_cb(uv_async_t *a)
     g *done = atomic_exchange_explicit(&pendready, NULL, memory_order_acquire);
     while (done != NULL) {
         g *next = done->schedlink;
-        readyg(done, done->waitres);
+        loopready(done, done->waitres);
         done = next;
     }
     if (atomic_exchange(&sysmonkick, false))
@@ -895,11 +764,11 @@ static void wakeup_cb(uv_async_t *a)
         gp->schedlink = NULL;
         switch (gp->waitreason) {
         case waitReasonSleep:
-            heappush(gp);
+            gheappush(gp);
             break;
         case waitReasonIORead:
         case waitReasonIOWrite:
-            pollwait(gp);
+            netpollwait(gp);
             break;
         case waitReasonFileIO:
         case waitReasonBlocking:
@@ -912,7 +781,7 @@ static void wakeup_cb(uv_async_t *a)
             throw("netpoll: G submitted with an unknown wait reason");
         }
     }
-    flush();
+    loopflush();
 }
 
 static void *loopmain(void *arg)
@@ -966,11 +835,9 @@ int netpollinit(void)
     if (err == 0)
         err = uv_poll_init(&loop, &epollpoll, epfd);
     if (err == 0)
-        err = uv_timer_init(&loop, &timer);
-    if (err == 0)
         err = uv_timer_init(&loop, &scantimer);
     if (err == 0)
-        err = timeinit(&loop);   /* time.c's timers */
+        err = timeinit(&loop);   /* time.c's timers and heap of Gs */
     if (err == 0 && rtconf.scan_interval_ns > 0) {
         uint64_t ms = (uint64_t)(rtconf.scan_interval_ns + 999999) / 1000000;
         err = uv_timer_start(&scantimer, scan_cb, ms, ms);
@@ -1076,8 +943,8 @@ uv_loop_t *netpoll_uvloop(void)
 
 void netpoll_loopdone(loopcall *lc)
 {
-    readyg(lc->gp, 0);
-    flush();
+    loopready(lc->gp, 0);
+    loopflush();
 }
 
 static bool loopcommit(g *gp, void *arg)

@@ -200,8 +200,8 @@ struct g {
     _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
                                    that wins (CAS) */
     int32_t   waitfd;        /* the fd of an I/O wait (waitReasonIO*) */
-    uint32_t  heapidx;       /* index in the timer heap while in it (loop
-                                thread only) */
+    uint32_t  heapidx;       /* index + 1 in time.c's heap of Gs; 0: not
+                                in it (loop thread only) */
     int32_t   waitres;       /* how an I/O wait ended: 0 ready (retry the
                                 call), or -errno (-ETIMEDOUT, -ECANCELED);
                                 written by the loop thread before it
@@ -1009,6 +1009,18 @@ HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
 HIDDEN g *netpoll(void);
 HIDDEN bool netpollinuse(void);          /* some fd is registered */
 HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
+/* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
+ * Gs and then on its pollDesc's list. Loop thread. */
+HIDDEN void netpollwait(g *gp);
+/* netpollunblock takes gp, an fd wait, off its pollDesc's list: false if
+ * readiness or a close took it first (then it is readied with what they
+ * said: netpoll, pendready). Any thread. */
+HIDDEN bool netpollunblock(g *gp);
+/* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
+ * runnable, its wait ended by res, at the loopflush that ends the loop's
+ * callback. Loop thread. */
+HIDDEN void loopready(g *gp, int res);
+HIDDEN void loopflush(void);
 /* netpoll_fileio runs a read (write false) or write of the regular file fd
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
 HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
@@ -1018,8 +1030,7 @@ HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
 /* ---- time.c ----------------------------------------------------------- */
 
 /* A timer on time.c's heap. when, period, heapidx and status are under
- * time.c's lock; f and arg are set before the timer is first added.
- * (struct timer: netpoll.c has a variable named timer.) */
+ * time.c's lock; f and arg are set before the timer is first added. */
 struct timer {
     int64_t   when;          /* nanotime() to fire at */
     int64_t   period;        /* > 0: fire again every period ns */
@@ -1038,6 +1049,13 @@ HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
 HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
 HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
 HIDDEN void timeclose(void);            /* loop thread, at exit */
+/* The heap of Gs (sleeps, fd deadlines), ordered by g->waketime, the
+ * index in g->heapidx. Loop thread only. gheappush puts gp in it,
+ * gheapdelete takes it out (gp in it), gheapsync re-arms the heap's timer
+ * if the heap's top may have changed (the end of every loop callback). */
+HIDDEN void gheappush(g *gp);
+HIDDEN void gheapdelete(g *gp);
+HIDDEN void gheapsync(void);
 /* gtimer: gp's wait timer, to run f(t, now) with t->arg = arg. */
 HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
                             void *arg);
