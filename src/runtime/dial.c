@@ -7,7 +7,7 @@
  *
  * Names are resolved without blocking the G's thread: getaddrinfo(3) runs
  * on libuv's thread pool (uv_getaddrinfo, submitted by the loop thread as
- * a loop call, netpoll.c) while the G is parked. A numeric host and port
+ * a loop call, loop.c) while the G is parked. A numeric host and port
  * never leave the G's thread: getaddrinfo with AI_NUMERICHOST and
  * AI_NUMERICSERV, which does no I/O, on g0. A deadline bounds the
  * resolution too: a uv_timer_t beside the request ends the G's wait with

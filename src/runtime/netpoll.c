@@ -1,56 +1,42 @@
 /*
- * netpoll.c - the runtime's libuv loop thread: timers, I/O readiness (the
- * netpoller, Go's netpoll.go) and file operations.
+ * netpoll.c - the netpoller: I/O readiness for parked Gs, through a
+ * pollDesc per fd and the runtime's private epoll fd (Go's netpoll.go and
+ * netpoll_epoll.go).
  *
- * One thread runs a libuv loop for the whole runtime. Ms never call into the
- * loop (libuv loops are not thread-safe); they hand it parked Gs through one
- * lock-free list and uv_async_send, which coalesces: the async callback
- * drains the whole list each time, oldest first. What a G wants is its
- * waitreason: a timer (sleep), readiness of an fd with a deadline (waitfd,
- * read or write, the deadline in waketime), or a file operation (a request
- * on its pinned stack). The
- * loop's callbacks make the Gs runnable (injectglist: onto the global run
- * queue, starting idle Ms) with g->waitres saying how the wait ended.
- * Socket readiness does not go through the loop while Ms are busy (below).
+ * A G first tries its I/O call itself (netfd.c); only on EAGAIN does it
+ * park. The runtime keeps a private epoll fd (epfd); an fd is registered in
+ * it ONCE, at the first wait on it, for EPOLLIN|EPOLLOUT|EPOLLRDHUP
+ * edge-triggered with a pollDesc (never freed, reused from pdfree) and its
+ * seq in the event data, and removed by goro_close. The parking G puts
+ * itself on its pollDesc's reader or writer list on g0 (netpollcommit,
+ * gopark's unlockf; Go's netpollblock) with no trip to the loop thread
+ * (loop.c). netpoll() is epoll_wait(epfd, 0) from any thread: it takes each
+ * ready pollDesc's waiters, or, if none waits yet, latches the edge
+ * (rready/wready) so that a G between its EAGAIN and its park does not sleep
+ * through it: it makes its call again (so a spurious readiness costs one
+ * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
+ * netpoll(0)), taking ready Gs in batches onto their own P; the loop watches
+ * epfd with one uv_poll_t only while every P is idle (the last M to go idle
+ * asks, netpollidle), and sysmon polls when nobody did for 10 ms (every P
+ * running Gs that never come back to the scheduler). Readiness wakes all the
+ * waiters of a direction; a G woken must make its call until EAGAIN before
+ * another may count on a new edge (as in Go, one reader and one writer per
+ * fd at a time is the intended use). A woken G's waitres (and a latch) holds
+ * the edge's events in poll(2)'s bits, so that goro_wait_fd (fd.c), which
+ * waits on the same pollDescs for either direction too (a third list, rwg,
+ * taken by any edge), returns them without another system call. Its fds may
+ * be a library's, closed behind the runtime's back; the kernel then drops
+ * them from epfd, and a wait would find a stale registration: its park
+ * checks it (pdverify, one EPOLL_CTL_MOD) and registers the fd afresh when
+ * it is stale. The loop never touches a G's buffer (no pointer into a parked
+ * G's stack is kept, so stackscan may shrink it).
  *
- * Timers: sleeping Gs, and Gs waiting on an fd with a deadline, sit in
- * time.c's heap of Gs, which the loop thread alone touches.
- *
- * I/O (Go's netpoll_epoll.go): the G first tries its call itself
- * (netfd.c); only on EAGAIN does it park. The runtime keeps a private epoll
- * fd (epfd); an fd is registered in it ONCE, at the first wait on it, for
- * EPOLLIN|EPOLLOUT|EPOLLRDHUP edge-triggered with a pollDesc (never freed,
- * reused from pdfree) and its seq in the event data, and removed by
- * goro_close. The parking G puts itself on its pollDesc's reader or writer
- * list on g0 (netpollcommit, gopark's unlockf; Go's netpollblock) with no
- * trip to the loop. netpoll() is epoll_wait(epfd, 0) from any thread: it
- * takes each ready pollDesc's waiters, or, if none waits yet, latches the
- * edge (rready/wready) so that a G between its EAGAIN and its park does
- * not sleep through it: it makes its call again (so a spurious readiness
- * costs one more EAGAIN). Ms call netpoll in findrunnable before they
- * steal (Go's netpoll(0)), taking ready Gs in batches onto their own P;
- * the loop watches epfd with one uv_poll_t only while every P is idle (the
- * last M to go idle asks, netpollidle), and sysmon polls when nobody did
- * for 10 ms (every P running Gs that never come back to the scheduler).
- * Readiness wakes all the waiters of a direction; a G woken must make its
- * call until EAGAIN before another may count on a new edge (as in Go, one
- * reader and one writer per fd at a time is the intended use). A woken
- * G's waitres (and a latch) holds the edge's events in poll(2)'s bits, so
- * that goro_wait_fd (fd.c), which waits on the same pollDescs for either
- * direction too (a third list, rwg, taken by any edge), returns them
- * without another system call. Its fds may be a library's, closed behind
- * the runtime's back; the kernel then drops them from epfd, and a wait
- * would find a stale registration: its park checks it (pdverify, one
- * EPOLL_CTL_MOD) and registers the fd afresh when it is stale.
- * The loop never touches a G's buffer (no pointer into a parked G's stack
- * is kept, so stackscan may shrink it).
- *
- * Deadlines: a G waiting with one goes through the loop (netpoll_submit),
- * which puts it in the heap of Gs and then on its pollDesc (netpollwait);
- * only the loop may ready it: an M's netpoll that takes it off the
- * pollDesc hands it to the loop (pendready), and the timer readies it with
- * -ETIMEDOUT only if it is still on the pollDesc's list (netpollunblock,
- * under the pollDesc's lock).
+ * Deadlines: a G waiting with one goes through the loop thread (loop.c,
+ * netpoll_submit), which puts it in time.c's heap of Gs and then on its
+ * pollDesc (netpollwait); only the loop may ready it: an M's netpoll that
+ * takes it off the pollDesc hands it to the loop (pendready), and the timer
+ * readies it with -ETIMEDOUT only if it is still on the pollDesc's list
+ * (netpollunblock, under the pollDesc's lock).
  *
  * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
  * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
@@ -67,68 +53,30 @@
  * a pollDesc registered by a G that lost that race is dropped by the next
  * pdget (its cgen is stale).
  *
- * File I/O and goro_blocking are loop calls (netpoll_loopcall): the G
- * parks, the loop thread submits uv_fs_read/uv_fs_write or uv_queue_work,
- * so libuv's thread pool is started by it and inherits its signal mask, and
- * the request's callback readies the G. The request and the buffer stay on
- * the G's stack, which does not move meanwhile: stackscan never takes a G
- * parked in such a wait.
- *
- * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
- * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
- * stops when every P is idle and is restarted through the async handle.
- *
- * The loop sleeps in epoll_wait when there is nothing to do: an idle runtime
- * makes no system calls.
- *
- * The loop thread blocks the preemption signal (preempt.c), and so do the
- * threads it starts: libuv's thread pool and new Ms (which unblock it).
- *
- * Rejected: the loop thread doing the read or write for the G (the buffer
- * may be on the G's stack, which moves, and the data would cross threads
- * twice); a uv_poll_t per fd (libuv's epoll is
- * level-triggered and uv_poll_stop deletes the fd at once: an ADD, a DEL
- * and a failing DEL per wait, ~19% of the echo server's CPU, and every
- * ready G hopped through the loop thread and the global queue); the loop
- * watching epfd all the time (it would wake for every edge while the Ms
- * are busy and take the Gs from them one at a time, the hop again);
+ * Rejected: a uv_poll_t per fd (libuv's epoll is level-triggered and
+ * uv_poll_stop deletes the fd at once: an ADD, a DEL and a failing DEL per
+ * wait, and every ready G hopped through the loop thread and the global
+ * queue; bench/RESULTS.md, "TCP echo against Go", has what it cost); the
+ * loop watching epfd all the time (it would wake for every edge while the
+ * Ms are busy and take the Gs from them one at a time, the hop again);
  * parking a reader without its call when its last read of a TCP socket was
  * short and no read event has been seen since (it saves the EAGAIN read,
  * one system call of three per request, but that read also finds what
  * came after the short read before anyone polled: with every P busy, no M
  * polls until a slice ends, and an HTTP server beside two spinning Gs
- * served 1,650 requests/s instead of 6,700).
+ * served far fewer requests: bench/RESULTS.md, "Rejected: reads that skip
+ * their EAGAIN").
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "runtime2.h"
-
-static uv_loop_t loop;
-static uv_async_t wakeup;
-static uv_timer_t scantimer;  /* the periodic stack scan */
-static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
-static int sysmonfd = -1;
-static _Atomic bool sysmonkick; /* restart sysmon (netpoll_sysmonwake) */
-static pthread_t loopthread;
-static bool running;
-static _Atomic bool stopping;
-
-/* Gs handed to the loop (netpoll_submit): a Treiber stack through
- * g->schedlink, pushed by Ms, taken whole by the loop. */
-static g *_Atomic pending;
-
-/* Gs the current callback made runnable, in order; flushed (injectglist)
- * at its end. Loop thread only. */
-static g *readyhead, **readytail = &readyhead;
 
 /* A pollDesc per fd a G waits on (Go's pollDesc), registered once with
  * epfd (edge-triggered, data = pdtag(pd, seq)) and unregistered by
@@ -155,78 +103,9 @@ typedef struct pollDesc {
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
-static _Atomic int64_t lastpoll;      /* nanotime of the last netpoll */
-
-/* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
- * runnable at the end of the callback, its wait ended by res. */
-void loopready(g *gp, int res)
-{
-    gp->waitres = res;
-    if (gp->heapidx != 0)
-        gheapdelete(gp);
-    gp->schedlink = NULL;
-    *readytail = gp;
-    readytail = &gp->schedlink;
-}
-
-/* loopflush ends every callback: the Gs it readied go to the run queues,
- * and the timer follows the heap's top (time.c's heap of Gs). */
-void loopflush(void)
-{
-    g *list = readyhead;
-    readyhead = NULL;
-    readytail = &readyhead;
-    injectglist(list);
-    gheapsync();
-}
-
-static void scan_cb(uv_timer_t *t)
-{
-    (void)t;
-    stackscan();
-}
-
-static void close_cb(uv_handle_t *h)
-{
-    (void)h;
-}
-
-/* sysmon_arm sets sysmon's next tick ns from now; ns < 0 disarms. */
-static void sysmon_arm(int64_t ns)
-{
-    struct itimerspec its = {0};
-    if (ns >= 0) {
-        its.it_value.tv_sec = ns / 1000000000;
-        its.it_value.tv_nsec = ns % 1000000000;
-        if (ns == 0)
-            its.it_value.tv_nsec = 1;
-    }
-    timerfd_settime(sysmonfd, 0, &its, NULL);
-}
-
-static void sysmon_cb(uv_poll_t *h, int status, int events)
-{
-    (void)h;
-    (void)status;
-    (void)events;
-    uint64_t expirations;
-    if (read(sysmonfd, &expirations, sizeof expirations) < 0)
-        return;  /* EAGAIN: re-armed or disarmed meanwhile */
-    /* Gs whose fd became ready while every P runs a G that does not
-     * return to the scheduler: nobody polled for 10 ms (Go's sysmon). */
-    if (netpollinuse() &&
-        nanotime() - atomic_load_explicit(&lastpoll, memory_order_relaxed) >
-            10 * 1000 * 1000) {
-        g *list = netpoll();
-        while (list != NULL) {
-            g *next = list->schedlink;
-            loopready(list, list->waitres);
-            list = next;
-        }
-        loopflush();
-    }
-    sysmon_arm(sysmon());
-}
+/* nanotime of the last netpoll: sysmon's tick (loop.c) polls when it is
+ * older than 10 ms. */
+HIDDEN _Atomic int64_t netpoll_lastpoll;
 
 /* ---- the netpoller (any thread) ------------------------------------------ */
 
@@ -285,7 +164,7 @@ static void handtoloop(g *gp)
     } while (!atomic_compare_exchange_weak_explicit(
         &pendready, &old, gp, memory_order_release, memory_order_relaxed));
     if (old == NULL)
-        uv_async_send(&wakeup);
+        loopwake();
 }
 
 /* pdtake moves every G of list (taken under pd->lock) to *out, or to the
@@ -475,6 +354,8 @@ static bool pdenqueue(g *gp)
     return true;
 }
 
+/* netpollunblock: gp leaves its pollDesc's wait list, unless readiness or
+ * a close took it first (a deadline's timer, time.c; iocancel). */
 bool netpollunblock(g *gp)
 {
     pollDesc *pd = gp->waitpd;
@@ -575,7 +456,7 @@ g *netpoll(void)
         return NULL;
     struct epoll_event evs[128];
     int n = epoll_wait(epfd, evs, 128, 0);
-    atomic_store_explicit(&lastpoll, nanotime(), memory_order_relaxed);
+    atomic_store_explicit(&netpoll_lastpoll, nanotime(), memory_order_relaxed);
     g *list = NULL, **tail = &list;
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
@@ -682,9 +563,11 @@ static void watchupdate(void)
 void netpollidle(void)
 {
     if (netpollinuse() && !atomic_exchange(&watchwant, true))
-        uv_async_send(&wakeup);
+        loopwake();
 }
 
+/* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
+ * Gs and then on its pollDesc's list. Loop thread. */
 void netpollwait(g *gp)
 {
     gheappush(gp);
@@ -692,53 +575,10 @@ void netpollwait(g *gp)
         loopready(gp, gp->waitres);
 }
 
-/* ---- file I/O (loop thread) -------------------------------------------------- */
-
-/* A file operation, on the parked G's stack (pinned: see stackscan): a
- * loop call whose fn submits the request; the request's callback ends it. */
-typedef struct fsreq {
-    loopcall  lc;
-    uv_fs_t   req;        /* data = the fsreq */
-    uv_buf_t  buf;
-    int       fd;
-    bool      write;
-    int64_t   off;
-    long      result;     /* bytes or -errno, when the G is readied */
-} fsreq;
-
-static void fs_cb(uv_fs_t *req)
+/* netpollwakeup is the netpoller's part of the loop's wakeup: the watch on
+ * epfd starts if an M asked, and the Gs Ms handed over are readied. */
+void netpollwakeup(void)
 {
-    fsreq *r = req->data;
-    r->result = (long)req->result;
-    uv_fs_req_cleanup(req);
-    netpoll_loopdone(&r->lc);
-}
-
-static void fsstart(loopcall *lc)
-{
-    fsreq *r = (fsreq *)lc;
-    r->req.data = r;
-    int err = r->write
-        ? uv_fs_write(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb)
-        : uv_fs_read(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb);
-    if (err < 0) {
-        r->result = err;
-        netpoll_loopdone(lc);
-    }
-}
-
-static void wakeup_cb(uv_async_t *a)
-{
-    (void)a;
-    if (atomic_load(&stopping)) {
-        uv_close((uv_handle_t *)&scantimer, close_cb);
-        uv_close((uv_handle_t *)&sysmonpoll, close_cb);
-        uv_close((uv_handle_t *)&wakeup, close_cb);
-        uv_close((uv_handle_t *)&epollpoll, close_cb);
-        sigqueue_close();
-        timeclose();
-        return;
-    }
     watchupdate();
     /* Gs an M took off a pollDesc while they wait with a deadline. */
     g *done = atomic_exchange_explicit(&pendready, NULL, memory_order_acquire);
@@ -747,50 +587,23 @@ static void wakeup_cb(uv_async_t *a)
         loopready(done, done->waitres);
         done = next;
     }
-    if (atomic_exchange(&sysmonkick, false))
-        sysmon_arm(0);
-    g *list = atomic_exchange_explicit(&pending, NULL, memory_order_acquire);
-    /* The stack holds the newest first: reverse it, to serve in order. */
-    g *fifo = NULL;
-    while (list != NULL) {
-        g *next = list->schedlink;
-        list->schedlink = fifo;
-        fifo = list;
-        list = next;
-    }
-    while (fifo != NULL) {
-        g *gp = fifo;
-        fifo = gp->schedlink;
-        gp->schedlink = NULL;
-        switch (gp->waitreason) {
-        case waitReasonSleep:
-            gheappush(gp);
-            break;
-        case waitReasonIORead:
-        case waitReasonIOWrite:
-            netpollwait(gp);
-            break;
-        case waitReasonFileIO:
-        case waitReasonBlocking:
-        case waitReasonLoopCall: {
-            loopcall *lc = gp->param;
-            lc->fn(lc);
-            break;
-        }
-        default:
-            throw("netpoll: G submitted with an unknown wait reason");
-        }
-    }
-    loopflush();
 }
 
-static void *loopmain(void *arg)
+/* The loop's watch on epfd: made before the loop runs, closed at exit. */
+int netpollwatchinit(uv_loop_t *loop)
 {
-    (void)arg;
-    uv_run(&loop, UV_RUN_DEFAULT);
-    return NULL;
+    return uv_poll_init(loop, &epollpoll, epfd);
 }
 
+void netpollwatchclose(void)
+{
+    uv_close((uv_handle_t *)&epollpoll, NULL);
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+/* netpollinit maps the fd tables and makes epfd (loopinit, before the
+ * loop thread starts); netpollshutdown undoes it once the loop has ended. */
 int netpollinit(void)
 {
     struct rlimit rl;
@@ -819,60 +632,11 @@ int netpollinit(void)
               strerror(e));
         return -e;
     }
-    sysmonfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (sysmonfd < 0) {
-        int e = errno;
-        print("goro: cannot create sysmon's timer: %s\n", strerror(e));
-        return -e;
-    }
-    int err = uv_loop_init(&loop);
-    if (err == 0)
-        err = uv_async_init(&loop, &wakeup, wakeup_cb);
-    if (err == 0)
-        err = uv_poll_init(&loop, &sysmonpoll, sysmonfd);
-    if (err == 0)
-        err = uv_poll_start(&sysmonpoll, UV_READABLE, sysmon_cb);
-    if (err == 0)
-        err = uv_poll_init(&loop, &epollpoll, epfd);
-    if (err == 0)
-        err = uv_timer_init(&loop, &scantimer);
-    if (err == 0)
-        err = timeinit(&loop);   /* time.c's timers and heap of Gs */
-    if (err == 0 && rtconf.scan_interval_ns > 0) {
-        uint64_t ms = (uint64_t)(rtconf.scan_interval_ns + 999999) / 1000000;
-        err = uv_timer_start(&scantimer, scan_cb, ms, ms);
-    }
-    if (err != 0) {
-        print("goro: cannot start the event loop: %s\n", uv_strerror(err));
-        return err;
-    }
-    sysmon_arm(0);
-    /* The loop thread (and the threads it starts) never take the
-     * preemption signal. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGPREEMPT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    err = pthread_create(&loopthread, NULL, loopmain, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err != 0) {
-        print("goro: cannot start the event loop thread: errno %d\n", err);
-        return -err;
-    }
-    running = true;
     return 0;
 }
 
 void netpollshutdown(void)
 {
-    if (!running)
-        return;
-    atomic_store(&stopping, true);
-    uv_async_send(&wakeup);
-    pthread_join(loopthread, NULL);
-    uv_loop_close(&loop);
-    close(sysmonfd);
-    sysmonfd = -1;
     close(epfd);
     epfd = -1;
     /* Ms are gone; a G left parked on an fd stays so. */
@@ -885,30 +649,6 @@ void netpollshutdown(void)
     netpoll_closegen = NULL;
     npdtab = 0;
     atomic_store(&npdregistered, 0);
-    running = false;
-}
-
-/* netpoll_sysmonwake restarts sysmon after it stopped (every P idle).
- * Any thread. */
-void netpoll_sysmonwake(void)
-{
-    atomic_store(&sysmonkick, true);
-    uv_async_send(&wakeup);
-}
-
-/* netpoll_submit hands gp (Gwaiting) to the loop thread. Any thread. */
-void netpoll_submit(g *gp)
-{
-    g *old = atomic_load_explicit(&pending, memory_order_relaxed);
-    do {
-        gp->schedlink = old;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &pending, &old, gp, memory_order_release, memory_order_relaxed));
-    /* Only the push onto an empty list needs to wake the loop: whoever
-     * pushed onto a non-empty one finds a wakeup already on its way (the
-     * loop takes the list whole after the async is delivered). */
-    if (old == NULL)
-        uv_async_send(&wakeup);
 }
 
 bool netpoll_polled(int fd)
@@ -916,96 +656,4 @@ bool netpoll_polled(int fd)
     if (fd < 0 || (size_t)fd >= npdtab)
         return false;
     return atomic_load_explicit(&pdtab[fd], memory_order_relaxed) != NULL;
-}
-
-/* ---- file I/O (G side) ------------------------------------------------------- */
-
-long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
-{
-    fsreq r;
-    memclr_nolibc(&r, sizeof r);
-    r.buf.base = buf;
-    r.buf.len = len;
-    r.fd = fd;
-    r.write = write;
-    r.off = off;
-    r.lc.fn = fsstart;
-    netpoll_loopcall(&r.lc, waitReasonFileIO);
-    return r.result;
-}
-
-/* ---- calls on the loop thread ------------------------------------------------ */
-
-uv_loop_t *netpoll_uvloop(void)
-{
-    return &loop;
-}
-
-void netpoll_loopdone(loopcall *lc)
-{
-    loopready(lc->gp, 0);
-    loopflush();
-}
-
-static bool loopcommit(g *gp, void *arg)
-{
-    (void)arg;
-    netpoll_submit(gp);
-    return true;
-}
-
-int netpoll_loopcall(loopcall *lc, uint8_t reason)
-{
-    lc->gp = getg();
-    lc->gp->param = lc;
-    gopark(loopcommit, NULL, reason);
-    getg()->param = NULL;
-    return lc->result;
-}
-
-/* goro_blocking: fn runs on libuv's thread pool (a thread stack of its
- * own), the G parked meanwhile. */
-typedef struct blockreq {
-    loopcall  lc;
-    uv_work_t work;
-    goro_fn   fn;
-    void     *arg;
-} blockreq;
-
-static void blocking_work(uv_work_t *w)
-{
-    blockreq *r = w->data;
-    r->fn(r->arg);
-}
-
-static void blocking_done(uv_work_t *w, int status)
-{
-    (void)status;
-    blockreq *r = w->data;
-    netpoll_loopdone(&r->lc);
-}
-
-static void blocking_start(loopcall *lc)
-{
-    blockreq *r = (blockreq *)lc;
-    r->work.data = r;
-    int err = uv_queue_work(&loop, &r->work, blocking_work, blocking_done);
-    if (err < 0) {
-        lc->result = err;
-        netpoll_loopdone(lc);
-    }
-}
-
-int goro_blocking(goro_fn fn, void *arg)
-{
-    if (fn == NULL)
-        return -EINVAL;
-    if (!onG(getg()))
-        return -EPERM;
-    blockreq r;
-    memclr_nolibc(&r, sizeof r);
-    r.lc.fn = blocking_start;
-    r.fn = fn;
-    r.arg = arg;
-    return netpoll_loopcall(&r.lc, waitReasonBlocking);
 }

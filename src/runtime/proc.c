@@ -1870,7 +1870,7 @@ static __attribute__((noinline)) void goexit1(g *gp)
 }
 
 /* ---- sysmon ---------------------------------------------------------------
- * Go's system monitor, here a timer on the runtime's loop thread (netpoll.c
+ * Go's system monitor, here a timer on the runtime's loop thread (loop.c
  * calls sysmon() and sleeps for as long as it says). Each tick it looks at
  * every P (retake):
  *  - a P that has run the same G for longer than the time slice: ask that G
@@ -2581,7 +2581,7 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
     if (err == 0)
         err = preemptinit();
     if (err == 0)
-        err = netpollinit();
+        err = loopinit();
     if (err == 0) {
         sigfatalinit();
         tracebackinit();
@@ -2624,7 +2624,7 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
         atomic_store(&runtime_state, 2);
         return 0;
     }
-    netpollshutdown();
+    loopshutdown();
     preemptshutdown();
     atomic_store(&runtime_state, 2);
     return 0;

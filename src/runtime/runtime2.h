@@ -1,9 +1,9 @@
 /*
  * runtime2.h - the runtime's data structures: G, M, P, the scheduler, and
- * the internal interfaces between proc.c, stack.c, lock.c, netpoll.c and the
- * rest. Names follow Go's runtime2.go so that a reader of Go's runtime finds
- * their way: a G is a goroutine, an M an OS thread, a P a processor (the
- * right to run Gs, with its run queue and caches).
+ * the internal interfaces between proc.c, stack.c, lock.c, netpoll.c, loop.c
+ * and the rest. Names follow Go's runtime2.go so that a reader of Go's
+ * runtime finds their way: a G is a goroutine, an M an OS thread, a P a
+ * processor (the right to run Gs, with its run queue and caches).
  */
 #ifndef GORO_RUNTIME2_H
 #define GORO_RUNTIME2_H
@@ -944,28 +944,11 @@ HIDDEN void osyield(void);
 
 /* ---- netpoll.c --------------------------------------------------------- */
 
+struct uv_loop_s;  /* uv.h's uv_loop_t */
+/* netpollinit maps the fd tables and makes the epoll fd; netpollshutdown
+ * undoes it (loopinit, loopshutdown). */
 HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
-/* netpoll_submit hands a parked G to the loop thread; what it waits for is
- * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
- * with a deadline (waitfd, waitpd, waketime = the deadline),
- * waitReasonFileIO (param = fsreq). Any thread; called from gopark's unlock
- * function, once the G's context is saved. */
-HIDDEN void netpoll_submit(g *gp);
-/* A call a G makes on the loop thread: netpoll_loopcall parks the G,
- * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
- * wait with netpoll_loopdone(lc). lc lives on the parked G's stack, which
- * is pinned meanwhile (stackscan skips these waits). */
-typedef struct loopcall loopcall;
-struct loopcall {
-    void (*fn)(loopcall *lc);
-    g    *gp;
-    int   result;
-};
-HIDDEN int netpoll_loopcall(loopcall *lc, uint8_t reason);
-HIDDEN void netpoll_loopdone(loopcall *lc);      /* loop thread */
-HIDDEN struct uv_loop_s *netpoll_uvloop(void);   /* loop thread only */
-HIDDEN void sigqueue_close(void);                /* loop thread, at exit */
 HIDDEN bool netpoll_polled(int fd);      /* fd has a pollDesc; any thread */
 /* netpoll_closegen[fd] counts goro_closes of fd (netpollclose bumps it
  * before it looks for fd's pollDesc). A G loads it before the call that
@@ -1016,16 +999,57 @@ HIDDEN void netpollwait(g *gp);
  * readiness or a close took it first (then it is readied with what they
  * said: netpoll, pendready). Any thread. */
 HIDDEN bool netpollunblock(g *gp);
+/* The netpoller's part of the loop thread: netpollwakeup runs at each of
+ * the loop's wakeups (the watch on the epoll fd, the Gs Ms handed over);
+ * netpollwatchinit makes the watch before the loop runs, netpollwatchclose
+ * closes it at exit. */
+HIDDEN void netpollwakeup(void);
+HIDDEN int netpollwatchinit(struct uv_loop_s *loop);
+HIDDEN void netpollwatchclose(void);
+/* nanotime of the last netpoll (sysmon's tick polls when it is old). */
+extern HIDDEN _Atomic int64_t netpoll_lastpoll;
+
+/* ---- loop.c ------------------------------------------------------------ */
+
+/* loopinit starts the loop thread (and the netpoller: netpollinit);
+ * loopshutdown ends it, once the Ms are gone. */
+HIDDEN int loopinit(void);
+HIDDEN void loopshutdown(void);
+/* netpoll_submit hands a parked G to the loop thread; what it waits for is
+ * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
+ * with a deadline (waitfd, waitpd, waketime = the deadline), a loop call
+ * (waitReasonFileIO, Blocking, LoopCall: param = the loopcall). Any
+ * thread; called from gopark's unlock function, once the G's context is
+ * saved. */
+HIDDEN void netpoll_submit(g *gp);
+/* A call a G makes on the loop thread: netpoll_loopcall parks the G,
+ * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
+ * wait with netpoll_loopdone(lc). lc lives on the parked G's stack, which
+ * is pinned meanwhile (stackscan skips these waits). */
+typedef struct loopcall loopcall;
+struct loopcall {
+    void (*fn)(loopcall *lc);
+    g    *gp;
+    int   result;
+};
+HIDDEN int netpoll_loopcall(loopcall *lc, uint8_t reason);
+HIDDEN void netpoll_loopdone(loopcall *lc);      /* loop thread */
+HIDDEN struct uv_loop_s *netpoll_uvloop(void);   /* loop thread only */
 /* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
  * runnable, its wait ended by res, at the loopflush that ends the loop's
  * callback. Loop thread. */
 HIDDEN void loopready(g *gp, int res);
 HIDDEN void loopflush(void);
+HIDDEN void loopwake(void);   /* wake the loop thread; any thread */
 /* netpoll_fileio runs a read (write false) or write of the regular file fd
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
 HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
                            int64_t off);
 HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
+
+/* ---- sigqueue.c -------------------------------------------------------- */
+
+HIDDEN void sigqueue_close(void);                /* loop thread, at exit */
 
 /* ---- time.c ----------------------------------------------------------- */
 
@@ -1047,7 +1071,7 @@ HIDDEN bool timeradd(struct timer *t, int64_t when);
 HIDDEN bool timerdel(struct timer *t);
 HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
 HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
-HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
+HIDDEN int timeinit(struct uv_loop_s *loop); /* loopinit, before the loop runs */
 HIDDEN void timeclose(void);            /* loop thread, at exit */
 /* The heap of Gs (sleeps, fd deadlines), ordered by g->waketime, the
  * index in g->heapidx. Loop thread only. gheappush puts gp in it,

@@ -259,7 +259,7 @@ static bool sleepcommit(g *gp, void *ns)
 }
 
 /* A sleep that contexts may end waits on the G's wait timer (time.c)
- * rather than netpoll.c's heap, so that its end is decided by one CAS
+ * rather than the heap of Gs, so that its end is decided by one CAS
  * (selectDone, as a select's) between the timer and the contexts. */
 static void sleepdone(struct timer *t, int64_t now)
 {

@@ -8,7 +8,7 @@
  * (timerslock); nothing else waits for it: no G, no libuv handle. 1M
  * pending timers cost 1M records and 1M heap slots, nothing more. Any
  * thread adds, deletes and modifies timers under the lock; the runtime's
- * loop thread (netpoll.c) runs them. It sleeps on a timerfd
+ * loop thread (loop.c) runs them. It sleeps on a timerfd
  * (CLOCK_MONOTONIC, absolute, nanosecond resolution) that is always set
  * for the heap's earliest time or earlier: a G whose new timer becomes the
  * earliest sets it itself, with an inline system call, under the lock
