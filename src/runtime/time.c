@@ -1,7 +1,8 @@
 /*
  * time.c - the clock, timers and tickers that deliver on channels, the
- * deadline of goro_select_deadline, and the heap of sleeping Gs and fd
- * deadlines (Go's time.go and the runtime half of its time package).
+ * deadline of goro_select_deadline, sleeping (goro_sleep_ns), and the heap
+ * of sleeping Gs and fd deadlines (Go's time.go and the runtime half of
+ * its time package).
  *
  * A timer is a small record (timer, runtime2.h) in one four-ary min-heap
  * ordered by its wake time (Go's), guarded by one runtime mutex
@@ -725,4 +726,84 @@ void timegfree(g *gp)
         dallocx(gp->after, 0);
         gp->after = NULL;
     }
+}
+
+/* ---- sleep -------------------------------------------------------------------- */
+
+/* sleepcommit runs on g0 once the G is Gwaiting: the wake time is taken
+ * from the clock here (a libc call) and the G handed to the timer heap. */
+static bool sleepcommit(g *gp, void *ns)
+{
+    gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
+    netpoll_submit(gp);
+    return true;
+}
+
+/* A sleep that contexts may end waits on the G's wait timer (gtimer)
+ * rather than the heap of Gs, so that its end is decided by one CAS
+ * (selectDone, as a select's) between the timer and the contexts. */
+static void sleepdone(struct timer *t, int64_t now)
+{
+    (void)now;
+    selcancel(t->arg, 0);
+}
+
+static bool sleepctxcommit(g *gp, void *arg)
+{
+    timeradd(gp->waittimer, *(int64_t *)arg);
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
+    if (err != 0)
+        waitctxfire(gp, err);
+    return true;
+}
+
+static int sleepctx(int64_t ns)
+{
+    g *gp = getg();
+    gp->waitres2 = 0;
+    int err = waitctxbegin(gp, true, selcancel);
+    if (err != 0)
+        return err;
+    if (gp->nwaitctx == 0 || ns <= 0) {
+        waitctxend(gp);
+        goro_sleep_ns(ns);
+        return 0;
+    }
+    gtimer(gp, sleepdone, gp);
+    atomic_store(&gp->selectDone, 0);
+    int64_t when = goro_now() + ns;
+    gopark(sleepctxcommit, &when, waitReasonSleep);
+    timerdel(gp->waittimer);
+    waitctxend(gp);
+    return gp->waitres2;
+}
+
+void goro_sleep_ns(int64_t ns)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return;
+    if (ns <= 0) {
+        goro_yield();
+        return;
+    }
+    if (gp->group != NULL && gp->callctx == NULL) {
+        /* Its group's cancel ends it (ctx.c). */
+        gp->callctx = gp->group->ctx;
+        sleepctx(ns);
+        gp->callctx = NULL;
+        return;
+    }
+    gopark(sleepcommit, (void *)(intptr_t)ns, waitReasonSleep);
+}
+
+int goro_sleep_ctx(goro_ctx *ctx, int64_t ns)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int err = sleepctx(ns);
+    gp->callctx = NULL;
+    return err;
 }
