@@ -16,12 +16,12 @@
  * through the loop while Ms are busy: the loop watches the netpoller's
  * epoll fd only while every P is idle (netpoll.c).
  *
- * File I/O and goro_blocking are loop calls (netpoll_loopcall): the G
- * parks, the loop thread submits uv_fs_read/uv_fs_write or uv_queue_work,
- * so libuv's thread pool is started by it and inherits its signal mask, and
- * the request's callback readies the G. The request and the buffer stay on
- * the G's stack, which does not move meanwhile: stackscan never takes a G
- * parked in such a wait.
+ * File I/O and goro_blocking are loop calls (loopcallrun): the G parks, the
+ * loop thread submits uv_fs_read/uv_fs_write or uv_queue_work, so libuv's
+ * thread pool is started by it and inherits its signal mask, and the
+ * request's callback readies the G. The request and the buffer stay on the
+ * G's stack, which does not move meanwhile: stackscan never takes a G parked
+ * in such a wait.
  *
  * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
  * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
@@ -53,12 +53,12 @@ static uv_async_t wakeup;
 static uv_timer_t scantimer;  /* the periodic stack scan */
 static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
 static int sysmonfd = -1;
-static _Atomic bool sysmonkick; /* restart sysmon (netpoll_sysmonwake) */
+static _Atomic bool sysmonkick; /* restart sysmon (sysmonwake) */
 static pthread_t loopthread;
 static bool running;
 static _Atomic bool stopping;
 
-/* Gs handed to the loop (netpoll_submit): a Treiber stack through
+/* Gs handed to the loop (loopsubmit): a Treiber stack through
  * g->schedlink, pushed by Ms, taken whole by the loop. */
 static g *_Atomic pending;
 
@@ -264,16 +264,16 @@ void loopshutdown(void)
     running = false;
 }
 
-/* netpoll_sysmonwake restarts sysmon after it stopped (every P idle).
+/* sysmonwake restarts sysmon after it stopped (every P idle).
  * Any thread. */
-void netpoll_sysmonwake(void)
+void sysmonwake(void)
 {
     atomic_store(&sysmonkick, true);
     uv_async_send(&wakeup);
 }
 
-/* netpoll_submit hands gp (Gwaiting) to the loop thread. Any thread. */
-void netpoll_submit(g *gp)
+/* loopsubmit hands gp (Gwaiting) to the loop thread. Any thread. */
+void loopsubmit(g *gp)
 {
     g *old = atomic_load_explicit(&pending, memory_order_relaxed);
     do {
@@ -296,12 +296,12 @@ void loopwake(void)
 
 /* ---- calls on the loop thread -------------------------------------------- */
 
-uv_loop_t *netpoll_uvloop(void)
+uv_loop_t *loopuv(void)
 {
     return &loop;
 }
 
-void netpoll_loopdone(loopcall *lc)
+void loopcalldone(loopcall *lc)
 {
     loopready(lc->gp, 0);
     loopflush();
@@ -310,11 +310,11 @@ void netpoll_loopdone(loopcall *lc)
 static bool loopcommit(g *gp, void *arg)
 {
     (void)arg;
-    netpoll_submit(gp);
+    loopsubmit(gp);
     return true;
 }
 
-int netpoll_loopcall(loopcall *lc, uint8_t reason)
+int loopcallrun(loopcall *lc, uint8_t reason)
 {
     lc->gp = getg();
     lc->gp->param = lc;
@@ -342,7 +342,7 @@ static void fs_cb(uv_fs_t *req)
     fsreq *r = req->data;
     r->result = (long)req->result;
     uv_fs_req_cleanup(req);
-    netpoll_loopdone(&r->lc);
+    loopcalldone(&r->lc);
 }
 
 static void fsstart(loopcall *lc)
@@ -354,11 +354,11 @@ static void fsstart(loopcall *lc)
         : uv_fs_read(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb);
     if (err < 0) {
         r->result = err;
-        netpoll_loopdone(lc);
+        loopcalldone(lc);
     }
 }
 
-long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
+long loopfileio(bool write, int fd, void *buf, size_t len, int64_t off)
 {
     fsreq r;
     memclr_nolibc(&r, sizeof r);
@@ -368,7 +368,7 @@ long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
     r.write = write;
     r.off = off;
     r.lc.fn = fsstart;
-    netpoll_loopcall(&r.lc, waitReasonFileIO);
+    loopcallrun(&r.lc, waitReasonFileIO);
     return r.result;
 }
 
@@ -393,7 +393,7 @@ static void blocking_done(uv_work_t *w, int status)
 {
     (void)status;
     blockreq *r = w->data;
-    netpoll_loopdone(&r->lc);
+    loopcalldone(&r->lc);
 }
 
 static void blocking_start(loopcall *lc)
@@ -403,7 +403,7 @@ static void blocking_start(loopcall *lc)
     int err = uv_queue_work(&loop, &r->work, blocking_work, blocking_done);
     if (err < 0) {
         lc->result = err;
-        netpoll_loopdone(lc);
+        loopcalldone(lc);
     }
 }
 
@@ -418,5 +418,5 @@ int goro_blocking(goro_fn fn, void *arg)
     r.lc.fn = blocking_start;
     r.fn = fn;
     r.arg = arg;
-    return netpoll_loopcall(&r.lc, waitReasonBlocking);
+    return loopcallrun(&r.lc, waitReasonBlocking);
 }

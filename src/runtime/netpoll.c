@@ -32,10 +32,10 @@
  * G's stack is kept, so stackscan may shrink it).
  *
  * Deadlines: a G waiting with one goes through the loop thread (loop.c,
- * netpoll_submit), which puts it in time.c's heap of Gs and then on its
- * pollDesc (netpollwait); only the loop may ready it: an M's netpoll that
- * takes it off the pollDesc hands it to the loop (pendready), and the timer
- * readies it with -ETIMEDOUT only if it is still on the pollDesc's list
+ * loopsubmit), which puts it in time.c's heap of Gs and then on its pollDesc
+ * (netpollwait); only the loop may ready it: an M's netpoll that takes it
+ * off the pollDesc hands it to the loop (pendready), and the timer readies
+ * it with -ETIMEDOUT only if it is still on the pollDesc's list
  * (netpollunblock, under the pollDesc's lock).
  *
  * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
@@ -444,7 +444,7 @@ bool netpollcommit(g *gp, void *arg)
     if (gp->waketime != 0) {
         /* A deadline: the loop puts it in the heap of Gs (time.c), then
          * enqueues it (netpollwait). */
-        netpoll_submit(gp);
+        loopsubmit(gp);
         return true;
     }
     return pdenqueue(gp);

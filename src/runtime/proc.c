@@ -787,7 +787,7 @@ static p *pidleget(void)
         atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_acq_rel);
         if (sched.sysmonwait) {
             sched.sysmonwait = false;
-            netpoll_sysmonwake();
+            sysmonwake();
         }
     }
     return pp;
@@ -2119,7 +2119,7 @@ static int64_t sysmondelay = sysmonMinDelay;
 static int sysmonidle;
 
 /* sysmon runs one tick and returns how many ns to sleep before the next,
- * or -1 to sleep until netpoll_sysmonwake. Loop thread only. */
+ * or -1 to sleep until sysmonwake. Loop thread only. */
 int64_t sysmon(void)
 {
     int64_t now = nanotime();

@@ -1015,16 +1015,16 @@ extern HIDDEN _Atomic int64_t netpoll_lastpoll;
  * loopshutdown ends it, once the Ms are gone. */
 HIDDEN int loopinit(void);
 HIDDEN void loopshutdown(void);
-/* netpoll_submit hands a parked G to the loop thread; what it waits for is
+/* loopsubmit hands a parked G to the loop thread; what it waits for is
  * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
  * with a deadline (waitfd, waitpd, waketime = the deadline), a loop call
  * (waitReasonFileIO, Blocking, LoopCall: param = the loopcall). Any
  * thread; called from gopark's unlock function, once the G's context is
  * saved. */
-HIDDEN void netpoll_submit(g *gp);
-/* A call a G makes on the loop thread: netpoll_loopcall parks the G,
+HIDDEN void loopsubmit(g *gp);
+/* A call a G makes on the loop thread: loopcallrun parks the G,
  * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
- * wait with netpoll_loopdone(lc). lc lives on the parked G's stack, which
+ * wait with loopcalldone(lc). lc lives on the parked G's stack, which
  * is pinned meanwhile (stackscan skips these waits). */
 typedef struct loopcall loopcall;
 struct loopcall {
@@ -1032,20 +1032,20 @@ struct loopcall {
     g    *gp;
     int   result;
 };
-HIDDEN int netpoll_loopcall(loopcall *lc, uint8_t reason);
-HIDDEN void netpoll_loopdone(loopcall *lc);      /* loop thread */
-HIDDEN struct uv_loop_s *netpoll_uvloop(void);   /* loop thread only */
+HIDDEN int loopcallrun(loopcall *lc, uint8_t reason);
+HIDDEN void loopcalldone(loopcall *lc);  /* loop thread */
+HIDDEN struct uv_loop_s *loopuv(void);  /* loop thread only */
 /* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
  * runnable, its wait ended by res, at the loopflush that ends the loop's
  * callback. Loop thread. */
 HIDDEN void loopready(g *gp, int res);
 HIDDEN void loopflush(void);
 HIDDEN void loopwake(void);   /* wake the loop thread; any thread */
-/* netpoll_fileio runs a read (write false) or write of the regular file fd
+/* loopfileio runs a read (write false) or write of the regular file fd
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
-HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
-                           int64_t off);
-HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
+HIDDEN long loopfileio(bool write, int fd, void *buf, size_t len,
+                       int64_t off);
+HIDDEN void sysmonwake(void);  /* restart a stopped sysmon */
 
 /* ---- sigqueue.c -------------------------------------------------------- */
 

@@ -56,7 +56,7 @@
  * frees nor drains anything, and holds one timer per G whatever it does.
  *
  * The heap of Gs: sleeping Gs, and Gs waiting on an fd with a deadline,
- * are handed to the loop thread (netpoll_submit) and sit in a second heap,
+ * are handed to the loop thread (loopsubmit) and sit in a second heap,
  * of Gs, that the loop thread alone touches: a binary min-heap ordered by
  * wake time (g->waketime: nanoseconds, CLOCK_MONOTONIC; each G knows its
  * index, g->heapidx, so a G woken by its fd leaves the heap at once); a
@@ -383,7 +383,7 @@ static void gheaparm(void)
     }
     int64_t d = gheap[0]->waketime - nanotime();
     uint64_t ms = d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000);
-    uv_update_time(netpoll_uvloop());
+    uv_update_time(loopuv());
     uv_timer_start(&gheaptimer, gheaptimer_cb, ms, 0);
 }
 
@@ -735,7 +735,7 @@ void timegfree(g *gp)
 static bool sleepcommit(g *gp, void *ns)
 {
     gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
-    netpoll_submit(gp);
+    loopsubmit(gp);
     return true;
 }
 
