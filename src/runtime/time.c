@@ -40,12 +40,12 @@
  *     before (Go 1.23's semantics: C programs cannot rely on a collector
  *     to make the old semantics safe, and these need no draining dance);
  *   - a select's deadline (g->waittimer, one per G, kept like its sudog,
- *     and used by the other waits with a deadline too)
- *     wins the select's selectDone CAS against the channels and readies
- *     the G, which then returns -ETIMEDOUT (through the wait's
- *     waitcancel: the path of a context's cancel too, ctx.c). The select arms it in its park
- *     commit, on g0, while it still holds its channels' locks, and deletes
- *     it when it wakes: it never fires for a later select.
+ *     and used by the other waits with a deadline too) wins the select's
+ *     selectDone CAS against the channels and readies the G, which then
+ *     returns -ETIMEDOUT (through the wait's waitcancel: the path of a
+ *     context's cancel too, ctx.c). The select arms it in its park commit,
+ *     on g0, while it still holds its channels' locks, and deletes it when
+ *     it wakes: it never fires for a later select.
  *
  * A ticker's next time is its last plus a whole number of periods, the
  * first one not in the past: ticks that could not be delivered in time are
@@ -55,19 +55,19 @@
  * by each call: a program that selects on goro_after in a loop neither
  * frees nor drains anything, and holds one timer per G whatever it does.
  *
- * The heap of Gs: sleeping Gs, and Gs waiting on an fd with a deadline,
- * are handed to the loop thread (loopsubmit) and sit in a second heap,
- * of Gs, that the loop thread alone touches: a binary min-heap ordered by
- * wake time (g->waketime: nanoseconds, CLOCK_MONOTONIC; each G knows its
- * index, g->heapidx, so a G woken by its fd leaves the heap at once); a
- * single uv_timer_t is armed for the earliest. libuv counts in milliseconds
- * and may fire up to 1 ms before a deadline that does not fall on a
- * millisecond, so the callback wakes only the Gs whose time has come and
- * re-arms for the rest: nobody wakes early, and the heap keeps wake order.
- * The G itself is the timer there, and a deadline's protocol with the
- * pollDescs (netpoll.c: netpollwait, netpollunblock) runs on the loop
- * thread. A wait that contexts may end (ctx.c) waits on the G's wait timer
- * instead, so that its end is decided by one CAS.
+ * The heap of Gs: sleeping Gs, and Gs waiting on an fd with a deadline, are
+ * handed to the loop thread (loopsubmit) and sit in a second heap, of Gs,
+ * that the loop thread alone touches: a binary min-heap ordered by wake time
+ * (g->waketime: nanoseconds, CLOCK_MONOTONIC; each G knows its index,
+ * g->heapidx, so a G woken by its fd leaves the heap at once); a single
+ * uv_timer_t is armed for the earliest. libuv counts in milliseconds and may
+ * fire up to 1 ms before a deadline that does not fall on a millisecond, so
+ * the callback wakes only the Gs whose time has come and re-arms for the
+ * rest: nobody wakes early, and the heap keeps wake order. The G itself is
+ * the timer there, and a deadline's protocol with the pollDescs (netpoll.c:
+ * netpollwait, netpollunblock) runs on the loop thread. A wait that contexts
+ * may end (ctx.c) waits on the G's wait timer instead, so that its end is
+ * decided by one CAS.
  *
  * Rejected: a G per timer (the workaround this replaces: 2 KiB of stack
  * and a G per pending timer); a uv_timer_t per timer (150 bytes each, and
