@@ -7,7 +7,7 @@
  *
  * Names are resolved without blocking the G's thread: getaddrinfo(3) runs
  * on libuv's thread pool (uv_getaddrinfo, submitted by the loop thread as
- * a loop call, netpoll.c) while the G is parked. A numeric host and port
+ * a loop call, loop.c) while the G is parked. A numeric host and port
  * never leave the G's thread: getaddrinfo with AI_NUMERICHOST and
  * AI_NUMERICSERV, which does no I/O, on g0. A deadline bounds the
  * resolution too: a uv_timer_t beside the request ends the G's wait with
@@ -133,7 +133,7 @@ static void resolveend(resolvereq *r, int status, struct addrinfo *res)
     resolvecall *rc = (resolvecall *)lc;
     rc->res = res;
     lc->result = status;
-    netpoll_loopdone(lc);
+    loopcalldone(lc);
 }
 
 static void resolvetimerclosed(uv_handle_t *h)
@@ -167,7 +167,7 @@ static void resolvetimeout(uv_timer_t *t)
 static void resolvestart(loopcall *lc)
 {
     resolvereq *r = ((resolvecall *)lc)->r;
-    uv_loop_t *loop = netpoll_uvloop();
+    uv_loop_t *loop = loopuv();
     r->req.data = r;
     r->refs = 1;
     int err = uv_getaddrinfo(loop, &r->req, resolve_cb, r->node, r->service,
@@ -278,7 +278,7 @@ int goro_getaddrinfo(const char *node, const char *service,
     rc.lc.fn = resolvestart;
     rc.r = a.r;
     a.r->lc = &rc.lc;
-    int err = netpoll_loopcall(&rc.lc, waitReasonLoopCall);
+    int err = loopcallrun(&rc.lc, waitReasonLoopCall);
     *res = rc.res;
     return err;
 }

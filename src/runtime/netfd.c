@@ -338,7 +338,7 @@ static ssize_t fileio(bool write, int fd, void *buf, size_t len, int64_t off)
         return -EINVAL;
     if (!onG(getg()))
         return -EPERM;
-    return netpoll_fileio(write, fd, buf, len, off);
+    return loopfileio(write, fd, buf, len, off);
 }
 
 ssize_t goro_file_read(int fd, void *buf, size_t len, int64_t off)

@@ -1,60 +1,42 @@
 /*
- * netpoll.c - the runtime's libuv loop thread: timers, I/O readiness (the
- * netpoller, Go's netpoll.go) and file operations.
+ * netpoll.c - the netpoller: I/O readiness for parked Gs, through a
+ * pollDesc per fd and the runtime's private epoll fd (Go's netpoll.go and
+ * netpoll_epoll.go).
  *
- * One thread runs a libuv loop for the whole runtime. Ms never call into the
- * loop (libuv loops are not thread-safe); they hand it parked Gs through one
- * lock-free list and uv_async_send, which coalesces: the async callback
- * drains the whole list each time, oldest first. What a G wants is its
- * waitreason: a timer (sleep), readiness of an fd with a deadline (waitfd,
- * read or write, the deadline in waketime), or a file operation (a request
- * on its pinned stack). The
- * loop's callbacks make the Gs runnable (injectglist: onto the global run
- * queue, starting idle Ms) with g->waitres saying how the wait ended.
- * Socket readiness does not go through the loop while Ms are busy (below).
+ * A G first tries its I/O call itself (netfd.c); only on EAGAIN does it
+ * park. The runtime keeps a private epoll fd (epfd); an fd is registered in
+ * it ONCE, at the first wait on it, for EPOLLIN|EPOLLOUT|EPOLLRDHUP
+ * edge-triggered with a pollDesc (never freed, reused from pdfree) and its
+ * seq in the event data, and removed by goro_close. The parking G puts
+ * itself on its pollDesc's reader or writer list on g0 (netpollcommit,
+ * gopark's unlockf; Go's netpollblock) with no trip to the loop thread
+ * (loop.c). netpoll() is epoll_wait(epfd, 0) from any thread: it takes each
+ * ready pollDesc's waiters, or, if none waits yet, latches the edge
+ * (rready/wready) so that a G between its EAGAIN and its park does not sleep
+ * through it: it makes its call again (so a spurious readiness costs one
+ * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
+ * netpoll(0)), taking ready Gs in batches onto their own P; the loop watches
+ * epfd with one uv_poll_t only while every P is idle (the last M to go idle
+ * asks, netpollidle), and sysmon polls when nobody did for 10 ms (every P
+ * running Gs that never come back to the scheduler). Readiness wakes all the
+ * waiters of a direction; a G woken must make its call until EAGAIN before
+ * another may count on a new edge (as in Go, one reader and one writer per
+ * fd at a time is the intended use). A woken G's waitres (and a latch) holds
+ * the edge's events in poll(2)'s bits, so that goro_wait_fd (fd.c), which
+ * waits on the same pollDescs for either direction too (a third list, rwg,
+ * taken by any edge), returns them without another system call. Its fds may
+ * be a library's, closed behind the runtime's back; the kernel then drops
+ * them from epfd, and a wait would find a stale registration: its park
+ * checks it (pdverify, one EPOLL_CTL_MOD) and registers the fd afresh when
+ * it is stale. The loop never touches a G's buffer (no pointer into a parked
+ * G's stack is kept, so stackscan may shrink it).
  *
- * Timers: sleeping Gs, and Gs waiting on an fd with a deadline, sit in a
- * binary min-heap ordered by wake time (nanoseconds, CLOCK_MONOTONIC; each
- * G knows its index, so a G woken by its fd leaves the heap at once); a
- * single uv_timer_t is armed for the earliest. libuv counts in milliseconds
- * and may fire up to 1 ms before a deadline that does not fall on a
- * millisecond, so the callback wakes only the Gs whose time has come and
- * re-arms for the rest: nobody wakes early, and the heap keeps wake order.
- *
- * I/O (Go's netpoll_epoll.go): the G first tries its call itself
- * (netfd.c); only on EAGAIN does it park. The runtime keeps a private epoll
- * fd (epfd); an fd is registered in it ONCE, at the first wait on it, for
- * EPOLLIN|EPOLLOUT|EPOLLRDHUP edge-triggered with a pollDesc (never freed,
- * reused from pdfree) and its seq in the event data, and removed by
- * goro_close. The parking G puts itself on its pollDesc's reader or writer
- * list on g0 (netpollcommit, gopark's unlockf; Go's netpollblock) with no
- * trip to the loop. netpoll() is epoll_wait(epfd, 0) from any thread: it
- * takes each ready pollDesc's waiters, or, if none waits yet, latches the
- * edge (rready/wready) so that a G between its EAGAIN and its park does
- * not sleep through it: it makes its call again (so a spurious readiness
- * costs one more EAGAIN). Ms call netpoll in findrunnable before they
- * steal (Go's netpoll(0)), taking ready Gs in batches onto their own P;
- * the loop watches epfd with one uv_poll_t only while every P is idle (the
- * last M to go idle asks, netpollidle), and sysmon polls when nobody did
- * for 10 ms (every P running Gs that never come back to the scheduler).
- * Readiness wakes all the waiters of a direction; a G woken must make its
- * call until EAGAIN before another may count on a new edge (as in Go, one
- * reader and one writer per fd at a time is the intended use). A woken
- * G's waitres (and a latch) holds the edge's events in poll(2)'s bits, so
- * that goro_wait_fd (fd.c), which waits on the same pollDescs for either
- * direction too (a third list, rwg, taken by any edge), returns them
- * without another system call. Its fds may be a library's, closed behind
- * the runtime's back; the kernel then drops them from epfd, and a wait
- * would find a stale registration: its park checks it (pdverify, one
- * EPOLL_CTL_MOD) and registers the fd afresh when it is stale.
- * The loop never touches a G's buffer (no pointer into a parked G's stack
- * is kept, so stackscan may shrink it).
- *
- * Deadlines: a G waiting with one goes through the loop (netpoll_submit),
- * which puts it in the timer heap and then on its pollDesc; only the loop
- * may ready it: an M's netpoll that takes it off the pollDesc hands it to
- * the loop (pendready), and the timer readies it with -ETIMEDOUT only if it
- * is still on the pollDesc's list (under the pollDesc's lock).
+ * Deadlines: a G waiting with one goes through the loop thread (loop.c,
+ * loopsubmit), which puts it in time.c's heap of Gs and then on its pollDesc
+ * (netpollwait); only the loop may ready it: an M's netpoll that takes it
+ * off the pollDesc hands it to the loop (pendready), and the timer readies
+ * it with -ETIMEDOUT only if it is still on the pollDesc's list
+ * (netpollunblock, under the pollDesc's lock).
  *
  * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
  * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
@@ -71,72 +53,30 @@
  * a pollDesc registered by a G that lost that race is dropped by the next
  * pdget (its cgen is stale).
  *
- * File I/O and goro_blocking are loop calls (netpoll_loopcall): the G
- * parks, the loop thread submits uv_fs_read/uv_fs_write or uv_queue_work,
- * so libuv's thread pool is started by it and inherits its signal mask, and
- * the request's callback readies the G. The request and the buffer stay on
- * the G's stack, which does not move meanwhile: stackscan never takes a G
- * parked in such a wait.
- *
- * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
- * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
- * stops when every P is idle and is restarted through the async handle.
- *
- * The loop sleeps in epoll_wait when there is nothing to do: an idle runtime
- * makes no system calls.
- *
- * The loop thread blocks the preemption signal (preempt.c), and so do the
- * threads it starts: libuv's thread pool and new Ms (which unblock it).
- *
- * Rejected: a uv_timer_t per sleeping G (150 bytes per G and a libuv heap
- * operation per sleep, for no better precision); sleeping on the M itself
- * (the P would be lost to the sleep); the loop thread doing the read or
- * write for the G (the buffer may be on the G's stack, which moves, and the
- * data would cross threads twice); a uv_poll_t per fd (libuv's epoll is
- * level-triggered and uv_poll_stop deletes the fd at once: an ADD, a DEL
- * and a failing DEL per wait, ~19% of the echo server's CPU, and every
- * ready G hopped through the loop thread and the global queue); the loop
- * watching epfd all the time (it would wake for every edge while the Ms
- * are busy and take the Gs from them one at a time, the hop again);
+ * Rejected: a uv_poll_t per fd (libuv's epoll is level-triggered and
+ * uv_poll_stop deletes the fd at once: an ADD, a DEL and a failing DEL per
+ * wait, and every ready G hopped through the loop thread and the global
+ * queue; bench/RESULTS.md, "TCP echo against Go", has what it cost); the
+ * loop watching epfd all the time (it would wake for every edge while the
+ * Ms are busy and take the Gs from them one at a time, the hop again);
  * parking a reader without its call when its last read of a TCP socket was
  * short and no read event has been seen since (it saves the EAGAIN read,
  * one system call of three per request, but that read also finds what
  * came after the short read before anyone polled: with every P busy, no M
  * polls until a slice ends, and an HTTP server beside two spinning Gs
- * served 1,650 requests/s instead of 6,700).
+ * served far fewer requests: bench/RESULTS.md, "Rejected: reads that skip
+ * their EAGAIN").
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "runtime2.h"
-
-static uv_loop_t loop;
-static uv_async_t wakeup;
-static uv_timer_t timer;
-static uv_timer_t scantimer;  /* the periodic stack scan */
-static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
-static int sysmonfd = -1;
-static _Atomic bool sysmonkick; /* restart sysmon (netpoll_sysmonwake) */
-static pthread_t loopthread;
-static bool running;
-static _Atomic bool stopping;
-
-/* Gs handed to the loop (netpoll_submit): a Treiber stack through
- * g->schedlink, pushed by Ms, taken whole by the loop. */
-static g *_Atomic pending;
-
-/* Gs the current callback made runnable, in order; flushed (injectglist)
- * at its end. Loop thread only. */
-static g *readyhead, **readytail = &readyhead;
-static bool timersdirty;       /* the heap's top may have changed */
 
 /* A pollDesc per fd a G waits on (Go's pollDesc), registered once with
  * epfd (edge-triggered, data = pdtag(pd, seq)) and unregistered by
@@ -163,212 +103,9 @@ typedef struct pollDesc {
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
-/* The timer heap. Loop thread only. */
-static g **heap;
-static size_t heaplen, heapcap;
-
-/* heapset puts x at i; g->heapidx is i + 1 (0: not in the heap). */
-static inline void heapset(size_t i, g *x)
-{
-    heap[i] = x;
-    x->heapidx = (uint32_t)(i + 1);
-}
-
-static void heapup(size_t i)
-{
-    g *x = heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (heap[parent]->waketime <= x->waketime)
-            break;
-        heapset(i, heap[parent]);
-        i = parent;
-    }
-    heapset(i, x);
-}
-
-static void heapdown(size_t i)
-{
-    g *x = heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= heaplen)
-            break;
-        if (c + 1 < heaplen && heap[c + 1]->waketime < heap[c]->waketime)
-            c++;
-        if (x->waketime <= heap[c]->waketime)
-            break;
-        heapset(i, heap[c]);
-        i = c;
-    }
-    heapset(i, x);
-}
-
-static void heappush(g *gp)
-{
-    if (heaplen == heapcap) {
-        size_t ncap = heapcap ? heapcap * 2 : 256;
-        g **n = heap ? rallocx(heap, ncap * sizeof *n, 0)
-                     : mallocx(ncap * sizeof *n, 0);
-        if (n == NULL)
-            throw("out of memory (timer heap)");
-        heap = n;
-        heapcap = ncap;
-    }
-    heap[heaplen++] = gp;
-    heapup(heaplen - 1);
-    if (heap[0] == gp)
-        timersdirty = true;
-}
-
-/* heapdelete takes gp, which is in the heap, out of it. */
-static void heapdelete(g *gp)
-{
-    size_t i = gp->heapidx - 1;
-    gp->heapidx = 0;
-    g *last = heap[--heaplen];
-    if (i == 0)
-        timersdirty = true;
-    if (i == heaplen)
-        return;
-    heapset(i, last);
-    if (i > 0 && heap[(i - 1) / 2]->waketime > last->waketime)
-        heapup(i);
-    else
-        heapdown(i);
-}
-
-static g *heappop(void)
-{
-    g *top = heap[0];
-    heapdelete(top);
-    return top;
-}
-
-static void timer_cb(uv_timer_t *t);
-static _Atomic int64_t lastpoll;      /* nanotime of the last netpoll */
-
-/* armtimer arms the uv timer for the earliest wake time, rounded up to a
- * whole millisecond. */
-static void armtimer(void)
-{
-    if (heaplen == 0) {
-        uv_timer_stop(&timer);
-        return;
-    }
-    int64_t d = heap[0]->waketime - nanotime();
-    uint64_t ms = d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000);
-    uv_update_time(&loop);
-    uv_timer_start(&timer, timer_cb, ms, 0);
-}
-
-/* readyg queues gp (Gwaiting, no longer recorded anywhere) to be made
- * runnable at the end of the callback, its wait ended by res. */
-static void readyg(g *gp, int res)
-{
-    gp->waitres = res;
-    if (gp->heapidx != 0)
-        heapdelete(gp);
-    gp->schedlink = NULL;
-    *readytail = gp;
-    readytail = &gp->schedlink;
-}
-
-/* flush ends every callback: the Gs it readied go to the run queues, and
- * the timer follows the heap's top. */
-static void flush(void)
-{
-    g *list = readyhead;
-    readyhead = NULL;
-    readytail = &readyhead;
-    injectglist(list);
-    if (timersdirty) {
-        timersdirty = false;
-        armtimer();
-    }
-}
-
-static bool pdunlink(g **list, g *gp);
-
-/* pdlistof is the wait list of pd that gp (an I/O wait) goes on. */
-static inline g **pdlistof(pollDesc *pd, g *gp)
-{
-    return gp->waitreason == waitReasonIORead    ? &pd->rg
-           : gp->waitreason == waitReasonIOWrite ? &pd->wg
-                                                 : &pd->rwg;
-}
-
-static void timer_cb(uv_timer_t *t)
-{
-    (void)t;
-    int64_t now = nanotime();
-    while (heaplen > 0 && heap[0]->waketime <= now) {
-        g *gp = heappop();
-        if (waitReasonIO(gp->waitreason)) {
-            /* A deadline: the G leaves its fd's wait list, unless an M's
-             * netpoll (or a close) took it first: then it is on its way
-             * here through pendready, with its waitres. */
-            pollDesc *pd = gp->waitpd;
-            lock(&pd->lock);
-            bool mine = pdunlink(pdlistof(pd, gp), gp);
-            unlock(&pd->lock);
-            if (mine)
-                readyg(gp, -ETIMEDOUT);
-        } else {
-            readyg(gp, 0);
-        }
-    }
-    timersdirty = true;
-    flush();
-}
-
-static void scan_cb(uv_timer_t *t)
-{
-    (void)t;
-    stackscan();
-}
-
-static void close_cb(uv_handle_t *h)
-{
-    (void)h;
-}
-
-/* sysmon_arm sets sysmon's next tick ns from now; ns < 0 disarms. */
-static void sysmon_arm(int64_t ns)
-{
-    struct itimerspec its = {0};
-    if (ns >= 0) {
-        its.it_value.tv_sec = ns / 1000000000;
-        its.it_value.tv_nsec = ns % 1000000000;
-        if (ns == 0)
-            its.it_value.tv_nsec = 1;
-    }
-    timerfd_settime(sysmonfd, 0, &its, NULL);
-}
-
-static void sysmon_cb(uv_poll_t *h, int status, int events)
-{
-    (void)h;
-    (void)status;
-    (void)events;
-    uint64_t expirations;
-    if (read(sysmonfd, &expirations, sizeof expirations) < 0)
-        return;  /* EAGAIN: re-armed or disarmed meanwhile */
-    /* Gs whose fd became ready while every P runs a G that does not
-     * return to the scheduler: nobody polled for 10 ms (Go's sysmon). */
-    if (netpollinuse() &&
-        nanotime() - atomic_load_explicit(&lastpoll, memory_order_relaxed) >
-            10 * 1000 * 1000) {
-        g *list = netpoll();
-        while (list != NULL) {
-            g *next = list->schedlink;
-            readyg(list, list->waitres);
-            list = next;
-        }
-        flush();
-    }
-    sysmon_arm(sysmon());
-}
+/* nanotime of the last netpoll: sysmon's tick (loop.c) polls when it is
+ * older than 10 ms. */
+HIDDEN _Atomic int64_t netpoll_lastpoll;
 
 /* ---- the netpoller (any thread) ------------------------------------------ */
 
@@ -394,6 +131,14 @@ static bool pdunlink(g **list, g *gp)
     return true;
 }
 
+/* pdlistof is the wait list of pd that gp (an I/O wait) goes on. */
+static inline g **pdlistof(pollDesc *pd, g *gp)
+{
+    return gp->waitreason == waitReasonIORead    ? &pd->rg
+           : gp->waitreason == waitReasonIOWrite ? &pd->wg
+                                                 : &pd->rwg;
+}
+
 /* pdtab[fd]: fd's pollDesc while registered (set under pdlock by the first
  * wait on fd, cleared by netpollclose). One pointer per possible fd, sized
  * from RLIMIT_NOFILE's hard limit; untouched pages cost nothing. */
@@ -406,7 +151,7 @@ static pollDesc *pdfree;       /* closed pollDescs for reuse (under pdlock) */
 static _Atomic int32_t npdregistered; /* fds in epfd */
 
 /* The Gs an M's netpoll or netpollclose took off a list while they wait
- * with a deadline: they are in the loop's timer heap, so only the loop may
+ * with a deadline: they are in time.c's heap of Gs, so only the loop may
  * ready them (it takes them out of the heap first). A Treiber stack
  * through schedlink, like pending. */
 static g *_Atomic pendready;
@@ -419,7 +164,7 @@ static void handtoloop(g *gp)
     } while (!atomic_compare_exchange_weak_explicit(
         &pendready, &old, gp, memory_order_release, memory_order_relaxed));
     if (old == NULL)
-        uv_async_send(&wakeup);
+        loopwake();
 }
 
 /* pdtake moves every G of list (taken under pd->lock) to *out, or to the
@@ -594,7 +339,7 @@ static bool pdenqueue(g *gp)
     }
     pdappend(pdlistof(pd, gp), gp);
     /* A wait with contexts (ctx.c) keeps its deadline on its own wait
-     * timer (g->waitarg), not in the loop's heap: the timer and the
+     * timer (g->waitarg), not in the heap of Gs: the timer and the
      * contexts end it alike (iocancel). Registered under the pollDesc's
      * lock, before readiness can take the G. */
     int err = 0;
@@ -609,15 +354,22 @@ static bool pdenqueue(g *gp)
     return true;
 }
 
-/* iocancel is an fd wait's waitcancel (ctx.c): the G leaves its
- * pollDesc's list with err, unless readiness or a close took it first. */
-static void iocancel(g *gp, int err)
+/* netpollunblock: gp leaves its pollDesc's wait list, unless readiness or
+ * a close took it first (a deadline's timer, time.c; iocancel). */
+bool netpollunblock(g *gp)
 {
     pollDesc *pd = gp->waitpd;
     lock(&pd->lock);
     bool mine = pdunlink(pdlistof(pd, gp), gp);
     unlock(&pd->lock);
-    if (mine) {
+    return mine;
+}
+
+/* iocancel is an fd wait's waitcancel (ctx.c): the G leaves its
+ * pollDesc's list with err, unless readiness or a close took it first. */
+static void iocancel(g *gp, int err)
+{
+    if (netpollunblock(gp)) {
         gp->waitres = err;
         goready(gp);
     }
@@ -690,8 +442,9 @@ bool netpollcommit(g *gp, void *arg)
     }
     gp->waitpd = pd;
     if (gp->waketime != 0) {
-        /* A deadline: the loop puts it in its heap, then enqueues it. */
-        netpoll_submit(gp);
+        /* A deadline: the loop puts it in the heap of Gs (time.c), then
+         * enqueues it (netpollwait). */
+        loopsubmit(gp);
         return true;
     }
     return pdenqueue(gp);
@@ -703,7 +456,7 @@ g *netpoll(void)
         return NULL;
     struct epoll_event evs[128];
     int n = epoll_wait(epfd, evs, 128, 0);
-    atomic_store_explicit(&lastpoll, nanotime(), memory_order_relaxed);
+    atomic_store_explicit(&netpoll_lastpoll, nanotime(), memory_order_relaxed);
     g *list = NULL, **tail = &list;
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
@@ -783,10 +536,10 @@ static void epoll_cb(uv_poll_t *h, int status, int events)
     g *list = netpoll();
     for (g *gp = list; gp != NULL;) {
         g *next = gp->schedlink;
-        readyg(gp, gp->waitres);
+        loopready(gp, gp->waitres);
         gp = next;
     }
-    flush();
+    loopflush();
     /* Stop watching only if some P runs: its M polls before it sleeps and
      * the last to go idle asks again (netpollidle; the seq_cst store and
      * load here against its increment of npidle and exchange). */
@@ -810,118 +563,47 @@ static void watchupdate(void)
 void netpollidle(void)
 {
     if (netpollinuse() && !atomic_exchange(&watchwant, true))
-        uv_async_send(&wakeup);
+        loopwake();
 }
 
-/* pollwait puts gp, waiting on its fd with a deadline, in the timer heap
- * and then on its pollDesc's list. Loop thread. */
-static void pollwait(g *gp)
+/* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
+ * Gs and then on its pollDesc's list. Loop thread. */
+void netpollwait(g *gp)
 {
-    heappush(gp);
+    gheappush(gp);
     if (!pdenqueue(gp))
-        readyg(gp, gp->waitres);
+        loopready(gp, gp->waitres);
 }
 
-/* ---- file I/O (loop thread) -------------------------------------------------- */
-
-/* A file operation, on the parked G's stack (pinned: see stackscan): a
- * loop call whose fn submits the request; the request's callback ends it. */
-typedef struct fsreq {
-    loopcall  lc;
-    uv_fs_t   req;        /* data = the fsreq */
-    uv_buf_t  buf;
-    int       fd;
-    bool      write;
-    int64_t   off;
-    long      result;     /* bytes or -errno, when the G is readied */
-} fsreq;
-
-static void fs_cb(uv_fs_t *req)
+/* netpollwakeup is the netpoller's part of the loop's wakeup: the watch on
+ * epfd starts if an M asked, and the Gs Ms handed over are readied. */
+void netpollwakeup(void)
 {
-    fsreq *r = req->data;
-    r->result = (long)req->result;
-    uv_fs_req_cleanup(req);
-    netpoll_loopdone(&r->lc);
-}
-
-static void fsstart(loopcall *lc)
-{
-    fsreq *r = (fsreq *)lc;
-    r->req.data = r;
-    int err = r->write
-        ? uv_fs_write(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb)
-        : uv_fs_read(&loop, &r->req, r->fd, &r->buf, 1, r->off, fs_cb);
-    if (err < 0) {
-        r->result = err;
-        netpoll_loopdone(lc);
-    }
-}
-
-static void wakeup_cb(uv_async_t *a)
-{
-    (void)a;
-    if (atomic_load(&stopping)) {
-        uv_close((uv_handle_t *)&timer, close_cb);
-        uv_close((uv_handle_t *)&scantimer, close_cb);
-        uv_close((uv_handle_t *)&sysmonpoll, close_cb);
-        uv_close((uv_handle_t *)&wakeup, close_cb);
-        uv_close((uv_handle_t *)&epollpoll, close_cb);
-        sigqueue_close();
-        timeclose();
-        return;
-    }
     watchupdate();
     /* Gs an M took off a pollDesc while they wait with a deadline. */
     g *done = atomic_exchange_explicit(&pendready, NULL, memory_order_acquire);
     while (done != NULL) {
         g *next = done->schedlink;
-        readyg(done, done->waitres);
+        loopready(done, done->waitres);
         done = next;
     }
-    if (atomic_exchange(&sysmonkick, false))
-        sysmon_arm(0);
-    g *list = atomic_exchange_explicit(&pending, NULL, memory_order_acquire);
-    /* The stack holds the newest first: reverse it, to serve in order. */
-    g *fifo = NULL;
-    while (list != NULL) {
-        g *next = list->schedlink;
-        list->schedlink = fifo;
-        fifo = list;
-        list = next;
-    }
-    while (fifo != NULL) {
-        g *gp = fifo;
-        fifo = gp->schedlink;
-        gp->schedlink = NULL;
-        switch (gp->waitreason) {
-        case waitReasonSleep:
-            heappush(gp);
-            break;
-        case waitReasonIORead:
-        case waitReasonIOWrite:
-            pollwait(gp);
-            break;
-        case waitReasonFileIO:
-        case waitReasonBlocking:
-        case waitReasonLoopCall: {
-            loopcall *lc = gp->param;
-            lc->fn(lc);
-            break;
-        }
-        default:
-            throw("netpoll: G submitted with an unknown wait reason");
-        }
-    }
-    flush();
 }
 
-static void *loopmain(void *arg)
+/* The loop's watch on epfd: made before the loop runs, closed at exit. */
+int netpollwatchinit(uv_loop_t *loop)
 {
-    (void)arg;
-    uv_run(&loop, UV_RUN_DEFAULT);
-    return NULL;
+    return uv_poll_init(loop, &epollpoll, epfd);
 }
 
+void netpollwatchclose(void)
+{
+    uv_close((uv_handle_t *)&epollpoll, NULL);
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+/* netpollinit maps the fd tables and makes epfd (loopinit, before the
+ * loop thread starts); netpollshutdown undoes it once the loop has ended. */
 int netpollinit(void)
 {
     struct rlimit rl;
@@ -950,62 +632,11 @@ int netpollinit(void)
               strerror(e));
         return -e;
     }
-    sysmonfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (sysmonfd < 0) {
-        int e = errno;
-        print("goro: cannot create sysmon's timer: %s\n", strerror(e));
-        return -e;
-    }
-    int err = uv_loop_init(&loop);
-    if (err == 0)
-        err = uv_async_init(&loop, &wakeup, wakeup_cb);
-    if (err == 0)
-        err = uv_poll_init(&loop, &sysmonpoll, sysmonfd);
-    if (err == 0)
-        err = uv_poll_start(&sysmonpoll, UV_READABLE, sysmon_cb);
-    if (err == 0)
-        err = uv_poll_init(&loop, &epollpoll, epfd);
-    if (err == 0)
-        err = uv_timer_init(&loop, &timer);
-    if (err == 0)
-        err = uv_timer_init(&loop, &scantimer);
-    if (err == 0)
-        err = timeinit(&loop);   /* time.c's timers */
-    if (err == 0 && rtconf.scan_interval_ns > 0) {
-        uint64_t ms = (uint64_t)(rtconf.scan_interval_ns + 999999) / 1000000;
-        err = uv_timer_start(&scantimer, scan_cb, ms, ms);
-    }
-    if (err != 0) {
-        print("goro: cannot start the event loop: %s\n", uv_strerror(err));
-        return err;
-    }
-    sysmon_arm(0);
-    /* The loop thread (and the threads it starts) never take the
-     * preemption signal. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGPREEMPT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    err = pthread_create(&loopthread, NULL, loopmain, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err != 0) {
-        print("goro: cannot start the event loop thread: errno %d\n", err);
-        return -err;
-    }
-    running = true;
     return 0;
 }
 
 void netpollshutdown(void)
 {
-    if (!running)
-        return;
-    atomic_store(&stopping, true);
-    uv_async_send(&wakeup);
-    pthread_join(loopthread, NULL);
-    uv_loop_close(&loop);
-    close(sysmonfd);
-    sysmonfd = -1;
     close(epfd);
     epfd = -1;
     /* Ms are gone; a G left parked on an fd stays so. */
@@ -1018,30 +649,6 @@ void netpollshutdown(void)
     netpoll_closegen = NULL;
     npdtab = 0;
     atomic_store(&npdregistered, 0);
-    running = false;
-}
-
-/* netpoll_sysmonwake restarts sysmon after it stopped (every P idle).
- * Any thread. */
-void netpoll_sysmonwake(void)
-{
-    atomic_store(&sysmonkick, true);
-    uv_async_send(&wakeup);
-}
-
-/* netpoll_submit hands gp (Gwaiting) to the loop thread. Any thread. */
-void netpoll_submit(g *gp)
-{
-    g *old = atomic_load_explicit(&pending, memory_order_relaxed);
-    do {
-        gp->schedlink = old;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &pending, &old, gp, memory_order_release, memory_order_relaxed));
-    /* Only the push onto an empty list needs to wake the loop: whoever
-     * pushed onto a non-empty one finds a wakeup already on its way (the
-     * loop takes the list whole after the async is delivered). */
-    if (old == NULL)
-        uv_async_send(&wakeup);
 }
 
 bool netpoll_polled(int fd)
@@ -1049,96 +656,4 @@ bool netpoll_polled(int fd)
     if (fd < 0 || (size_t)fd >= npdtab)
         return false;
     return atomic_load_explicit(&pdtab[fd], memory_order_relaxed) != NULL;
-}
-
-/* ---- file I/O (G side) ------------------------------------------------------- */
-
-long netpoll_fileio(bool write, int fd, void *buf, size_t len, int64_t off)
-{
-    fsreq r;
-    memclr_nolibc(&r, sizeof r);
-    r.buf.base = buf;
-    r.buf.len = len;
-    r.fd = fd;
-    r.write = write;
-    r.off = off;
-    r.lc.fn = fsstart;
-    netpoll_loopcall(&r.lc, waitReasonFileIO);
-    return r.result;
-}
-
-/* ---- calls on the loop thread ------------------------------------------------ */
-
-uv_loop_t *netpoll_uvloop(void)
-{
-    return &loop;
-}
-
-void netpoll_loopdone(loopcall *lc)
-{
-    readyg(lc->gp, 0);
-    flush();
-}
-
-static bool loopcommit(g *gp, void *arg)
-{
-    (void)arg;
-    netpoll_submit(gp);
-    return true;
-}
-
-int netpoll_loopcall(loopcall *lc, uint8_t reason)
-{
-    lc->gp = getg();
-    lc->gp->param = lc;
-    gopark(loopcommit, NULL, reason);
-    getg()->param = NULL;
-    return lc->result;
-}
-
-/* goro_blocking: fn runs on libuv's thread pool (a thread stack of its
- * own), the G parked meanwhile. */
-typedef struct blockreq {
-    loopcall  lc;
-    uv_work_t work;
-    goro_fn   fn;
-    void     *arg;
-} blockreq;
-
-static void blocking_work(uv_work_t *w)
-{
-    blockreq *r = w->data;
-    r->fn(r->arg);
-}
-
-static void blocking_done(uv_work_t *w, int status)
-{
-    (void)status;
-    blockreq *r = w->data;
-    netpoll_loopdone(&r->lc);
-}
-
-static void blocking_start(loopcall *lc)
-{
-    blockreq *r = (blockreq *)lc;
-    r->work.data = r;
-    int err = uv_queue_work(&loop, &r->work, blocking_work, blocking_done);
-    if (err < 0) {
-        lc->result = err;
-        netpoll_loopdone(lc);
-    }
-}
-
-int goro_blocking(goro_fn fn, void *arg)
-{
-    if (fn == NULL)
-        return -EINVAL;
-    if (!onG(getg()))
-        return -EPERM;
-    blockreq r;
-    memclr_nolibc(&r, sizeof r);
-    r.lc.fn = blocking_start;
-    r.fn = fn;
-    r.arg = arg;
-    return netpoll_loopcall(&r.lc, waitReasonBlocking);
 }

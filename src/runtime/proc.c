@@ -787,7 +787,7 @@ static p *pidleget(void)
         atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_acq_rel);
         if (sched.sysmonwait) {
             sched.sysmonwait = false;
-            netpoll_sysmonwake();
+            sysmonwake();
         }
     }
     return pp;
@@ -1870,7 +1870,7 @@ static __attribute__((noinline)) void goexit1(g *gp)
 }
 
 /* ---- sysmon ---------------------------------------------------------------
- * Go's system monitor, here a timer on the runtime's loop thread (netpoll.c
+ * Go's system monitor, here a timer on the runtime's loop thread (loop.c
  * calls sysmon() and sleeps for as long as it says). Each tick it looks at
  * every P (retake):
  *  - a P that has run the same G for longer than the time slice: ask that G
@@ -2119,7 +2119,7 @@ static int64_t sysmondelay = sysmonMinDelay;
 static int sysmonidle;
 
 /* sysmon runs one tick and returns how many ns to sleep before the next,
- * or -1 to sleep until netpoll_sysmonwake. Loop thread only. */
+ * or -1 to sleep until sysmonwake. Loop thread only. */
 int64_t sysmon(void)
 {
     int64_t now = nanotime();
@@ -2581,7 +2581,7 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
     if (err == 0)
         err = preemptinit();
     if (err == 0)
-        err = netpollinit();
+        err = loopinit();
     if (err == 0) {
         sigfatalinit();
         tracebackinit();
@@ -2624,7 +2624,7 @@ int goro_run_config(const goro_config *cfg, goro_fn main_fn, void *arg)
         atomic_store(&runtime_state, 2);
         return 0;
     }
-    netpollshutdown();
+    loopshutdown();
     preemptshutdown();
     atomic_store(&runtime_state, 2);
     return 0;

@@ -1,9 +1,9 @@
 /*
  * runtime2.h - the runtime's data structures: G, M, P, the scheduler, and
- * the internal interfaces between proc.c, stack.c, lock.c, netpoll.c and the
- * rest. Names follow Go's runtime2.go so that a reader of Go's runtime finds
- * their way: a G is a goroutine, an M an OS thread, a P a processor (the
- * right to run Gs, with its run queue and caches).
+ * the internal interfaces between proc.c, stack.c, lock.c, netpoll.c, loop.c
+ * and the rest. Names follow Go's runtime2.go so that a reader of Go's
+ * runtime finds their way: a G is a goroutine, an M an OS thread, a P a
+ * processor (the right to run Gs, with its run queue and caches).
  */
 #ifndef GORO_RUNTIME2_H
 #define GORO_RUNTIME2_H
@@ -200,8 +200,8 @@ struct g {
     _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
                                    that wins (CAS) */
     int32_t   waitfd;        /* the fd of an I/O wait (waitReasonIO*) */
-    uint32_t  heapidx;       /* index in the timer heap while in it (loop
-                                thread only) */
+    uint32_t  heapidx;       /* index + 1 in time.c's heap of Gs; 0: not
+                                in it (loop thread only) */
     int32_t   waitres;       /* how an I/O wait ended: 0 ready (retry the
                                 call), or -errno (-ETIMEDOUT, -ECANCELED);
                                 written by the loop thread before it
@@ -840,14 +840,17 @@ HIDDEN void spanput(void *base, void *chunk);
 
 HIDDEN void lockwaiting(g *gp);   /* lock the channels gp waits on */
 HIDDEN void unlockwaiting(g *gp);
-HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
-HIDDEN void zfree(void *ptr);
 HIDDEN size_t chansize(size_t elemsize, size_t capacity);
 HIDDEN void chaninit(goro_chan *c, size_t elemsize, size_t capacity);
 HIDDEN void chanfreecheck(goro_chan *c);
 HIDDEN void chanquiesce(goro_chan *c);
 HIDDEN bool chansendnb(goro_chan *c, const void *elem); /* any thread */
 HIDDEN bool chanrecvnb(goro_chan *c, void *elem);       /* any thread */
+
+/* ---- sema.c ------------------------------------------------------------ */
+
+HIDDEN void *zalloc(size_t size); /* zeroed, via g0; NULL when out of memory */
+HIDDEN void zfree(void *ptr);
 
 /* ---- foreign.c ---------------------------------------------------------- */
 
@@ -860,9 +863,17 @@ HIDDEN void foreignthread(void);  /* count the calling thread until it exits */
 HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
                         void (*enq)(void *q, sudog *sg));
 
+/* ---- panic.c ----------------------------------------------------------- */
+
+/* Ahead of lock.c's section: its inline unlock throws. */
+HIDDEN NORETURN void throw(const char *s);
+HIDDEN void printlock(void);
+HIDDEN void printunlock(void);
+HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks */
+
 /* ---- lock.c ------------------------------------------------------------ */
 
-HIDDEN NORETURN void throw(const char *s);
 HIDDEN extern _Atomic uint32_t unlockers; /* threads that are no M in unlock */
 HIDDEN extern m *_Atomic allm;
 HIDDEN void lockquiesce(mutex *l);
@@ -935,28 +946,11 @@ HIDDEN void osyield(void);
 
 /* ---- netpoll.c --------------------------------------------------------- */
 
+struct uv_loop_s;  /* uv.h's uv_loop_t */
+/* netpollinit maps the fd tables and makes the epoll fd; netpollshutdown
+ * undoes it (loopinit, loopshutdown). */
 HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
-/* netpoll_submit hands a parked G to the loop thread; what it waits for is
- * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
- * with a deadline (waitfd, waitpd, waketime = the deadline),
- * waitReasonFileIO (param = fsreq). Any thread; called from gopark's unlock
- * function, once the G's context is saved. */
-HIDDEN void netpoll_submit(g *gp);
-/* A call a G makes on the loop thread: netpoll_loopcall parks the G,
- * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
- * wait with netpoll_loopdone(lc). lc lives on the parked G's stack, which
- * is pinned meanwhile (stackscan skips these waits). */
-typedef struct loopcall loopcall;
-struct loopcall {
-    void (*fn)(loopcall *lc);
-    g    *gp;
-    int   result;
-};
-HIDDEN int netpoll_loopcall(loopcall *lc, uint8_t reason);
-HIDDEN void netpoll_loopdone(loopcall *lc);      /* loop thread */
-HIDDEN struct uv_loop_s *netpoll_uvloop(void);   /* loop thread only */
-HIDDEN void sigqueue_close(void);                /* loop thread, at exit */
 HIDDEN bool netpoll_polled(int fd);      /* fd has a pollDesc; any thread */
 /* netpoll_closegen[fd] counts goro_closes of fd (netpollclose bumps it
  * before it looks for fd's pollDesc). A G loads it before the call that
@@ -1000,17 +994,69 @@ HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
 HIDDEN g *netpoll(void);
 HIDDEN bool netpollinuse(void);          /* some fd is registered */
 HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
-/* netpoll_fileio runs a read (write false) or write of the regular file fd
+/* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
+ * Gs and then on its pollDesc's list. Loop thread. */
+HIDDEN void netpollwait(g *gp);
+/* netpollunblock takes gp, an fd wait, off its pollDesc's list: false if
+ * readiness or a close took it first (then it is readied with what they
+ * said: netpoll, pendready). Any thread. */
+HIDDEN bool netpollunblock(g *gp);
+/* The netpoller's part of the loop thread: netpollwakeup runs at each of
+ * the loop's wakeups (the watch on the epoll fd, the Gs Ms handed over);
+ * netpollwatchinit makes the watch before the loop runs, netpollwatchclose
+ * closes it at exit. */
+HIDDEN void netpollwakeup(void);
+HIDDEN int netpollwatchinit(struct uv_loop_s *loop);
+HIDDEN void netpollwatchclose(void);
+/* nanotime of the last netpoll (sysmon's tick polls when it is old). */
+extern HIDDEN _Atomic int64_t netpoll_lastpoll;
+
+/* ---- loop.c ------------------------------------------------------------ */
+
+/* loopinit starts the loop thread (and the netpoller: netpollinit);
+ * loopshutdown ends it, once the Ms are gone. */
+HIDDEN int loopinit(void);
+HIDDEN void loopshutdown(void);
+/* loopsubmit hands a parked G to the loop thread; what it waits for is
+ * its waitreason: waitReasonSleep (waketime), waitReasonIORead/IOWrite
+ * with a deadline (waitfd, waitpd, waketime = the deadline), a loop call
+ * (waitReasonFileIO, Blocking, LoopCall: param = the loopcall). Any
+ * thread; called from gopark's unlock function, once the G's context is
+ * saved. */
+HIDDEN void loopsubmit(g *gp);
+/* A call a G makes on the loop thread: loopcallrun parks the G,
+ * the loop thread runs fn(lc), and fn (or a callback it starts) ends the
+ * wait with loopcalldone(lc). lc lives on the parked G's stack, which
+ * is pinned meanwhile (stackscan skips these waits). */
+typedef struct loopcall loopcall;
+struct loopcall {
+    void (*fn)(loopcall *lc);
+    g    *gp;
+    int   result;
+};
+HIDDEN int loopcallrun(loopcall *lc, uint8_t reason);
+HIDDEN void loopcalldone(loopcall *lc);  /* loop thread */
+HIDDEN struct uv_loop_s *loopuv(void);  /* loop thread only */
+/* loopready queues gp (Gwaiting, no longer recorded anywhere) to be made
+ * runnable, its wait ended by res, at the loopflush that ends the loop's
+ * callback. Loop thread. */
+HIDDEN void loopready(g *gp, int res);
+HIDDEN void loopflush(void);
+HIDDEN void loopwake(void);   /* wake the loop thread; any thread */
+/* loopfileio runs a read (write false) or write of the regular file fd
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
-HIDDEN long netpoll_fileio(bool write, int fd, void *buf, size_t len,
-                           int64_t off);
-HIDDEN void netpoll_sysmonwake(void); /* restart a stopped sysmon */
+HIDDEN long loopfileio(bool write, int fd, void *buf, size_t len,
+                       int64_t off);
+HIDDEN void sysmonwake(void);  /* restart a stopped sysmon */
+
+/* ---- sigqueue.c -------------------------------------------------------- */
+
+HIDDEN void sigqueue_close(void);                /* loop thread, at exit */
 
 /* ---- time.c ----------------------------------------------------------- */
 
 /* A timer on time.c's heap. when, period, heapidx and status are under
- * time.c's lock; f and arg are set before the timer is first added.
- * (struct timer: netpoll.c has a variable named timer.) */
+ * time.c's lock; f and arg are set before the timer is first added. */
 struct timer {
     int64_t   when;          /* nanotime() to fire at */
     int64_t   period;        /* > 0: fire again every period ns */
@@ -1027,8 +1073,15 @@ HIDDEN bool timeradd(struct timer *t, int64_t when);
 HIDDEN bool timerdel(struct timer *t);
 HIDDEN bool timerspending(void);        /* checkdead: a timer may fire */
 HIDDEN uint32_t timerscount(void);      /* timers pending (tests) */
-HIDDEN int timeinit(struct uv_loop_s *loop); /* netpollinit, before the loop runs */
+HIDDEN int timeinit(struct uv_loop_s *loop); /* loopinit, before the loop runs */
 HIDDEN void timeclose(void);            /* loop thread, at exit */
+/* The heap of Gs (sleeps, fd deadlines), ordered by g->waketime, the
+ * index in g->heapidx. Loop thread only. gheappush puts gp in it,
+ * gheapdelete takes it out (gp in it), gheapsync re-arms the heap's timer
+ * if the heap's top may have changed (the end of every loop callback). */
+HIDDEN void gheappush(g *gp);
+HIDDEN void gheapdelete(g *gp);
+HIDDEN void gheapsync(void);
 /* gtimer: gp's wait timer, to run f(t, now) with t->arg = arg. */
 HIDDEN struct timer *gtimer(g *gp, void (*f)(struct timer *t, int64_t now),
                             void *arg);
@@ -1100,14 +1153,6 @@ HIDDEN struct goro_ctx *ctxnewroot(void); /* a group's, no errno */
 
 HIDDEN void localsexit(g *gp);  /* the G's last act: G-local destructors */
 HIDDEN void localsfree(g *gp);  /* gfrelease */
-
-/* ---- panic.c ----------------------------------------------------------- */
-
-HIDDEN NORETURN void throw(const char *s);
-HIDDEN void printlock(void);
-HIDDEN void printunlock(void);
-HIDDEN void print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-HIDDEN void vprint(const char *fmt, va_list ap);  /* print, without stack checks */
 
 /* ---- config.c ------------------------------------------------------------ */
 

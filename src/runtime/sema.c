@@ -1,6 +1,6 @@
 /*
  * sema.c - blocking primitives that park the G, not the thread: the wait
- * group and sleeping (the mutex and the rest of Go's sync: sync.c).
+ * group (the mutex and the rest of Go's sync: sync.c; sleeping: time.c).
  *
  * Each object keeps its waiters on a FIFO list through g->schedlink under a
  * runtime mutex (lock.c). A G that must wait puts itself on the list and
@@ -10,8 +10,7 @@
  * after releasing it.
  *
  * Every function here may run on a G stack, so none calls libc directly:
- * allocation goes through systemstack (g0), readying through goready, and
- * the clock is read on g0 too.
+ * allocation goes through systemstack (g0), readying through goready.
  */
 #include <jemalloc/jemalloc.h>
 
@@ -245,84 +244,4 @@ void goro_wg_free(goro_wg *wg)
     if (wg != NULL)
         lockquiesce(&wg->lock);
     zfree(wg);
-}
-
-/* ---- sleep -------------------------------------------------------------------- */
-
-/* sleepcommit runs on g0 once the G is Gwaiting: the wake time is taken
- * from the clock here (a libc call) and the G handed to the timer heap. */
-static bool sleepcommit(g *gp, void *ns)
-{
-    gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
-    netpoll_submit(gp);
-    return true;
-}
-
-/* A sleep that contexts may end waits on the G's wait timer (time.c)
- * rather than netpoll.c's heap, so that its end is decided by one CAS
- * (selectDone, as a select's) between the timer and the contexts. */
-static void sleepdone(struct timer *t, int64_t now)
-{
-    (void)now;
-    selcancel(t->arg, 0);
-}
-
-static bool sleepctxcommit(g *gp, void *arg)
-{
-    timeradd(gp->waittimer, *(int64_t *)arg);
-    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
-    if (err != 0)
-        waitctxfire(gp, err);
-    return true;
-}
-
-static int sleepctx(int64_t ns)
-{
-    g *gp = getg();
-    gp->waitres2 = 0;
-    int err = waitctxbegin(gp, true, selcancel);
-    if (err != 0)
-        return err;
-    if (gp->nwaitctx == 0 || ns <= 0) {
-        waitctxend(gp);
-        goro_sleep_ns(ns);
-        return 0;
-    }
-    gtimer(gp, sleepdone, gp);
-    atomic_store(&gp->selectDone, 0);
-    int64_t when = goro_now() + ns;
-    gopark(sleepctxcommit, &when, waitReasonSleep);
-    timerdel(gp->waittimer);
-    waitctxend(gp);
-    return gp->waitres2;
-}
-
-void goro_sleep_ns(int64_t ns)
-{
-    g *gp = getg();
-    if (!onG(gp))
-        return;
-    if (ns <= 0) {
-        goro_yield();
-        return;
-    }
-    if (gp->group != NULL && gp->callctx == NULL) {
-        /* Its group's cancel ends it (ctx.c). */
-        gp->callctx = gp->group->ctx;
-        sleepctx(ns);
-        gp->callctx = NULL;
-        return;
-    }
-    gopark(sleepcommit, (void *)(intptr_t)ns, waitReasonSleep);
-}
-
-int goro_sleep_ctx(goro_ctx *ctx, int64_t ns)
-{
-    g *gp = getg();
-    if (!onG(gp))
-        return -EPERM;
-    gp->callctx = ctx;
-    int err = sleepctx(ns);
-    gp->callctx = NULL;
-    return err;
 }

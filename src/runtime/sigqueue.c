@@ -16,7 +16,7 @@
  * signal, as a full channel would.
  *
  * uv_signal_start and _stop must run on the loop thread: the G that calls
- * goro_signal_notify parks for a loop call (netpoll_loopcall) meanwhile.
+ * goro_signal_notify parks for a loop call (loopcallrun) meanwhile.
  * sigtab (under siglock) says which channel each signal goes to; the
  * uv_signal_t handles belong to the loop thread.
  */
@@ -93,7 +93,7 @@ static void sigcall_run(loopcall *lc)
                 lc->result = -ENOMEM;
                 goto out;
             }
-            uv_signal_init(netpoll_uvloop(), h);
+            uv_signal_init(loopuv(), h);
             sighandles[sc->signo] = h;
         }
         lc->result = uv_signal_start(h, sig_cb, sc->signo);
@@ -102,7 +102,7 @@ static void sigcall_run(loopcall *lc)
         uv_close((uv_handle_t *)h, sigclose_cb);
     }
 out:
-    netpoll_loopdone(lc);
+    loopcalldone(lc);
 }
 
 /* sigqueue_close closes the signal handles when the loop stops. */
@@ -152,7 +152,7 @@ int goro_signal_notify(int signo, goro_chan *c)
     if (err != 0)
         return err;
     sigcall sc = {.lc = {.fn = sigcall_run}, .signo = signo, .start = true};
-    err = netpoll_loopcall(&sc.lc, waitReasonLoopCall);
+    err = loopcallrun(&sc.lc, waitReasonLoopCall);
     if (err != 0) {
         lock(&siglock);
         sigtab[signo] = NULL;
@@ -171,5 +171,5 @@ int goro_signal_stop(int signo)
     sigtab[signo] = NULL;
     unlock(&siglock);
     sigcall sc = {.lc = {.fn = sigcall_run}, .signo = signo, .start = false};
-    return netpoll_loopcall(&sc.lc, waitReasonLoopCall);
+    return loopcallrun(&sc.lc, waitReasonLoopCall);
 }

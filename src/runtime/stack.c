@@ -1254,17 +1254,6 @@ void stackrestore(g *gp)
     mystats()->stack_grows++;
 }
 
-/* stackscan is the periodic stack scan (Go does this work during GC):
- *  - every parked G (Gwaiting) is held in Gwaiting|Gscan, so that nobody
- *    readies and runs it meanwhile, and shrunk if it uses under a quarter;
- *    running and runnable Gs are left alone (they are about to use their
- *    stacks);
- *  - dead Gs that sat on the global free list for a whole interval are
- *    released, stacks and all (gfscan, proc.c; Go frees their stacks at GC
- *    and keeps the Gs), so a burst of Gs does not keep its memory forever;
- *  - idle Ps' stack caches go back to the pool, and the pool gives empty
- *    spans back to the allocator (stackpoolfree does it as they empty).
- * Runs on g0 or on the loop thread. Returns how many stacks it shrank. */
 /* scang shrinks gp's stack if it is parked (stackscan, under allglock). */
 static void scang(g *gp, void *arg)
 {
@@ -1286,6 +1275,17 @@ static void scang(g *gp, void *arg)
     atomic_store_explicit(&gp->atomicstatus, Gwaiting, memory_order_release);
 }
 
+/* stackscan is the periodic stack scan (Go does this work during GC):
+ *  - every parked G (Gwaiting) is held in Gwaiting|Gscan, so that nobody
+ *    readies and runs it meanwhile, and shrunk if it uses under a quarter;
+ *    running and runnable Gs are left alone (they are about to use their
+ *    stacks);
+ *  - dead Gs that sat on the global free list for a whole interval are
+ *    released, stacks and all (gfscan, proc.c; Go frees their stacks at GC
+ *    and keeps the Gs), so a burst of Gs does not keep its memory forever;
+ *  - idle Ps' stack caches go back to the pool, and the pool gives empty
+ *    spans back to the allocator (stackpoolfree does it as they empty).
+ * Runs on g0 or on the loop thread. Returns how many stacks it shrank. */
 int stackscan(void)
 {
     int shrunk = 0;

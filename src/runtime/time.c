@@ -1,6 +1,7 @@
 /*
- * time.c - the clock, timers and tickers that deliver on channels, and the
- * deadline of goro_select_deadline (Go's time.go and the runtime half of
+ * time.c - the clock, timers and tickers that deliver on channels, the
+ * deadline of goro_select_deadline, sleeping (goro_sleep_ns), and the heap
+ * of sleeping Gs and fd deadlines (Go's time.go and the runtime half of
  * its time package).
  *
  * A timer is a small record (timer, runtime2.h) in one four-ary min-heap
@@ -8,7 +9,7 @@
  * (timerslock); nothing else waits for it: no G, no libuv handle. 1M
  * pending timers cost 1M records and 1M heap slots, nothing more. Any
  * thread adds, deletes and modifies timers under the lock; the runtime's
- * loop thread (netpoll.c) runs them. It sleeps on a timerfd
+ * loop thread (loop.c) runs them. It sleeps on a timerfd
  * (CLOCK_MONOTONIC, absolute, nanosecond resolution) that is always set
  * for the heap's earliest time or earlier: a G whose new timer becomes the
  * earliest sets it itself, with an inline system call, under the lock
@@ -39,12 +40,12 @@
  *     before (Go 1.23's semantics: C programs cannot rely on a collector
  *     to make the old semantics safe, and these need no draining dance);
  *   - a select's deadline (g->waittimer, one per G, kept like its sudog,
- *     and used by the other waits with a deadline too)
- *     wins the select's selectDone CAS against the channels and readies
- *     the G, which then returns -ETIMEDOUT (through the wait's
- *     waitcancel: the path of a context's cancel too, ctx.c). The select arms it in its park
- *     commit, on g0, while it still holds its channels' locks, and deletes
- *     it when it wakes: it never fires for a later select.
+ *     and used by the other waits with a deadline too) wins the select's
+ *     selectDone CAS against the channels and readies the G, which then
+ *     returns -ETIMEDOUT (through the wait's waitcancel: the path of a
+ *     context's cancel too, ctx.c). The select arms it in its park commit,
+ *     on g0, while it still holds its channels' locks, and deletes it when
+ *     it wakes: it never fires for a later select.
  *
  * A ticker's next time is its last plus a whole number of periods, the
  * first one not in the past: ticks that could not be delivered in time are
@@ -54,18 +55,34 @@
  * by each call: a program that selects on goro_after in a loop neither
  * frees nor drains anything, and holds one timer per G whatever it does.
  *
- * Sleeps and I/O deadlines stay in netpoll.c's heap of Gs (the G itself is
- * the timer there, and the fd deadlines' protocol with the pollDescs lives
- * on the loop thread): moving them would change the netpoller for no gain.
+ * The heap of Gs: sleeping Gs, and Gs waiting on an fd with a deadline, are
+ * handed to the loop thread (loopsubmit) and sit in a second heap, of Gs,
+ * that the loop thread alone touches: a binary min-heap ordered by wake time
+ * (g->waketime: nanoseconds, CLOCK_MONOTONIC; each G knows its index,
+ * g->heapidx, so a G woken by its fd leaves the heap at once); a single
+ * uv_timer_t is armed for the earliest. libuv counts in milliseconds and may
+ * fire up to 1 ms before a deadline that does not fall on a millisecond, so
+ * the callback wakes only the Gs whose time has come and re-arms for the
+ * rest: nobody wakes early, and the heap keeps wake order. The G itself is
+ * the timer there, and a deadline's protocol with the pollDescs (netpoll.c:
+ * netpollwait, netpollunblock) runs on the loop thread. A wait that contexts
+ * may end (ctx.c) waits on the G's wait timer instead, so that its end is
+ * decided by one CAS.
  *
  * Rejected: a G per timer (the workaround this replaces: 2 KiB of stack
  * and a G per pending timer); a uv_timer_t per timer (150 bytes each, and
  * libuv's handles belong to the loop thread: every add would be a trip
- * there); the loop thread as the only owner of the heap, as netpoll.c's
- * heap of Gs (stop must say synchronously whether the timer fired); one
+ * there); the loop thread as the only owner of the heap, as of the heap
+ * of Gs (stop must say synchronously whether the timer fired); one
  * uv_timer_t for the earliest (libuv rounds to milliseconds); per-P heaps
  * as Go's (timers would run only when their P looks: the firing costs
- * would move into the scheduler's loop, a change far larger than this).
+ * would move into the scheduler's loop, a change far larger than this);
+ * sleeps and fd deadlines on timer records, in one heap with the timers
+ * (the G is already the record, and the deadlines' protocol with the
+ * pollDescs lives on the loop thread: it would change the netpoller for no
+ * gain). For the heap of Gs: a uv_timer_t per sleeping G (150 bytes per G
+ * and a libuv heap operation per sleep, for no better precision); sleeping
+ * on the M itself (the P would be lost to the sleep).
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
@@ -267,6 +284,137 @@ uint32_t timerscount(void)
     return atomic_load_explicit(&ntimers, memory_order_relaxed);
 }
 
+/* ---- the heap of Gs: sleeps and fd deadlines (loop thread) -------------- */
+
+static uv_timer_t gheaptimer;   /* armed for the heap's earliest */
+static bool gheapdirty;         /* the heap's top may have changed */
+
+/* The heap of Gs. Loop thread only. */
+static g **gheap;
+static size_t gheaplen, gheapcap;
+
+/* gheapset puts x at i; g->heapidx is i + 1 (0: not in the heap). */
+static inline void gheapset(size_t i, g *x)
+{
+    gheap[i] = x;
+    x->heapidx = (uint32_t)(i + 1);
+}
+
+static void gheapup(size_t i)
+{
+    g *x = gheap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (gheap[parent]->waketime <= x->waketime)
+            break;
+        gheapset(i, gheap[parent]);
+        i = parent;
+    }
+    gheapset(i, x);
+}
+
+static void gheapdown(size_t i)
+{
+    g *x = gheap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= gheaplen)
+            break;
+        if (c + 1 < gheaplen && gheap[c + 1]->waketime < gheap[c]->waketime)
+            c++;
+        if (x->waketime <= gheap[c]->waketime)
+            break;
+        gheapset(i, gheap[c]);
+        i = c;
+    }
+    gheapset(i, x);
+}
+
+void gheappush(g *gp)
+{
+    if (gheaplen == gheapcap) {
+        size_t ncap = gheapcap ? gheapcap * 2 : 256;
+        g **n = gheap ? rallocx(gheap, ncap * sizeof *n, 0)
+                      : mallocx(ncap * sizeof *n, 0);
+        if (n == NULL)
+            throw("out of memory (timer heap)");
+        gheap = n;
+        gheapcap = ncap;
+    }
+    gheap[gheaplen++] = gp;
+    gheapup(gheaplen - 1);
+    if (gheap[0] == gp)
+        gheapdirty = true;
+}
+
+/* gheapdelete takes gp, which is in the heap, out of it. */
+void gheapdelete(g *gp)
+{
+    size_t i = gp->heapidx - 1;
+    gp->heapidx = 0;
+    g *last = gheap[--gheaplen];
+    if (i == 0)
+        gheapdirty = true;
+    if (i == gheaplen)
+        return;
+    gheapset(i, last);
+    if (i > 0 && gheap[(i - 1) / 2]->waketime > last->waketime)
+        gheapup(i);
+    else
+        gheapdown(i);
+}
+
+static g *gheappop(void)
+{
+    g *top = gheap[0];
+    gheapdelete(top);
+    return top;
+}
+
+static void gheaptimer_cb(uv_timer_t *t);
+
+/* gheaparm arms the uv timer for the earliest wake time, rounded up to a
+ * whole millisecond. */
+static void gheaparm(void)
+{
+    if (gheaplen == 0) {
+        uv_timer_stop(&gheaptimer);
+        return;
+    }
+    int64_t d = gheap[0]->waketime - nanotime();
+    uint64_t ms = d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000);
+    uv_update_time(loopuv());
+    uv_timer_start(&gheaptimer, gheaptimer_cb, ms, 0);
+}
+
+static void gheaptimer_cb(uv_timer_t *t)
+{
+    (void)t;
+    int64_t now = nanotime();
+    while (gheaplen > 0 && gheap[0]->waketime <= now) {
+        g *gp = gheappop();
+        if (waitReasonIO(gp->waitreason)) {
+            /* A deadline: the G leaves its fd's wait list, unless an M's
+             * netpoll (or a close) took it first: then it is on its way
+             * here through pendready, with its waitres. */
+            if (netpollunblock(gp))
+                loopready(gp, -ETIMEDOUT);
+        } else {
+            loopready(gp, 0);
+        }
+    }
+    gheapdirty = true;
+    loopflush();
+}
+
+void gheapsync(void)
+{
+    if (gheapdirty) {
+        gheapdirty = false;
+        gheaparm();
+    }
+}
+
 /* ---- the loop thread ------------------------------------------------------ */
 
 enum { timerBatch = 128 };
@@ -339,13 +487,16 @@ static void timepoll_cb(uv_poll_t *h, int status, int events)
 
 int timeinit(struct uv_loop_s *loop)
 {
+    int err = uv_timer_init(loop, &gheaptimer);
+    if (err != 0)
+        return err;
     timefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (timefd < 0) {
         int e = errno;
         print("goro: cannot create the timers' timerfd: errno %d\n", e);
         return -e;
     }
-    int err = uv_poll_init(loop, &timepoll, timefd);
+    err = uv_poll_init(loop, &timepoll, timefd);
     if (err == 0)
         err = uv_poll_start(&timepoll, UV_READABLE, timepoll_cb);
     return err;
@@ -360,7 +511,9 @@ static void timeclose_cb(uv_handle_t *h)
 
 void timeclose(void)
 {
-    /* The runtime is ending: timers still pending never fire. */
+    /* The runtime is ending: timers still pending never fire, Gs left in
+     * the heap of Gs stay parked. */
+    uv_close((uv_handle_t *)&gheaptimer, NULL);
     uv_close((uv_handle_t *)&timepoll, timeclose_cb);
     lock(&timerslock);
     for (uint32_t i = 0; i < theaplen; i++) {
@@ -573,4 +726,84 @@ void timegfree(g *gp)
         dallocx(gp->after, 0);
         gp->after = NULL;
     }
+}
+
+/* ---- sleep -------------------------------------------------------------------- */
+
+/* sleepcommit runs on g0 once the G is Gwaiting: the wake time is taken
+ * from the clock here (a libc call) and the G handed to the timer heap. */
+static bool sleepcommit(g *gp, void *ns)
+{
+    gp->waketime = nanotime() + (int64_t)(intptr_t)ns;
+    loopsubmit(gp);
+    return true;
+}
+
+/* A sleep that contexts may end waits on the G's wait timer (gtimer)
+ * rather than the heap of Gs, so that its end is decided by one CAS
+ * (selectDone, as a select's) between the timer and the contexts. */
+static void sleepdone(struct timer *t, int64_t now)
+{
+    (void)now;
+    selcancel(t->arg, 0);
+}
+
+static bool sleepctxcommit(g *gp, void *arg)
+{
+    timeradd(gp->waittimer, *(int64_t *)arg);
+    int err = gp->nwaitctx != 0 ? waitctxarm(gp) : 0;
+    if (err != 0)
+        waitctxfire(gp, err);
+    return true;
+}
+
+static int sleepctx(int64_t ns)
+{
+    g *gp = getg();
+    gp->waitres2 = 0;
+    int err = waitctxbegin(gp, true, selcancel);
+    if (err != 0)
+        return err;
+    if (gp->nwaitctx == 0 || ns <= 0) {
+        waitctxend(gp);
+        goro_sleep_ns(ns);
+        return 0;
+    }
+    gtimer(gp, sleepdone, gp);
+    atomic_store(&gp->selectDone, 0);
+    int64_t when = goro_now() + ns;
+    gopark(sleepctxcommit, &when, waitReasonSleep);
+    timerdel(gp->waittimer);
+    waitctxend(gp);
+    return gp->waitres2;
+}
+
+void goro_sleep_ns(int64_t ns)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return;
+    if (ns <= 0) {
+        goro_yield();
+        return;
+    }
+    if (gp->group != NULL && gp->callctx == NULL) {
+        /* Its group's cancel ends it (ctx.c). */
+        gp->callctx = gp->group->ctx;
+        sleepctx(ns);
+        gp->callctx = NULL;
+        return;
+    }
+    gopark(sleepcommit, (void *)(intptr_t)ns, waitReasonSleep);
+}
+
+int goro_sleep_ctx(goro_ctx *ctx, int64_t ns)
+{
+    g *gp = getg();
+    if (!onG(gp))
+        return -EPERM;
+    gp->callctx = ctx;
+    int err = sleepctx(ns);
+    gp->callctx = NULL;
+    return err;
 }
