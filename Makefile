@@ -12,7 +12,8 @@
 #   make asan       the stack-free daemon pieces under ASan+LSan+UBSan (clang)
 #   make stress     minutes of runtime and daemon stress (tests/stress/)
 #   make soak       gorod under load for SOAK_DURATION seconds (600)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make man        the man pages, in build/man (scripts/mkman)
+#   make install    PREFIX=/usr/local DESTDIR= (SYSCONFDIR=$(PREFIX)/etc)
 #   make clean
 
 VERSION     := 0.1.0
@@ -66,7 +67,13 @@ LIBS        := -luv -ljemalloc -lunwind -ldw -lpthread $(SANLIBS)
 RUNTIME_SRCS := $(wildcard src/runtime/*.c)
 RUNTIME_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(RUNTIME_SRCS)) \
                 $(BUILD)/obj/asm/amd64.o $(BUILD)/obj/asm/gdbscripts.o $(SAN_OBJS)
+# libgoro.so.$(VERSION) is the library (SONAME libgoro.so.$(SOVERSION)),
+# libgoro.so.$(SOVERSION) and libgoro.so the links to it, in build/lib as
+# installed: a program links -lgoro and runs with libgoro.so.$(SOVERSION).
+# SOVERSION changes when the ABI breaks.
+SOVERSION   := 0
 LIB         := $(BUILD)/lib/libgoro.so
+LIBREAL     := $(LIB).$(VERSION)
 STUBLIB     := $(BUILD)/lib/libgoro_morestack.a
 PC          := $(BUILD)/pkgconfig/goro.pc
 
@@ -96,10 +103,18 @@ $(STUBLIB): $(BUILD)/obj/asm/morestack_stub.o
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIB): $(RUNTIME_OBJS)
+$(LIBREAL): $(RUNTIME_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared $(SPLITLD) -Wl,-soname,libgoro.so -o $@ $^ $(LIBS)
+	$(Q)$(CC) -shared $(SPLITLD) -Wl,-soname,libgoro.so.$(SOVERSION) -o $@ $^ $(LIBS)
+
+# sochain NAME (libgoro, libgoro_ssl), DIR: the links NAME.so.$(SOVERSION)
+# -> NAME.so.$(VERSION) and NAME.so -> NAME.so.$(SOVERSION) in DIR.
+sochain = ln -sf $(1).so.$(VERSION) $(2)/$(1).so.$(SOVERSION) && \
+          ln -sf $(1).so.$(SOVERSION) $(2)/$(1).so
+
+$(LIB): $(LIBREAL)
+	$(Q)$(call sochain,libgoro,$(dir $@))
 
 define make_pc
 	@mkdir -p $(dir $(2))
@@ -131,7 +146,12 @@ DAEMON      := $(GOROD) $(GOROCTL) $(PLUGINS)
 $(BUILD)/obj/gorod/%.o: src/gorod/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(BASEFLAGS) -D_GNU_SOURCE $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASEFLAGS) -D_GNU_SOURCE $(GOROD_DEFS) $(CFLAGS) -c $< -o $@
+
+# gorod's default configuration is $(SYSCONFDIR)/goro/gorod.yaml (see
+# install): gorod.o is built again when the paths change (the stamp).
+$(BUILD)/obj/gorod/gorod.o: GOROD_DEFS = -DGOROD_SYSCONFDIR='"$(SYSCONFDIR)"'
+$(BUILD)/obj/gorod/gorod.o: $(BUILD)/stamp/paths
 
 $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@mkdir -p $(dir $@)
@@ -168,15 +188,23 @@ ADAPTER_REQUIRES_ssl := libssl libcrypto
 ADAPTER_UPSTREAM_ssl := OpenSSL (TLS)
 ADAPTER_LIBS        := $(patsubst %,$(BUILD)/lib/libgoro_%.so,$(ADAPTERS))
 ADAPTER_PCS         := $(patsubst %,$(BUILD)/pkgconfig/goro-%.pc,$(ADAPTERS))
+ADAPTER_REALS       := $(addsuffix .$(VERSION),$(ADAPTER_LIBS))
 
-$(BUILD)/lib/libgoro_%.so: src/adapters/%.c include/goro/%.h $(LIB) $(STUBLIB) $(PC)
+# Versioned as libgoro.so is (sochain). An adapter finds libgoro.so.0
+# beside itself, in build/lib as where it is installed: its rpath is
+# $ORIGIN, not goro.pc's (the build tree's).
+$(BUILD)/lib/libgoro_%.so: $(BUILD)/lib/libgoro_%.so.$(VERSION)
+	$(Q)$(call sochain,libgoro_$*,$(dir $@))
+
+$(BUILD)/lib/libgoro_%.so.$(VERSION): src/adapters/%.c include/goro/%.h $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (adapter)"
 	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
 	  $(CC) -fPIC -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden \
 	    $$(pkg-config --cflags goro $(ADAPTER_REQUIRES_$*)) -c $< -o $@.o && \
-	  $(CC) -shared -Wl,-soname,libgoro_$*.so $@.o \
-	    $$(pkg-config --libs goro $(ADAPTER_REQUIRES_$*)) $(SANLIBS) -o $@ && rm -f $@.o
+	  $(CC) -shared -Wl,-soname,libgoro_$*.so.$(SOVERSION) $@.o \
+	    $$(pkg-config --libs goro $(ADAPTER_REQUIRES_$*) | sed 's/-Wl,-rpath,[^ ]*//g') \
+	    -Wl,-rpath,'$$ORIGIN' $(SANLIBS) -o $@ && rm -f $@.o
 
 # adapter_pc PREFIX,LIBDIR,INCLUDEDIR,NAME: the sed command that writes
 # goro-NAME.pc (to stdout) from its template.
@@ -191,7 +219,7 @@ $(BUILD)/pkgconfig/goro-%.pc: scripts/goro-adapter.pc.in Makefile
 	$(Q)$(call adapter_pc,$(CURDIR)/$(BUILD),$(CURDIR)/$(BUILD)/lib,$(CURDIR)/include,$*) > $@
 
 .PHONY: adapters
-adapters: all $(ADAPTER_LIBS) $(ADAPTER_PCS)
+adapters: all $(ADAPTER_REALS) $(ADAPTER_LIBS) $(ADAPTER_PCS)
 
 # A plugin that uses an adapter names it here (PLUGIN_PKGS_NAME): it is
 # built with that package's pkg-config flags too.
@@ -556,60 +584,116 @@ stress-runtime: deps
 
 # ---- install ----------------------------------------------------------------
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage installs under
-# $(DESTDIR)$(PREFIX): bin/gorod and bin/goroctl, lib/libgoro.so and
-# lib/libgoro_morestack.a, include/goro.h and include/goro/, lib/pkgconfig/
-# goro.pc (with the $(PREFIX) paths, not DESTDIR's), the adapters
-# (lib/libgoro_NAME.so, lib/pkgconfig/goro-NAME.pc), the example plugins in
-# lib/goro/plugins; the systemd unit in $(SYSTEMDUNITDIR): /lib/systemd/system
-# for PREFIX=/usr (the distribution's place), else $(PREFIX)/lib/systemd/system
+# $(DESTDIR)$(PREFIX):
+#   bin/          gorod, goroctl
+#   lib/          libgoro.so.$(VERSION) (SONAME libgoro.so.$(SOVERSION)) and
+#                 the links libgoro.so.$(SOVERSION) and libgoro.so; the
+#                 adapters the same way (libgoro_NAME.so.$(VERSION), ...);
+#                 libgoro_morestack.a; pkgconfig/goro.pc and goro-NAME.pc
+#                 (with the $(PREFIX) paths, not DESTDIR's); goro/plugins/,
+#                 the example plugins
+#   include/      goro.h; goro/: plugin.h and the adapters' headers;
+#                 goro/plugins/: the example plugins' helpers (args.h,
+#                 tcpserver.h), #include <goro/plugins/tcpserver.h>
+#   share/man/    gorod(8), goroctl(8), gorod.yaml(5), goro(3) (make man)
+#   share/goro/   goro-gdb.py
+# the systemd units in $(SYSTEMDUNITDIR): /lib/systemd/system for PREFIX=/usr
+# (the distribution's place), else $(PREFIX)/lib/systemd/system
 # (/usr/local/lib/systemd/system is on systemd's unit path: the unit of a
 # local install stays out of the distribution's directory); and the
-# configuration as $(SYSCONFDIR)/goro/gorod.yaml (SYSCONFDIR=/etc), made
-# from config/gorod.yaml with the plugin paths pointing at the installed
-# plugins and the admin socket at /run/gorod/gorod.sock (the unit's
-# RuntimeDirectory). An existing configuration is kept: the new one is
+# configuration as $(SYSCONFDIR)/goro/gorod.yaml: SYSCONFDIR is
+# $(PREFIX)/etc (/usr/local/etc), /etc for PREFIX=/usr, or as given.
+# gorod's default --config is that file (GOROD_SYSCONFDIR, built in) and the
+# unit names it. The configuration is config/gorod.yaml with the plugin
+# paths pointing at the installed plugins and the admin socket at
+# /run/gorod/gorod.sock (the unit's RuntimeDirectory), made in
+# $(BUILD)/install/. An existing configuration is kept: the new one is
 # written beside it as gorod.yaml.default. gorod finds the installed
-# libgoro.so through its rpath, $ORIGIN/../lib.
+# libgoro.so.$(SOVERSION) through its rpath, $ORIGIN/../lib.
 
 BINDIR         ?= $(PREFIX)/bin
 LIBDIR         ?= $(PREFIX)/lib
 INCLUDEDIR     ?= $(PREFIX)/include
-SYSCONFDIR     ?= /etc
+SYSCONFDIR     ?= $(if $(filter /usr /usr/,$(PREFIX)),/etc,$(PREFIX)/etc)
+MANDIR         ?= $(PREFIX)/share/man
 PLUGINDIR      ?= $(LIBDIR)/goro/plugins
 SYSTEMDUNITDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 RUNDIR_SOCK    := /run/gorod/gorod.sock
 
-install: all adapters daemon config/gorod.yaml systemd/gorod.service \
-         systemd/gorod.socket
+# $(BUILD)/stamp/paths holds the paths built into gorod, the configuration,
+# the unit and the man pages; it is rewritten only when they change, so
+# that what depends on it is made again then and only then.
+INSTALL_PATHS := $(PREFIX) $(BINDIR) $(LIBDIR) $(SYSCONFDIR) $(PLUGINDIR) $(MANDIR)
+.PHONY: FORCE
+$(BUILD)/stamp/paths: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(INSTALL_PATHS)' > $@.tmp; \
+	  if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+INSTCONF := $(BUILD)/install/gorod.yaml
+INSTUNIT := $(BUILD)/install/gorod.service
+
+$(INSTCONF): config/gorod.yaml $(BUILD)/stamp/paths
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)sed -e 's|\(\.\./\)*build/plugins/|$(PLUGINDIR)/|g' \
+	    -e 's|\(\.\./\)*build/gorod\.sock|$(RUNDIR_SOCK)|g' $< > $@.tmp
+	$(Q)if grep -n 'build/' $@.tmp; then \
+	  echo "install: config/gorod.yaml: a path into the build tree is left (above)"; \
+	  rm -f $@.tmp; exit 1; fi
+	$(Q)mv -f $@.tmp $@
+
+$(INSTUNIT): systemd/gorod.service $(BUILD)/stamp/paths
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp
+	$(Q)mv -f $@.tmp $@
+
+# The man pages, plain roff (man(7)) written by scripts/mkman from
+# docs/man/PAGE.in and the sources the rest of the docs come from:
+# gorod.yaml(5) the runtime's table of knobs (knobdoc man) and the
+# installed configuration, gorod(8) and goroctl(8) their --help (the
+# options and goroctl's commands), goro(3) the functions goro.h declares.
+MANPAGES := $(patsubst docs/man/%.in,$(BUILD)/man/%,$(wildcard docs/man/*.in))
+MANGEN_ENV := VERSION=$(VERSION) SOVERSION=$(SOVERSION) PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) \
+              LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) PLUGINDIR=$(PLUGINDIR) \
+              SYSTEMDUNITDIR=$(SYSTEMDUNITDIR) RUNDIR_SOCK=$(RUNDIR_SOCK) \
+              KNOBDOC=./$(KNOBDOC) GOROD=./$(GOROD) GOROCTL=./$(GOROCTL) \
+              CONFIG=$(INSTCONF) GORO_H=include/goro.h
+
+$(BUILD)/man/%: docs/man/%.in scripts/mkman $(KNOBDOC) $(GOROD) $(GOROCTL) \
+                $(INSTCONF) include/goro.h $(BUILD)/stamp/paths
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)$(MANGEN_ENV) sh scripts/mkman $< > $@.tmp
+	$(Q)mv -f $@.tmp $@
+
+.PHONY: man
+man: $(MANPAGES)
+
+install: all adapters daemon man $(INSTCONF) $(INSTUNIT) systemd/gorod.socket
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
-	    $(DESTDIR)$(INCLUDEDIR)/goro $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/goro/plugins $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/goro
+	    $(DESTDIR)$(SYSCONFDIR)/goro $(DESTDIR)$(PREFIX)/share/goro \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man,$(sort $(subst .,,$(suffix $(MANPAGES)))))
 	install -m 0755 $(GOROD) $(GOROCTL) $(DESTDIR)$(BINDIR)/
-	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libgoro.so
+	install -m 0755 $(LIBREAL) $(ADAPTER_REALS) $(DESTDIR)$(LIBDIR)/
+	cd $(DESTDIR)$(LIBDIR) && $(call sochain,libgoro,.) \
+	    $(foreach a,$(ADAPTERS),&& $(call sochain,libgoro_$(a),.))
 	install -m 0644 $(STUBLIB) $(DESTDIR)$(LIBDIR)/libgoro_morestack.a
 	install -m 0644 include/goro.h $(DESTDIR)$(INCLUDEDIR)/goro.h
 	install -m 0644 include/goro/*.h $(DESTDIR)$(INCLUDEDIR)/goro/
-	install -d $(DESTDIR)$(PREFIX)/share/goro
+	install -m 0644 plugins/*.h $(DESTDIR)$(INCLUDEDIR)/goro/plugins/
 	install -m 0644 scripts/goro-gdb.py $(DESTDIR)$(PREFIX)/share/goro/
 	$(call make_pc,$(PREFIX),$(DESTDIR)$(LIBDIR)/pkgconfig/goro.pc,$(LIBDIR),$(INCLUDEDIR))
-	install -m 0755 $(ADAPTER_LIBS) $(DESTDIR)$(LIBDIR)/
 	$(foreach a,$(ADAPTERS),$(call adapter_pc,$(PREFIX),$(LIBDIR),$(INCLUDEDIR),$(a)) \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/goro-$(a).pc;)
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	    systemd/gorod.service > $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp
-	mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service.tmp \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
-	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/gorod.service
-	install -m 0644 systemd/gorod.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
-	sed -e 's|\(\.\./\)*build/plugins/|$(PLUGINDIR)/|g' \
-	    -e 's|\(\.\./\)*build/gorod\.sock|$(RUNDIR_SOCK)|g' \
-	    config/gorod.yaml > $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default
-	@if grep -n 'build/' $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default; then \
-	  echo "install: config/gorod.yaml: a path into the build tree is left (above)"; \
-	  exit 1; fi
-	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default
+	$(foreach m,$(MANPAGES),install -m 0644 $(m) \
+	    $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/;)
+	install -m 0644 $(INSTUNIT) systemd/gorod.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 $(INSTCONF) $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml.default
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml ]; then \
 	  echo "install: $(DESTDIR)$(SYSCONFDIR)/goro/gorod.yaml kept;" \
 	       "the new default is gorod.yaml.default"; \

@@ -5,6 +5,8 @@
  *
  *   knobdoc write FILE...   rewrite the generated part of each file
  *   knobdoc check FILE...   exit 1, naming the file, when it differs
+ *   knobdoc man             the knobs as man(7) paragraphs, on stdout
+ *                           (gorod.yaml(5): scripts/mkman)
  *
  * `make knobdoc` runs the first on README.md and config/gorod.yaml;
  * tests/test_config.c does what the second does (it includes this file with
@@ -190,11 +192,70 @@ static char *knobdoc_read(const char *path)
 }
 
 #ifndef KNOBDOC_LIB
+/* roff_text writes text as a line of roff: a backslash as \e, '-' as \-
+ * (a minus, which copies as typed: -fsplit-stack), a leading dot or quote
+ * kept from being read as a request. */
+static void roff_text(struct buf *b, const char *text)
+{
+    if (*text == '.' || *text == '\'')
+        puts_(b, "\\&");
+    for (; *text != '\0'; text++) {
+        if (*text == '\\')
+            puts_(b, "\\e");
+        else if (*text == '-')
+            puts_(b, "\\-");
+        else
+            put(b, text, 1);
+    }
+}
+
+/* render_man: each knob as a tagged paragraph of gorod.yaml(5), in the
+ * table's order: the key, then its documentation, its variable, its
+ * default and what is allowed (the environment's spelling too where it
+ * differs, as for booleans). */
+static char *render_man(void)
+{
+    struct buf b = {0};
+    const goro_knob *k;
+    for (size_t i = 0; (k = goro_config_knob(i)) != NULL; i++) {
+        puts_(&b, ".TP\n.B ");
+        roff_text(&b, k->key);
+        puts_(&b, "\n");
+        roff_text(&b, k->doc);
+        puts_(&b, "\nDefault\n.BR ");
+        roff_text(&b, k->def);
+        puts_(&b, " ;\n");
+        roff_text(&b, k->allowed);
+        if (k->rule != NULL) {
+            puts_(&b, ";\n");
+            roff_text(&b, k->rule);
+        }
+        puts_(&b, ".\nIn the environment:\n.B ");
+        roff_text(&b, k->env);
+        if (strcmp(k->env_def, k->def) != 0 ||
+            strcmp(k->env_allowed, k->allowed) != 0) {
+            puts_(&b, "\n(default\n.BR ");
+            roff_text(&b, k->env_def);
+            puts_(&b, " ;\n");
+            roff_text(&b, k->env_allowed);
+            puts_(&b, ")");
+        }
+        puts_(&b, "\n");
+    }
+    return b.s;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "man") == 0) {
+        char *man = render_man();
+        fputs(man, stdout);
+        free(man);
+        return fflush(stdout) == 0 ? 0 : 2;
+    }
     if (argc < 3 || (strcmp(argv[1], "write") != 0 &&
                      strcmp(argv[1], "check") != 0)) {
-        fprintf(stderr, "usage: knobdoc write|check FILE...\n");
+        fprintf(stderr, "usage: knobdoc write|check FILE... | knobdoc man\n");
         return 2;
     }
     bool write = strcmp(argv[1], "write") == 0;

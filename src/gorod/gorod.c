@@ -650,6 +650,13 @@ static void raise_nofile(void)
 
 /* ---- options ---------------------------------------------------------------- */
 
+/* The installed configuration: $(SYSCONFDIR)/goro/gorod.yaml, the
+ * Makefile's SYSCONFDIR ($(PREFIX)/etc; /etc for PREFIX=/usr). */
+#ifndef GOROD_SYSCONFDIR
+#define GOROD_SYSCONFDIR "/usr/local/etc"
+#endif
+#define GOROD_CONFIG GOROD_SYSCONFDIR "/goro/gorod.yaml"
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -665,7 +672,7 @@ static void usage(FILE *f)
             "\n"
             "Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT\n"
             "stop the plugins and exit. goroctl talks to the admin socket.\n",
-            "config/gorod.yaml in the source tree, else /etc/goro/gorod.yaml");
+            "config/gorod.yaml in the source tree, else " GOROD_CONFIG);
 }
 
 /* The default configuration: the source tree's when this gorod is the one
@@ -685,7 +692,7 @@ static const char *default_config(void)
                 return buf;
         }
     }
-    return "/etc/goro/gorod.yaml";
+    return GOROD_CONFIG;
 }
 
 static int detach(void)
