@@ -8,6 +8,7 @@
 #   make memcheck   the channel, select, scheduler and sync tests under memcheck
 #   make bench      build and run the benchmarks (bench/RESULTS.md)
 #   make run        build and run gorod in the foreground on config/gorod.yaml
+#                   (CONFIG=FILE another file, PORTS=+N its ports moved by N)
 #   make fuzz       fuzz the config loader and admin parser (FUZZ_TIME=60 s each)
 #   make asan       the stack-free daemon pieces under ASan+LSan+UBSan (clang)
 #   make stress     minutes of runtime and daemon stress (tests/stress/)
@@ -161,10 +162,10 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
 	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 
-$(GOROCTL): $(wildcard src/goroctl/*.c)
+$(GOROCTL): $(wildcard src/goroctl/*.c) src/gorod/sockrecord.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -o $@ $^
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -o $@ $(filter %.c,$^)
 
 $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
@@ -494,9 +495,15 @@ bench: deps
 .PHONY: bench-bins
 bench-bins: all $(BENCH_BINS) $(if $(HAVE_GO),$(BENCH_GO))
 
+# make run CONFIG=FILE PORTS=+N: gorod in the foreground on FILE
+# (config/gorod.yaml), every port of it moved by N when PORTS is given;
+# a port already taken is named before gorod starts, with a PORTS that
+# frees them all (scripts/run-gorod). gorod logs where to connect.
+CONFIG      ?= config/gorod.yaml
+PORTS       ?=
 run: deps
 	$(Q)$(MAKE) --no-print-directory all $(DAEMON)
-	$(Q)./$(GOROD) --foreground --config config/gorod.yaml
+	$(Q)sh scripts/run-gorod ./$(GOROD) '$(CONFIG)' '$(PORTS)' $(BUILD)
 
 # ---- sanitizers: make test SAN=undefined ----------------------------------
 # The handlers of src/san/ubsan.c are built -fsplit-stack (so that gold does

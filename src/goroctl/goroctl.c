@@ -3,9 +3,8 @@
  *
  *   goroctl [--socket PATH] COMMAND [ARG...] [--json]
  *
- * It connects to the socket (--socket, else $GOROD_SOCKET, else
- * /run/gorod/gorod.sock), writes the command as one line, reads the reply to
- * the end of the stream and splits it: the first line is "ok" or
+ * It connects to the socket (below), writes the command as one line, reads
+ * the reply to the end of the stream and splits it: the first line is "ok" or
  * "error: MESSAGE". On "ok" the body goes to stdout and goroctl exits 0; on
  * an error the whole reply goes to stderr and it exits 1; when it cannot
  * reach the daemon at all it names the socket and the reason and exits 2.
@@ -16,6 +15,22 @@
  * for Perfetto), written to --output (or stdout) as it arrives, for
  * --duration (the daemon's default, 5s, when not given).
  *
+ * Which socket: --socket PATH, else $GOROD_SOCKET; when neither is given
+ * it looks for one, in order:
+ *   1. /run/gorod/gorod.sock, the system's gorod (the installed
+ *      configuration's socket), when it is there;
+ *   2. the socket a gorod with a socket of its own recorded for this user
+ *      ($XDG_RUNTIME_DIR/gorod/socket, else /tmp/gorod-UID/socket: see
+ *      src/gorod/sockrecord.h), such as one started from the repository
+ *      (`make run`, socket build/gorod.sock).
+ * The system's socket comes first so that a script run as root on a
+ * server reaches the system's daemon whatever a stray record says; but a
+ * system socket owned by another user, who gorod would refuse anyway
+ * (only its own uid and root may ask), is tried after the record. The
+ * first that accepts the connection is the one; when none does, the
+ * message names every place looked at and why each failed. A socket named
+ * by --socket or GOROD_SOCKET is the only one tried.
+ *
  * An ordinary C program, not built against goro: one blocking connect,
  * write and read loop, with a receive timeout so that a daemon that accepts
  * but never answers does not hang a script forever.
@@ -23,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,8 +49,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../gorod/sockrecord.h"
+
 #define GOROCTL_VERSION  "0.1.0"
-#define DEFAULT_SOCKET   "/run/gorod/gorod.sock"
+#define DEFAULT_SOCKET   GOROD_SYSTEM_SOCKET
 #define LINE_MAX_BYTES   4096
 #define REPLY_TIMEOUT_S  30
 
@@ -62,8 +80,14 @@ static void usage(FILE *f)
         "  help       the daemon's own list of commands\n"
         "\n"
         "options:\n"
-        "  -s, --socket PATH  the admin socket (default: $GOROD_SOCKET, else "
-        DEFAULT_SOCKET ")\n"
+        "  -s, --socket PATH  the admin socket; default: $GOROD_SOCKET, "
+        "else\n"
+        "                     " DEFAULT_SOCKET " if it is there, else the "
+        "socket\n"
+        "                     that a gorod with a socket of its own "
+        "recorded in\n"
+        "                     $XDG_RUNTIME_DIR/gorod/socket (else "
+        "/tmp/gorod-UID/socket)\n"
         "  -j, --json         ask for JSON (stats, ps)\n"
         "  -g, --group NAME   only the Gs of this group (stacks)\n"
         "  -d, --duration D   how long to trace: 500ms, 5s, 2m (trace)\n"
@@ -156,11 +180,132 @@ static int trace_stream(int fd, const char *sock, int out, const char *outname)
     return 0;
 }
 
+/* unix_connect: a stream socket connected to path, or -errno. */
+static int unix_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+/* read_record reads the socket path a gorod recorded at rec into path:
+ * NULL, or why there is none to use (into why). */
+static const char *read_record(const char *rec, char *path, size_t len,
+                               char *why, size_t whylen)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    if (sockrecord_dir(dir, sizeof dir) != 0)
+        return "$XDG_RUNTIME_DIR is too long";
+    if (lstat(dir, &st) != 0)
+        return strerror(errno);
+    const char *bad = sockrecord_dir_ok(&st);
+    if (bad != NULL) {
+        snprintf(why, whylen, "%s is %s: not used", dir, bad);
+        return why;
+    }
+    int fd = open(rec, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return strerror(errno);
+    ssize_t n = read(fd, path, len - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return strerror(err);
+    path[n] = '\0';
+    path[strcspn(path, "\n")] = '\0';
+    if (path[0] != '/')
+        return "holds no absolute path";
+    return NULL;
+}
+
+/* find_gorod connects to the first socket of those goroctl looks at when
+ * given none (the top of this file): the fd, its path in *sockp; or -1
+ * after a message naming every place looked at. */
+static int find_gorod(const char **sockp)
+{
+    static char recsock[PATH_MAX];
+    char rec[PATH_MAX], why[PATH_MAX + 64];
+    struct {
+        const char *path;           /* the socket, NULL: none */
+        char        what[PATH_MAX + 160];
+        int         err;            /* errno of the connect */
+    } c[3];
+    int n = 0;
+    memset(c, 0, sizeof c);
+
+    struct stat st;
+    bool sys = lstat(DEFAULT_SOCKET, &st) == 0;
+    int syserr = errno;
+    bool sysfirst = sys && (st.st_uid == geteuid() || geteuid() == 0);
+    if (sysfirst || !sys) {
+        c[n].path = sys ? DEFAULT_SOCKET : NULL;
+        c[n].err = sys ? 0 : syserr;
+        snprintf(c[n].what, sizeof c[n].what, "%s (the system's gorod)",
+                 DEFAULT_SOCKET);
+        n++;
+    }
+    const char *recwhy = sockrecord_path(rec, sizeof rec) != 0
+                             ? "$XDG_RUNTIME_DIR is too long"
+                             : read_record(rec, recsock, sizeof recsock, why,
+                                           sizeof why);
+    c[n].path = recwhy == NULL ? recsock : NULL;
+    if (recwhy == NULL)
+        snprintf(c[n].what, sizeof c[n].what, "%s, recorded in %s by a "
+                 "gorod with a socket of its own", recsock, rec);
+    else
+        snprintf(c[n].what, sizeof c[n].what, "%s (where a gorod with a "
+                 "socket of its own records it): %s", rec, recwhy);
+    n++;
+    if (sys && !sysfirst) {
+        c[n].path = DEFAULT_SOCKET;
+        snprintf(c[n].what, sizeof c[n].what, "%s (the system's gorod, "
+                 "socket of uid %u)", DEFAULT_SOCKET, (unsigned)st.st_uid);
+        n++;
+    }
+
+    for (int i = 0; i < n; i++) {
+        if (c[i].path == NULL)
+            continue;
+        int fd = unix_connect(c[i].path);
+        if (fd >= 0) {
+            *sockp = c[i].path;
+            return fd;
+        }
+        c[i].err = -fd;
+    }
+    fprintf(stderr, "goroctl: no gorod answers (no --socket given, "
+            "GOROD_SOCKET not set); looked at:\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "  %s", c[i].what);
+        if (c[i].err != 0)
+            fprintf(stderr, ": %s%s", strerror(c[i].err),
+                    c[i].path == recsock && c[i].err == ECONNREFUSED
+                        ? " (a gorod that is gone?)" : "");
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "goroctl: start gorod, or name its admin socket with "
+            "--socket PATH or GOROD_SOCKET=PATH\n");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    const char *sock = getenv("GOROD_SOCKET");
-    if (sock == NULL || sock[0] == '\0')
-        sock = DEFAULT_SOCKET;
+    const char *sock_arg = getenv("GOROD_SOCKET");
+    if (sock_arg != NULL && sock_arg[0] == '\0')
+        sock_arg = NULL;
     bool json = false;
     const char *group = NULL, *duration = NULL, *output = NULL;
 
@@ -178,7 +323,7 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "s:jg:d:o:hV", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            sock = optarg;
+            sock_arg = optarg;
             break;
         case 'j':
             json = true;
@@ -246,31 +391,24 @@ int main(int argc, char **argv)
     }
     line[len++] = '\n';
 
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    if (strlen(sock) >= sizeof sa.sun_path) {
-        fprintf(stderr, "goroctl: cannot connect to %s: socket path too "
-                "long (at most %zu bytes)\n", sock, sizeof sa.sun_path - 1);
-        return 2;
+    const char *sock;
+    int fd = sock_arg != NULL ? unix_connect(sock = sock_arg)
+                              : find_gorod(&sock);
+    if (fd < 0 && sock_arg != NULL) {
+        if (fd == -ENAMETOOLONG)
+            fprintf(stderr, "goroctl: cannot connect to %s: socket path too "
+                    "long (at most %zu bytes)\n", sock,
+                    sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+        else
+            fprintf(stderr, "goroctl: cannot connect to %s: %s%s\n", sock,
+                    strerror(-fd),
+                    fd == -ENOENT || fd == -ECONNREFUSED
+                        ? " (is gorod running? --socket or GOROD_SOCKET name "
+                          "another socket)"
+                        : "");
     }
-    strcpy(sa.sun_path, sock);
-
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "goroctl: socket: %s\n", strerror(errno));
+    if (fd < 0)
         return 2;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        int err = errno;
-        fprintf(stderr, "goroctl: cannot connect to %s: %s%s\n", sock,
-                strerror(err),
-                err == ENOENT || err == ECONNREFUSED
-                    ? " (is gorod running? --socket or GOROD_SOCKET name "
-                      "another socket)"
-                    : "");
-        return 2;
-    }
     int out = 1;
     if (trace && output != NULL &&
         (out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {

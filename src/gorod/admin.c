@@ -20,7 +20,10 @@
  * first; a listener answering (or a full backlog, EAGAIN) means another gorod
  * is serving there and we refuse to start the socket; only a refused
  * connection (a stale file left by a crash) lets us unlink it. A path that is
- * not a socket is never removed.
+ * not a socket is never removed. A socket other than the system's
+ * (/run/gorod/gorod.sock) has its path recorded for the user once it
+ * listens, and the record goes with it (sockrecord.c): goroctl with no
+ * --socket reads it.
  *
  * Concurrency: one G accepts (goro_accept parks it on the netpoller, and
  * admin_stop's goro_close wakes it with -ECANCELED), one G per connection
@@ -117,6 +120,7 @@ static const char *state_name(int st)
 typedef struct daemon_figs {
     unsigned plugins, running, failed, refused, stopping;
     unsigned listeners_failed;      /* by the last reload */
+    unsigned starts_failed;         /* by the last reload */
     enum reload_outcome last_reload;
     uint64_t reloads, reload_failures;
     uint64_t min_size;
@@ -146,6 +150,7 @@ static void daemon_figs_get(daemon_figs *f)
         f->stopping++;
     f->last_reload = gd.last_reload;
     f->listeners_failed = gd.listeners_failed;
+    f->starts_failed = gd.starts_failed;
     size_t used = 0;
     for (gorod_listener *l = gd.listeners; l; l = l->next) {
         int n = snprintf(f->listeners + used, sizeof f->listeners - used,
@@ -194,7 +199,11 @@ static int64_t uptime_ns(const daemon_figs *f)
 /* what_refused: what a partly applied reload left out. */
 static void what_refused(strbuf *b, const daemon_figs *f)
 {
-    sb_printf(b, "%u plugin(s) refused", f->refused);
+    if (f->refused || !f->starts_failed)
+        sb_printf(b, "%u plugin(s) refused", f->refused);
+    if (f->starts_failed)
+        sb_printf(b, "%s%u plugin(s) failed to start", f->refused ? ", " : "",
+                  f->starts_failed);
     if (f->listeners_failed)
         sb_printf(b, ", %u listener(s) not opened", f->listeners_failed);
 }
@@ -526,8 +535,9 @@ static int cmd_reload(strbuf *b)
     if (f)
         daemon_figs_get(f);
     if (r >= 0) {
-        /* Applied: in full ("ok"), or with plugins refused ("error": not
-         * what was asked for, as status and the counters say too). */
+        /* Applied: in full ("ok"), or with plugins refused or failed to
+         * start ("error": not what was asked for, as status and the
+         * counters say too). */
         if (r == 0)
             sb_printf(b, "ok\nreloaded");
         else
@@ -995,6 +1005,7 @@ int admin_start(const gorod_config *c)
     }
     gorod_log(GLOG_INFO, "admin: listening on %s (mode %04o)", path,
               (unsigned)mode);
+    sockrecord_write(path);
     return 0;
 
 err_unlink: {
@@ -1020,6 +1031,7 @@ void admin_stop(void)
     atomic_store(&admin_stopping, true);
     goro_close(fd);
     if (admin_path) {
+        sockrecord_remove(admin_path);
         unlink(admin_path);
         free(admin_path);
         admin_path = NULL;

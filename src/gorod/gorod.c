@@ -366,6 +366,42 @@ static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
     return head;
 }
 
+/* settle watches the plugins of list started at or after since (all of
+ * them: 0) for GOROD_START_GRACE_NS, or until each has returned from
+ * start(): those whose start() failed meanwhile are counted and appended
+ * to err, one a line (start_g logged them; the plugin's own message, on
+ * gorod's stderr, says why). The caller holds reloadlock: no reload
+ * changes list meanwhile. */
+static int settle(gorod_plugin *list, int64_t since, char *err, size_t len)
+{
+    int64_t deadline = gorod_now() + GOROD_START_GRACE_NS;
+    for (;;) {
+        bool starting = false;
+        for (gorod_plugin *p = list; p != NULL && !starting; p = p->next)
+            starting = p->started_ns >= since &&
+                       atomic_load(&p->state) == PLUGIN_RUNNING;
+        if (!starting || gorod_now() >= deadline)
+            break;
+        goro_sleep_ns(10 * 1000000);
+    }
+    int failed = 0;
+    for (gorod_plugin *p = list; p != NULL; p = p->next) {
+        /* acquire: start_g wrote status before its CAS of state */
+        if (p->started_ns < since ||
+            atomic_load_explicit(&p->state, memory_order_acquire) !=
+                PLUGIN_FAILED)
+            continue;
+        failed++;
+        size_t used = strlen(err);
+        if (used + 2 < len)
+            snprintf(err + used, len - used, "%splugin %s: %s: start "
+                     "returned %d (its own message is on gorod's stderr)",
+                     used ? "\n" : "", p->conf.name, p->conf.path,
+                     p->status);
+    }
+    return failed;
+}
+
 struct loadreq {
     const char *path;
     gorod_config *conf;
@@ -458,15 +494,19 @@ int gorod_reload(char *msg, size_t len)
     int lfailed = listeners_apply(nc, refused, sizeof refused);
     int loaded;
     gorod_refusal *rl;
-    /* Its refusals go after the listeners' (one message a line). */
+    /* Its refusals go after the listeners' (one message a line), then the
+     * plugins it started whose start() failed at once. */
+    int64_t since = gorod_now();
     gorod_plugin *list = start_plugins(nc, &keep, refused, sizeof refused,
                                        &loaded, &rl);
+    int nfailed = settle(list, since, refused, sizeof refused);
     int nrefused = lfailed;
     for (gorod_refusal *x = rl; x != NULL; x = x->next)
         nrefused++;
 
     /* One verdict, wherever it is read: applied in full, or applied with
-     * plugins refused, which counts as a reload not applied in full. */
+     * plugins refused or failed to start, which counts as a reload not
+     * applied in full. */
     goro_mutex_lock(gd.lock);
     gorod_config *prev = gd.conf;
     gd.conf = nc;
@@ -474,14 +514,15 @@ int gorod_reload(char *msg, size_t len)
     gorod_refusal *oldrl = gd.refused;
     gd.refused = rl;
     gd.reloads++;
-    gd.last_reload = nrefused ? RELOAD_PARTIAL : RELOAD_OK;
+    gd.last_reload = nrefused || nfailed ? RELOAD_PARTIAL : RELOAD_OK;
     gd.listeners_failed = (unsigned)lfailed;
-    if (nrefused)
+    gd.starts_failed = (unsigned)nfailed;
+    if (nrefused || nfailed)
         gd.reload_failures++;
     snprintf(gd.reload_error, sizeof gd.reload_error, "%s", refused);
     goro_mutex_unlock(gd.lock);
     refusals_free(oldrl);
-    if (nrefused)
+    if (nrefused || nfailed)
         rc = 1;
 
     if (strcmp(prev->admin.socket, nc->admin.socket) != 0 ||
@@ -496,10 +537,10 @@ int gorod_reload(char *msg, size_t len)
              refused[0] && left ? "\n" : "",
              left ? "some removed plugins' Gs are still running: listed as "
                     "stopping" : "");
-    gorod_log(nrefused ? GLOG_ERROR : GLOG_INFO,
-              "reload: %s: %d plugin(s) running, %d refused%s", config_path,
-              loaded, nrefused - lfailed,
-              lfailed ? ", listener(s) not opened" : "");
+    gorod_log(nrefused || nfailed ? GLOG_ERROR : GLOG_INFO,
+              "reload: %s: %d plugin(s) running, %d refused, %d failed to "
+              "start%s", config_path, loaded - nfailed, nrefused - lfailed,
+              nfailed, lfailed ? ", listener(s) not opened" : "");
 out:
     free(r);
     sd_notifyf("READY=1");
@@ -568,11 +609,18 @@ static void daemon_main(void *arg)
             goro_go(watchdog_g, a);
         }
     }
+    /* Ready once the plugins had their grace to fail; then where to
+     * connect, true for this configuration. No reload meanwhile. */
+    goro_mutex_lock(reloadlock);
+    char failed[1024] = "";
+    settle(gd.plugins, 0, failed, sizeof failed);
     char st[512];
     status_text(st, sizeof st);
     sd_notifyf("READY=1\nSTATUS=%s", st);
     gorod_log(GLOG_INFO, "running: %d of %d plugin(s), pid %d", loaded,
               enabled, (int)getpid());
+    gorod_where();
+    goro_mutex_unlock(reloadlock);
 
     for (;;) {
         int sig = 0;

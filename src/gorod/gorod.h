@@ -11,6 +11,9 @@
  *   elfnote.c  whether a shared object carries .note.GNU-split-stack
  *   admin.c    the admin socket and its one-line commands
  *   admincmd.c the command line's parser (no runtime: fuzzed on its own)
+ *   whereto.c  the "where to connect" lines logged at start
+ *   sockrecord.c  the per-user record of the admin socket's path that
+ *              goroctl reads (sockrecord.h)
  *   metrics.c  the metrics' figures gathered, and their HTTP listener
  *   exposition.c  the Prometheus text of those figures (pure)
  *
@@ -205,6 +208,10 @@ typedef struct gorod_state {
                                        it failed or what it refused */
     unsigned      listeners_failed; /* listeners the last reload could
                                        not open (RELOAD_PARTIAL) */
+    unsigned      starts_failed;    /* plugins the last reload started
+                                       whose start() failed within
+                                       GOROD_START_GRACE_NS
+                                       (RELOAD_PARTIAL) */
     uint64_t      reloads;          /* applied (in full or partly) */
     uint64_t      reload_failures;  /* not applied in full */
     int64_t       start_ns;         /* CLOCK_MONOTONIC */
@@ -215,9 +222,16 @@ typedef struct gorod_state {
 extern gorod_state gd;
 
 /* Reload the configuration file (SIGHUP and the admin command `reload`):
- * 0 applied, 1 applied with plugins refused, -1 refused; the messages in
- * msg. */
+ * 0 applied, 1 applied with plugins refused or failed to start, -1
+ * refused; the messages in msg. */
 int gorod_reload(char *msg, size_t len);
+/* How long a plugin just started (by a reload, or at start-up) is watched
+ * for its start() to fail (a port taken, bad arguments) before the verdict
+ * is given: a failure later shows in the plugin's state only. */
+#define GOROD_START_GRACE_NS (300LL * 1000000)
+/* Log where to connect: each plugin's address, the metrics URL, the
+ * goroctl line (whereto.c). On a G. */
+void gorod_where(void);
 /* Requests served by every plugin, ever. */
 uint64_t gorod_served_total(void);
 void gorod_log(int level, const char *fmt, ...)
@@ -229,6 +243,13 @@ void gorod_log(int level, const char *fmt, ...)
  * is ""). 0 or -errno, logged. admin_stop closes it and removes the file. */
 int admin_start(const gorod_config *c);
 void admin_stop(void);
+/* The record of the admin socket's path (sockrecord.c): written when sock
+ * is not the system's socket (0; 1 not needed; -1 could not, logged),
+ * removed if it still names sock; sockrecord_current is its path while it
+ * stands, else NULL. */
+int sockrecord_write(const char *sock);
+void sockrecord_remove(const char *sock);
+const char *sockrecord_current(void);
 /* Answer one command line (without its newline) into a buffer the caller
  * frees; returns 0, or -1 for a refused command (the text says why). */
 int admin_command(const char *line, char **out, size_t *outlen);
