@@ -131,8 +131,8 @@ $(PC): scripts/goro.pc.in Makefile src/runtime/cgocall.h
 
 # ---- the daemon, its client and the example plugins -------------------------
 # gorod's code runs in Gs: built like a program against goro (split-stack),
-# linked with the runtime's flags; it exports gorod_served and
-# gorod_listener_fd to the plugins (goro/plugin.h).
+# linked with the runtime's flags; it exports gorod_served,
+# gorod_listener_fd and gorod_plugin_arg{,_at,_refuse} to the plugins (goro/plugin.h).
 # goroctl is an ordinary program. A plugin is plugins/NAME.c, built with the
 # pkg-config flags only into build/plugins/NAME.so.
 
@@ -159,6 +159,9 @@ $(GOROD): $(GOROD_OBJS) $(LIB) $(STUBLIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(SPLITLD) $(LIBCWRAP) -Wl,--export-dynamic-symbol=gorod_served \
 	    -Wl,--export-dynamic-symbol=gorod_listener_fd \
+	    -Wl,--export-dynamic-symbol=gorod_plugin_arg \
+	    -Wl,--export-dynamic-symbol=gorod_plugin_arg_at \
+	    -Wl,--export-dynamic-symbol=gorod_plugin_arg_refuse \
 	    -o $@ $(GOROD_OBJS) -L$(BUILD)/lib -lgoro_morestack -lgoro \
 	    -Wl,-rpath,'$$ORIGIN/../lib' -lcyaml -lyaml -ldl $(LIBS)
 

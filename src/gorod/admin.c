@@ -481,8 +481,9 @@ static int cmd_stacks(strbuf *b, const char *group)
 static int cmd_plugins(strbuf *b)
 {
     sb_printf(b, "ok\n");
-    sb_printf(b, "%-16s %-10s %-12s %10s %8s %8s %s\n", "NAME", "STATE",
-              "STACK", "SERVED", "GS", "UP", "PATH");
+    sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10s %8s %8s %s\n", "NAME",
+              "STATE", "VERSION", "STARTS", "STACK", "SERVED", "GS", "UP",
+              "PATH");
     int64_t now = gorod_now();
     if (gd.lock)
         goro_mutex_lock(gd.lock);
@@ -507,21 +508,57 @@ static int cmd_plugins(strbuf *b)
             fmt_dur(up, sizeof up, now - p->started_ns);
         else
             snprintf(up, sizeof up, "-");
-        sb_printf(b, "%-16s %-10s %-12s %10" PRIu64 " %8" PRId64 " %8s %s\n",
-                  p->conf.name ? p->conf.name : "?", state, stack,
+        /* The plugin's own word for its version (goro_plugin_entry), as
+         * one blank-free column. */
+        char ver[64];
+        snprintf(ver, sizeof ver, "%s",
+                 p->entry && p->entry->version && p->entry->version[0]
+                     ? p->entry->version : "-");
+        for (char *v = ver; *v; v++)
+            if ((unsigned char)*v <= ' ' || *v == 0x7f)
+                *v = '_';
+        sb_printf(b, "%-16s %-10s %-10s %6u %-12s %10" PRIu64 " %8" PRId64
+                  " %8s %s\n",
+                  p->conf.name ? p->conf.name : "?", state, ver, p->starts,
+                  stack,
                   atomic_load_explicit(&p->served, memory_order_relaxed),
                   p->group ? goro_group_live(p->group) : (int64_t)0, up,
                   p->conf.path ? p->conf.path : "");
     }
     for (gorod_refusal *r = gd.refused; r; r = r->next)
-        sb_printf(b, "%-16s %-10s %-12s %10d %8d %8s %s\n", r->name,
-                  "refused", "-", 0, 0, "-", r->path);
+        sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10d %8d %8s %s\n",
+                  r->name, "refused", "-", "-", "-", 0, 0, "-", r->path);
     for (gorod_refusal *r = gd.refused; r; r = r->next)
         sb_printf(b, "%s%s\n", r == gd.refused ? "\nrefused:\n  " : "  ",
                   r->reason);
+    /* What plugins said of their arguments (goro_plugin_arg_refuse). */
+    bool head = false;
+    for (gorod_plugin *p = gd.plugins; p; p = p->next)
+        for (const char *l = p->failure; l && *l;) {
+            size_t n = strcspn(l, "\n");
+            sb_printf(b, "%s  plugin %s: %.*s\n",
+                      head ? "" : "\narguments refused:\n", p->conf.name,
+                      (int)n, l);
+            head = true;
+            l += n + (l[n] == '\n');
+        }
     if (gd.lock)
         goro_mutex_unlock(gd.lock);
     return 0;
+}
+
+/* cmd_restart: gorod_restart's verdict, "ok" or "error: ...", and what it
+ * said. */
+static int cmd_restart(strbuf *b, const char *name)
+{
+    size_t len = 4096;
+    char *msg = calloc(1, len);
+    if (msg == NULL)
+        return -ENOMEM;
+    int r = gorod_restart(name, msg, len);
+    sb_printf(b, "%s%s\n", r == 0 ? "ok\n" : "error: ", msg);
+    free(msg);
+    return r == 0 ? 0 : -1;
 }
 
 static int cmd_reload(strbuf *b)
@@ -594,8 +631,10 @@ static int cmd_help(strbuf *b)
         "stacks [GROUP] the stack of every G (of one plugin), as on SIGQUIT\n"
         "trace [DURATION] the execution trace of the next DURATION (5s), as\n"
         "              JSON for Perfetto (streamed after the \"ok\" line)\n"
-        "plugins       the loaded plugins: state, stack mode, served, live "
-        "Gs\n"
+        "plugins       the loaded plugins: state, version, starts, stack "
+        "mode, served,\n"
+        "              live Gs\n"
+        "restart NAME  stop one plugin and start it again\n"
         "reload        reload the configuration file (as SIGHUP)\n"
         "metrics       the Prometheus text exposition\n"
         "help          this list\n");
@@ -625,6 +664,7 @@ int admin_command(const char *line, char **out, size_t *outlen)
         case ADMIN_METRICS: r = cmd_metrics(&b); break;
         case ADMIN_HELP:    r = cmd_help(&b); break;
         case ADMIN_STACKS:  r = cmd_stacks(&b, req.group); break;
+        case ADMIN_RESTART: r = cmd_restart(&b, req.group); break;
         case ADMIN_TRACE:
             /* Streamed by admin_conn; nothing to build here. */
             sb_printf(&b, "error: trace: only over the admin socket\n");

@@ -20,7 +20,7 @@
 #include "gorod.h"
 
 #define ADMIN_COMMANDS \
-    "status stats ps stacks trace plugins reload metrics help"
+    "status stats ps stacks trace plugins restart reload metrics help"
 
 /* Longest part of the client's word quoted back in a reply. */
 #define QUOTE_MAX 64
@@ -33,7 +33,7 @@ static const struct {
     {"ps", ADMIN_PS},           {"plugins", ADMIN_PLUGINS},
     {"reload", ADMIN_RELOAD},   {"metrics", ADMIN_METRICS},
     {"help", ADMIN_HELP},       {"stacks", ADMIN_STACKS},
-    {"trace", ADMIN_TRACE},
+    {"trace", ADMIN_TRACE},     {"restart", ADMIN_RESTART},
 };
 
 const char *admin_cmd_name(enum admin_cmd c)
@@ -126,19 +126,27 @@ int admin_parse(const char *line, admin_req *req, strbuf *b)
                       commands[i].word);
             return -1;
         }
-    } else if (req->cmd == ADMIN_STACKS) {
-        /* stacks [GROUP]: the name is quoted back in a reply, so it must
-         * be printable and blank-free, as the plugin names are. */
+    } else if (req->cmd == ADMIN_STACKS || req->cmd == ADMIN_RESTART) {
+        /* stacks [GROUP], restart NAME: the name is quoted back in a
+         * reply, so it must be printable and blank-free, as the plugin
+         * names are. */
+        const char *w = commands[i].word;
+        const char *what = req->cmd == ADMIN_STACKS ? "group" : "plugin";
+        if (req->cmd == ADMIN_RESTART && al == 0) {
+            sb_printf(b, "error: restart: which plugin? (restart NAME; "
+                      "plugins lists them)\n");
+            return -1;
+        }
         for (size_t k = 0; k < al; k++)
             if (arg[k] <= 0x20 || arg[k] >= 0x7f || arg[k] == '"') {
-                sb_printf(b, "error: stacks: not a group name: \"");
+                sb_printf(b, "error: %s: not a %s name: \"", w, what);
                 sb_quoted(b, arg, al);
                 sb_printf(b, "\"\n");
                 return -1;
             }
         if (al > ADMIN_GROUP_MAX) {
-            sb_printf(b, "error: stacks: group name longer than %d bytes\n",
-                      ADMIN_GROUP_MAX);
+            sb_printf(b, "error: %s: %s name longer than %d bytes\n", w,
+                      what, ADMIN_GROUP_MAX);
             return -1;
         }
         memcpy(req->group, arg, al);

@@ -14,7 +14,10 @@
  *                    thread pool: libyaml is not split-stack code); on error
  *                    keep everything as it is, log why and keep the message
  *                    for `goroctl status`; otherwise apply it: plugins added,
- *                    removed, or restarted when their entry changed.
+ *                    removed, or restarted when their entry or their
+ *                    shared object (plugin_file_changed) changed.
+ *   `restart NAME`   (admin) one plugin stopped and loaded again
+ *                    (gorod_restart), under the same lock as a reload.
  *   SIGTERM, SIGINT  shut down: close the admin socket, call every
  *                    plugin's stop(), wait for their Gs until
  *                    shutdown_timeout (the metrics listener answers
@@ -307,6 +310,31 @@ static void refusal_add(gorod_refusal ***tail, const gorod_plugin_conf *pc,
     *tail = &r->next;
 }
 
+/* load_one loads pc -- but not a file that a plugin of gd.leaving was
+ * loaded from: dlopen would hand back that instance, its globals and its
+ * Gs. NULL with the refusal in msg. */
+static gorod_plugin *load_one(const gorod_plugin_conf *pc, char *msg,
+                              size_t len)
+{
+    const gorod_plugin *old = NULL;
+    int64_t oldgs = 0;
+    goro_mutex_lock(gd.lock);
+    for (gorod_plugin *s = gd.leaving; s != NULL; s = s->next)
+        if (strcmp(s->conf.path, pc->path) == 0) {
+            old = s;
+            oldgs = goro_group_live(s->group) + goro_group_live(s->stopgroup);
+            break;
+        }
+    if (old != NULL)
+        snprintf(msg, len,
+                 "plugin %s: %s: an earlier instance (plugin %s) is "
+                 "still stopping with %lld G(s); not loaded again "
+                 "until they end", pc->name, pc->path,
+                 old->conf.name, (long long)oldgs);
+    goro_mutex_unlock(gd.lock);
+    return old == NULL ? plugin_load(pc, msg, len) : NULL;
+}
+
 /* start_plugins returns the list of c's enabled plugins in c's order:
  * those found by name in *keep are moved from it (every plugin of *keep has
  * an enabled entry in c: gorod_reload puts the others in its drop list), the
@@ -336,24 +364,7 @@ static gorod_plugin *start_plugins(const gorod_config *c, gorod_plugin **keep,
             p->next = NULL;
         } else {
             char msg[1024];
-            const gorod_plugin *old = NULL;
-            int64_t oldgs = 0;
-            goro_mutex_lock(gd.lock);
-            for (gorod_plugin *s = gd.leaving; s != NULL; s = s->next)
-                if (strcmp(s->conf.path, pc->path) == 0) {
-                    old = s;
-                    oldgs = goro_group_live(s->group) +
-                            goro_group_live(s->stopgroup);
-                    break;
-                }
-            if (old != NULL)
-                snprintf(msg, sizeof msg,
-                         "plugin %s: %s: an earlier instance (plugin %s) is "
-                         "still stopping with %lld G(s); not loaded again "
-                         "until they end", pc->name, pc->path,
-                         old->conf.name, (long long)oldgs);
-            goro_mutex_unlock(gd.lock);
-            p = old == NULL ? plugin_load(pc, msg, sizeof msg) : NULL;
+            p = load_one(pc, msg, sizeof msg);
             if (p == NULL) {
                 refusal_add(&rtail, pc, msg, err, len);
                 continue;
@@ -462,14 +473,23 @@ int gorod_reload(char *msg, size_t len)
         for (unsigned i = 0; i < nc->nplugins; i++)
             if (strcmp(nc->plugins[i].name, p->conf.name) == 0)
                 pc = &nc->plugins[i];
+        /* An entry unchanged whose shared object was replaced or
+         * rewritten (make, a package upgrade) restarts on the new file. */
+        char filewhy[64] = "";
+        bool filechanged = pc != NULL && pc->enabled &&
+                           gorod_plugin_conf_equal(pc, &p->conf) &&
+                           plugin_file_changed(p, filewhy, sizeof filewhy);
         bool same = pc != NULL && pc->enabled &&
                     gorod_plugin_conf_equal(pc, &p->conf) &&
                     atomic_load(&p->state) == PLUGIN_RUNNING &&
-                    !listeners_changed(p, nc);
+                    !listeners_changed(p, nc) && !filechanged;
         gorod_plugin **to = same ? &keep : &drop;
         p->next = *to;
         *to = p;
-        if (!same)
+        if (!same && filechanged)
+            gorod_log(GLOG_INFO, "reload: plugin %s restarted: its file %s "
+                      "was %s", p->conf.name, p->conf.path, filewhy);
+        else if (!same)
             gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
                       pc == NULL || !pc->enabled ? "removed"
                       : gorod_plugin_conf_equal(pc, &p->conf) &&
@@ -544,6 +564,158 @@ int gorod_reload(char *msg, size_t len)
 out:
     free(r);
     sd_notifyf("READY=1");
+    goro_mutex_unlock(reloadlock);
+    return rc;
+}
+
+/* conf_index: the position of the entry named name in c, c->nplugins when
+ * none. */
+static unsigned conf_index(const gorod_config *c, const char *name)
+{
+    unsigned i = 0;
+    while (i < c->nplugins && strcmp(c->plugins[i].name, name) != 0)
+        i++;
+    return i;
+}
+
+/* refusal_set replaces the refusal of pc's name in gd.refused by msg
+ * (msg NULL: removes it). Under gd.lock. */
+static void refusal_set(const gorod_plugin_conf *pc, const char *msg)
+{
+    gorod_refusal **pp = &gd.refused;
+    while (*pp != NULL && strcmp((*pp)->name, pc->name) != 0)
+        pp = &(*pp)->next;
+    if (*pp != NULL) {
+        gorod_refusal *r = *pp;
+        *pp = r->next;
+        r->next = NULL;
+        refusals_free(r);
+    }
+    if (msg == NULL)
+        return;
+    gorod_refusal *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return;
+    r->name = strdup(pc->name);
+    r->path = strdup(pc->path);
+    r->reason = strdup(msg);
+    if (r->name == NULL || r->path == NULL || r->reason == NULL) {
+        refusals_free(r);
+        return;
+    }
+    *pp = r;
+}
+
+/* gorod_restart stops the plugin named name (if it is loaded: its stop(),
+ * then its Gs waited for until shutdown_timeout) and loads it again from
+ * its entry of the configuration in effect; a plugin refused before is
+ * loaded again (its file may have been fixed). Under the reload lock: a
+ * reload and a restart never interleave. The new instance takes the old
+ * one's place in gd.plugins; if it is refused, the refusal is listed as a
+ * reload's would be. Success is a plugin loaded whose start() has not
+ * failed within RESTART_WAIT_NS (start() may run on: a server's does). */
+#define RESTART_WAIT_NS (1000LL * 1000000)
+int gorod_restart(const char *name, char *msg, size_t len)
+{
+    goro_mutex_lock(reloadlock);
+    int rc = -1;
+    goro_mutex_lock(gd.lock);
+    const gorod_config *c = gd.conf;
+    unsigned idx = conf_index(c, name);
+    const gorod_plugin_conf *pc = idx < c->nplugins ? &c->plugins[idx] : NULL;
+    gorod_plugin *p = find_plugin(gd.plugins, name);
+    if (pc == NULL) {
+        size_t n = (size_t)snprintf(msg, len, "restart: %s has no plugin "
+                                    "named \"%s\" (plugins:", c->file, name);
+        for (unsigned i = 0; i < c->nplugins && n < len; i++)
+            n += (size_t)snprintf(msg + n, len - n, " %s",
+                                  c->plugins[i].name);
+        if (n < len)
+            snprintf(msg + n, len - n, "%s)", c->nplugins ? "" : " none");
+    } else if (!pc->enabled) {
+        snprintf(msg, len, "restart: plugin %s is disabled in %s (enabled: "
+                 "false): a reload starts it once enabled", name, c->file);
+        pc = NULL;
+    }
+    goro_mutex_unlock(gd.lock);
+    if (pc == NULL)
+        goto out;
+
+    int64_t t0 = gorod_now();
+    if (p != NULL) {
+        gorod_log(GLOG_INFO, "restart: plugin %s: stopping", name);
+        plugin_stop(p);   /* listed as stopping meanwhile */
+        int err = plugin_wait(p, t0 + c->shutdown_timeout_ns);
+        goro_mutex_lock(gd.lock);
+        for (gorod_plugin **pp = &gd.plugins; *pp != NULL; pp = &(*pp)->next)
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+        p->next = NULL;
+        if (err != 0) {
+            /* Its Gs ignore stop(): listed as stopping, counted at
+             * shutdown; its file is not loaded again until they end. */
+            gorod_plugin **st = &gd.leaving;
+            while (*st != NULL)
+                st = &(*st)->next;
+            *st = p;
+            snprintf(msg, len, "restart: plugin %s: %lld G(s) still running "
+                     "after shutdown_timeout (%lld ms): listed as stopping, "
+                     "not started again until they end", name,
+                     (long long)(goro_group_live(p->group) +
+                                 goro_group_live(p->stopgroup)),
+                     (long long)(c->shutdown_timeout_ns / 1000000));
+            refusal_set(pc, msg + strlen("restart: "));
+        }
+        goro_mutex_unlock(gd.lock);
+        if (err != 0) {
+            gorod_log(GLOG_ERROR, "%s", msg);
+            goto out;
+        }
+        atomic_fetch_add(&gd.served_retired, atomic_load(&p->served));
+        plugin_free(p);
+    }
+
+    char why[1024];
+    gorod_plugin *np = load_one(pc, why, sizeof why);
+    goro_mutex_lock(gd.lock);
+    refusal_set(pc, np == NULL ? why : NULL);
+    if (np != NULL) {
+        /* In the configuration's order, as start_plugins lists them. */
+        gorod_plugin **pp = &gd.plugins;
+        while (*pp != NULL && conf_index(c, (*pp)->conf.name) < idx)
+            pp = &(*pp)->next;
+        np->next = *pp;
+        *pp = np;
+    }
+    goro_mutex_unlock(gd.lock);
+    if (np == NULL) {
+        gorod_log(GLOG_ERROR, "restart: %s", why);
+        snprintf(msg, len, "restart: %s", why);
+        goto out;
+    }
+
+    /* acquire: start_g wrote status and state before start_done. */
+    int64_t until = gorod_now() + RESTART_WAIT_NS;
+    while (!atomic_load(&np->start_done) && gorod_now() < until)
+        goro_sleep_ns(5 * 1000000);
+    if (atomic_load(&np->state) == PLUGIN_FAILED) {
+        goro_mutex_lock(gd.lock);
+        snprintf(msg, len, "restart: plugin %s: start returned %d%s%s", name,
+                 np->status, np->failure ? "\n" : "",
+                 np->failure ? np->failure : "");
+        goro_mutex_unlock(gd.lock);
+        goto out;
+    }
+    snprintf(msg, len, "plugin %s restarted in %lld ms: %s %s, start #%u%s",
+             name, (long long)((gorod_now() - t0) / 1000000),
+             np->entry->name ? np->entry->name : "?",
+             np->entry->version ? np->entry->version : "?", np->starts,
+             atomic_load(&np->start_done) ? ", start() returned 0" : "");
+    gorod_log(GLOG_INFO, "restart: %s", msg);
+    rc = 0;
+out:
     goro_mutex_unlock(reloadlock);
     return rc;
 }
@@ -641,7 +813,9 @@ static void daemon_main(void *arg)
     /* The metrics listener stays while the plugins drain: /readyz says
      * "draining" (503) meanwhile, /healthz and /metrics go on. */
     /* Those a reload removed and that are still stopping are waited for
-     * and counted with the rest. */
+     * and counted with the rest. A restart under way ends first: it holds
+     * a plugin gd.plugins does not list meanwhile. */
+    goro_mutex_lock(reloadlock);
     goro_mutex_lock(gd.lock);
     gorod_plugin *plugins = gd.plugins, **tail = &plugins;
     while (*tail != NULL)

@@ -36,10 +36,23 @@
 
 enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
 
+/* One of a plugin's arguments (goro_plugin_arg): a pair of the entry's
+ * args mapping, or a key=value word of its args string. */
+typedef struct gorod_arg {
+    char *key, *value;
+    int   line;                 /* of the key (the args key for a string) */
+} gorod_arg;
+
 typedef struct gorod_plugin_conf {
     char    *name;              /* unique in the file */
     char    *path;              /* resolved against the config file's dir */
-    char    *args;              /* "" when absent */
+    char    *args;              /* "" when absent; for a mapping, its
+                                   pairs as "key=value" joined by spaces */
+    bool     args_map;          /* args was a mapping */
+    gorod_arg *argv;            /* the pairs, in the file's order */
+    unsigned nargs;
+    char    *file;              /* the configuration file, as given */
+    unsigned index;             /* N of plugins[N] in it */
     bool     fixed;             /* stack: fixed (else copy) */
     uint64_t fixed_stack_size;  /* bytes; used when fixed */
     bool     enabled;
@@ -113,6 +126,14 @@ bool gorod_runtime_conf_equal(const gorod_config *a, const gorod_config *b);
 /* Whether two plugin entries are the same (a reload keeps it running). */
 bool gorod_plugin_conf_equal(const gorod_plugin_conf *a,
                              const gorod_plugin_conf *b);
+/* The message of a plugin refusing its argument i (goro_plugin_arg_refuse):
+ * "FILE:LINE: plugins[N].args.KEY: VALUE is not ALLOWED". */
+void gorod_arg_refusal(const gorod_plugin_conf *c, unsigned i,
+                       const char *allowed, char *out, size_t len);
+/* Copy and free a plugin entry's strings (plugin.c keeps its own copy). */
+bool gorod_plugin_conf_copy(gorod_plugin_conf *dst,
+                            const gorod_plugin_conf *src);
+void gorod_plugin_conf_clear(gorod_plugin_conf *c);
 
 /* ---- plugins (plugin.c) ---------------------------------------------------- */
 
@@ -129,6 +150,16 @@ typedef struct gorod_plugin {
     int                status;      /* start()'s return, once exited */
     _Atomic uint64_t   served;      /* goro_plugin_served */
     int64_t            started_ns;  /* CLOCK_MONOTONIC */
+    _Atomic bool       start_done;  /* start() returned (status is set) */
+    unsigned           starts;      /* loads of this name since gorod
+                                       started, this one included */
+    char              *failure;     /* under gd.lock: its arguments it
+                                       refused (goro_plugin_arg_refuse),
+                                       one message a line; NULL: none */
+    struct {                        /* its file when loaded */
+        uint64_t dev, ino, size;
+        int64_t  mtime_ns;
+    } file;
     struct gorod_listener **taken;  /* the listeners it took, each once;
                                        under gd.lock; given back when it
                                        is unloaded (listeners_release) */
@@ -144,6 +175,10 @@ void plugin_stop(gorod_plugin *p);
 int plugin_wait(gorod_plugin *p, int64_t deadline_ns);
 /* Unload it; does nothing while it has Gs (its code must stay mapped). */
 void plugin_free(gorod_plugin *p);
+/* Whether p's file is not the one it was loaded from (another inode,
+ * size or mtime): true with what changed in why. A file that is gone or
+ * unreadable is not a change (p keeps running; its load would fail). */
+bool plugin_file_changed(const gorod_plugin *p, char *why, size_t len);
 int64_t gorod_now(void);          /* CLOCK_MONOTONIC, ns */
 
 /* ---- named listeners (listener.c) ------------------------------------------ */
@@ -232,6 +267,10 @@ int gorod_reload(char *msg, size_t len);
 /* Log where to connect: each plugin's address, the metrics URL, the
  * goroctl line (whereto.c). On a G. */
 void gorod_where(void);
+/* Stop and start again the plugin named name (the admin command
+ * `restart NAME`): 0 done, -1 not (the reason in msg); msg also says
+ * what was done. */
+int gorod_restart(const char *name, char *msg, size_t len);
 /* Requests served by every plugin, ever. */
 uint64_t gorod_served_total(void);
 void gorod_log(int level, const char *fmt, ...)
@@ -260,7 +299,7 @@ int admin_command(const char *line, char **out, size_t *outlen);
 /* A command line parsed (admincmd.c, pure: no runtime, no gd). */
 enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
                  ADMIN_RELOAD, ADMIN_METRICS, ADMIN_HELP, ADMIN_STACKS,
-                 ADMIN_TRACE };
+                 ADMIN_TRACE, ADMIN_RESTART };
 /* `trace DURATION`: the longest execution trace it records, and the one
  * it records when no duration is given (admincmd.c). */
 #define ADMIN_TRACE_MAX_NS     (600LL * 1000000000)
@@ -270,7 +309,8 @@ enum admin_cmd { ADMIN_STATUS, ADMIN_STATS, ADMIN_PS, ADMIN_PLUGINS,
 typedef struct admin_req {
     enum admin_cmd cmd;
     bool           json;        /* stats json, ps json */
-    char           group[ADMIN_GROUP_MAX + 1]; /* stacks: "" for all */
+    char           group[ADMIN_GROUP_MAX + 1]; /* stacks: "" for all;
+                                                  restart: the plugin */
     int64_t        duration_ns; /* trace */
 } admin_req;
 struct strbuf;

@@ -25,12 +25,20 @@
  * are, so a plugin without a stop() of its own stops too if its Gs end
  * when a wait fails. A plugin's code may be unmapped only when both
  * groups are empty: no G of it is left to return into it.
+ *
+ * Loading also notes the file's identity (device, inode, size, mtime), so
+ * that a reload restarts a plugin whose file was replaced or rewritten
+ * though its entry is the same (plugin_file_changed), and counts the
+ * loads of each name (`starts` in goroctl plugins). The plugin reads its
+ * arguments' pairs through gorod_plugin_arg{,_at,_refuse}, found as
+ * gorod_served is: by the calling G's group.
  */
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,22 +51,68 @@ int64_t gorod_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static char *xstrdup(const char *s)
+static void conf_copy(gorod_plugin_conf *dst, const gorod_plugin_conf *src)
 {
-    char *d = strdup(s ? s : "");
-    if (d == NULL) {
+    if (!gorod_plugin_conf_copy(dst, src)) {
         gorod_log(GLOG_ERROR, "out of memory");
         abort();
     }
-    return d;
 }
 
-static void conf_copy(gorod_plugin_conf *dst, const gorod_plugin_conf *src)
+/* How many times each name was loaded: a plugin's `starts`. Touched only
+ * by plugin_load, which runs on one G at a time (start-up, then under
+ * gorod.c's reload lock: reload and restart). */
+static struct startcount {
+    char *name;
+    unsigned n;
+    struct startcount *next;
+} *startcounts;
+
+static unsigned count_start(const char *name)
 {
-    *dst = *src;
-    dst->name = xstrdup(src->name);
-    dst->path = xstrdup(src->path);
-    dst->args = xstrdup(src->args);
+    struct startcount *c = startcounts;
+    while (c != NULL && strcmp(c->name, name) != 0)
+        c = c->next;
+    if (c == NULL && (c = calloc(1, sizeof *c)) != NULL) {
+        if ((c->name = strdup(name)) == NULL) {
+            free(c);
+            return 1;
+        }
+        c->next = startcounts;
+        startcounts = c;
+    }
+    return c ? ++c->n : 1;
+}
+
+/* The identity of the file at path (stat follows a symlink: a link
+ * switched to another build is a change too). */
+static int file_id(const char *path, uint64_t *dev, uint64_t *ino,
+                   uint64_t *size, int64_t *mtime_ns)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    *size = (uint64_t)st.st_size;
+    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+bool plugin_file_changed(const gorod_plugin *p, char *why, size_t len)
+{
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime = 0;
+    if (file_id(p->conf.path, &dev, &ino, &size, &mtime) != 0)
+        return false;
+    const char *what = dev != p->file.dev || ino != p->file.ino
+                           ? "replaced (another inode)"
+                       : size != p->file.size ? "rewritten (another size)"
+                       : mtime != p->file.mtime_ns ? "rewritten (another mtime)"
+                                                   : NULL;
+    if (what != NULL)
+        snprintf(why, len, "%s", what);
+    return what != NULL;
 }
 
 /* ---- dlopen and dlclose on a thread of their own ------------------------- */
@@ -92,6 +146,7 @@ static void start_g(void *arg)
     gorod_plugin *p = arg;
     int rc = p->entry->start(p->conf.args);
     p->status = rc;
+    atomic_store(&p->start_done, true);   /* release: status is set */
     int expect = PLUGIN_RUNNING;
     if (rc != 0 &&
         atomic_compare_exchange_strong(&p->state, &expect, PLUGIN_FAILED))
@@ -149,6 +204,11 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
             return NULL;
         }
     }
+    /* The file's identity before it is mapped: a reload compares it with
+     * the file then (a change after this stat restarts it once more). */
+    uint64_t fdev = 0, fino = 0, fsize = 0;
+    int64_t fmtime = 0;
+    file_id(c->path, &fdev, &fino, &fsize, &fmtime);
     struct dlreq dr;
     memset(&dr, 0, sizeof dr);
     dr.path = c->path;
@@ -184,6 +244,10 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
     conf_copy(&p->conf, c);
     p->handle = dr.handle;
     p->entry = e;
+    p->file.dev = fdev;
+    p->file.ino = fino;
+    p->file.size = fsize;
+    p->file.mtime_ns = fmtime;
     size_t fixed = c->fixed ? c->fixed_stack_size : 0;
     char stopname[64];
     snprintf(stopname, sizeof stopname, "%s/stop", c->name);
@@ -199,6 +263,7 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
     }
     atomic_store(&p->state, PLUGIN_RUNNING);
     p->started_ns = gorod_now();
+    p->starts = count_start(c->name);
     int64_t id = goro_group_go(p->group, start_g, p);
     if (id < 0) {
         snprintf(err, len, "plugin %s: cannot start: %s", c->name,
@@ -208,9 +273,10 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
         plugin_free(p);
         return NULL;
     }
-    gorod_log(GLOG_INFO, "plugin %s: loaded %s (%s %s, %s stacks)", c->name,
-              c->path, e->name ? e->name : "?", e->version ? e->version : "?",
-              c->fixed ? "fixed" : "copying");
+    gorod_log(GLOG_INFO, "plugin %s: loaded %s (%s %s, %s stacks, start #%u)",
+              c->name, c->path, e->name ? e->name : "?",
+              e->version ? e->version : "?", c->fixed ? "fixed" : "copying",
+              p->starts);
     return p;
 }
 
@@ -247,9 +313,8 @@ void plugin_free(gorod_plugin *p)
         struct dlreq dr = {.handle = p->handle};
         goro_blocking(do_dlclose, &dr);
     }
-    free(p->conf.name);
-    free(p->conf.path);
-    free(p->conf.args);
+    gorod_plugin_conf_clear(&p->conf);
+    free(p->failure);
     free(p);
 }
 
@@ -260,4 +325,70 @@ __attribute__((visibility("default"))) void gorod_served(uint64_t n)
     gorod_plugin *p = goro_group_udata(goro_group_self());
     if (p != NULL)
         atomic_fetch_add_explicit(&p->served, n, memory_order_relaxed);
+}
+
+/* ---- the plugin's arguments (goro_plugin_arg) ------------------------------ */
+
+/* The plugin of the calling G: the group's user data (its own group or
+ * its stop group), NULL for a G that is no plugin's. */
+static gorod_plugin *self_plugin(void)
+{
+    goro_group *g = goro_group_self();
+    return g ? goro_group_udata(g) : NULL;
+}
+
+__attribute__((visibility("default"))) const char *
+gorod_plugin_arg(const char *key)
+{
+    gorod_plugin *p = self_plugin();
+    if (p == NULL || key == NULL)
+        return NULL;
+    for (unsigned i = 0; i < p->conf.nargs; i++)
+        if (strcmp(p->conf.argv[i].key, key) == 0)
+            return p->conf.argv[i].value;
+    return NULL;
+}
+
+__attribute__((visibility("default"))) int
+gorod_plugin_arg_at(unsigned i, const char **key, const char **value)
+{
+    gorod_plugin *p = self_plugin();
+    if (p == NULL)
+        return -ENOSYS;
+    if (i >= p->conf.nargs)
+        return -ENOENT;
+    if (key)
+        *key = p->conf.argv[i].key;
+    if (value)
+        *value = p->conf.argv[i].value;
+    return 0;
+}
+
+/* gorod_plugin_arg_refuse logs the refusal with the file and line of the
+ * pair and keeps it as the plugin's failure (goroctl plugins, restart). */
+__attribute__((visibility("default"))) int
+gorod_plugin_arg_refuse(const char *key, const char *allowed)
+{
+    gorod_plugin *p = self_plugin();
+    if (p == NULL)
+        return -ENOSYS;
+    unsigned i = 0;
+    while (key != NULL && i < p->conf.nargs &&
+           strcmp(p->conf.argv[i].key, key) != 0)
+        i++;
+    if (key == NULL || i == p->conf.nargs)
+        return -ENOENT;
+    char msg[512];
+    gorod_arg_refusal(&p->conf, i, allowed ? allowed : "allowed", msg,
+                      sizeof msg);
+    gorod_log(GLOG_ERROR, "plugin %s: %s", p->conf.name, msg);
+    goro_mutex_lock(gd.lock);
+    size_t had = p->failure ? strlen(p->failure) : 0;
+    char *f = had < 4096 ? realloc(p->failure, had + strlen(msg) + 2) : NULL;
+    if (f != NULL) {
+        snprintf(f + had, strlen(msg) + 2, "%s%s", had ? "\n" : "", msg);
+        p->failure = f;
+    }
+    goro_mutex_unlock(gd.lock);
+    return 0;
 }

@@ -305,7 +305,8 @@ static void check_config(const char *path)
 /* ---- the admin command line --------------------------------------------- */
 
 #define CMDS \
-    "(commands: status stats ps stacks trace plugins reload metrics help)"
+    "(commands: status stats ps stacks trace plugins restart reload metrics "  \
+    "help)"
 
 static void parse_is(const char *line, int want_r, enum admin_cmd want_cmd,
                      bool want_json, const char *want_reply)
@@ -357,6 +358,11 @@ static void check_admin(void)
     parse_is("stacks echo-1", 0, ADMIN_STACKS, false, NULL);
     parse_is("stacks a\"b", -1, 0, false,
              "error: stacks: not a group name: \"a?b\"\n");
+    parse_is("restart echo-1", 0, ADMIN_RESTART, false, NULL);
+    parse_is("restart", -1, 0, false, "error: restart: which plugin? "
+             "(restart NAME; plugins lists them)\n");
+    parse_is("restart a\"b", -1, 0, false,
+             "error: restart: not a plugin name: \"a?b\"\n");
     parse_is("trace", 0, ADMIN_TRACE, false, NULL);
     parse_is("trace 250ms", 0, ADMIN_TRACE, false, NULL);
     parse_is("trace 2m", 0, ADMIN_TRACE, false, NULL);

@@ -47,7 +47,7 @@ static char *unknown_reply(const char *line)
         sb_add(&b, s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? &s[i] : "?",
                1);
     sb_printf(&b, "%s\" (commands: status stats ps stacks trace plugins "
-              "reload metrics help)\n", wl > 64 ? "..." : "");
+              "restart reload metrics help)\n", wl > 64 ? "..." : "");
     return b.p;
 }
 
@@ -79,11 +79,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("accepted as an unknown command", line, &b);
         if (req.json && req.cmd != ADMIN_STATS && req.cmd != ADMIN_PS)
             fail("json on a command other than stats and ps", line, &b);
-        char canon[32];
-        snprintf(canon, sizeof canon, "%s%s", name, req.json ? " json" : "");
+        if (req.cmd == ADMIN_RESTART && req.group[0] == '\0')
+            fail("restart accepted without a plugin name", line, &b);
+        char canon[32 + ADMIN_GROUP_MAX];
+        snprintf(canon, sizeof canon, "%s%s%s%s", name,
+                 req.json ? " json" : "",
+                 req.cmd == ADMIN_RESTART ? " " : "",
+                 req.cmd == ADMIN_RESTART ? req.group : "");
         admin_req again;
         if (admin_parse(canon, &again, &b) != 0 || again.cmd != req.cmd ||
-            again.json != req.json)
+            again.json != req.json ||
+            (req.cmd == ADMIN_RESTART && strcmp(again.group, req.group) != 0))
             fail("the canonical form parses differently", canon, &b);
     } else {
         if (r != -1)

@@ -460,7 +460,8 @@ Test(admin, help_lists_the_commands)
     adm_run r = adm_ctl(&D, "help", NULL);
     cr_assert_eq(r.status, 0, "%s", r.err);
     static const char *cmds[] = {"status", "stats", "ps", "plugins",
-                                 "reload", "metrics", "help", "trace"};
+                                 "reload", "metrics", "help", "trace",
+                                 "restart"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char *l = line_starting(r.out, cmds[i]);
         cr_expect(l != NULL, "%s is not listed:\n%s", cmds[i], r.out);

@@ -279,6 +279,30 @@ static const struct bad bad[] = {
     {"plugins:\n  - name: a\n    path: a.so\n    fixed_stack_size: 33000\n",
      "c.yaml:4: plugins[0].fixed_stack_size: 33000 is not a multiple of "
      "4096 between 32KiB and 1GiB"},
+    /* args: a string, or a mapping of keys to single values. */
+    {"plugins:\n  - name: a\n    path: a.so\n    args: [port, 7007]\n",
+     "c.yaml:4: plugins[0].args: a list is not a string or a mapping of keys "
+     "to single values ({port: 7007})"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args: {port: [1, 2]}\n",
+     "c.yaml:4: plugins[0].args.port: a list is not a single value (a "
+     "string, a number, true or false)"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args:\n      port: 1\n"
+     "      tls: {cert: x}\n",
+     "c.yaml:6: plugins[0].args.tls: a mapping is not a single value (a "
+     "string, a number, true or false)"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args:\n      port: 1\n"
+     "      port: 2\n",
+     "c.yaml:6: plugins[0].args.port: duplicate key (first on line 5)"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args: {\"the port\": 1}\n",
+     "c.yaml:4: plugins[0].args: \"the port\" is not a key of 1 to 63 "
+     "letters, digits, '_', '-' or '.'"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args:\n"
+     "      banner: \"a\\nb\"\n",
+     "c.yaml:5: plugins[0].args.banner: \"a\\x0ab\" is not a value without "
+     "control characters (tabs, newlines)"},
+    {"plugins:\n  - name: a\n    path: a.so\n    args: &x {port: 1}\n"
+     "  - name: b\n    path: b.so\n    args: {port: *x}\n",
+     "c.yaml:7: plugins[1].args.port: an alias (*x) is not allowed"},
     {"plugins:\n  - name: a\n    path: a.so\n    enabled: no\n",
      "c.yaml:4: plugins[0].enabled: no is not true or false"},
 
@@ -487,6 +511,29 @@ static void knob_yaml(char *buf, size_t len, const char *key,
  * table's key, without gorod knowing it by name: its default is taken
  * and printed back on the line knob_yaml wrote, and a value refused gets
  * goro_config_set's own message after "c.yaml:LINE: ". */
+/* A plugin's args as a mapping: each pair checked and kept, printed back
+ * as a mapping that loads to the same pairs; start() gets them as
+ * "key=value" words (the daemon tests see them arrive). */
+Test(config, plugin_args_as_a_mapping_print_back_as_one, .timeout = 10)
+{
+    char *dir = cfg_tmpdir();
+    free(cfg_write(dir, "c.yaml",
+                   "plugins:\n"
+                   "  - name: a\n    path: /p/a.so\n"
+                   "    args:\n      port: 7007\n      greeting: hello world\n"
+                   "      tls: true\n      'x.y-z_1': \"\"\n"
+                   "  - {name: b, path: /p/b.so, args: {}}\n"));
+    struct cfg_run r = cfg_check(dir, "c.yaml");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "    args: {\"port\": \"7007\", \"greeting\": "
+                            "\"hello world\", \"tls\": \"true\", "
+                            "\"x.y-z_1\": \"\"}\n") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "    args: {}\n") != NULL, "%s", r.out);
+    check_prints_again(dir, r.out);
+    cfg_run_free(&r);
+    cfg_rmtree(dir);
+}
+
 Test(config, every_knob_of_the_runtime_is_a_key, .timeout = 60)
 {
     char *dir = cfg_tmpdir();
