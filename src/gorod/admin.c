@@ -481,9 +481,9 @@ static int cmd_stacks(strbuf *b, const char *group)
 static int cmd_plugins(strbuf *b)
 {
     sb_printf(b, "ok\n");
-    sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10s %8s %8s %s\n", "NAME",
-              "STATE", "VERSION", "STARTS", "STACK", "SERVED", "GS", "UP",
-              "PATH");
+    sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10s %8s %8s %8s %s\n", "NAME",
+              "STATE", "VERSION", "STARTS", "STACK", "SERVED", "GS", "FDS",
+              "UP", "PATH");
     int64_t now = gorod_now();
     if (gd.lock)
         goro_mutex_lock(gd.lock);
@@ -518,16 +518,17 @@ static int cmd_plugins(strbuf *b)
             if ((unsigned char)*v <= ' ' || *v == 0x7f)
                 *v = '_';
         sb_printf(b, "%-16s %-10s %-10s %6u %-12s %10" PRIu64 " %8" PRId64
-                  " %8s %s\n",
+                  " %8" PRId64 " %8s %s\n",
                   p->conf.name ? p->conf.name : "?", state, ver, p->starts,
                   stack,
                   atomic_load_explicit(&p->served, memory_order_relaxed),
-                  p->group ? goro_group_live(p->group) : (int64_t)0, up,
+                  p->group ? goro_group_live(p->group) : (int64_t)0,
+                  p->group ? goro_group_fds(p->group) : (int64_t)0, up,
                   p->conf.path ? p->conf.path : "");
     }
     for (gorod_refusal *r = gd.refused; r; r = r->next)
-        sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10d %8d %8s %s\n",
-                  r->name, "refused", "-", "-", "-", 0, 0, "-", r->path);
+        sb_printf(b, "%-16s %-10s %-10s %6s %-12s %10d %8d %8d %8s %s\n",
+                  r->name, "refused", "-", "-", "-", 0, 0, 0, "-", r->path);
     for (gorod_refusal *r = gd.refused; r; r = r->next)
         sb_printf(b, "%s%s\n", r == gd.refused ? "\nrefused:\n  " : "  ",
                   r->reason);

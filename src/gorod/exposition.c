@@ -196,6 +196,14 @@ static void render_daemon(strbuf *b, const metrics_figs *f)
         sb_label(b, f->plugins[i].name);
         sb_printf(b, "\"} %" PRId64 "\n", f->plugins[i].live);
     }
+    family(b, "gorod_plugin_fds", "gauge",
+           "File descriptors each loaded plugin's Gs opened through goro "
+           "and hold.");
+    for (unsigned i = 0; i < f->nplugins; i++) {
+        sb_printf(b, "gorod_plugin_fds{plugin=\"");
+        sb_label(b, f->plugins[i].name);
+        sb_printf(b, "\"} %" PRId64 "\n", f->plugins[i].fds);
+    }
     family(b, "gorod_plugin_up", "gauge",
            "Whether each loaded plugin is running (1) or not (0).");
     for (unsigned i = 0; i < f->nplugins; i++) {

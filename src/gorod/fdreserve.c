@@ -101,12 +101,14 @@ bool fdreserve_spend(fdreserve *r, const char *who, int err)
         return false;
     struct rlimit rl;
     long open = fdcount();
+    char holders[256];
+    gorod_fdholders(holders, sizeof holders);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         gorod_log(GLOG_WARN,
                   "the process is out of file descriptors (%ld open, limit "
-                  "%llu%s): %s uses its reserve", open,
+                  "%llu%s; held by plugins: %s): %s uses its reserve", open,
                   (unsigned long long)rl.rlim_cur,
                   err == -ENFILE ? ", and the system's table is full" : "",
-                  who);
+                  holders, who);
     return true;
 }

@@ -140,6 +140,42 @@ uint64_t gorod_served_total(void)
     return n;
 }
 
+/* gorod_fdholders writes into buf the plugins that hold fds, most first
+ * ("echo 81, httphello 3"), or "none": the words of the
+ * log line that says the process ran out. On a G. */
+void gorod_fdholders(char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    goro_mutex_lock(gd.lock);
+    /* A selection by the count, a plugin at a time: there are few. */
+    int64_t below = INT64_MAX;
+    for (;;) {
+        int64_t most = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (gorod_plugin *p = pass ? gd.leaving : gd.plugins; p;
+                 p = p->next) {
+                int64_t k = p->group ? goro_group_fds(p->group) : 0;
+                if (k > most && k < below)
+                    most = k;
+            }
+        if (most == 0)
+            break;
+        for (int pass = 0; pass < 2; pass++)
+            for (gorod_plugin *p = pass ? gd.leaving : gd.plugins; p;
+                 p = p->next)
+                if (p->group && goro_group_fds(p->group) == most && n < len)
+                    n += (size_t)snprintf(buf + n, len - n, "%s%s %lld",
+                                          n ? ", " : "",
+                                          p->conf.name ? p->conf.name : "?",
+                                          (long long)most);
+        below = most;
+    }
+    goro_mutex_unlock(gd.lock);
+    if (buf[0] == '\0')
+        snprintf(buf, len, "none");
+}
+
 static void status_text(char *buf, size_t len)
 {
     goro_metrics m = {.size = sizeof m};

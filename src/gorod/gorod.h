@@ -273,6 +273,9 @@ void gorod_where(void);
 int gorod_restart(const char *name, char *msg, size_t len);
 /* Requests served by every plugin, ever. */
 uint64_t gorod_served_total(void);
+/* The plugins that hold fds (goro_group_fds), most first, as words for a
+ * log line. On a G. */
+void gorod_fdholders(char *buf, size_t len);
 void gorod_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -328,6 +331,7 @@ typedef struct metrics_plugin {
     char    *name;
     uint64_t served;
     int64_t  live;              /* Gs */
+    int64_t  fds;               /* goro_group_fds */
     bool     up;                /* running */
 } metrics_plugin;
 /* The daemon's figures shown beside the runtime's. */

@@ -119,6 +119,7 @@ char *metrics_render(size_t *len)
                 break;
             ps[n].served = 0;
             ps[n].live = 0;
+            ps[n].fds = 0;
             ps[n].up = false;
             n++;
             continue;
@@ -128,6 +129,7 @@ char *metrics_render(size_t *len)
             break;
         ps[n].served = atomic_load_explicit(&p->served, memory_order_relaxed);
         ps[n].live = p->group ? goro_group_live(p->group) : 0;
+        ps[n].fds = p->group ? goro_group_fds(p->group) : 0;
         ps[n].up = atomic_load_explicit(&p->state, memory_order_relaxed) ==
                    PLUGIN_RUNNING;
         n++;

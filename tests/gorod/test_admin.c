@@ -1237,8 +1237,9 @@ Test(admin, a_flood_of_reloads_gets_replies_not_resets, .timeout = 180)
 
 /* The echo plugin holds a connection per descriptor until gorod, under a
  * limit of 96, has none left: goroctl and the metrics still answer, from
- * the descriptors the admin socket and the metrics listener hold back, and
- * the log names the shortage as the process's. */
+ * the descriptors the admin socket and the metrics listener hold back; the
+ * log names the shortage as the process's and echo as the holder, and
+ * `goroctl plugins` and the metrics count echo's descriptors. */
 Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
      .timeout = 120)
 {
@@ -1284,7 +1285,35 @@ Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
     free(log);
     log = adm_slurp(d.log);
     cr_expect(strstr(log, "out of file descriptors") != NULL, "%s", log);
+    /* ... and names the plugin that holds them, with how many: most of
+     * the 96 (the rest are gorod's own and the runtime's). */
+    const char *h = strstr(log, "held by plugins: echo ");
+    cr_expect(h != NULL && atoi(h + strlen("held by plugins: echo ")) >= 48,
+              "%s", log);
     free(log);
+    adm_run pl = adm_ctl(&d, "plugins", NULL);
+    cr_expect_eq(pl.status, 0, "goroctl plugins: %s%s", pl.out, pl.err);
+    char *el = line_starting(pl.out, "echo ");
+    cr_expect(el != NULL, "%s", pl.out);
+    if (el != NULL) {
+        /* NAME STATE VERSION STARTS STACK SERVED GS FDS */
+        long fds = -1;
+        char name[32], state[32], ver[32], starts[16], stack[32];
+        unsigned long long served;
+        long gs;
+        cr_expect_eq(sscanf(el, "%31s %31s %31s %15s %31s %llu %ld %ld", name,
+                            state, ver, starts, stack, &served, &gs, &fds),
+                     8, "%s", el);
+        cr_expect_geq(fds, 48, "%s", pl.out);
+        free(el);
+    }
+    adm_run_free(&pl);
+    char *m = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                           "Connection: close\r\n\r\n");
+    const char *mf = m ? strstr(m, "gorod_plugin_fds{plugin=\"echo\"} ") : NULL;
+    cr_expect(mf != NULL && atoi(mf + strlen("gorod_plugin_fds{plugin=\"echo\"} ")) >= 48,
+              "metrics: %s", m);
+    free(m);
     for (int i = 0; i < NCONN; i++)
         if (conns[i] >= 0)
             close(conns[i]);
