@@ -141,7 +141,7 @@ static void daemon_figs_get(daemon_figs *f)
     for (gorod_plugin *p = gd.plugins; p; p = p->next) {
         int st = atomic_load_explicit(&p->state, memory_order_relaxed);
         f->plugins++;
-        f->running += st == PLUGIN_RUNNING;
+        f->running += plugin_serving(p);
         f->failed += st == PLUGIN_FAILED;
     }
     for (gorod_refusal *r = gd.refused; r; r = r->next)
@@ -493,6 +493,9 @@ static int cmd_plugins(strbuf *b)
     for (gorod_plugin *p = pass ? gd.leaving : gd.plugins; p; p = p->next) {
         int st = atomic_load_explicit(&p->state, memory_order_relaxed);
         char state[32], stack[48], up[32], sz[32];
+        bool serving = plugin_serving(p);
+        if (serving && st == PLUGIN_EXITED)
+            st = PLUGIN_RUNNING;  /* start() returned 0, its Gs serve */
         if (st == PLUGIN_EXITED || st == PLUGIN_FAILED)
             snprintf(state, sizeof state, "%s(%d)", state_name(st),
                      p->status);
@@ -504,7 +507,7 @@ static int cmd_plugins(strbuf *b)
         } else {
             snprintf(stack, sizeof stack, "copy");
         }
-        if (p->started_ns > 0 && st != PLUGIN_EXITED && st != PLUGIN_FAILED)
+        if (p->started_ns > 0 && (serving || st == PLUGIN_STOPPING))
             fmt_dur(up, sizeof up, now - p->started_ns);
         else
             snprintf(up, sizeof up, "-");

@@ -517,8 +517,8 @@ int gorod_reload(char *msg, size_t len)
                            plugin_file_changed(p, filewhy, sizeof filewhy);
         bool same = pc != NULL && pc->enabled &&
                     gorod_plugin_conf_equal(pc, &p->conf) &&
-                    atomic_load(&p->state) == PLUGIN_RUNNING &&
-                    !listeners_changed(p, nc) && !filechanged;
+                    plugin_serving(p) && !listeners_changed(p, nc) &&
+                    !filechanged;
         gorod_plugin **to = same ? &keep : &drop;
         p->next = *to;
         *to = p;
@@ -529,7 +529,7 @@ int gorod_reload(char *msg, size_t len)
             gorod_log(GLOG_INFO, "reload: plugin %s %s", p->conf.name,
                       pc == NULL || !pc->enabled ? "removed"
                       : gorod_plugin_conf_equal(pc, &p->conf) &&
-                              atomic_load(&p->state) == PLUGIN_RUNNING
+                              plugin_serving(p)
                           ? "restarted: a listener it took changed"
                           : "changed");
     }

@@ -179,6 +179,10 @@ void plugin_free(gorod_plugin *p);
  * size or mtime): true with what changed in why. A file that is gone or
  * unreadable is not a change (p keeps running; its load would fail). */
 bool plugin_file_changed(const gorod_plugin *p, char *why, size_t len);
+/* The plugin serves: its start() runs, or returned 0 leaving Gs that run
+ * on (start() spawns its servers and returns, as hello does). What
+ * goroctl shows as running, the metrics as up 1, and what a reload keeps. */
+bool plugin_serving(const gorod_plugin *p);
 int64_t gorod_now(void);          /* CLOCK_MONOTONIC, ns */
 
 /* ---- named listeners (listener.c) ------------------------------------------ */

@@ -130,8 +130,7 @@ char *metrics_render(size_t *len)
         ps[n].served = atomic_load_explicit(&p->served, memory_order_relaxed);
         ps[n].live = p->group ? goro_group_live(p->group) : 0;
         ps[n].fds = p->group ? goro_group_fds(p->group) : 0;
-        ps[n].up = atomic_load_explicit(&p->state, memory_order_relaxed) ==
-                   PLUGIN_RUNNING;
+        ps[n].up = plugin_serving(p);
         n++;
     }
     if (gd.lock)

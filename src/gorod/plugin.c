@@ -280,6 +280,15 @@ gorod_plugin *plugin_load(const gorod_plugin_conf *c, char *err, size_t len)
     return p;
 }
 
+bool plugin_serving(const gorod_plugin *p)
+{
+    /* acquire: start_g wrote status before its CAS of state */
+    int st = atomic_load_explicit(&p->state, memory_order_acquire);
+    return st == PLUGIN_RUNNING ||
+           (st == PLUGIN_EXITED && p->status == 0 && p->group != NULL &&
+            goro_group_live(p->group) > 0);
+}
+
 void plugin_stop(gorod_plugin *p)
 {
     int st = atomic_exchange(&p->state, PLUGIN_STOPPING);

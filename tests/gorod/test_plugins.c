@@ -394,3 +394,47 @@ Test(plugins, a_bad_args_value_is_refused_at_start, .timeout = 30)
     free(log);
     adm_stop(&d);
 }
+
+/* ---- a start() that returns and leaves its Gs serving ------------------------- */
+
+/* hello's start() spawns its G and returns 0 at once: the plugin runs on
+ * in that G. goroctl shows it running with an uptime, the metrics up 1,
+ * and a reload that changed nothing keeps it (its start count stays 1).
+ * Once stop() has ended its G it is exited(0), up 0. */
+Test(plugins, a_start_that_returns_leaving_gs_is_a_running_plugin,
+     .timeout = 60)
+{
+    adm_daemon d;
+    adm_init(&d, "plugins");
+    char p[1024];
+    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", tplugin("hello"));
+    pl_run(&d, p);
+    char *row = pl_row(&d, "hello");
+    char f[32];
+    cr_assert(row != NULL);
+    cr_expect_str_eq(pl_field(row, 1, f, sizeof f), "running", "%s", row);
+    /* NAME STATE VERSION STARTS STACK SERVED GS FDS UP PATH */
+    cr_expect_str_neq(pl_field(row, 8, f, sizeof f), "-", "%s", row);
+    free(row);
+    char *m = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                           "Connection: close\r\n\r\n");
+    cr_expect(m && strstr(m, "gorod_plugin_up{plugin=\"hello\"} 1"), "%s", m);
+    free(m);
+    adm_run r = adm_ctl(&d, "reload", (char *)NULL);
+    cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
+    adm_run_free(&r);
+    cr_expect_eq(pl_starts(&d, "hello"), 1, "a reload that changed nothing "
+                 "restarted it");
+    /* Disabled: stop() ends its G; the entry goes. */
+    snprintf(p, sizeof p, "  - {name: hello, path: %s, enabled: false}\n",
+             tplugin("hello"));
+    pl_write(&d, p);
+    r = adm_ctl(&d, "reload", (char *)NULL);
+    cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
+    adm_run_free(&r);
+    m = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n");
+    cr_expect(m && !strstr(m, "gorod_plugin_up{plugin=\"hello\"} 1"), "%s", m);
+    free(m);
+    cr_assert_eq(adm_stop(&d), 0);
+}
