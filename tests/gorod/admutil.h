@@ -155,6 +155,18 @@ static inline int adm_tcp_connect(int port)
     return fd;
 }
 
+/* adm_tcp_connect_wait: adm_tcp_connect, retried for up to ms while the
+ * port refuses: a plugin listens once its start() got that far, which may
+ * be after the admin socket answers. */
+static inline int adm_tcp_connect_wait(int port, int ms)
+{
+    int64_t deadline = adm_now_ms() + ms;
+    int fd;
+    while ((fd = adm_tcp_connect(port)) < 0 && adm_now_ms() < deadline)
+        adm_sleep_ms(20);
+    return fd;
+}
+
 /* adm_read_all reads fd to its end (or a reset/timeout after some data)
  * into a malloc'd string. */
 static inline char *adm_read_all(int fd, size_t *lenp)

@@ -676,6 +676,13 @@ Test(daemon, example_plugins_serve_real_clients_and_the_metrics_move,
              EP("echo"), echo, EP("httphello"), http, EP("stackwave"),
              EP("spinner"));
     dmn_run(&d, "stack:\n  scan_interval: 100ms\nsched:\n  procs: 2\n", p);
+    /* The plugins listen once their start() got that far. */
+    int wfd = adm_tcp_connect_wait(echo, 10000);
+    cr_assert_geq(wfd, 0, "echo does not listen");
+    close(wfd);
+    wfd = adm_tcp_connect_wait(http, 10000);
+    cr_assert_geq(wfd, 0, "httphello does not listen");
+    close(wfd);
     char *before = ctl(&d, "metrics");
 
     /* curl, with keep-alive over two requests */

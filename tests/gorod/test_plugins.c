@@ -109,10 +109,7 @@ static int pl_starts(adm_daemon *d, const char *name)
  * when nothing listens. */
 static char *pl_ask(int port, int ms)
 {
-    int64_t deadline = adm_now_ms() + ms;
-    int fd;
-    while ((fd = adm_tcp_connect(port)) < 0 && adm_now_ms() < deadline)
-        adm_sleep_ms(20);
+    int fd = adm_tcp_connect_wait(port, ms);
     if (fd < 0)
         return NULL;
     char *r = adm_read_all(fd, NULL);

@@ -120,7 +120,7 @@ Test(rediscount, counts_names_in_redis_for_many_clients_at_once,
     port = adm_free_port();
     run_gorod(&d, port, sock);
 
-    int fd = adm_tcp_connect(port);
+    int fd = adm_tcp_connect_wait(port, 10000);
     cr_assert_geq(fd, 0);
     char out[256];
     ask(fd, "a\nb\na\r\n\n", out, sizeof out);
