@@ -1262,11 +1262,13 @@ static void check_knobs(struct load *l, const struct raw *r, gorod_config *c)
     }
 }
 
+const char *const gorod_level_names[GLOG_DEBUG + 1] = {
+    [GLOG_ERROR] = "error", [GLOG_WARN] = "warn", [GLOG_INFO] = "info",
+    [GLOG_DEBUG] = "debug"};
+
 static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
 {
-    static const char *const levels[] = {
-        [GLOG_ERROR] = "error", [GLOG_WARN] = "warn", [GLOG_INFO] = "info",
-        [GLOG_DEBUG] = "debug"};
+    const char *const *levels = gorod_level_names;
     const char *v;
     if ((v = RAW(log, level)) != NULL) {
         int i = GLOG_ERROR;
@@ -1773,10 +1775,9 @@ static void print_knobs(const goro_config *rt, FILE *f)
 
 void gorod_config_print(const gorod_config *c, FILE *f)
 {
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
     char a[32], b[32];
     print_knobs(&c->runtime, f);
-    fprintf(f, "log:\n  level: %s\n  target: ", levels[c->log.level]);
+    fprintf(f, "log:\n  level: %s\n  target: ", gorod_level_names[c->log.level]);
     quoted(f, c->log.target);
     fprintf(f, "\nadmin:\n  socket: ");
     quoted(f, c->admin.socket);

@@ -61,7 +61,6 @@ static int logfd = 2;             /* stderr, or the log file */
 static bool logsyslog;
 static bool logjournal;           /* stderr is the journal: "<N>" prefixes */
 static int loglevel = GLOG_INFO;
-static const char *const levelnames[] = {"error", "warn", "info", "debug"};
 
 /* stderr_is_journal: stderr is the stream systemd connected to the journal.
  * systemd sets JOURNAL_STREAM to that stream's "DEVICE:INODE"; a program
@@ -116,9 +115,9 @@ void gorod_log(int level, const char *fmt, ...)
      * "gorod: " (journalctl -p err shows the errors). */
     int n = logjournal && logfd == 2
                 ? snprintf(line, sizeof line, "<%d>%s: %s\n", prio[level],
-                           levelnames[level], msg)
+                           gorod_level_names[level], msg)
                 : snprintf(line, sizeof line, "gorod: %s: %s\n",
-                           levelnames[level], msg);
+                           gorod_level_names[level], msg);
     if (n > (int)sizeof line - 1)
         n = (int)sizeof line - 1;
     /* One write per line: lines of concurrent Gs do not interleave. */

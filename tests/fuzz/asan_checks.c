@@ -481,10 +481,10 @@ static void check_metrics(void)
     static char longname[10000];
     memset(longname, 'n', sizeof longname - 1);
     metrics_plugin ps[] = {
-        {"echo", 10, 3, true},
-        {"a\\b\"c\nd", 1ull << 63, -1, false},
-        {"", 0, 0, true},
-        {longname, UINT64_MAX, INT64_MAX, true},
+        {"echo", 10, 3, 7, true},
+        {"a\\b\"c\nd", 1ull << 63, -1, -1, false},
+        {"", 0, 0, 0, true},
+        {longname, UINT64_MAX, INT64_MAX, INT64_MAX, true},
     };
     f = (metrics_figs){.stack_min_size = 2048, .stack_orders = 8,
                        .uptime_ns = 1234567890123, .served = 5,
@@ -527,7 +527,7 @@ static void check_metrics(void)
     char (*names)[16] = calloc(np, 16);
     for (unsigned i = 0; i < np; i++) {
         snprintf(names[i], 16, "p%u", i);
-        many[i] = (metrics_plugin){names[i], i, i, i % 2};
+        many[i] = (metrics_plugin){names[i], i, i, i, i % 2};
     }
     f.plugins = many;
     f.nplugins = np;
