@@ -170,13 +170,20 @@ $(GOROCTL): $(wildcard src/goroctl/*.c) src/gorod/sockrecord.h
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -o $@ $(filter %.c,$^)
 
+comma := ,
+# pcbuild CC,PKGS,CFLAGS,LDFLAGS: $< built into $@ the way a user builds
+# against goro, in two steps: compiled by CC with CFLAGS and `pkg-config
+# --cflags PKGS`, linked by $(CC) with LDFLAGS and `pkg-config --libs PKGS`,
+# the packages found in build/pkgconfig. A recipe line of its own.
+pcbuild = PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; \
+  export PKG_CONFIG_PATH; \
+  $(1) $(3) $$(pkg-config --cflags $(2)) -c $< -o $@.o && \
+  $(CC) $@.o $(4) $$(pkg-config --libs $(2)) -o $@ && rm -f $@.o
+
 $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -fPIC -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) $$(pkg-config --cflags goro $(PLUGIN_PKGS_$*)) \
-	    -c $< -o $@.o && \
-	  $(CC) -shared $@.o $$(pkg-config --libs goro $(PLUGIN_PKGS_$*)) -o $@ && rm -f $@.o
+	$(Q)$(call pcbuild,$(CC),goro $(PLUGIN_PKGS_$*),-fPIC -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS),-shared)
 
 # ---- adapters: third-party libraries driven from Gs ----------------------------
 # src/adapters/NAME.c (its header include/goro/NAME.h) is built like a
@@ -241,9 +248,7 @@ KNOBDOC := $(BUILD)/bin/knobdoc
 $(KNOBDOC): scripts/knobdoc.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -std=gnu11 $(WARN) $(CFLAGS) $$(pkg-config --cflags goro) -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
+	$(Q)$(call pcbuild,$(CC),goro,-std=gnu11 $(WARN) $(CFLAGS))
 
 .PHONY: knobdoc
 knobdoc: $(KNOBDOC)
@@ -287,9 +292,7 @@ $(TESTBIN): $(TEST_OBJS) $(GROWTH_OBJS) $(RUNTIME_OBJS)
 $(LINKPROG): tests/link/prog.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) $$(pkg-config --cflags goro) -O2 -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,-O2)
 
 # link_variants NAME: tests/link/NAME.c built with the pkg-config flags by
 # gcc and clang at -O0 and -O2, as $(BUILD)/tests/NAMEprog_VARIANT.
@@ -297,10 +300,7 @@ define link_variants
 $(BUILD)/tests/$(1)prog_%: tests/link/$(1).c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$< ($$*, pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $$(call variant_cc,$$*) $$$$(pkg-config --cflags goro) $(WARN) \
-	    -$$(call variant_opt,$$*) -c $$< -o $$@.o && \
-	  $(CC) $$@.o $$$$(pkg-config --libs goro) -o $$@
+	$(Q)$$(call pcbuild,$$(call variant_cc,$$*),goro,$(WARN) -$$(call variant_opt,$$*))
 endef
 
 # Asynchronous preemption acts only on code built against goro (not on the
@@ -313,9 +313,7 @@ GDBPROG := $(BUILD)/tests/gdbprog
 $(GDBPROG): tests/link/gdbprog.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,$(WARN) -O1 -g)
 
 # A program that stalls its P in a library built without -fsplit-stack
 # (GORO_STALL_REPORT, test_stall.c): tests/link/stall.c against
@@ -329,10 +327,7 @@ $(STALLLIB): tests/link/stallslow.c
 $(STALLPROG): tests/link/stall.c $(STALLLIB) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
-	  $(CC) $@.o -L$(BUILD)/tests -lstallslow -Wl,-rpath,$(CURDIR)/$(BUILD)/tests \
-	    $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,$(WARN) -O1 -g,-L$(BUILD)/tests -lstallslow -Wl$(comma)-rpath$(comma)$(CURDIR)/$(BUILD)/tests)
 
 # The adapters' clients (tests/link/ADAPTER.c, run by tests/test_ADAPTER.c),
 # built with `pkg-config --cflags --libs goro goro-ADAPTER`.
@@ -340,18 +335,14 @@ ADAPTERPROGS := $(patsubst %,$(BUILD)/tests/%prog,$(ADAPTERS))
 $(BUILD)/tests/%prog: tests/link/%.c $(BUILD)/lib/libgoro_%.so $(BUILD)/pkgconfig/goro-%.pc
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config goro-$*)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -std=gnu11 $$(pkg-config --cflags goro goro-$*) $(WARN) $(SANFLAGS) -O2 -g -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro goro-$*) $(SANLIBS) -o $@
+	$(Q)$(call pcbuild,$(CC),goro goro-$*,-std=gnu11 $(WARN) $(SANFLAGS) -O2 -g,$(SANLIBS))
 
 # A program whose execution trace is known (test_trace.c).
 TRACEPROG := $(BUILD)/tests/traceprog
 $(TRACEPROG): tests/link/traceprog.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) $$(pkg-config --cflags goro) $(WARN) -O1 -g -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,$(WARN) -O1 -g)
 
 # Gs that call libc (tests/link/libc.c), built the same four ways.
 LIBCPROGS := $(foreach v,$(GROWTH_VARIANTS),$(BUILD)/tests/libcprog_$(v))
@@ -394,10 +385,7 @@ $(BUILD)/tests/plugins/%_nosplit.so: tests/gorod/plugins/%_nosplit.c $(LIB)
 $(BUILD)/tests/plugins/%.so: tests/gorod/plugins/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (plugin)"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -fPIC -std=gnu11 $(WARN) -O2 $$(pkg-config --cflags goro) \
-	    -c $< -o $@.o && \
-	  $(CC) -shared $@.o $$(pkg-config --libs goro) -o $@ && rm -f $@.o
+	$(Q)$(call pcbuild,$(CC),goro,-fPIC -std=gnu11 $(WARN) -O2,-shared)
 
 # hello.c twice more: built in one line as users build a plugin, and linked
 # with libgcc's __morestack instead of goro's stubs (gorod refuses it).
@@ -456,9 +444,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 $(BUILD)/bench/%: bench/%.c $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,-std=gnu11 -O2 -g $(WARN))
 
 # The Go peers (not built on goro), when Go is installed: the echo server
 # and the load client of the echo benchmark, and bench/go/NAME/main.go, the
@@ -581,9 +567,7 @@ STRESS_TARGETS := stress-runtime stress-gorod
 $(BUILD)/tests/stress/%: tests/stress/%.c tests/stress/stress.h $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; export PKG_CONFIG_PATH; \
-	  $(CC) -std=gnu11 -O2 -g $(WARN) $$(pkg-config --cflags goro) -c $< -o $@.o && \
-	  $(CC) $@.o $$(pkg-config --libs goro) -o $@
+	$(Q)$(call pcbuild,$(CC),goro,-std=gnu11 -O2 -g $(WARN))
 
 .PHONY: stress stress-runtime
 stress: $(STRESS_TARGETS)
