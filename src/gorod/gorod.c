@@ -322,6 +322,23 @@ static void refusals_free(gorod_refusal *r)
     }
 }
 
+/* refusal_new: a refusal of pc's entry for msg, or NULL out of memory. */
+static gorod_refusal *refusal_new(const gorod_plugin_conf *pc,
+                                  const char *msg)
+{
+    gorod_refusal *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->name = strdup(pc->name);
+    r->path = strdup(pc->path);
+    r->reason = strdup(msg);
+    if (r->name == NULL || r->path == NULL || r->reason == NULL) {
+        refusals_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 /* refusal_add logs msg and appends it to *list (and to err, len bytes,
  * one message a line). */
 static void refusal_add(gorod_refusal ***tail, const gorod_plugin_conf *pc,
@@ -331,16 +348,9 @@ static void refusal_add(gorod_refusal ***tail, const gorod_plugin_conf *pc,
     size_t used = strlen(err);
     if (used + 2 < len)
         snprintf(err + used, len - used, "%s%s", used ? "\n" : "", msg);
-    gorod_refusal *r = calloc(1, sizeof *r);
+    gorod_refusal *r = refusal_new(pc, msg);
     if (r == NULL)
         return;
-    r->name = strdup(pc->name);
-    r->path = strdup(pc->path);
-    r->reason = strdup(msg);
-    if (r->name == NULL || r->path == NULL || r->reason == NULL) {
-        refusals_free(r);
-        return;
-    }
     **tail = r;
     *tail = &r->next;
 }
@@ -628,17 +638,9 @@ static void refusal_set(const gorod_plugin_conf *pc, const char *msg)
     }
     if (msg == NULL)
         return;
-    gorod_refusal *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return;
-    r->name = strdup(pc->name);
-    r->path = strdup(pc->path);
-    r->reason = strdup(msg);
-    if (r->name == NULL || r->path == NULL || r->reason == NULL) {
-        refusals_free(r);
-        return;
-    }
-    *pp = r;
+    gorod_refusal *r = refusal_new(pc, msg);
+    if (r != NULL)
+        *pp = r;
 }
 
 /* gorod_restart stops the plugin named name (if it is loaded: its stop(),

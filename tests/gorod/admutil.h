@@ -385,22 +385,12 @@ static inline void adm_run_free(adm_run *r)
     free(r->err);
 }
 
-/* adm_ctl runs `$GOROCTL --socket SOCK args...` (NULL-terminated). */
-static inline adm_run adm_ctl(const adm_daemon *d, ...)
+/* adm_ctlv runs `$GOROCTL args` (argv NULL-terminated, argv[0] the
+ * program) with its output in d's directory; unsetsock: without
+ * GOROD_SOCKET in its environment. */
+static inline adm_run adm_ctlv(const adm_daemon *d, const char **argv,
+                               bool unsetsock)
 {
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = getenv("GOROCTL");
-    argv[n++] = "--socket";
-    argv[n++] = d->sock;
-    va_list ap;
-    va_start(ap, d);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-
     char out[160], err[160];
     snprintf(out, sizeof out, "%s/ctl.out", d->dir);
     snprintf(err, sizeof err, "%s/ctl.err", d->dir);
@@ -413,6 +403,8 @@ static inline adm_run adm_ctl(const adm_daemon *d, ...)
             _exit(126);
         dup2(o, 1);
         dup2(e, 2);
+        if (unsetsock)
+            unsetenv("GOROD_SOCKET");
         execv(argv[0], (char **)argv);
         _exit(127);
     }
@@ -423,6 +415,31 @@ static inline adm_run adm_ctl(const adm_daemon *d, ...)
     r.out = adm_slurp(out);
     r.err = adm_slurp(err);
     return r;
+}
+
+/* ADM_ARGS appends the NULL-terminated arguments after last to argv (n
+ * words in it already, room for 32). */
+#define ADM_ARGS(argv, n, last)                                                \
+    do {                                                                       \
+        va_list ap;                                                            \
+        va_start(ap, last);                                                    \
+        const char *a;                                                         \
+        while ((a = va_arg(ap, const char *)) != NULL && (n) < 31)             \
+            (argv)[(n)++] = a;                                                 \
+        va_end(ap);                                                            \
+        (argv)[n] = NULL;                                                      \
+    } while (0)
+
+/* adm_ctl runs `$GOROCTL --socket SOCK args...` (NULL-terminated). */
+static inline adm_run adm_ctl(const adm_daemon *d, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = getenv("GOROCTL");
+    argv[n++] = "--socket";
+    argv[n++] = d->sock;
+    ADM_ARGS(argv, n, d);
+    return adm_ctlv(d, argv, false);
 }
 
 /* adm_http sends req to the metrics listener and reads the whole response

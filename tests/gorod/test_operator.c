@@ -60,36 +60,8 @@ static adm_run ops_ctl(const adm_daemon *d, ...)
     const char *argv[32];
     int n = 0;
     argv[n++] = getenv("GOROCTL");
-    va_list ap;
-    va_start(ap, d);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    char out[160], err[160];
-    snprintf(out, sizeof out, "%s/ctl.out", d->dir);
-    snprintf(err, sizeof err, "%s/ctl.err", d->dir);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        unsetenv("GOROD_SOCKET");
-        execv(argv[0], (char **)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert(waitpid(pid, &st, 0) == pid);
-    adm_run r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r.out = adm_slurp(out);
-    r.err = adm_slurp(err);
-    return r;
+    ADM_ARGS(argv, n, d);
+    return adm_ctlv(d, argv, true);
 }
 
 /* ops_log_wait waits up to ms for text in d's log. */
