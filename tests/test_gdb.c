@@ -13,32 +13,49 @@
 
 #include "export_test.h"
 
-#define GDB_COMMANDS                                                      \
-    "-ex 'info goroutines' "                                              \
-    "-ex 'goroutine 2 bt' -ex 'goroutine all bt' -ex 'goro chan gdb_chan' " \
-    "-ex 'goro chan gdb_full'"
+/* The ids of gdbprog's parked Gs: it prints them with "ready". */
+static long gid_recv, gid_send, gid_sleep;
+
+static const char *gdb_commands(void)
+{
+    static char cmds[256];
+    snprintf(cmds, sizeof cmds,
+             "-ex 'info goroutines' -ex 'goroutine %ld bt' "
+             "-ex 'goroutine all bt' -ex 'goro chan gdb_chan' "
+             "-ex 'goro chan gdb_full'",
+             gid_recv);
+    return cmds;
+}
 
 static void expect_goroutines(const char *out)
 {
-    cr_expect(strstr(out, "     2 chan receive, 2048-byte stack") != NULL,
-              "%s", out);
-    cr_expect(strstr(out, "     3 chan send, 2048-byte stack") != NULL, "%s",
-              out);
-    cr_expect(strstr(out, "     4 sleep, 2048-byte stack") != NULL, "%s", out);
-    const char *g2 = strstr(out, "goroutine 2 [chan receive]:\n#0 ");
+    char want[128];
+    snprintf(want, sizeof want, "%6ld chan receive, 2048-byte stack",
+             gid_recv);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "%6ld chan send, 2048-byte stack", gid_send);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "%6ld sleep, 2048-byte stack", gid_sleep);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "goroutine %ld [chan receive]:\n#0 ",
+             gid_recv);
+    const char *g2 = strstr(out, want);
     cr_assert_not_null(g2, "%s", out);
     cr_expect(strstr(g2, " in chanrecv ") != NULL, "%s", out);
     cr_expect(strstr(g2, " in parked_recv (") != NULL, "%s", out);
     cr_expect(strstr(out, " in parked_send (") != NULL, "%s", out);
     cr_expect(strstr(out, " parked_sleep (") != NULL, "%s", out);
     cr_expect(strstr(out, "tests/link/gdbprog.c:14\n") != NULL, "%s", out);
-    cr_expect(strstr(out, "chan gdb_chan: elemsize 4, capacity 0, queued 0\n"
-                          "  waiting to receive: goroutine 2\n"
-                          "  waiting to send: none\n") != NULL, "%s", out);
-    cr_expect(strstr(out, "chan gdb_full: elemsize 4, capacity 1, queued 1\n"
-                          "  waiting to receive: none\n"
-                          "  waiting to send: goroutine 3\n") != NULL, "%s",
-              out);
+    snprintf(want, sizeof want,
+             "chan gdb_chan: elemsize 4, capacity 0, queued 0\n"
+             "  waiting to receive: goroutine %ld\n"
+             "  waiting to send: none\n", gid_recv);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want,
+             "chan gdb_full: elemsize 4, capacity 1, queued 1\n"
+             "  waiting to receive: none\n"
+             "  waiting to send: goroutine %ld\n", gid_send);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
 }
 
 /* run_gdbprog runs gdbprog, looks at it with gdb (load: how gdb gets the
@@ -58,15 +75,16 @@ static void run_gdbprog(const char *load)
         _exit(127);
     }
     close(fds[1]);
-    char ready[16] = {0};
+    char ready[64] = {0};
     cr_assert_gt(read(fds[0], ready, sizeof ready - 1), 0);
-    cr_assert_str_eq(ready, "ready\n");
+    cr_assert_eq(sscanf(ready, "ready %ld %ld %ld", &gid_recv, &gid_send,
+                        &gid_sleep), 3, "%s", ready);
 
     char core[64], cmd[2048];
     snprintf(core, sizeof core, "/tmp/goro-gdbprog.%d.core", (int)pid);
     snprintf(cmd, sizeof cmd,
-             "gdb -batch -nx -p %d %s " GDB_COMMANDS
-             " -ex 'generate-core-file %s' 2>&1", (int)pid, load, core);
+             "gdb -batch -nx -p %d %s %s -ex 'generate-core-file %s' 2>&1",
+             (int)pid, load, gdb_commands(), core);
     char *live = strdup(test_command(cmd));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -74,8 +92,8 @@ static void run_gdbprog(const char *load)
     expect_goroutines(live);
     free(live);
 
-    snprintf(cmd, sizeof cmd, "gdb -batch -nx %s %s %s " GDB_COMMANDS " 2>&1",
-             load, prog, core);
+    snprintf(cmd, sizeof cmd, "gdb -batch -nx %s %s %s %s 2>&1", load, prog,
+             core, gdb_commands());
     char *dead = test_command(cmd);
     unlink(core);
     expect_goroutines(dead);

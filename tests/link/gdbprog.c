@@ -1,7 +1,7 @@
-/* gdbprog.c - a program parked in known places, for scripts/goro-gdb.py
- * (tests/test_gdb.c): G 2 receives on gdb_chan (unbuffered, empty), G 3
- * sends on gdb_full (capacity 1, full), G 4 sleeps, and the main G sleeps
- * after it printed "ready". Built with the pkg-config flags, -g. */
+/* gdbprog.c - parked in known places for scripts/goro-gdb.py (test_gdb.c,
+ * which expects parked_recv's receive on line 14): a G receives on gdb_chan
+ * (unbuffered), one sends on gdb_full (full), one sleeps; the main G prints
+ * "ready" and their ids (the P's batch of ids) and sleeps. -g, pkg-config. */
 #include <goro.h>
 #include <stdio.h>
 
@@ -35,11 +35,12 @@ static void mainfn(void *arg)
     gdb_full = goro_chan_new(sizeof(int), 1);
     int v = 1;
     goro_chan_send(gdb_full, &v);
-    goro_go(parked_recv, NULL);
-    goro_go(parked_send, NULL);
-    goro_go(parked_sleep, NULL);
+    int64_t r = goro_go(parked_recv, NULL);
+    int64_t s = goro_go(parked_send, NULL);
+    int64_t l = goro_go(parked_sleep, NULL);
     goro_sleep_ns(100000000);
-    printf("ready\n");
+    printf("ready %lld %lld %lld\n", (long long)r, (long long)s,
+           (long long)l);
     fflush(stdout);
     goro_sleep_ns(3600LL * 1000000000);
     sink++;
