@@ -64,7 +64,7 @@
  * Messages read "FILE:LINE: KEY: VALUE is not ALLOWED", FILE as given, KEY
  * the dotted path with plugins numbered from 0 (plugins[0].path), VALUE the
  * parsed scalar (quoted when empty or holding blanks). All messages found
- * are reported, sorted by line, up to MAXMSGS of them.
+ * are reported, sorted by line (configmsg.c).
  *
  * Relative paths (admin.socket, log.target, plugins[].path) are resolved
  * against the directory of the configuration file, made absolute and
@@ -87,12 +87,8 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
-#include "gorod.h"
+#include "config.h"
 #include "show.h"
-
-/* More messages than this are counted, not shown: a file gone wrong
- * everywhere (the wrong file) would otherwise fill the terminal. */
-#define MAXMSGS 20
 
 /* The largest configuration file and the deepest nesting of mappings and
  * lists in it. A real configuration is a few KiB, four levels deep (a
@@ -288,202 +284,6 @@ static const cyaml_config_t cyaml_cfg = {
     .log_level = CYAML_LOG_ERROR,
     .flags = CYAML_CFG_IGNORE_UNKNOWN_KEYS | CYAML_CFG_NO_ALIAS,
 };
-
-/* ---- messages and lines ------------------------------------------------- */
-
-struct msg {
-    int line; /* 0: about the whole file */
-    unsigned seq;
-    char *text;
-};
-
-/* A key path and the line it was found on. */
-struct where {
-    char *path;
-    int line;
-};
-
-/* A plugin's args as the walk found them: a string, or a mapping's pairs
- * (the values checked, each with the line of its key). */
-struct rawargs {
-    bool present, map;
-    char *str;
-    int line;
-    gorod_arg *kv;
-    unsigned n, cap;
-};
-
-/* One load: the messages so far and the lines of the keys. */
-struct load {
-    const char *file;
-    char *dir; /* the file's directory, absolute */
-    struct msg *msgs;
-    unsigned nmsgs, capmsgs;
-    bool hard; /* a message libcyaml's load cannot get past */
-    bool nomem;
-    struct where *lines;
-    unsigned nlines, caplines;
-    /* An index of lines by path (open addressing, a power of two of
-     * slots, at most half full): each slot 0 (empty) or 1 + an index into
-     * lines, so that a file of many keys is looked up in linear time. */
-    unsigned *index;
-    unsigned capindex;
-    struct rawargs *args;  /* of plugins[N], N < nargs */
-    unsigned nargs;
-};
-
-static void *grow(void *p, unsigned *cap, unsigned n, size_t size)
-{
-    if (n < *cap)
-        return p;
-    unsigned c = *cap ? *cap * 2 : 16;
-    void *q = realloc(p, c * size);
-    if (q != NULL)
-        *cap = c;
-    return q;
-}
-
-/* errat adds the message "FILE:LINE: ..." (or "FILE: ..." for line 0). */
-static void errat(struct load *l, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errat(struct load *l, int line, const char *fmt, ...)
-{
-    struct msg *m = grow(l->msgs, &l->capmsgs, l->nmsgs, sizeof *m);
-    if (m == NULL) {
-        l->nomem = true;
-        return;
-    }
-    l->msgs = m;
-    char *body = NULL, *text = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&body, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (line > 0 ? asprintf(&text, "%s:%d: %s", l->file, line, body)
-                           : asprintf(&text, "%s: %s", l->file, body)) < 0) {
-        free(body);
-        l->nomem = true;
-        return;
-    }
-    free(body);
-    m[l->nmsgs] = (struct msg){line, l->nmsgs, text};
-    l->nmsgs++;
-}
-
-static int bymsgline(const void *a, const void *b)
-{
-    const struct msg *x = a, *y = b;
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* report writes the messages, sorted by line, into err: whole lines only,
- * separated by newlines, no newline after the last. */
-static void report(struct load *l, char *err, size_t errlen)
-{
-    if (errlen == 0)
-        return;
-    err[0] = '\0';
-    qsort(l->msgs, l->nmsgs, sizeof l->msgs[0], bymsgline);
-    size_t used = 0;
-    unsigned shown = 0;
-    char more[128];
-    for (unsigned i = 0; i <= l->nmsgs; i++) {
-        const char *t;
-        if (i < l->nmsgs && shown < MAXMSGS)
-            t = l->msgs[i].text;
-        else if (i < l->nmsgs || l->nomem) {
-            if (l->nomem)
-                snprintf(more, sizeof more, "%s: out of memory", l->file);
-            else
-                snprintf(more, sizeof more, "%s: %u more errors not shown",
-                         l->file, l->nmsgs - shown);
-            t = more;
-            i = l->nmsgs;
-        } else
-            break;
-        size_t n = strlen(t) + (used > 0);
-        if (used + n + 1 > errlen) {
-            if (used == 0) /* the first message, cut: better than none */
-                snprintf(err, errlen, "%s", t);
-            break;
-        }
-        snprintf(err + used, errlen - used, "%s%s", used > 0 ? "\n" : "", t);
-        used += n;
-        shown++;
-    }
-}
-
-static unsigned pathhash(const char *s)
-{
-    unsigned h = 2166136261u;  /* FNV-1a */
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
-/* indexput records lines[i] in the index; false when out of memory. */
-static bool indexput(struct load *l, unsigned i)
-{
-    if (2 * (i + 1) > l->capindex) {
-        unsigned cap = l->capindex ? 2 * l->capindex : 64;
-        unsigned *x = calloc(cap, sizeof *x);
-        if (x == NULL)
-            return false;
-        free(l->index);
-        l->index = x;
-        l->capindex = cap;
-        for (unsigned j = 0; j < i; j++)
-            if (!indexput(l, j))
-                return false;
-    }
-    unsigned k = pathhash(l->lines[i].path) & (l->capindex - 1);
-    while (l->index[k] != 0)
-        k = (k + 1) & (l->capindex - 1);
-    l->index[k] = i + 1;
-    return true;
-}
-
-static void setline(struct load *l, const char *path, int line)
-{
-    struct where *w = grow(l->lines, &l->caplines, l->nlines, sizeof *w);
-    char *p = strdup(path);
-    if (w == NULL || p == NULL) {
-        if (w != NULL)
-            l->lines = w;
-        free(p);
-        l->nomem = true;
-        return;
-    }
-    l->lines = w;
-    w[l->nlines] = (struct where){p, line};
-    if (!indexput(l, l->nlines)) {
-        free(p);
-        l->nomem = true;
-        return;
-    }
-    l->nlines++;
-}
-
-/* lineof returns the line of key path (its first), 0 when it is not in
- * the file. */
-static int lineof(const struct load *l, const char *path)
-{
-    if (l->capindex == 0)
-        return 0;
-    int line = 0;
-    unsigned first = ~0u;
-    for (unsigned k = pathhash(path) & (l->capindex - 1); l->index[k] != 0;
-         k = (k + 1) & (l->capindex - 1)) {
-        unsigned i = l->index[k] - 1;
-        if (i < first && strcmp(l->lines[i].path, path) == 0) {
-            first = i;
-            line = l->lines[i].line;
-        }
-    }
-    return line;
-}
 
 static void load_free(struct load *l)
 {

@@ -2,7 +2,11 @@
  * gorod.h - the daemon's pieces and how they meet.
  *
  *   config.c   the YAML configuration (libcyaml schema, then our own checks:
- *              libcyaml is lax; the runtime's knobs by its table), printing it
+ *              libcyaml is lax; the runtime's knobs by its table), printing
+ *              it; with
+ *     configmsg.c      the messages, sorted by line
+ *     keylines.c       the line of each key path
+ *     config.h         what they share
  *   gorod.c    main: options, start-up, signals, reload, shutdown, the status
  *              line, sd_notify
  *   plugin.c   loading, checking, starting, stopping and unloading plugins
@@ -32,7 +36,7 @@
 
 #define GOROD_VERSION "0.1.0"
 
-/* ---- configuration (config.c) ------------------------------------------- */
+/* ---- configuration (config*.c, keylines.c) ------------------------------ */
 
 enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
 /* The levels' names, as log.level takes them and the log lines say them. */
