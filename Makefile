@@ -740,8 +740,10 @@ ASAN_CFLAGS    := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                 -Iinclude -Isrc/gorod -Isrc/runtime $(WARN)
 ASANCHECKS   := $(BUILD)/asan/asan-checks
 # The configuration loader: config.c and the files it is split into.
-CONFIG_SRCS  := src/gorod/config.c src/gorod/configmsg.c \
-                src/gorod/keylines.c
+CONFIG_SRCS  := src/gorod/config.c src/gorod/configwalk.c \
+                src/gorod/configvalues.c src/gorod/configknobs.c \
+                src/gorod/configplugins.c src/gorod/configprint.c \
+                src/gorod/configmsg.c src/gorod/keylines.c
 
 $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS) \
                          src/runtime/config.c tests/fuzz/goro_stubs.c \
