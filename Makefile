@@ -723,10 +723,15 @@ ASAN_FLAGS     := -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_CFLAGS    := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                 -Iinclude -Isrc/gorod -Isrc/runtime $(WARN)
 ASANCHECKS   := $(BUILD)/asan/asan-checks
+# The configuration loader: config.c and the files it is split into.
+CONFIG_SRCS  := src/gorod/config.c src/gorod/configwalk.c \
+                src/gorod/configvalues.c src/gorod/configknobs.c \
+                src/gorod/configplugins.c src/gorod/configprint.c \
+                src/gorod/configmsg.c src/gorod/keylines.c
 
-$(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/gorod/config.c \
+$(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS) \
                          src/runtime/config.c tests/fuzz/goro_stubs.c \
-                         src/gorod/gorod.h
+                         src/gorod/gorod.h src/gorod/config.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
 	$(Q)$(CLANG) $(ASAN_CFLAGS) -fsanitize=fuzzer $(ASAN_FLAGS) -o $@ \
@@ -741,9 +746,9 @@ $(FUZZ_DIR)/fuzz_admin: tests/fuzz/fuzz_admin.c src/gorod/admincmd.c \
 	    $(filter %.c,$^)
 
 $(ASANCHECKS): tests/fuzz/asan_checks.c src/gorod/elfnote.c \
-               src/gorod/config.c src/runtime/config.c src/gorod/admincmd.c \
+               $(CONFIG_SRCS) src/runtime/config.c src/gorod/admincmd.c \
                src/gorod/exposition.c src/gorod/strbuf.c \
-               tests/fuzz/goro_stubs.c src/gorod/gorod.h
+               tests/fuzz/goro_stubs.c src/gorod/gorod.h src/gorod/config.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (ASan)"
 	$(Q)$(CLANG) $(ASAN_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c,$^) \

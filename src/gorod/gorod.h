@@ -1,8 +1,17 @@
 /*
  * gorod.h - the daemon's pieces and how they meet.
  *
- *   config.c   the YAML configuration (libcyaml schema, then our own checks:
- *              libcyaml is lax; the runtime's knobs by its table), printing it
+ *   config.c   the YAML configuration: the libcyaml schema, the load, the
+ *              checks of gorod's own sections (libcyaml is lax); with
+ *     configwalk.c     the file's shape, libyaml's events against the
+ *                      schema, the line of every key
+ *     configvalues.c   the values parsed strictly, paths resolved
+ *     configknobs.c    the runtime's knobs, by its table
+ *     configplugins.c  the plugins section: entries and their args
+ *     configprint.c    the configuration printed as YAML (--check)
+ *     configmsg.c      the messages, sorted by line
+ *     keylines.c       the line of each key path
+ *     config.h         what they share
  *   gorod.c    main: options, start-up, signals, reload, shutdown, the status
  *              line, sd_notify
  *   plugin.c   loading, checking, starting, stopping and unloading plugins
@@ -32,7 +41,7 @@
 
 #define GOROD_VERSION "0.1.0"
 
-/* ---- configuration (config.c) ------------------------------------------- */
+/* ---- configuration (config*.c, keylines.c) ------------------------------ */
 
 enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
 /* The levels' names, as log.level takes them and the log lines say them. */

@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c - libFuzzer target for the configuration loader
- * (src/gorod/config.c): the input is the bytes of a configuration file.
+ * (src/gorod/config*.c): the input is the bytes of a configuration file.
  *
  * Every input must either load or be refused with messages, and:
  *   - a refusal is a non-empty text whose every line names the file

@@ -4,11 +4,11 @@
  * checks, clang, no -fsplit-stack, no libgoro).
  *
  * goro.h routes errno through goro_errno_location() so that a G reads the
- * errno of the thread it runs on now; config.c and elfnote.c include it
+ * errno of the thread it runs on now; the loader and elfnote.c include it
  * through gorod.h. Outside the runtime there are no Gs and the thread's own
  * errno is the answer, as it is in src/runtime/proc.c.
  *
- * gorod's config.c reads the runtime's table of knobs, so these builds
+ * gorod's configknobs.c reads the runtime's table of knobs, so these builds
  * take src/runtime/config.c too. Its start of the runtime (goro_run, and
  * rtconfinit's copy into rtconf) is never called here, but it is linked:
  * print, rtconf and goro_run_config stand in for the runtime's.
