@@ -585,16 +585,6 @@ static ssize_t procread(m *mp, procfile *f, const char *name, char *buf,
     return pread(f->fd, buf, size, 0);
 }
 
-/* Run time a thread seen waiting must have had since a look that saw it
- * runnable before it is taken as computing again: far more than the way
- * out of a system call takes. */
-enum { wokeRun = 100000 };
-
-/* CPU time a G that calls functions needs to reach a call and stop at
- * the guard, with room to spare: one that has run this long since the
- * guard went alone and still runs is taken to call nothing. */
-enum { ranSinceGuard = 50000 };
-
 /* threadrun: the CPU time mp's thread has run, in ns, from its CPU clock
  * (exact even while it runs), or -1 when it cannot be read. sysmon, under
  * sched.sysmonlock. */

@@ -1881,29 +1881,14 @@ static __attribute__((noinline)) void goexit1(g *gp)
  *  - a P whose G has sat in a system call since the previous tick
  *    (goro_syscall_enter), while there is work it could do: take it from
  *    that M and hand it to another (handoffp), so the other Gs go on.
- * The tick starts at 20 us and, after 50 ticks that took no P back from a
- * system call, doubles up to 10 ms, as Go's. While Ps are running, sysmon
- * also wakes when a slice it timed ends, and at least every eighth of a
- * slice (but not more often than every millisecond) to see new slices
- * begin: a G is stopped between 1 and 1.125 slices after it started (1 ms
- * more for slices under 8 ms). After stopping a G, sysmon takes the next
+ * The tick starts at sysmonMinDelay and, after 50 ticks that took no P
+ * back from a system call, doubles up to sysmonMaxDelay, as Go's. While
+ * Ps are running, sysmon also wakes when a slice it timed ends, and at
+ * least every eighth of a slice (but not more often than sysmonSliceTick)
+ * to see new slices begin: a G is stopped between 1 and 1.125 slices
+ * after it started. After stopping a G, sysmon takes the next
  * slice on that P to begin then, so a CPU-bound P costs about one tick per
  * slice. When every P is idle sysmon stops; pidleget restarts it. */
-
-enum {
-    sysmonMinDelay = 20000,          /* ns */
-    sysmonMaxDelay = 10000000,
-    forceSyscallRetake = 10000000,   /* take a P from any syscall this old */
-    sysmonSliceTick = 1000000,       /* finest tick kept for slices */
-    asyncPreemptGrace = 200000,      /* a G that calls stops within it */
-    asyncPreemptQuick = 50000,       /* guard to signal, call-free Gs */
-    sliceLook = 100000,              /* looks this often after a stop, */
-    sliceLookFor = 1000000,          /* for this long, */
-    sliceLookMin = 4000000,          /* for slices this long or more */
-    blockedLook = 1000000,           /* a G that has run this long while
-                                        Gs wait: is its thread blocked in
-                                        the kernel? (preemptblocked) */
-};
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
  * idle list): an M to run its queue or the global one, a spinning M if
