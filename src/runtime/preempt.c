@@ -817,6 +817,86 @@ void preemptblocked(p *pp)
         sysblocktake(pp, mp, gp);
 }
 
+/* ---- the policy ---------------------------------------------------------------- */
+
+/* preemptpolicy: what sysmon does at this look at pp, running the G whose
+ * slice it has timed from pd->schedwhen (the table at the top).
+ *  - Gs wait while this one runs: if its thread is blocked in the kernel
+ *    without goro_syscall_enter, its P can go to them now rather than at
+ *    the end of the slice; looked at once the G has run blockedLook and
+ *    every blockedLook after.
+ *  - Past its slice: a G that calls functions stops at its next prologue
+ *    once the guard says so, and a signal costs its thread more than that
+ *    stop: the guard goes alone, and the signal follows when the G still
+ *    runs at a look asyncPreemptGrace later. A G that ignored the guard
+ *    so gets both at once for a few slices (g->callfree, preemptone), then
+ *    the guard alone again with a look of its own asyncPreemptQuick later
+ *    (pd->quick).
+ * sysmon (retake keeps pd), under sched.sysmonlock. */
+int preemptpolicy(p *pp, const sysmontick *pd, int64_t now, int64_t slice)
+{
+    if (now - pd->schedwhen >= blockedLook &&
+        now - pd->blockedwhen >= blockedLook &&
+        (slice <= 0 || now - pd->schedwhen < slice) &&
+        (!runqempty(pp) ||
+         __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED)))
+        return preemptBlocked;
+    if (slice <= 0 || now - pd->schedwhen < slice)
+        return preemptNone;
+    if (!pd->preempted)
+        return preemptAsk;
+    if (now - pd->preemptwhen >=
+        (pd->quick ? asyncPreemptQuick : asyncPreemptGrace))
+        return preemptSignal;
+    return preemptWait;
+}
+
+/* preemptnextlook: the look due sooner than sysmon's tick for a G asked
+ * to stop at pd->preemptwhen, or INT64_MAX. The guard alone to a G known
+ * to call nothing (pd->quick) is followed up asyncPreemptQuick after it.
+ * And the next G's slice begins as soon as this one stops; unless the P
+ * goes straight on to it (then sysmon takes it to begin at preemptwhen),
+ * the look that first sees it is when sysmon takes it to begin: look
+ * every sliceLook until it does (for a while), where a look costs little
+ * against the slice. sysmon, under sched.sysmonlock. */
+int64_t preemptnextlook(const sysmontick *pd, int64_t now, int64_t slice)
+{
+    int64_t next = INT64_MAX;
+    int64_t quick = pd->preemptwhen + asyncPreemptQuick;
+    if (pd->quick && quick > now)
+        next = quick;
+    int64_t look = now + sliceLook;
+    if (slice >= sliceLookMin && now - pd->preemptwhen < sliceLookFor &&
+        look < next)
+        next = look;
+    return next;
+}
+
+/* stalldue: the G that has held its P since pd->stallwhen (one run, no
+ * switch) is to be reported now (stallone, see the top): stall
+ * (GORO_STALL_REPORT) has passed, sysmon asked it to stop (or, preemption
+ * off, any G), and it was not reported yet. sysmon, under
+ * sched.sysmonlock. */
+bool stalldue(const sysmontick *pd, int64_t now, int64_t stall, int64_t slice)
+{
+    return !pd->stalled && now - pd->stallwhen >= stall &&
+           (slice == 0 || pd->preempted);
+}
+
+/* syscallhandoff: pp, in a system call since pd->syscallwhen (seen at an
+ * earlier look), is to be taken from its M and handed off. It stays while
+ * nothing waits for it and somebody is free to look for work, unless the
+ * call has lasted forceSyscallRetake. A thread blocked without telling
+ * (sysblocktake) is in a system call too. sysmon, under
+ * sched.sysmonlock. */
+bool syscallhandoff(p *pp, const sysmontick *pd, int64_t now)
+{
+    return !(runqempty(pp) &&
+             atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
+                 0 &&
+             now - pd->syscallwhen < forceSyscallRetake);
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 /* preemptone asks the G running on pp to stop: the guard, and the signal

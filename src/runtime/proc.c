@@ -1939,53 +1939,30 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                                     ? pd->preemptwhen : now;
                 pd->schedtick = t;
                 pd->preempted = false;
-            } else if (now - pd->schedwhen >= blockedLook &&
-                       now - pd->blockedwhen >= blockedLook &&
-                       (slice <= 0 || now - pd->schedwhen < slice) &&
-                       (!runqempty(pp) ||
-                        __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED))) {
-                /* Gs wait while this one runs: if its thread is blocked
-                 * in the kernel without goro_syscall_enter, its P can go
-                 * to them now rather than at the end of the slice. */
-                pd->blockedwhen = now;
-                preemptblocked(pp);
-            } else if (slice > 0 && now - pd->schedwhen >= slice) {
-                /* A G that calls functions stops at its next prologue
-                 * once the guard says so, and a signal costs its thread
-                 * more than that stop: the guard goes alone, and the
-                 * signal follows when the G still runs at a look
-                 * asyncPreemptGrace later. A G that ignored the guard so
-                 * gets both at once for a few slices (g->callfree), then
-                 * the guard alone again with a look of its own
-                 * asyncPreemptQuick later (pd->quick). */
-                if (!pd->preempted) {
+            } else {
+                /* What to do is preemptpolicy's (preempt.c); what sysmon
+                 * saw and did is kept here. */
+                int step = preemptpolicy(pp, pd, now, slice);
+                if (step == preemptBlocked) {
+                    pd->blockedwhen = now;
+                    preemptblocked(pp);
+                } else if (step == preemptAsk) {
                     pd->quick = preemptone(pp, false);
                     pd->preempted = true;
                     pd->preemptwhen = now;
-                } else if (now - pd->preemptwhen >=
-                           (pd->quick ? asyncPreemptQuick
-                                      : asyncPreemptGrace)) {
+                } else if (step == preemptSignal) {
                     preemptone(pp, true);
                     pd->quick = false;
                 }
-                int64_t quick = pd->preemptwhen + asyncPreemptQuick;
-                if (pd->quick && quick > now && quick < *followup)
-                    *followup = quick;
-                /* The next G's slice begins as soon as this one stops;
-                 * unless the P goes straight on to it (then sysmon takes
-                 * it to begin at preemptwhen), the look that first sees it
-                 * is when sysmon takes it to begin: look every sliceLook
-                 * until it does (for a while), where a look costs little
-                 * against the slice. */
-                int64_t look = now + sliceLook;
-                if (slice >= sliceLookMin &&
-                    now - pd->preemptwhen < sliceLookFor && look < *followup)
-                    *followup = look;
+                if (step >= preemptAsk) {
+                    int64_t look = preemptnextlook(pd, now, slice);
+                    if (look < *followup)
+                        *followup = look;
+                }
             }
-            /* A G that still holds its P GORO_STALL_REPORT after sysmon
-             * first saw it run (counted by the P's switches: a slice may
-             * pass from G to G), asked to stop (or any, with preemption
-             * off), is reported once (stallone, preempt.c). */
+            /* A G's run is counted by the P's switches (a slice may pass
+             * from G to G) from the look that first saw it; when it is
+             * reported is stalldue's (preempt.c). */
             int64_t stall = rtconf.stall_report_ns;
             if (stall > 0) {
                 uint64_t sw = __atomic_load_n(&pp->stats.ctx_switches,
@@ -1994,8 +1971,7 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                     pd->stallswitches = sw;
                     pd->stallwhen = now;
                     pd->stalled = false;
-                } else if (!pd->stalled && now - pd->stallwhen >= stall &&
-                           (slice == 0 || pd->preempted)) {
+                } else if (stalldue(pd, now, stall, slice)) {
                     pd->stalled = true;
                     stallone(pp, now - pd->stallwhen, sw);
                 }
@@ -2011,12 +1987,7 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                 pd->syscallwhen = now;
                 continue;
             }
-            /* Leave the P with its M while nothing waits for it and
-             * somebody is free to look for work, unless the call is long. */
-            if (runqempty(pp) &&
-                atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
-                    0 &&
-                now - pd->syscallwhen < forceSyscallRetake)
+            if (!syscallhandoff(pp, pd, now))
                 continue;
             uint32_t want = Psyscall;
             if (atomic_compare_exchange_strong(&pp->status, &want, Pidle)) {

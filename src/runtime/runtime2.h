@@ -793,6 +793,22 @@ enum {
                                         before it is taken as computing:
                                         far more than a call's way out */
 };
+/* What sysmon is to do at a look at a P running the G of the slice it
+ * has timed since pd->schedwhen (preemptpolicy): nothing; look whether
+ * its thread is blocked in the kernel; ask the G to stop (the slice is
+ * over); send the signal (asked, the grace is over); wait (asked). From
+ * preemptAsk on, the slice is over. */
+enum { preemptNone, preemptBlocked, preemptAsk, preemptSignal, preemptWait };
+HIDDEN int preemptpolicy(p *pp, const sysmontick *pd, int64_t now,
+                         int64_t slice);
+/* the next look due for a G sysmon asked to stop, or INT64_MAX */
+HIDDEN int64_t preemptnextlook(const sysmontick *pd, int64_t now,
+                               int64_t slice);
+/* report the P's G as stalled now (stallone) */
+HIDDEN bool stalldue(const sysmontick *pd, int64_t now, int64_t stall,
+                     int64_t slice);
+/* take the P from its M in a system call and hand it off (handoffp) */
+HIDDEN bool syscallhandoff(p *pp, const sysmontick *pd, int64_t now);
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */
