@@ -440,7 +440,8 @@ enum { sysblockNone = 0, sysblockTaking = 1, sysblockTaken = 2 };
  * (exitsyscall), or sysmon taking it away (retake -> handoffp). */
 enum { Pidle = 0, Prunning = 1, Psyscall = 2 };
 
-/* What sysmon last saw of a P (sysmon only). */
+/* What sysmon last saw of a P and did about it (sysmon only): retake
+ * (proc.c) writes it, the policy (preempt.c) reads it. */
 typedef struct sysmontick {
     uint32_t schedtick;      /* p->schedtick at schedwhen */
     int64_t  schedwhen;      /* when sysmon first saw that tick */
