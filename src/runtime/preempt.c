@@ -69,15 +69,15 @@
  * timers alike: with the state alone 7 of 264 timed polls and selects of
  * 200 ms got EINTR at their end, and on a loaded machine, where a woken
  * thread waits milliseconds for a CPU, most of them. So a thread seen
- * waiting is taken as computing again only once it has run wokeRun of CPU
- * since a look that saw it R: its run time is read from the thread's CPU clock
- * (pthread_getcpuclockid, a clock_gettime of about 0.5 us, exact for a
- * running thread, where /proc/self/task/TID/schedstat lags by up to a
- * scheduler tick; without it the thread is spared one look). A G that blocks again at
- * once is still exposed while it passes from user code into the next
- * call (the microseconds between the look and the signal's arrival), and
- * a G that blocks then computes without calls gets its signal a look or
- * two later.
+ * waiting is taken as computing again only once it has run wokeRun of
+ * CPU since a look that saw it R: its run time is read from the thread's
+ * CPU clock (pthread_getcpuclockid, a clock_gettime of about 0.5 us,
+ * exact for a running thread, where /proc/self/task/TID/schedstat lags
+ * by up to a scheduler tick; without it the thread is spared one look).
+ * A G that blocks again at once is still exposed while it passes from
+ * user code into the next call (the microseconds between the look and
+ * the signal's arrival), and a G that blocks then computes without calls
+ * gets its signal a look or two later.
  *   The fds are opened by sysmon the first time it needs them for that M
  * (most Ms never do) and kept: a look is fstat and pread, 3 us
  * (bench/threadstate; reopening each time costs 6-11 us). fstat checks
@@ -198,8 +198,9 @@
  *              (and no look for as long), its thread waits in
  *              the kernel (preemptpolicy: preemptBlocked;
  *              preemptblocked)
- *   asked      a call hits the guard (newstack: canpreempt;  next G
- *              gopreempt_m), g->callfree 0
+ *   asked,     a call hits the guard (newstack: canpreempt;  next G
+ *   quick,     gopreempt_m), g->callfree 0
+ *   signalled
  *   asked      a look asyncPreemptGrace on (preemptpolicy:   signalled,
  *              preemptSignal; preemptone): the thread ran    callfree
  *              ranSinceGuard since the guard: g->callfree

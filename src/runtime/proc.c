@@ -1918,8 +1918,8 @@ static void handoffp(p *pp)
 
 /* retake does one pass over the Ps (above). Returns how many Ps it took
  * from system calls; *busy tells whether any P is running, *next the
- * earliest time a running G's slice ends, *followup the earliest look a
- * G asked to stop is due (pd->quick). Under sched.sysmonlock. */
+ * earliest time a running G's slice ends, *followup the earliest look
+ * due for a G asked to stop (preemptnextlook). Under sched.sysmonlock. */
 static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
 {
     int n = 0;
