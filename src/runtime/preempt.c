@@ -4,7 +4,8 @@
  * A G gives its P back only when it parks, yields or exits. One that
  * computes for seconds would keep every other G of its P waiting, so sysmon
  * (proc.c, on the loop thread) watches how long each P has been running the
- * same G and, past the time slice, asks that G to stop. Two mechanisms:
+ * same G and, past the time slice, asks that G to stop (when, and what
+ * comes next: the table "The policy" below). Two mechanisms:
  *
  * Cooperative (the seeds' stackPreempt). preemptone writes stackPreempt
  * (0xfffffffffffffade, above any stack address) into the G's stackguard0 and
@@ -68,16 +69,15 @@
  * timers alike: with the state alone 7 of 264 timed polls and selects of
  * 200 ms got EINTR at their end, and on a loaded machine, where a woken
  * thread waits milliseconds for a CPU, most of them. So a thread seen
- * waiting is taken as computing again only once it has run wokeRun (100
- * us of CPU, far more than the way out of a call) since a look that saw
- * it R: its run time is read from the thread's CPU clock
- * (pthread_getcpuclockid, a clock_gettime of about 0.5 us, exact for a
- * running thread, where /proc/self/task/TID/schedstat lags by up to a
- * scheduler tick; without it the thread is spared one look). A G that blocks again at
- * once is still exposed while it passes from user code into the next
- * call (the microseconds between the look and the signal's arrival), and
- * a G that blocks then computes without calls gets its signal a look or
- * two later.
+ * waiting is taken as computing again only once it has run wokeRun of
+ * CPU since a look that saw it R: its run time is read from the thread's
+ * CPU clock (pthread_getcpuclockid, a clock_gettime of about 0.5 us,
+ * exact for a running thread, where /proc/self/task/TID/schedstat lags
+ * by up to a scheduler tick; without it the thread is spared one look).
+ * A G that blocks again at once is still exposed while it passes from
+ * user code into the next call (the microseconds between the look and
+ * the signal's arrival), and a G that blocks then computes without calls
+ * gets its signal a look or two later.
  *   The fds are opened by sysmon the first time it needs them for that M
  * (most Ms never do) and kept: a look is fstat and pread, 3 us
  * (bench/threadstate; reopening each time costs 6-11 us). fstat checks
@@ -125,8 +125,8 @@
  * stack is read with process_vm_readv, which fails instead of faulting if
  * the thread wakes and moves it meanwhile. When: where sysmon would
  * signal the G (past its slice), and earlier when Gs wait for the P:
- * retake looks (preemptblocked) once the G has run blockedLook (1 ms),
- * and again every blockedLook, a read of the stat file (3 us) per look
+ * retake looks (preemptblocked) once the G has run blockedLook, and
+ * again every blockedLook, a read of the stat file (3 us) per look
  * for a P whose G runs on while others wait; the syscall file is read
  * only for a thread seen waiting. tests/link/preempt's handoff mode: the
  * ticker G beside the blocked one ticks again about 2 ms into the block.
@@ -166,6 +166,68 @@
  * walk and may move: traceback.c refuses that too); a report per sysmon
  * tick (one stall would print hundreds); a timer signal per thread as
  * Seastar arms (sysmon already times every P's G).
+ *
+ * The policy. The states of a P's running G as sysmon sees them, where
+ * each is recorded, and the events that move it. The bounds are the enum
+ * of runtime2.h; retake (proc.c) keeps the books in p->sysmontick and
+ * asks the functions of "the policy" below what to do.
+ *
+ *   running     in its slice: p->schedtick, first seen at pd->schedwhen
+ *   asked       past its slice, the guard set: pd->preempted at
+ *               pd->preemptwhen, g->preempt, stackPreempt in the guards,
+ *               m->guardrun (the thread's CPU time then)
+ *   quick       asked with the guard alone at the last of a call-free
+ *               G's requests: pd->quick
+ *   signalled   the guard ignored, the signal sent: m->signalpending
+ *   callfree    known to call nothing, across slices: g->callfree, the
+ *               requests left that send the signal at once
+ *   sysblock    blocked in the kernel, P taken: m->sysblock, G Gsyscall,
+ *               P Psyscall (sysblocktake)
+ *   syscall     in a system call told of (goro_syscall_enter): G
+ *               Gsyscall, P Psyscall
+ *
+ *   from       event (decided by; acted on by)               to
+ *   running    the slice ends at a look (preemptpolicy:      asked
+ *              preemptAsk; preemptone): the guard alone
+ *   running    the same, g->callfree > 1: guard and signal,  signalled
+ *              g->callfree - 1 (preemptone)
+ *   running    the same, g->callfree 1: the guard alone,     quick
+ *              g->callfree 0, a look asyncPreemptQuick later
+ *              (preemptone returns true; preemptnextlook)
+ *   running    Gs wait, it has run blockedLook of its slice  sysblock
+ *              (and no look for as long), its thread waits in
+ *              the kernel (preemptpolicy: preemptBlocked;
+ *              preemptblocked)
+ *   asked,     a call hits the guard (newstack: canpreempt;  next G
+ *   quick,     gopreempt_m), g->callfree 0
+ *   signalled
+ *   asked      a look asyncPreemptGrace on (preemptpolicy:   signalled,
+ *              preemptSignal; preemptone): the thread ran    callfree
+ *              ranSinceGuard since the guard: g->callfree
+ *              callfreeSlices; less: no signal, next look
+ *   quick      a look asyncPreemptQuick on: as asked's       signalled
+ *   signalled  the signal handled at a preemptible pc        next G
+ *              (sigpreempt; asyncpreempt_m); elsewhere it
+ *              stays signalled, and each look signals again
+ *   asked,     its thread seen waiting where sysmon would    sysblock
+ *   signalled, signal it (threadsleeps; sysblocktake):
+ *   callfree   no signal
+ *   sysblock,  a later look: Gs in the P's queue, nobody     P handed
+ *   syscall    free to look for work, or the call            off
+ *              forceSyscallRetake old (syscallhandoff;
+ *              handoffp)
+ *   sysblock   the call returns: its first call traps in     running
+ *              newstack (sysblockback: its P, an idle one,
+ *              or the global queue)
+ *   syscall    goro_syscall_exit                             running
+ *   any        a new slice (execute bumps p->schedtick):     running
+ *              sysmon takes it to begin at pd->preemptwhen
+ *              if it stopped the previous G, else at the look
+ *   asked, or  GORO_STALL_REPORT since the P's last switch   reported,
+ *   any with   (stalldue; stallone), once a run              once
+ *   no slice
+ * A G inside goro_preempt_disable keeps the request in g->preempt and
+ * honours it at goro_preempt_enable; nothing above signals it.
  *
  * The XSAVE area lives on the heap, not on the stack: with AVX-512 it is
  * 2.7 KiB, more than a whole minimum stack, and a signal cannot grow one.
@@ -585,16 +647,6 @@ static ssize_t procread(m *mp, procfile *f, const char *name, char *buf,
     return pread(f->fd, buf, size, 0);
 }
 
-/* Run time a thread seen waiting must have had since a look that saw it
- * runnable before it is taken as computing again: far more than the way
- * out of a system call takes. */
-enum { wokeRun = 100000 };
-
-/* CPU time a G that calls functions needs to reach a call and stop at
- * the guard, with room to spare: one that has run this long since the
- * guard went alone and still runs is taken to call nothing. */
-enum { ranSinceGuard = 50000 };
-
 /* threadrun: the CPU time mp's thread has run, in ns, from its CPU clock
  * (exact even while it runs), or -1 when it cannot be read. sysmon, under
  * sched.sysmonlock. */
@@ -825,6 +877,83 @@ void preemptblocked(p *pp)
         return;
     if (waitstate(threadstate(mp)))
         sysblocktake(pp, mp, gp);
+}
+
+/* ---- the policy ---------------------------------------------------------------- */
+
+/* preemptpolicy: what sysmon does at this look at pp, running the G whose
+ * slice it has timed from pd->schedwhen (the table at the top).
+ *  - Gs wait while this one runs: if its thread is blocked in the kernel
+ *    without goro_syscall_enter, its P can go to them now rather than at
+ *    the end of the slice.
+ *  - Past its slice: a G that calls functions stops at its next prologue
+ *    once the guard says so, and a signal costs its thread more than that
+ *    stop: the guard goes alone, and the signal follows only if the G
+ *    still runs at a later look. A G known to call nothing is spared the
+ *    wait (g->callfree, preemptone).
+ * sysmon (retake keeps pd), under sched.sysmonlock. */
+int preemptpolicy(p *pp, const sysmontick *pd, int64_t now, int64_t slice)
+{
+    if (now - pd->schedwhen >= blockedLook &&
+        now - pd->blockedwhen >= blockedLook &&
+        (slice <= 0 || now - pd->schedwhen < slice) &&
+        (!runqempty(pp) ||
+         __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED)))
+        return preemptBlocked;
+    if (slice <= 0 || now - pd->schedwhen < slice)
+        return preemptNone;
+    if (!pd->preempted)
+        return preemptAsk;
+    if (now - pd->preemptwhen >=
+        (pd->quick ? asyncPreemptQuick : asyncPreemptGrace))
+        return preemptSignal;
+    return preemptWait;
+}
+
+/* preemptnextlook: the look due sooner than sysmon's tick for a G asked
+ * to stop at pd->preemptwhen, or INT64_MAX. The guard alone to a G known
+ * to call nothing (pd->quick) is followed up asyncPreemptQuick after it.
+ * And the next G's slice begins as soon as this one stops; unless the P
+ * goes straight on to it (then sysmon takes it to begin at preemptwhen),
+ * the look that first sees it is when sysmon takes it to begin: look
+ * every sliceLook until it does (for a while), where a look costs little
+ * against the slice. sysmon, under sched.sysmonlock. */
+int64_t preemptnextlook(const sysmontick *pd, int64_t now, int64_t slice)
+{
+    int64_t next = INT64_MAX;
+    int64_t quick = pd->preemptwhen + asyncPreemptQuick;
+    if (pd->quick && quick > now)
+        next = quick;
+    int64_t look = now + sliceLook;
+    if (slice >= sliceLookMin && now - pd->preemptwhen < sliceLookFor &&
+        look < next)
+        next = look;
+    return next;
+}
+
+/* stalldue: the G that has held its P since pd->stallwhen (one run, no
+ * switch) is to be reported now (stallone, see the top): stall
+ * (GORO_STALL_REPORT) has passed, sysmon asked it to stop (or, preemption
+ * off, any G), and it was not reported yet. sysmon, under
+ * sched.sysmonlock. */
+bool stalldue(const sysmontick *pd, int64_t now, int64_t stall, int64_t slice)
+{
+    return !pd->stalled && now - pd->stallwhen >= stall &&
+           (slice == 0 || pd->preempted);
+}
+
+/* syscallhandoff: pp, in a system call since pd->syscallwhen (seen at an
+ * earlier look), is to be taken from its M and handed off. It stays while
+ * nothing waits for it and somebody is free to look for work, unless the
+ * call has lasted forceSyscallRetake. A thread blocked without telling
+ * (sysblocktake) is in a system call too. sysmon, under
+ * sched.sysmonlock. */
+bool syscallhandoff(p *pp, const sysmontick *pd, int64_t now)
+{
+    return !(runqempty(pp) &&
+             atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
+                 0 &&
+             now - pd->syscallwhen < forceSyscallRetake);
 }
 
 /* ---- requests ------------------------------------------------------------------ */

@@ -1881,29 +1881,14 @@ static __attribute__((noinline)) void goexit1(g *gp)
  *  - a P whose G has sat in a system call since the previous tick
  *    (goro_syscall_enter), while there is work it could do: take it from
  *    that M and hand it to another (handoffp), so the other Gs go on.
- * The tick starts at 20 us and, after 50 ticks that took no P back from a
- * system call, doubles up to 10 ms, as Go's. While Ps are running, sysmon
- * also wakes when a slice it timed ends, and at least every eighth of a
- * slice (but not more often than every millisecond) to see new slices
- * begin: a G is stopped between 1 and 1.125 slices after it started (1 ms
- * more for slices under 8 ms). After stopping a G, sysmon takes the next
+ * The tick starts at sysmonMinDelay and, after 50 ticks that took no P
+ * back from a system call, doubles up to sysmonMaxDelay, as Go's. While
+ * Ps are running, sysmon also wakes when a slice it timed ends, and at
+ * least every eighth of a slice (but not more often than sysmonSliceTick)
+ * to see new slices begin: a G is stopped between 1 and 1.125 slices
+ * after it started. After stopping a G, sysmon takes the next
  * slice on that P to begin then, so a CPU-bound P costs about one tick per
  * slice. When every P is idle sysmon stops; pidleget restarts it. */
-
-enum {
-    sysmonMinDelay = 20000,          /* ns */
-    sysmonMaxDelay = 10000000,
-    forceSyscallRetake = 10000000,   /* take a P from any syscall this old */
-    sysmonSliceTick = 1000000,       /* finest tick kept for slices */
-    asyncPreemptGrace = 200000,      /* a G that calls stops within it */
-    asyncPreemptQuick = 50000,       /* guard to signal, call-free Gs */
-    sliceLook = 100000,              /* looks this often after a stop, */
-    sliceLookFor = 1000000,          /* for this long, */
-    sliceLookMin = 4000000,          /* for slices this long or more */
-    blockedLook = 1000000,           /* a G that has run this long while
-                                        Gs wait: is its thread blocked in
-                                        the kernel? (preemptblocked) */
-};
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
  * idle list): an M to run its queue or the global one, a spinning M if
@@ -1933,8 +1918,8 @@ static void handoffp(p *pp)
 
 /* retake does one pass over the Ps (above). Returns how many Ps it took
  * from system calls; *busy tells whether any P is running, *next the
- * earliest time a running G's slice ends, *followup the earliest look a
- * G asked to stop is due (pd->quick). Under sched.sysmonlock. */
+ * earliest time a running G's slice ends, *followup the earliest look
+ * due for a G asked to stop (preemptnextlook). Under sched.sysmonlock. */
 static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
 {
     int n = 0;
@@ -1954,53 +1939,30 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                                     ? pd->preemptwhen : now;
                 pd->schedtick = t;
                 pd->preempted = false;
-            } else if (now - pd->schedwhen >= blockedLook &&
-                       now - pd->blockedwhen >= blockedLook &&
-                       (slice <= 0 || now - pd->schedwhen < slice) &&
-                       (!runqempty(pp) ||
-                        __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED))) {
-                /* Gs wait while this one runs: if its thread is blocked
-                 * in the kernel without goro_syscall_enter, its P can go
-                 * to them now rather than at the end of the slice. */
-                pd->blockedwhen = now;
-                preemptblocked(pp);
-            } else if (slice > 0 && now - pd->schedwhen >= slice) {
-                /* A G that calls functions stops at its next prologue
-                 * once the guard says so, and a signal costs its thread
-                 * more than that stop: the guard goes alone, and the
-                 * signal follows when the G still runs at a look
-                 * asyncPreemptGrace later. A G that ignored the guard so
-                 * gets both at once for a few slices (g->callfree), then
-                 * the guard alone again with a look of its own
-                 * asyncPreemptQuick later (pd->quick). */
-                if (!pd->preempted) {
+            } else {
+                /* What to do is preemptpolicy's (preempt.c); what sysmon
+                 * saw and did is kept here. */
+                int step = preemptpolicy(pp, pd, now, slice);
+                if (step == preemptBlocked) {
+                    pd->blockedwhen = now;
+                    preemptblocked(pp);
+                } else if (step == preemptAsk) {
                     pd->quick = preemptone(pp, false);
                     pd->preempted = true;
                     pd->preemptwhen = now;
-                } else if (now - pd->preemptwhen >=
-                           (pd->quick ? asyncPreemptQuick
-                                      : asyncPreemptGrace)) {
+                } else if (step == preemptSignal) {
                     preemptone(pp, true);
                     pd->quick = false;
                 }
-                int64_t quick = pd->preemptwhen + asyncPreemptQuick;
-                if (pd->quick && quick > now && quick < *followup)
-                    *followup = quick;
-                /* The next G's slice begins as soon as this one stops;
-                 * unless the P goes straight on to it (then sysmon takes
-                 * it to begin at preemptwhen), the look that first sees it
-                 * is when sysmon takes it to begin: look every sliceLook
-                 * until it does (for a while), where a look costs little
-                 * against the slice. */
-                int64_t look = now + sliceLook;
-                if (slice >= sliceLookMin &&
-                    now - pd->preemptwhen < sliceLookFor && look < *followup)
-                    *followup = look;
+                if (step >= preemptAsk) {
+                    int64_t look = preemptnextlook(pd, now, slice);
+                    if (look < *followup)
+                        *followup = look;
+                }
             }
-            /* A G that still holds its P GORO_STALL_REPORT after sysmon
-             * first saw it run (counted by the P's switches: a slice may
-             * pass from G to G), asked to stop (or any, with preemption
-             * off), is reported once (stallone, preempt.c). */
+            /* A G's run is counted by the P's switches (a slice may pass
+             * from G to G) from the look that first saw it; when it is
+             * reported is stalldue's (preempt.c). */
             int64_t stall = rtconf.stall_report_ns;
             if (stall > 0) {
                 uint64_t sw = __atomic_load_n(&pp->stats.ctx_switches,
@@ -2009,8 +1971,7 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                     pd->stallswitches = sw;
                     pd->stallwhen = now;
                     pd->stalled = false;
-                } else if (!pd->stalled && now - pd->stallwhen >= stall &&
-                           (slice == 0 || pd->preempted)) {
+                } else if (stalldue(pd, now, stall, slice)) {
                     pd->stalled = true;
                     stallone(pp, now - pd->stallwhen, sw);
                 }
@@ -2026,12 +1987,7 @@ static int retake(int64_t now, bool *busy, int64_t *next, int64_t *followup)
                 pd->syscallwhen = now;
                 continue;
             }
-            /* Leave the P with its M while nothing waits for it and
-             * somebody is free to look for work, unless the call is long. */
-            if (runqempty(pp) &&
-                atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
-                    0 &&
-                now - pd->syscallwhen < forceSyscallRetake)
+            if (!syscallhandoff(pp, pd, now))
                 continue;
             uint32_t want = Psyscall;
             if (atomic_compare_exchange_strong(&pp->status, &want, Pidle)) {

@@ -440,7 +440,8 @@ enum { sysblockNone = 0, sysblockTaking = 1, sysblockTaken = 2 };
  * (exitsyscall), or sysmon taking it away (retake -> handoffp). */
 enum { Pidle = 0, Prunning = 1, Psyscall = 2 };
 
-/* What sysmon last saw of a P (sysmon only). */
+/* What sysmon last saw of a P and did about it (sysmon only): retake
+ * (proc.c) writes it, the policy (preempt.c) reads it. */
 typedef struct sysmontick {
     uint32_t schedtick;      /* p->schedtick at schedwhen */
     int64_t  schedwhen;      /* when sysmon first saw that tick */
@@ -759,9 +760,56 @@ HIDDEN int64_t sysmon(void);          /* one tick, on the loop thread */
 
 /* The signal sysmon sends to preempt a G that calls nothing (Go's too). */
 #define SIGPREEMPT SIGURG
-/* How many preemption requests in a row send the signal at once to a G
- * that ignored the guard, before one tries the guard alone again. */
-#define callfreeSlices 8
+
+/* The preemption policy's bounds, in ns but callfreeSlices: what sysmon
+ * waits for before it acts, and how often it looks. The states and
+ * transitions they time are the table at the top of preempt.c; the time
+ * slice (sched.time_slice) and the stall threshold (sched.stall_report)
+ * are knobs (rtconf, config.c). */
+enum {
+    sysmonMinDelay = 20000,          /* sysmon's tick while it takes Ps */
+    sysmonMaxDelay = 10000000,       /* ... doubled up to this when not */
+    sysmonSliceTick = 1000000,       /* shortest tick kept for slices: a
+                                        G runs 1 to 1.125 slices, or this
+                                        more for slices under 8 of it */
+    forceSyscallRetake = 10000000,   /* a P in a system call this long is
+                                        taken even with nothing waiting */
+    asyncPreemptGrace = 200000,      /* guard alone to signal: a G that
+                                        calls stops within it */
+    asyncPreemptQuick = 50000,       /* guard alone to signal for a G
+                                        known to call nothing */
+    ranSinceGuard = 50000,           /* CPU a G needs to reach a call and
+                                        stop at the guard: run this long
+                                        past it, it calls nothing */
+    callfreeSlices = 8,              /* requests that send the signal at
+                                        once to a G known to call nothing,
+                                        before the guard goes alone again */
+    sliceLook = 100000,              /* looks this often after a stop, */
+    sliceLookFor = 1000000,          /* for this long, */
+    sliceLookMin = 4000000,          /* for slices this long or more */
+    blockedLook = 1000000,           /* a G that has run this long while
+                                        Gs wait: is its thread blocked in
+                                        the kernel? (preemptblocked) */
+    wokeRun = 100000,                /* CPU a thread seen waiting must run
+                                        before it is taken as computing:
+                                        far more than a call's way out */
+};
+/* What sysmon is to do at a look at a P running the G of the slice it
+ * has timed since pd->schedwhen (preemptpolicy): nothing; look whether
+ * its thread is blocked in the kernel; ask the G to stop (the slice is
+ * over); send the signal (asked, the grace is over); wait (asked). From
+ * preemptAsk on, the slice is over. */
+enum { preemptNone, preemptBlocked, preemptAsk, preemptSignal, preemptWait };
+HIDDEN int preemptpolicy(p *pp, const sysmontick *pd, int64_t now,
+                         int64_t slice);
+/* the next look due for a G sysmon asked to stop, or INT64_MAX */
+HIDDEN int64_t preemptnextlook(const sysmontick *pd, int64_t now,
+                               int64_t slice);
+/* report the P's G as stalled now (stallone) */
+HIDDEN bool stalldue(const sysmontick *pd, int64_t now, int64_t stall,
+                     int64_t slice);
+/* take the P from its M in a system call and hand it off (handoffp) */
+HIDDEN bool syscallhandoff(p *pp, const sysmontick *pd, int64_t now);
 HIDDEN int preemptinit(void);        /* the preemption signal's handler */
 HIDDEN void preemptshutdown(void);
 HIDDEN bool preemptone(p *pp, bool signal); /* ask pp's G to stop (sysmon) */

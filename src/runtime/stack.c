@@ -1149,6 +1149,7 @@ void newstack(g *gp)
     if (gp->preempt && !insyscall && canpreempt(mp, gp)) {
         mystats()->preempt_sync++;
         traceGo(traceEvPreemptSync, gp);
+        /* It stopped at a call: not call-free (preempt.c's table). */
         __atomic_store_n(&gp->callfree, 0, __ATOMIC_RELAXED);
         gopreempt_m(gp);
     }
