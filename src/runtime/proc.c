@@ -52,14 +52,13 @@
  * puts it in its P's runnext and nearly always blocks right after, so that
  * P was about to run it. A spinning M that finds nothing but a running P's
  * runnext therefore yields the CPU once (sched_yield) before taking it, and
- * takes nothing if that P ran it meanwhile (runqgrab). Taking it at once,
- * as this file did before, split every producer/consumer pair over the two
- * Ps: the victim went idle, its M slept on its futex, and the next
- * hand-over woke it again (2 Ps, the 4-stage pipeline: 66,000 futex calls
- * for 3M values, now 1,800, and 2.5x faster; ping-pong 1.9x, fan-out to 8
- * workers 1.3x; bench/RESULTS.md has the figures). Go backs off here too,
- * with usleep(3): 60-70 us on a Linux VM (timer slack), which measured
- * better than taking at once but worse than the yield.
+ * takes nothing if that P ran it meanwhile (runqgrab). Taking it at once
+ * splits every producer/consumer pair over the two Ps: the victim goes
+ * idle, its M sleeps on its futex, and the next hand-over wakes it again,
+ * a futex call or two for every value passed (bench/RESULTS.md has the
+ * figures, for the pipeline, ping-pong and fan-out). Go backs off here
+ * too, with usleep(3), which timer slack stretches to tens of
+ * microseconds: better than taking at once, worse than the yield.
  *
  * Locked Gs (Go's LockOSThread; goro_lock_thread). A library that keeps
  * state per thread (a locale, a thread's namespaces or credentials, a GL
