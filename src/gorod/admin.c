@@ -892,37 +892,20 @@ static bool admit(int fd)
     return true;
 }
 
+static void admin_unadmit(void)
+{
+    atomic_fetch_sub(&admin_conns, 1);
+}
+
+static const ctllistener admin_listener = {
+    "the admin socket", "admin", &admin_reserve, &admin_stopping,
+    admit, admin_unadmit, admin_conn,
+};
+
 /* admin_accept is the listener's G (arg: the listening fd). */
 static void admin_accept(void *arg)
 {
-    int lfd = (int)(intptr_t)arg;
-    fdreserve_fill(&admin_reserve);
-    for (;;) {
-        int fd = goro_accept(lfd);
-        if (atomic_load(&admin_stopping) || fd == -ECANCELED ||
-            fd == -EBADF || fd == -EINVAL) {
-            if (fd >= 0)
-                goro_close(fd);
-            break;
-        }
-        if (fd < 0) {
-            if (fdreserve_spend(&admin_reserve, "the admin socket", fd))
-                continue;
-            /* Out of fds or memory: the listener stays readable, so wait a
-             * little rather than spin. */
-            gorod_log(GLOG_WARN, "admin: accept: %s", strerror(-fd));
-            goro_sleep_ns(100 * 1000000);
-            continue;
-        }
-        fdreserve_fill(&admin_reserve);
-        if (!admit(fd))
-            continue;
-        if (goro_go(admin_conn, (void *)(intptr_t)fd) < 0) {
-            atomic_fetch_sub(&admin_conns, 1);
-            goro_close(fd);
-        }
-    }
-    fdreserve_close(&admin_reserve);
+    fdreserve_accept(&admin_listener, (int)(intptr_t)arg);
 }
 
 /* socket_in_use: whether a server listens on the unix socket at sa: 1 yes,

@@ -1,5 +1,8 @@
 /*
- * fdreserve.c - file descriptors held back for the control plane.
+ * fdreserve.c - file descriptors held back for the control plane, and the
+ * control plane's accept loop that spends them (fdreserve_accept: the
+ * admin socket's and the metrics listener's, which differ only in whom
+ * they admit and how they serve).
  *
  * When the process runs out of descriptors (a plugin that holds every
  * connection it accepted, a leak), accept(2) on the admin socket and the
@@ -86,6 +89,35 @@ void fdreserve_close(fdreserve *r)
         goro_yield();
     closeall(r);
     give(r);
+}
+
+void fdreserve_accept(const ctllistener *l, int lfd)
+{
+    fdreserve_fill(l->reserve);
+    for (;;) {
+        int fd = goro_accept(lfd);
+        if (atomic_load(l->stopping) || fd == -ECANCELED || fd == -EBADF ||
+            fd == -EINVAL) {
+            if (fd >= 0)
+                goro_close(fd);
+            break;
+        }
+        if (fd < 0) {
+            if (fdreserve_spend(l->reserve, l->who, fd))
+                continue;
+            gorod_log(GLOG_WARN, "%s: accept: %s", l->tag, strerror(-fd));
+            goro_sleep_ns(100 * 1000000);
+            continue;
+        }
+        fdreserve_fill(l->reserve);
+        if (!l->admit(fd))
+            continue;
+        if (goro_go(l->serve, (void *)(intptr_t)fd) < 0) {
+            l->unadmit();
+            goro_close(fd);
+        }
+    }
+    fdreserve_close(l->reserve);
 }
 
 bool fdreserve_spend(fdreserve *r, const char *who, int err)

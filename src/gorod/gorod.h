@@ -127,6 +127,25 @@ void fdreserve_close(fdreserve *r);
  * reserve was released for another try at once (err is EMFILE or ENFILE
  * and something was held), after a log line naming who. */
 bool fdreserve_spend(fdreserve *r, const char *who, int err);
+/* A control-plane listener (the admin socket, the metrics listener): what
+ * fdreserve_accept needs of it. */
+typedef struct ctllistener {
+    const char   *who;        /* "the admin socket": for the log */
+    const char   *tag;        /* "admin": the log lines' prefix */
+    fdreserve    *reserve;
+    _Atomic bool *stopping;   /* set before the listener is closed */
+    /* admit: a connection just accepted may be served (counted by admit);
+     * else admit has closed it or handed it on. */
+    bool (*admit)(int fd);
+    void (*unadmit)(void);    /* its G could not be made: undo the count */
+    void (*serve)(void *fd);  /* the connection's G, (void *)(intptr_t)fd */
+} ctllistener;
+/* fdreserve_accept is the accept loop of l on lfd, on the listener's G:
+ * until l->stopping or the listener is closed (or its G's group
+ * cancelled), each connection admitted gets a G of its own; an accept
+ * that fails for want of fds spends the reserve and tries again, any other
+ * failure waits a moment (the listener stays readable: no spin). */
+void fdreserve_accept(const ctllistener *l, int lfd);
 
 void gorod_config_free(gorod_config *c);
 /* The effective configuration, every key, as YAML that loads again. */

@@ -565,40 +565,32 @@ static void metrics_conn(void *arg)
     atomic_fetch_sub(&metrics_conns, 1);
 }
 
+/* metrics_admit: room for fd among METRICS_MAX_CONNS (else it is
+ * closed: an HTTP client retries). */
+static bool metrics_admit(int fd)
+{
+    if (atomic_fetch_add(&metrics_conns, 1) >= METRICS_MAX_CONNS) {
+        atomic_fetch_sub(&metrics_conns, 1);
+        goro_close(fd);
+        return false;
+    }
+    return true;
+}
+
+static void metrics_unadmit(void)
+{
+    atomic_fetch_sub(&metrics_conns, 1);
+}
+
+static const ctllistener metrics_listener = {
+    "the metrics listener", "metrics", &metrics_reserve, &metrics_stopping,
+    metrics_admit, metrics_unadmit, metrics_conn,
+};
+
 /* metrics_accept is the listener's G (arg: the listening fd). */
 static void metrics_accept(void *arg)
 {
-    int lfd = (int)(intptr_t)arg;
-    fdreserve_fill(&metrics_reserve);
-    for (;;) {
-        int fd = goro_accept(lfd);
-        if (atomic_load(&metrics_stopping) || fd == -ECANCELED ||
-            fd == -EBADF || fd == -EINVAL) {
-            if (fd >= 0)
-                goro_close(fd);
-            break;
-        }
-        if (fd < 0) {
-            if (fdreserve_spend(&metrics_reserve, "the metrics listener", fd))
-                continue;
-            /* Out of fds or memory: say so and give the others a moment
-             * instead of spinning on a listener that stays readable. */
-            gorod_log(GLOG_WARN, "metrics: accept: %s", strerror(-fd));
-            goro_sleep_ns(100 * 1000000);
-            continue;
-        }
-        fdreserve_fill(&metrics_reserve);
-        if (atomic_fetch_add(&metrics_conns, 1) >= METRICS_MAX_CONNS) {
-            atomic_fetch_sub(&metrics_conns, 1);
-            goro_close(fd);
-            continue;
-        }
-        if (goro_go(metrics_conn, (void *)(intptr_t)fd) < 0) {
-            atomic_fetch_sub(&metrics_conns, 1);
-            goro_close(fd);
-        }
-    }
-    fdreserve_close(&metrics_reserve);
+    fdreserve_accept(&metrics_listener, (int)(intptr_t)arg);
 }
 
 /* metrics_start listens on c->metrics.listen (nothing when ""): 0, or
