@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -236,12 +237,25 @@ static inline void adm_init(adm_daemon *d, const char *name)
 
 /* adm_spawn starts `$GOROD --foreground --config d->conf`, its output into
  * d->log. */
+/* adm_orphan_dies: in a child just forked, that the child is killed when
+ * the test's process ends, as a failed assertion ends it before the test
+ * could stop its daemon (a gorod left running its spinner plugin would
+ * load the machine under every test after it). */
+static inline void adm_orphan_dies(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(125);  /* the parent ended before the prctl */
+}
+
 static inline void adm_spawn(adm_daemon *d)
 {
     const char *gorod = getenv("GOROD");
+    pid_t parent = getpid();
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        adm_orphan_dies(parent);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
