@@ -136,6 +136,23 @@ static inline int adm_unix_connect(const char *path)
     return fd;
 }
 
+/* adm_plugin: the path of plugin name in the directory $dirvar names
+ * (the test skips when make test did not set it); TP for the test
+ * plugins, EP for the examples. Eight paths live at once. */
+static inline char *adm_plugin(const char *dirvar, const char *name)
+{
+    static char bufs[8][512];
+    static int next;
+    char *b = bufs[next++ % 8];
+    const char *dir = getenv(dirvar);
+    if (dir == NULL)
+        cr_skip_test("%s is not set (make test sets it)", dirvar);
+    snprintf(b, 512, "%s/%s.so", dir, name);
+    return b;
+}
+#define TP(name) adm_plugin("GOROD_TESTPLUGINS", name)
+#define EP(name) adm_plugin("GOROD_PLUGINS", name)
+
 /* adm_tcp_connect: a connected socket to 127.0.0.1:port, or -errno. */
 static inline int adm_tcp_connect(int port)
 {

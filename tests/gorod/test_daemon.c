@@ -7,20 +7,6 @@
 
 #include <sys/resource.h>
 
-static char *plugin(const char *dirvar, const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    const char *dir = getenv(dirvar);
-    if (dir == NULL)
-        cr_skip_test("%s is not set (make test sets it)", dirvar);
-    snprintf(b, 512, "%s/%s.so", dir, name);
-    return b;
-}
-#define TP(name) plugin("GOROD_TESTPLUGINS", name)
-#define EP(name) plugin("GOROD_PLUGINS", name)
-
 /* dmn_write writes d's configuration with the given plugins section. */
 static void dmn_write(adm_daemon *d, const char *extra, const char *plugins)
 {

@@ -7,20 +7,6 @@
  * test with an XDG_RUNTIME_DIR of its own. */
 #include "admutil.h"
 
-static char *plugin(const char *dirvar, const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    const char *dir = getenv(dirvar);
-    if (dir == NULL)
-        cr_skip_test("%s is not set (make test sets it)", dirvar);
-    snprintf(b, 512, "%s/%s.so", dir, name);
-    return b;
-}
-#define TP(name) plugin("GOROD_TESTPLUGINS", name)
-#define EP(name) plugin("GOROD_PLUGINS", name)
-
 /* ops_init: d (adm_init) and XDG_RUNTIME_DIR=DIR/xdg for gorod and
  * goroctl, which inherit it. Skips when the system's socket is there:
  * goroctl with no socket would ask that gorod first. */

@@ -9,18 +9,6 @@
 
 #include <fcntl.h>
 
-static char *tplugin(const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    const char *dir = getenv("GOROD_TESTPLUGINS");
-    if (dir == NULL)
-        cr_skip_test("GOROD_TESTPLUGINS is not set (make test sets it)");
-    snprintf(b, 512, "%s/%s.so", dir, name);
-    return b;
-}
-
 /* pl_write writes d's configuration with the given plugins section. */
 static void pl_write(adm_daemon *d, const char *plugins)
 {
@@ -128,7 +116,7 @@ Test(plugins, restart_stops_and_starts_one_plugin, .timeout = 60)
     snprintf(p, sizeof p,
              "  - {name: kv, path: %s, args: {port: %d}}\n"
              "  - {name: other, path: %s}\n",
-             tplugin("kvecho"), port, tplugin("hello"));
+             TP("kvecho"), port, TP("hello"));
     pl_run(&d, p);
     char *got = pl_ask(port, 5000);
     cr_assert(got && strstr(got, "port="), "kvecho does not answer: %s",
@@ -192,8 +180,8 @@ Test(plugins, a_failed_restart_exits_1_with_the_reason, .timeout = 60)
              "    args:\n"
              "      greeting: hi\n"
              "      port: x\n",
-             tplugin("hello"), tplugin("hello"), adm_free_port(),
-             tplugin("kvecho"));
+             TP("hello"), TP("hello"), adm_free_port(),
+             TP("kvecho"));
     pl_run(&d, p);
 
     adm_run r = adm_ctl(&d, "restart", "nope", (char *)NULL);
@@ -226,7 +214,7 @@ Test(plugins, a_failed_restart_exits_1_with_the_reason, .timeout = 60)
               "%s", row ? row : "(no row)");
     free(row);
     /* Once the file is there, the restart loads it: no longer refused. */
-    pl_install(tplugin("kvecho"), kv);
+    pl_install(TP("kvecho"), kv);
     r = adm_ctl(&d, "restart", "kv", (char *)NULL);
     cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
     adm_run_free(&r);
@@ -270,7 +258,7 @@ Test(plugins, a_reload_restarts_a_plugin_whose_file_changed, .timeout = 60)
     adm_init(&d, "plugins");
     char kv[600];
     snprintf(kv, sizeof kv, "%s/kv.so", d.dir);
-    pl_install(tplugin("kvecho"), kv);
+    pl_install(TP("kvecho"), kv);
     int port = adm_free_port();
     char p[1024];
     snprintf(p, sizeof p, "  - {name: kv, path: kv.so, args: {port: %d}}\n",
@@ -286,7 +274,7 @@ Test(plugins, a_reload_restarts_a_plugin_whose_file_changed, .timeout = 60)
     cr_expect_eq(pl_starts(&d, "kv"), 1, "an unchanged plugin restarted");
 
     /* Another plugin's file over it: restarted on the new file. */
-    pl_install(tplugin("hello"), kv);
+    pl_install(TP("hello"), kv);
     r = adm_ctl(&d, "reload", (char *)NULL);
     cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
     adm_run_free(&r);
@@ -304,7 +292,7 @@ Test(plugins, a_reload_restarts_a_plugin_whose_file_changed, .timeout = 60)
     free(log);
 
     /* Back to kvecho: its port answers again. */
-    pl_install(tplugin("kvecho"), kv);
+    pl_install(TP("kvecho"), kv);
     r = adm_ctl(&d, "reload", (char *)NULL);
     cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
     adm_run_free(&r);
@@ -348,7 +336,7 @@ Test(plugins, mapping_args_reach_the_plugin_as_pairs, .timeout = 60)
              "      greeting: \"hello world\"\n"
              "      tls: false\n"
              "  - {name: str, path: %s, args: \"port=%d a=b junk\"}\n",
-             tplugin("kvecho"), pm, tplugin("kvecho"), ps);
+             TP("kvecho"), pm, TP("kvecho"), ps);
     pl_run(&d, p);
     char *got = pl_ask(pm, 5000), want[256];
     cr_assert(got != NULL, "map does not answer");
@@ -377,7 +365,7 @@ Test(plugins, a_bad_args_value_is_refused_at_start, .timeout = 30)
              "  - name: kv\n"
              "    path: %s\n"
              "    args:\n"
-             "      port: [7007, 7008]\n", tplugin("kvecho"));
+             "      port: [7007, 7008]\n", TP("kvecho"));
     pl_write(&d, p);
     adm_spawn(&d);
     int st;
@@ -404,7 +392,7 @@ Test(plugins, a_start_that_returns_leaving_gs_is_a_running_plugin,
     adm_daemon d;
     adm_init(&d, "plugins");
     char p[1024];
-    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", tplugin("hello"));
+    snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
     pl_run(&d, p);
     char *row = pl_row(&d, "hello");
     char f[32];
@@ -424,7 +412,7 @@ Test(plugins, a_start_that_returns_leaving_gs_is_a_running_plugin,
                  "restarted it");
     /* Disabled: stop() ends its G; the entry goes. */
     snprintf(p, sizeof p, "  - {name: hello, path: %s, enabled: false}\n",
-             tplugin("hello"));
+             TP("hello"));
     pl_write(&d, p);
     r = adm_ctl(&d, "reload", (char *)NULL);
     cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
