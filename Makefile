@@ -171,14 +171,15 @@ $(GOROCTL): $(wildcard src/goroctl/*.c) src/gorod/sockrecord.h
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -o $@ $(filter %.c,$^)
 
 comma := ,
-# pcbuild CC,PKGS,CFLAGS,LDFLAGS: $< built into $@ the way a user builds
-# against goro, in two steps: compiled by CC with CFLAGS and `pkg-config
-# --cflags PKGS`, linked by $(CC) with LDFLAGS and `pkg-config --libs PKGS`,
-# the packages found in build/pkgconfig. A recipe line of its own.
+# pcbuild CC,PKGS,CFLAGS,LDFLAGS,LIBS: $< built into $@ the way a user
+# builds against goro, in two steps: compiled by CC with `pkg-config
+# --cflags PKGS` then CFLAGS, linked by $(CC) with LDFLAGS, `pkg-config
+# --libs PKGS` then LIBS (after goro's: -lubsan must not come first), the
+# packages found in build/pkgconfig. A recipe line of its own.
 pcbuild = PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig; \
   export PKG_CONFIG_PATH; \
-  $(1) $(3) $$(pkg-config --cflags $(2)) -c $< -o $@.o && \
-  $(CC) $@.o $(4) $$(pkg-config --libs $(2)) -o $@ && rm -f $@.o
+  $(1) $$(pkg-config --cflags $(2)) $(3) -c $< -o $@.o && \
+  $(CC) $@.o $(4) $$(pkg-config --libs $(2)) $(5) -o $@ && rm -f $@.o
 
 $(BUILD)/plugins/%.so: plugins/%.c $(wildcard plugins/*.h) $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
@@ -335,7 +336,7 @@ ADAPTERPROGS := $(patsubst %,$(BUILD)/tests/%prog,$(ADAPTERS))
 $(BUILD)/tests/%prog: tests/link/%.c $(BUILD)/lib/libgoro_%.so $(BUILD)/pkgconfig/goro-%.pc
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config goro-$*)"
-	$(Q)$(call pcbuild,$(CC),goro goro-$*,-std=gnu11 $(WARN) $(SANFLAGS) -O2 -g,$(SANLIBS))
+	$(Q)$(call pcbuild,$(CC),goro goro-$*,-std=gnu11 $(WARN) $(SANFLAGS) -O2 -g,,$(SANLIBS))
 
 # A program whose execution trace is known (test_trace.c).
 TRACEPROG := $(BUILD)/tests/traceprog
