@@ -434,9 +434,12 @@ Test(daemon, a_stop_that_never_returns_ends_at_the_deadline, .timeout = 60)
 }
 
 /* Plugins whose Gs ignore stop() (a loop that calls nothing, a loop of
- * calls, Gs in a blocking read): SIGTERM ends in exit 1 within
- * shutdown_timeout + 1 s, every time (the process used to stay, its main
- * G returned, until systemd's SIGKILL). */
+ * calls, Gs in a blocking read): SIGTERM ends in exit 1 soon after
+ * shutdown_timeout, every time (the process used to stay, its main G
+ * returned, until systemd's SIGKILL; the test waits 10 s). On a quiet
+ * machine it takes about shutdown_timeout + 0.2 s; the bound, +3 s, leaves
+ * room for a loaded one, where the spinning plugin and other processes
+ * delay the signal's G and the exit (2.7 s seen in a loaded run). */
 Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
      .timeout = 240)
 {
@@ -452,7 +455,17 @@ Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
                  "  - {name: hello, path: %s}\n",
                  TP("stubborn"), kinds[run % 3], TP("hello"));
         dmn_run(&d, "shutdown_timeout: 1s\n", p);
-        adm_sleep_ms(100);   /* the Gs are busy */
+        /* Started in full (the plugins' grace to fail is over, "where to
+         * connect" logged), then the Gs are busy. */
+        for (int64_t until = adm_now_ms() + 10000; adm_now_ms() < until;
+             adm_sleep_ms(20)) {
+            char *l = adm_slurp(d.log);
+            bool up = strstr(l, "where to connect") != NULL;
+            free(l);
+            if (up)
+                break;
+        }
+        adm_sleep_ms(100);
         int64_t t0 = adm_now_ms();
         kill(d.pid, SIGTERM);
         int st = 0;
@@ -467,7 +480,7 @@ Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
         }
         d.pid = 0;
         bool ok = r == d.pid || r > 0;
-        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 1 && ms < 2000;
+        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 1 && ms < 4000;
         char *log = adm_slurp(d.log);
         ok = ok && strstr(log, "plugin stubborn: ") != NULL &&
              strstr(log, "1 plugin(s) did not stop within 1000 ms") != NULL;
@@ -483,7 +496,7 @@ Test(daemon, plugins_that_ignore_stop_exit_1_at_the_deadline_every_time,
         free(log);
         adm_stop(&d);
     }
-    cr_assert_eq(fails, 0, "%d of 20 runs did not exit 1 within 2 s", fails);
+    cr_assert_eq(fails, 0, "%d of 20 runs did not exit 1 within 4 s", fails);
     cr_log_info("20 runs: exit 1, the slowest %lld ms after SIGTERM",
                 (long long)worst);
 }
