@@ -39,17 +39,18 @@ enum { samples = 100 };
 
 /* How late a sleeper beside a spinner may wake is asserted in the
  * process's CPU time: what the spinner burned before it was stopped. It
- * must stay under cpubound: ten time slices (10 ms by default), plus
+ * must stay under cpubound: twenty time slices (10 ms by default), plus
  * twice what a sleeping thread's wake-up waits for a CPU on this machine
  * now (machinefloor). The slice the sleeper waits out is one; the rest is
  * for the runtime's loop thread, which fires the sleeper's timer and
  * sysmon's looks and may wait for a CPU while the spinner burns on: beside
  * two looping copies of these tests (make test-loaded) the worst of 100
- * samples reached 45-76 ms, while a floor taken a moment before or after
- * saw no such stall. A spinner that is never stopped burns the whole run,
- * seconds. Wall-clock figures depend on what else the machine runs; they
- * belong to the benchmarks (bench/wakelat.c). */
-enum { cpuBound = 10 * 10000000 };
+ * samples reached 45-76 ms, and once 100.6 ms in CI's loaded run, while a
+ * floor taken a moment before or after saw no such stall. A spinner that
+ * is never stopped burns the whole run, seconds. Wall-clock figures depend
+ * on what else the machine runs; they belong to the benchmarks
+ * (bench/wakelat.c). */
+enum { cpuBound = 20 * 10000000 };
 
 /* machinefloor: the worst lateness of 20 plain 1 ms sleeps of this thread,
  * in ns: how long a woken thread waits for a CPU on this machine now. */
