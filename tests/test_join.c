@@ -111,6 +111,16 @@ static void noop(void *arg)
     (void)arg;
 }
 
+/* The joined G of the two-joiner case: it returns 5 once released, so the
+ * second join certainly comes while the first waits. */
+static goro_wg *release;
+
+static int waits_then_returns(void *arg)
+{
+    goro_wg_wait(release);
+    return (int)(intptr_t)arg;
+}
+
 static void misuse(void *arg)
 {
     (void)arg;
@@ -123,12 +133,16 @@ static void misuse(void *arg)
 
     /* Two joiners: the second is refused while the first waits. */
     joined = goro_wg_new();
+    release = goro_wg_new();
     goro_wg_add(joined, 1);
-    slowid = goro_go_joinable(sleeps_then_returns, (void *)5);
+    goro_wg_add(release, 1);
+    slowid = goro_go_joinable(waits_then_returns, (void *)5);
     goro_go(first_joiner, NULL);
-    test_wait_waiting(2);   /* the sleeper and its joiner */
+    test_wait_waiting(2);   /* the joined G and its joiner */
     rc_second_joiner = goro_join(slowid, NULL);
+    goro_wg_done(release);
     goro_wg_wait(joined);
+    goro_wg_free(release);
 }
 
 Test(join, misuse_is_refused_with_pthreads_errors, .timeout = 30)
