@@ -136,6 +136,26 @@ static inline int adm_unix_connect(const char *path)
     return fd;
 }
 
+/* adm_write_conf writes d's configuration: quiet logging to stderr, d's
+ * admin socket and metrics port, the extra top-level keys (or NULL) and
+ * the given plugins section. */
+static inline void adm_write_conf(adm_daemon *d, const char *extra,
+                                  const char *plugins)
+{
+    char *text;
+    cr_assert(asprintf(&text,
+                       "log:\n  level: info\n  target: stderr\n"
+                       "admin:\n  socket: %s\n  mode: 0600\n"
+                       "metrics:\n  listen: 127.0.0.1:%d\n"
+                       "status_interval: 0\n"
+                       "%s"
+                       "plugins:\n%s",
+                       d->sock, d->metrics_port, extra ? extra : "",
+                       plugins) > 0);
+    adm_writefile(d->conf, text);
+    free(text);
+}
+
 /* adm_plugin: the path of plugin name in the directory $dirvar names
  * (the test skips when make test did not set it); TP for the test
  * plugins, EP for the examples. Eight paths live at once. */

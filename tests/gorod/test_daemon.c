@@ -7,29 +7,12 @@
 
 #include <sys/resource.h>
 
-/* dmn_write writes d's configuration with the given plugins section. */
-static void dmn_write(adm_daemon *d, const char *extra, const char *plugins)
-{
-    char *text;
-    cr_assert(asprintf(&text,
-                       "log:\n  level: info\n  target: stderr\n"
-                       "admin:\n  socket: %s\n  mode: 0600\n"
-                       "metrics:\n  listen: 127.0.0.1:%d\n"
-                       "status_interval: 0\n"
-                       "%s"
-                       "plugins:\n%s",
-                       d->sock, d->metrics_port, extra ? extra : "",
-                       plugins) > 0);
-    adm_writefile(d->conf, text);
-    free(text);
-}
-
 /* dmn_run starts gorod (d from adm_init) on a configuration with the
  * given extra keys and plugins section, and waits until its admin socket
  * answers. */
 static void dmn_run(adm_daemon *d, const char *extra, const char *plugins)
 {
-    dmn_write(d, extra, plugins);
+    adm_write_conf(d, extra, plugins);
     adm_spawn(d);
     adm_wait_ready(d);
 }
@@ -136,7 +119,7 @@ Test(daemon, exits_1_when_no_plugin_could_be_loaded, .timeout = 60)
     adm_init(&d, "daemon");
     char p[1024];
     snprintf(p, sizeof p, "  - {name: noentry, path: %s}\n", TP("noentry"));
-    dmn_write(&d, NULL, p);
+    adm_write_conf(&d, NULL, p);
     adm_spawn(&d);
     int st;
     cr_assert_eq(waitpid(d.pid, &st, 0), d.pid);
@@ -188,7 +171,7 @@ Test(daemon, reload_with_a_broken_file_keeps_the_configuration, .timeout = 60)
     char p[1024];
     snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
     dmn_run(&d, NULL, p);
-    dmn_write(&d, "stack:\n  min_size: 3000\n", p);
+    adm_write_conf(&d, "stack:\n  min_size: 3000\n", p);
     kill(d.pid, SIGHUP);
     cr_assert(dmn_wait_log(&d, "keeping the configuration in effect", 10000),
               "%s", adm_slurp(d.log));
@@ -211,7 +194,7 @@ Test(daemon, reload_adds_and_removes_plugins, .timeout = 60)
     snprintf(p, sizeof p, "  - {name: first, path: %s}\n", TP("hello"));
     dmn_run(&d, NULL, p);
     snprintf(p, sizeof p, "  - {name: second, path: %s}\n", TP("hello"));
-    dmn_write(&d, NULL, p);
+    adm_write_conf(&d, NULL, p);
     adm_run r = adm_ctl(&d, "reload", (char *)NULL);
     cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
     adm_run_free(&r);
@@ -248,7 +231,7 @@ Test(daemon, a_reload_with_a_refused_plugin_has_one_verdict, .timeout = 60)
              "  - {name: second, path: %s}\n"
              "  - {name: broken, path: %s/nothere.so}\n",
              TP("hello"), d.dir);
-    dmn_write(&d, NULL, p);
+    adm_write_conf(&d, NULL, p);
     adm_run r = adm_ctl(&d, "reload", (char *)NULL);
     cr_expect_eq(r.status, 1, "a reload with a refused plugin: exit %d\n%s%s",
                  r.status, r.out, r.err);
@@ -294,7 +277,7 @@ Test(daemon, a_removed_plugin_that_does_not_stop_stays_listed_and_counted,
              TP("hello"), TP("stubborn"));
     dmn_run(&d, "shutdown_timeout: 1s\n", p);
     snprintf(p, sizeof p, "  - {name: hello, path: %s}\n", TP("hello"));
-    dmn_write(&d, "shutdown_timeout: 1s\n", p);
+    adm_write_conf(&d, "shutdown_timeout: 1s\n", p);
     adm_run r = adm_ctl(&d, "reload", (char *)NULL);
     cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
     adm_run_free(&r);
@@ -313,7 +296,7 @@ Test(daemon, a_removed_plugin_that_does_not_stop_stays_listed_and_counted,
     snprintf(p, sizeof p,
              "  - {name: hello, path: %s}\n"
              "  - {name: again, path: %s}\n", TP("hello"), TP("stubborn"));
-    dmn_write(&d, "shutdown_timeout: 1s\n", p);
+    adm_write_conf(&d, "shutdown_timeout: 1s\n", p);
     r = adm_ctl(&d, "reload", (char *)NULL);
     cr_expect_eq(r.status, 1, "%s%s", r.out, r.err);
     cr_expect(strstr(r.err, "again") && strstr(r.err, "still stopping"),

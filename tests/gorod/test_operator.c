@@ -23,22 +23,6 @@ static void ops_init(adm_daemon *d, char *xdg, size_t len)
     unsetenv("GOROD_SOCKET");
 }
 
-static void ops_write(adm_daemon *d, const char *extra, const char *plugins)
-{
-    char *text;
-    cr_assert(asprintf(&text,
-                       "log:\n  level: info\n  target: stderr\n"
-                       "admin:\n  socket: %s\n  mode: 0600\n"
-                       "metrics:\n  listen: 127.0.0.1:%d\n"
-                       "status_interval: 0\n"
-                       "%s"
-                       "plugins:\n%s",
-                       d->sock, d->metrics_port, extra ? extra : "",
-                       plugins) > 0);
-    adm_writefile(d->conf, text);
-    free(text);
-}
-
 /* ops_ctl runs `$GOROCTL args...` (NULL-terminated): no --socket, no
  * GOROD_SOCKET. */
 static adm_run ops_ctl(const adm_daemon *d, ...)
@@ -100,7 +84,7 @@ Test(operator, goroctl_with_no_socket_finds_the_gorod_of_this_user,
     char extra[256];
     snprintf(extra, sizeof extra, "listeners:\n  - {name: echo, address: "
              "\"127.0.0.1:%d\"}\n", port);
-    ops_write(&d, extra, p);
+    adm_write_conf(&d, extra, p);
     adm_spawn(&d);
     adm_wait_ready(&d);
 
@@ -175,7 +159,7 @@ Test(operator, a_record_in_a_directory_others_can_write_is_not_used,
     snprintf(rec, sizeof rec, "%s/socket", dir);
     cr_assert_eq(mkdir(dir, 0700), 0);
     cr_assert_eq(chmod(dir, 0777), 0);
-    ops_write(&d, NULL, " []\n");
+    adm_write_conf(&d, NULL, " []\n");
     adm_spawn(&d);
     adm_wait_ready(&d);
     struct stat st;
@@ -225,7 +209,7 @@ Test(operator, a_reload_whose_plugin_fails_to_start_has_one_verdict,
     int eport = adm_free_port();
     snprintf(p, sizeof p, "  - {name: echo, path: %s, args: \"port=%d\"}\n",
              EP("echo"), eport);
-    ops_write(&d, NULL, p);
+    adm_write_conf(&d, NULL, p);
     adm_spawn(&d);
     adm_wait_ready(&d);
 
@@ -235,7 +219,7 @@ Test(operator, a_reload_whose_plugin_fails_to_start_has_one_verdict,
              "  - {name: echo, path: %s, args: \"port=%d\"}\n"
              "  - {name: web, path: %s, args: \"port=%d\"}\n",
              EP("echo"), eport, EP("httphello"), port);
-    ops_write(&d, NULL, p);
+    adm_write_conf(&d, NULL, p);
     adm_run r = ops_ctl(&d, "reload", (char *)NULL);
     cr_expect_eq(r.status, 1, "a reload whose plugin failed: exit %d\n%s%s",
                  r.status, r.out, r.err);
