@@ -512,6 +512,46 @@ Test(net, a_close_racing_an_edge_while_ms_poll_wakes_the_reader_once,
     cr_assert_eq(crok, CR_ITERS);
 }
 
+/* The same race made certain: the reader has loaded the fd's close count
+ * and got EAGAIN, and the fd is closed before the reader parks, while the
+ * netpoller has never seen it (no pollDesc: nothing to drop), and a new
+ * socket takes its number at once. The reader must not sleep on the new
+ * socket: the close was counted (netpollclosing counts every goro_close),
+ * so its park gives -ECANCELED at once. When the count was skipped for
+ * an fd without a pollDesc, the park slept until its deadline. */
+static int lateres = 1, latereuse;
+static int64_t latewait;
+
+static void latemain(void *arg)
+{
+    (void)arg;
+    int sv[2], sv2[2];
+    sockpair(sv);
+    uint32_t cgen = netpoll_closegen_of(sv[0]);  /* before its read */
+    char c;
+    if (recv(sv[0], &c, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN)
+        return;
+    goro_close(sv[0]);
+    sockpair(sv2);          /* the lowest free numbers: sv[0]'s again */
+    latereuse = sv2[0] == sv[0] || sv2[1] == sv[0];
+    int64_t t0 = test_now();
+    lateres = netpollpark(getg(), sv[0], cgen, t0 + 5000000000ll,
+                          waitReasonIORead, NULL);
+    latewait = test_now() - t0;
+    goro_close(sv[1]);
+    goro_close(sv2[0]);
+    goro_close(sv2[1]);
+}
+
+Test(net, a_close_before_the_first_park_is_seen_by_the_park, .timeout = 30)
+{
+    cr_assert_eq(test_run(1, latemain, NULL), 0);
+    cr_assert(latereuse, "the new socket did not take the closed number");
+    cr_expect_eq(lateres, -ECANCELED,
+                 "the park gave %d after %.3f s, not -ECANCELED at once",
+                 lateres, latewait / 1e9);
+}
+
 /* ---- refused, deadlines, bad input ---------------------------------------- */
 
 static int refused, badhost, badport, badport2, badbuf, badlisten, nullhost;

@@ -314,7 +314,7 @@ int goro_close(int fd)
     if (fd < 0)
         return -EBADF;
     fddisown(fd);
-    if (netpoll_polled(fd)) {
+    if (netpollclosing(fd)) {
         /* Unregister fd first (netpoll.c's netpollclose), on g0. */
         if (onG(getg()))
             systemstack(netpollclose_sys, (void *)(intptr_t)fd);

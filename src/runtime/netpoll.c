@@ -38,7 +38,8 @@
  * it with -ETIMEDOUT only if it is still on the pollDesc's list
  * (netpollunblock, under the pollDesc's lock).
  *
- * Closing: goro_close (netpollclose, on g0) clears pdtab[fd], bumps the
+ * Closing: goro_close (netpollclosing, then netpollclose on g0 if fd has
+ * a pollDesc) clears pdtab[fd], bumps the
  * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
  * fd from epfd and puts the pollDesc on pdfree; only then does the caller
  * close the fd, so the number cannot be reused while epfd watches it. An M
@@ -51,7 +52,12 @@
  * its call, and netpollcommit checks it under the pollDesc's lock (Go has
  * fdMutex's reference count for this, which goro's int fds do not have);
  * a pollDesc registered by a G that lost that race is dropped by the next
- * pdget (its cgen is stale).
+ * pdget (its cgen is stale). Every close bumps it, also of an fd with no
+ * pollDesc yet: that G may be registering it at this very moment, and the
+ * kernel drops a closed fd from epfd with the edge it had queued, so a G
+ * that registered it unseen would sleep for ever (a close that skipped
+ * the bump when no pollDesc was there did that, about one run in fifty of
+ * a test racing a close with a reader on a loaded machine).
  *
  * Rejected: a uv_poll_t per fd (libuv's epoll is level-triggered and
  * uv_poll_stop deletes the fd at once: an ADD, a DEL and a failing DEL per
@@ -303,7 +309,10 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
         return NULL;
     }
     atomic_fetch_add(&npdregistered, 1);
-    atomic_store_explicit(&pdtab[fd], pd, memory_order_release);
+    /* seq_cst, against netpollclosing's bump and load: either the close
+     * sees pd here, or netpollcommit's load of netpoll_closegen, after
+     * this store, sees the close. */
+    atomic_store_explicit(&pdtab[fd], pd, memory_order_seq_cst);
     unlock(&pdlock);
     injectglist(stale);
     return pd;
@@ -504,11 +513,18 @@ bool netpollinuse(void)
     return atomic_load_explicit(&npdregistered, memory_order_relaxed) != 0;
 }
 
+bool netpollclosing(int fd)
+{
+    if (fd < 0 || (size_t)fd >= npdtab)
+        return false;
+    atomic_fetch_add_explicit(&netpoll_closegen[fd], 1, memory_order_seq_cst);
+    return atomic_load_explicit(&pdtab[fd], memory_order_seq_cst) != NULL;
+}
+
 void netpollclose(int fd)
 {
     if (fd < 0 || (size_t)fd >= npdtab)
         return;
-    atomic_fetch_add(&netpoll_closegen[fd], 1);
     lock(&pdlock);
     pollDesc *pd = atomic_load_explicit(&pdtab[fd], memory_order_relaxed);
     g *list = NULL, **tail = &list;
@@ -649,11 +665,4 @@ void netpollshutdown(void)
     netpoll_closegen = NULL;
     npdtab = 0;
     atomic_store(&npdregistered, 0);
-}
-
-bool netpoll_polled(int fd)
-{
-    if (fd < 0 || (size_t)fd >= npdtab)
-        return false;
-    return atomic_load_explicit(&pdtab[fd], memory_order_relaxed) != NULL;
 }

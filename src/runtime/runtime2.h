@@ -999,9 +999,9 @@ struct uv_loop_s;  /* uv.h's uv_loop_t */
  * undoes it (loopinit, loopshutdown). */
 HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
-HIDDEN bool netpoll_polled(int fd);      /* fd has a pollDesc; any thread */
-/* netpoll_closegen[fd] counts goro_closes of fd (netpollclose bumps it
- * before it looks for fd's pollDesc). A G loads it before the call that
+/* netpoll_closegen[fd] counts goro_closes of fd (netpollclosing bumps it
+ * before it looks for fd's pollDesc, whether or not fd has one: a G
+ * between its EAGAIN and its park may be registering it right now). A G loads it before the call that
  * may give EAGAIN (g->waitcgen): if it changed when the G comes to park,
  * the fd was closed meanwhile and the G must not sleep on it. */
 extern HIDDEN _Atomic uint32_t *netpoll_closegen;
@@ -1035,7 +1035,12 @@ HIDDEN void netpoll_snap(int fd, pollsnap *s);
  * that came (> 0), or -errno. On a G. */
 HIDDEN int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
                        uint8_t reason, pollsnap *snap);
-HIDDEN void netpollclose(int fd);        /* goro_close's half, on g0 */
+/* goro_close's two halves: netpollclosing (any thread) counts the close
+ * in netpoll_closegen[fd] and says whether fd has a pollDesc; if so,
+ * netpollclose (on g0) drops it, waking its waiters with -ECANCELED. Both
+ * before the fd itself is closed. */
+HIDDEN bool netpollclosing(int fd);
+HIDDEN void netpollclose(int fd);
 /* netpoll takes what became ready from the runtime's epoll fd without
  * blocking and returns the Gs to make runnable (a schedlink list, still
  * Gwaiting); NULL when nothing (or no fd) is polled. Any thread. */
