@@ -727,6 +727,7 @@ ASANCHECKS   := $(BUILD)/asan/asan-checks
 # The configuration loader: config.c and the files it is split into.
 CONFIG_SRCS  := src/gorod/config.c src/gorod/configwalk.c \
                 src/gorod/configvalues.c src/gorod/configknobs.c \
+                src/gorod/configkeys.c \
                 src/gorod/configplugins.c src/gorod/configprint.c \
                 src/gorod/configmsg.c src/gorod/keylines.c
 
