@@ -68,8 +68,8 @@ _Static_assert(SOCKET_MAX == 107, "admin.socket's allowed words say 107");
  * them. */
 static const gorod_key keys[] = {
     {ROW("log.level", "info", "one of error, warn, info, debug",
-         "What is logged: errors only, warnings too, the ordinary events "
-         "too, everything."),
+         "Which messages are logged: those of this level and the more "
+         "severe."),
      KEY_ENUM, AT(log.level, int), 0, 0, false, gorod_level_names},
     {ROW("log.target", "stderr", "stderr, syslog or a file path",
          "Where the log goes: stderr, syslog, or the path of a file to "
@@ -86,8 +86,8 @@ static const gorod_key keys[] = {
     {ROW("metrics.listen", "127.0.0.1:9464",
          "\"\" or HOST:PORT with an IPv4 address or a [bracketed] IPv6 "
          "address and a port from 1 to 65535",
-         "Where the Prometheus exposition is served (the default: loopback "
-         "only); \"\" for nowhere."),
+         "Where the Prometheus exposition is served (\"[::1]:9464\" on "
+         "IPv6); \"\" for nowhere."),
      KEY_LISTEN, AT(metrics.listen, char *), 0, 0, false, NULL},
     {ROW("status_interval", "5s", "0 or a duration from 1s to 1h",
          "How often the one-line status is logged; 0: never."),
