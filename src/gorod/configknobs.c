@@ -55,6 +55,9 @@ size_t knobs_schema(cyaml_schema_field_t *top)
 {
     static const cyaml_schema_field_t str =
         STR(struct raw_knobs, knob[0]);
+    /* A section may be present and empty ("sched:" with its keys
+     * commented out): POINTER_NULL makes that a NULL section, all
+     * defaults. */
     static const cyaml_schema_field_t sec = CYAML_FIELD_MAPPING_PTR(
         "", OPT | CYAML_FLAG_POINTER_NULL, struct raw, section[0], NULL);
     size_t ntop = 0, nsec = 0, nfield[MAXSECTIONS] = {0};
