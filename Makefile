@@ -243,10 +243,13 @@ daemon: all $(DAEMON)
 
 # README.md's table of GORO_* variables and config/gorod.yaml's runtime
 # knobs (sched, stack, traceback) are written from the runtime's table of knobs
-# (src/runtime/config.c) by scripts/knobdoc.c, a program built as users
-# build theirs; tests/test_config.c fails when they differ from it.
+# (src/runtime/config.c), and gorod.yaml's comments on gorod's own keys from
+# gorod's table (src/gorod/configkeys.c, which it includes), by
+# scripts/knobdoc.c, a program built as users build theirs;
+# tests/test_config.c fails when they differ from them.
 KNOBDOC := $(BUILD)/bin/knobdoc
-$(KNOBDOC): scripts/knobdoc.c $(LIB) $(STUBLIB) $(PC)
+$(KNOBDOC): scripts/knobdoc.c src/gorod/configkeys.c src/gorod/config.h \
+            src/gorod/gorod.h $(LIB) $(STUBLIB) $(PC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (pkg-config)"
 	$(Q)$(call pcbuild,$(CC),goro,-std=gnu11 $(WARN) $(CFLAGS))
@@ -369,12 +372,14 @@ TESTPLUGIN_SRCS := $(wildcard tests/gorod/plugins/*.c)
 TESTPLUGINS     := $(patsubst tests/gorod/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TESTPLUGIN_SRCS))
 
 # It links libgoro for the table of knobs (goro_config_knob and its
-# neighbours, which run on any thread), not to start the runtime.
-$(GOROD_TESTBIN): $(GOROD_TEST_SRCS) $(LIB)
+# neighbours, which run on any thread), not to start the runtime, and
+# gorod's table of its own keys (src/gorod/configkeys.c, data only).
+$(GOROD_TESTBIN): $(GOROD_TEST_SRCS) src/gorod/configkeys.c src/gorod/config.h \
+                  src/gorod/gorod.h $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g $(SANFLAGS) -Iinclude -Isrc/gorod \
-	    -o $@ $(GOROD_TEST_SRCS) -L$(BUILD)/lib -lgoro \
+	    -o $@ $(GOROD_TEST_SRCS) src/gorod/configkeys.c -L$(BUILD)/lib -lgoro \
 	    -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -lcriterion -lpthread
 
 $(BUILD)/tests/plugins/%_nosplit.so: tests/gorod/plugins/%_nosplit.c $(LIB)
@@ -727,6 +732,7 @@ ASANCHECKS   := $(BUILD)/asan/asan-checks
 # The configuration loader: config.c and the files it is split into.
 CONFIG_SRCS  := src/gorod/config.c src/gorod/configwalk.c \
                 src/gorod/configvalues.c src/gorod/configknobs.c \
+                src/gorod/configkeys.c \
                 src/gorod/configplugins.c src/gorod/configprint.c \
                 src/gorod/configmsg.c src/gorod/keylines.c
 

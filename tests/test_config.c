@@ -3,7 +3,8 @@
  * with the messages gorod and goro_run print; the rules between keys; the
  * text of a value loading back; goro_run_config taking the struct and
  * nothing else; and README.md and config/gorod.yaml kept equal to the
- * table (scripts/knobdoc.c, included here). */
+ * table, and gorod.yaml's comments on gorod's own keys to gorod's table
+ * (scripts/knobdoc.c, included here, which includes that). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <sched.h>
@@ -45,7 +46,7 @@ static void expect_in_sync(const char *name)
         a++, b++;
     }
     cr_expect(strcmp(text, want) == 0,
-              "%s:%d differs from the table of knobs (make knobdoc "
+              "%s:%d differs from the tables of keys (make knobdoc "
               "rewrites it): has \"%.60s\", the table says \"%.60s\"",
               name, line, a, b);
     free(text);
@@ -57,9 +58,52 @@ Test(config, readme_s_table_is_the_table_of_knobs)
     expect_in_sync("README.md");
 }
 
-Test(config, gorod_yaml_s_runtime_sections_are_the_table_of_knobs)
+Test(config, gorod_yaml_s_generated_parts_are_the_tables)
 {
     expect_in_sync("config/gorod.yaml");
+}
+
+/* gorod.yaml's part of gorod's own keys: the comments are the table's,
+ * the values the file's own (a key the part lacks is written at its
+ * default); the runtime's part is the table's in both. */
+Test(config, gorod_yaml_s_own_keys_keep_their_values_not_their_comments)
+{
+    const char *why = NULL;
+    char *text = knobdoc_read(srcpath("config/gorod.yaml")), *want;
+    cr_assert_not_null(text);
+    char *v = strstr(text, "\nshutdown_timeout: 10s\n");
+    cr_assert_not_null(v, "config/gorod.yaml has no shutdown_timeout: 10s");
+    v[strlen("\nshutdown_timeout: ")] = '2';
+    want = knobdoc_splice("config/gorod.yaml", text, &why);
+    cr_assert_not_null(want, "%s", why);
+    cr_expect_str_eq(want, text);
+    free(want);
+
+    char *doc = strstr(text, "# How long shutdown waits");
+    cr_assert_not_null(doc);
+    doc[2] = 'h';
+    want = knobdoc_splice("config/gorod.yaml", text, &why);
+    cr_assert_not_null(want, "%s", why);
+    cr_expect(strstr(want, "\n# How long shutdown waits") != NULL &&
+              strstr(want, "\nshutdown_timeout: 20s\n") != NULL, "%s", want);
+    free(want);
+
+    char *line = strstr(text, "\nshutdown_timeout: 20s\n");
+    memmove(line, line + strlen("\nshutdown_timeout: 20s"),
+            strlen(line + strlen("\nshutdown_timeout: 20s")) + 1);
+    want = knobdoc_splice("config/gorod.yaml", text, &why);
+    cr_assert_not_null(want, "%s", why);
+    cr_expect(strstr(want, "\nshutdown_timeout: 10s\n") != NULL, "%s", want);
+    free(want);
+
+    char *orders = strstr(text, "\n  orders: 4\n");
+    cr_assert_not_null(orders);
+    orders[strlen("\n  orders: ")] = '5';
+    want = knobdoc_splice("config/gorod.yaml", text, &why);
+    cr_assert_not_null(want, "%s", why);
+    cr_expect(strstr(want, "\n  orders: 4\n") != NULL, "%s", want);
+    free(want);
+    free(text);
 }
 
 Test(config, the_check_fails_when_a_document_drifts)

@@ -1,7 +1,7 @@
 /*
  * config.c - the daemon's YAML configuration: the schema, the load, and
- * the checks of gorod's own sections (log, admin, metrics, the intervals,
- * listeners).
+ * the checks of gorod's own keys (by their table's rows, configkeys.c)
+ * and of the listeners.
  *
  * The file is read once into memory (gorod_config_load; gorod_config_parse
  * takes the bytes directly, as the fuzz target does) and then looked at
@@ -21,10 +21,11 @@
  * loads as 12, `-5` into an unsigned field, `maybe` as true) and its errors
  * do not say which value was wrong. So libcyaml does the structure and the
  * allocation, and every value is then parsed strictly and checked, with the
- * recorded line of its key (configvalues.c): here for gorod's own keys, in
- * configknobs.c for the runtime's knobs (the sched and stack sections,
- * traceback: the runtime's table, not gorod's), in configplugins.c for the
- * plugins section.
+ * recorded line of its key (configvalues.c): the scalar keys by the rows
+ * of two tables, the runtime's knobs (the sched and stack sections,
+ * traceback: the runtime's table, src/runtime/config.c) and gorod's own
+ * (log, admin, metrics, the intervals: configkeys.c), both walked by
+ * configknobs.c; here the listeners, in configplugins.c the plugins.
  *
  * Cross-field rules (max_size against min_size, cache_size against the
  * largest cached stack, unique plugin and listener names) name the line
@@ -55,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -67,29 +67,6 @@
 #define CONFIG_MAX_BYTES (1u << 20)
 
 /* ---- the schema --------------------------------------------------------- */
-
-/* A section may be present and empty ("sched:" with its keys commented
- * out): POINTER_NULL makes that a NULL section, all defaults. */
-#define SECTION(m, f) \
-    CYAML_FIELD_MAPPING_PTR(#m, OPT | CYAML_FLAG_POINTER_NULL, struct raw, \
-                            m, f)
-
-static const cyaml_schema_field_t log_fields[] = {
-    STR(struct raw_log, level),
-    STR(struct raw_log, target),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t admin_fields[] = {
-    STR(struct raw_admin, socket),
-    STR(struct raw_admin, mode),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t metrics_fields[] = {
-    STR(struct raw_metrics, listen),
-    CYAML_FIELD_END,
-};
 
 /* name and address are required, but checked here (with a message naming
  * the entry's line) rather than by libcyaml, as a plugin's name and path. */
@@ -121,13 +98,8 @@ static const cyaml_schema_value_t plugin_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_plugin, plugin_fields),
 };
 
-/* gorod's own keys, after the runtime's at the top. */
+/* The lists of mappings, after the scalar keys of both tables at the top. */
 static const cyaml_schema_field_t gorod_fields[] = {
-    SECTION(log, log_fields),
-    SECTION(admin, admin_fields),
-    SECTION(metrics, metrics_fields),
-    STR(struct raw, status_interval),
-    STR(struct raw, shutdown_timeout),
     CYAML_FIELD_SEQUENCE("listeners", OPT | CYAML_FLAG_POINTER_NULL,
                          struct raw, listeners, &listener_schema, 0,
                          CYAML_UNLIMITED),
@@ -138,7 +110,7 @@ static const cyaml_schema_field_t gorod_fields[] = {
 #define NGOROD (sizeof gorod_fields / sizeof gorod_fields[0])
 
 /* Written once by build_schema (schema_once), read only after: the
- * runtime's fields (knobs_schema), then gorod's. */
+ * tables' fields (knobs_schema), then the lists. */
 static cyaml_schema_field_t top_fields[MAXSECTIONS + MAXKNOBS + NGOROD];
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 
@@ -165,67 +137,53 @@ static const cyaml_config_t cyaml_cfg = {
     .flags = CYAML_CFG_IGNORE_UNKNOWN_KEYS | CYAML_CFG_NO_ALIAS,
 };
 
-/* ---- gorod's own sections ---------------------------------------------- */
+/* ---- gorod's own keys and the listeners ---------------------------------- */
 
-static const char *raws(const void *section, size_t off)
+/* check_key reads v as row k says into its field of c, or refuses it in
+ * the row's words at the line of its key. */
+void check_key(struct load *l, const gorod_key *k, const char *v,
+               gorod_config *c)
 {
-    return section ? *(char *const *)((const char *)section + off) : NULL;
-}
-#define RAW(sec, field) raws(r->sec, offsetof(__typeof__(*r->sec), field))
-
-const char *const gorod_level_names[GLOG_DEBUG + 1] = {
-    [GLOG_ERROR] = "error", [GLOG_WARN] = "warn", [GLOG_INFO] = "info",
-    [GLOG_DEBUG] = "debug"};
-
-static void check_misc(struct load *l, const struct raw *r, gorod_config *c)
-{
-    const char *const *levels = gorod_level_names;
-    const char *v;
-    if ((v = RAW(log, level)) != NULL) {
-        int i = GLOG_ERROR;
-        while (i <= GLOG_DEBUG && strcmp(v, levels[i]) != 0)
+    const struct check ck = {l, k->pub.key, v};
+    void *f = (char *)c + k->off;
+    switch (k->kind) {
+    case KEY_ENUM: {
+        int i = 0;
+        while (k->names[i] != NULL && strcmp(v, k->names[i]) != 0)
             i++;
-        if (i > GLOG_DEBUG)
-            refuse(&(struct check){l, "log.level", v},
-                   "one of error, warn, info, debug");
+        if (k->names[i] == NULL)
+            refuse(&ck, k->pub.allowed);
         else
-            c->log.level = i;
+            *(int *)f = i;
+        break;
     }
-    if ((v = RAW(log, target)) != NULL) {
-        if (*v == '\0')
-            refuse(&(struct check){l, "log.target", v},
-                   "stderr, syslog or a file path");
-        else
-            set_string(l, &c->log.target, v,
-                       strcmp(v, "stderr") != 0 && strcmp(v, "syslog") != 0);
-    }
-    if ((v = RAW(admin, socket)) != NULL) {
-        set_string(l, &c->admin.socket, v, true);
-        if (c->admin.socket != NULL &&
-            strlen(c->admin.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            char allowed[80];
-            snprintf(allowed, sizeof allowed,
-                     "a socket path of at most %zu bytes once resolved",
-                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-            refuse(&(struct check){l, "admin.socket", v}, allowed);
+    case KEY_DURATION:
+        get_duration(&ck, k->zero, k->lo, k->hi, k->pub.allowed, f);
+        break;
+    case KEY_MODE:
+        get_mode(&ck, (uint32_t)k->hi, k->pub.allowed, f);
+        break;
+    case KEY_PATH: {
+        bool word = false;
+        for (size_t i = 0; k->names != NULL && k->names[i] != NULL; i++)
+            word |= strcmp(v, k->names[i]) == 0;
+        if (*v == '\0' && !k->zero) {
+            refuse(&ck, k->pub.allowed);
+            break;
         }
+        char **s = f;
+        set_string(l, s, v, !word);
+        if (k->hi > 0 && *s != NULL && strlen(*s) > (size_t)k->hi)
+            refuse(&ck, k->pub.allowed);
+        break;
     }
-    get_mode(&(struct check){l, "admin.mode", RAW(admin, mode)},
-             &c->admin.mode);
-    if ((v = RAW(metrics, listen)) != NULL) {
+    case KEY_LISTEN:
         if (*v != '\0' && !valid_listen(v))
-            refuse(&(struct check){l, "metrics.listen", v},
-                   "\"\" or HOST:PORT with an IPv4 address or a [bracketed] "
-                   "IPv6 address and a port from 1 to 65535");
+            refuse(&ck, k->pub.allowed);
         else
-            set_string(l, &c->metrics.listen, v, false);
+            set_string(l, f, v, false);
+        break;
     }
-    get_duration(&(struct check){l, "status_interval", r->status_interval},
-                 true, 1000000000, 3600000000000,
-                 "0 or a duration from 1s to 1h", &c->status_interval_ns);
-    get_duration(&(struct check){l, "shutdown_timeout", r->shutdown_timeout},
-                 false, 100000000, 600000000000,
-                 "a duration from 100ms to 10m", &c->shutdown_timeout_ns);
 }
 
 static void check_listener(struct load *l, const struct raw_listener *rl,
@@ -271,23 +229,10 @@ static void check_listener(struct load *l, const struct raw_listener *rl,
 #undef LKEY
 }
 
-static void set_defaults(struct load *l, gorod_config *c)
-{
-    c->log.level = GLOG_INFO;
-    set_string(l, &c->log.target, "stderr", false);
-    set_string(l, &c->admin.socket, "/run/gorod/gorod.sock", false);
-    c->admin.mode = 0660;
-    set_string(l, &c->metrics.listen, "127.0.0.1:9464", false);
-    c->status_interval_ns = 5000000000;
-    c->shutdown_timeout_ns = 10000000000;
-}
-
 /* check_values turns the raw strings into c. */
 static void check_values(struct load *l, const struct raw *r, gorod_config *c)
 {
-    set_defaults(l, c);
     check_knobs(l, r, c);
-    check_misc(l, r, c);
     if (r->listeners_count > 0) {
         c->listeners = calloc(r->listeners_count, sizeof c->listeners[0]);
         if (c->listeners == NULL) {

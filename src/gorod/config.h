@@ -18,27 +18,18 @@
 
 /* The file as libcyaml loads it: every scalar a string, NULL when absent.
  *
- * The runtime's knobs are not written out here: their part of the schema
- * is built from the runtime's table (goro_config_knob) on the first load.
- * A key "sched.procs" is the field procs of the section sched, a key
- * without a dot ("traceback") a field at the top; the value of row i is
- * knob[i] of its section, or of top. */
-#define MAXKNOBS 64    /* goro_config.set has a bit per row */
+ * The scalar keys are not written out here: their part of the schema is
+ * built on the first load from the rows of two tables, the runtime's
+ * knobs (goro_config_knob) and then gorod's own keys (gorod_key_at,
+ * configkeys.c). Row i of the two, counted on from the runtime's, is key
+ * "sched.procs" (the field procs of the section sched) or a key without a
+ * dot ("traceback") at the top; its value is knob[i] of its section, or of
+ * top. The lists of mappings (listeners, plugins) are written out below. */
+#define MAXKNOBS 64    /* the rows of both tables; goro_config.set has a
+                          bit per runtime row */
 #define MAXSECTIONS 8
 struct raw_knobs {
     char *knob[MAXKNOBS];
-};
-
-struct raw_log {
-    char *level, *target;
-};
-
-struct raw_admin {
-    char *socket, *mode;
-};
-
-struct raw_metrics {
-    char *listen;
 };
 
 struct raw_listener {
@@ -54,10 +45,6 @@ struct raw_plugin {
 struct raw {
     struct raw_knobs *section[MAXSECTIONS];
     struct raw_knobs top;
-    struct raw_log *log;
-    struct raw_admin *admin;
-    struct raw_metrics *metrics;
-    char *status_interval, *shutdown_timeout;
     struct raw_listener *listeners;
     unsigned listeners_count;
     struct raw_plugin *plugins;
@@ -70,6 +57,39 @@ struct raw {
 
 /* The schema, built on the first call (config.c). */
 const cyaml_schema_value_t *config_schema(void);
+
+/* ---- gorod's own keys (configkeys.c) ----------------------------------- */
+
+/* How a row of gorod's table is read from the file and printed; each kind
+ * is one C type of its field in gorod_config (configkeys.c's AT checks). */
+enum key_kind {
+    KEY_ENUM,     /* int: the index of one of names; printed as the name */
+    KEY_DURATION, /* int64_t ns: lo..hi, or 0 with zero; goro_format_duration */
+    KEY_MODE,     /* uint32_t: octal digits, at most hi; printed %04o */
+    KEY_PATH,     /* char *: resolved against the file's directory, but for
+                     the words of names (kept as they are); "" only with
+                     zero; at most hi bytes once resolved when hi > 0;
+                     printed quoted */
+    KEY_LISTEN,   /* char *: "" or HOST:PORT, port 1..65535; printed quoted */
+};
+
+/* One of gorod's scalar keys. pub is the row as the runtime's table has
+ * its rows (goro.h's goro_knob: key, default as text, the words of what is
+ * allowed, one line of doc), so that one renderer writes the documents of
+ * both tables (scripts/knobdoc.c); env, env_def and env_allowed are NULL
+ * (no GORO_* variable stands for gorod's keys) and type is 0 (kind says). */
+typedef struct gorod_key {
+    goro_knob pub;
+    enum key_kind kind;
+    size_t off;               /* the field in gorod_config */
+    int64_t lo, hi;           /* bounds, inclusive, as kind says */
+    bool zero;                /* 0 or "" allowed besides lo..hi */
+    const char *const *names; /* NULL-terminated, as kind says */
+} gorod_key;
+
+/* Row i of gorod's table, in the order gorod.yaml lists the keys; NULL
+ * past the last. */
+const gorod_key *gorod_key_at(size_t i);
 
 /* ---- one load: its messages and the lines of its keys ------------------- */
 
@@ -180,7 +200,8 @@ bool get_size(const struct check *k, uint64_t lo, uint64_t hi, bool pow2,
 bool get_duration(const struct check *k, bool zero_ok, int64_t lo,
                   int64_t hi, const char *allowed, int64_t *out);
 bool get_bool(const struct check *k, bool *out);
-bool get_mode(const struct check *k, uint32_t *out);
+bool get_mode(const struct check *k, uint32_t hi, const char *allowed,
+              uint32_t *out);
 void set_string(struct load *l, char **dst, const char *v, bool path);
 bool valid_address(const char *v, bool port0);
 bool valid_listen(const char *v);
@@ -188,13 +209,18 @@ bool valid_name(const char *v);
 
 /* ---- the sections of other files ---------------------------------------- */
 
-/* configknobs.c: the runtime's part of the schema, written into top (room
- * for MAXSECTIONS + MAXKNOBS fields) once, by config_schema, returning how
- * many fields it wrote; the runtime's knobs checked into c->runtime; the
- * runtime's knobs printed. */
+/* configknobs.c: the scalar keys of both tables as the schema's fields,
+ * written into top (room for MAXSECTIONS + MAXKNOBS fields) once, by
+ * config_schema, returning how many fields it wrote; their values checked
+ * into c (the runtime's into c->runtime); all of them printed.
+ * config.c and configprint.c: one of gorod's keys checked from its text v
+ * (never NULL) into c, and printed. */
 size_t knobs_schema(cyaml_schema_field_t *top);
 void check_knobs(struct load *l, const struct raw *r, gorod_config *c);
-void print_knobs(const goro_config *rt, FILE *f);
+void print_knobs(const gorod_config *c, FILE *f);
+void check_key(struct load *l, const gorod_key *k, const char *v,
+               gorod_config *c);
+void print_key(const gorod_key *k, const gorod_config *c, FILE *f);
 
 /* configplugins.c: a plugin's args read by the walk (w->ev is their first
  * event; path "plugins[N].args"), and the entry plugins[i] checked into

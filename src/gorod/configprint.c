@@ -4,8 +4,9 @@
  * Every key, defaults and GORO_* variables included, as YAML that loads
  * again to the same configuration: paths absolute, strings double-quoted
  * with YAML's escapes, sizes and durations in the runtime's own spelling
- * (goro_format_size, goro_format_duration). The runtime's knobs are
- * printed by their table (print_knobs, configknobs.c).
+ * (goro_format_size, goro_format_duration). The scalar keys are printed
+ * by their tables' rows (print_knobs, configknobs.c; gorod's own by
+ * print_key, here); the lists of listeners and plugins follow.
  */
 #include <stdio.h>
 #include <stdint.h>
@@ -77,19 +78,33 @@ static const char *tf(bool b)
     return b ? "true" : "false";
 }
 
+/* print_key writes the value of gorod's key k in c as its kind says. */
+void print_key(const gorod_key *k, const gorod_config *c, FILE *f)
+{
+    const void *v = (const char *)c + k->off;
+    char a[32];
+    switch (k->kind) {
+    case KEY_ENUM:
+        fputs(k->names[*(const int *)v], f);
+        break;
+    case KEY_DURATION:
+        goro_format_duration(*(const int64_t *)v, a, sizeof a);
+        fputs(a, f);
+        break;
+    case KEY_MODE:
+        fprintf(f, "%04o", *(const uint32_t *)v);
+        break;
+    case KEY_PATH:
+    case KEY_LISTEN:
+        quoted(f, *(char *const *)v);
+        break;
+    }
+}
+
 void gorod_config_print(const gorod_config *c, FILE *f)
 {
-    char a[32], b[32];
-    print_knobs(&c->runtime, f);
-    fprintf(f, "log:\n  level: %s\n  target: ", gorod_level_names[c->log.level]);
-    quoted(f, c->log.target);
-    fprintf(f, "\nadmin:\n  socket: ");
-    quoted(f, c->admin.socket);
-    fprintf(f, "\n  mode: %04o\nmetrics:\n  listen: ", c->admin.mode);
-    quoted(f, c->metrics.listen);
-    goro_format_duration(c->status_interval_ns, a, sizeof a);
-    goro_format_duration(c->shutdown_timeout_ns, b, sizeof b);
-    fprintf(f, "\nstatus_interval: %s\nshutdown_timeout: %s\n", a, b);
+    char a[32];
+    print_knobs(c, f);
     fprintf(f, "listeners:%s\n", c->nlisteners ? "" : " []");
     for (unsigned i = 0; i < c->nlisteners; i++) {
         const gorod_listener_conf *n = &c->listeners[i];

@@ -108,8 +108,9 @@ bool get_bool(const struct check *k, bool *out)
 }
 
 /* get_mode reads octal digits, as chmod does, with or without a leading 0
- * or 0o: 0660, 660, 0o660. */
-bool get_mode(const struct check *k, uint32_t *out)
+ * or 0o: 0660, 660, 0o660; at most hi. */
+bool get_mode(const struct check *k, uint32_t hi, const char *allowed,
+              uint32_t *out)
 {
     if (k->v == NULL)
         return true;
@@ -119,11 +120,11 @@ bool get_mode(const struct check *k, uint32_t *out)
     uint32_t m = 0;
     size_t n = strspn(s, "01234567");
     if (n == 0 || s[n] != '\0')
-        return refuse(k, "an octal mode from 0 to 0777");
+        return refuse(k, allowed);
     for (; *s; s++) {
         m = m * 8 + (uint32_t)(*s - '0');
-        if (m > 0777)
-            return refuse(k, "an octal mode from 0 to 0777");
+        if (m > hi)
+            return refuse(k, allowed);
     }
     *out = m;
     return true;

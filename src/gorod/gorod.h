@@ -44,8 +44,9 @@
 /* ---- configuration (config*.c, keylines.c) ------------------------------ */
 
 enum { GLOG_ERROR, GLOG_WARN, GLOG_INFO, GLOG_DEBUG };
-/* The levels' names, as log.level takes them and the log lines say them. */
-extern const char *const gorod_level_names[GLOG_DEBUG + 1];
+/* The levels' names, as log.level takes them and the log lines say them;
+ * NULL after the last (configkeys.c). */
+extern const char *const gorod_level_names[GLOG_DEBUG + 2];
 
 /* One of a plugin's arguments (goro_plugin_arg): a pair of the entry's
  * args mapping, or a key=value word of its args string. */

@@ -13,6 +13,7 @@
 #include <goro.h>
 
 #include "cfgutil.h"
+#include "config.h" /* gorod_key_at */
 
 #define TOP "sched, stack, traceback, log, admin, metrics, status_interval, " \
             "shutdown_timeout, listeners, plugins"
@@ -566,6 +567,54 @@ Test(config, every_knob_of_the_runtime_is_a_key, .timeout = 60)
         cfg_run_free(&r);
     }
     cr_expect_gt(i, 15, "the table has %zu knobs", i);
+    cfg_rmtree(dir);
+}
+
+/* Every row of gorod's own table (configkeys.c) is a key of gorod.yaml:
+ * its default loads and is printed back on the line knob_yaml wrote
+ * (quoted, for a string), and its row's words are the message for a value
+ * refused. */
+Test(config, every_key_of_gorod_s_table_is_a_key, .timeout = 60)
+{
+    char *dir = cfg_tmpdir();
+    const gorod_key *g;
+    size_t i;
+    for (i = 0; (g = gorod_key_at(i)) != NULL; i++) {
+        char yaml[512], quoted[256], printed[512];
+        knob_yaml(yaml, sizeof yaml, g->pub.key, g->pub.def);
+        free(cfg_write(dir, "c.yaml", yaml));
+        struct cfg_run r = cfg_check(dir, "c.yaml");
+        cr_expect_eq(r.status, 0, "%s: %s", g->pub.key, r.err);
+        snprintf(quoted, sizeof quoted, "\"%s\"", g->pub.def);
+        knob_yaml(printed, sizeof printed, g->pub.key,
+                  g->kind == KEY_PATH || g->kind == KEY_LISTEN ? quoted
+                                                               : g->pub.def);
+        const char *line = strchr(printed, '\n') + 1;
+        cr_expect(strstr(r.out, *line ? line : printed) != NULL,
+                  "%s: no line %s in\n%s", g->pub.key, printed, r.out);
+        cfg_run_free(&r);
+
+        /* A value refused: "?" by every kind but a path, which takes it
+         * as a file's name; "" by a path that does not allow it (one that
+         * does, admin.socket, is refused over its length among the bad
+         * files above). */
+        const char *bad = g->kind == KEY_PATH ? "\"\"" : "\"?\"";
+        if (g->kind == KEY_PATH && g->zero)
+            continue;
+        knob_yaml(yaml, sizeof yaml, g->pub.key, bad);
+        free(cfg_write(dir, "c.yaml", yaml));
+        r = cfg_check(dir, "c.yaml");
+        char *want;
+        cr_assert(asprintf(&want, "c.yaml:%d: %s: %s is not %s\n",
+                           strchr(g->pub.key, '.') ? 2 : 1, g->pub.key,
+                           g->kind == KEY_PATH ? "\"\"" : "?",
+                           g->pub.allowed) > 0);
+        cr_expect_eq(r.status, 1, "%s", g->pub.key);
+        cr_expect_str_eq(r.err, want);
+        free(want);
+        cfg_run_free(&r);
+    }
+    cr_expect_gt(i, 5, "gorod's table has %zu keys", i);
     cfg_rmtree(dir);
 }
 

@@ -11,6 +11,7 @@
 #include <goro.h>
 
 #include "admutil.h"
+#include "config.h" /* gorod_key_at */
 
 static char dest[64];
 
@@ -378,8 +379,9 @@ Test(install, the_man_pages_are_well_formed, .timeout = 300,
 }
 
 /* gorod.yaml(5) has a tagged paragraph for every knob of the runtime's
- * table (goro_config_knob): its key, then its variable, and the rendered
- * page shows each key and the installed path of the file. */
+ * table (goro_config_knob): its key, then its variable, and one for every
+ * key of gorod's own table (gorod_key_at); the rendered page shows each
+ * key and the installed path of the file. */
 Test(install, gorod_yaml_5_names_every_knob_of_the_table, .timeout = 300,
      .fini = cleanup)
 {
@@ -402,6 +404,15 @@ Test(install, gorod_yaml_5_names_every_knob_of_the_table, .timeout = 300,
                   "gorod.yaml(5): %s does not name %s", k->key, k->env);
     }
     cr_assert_gt(i, 10);
+    const gorod_key *g;
+    for (i = 0; (g = gorod_key_at(i)) != NULL; i++) {
+        char want[256];
+        snprintf(want, sizeof want, ".TP\n.B %s\n", g->pub.key);
+        cr_expect_not_null(strstr(roff, want),
+                           "gorod.yaml(5) has no paragraph for %s",
+                           g->pub.key);
+    }
+    cr_assert_gt(i, 5);
     free(roff);
     if (sh("command -v groff >/dev/null") != 0)
         return;
