@@ -23,9 +23,12 @@
  * G's stack, which does not move meanwhile: stackscan never takes a G parked
  * in such a wait.
  *
- * sysmon (proc.c) ticks here too, from 20 us up: finer than libuv's
- * millisecond timers, so it runs off a timerfd watched by a uv_poll_t. It
- * stops when every P is idle and is restarted through the async handle.
+ * sysmon (proc.c) ticks here too, from 20 us up. A tick of a millisecond
+ * or more is a uv timer: the loop's epoll_wait timeout is then its only
+ * system call, as Go's sysmon has its usleep. Finer ticks than libuv's
+ * milliseconds run off a timerfd watched by a uv_poll_t (a
+ * timerfd_settime besides). sysmon stops when every P is idle; the async
+ * handle restarts it with a tick made at once, in the wake-up's callback.
  * The periodic stack scan (stackscan, stack.c) runs here too, off a uv
  * timer, every stack.scan_interval.
  *
@@ -97,17 +100,44 @@ static void scan_cb(uv_timer_t *t)
     stackscan();
 }
 
+/* sysmon's next tick: a tick of a millisecond or more is a uv timer, due
+ * in whole milliseconds rounded down (sysmon looks again early rather
+ * than late), which costs nothing beyond the epoll_wait the loop makes
+ * anyway; a shorter one, down to sysmonMinDelay, is the timerfd, whose
+ * tick costs a timerfd_settime besides. fdarmed: the timerfd is set (or
+ * has fired and not been set since). Loop thread (and loopinit before it starts). */
+static uv_timer_t sysmontimer;
+static bool fdarmed;
+
+static void sysmon_tick(void);
+
+static void sysmontimer_cb(uv_timer_t *t)
+{
+    (void)t;
+    sysmon_tick();
+}
+
 /* sysmon_arm sets sysmon's next tick ns from now; ns < 0 disarms. */
 static void sysmon_arm(int64_t ns)
 {
+    if (ns >= 1000000) {
+        uv_update_time(&loop);
+        uv_timer_start(&sysmontimer, sysmontimer_cb,
+                       (uint64_t)ns / 1000000, 0);
+        if (!fdarmed)
+            return;
+        ns = -1;  /* and disarm the timerfd */
+    } else {
+        uv_timer_stop(&sysmontimer);
+    }
+    if (ns < 0 && !fdarmed)
+        return;
     struct itimerspec its = {0};
     if (ns >= 0) {
-        its.it_value.tv_sec = ns / 1000000000;
-        its.it_value.tv_nsec = ns % 1000000000;
-        if (ns == 0)
-            its.it_value.tv_nsec = 1;
+        its.it_value.tv_nsec = ns > 0 ? ns : 1;
     }
     timerfd_settime(sysmonfd, 0, &its, NULL);
+    fdarmed = ns >= 0;
 }
 
 static void sysmon_cb(uv_poll_t *h, int status, int events)
@@ -115,9 +145,17 @@ static void sysmon_cb(uv_poll_t *h, int status, int events)
     (void)h;
     (void)status;
     (void)events;
-    uint64_t expirations;
-    if (read(sysmonfd, &expirations, sizeof expirations) < 0)
-        return;  /* EAGAIN: re-armed or disarmed meanwhile */
+    /* No read of the expirations: the tick ends by setting the timerfd
+     * again or disarming it (fdarmed is still true), which clears its
+     * readiness too. A callback for readiness that an earlier callback of
+     * the same loop iteration already cleared (a restart's tick) makes
+     * one tick more, which only looks again. */
+    sysmon_tick();
+}
+
+/* sysmon_tick runs one tick of sysmon and sets the next. */
+static void sysmon_tick(void)
+{
     /* Gs whose fd became ready while every P runs a G that does not
      * return to the scheduler: nobody polled for 10 ms (Go's sysmon). */
     if (netpollinuse() &&
@@ -148,6 +186,7 @@ static void wakeup_cb(uv_async_t *a)
     if (atomic_load(&stopping)) {
         uv_close((uv_handle_t *)&scantimer, close_cb);
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
+        uv_close((uv_handle_t *)&sysmontimer, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
         netpollwatchclose();
         sigqueue_close();
@@ -158,7 +197,7 @@ static void wakeup_cb(uv_async_t *a)
      * pollDesc while they wait with a deadline. */
     netpollwakeup();
     if (atomic_exchange(&sysmonkick, false))
-        sysmon_arm(0);
+        sysmon_tick();  /* at once, as a timer due now would */
     g *list = atomic_exchange_explicit(&pending, NULL, memory_order_acquire);
     /* The stack holds the newest first: reverse it, to serve in order. */
     g *fifo = NULL;
@@ -219,6 +258,8 @@ int loopinit(void)
         err = uv_poll_init(&loop, &sysmonpoll, sysmonfd);
     if (err == 0)
         err = uv_poll_start(&sysmonpoll, UV_READABLE, sysmon_cb);
+    if (err == 0)
+        err = uv_timer_init(&loop, &sysmontimer);
     if (err == 0)
         err = netpollwatchinit(&loop);
     if (err == 0)
