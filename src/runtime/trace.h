@@ -16,9 +16,12 @@ enum {
     traceEvNone = 0,
     traceEvGoCreate,      /* goid: the new G; a: parent goid; b: fn */
     traceEvGoStart,       /* execute */
+    /* The four stops that hand the P on; b: the G that starts straight
+     * after on the P (0: none), a: when it became runnable (trace.c, "one
+     * record a switch"). */
     traceEvGoSched,       /* goro_yield: runnable again */
     traceEvGoPreempt,     /* stopped by a preemption: runnable again */
-    traceEvGoPark,        /* a: the wait reason */
+    traceEvGoPark,        /* the wait reason: in the record's kind */
     traceEvGoEnd,         /* its function returned */
     traceEvGoSysCall,     /* goro_syscall_enter */
     traceEvGoSysExit,     /* a: 1 it kept or found a P, 0 it queued */
@@ -42,6 +45,7 @@ extern HIDDEN _Atomic bool traceon;
  * or a G with a P into that P's buffer (no locks, no calls but a buffer
  * swap on g0), else into the global buffer under its lock. */
 HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
+HIDDEN void tracestart(g *gp, bool next);   /* traceGoStart's */
 
 HIDDEN void traceinit(void);      /* GORO_TRACE (goro_run, before the main G) */
 HIDDEN void traceshutdown(void);  /* goro_run's end: stop a trace that runs */
@@ -62,6 +66,15 @@ static inline void traceGo(uint8_t ev, g *gp)
 {
     if (traceenabled())
         traceevent(ev, gp, 0, 0);
+}
+
+/* traceGoStart: gp starts on this M's P (execute, on g0). next: straight
+ * after the stop this P recorded last, nothing between (schedule_next's
+ * fast path): the start joins that record, at its time. */
+static inline void traceGoStart(g *gp, bool next)
+{
+    if (traceenabled())
+        tracestart(gp, next);
 }
 
 static inline void traceGoPark(g *gp, uint8_t reason)
