@@ -246,17 +246,23 @@ static uintptr_t swap_sys(void *arg)
     return 0;
 }
 
-/* fill writes event ev of gp (NULL: none) at time now into e, and moves
- * gp's tracetick to now (the state the event begins). */
-static inline void fill(traceev *e, uint8_t ev, g *gp, uint64_t a,
-                        uint64_t b, uint64_t now)
+/* The events that end a state of their G (since: when it began) and so
+ * begin the next (g->tracetick); a GoCreate only begins one. */
+#define traceEndsState                                                     \
+    (1u << traceEvGoStart | 1u << traceEvGoSched | 1u << traceEvGoPreempt | \
+     1u << traceEvGoPark | 1u << traceEvGoEnd | 1u << traceEvGoSysCall |   \
+     1u << traceEvGoSysExit | 1u << traceEvGoUnpark)
+
+/* fill writes event ev of gp (NULL: none) at time now into e, each field
+ * once, and moves gp's tracetick to now (the state the event begins). */
+static inline __attribute__((always_inline)) void
+fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
 {
+    uint64_t since = 0;
+    int64_t goid = 0;
     uint8_t reason = 0;
-    e->ticks = now;
-    e->since = 0;
-    e->goid = 0;
     if (gp != NULL) {
-        e->goid = gp->goid;
+        goid = gp->goid;
         if (ev == traceEvGoPark) {
             reason = (uint8_t)a;
             a = 0;
@@ -265,17 +271,14 @@ static inline void fill(traceev *e, uint8_t ev, g *gp, uint64_t a,
             if (waitReasonIO(gp->waitreason))
                 b |= (uint64_t)(uint32_t)gp->waitfd << 8;
         }
-        switch (ev) {
-        case traceEvGoStart: case traceEvGoSched: case traceEvGoPreempt:
-        case traceEvGoPark: case traceEvGoEnd: case traceEvGoSysCall:
-        case traceEvGoSysExit: case traceEvGoUnpark:
-            e->since = gp->tracetick;
-            /* fall through */
-        case traceEvGoCreate:
+        if (traceEndsState & (1u << ev))
+            since = gp->tracetick;
+        if ((traceEndsState | 1u << traceEvGoCreate) & (1u << ev))
             gp->tracetick = now;
-            break;
-        }
     }
+    e->ticks = now;
+    e->since = since;
+    e->goid = goid;
     e->a = a;
     e->b = b;
     e->kind = kindof(ev, reason);
@@ -302,7 +305,7 @@ static uintptr_t global_sys(void *arg)
 
 /* pslot: the recording slot of the P this thread holds, NULL if none (or
  * a P the first trace did not know). */
-static inline tracepslot *pslot(g *cur)
+static inline __attribute__((always_inline)) tracepslot *pslot(g *cur)
 {
     p *pp = cur != NULL ? cur->m->p : NULL;
     if (pp == NULL || pp->id >= trace.nslots)
@@ -310,35 +313,57 @@ static inline tracepslot *pslot(g *cur)
     return &trace.slots[pp->id];
 }
 
-/* evnext: where s's next event goes; *pos gets its position word. A full
- * buffer is handed to the writer first (on g0), a past trace's counts as
- * empty. Published by evdone. */
-static inline traceev *evnext(tracepslot *s, uint64_t *pos)
+/* evpos: s's position word (tracebuf.pos) for its next event, a past
+ * trace's counting as empty. */
+static inline __attribute__((always_inline)) uint64_t evpos(tracepslot *s)
 {
     uint64_t gen = (uint64_t)trace.gen << 32;
-    uint64_t n = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
-    if (unlikely((n & ~0xffffffffull) != gen))
-        n = gen;   /* what it holds is a past trace's, taken by its stop */
-    if (unlikely((uint32_t)n == traceBufEvents)) {
-        systemstack(swap_sys, s);
-        n = gen;
+    uint64_t pos = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
+    return (pos & ~0xffffffffull) == gen ? pos : gen;
+}
+
+/* record: the common path of every event, inline in each entry point so
+ * that the type is a constant there: the P's buffer, no call. The rest
+ * (no P, a full buffer) is recordslow's. */
+static void recordslow(uint8_t ev, g *gp, uint64_t a, uint64_t b);
+
+static inline __attribute__((always_inline)) void
+record(uint8_t ev, g *gp, uint64_t a, uint64_t b)
+{
+    /* Acquire: the slots start published before it set traceon. */
+    if (!atomic_load_explicit(&traceon, memory_order_acquire))
+        return;
+    g *cur = getg();
+    tracepslot *s = pslot(cur);
+    uint64_t pos;
+    if (unlikely(s == NULL) ||
+        unlikely((uint32_t)(pos = evpos(s)) == traceBufEvents)) {
+        recordslow(ev, gp, a, b);
+        return;
     }
-    *pos = n;
-    return &s->buf->ev[(uint32_t)n];
+    if (ev == traceEvGoUnpark && cur->m->curg != NULL)
+        a = (uint64_t)cur->m->curg->goid;
+    tracebuf *tb = s->buf;
+    fill(&tb->ev[(uint32_t)pos], ev, gp, a, b, cputicks());
+    atomic_store_explicit(&tb->pos, pos + 1, memory_order_release);
 }
 
-static inline void evdone(tracepslot *s, uint64_t pos)
+/* recordslow: record's other cases. Without a P: the global buffer under
+ * its lock. A full buffer: handed to the writer (on g0), then the event
+ * goes to the new one. */
+static __attribute__((noinline)) void recordslow(uint8_t ev, g *gp,
+                                                 uint64_t a, uint64_t b)
 {
-    atomic_store_explicit(&s->buf->pos, pos + 1, memory_order_release);
-}
-
-/* traceglobal records an event without a P: its own clock read, the global
- * buffer, its lock (on g0). */
-static void traceglobal(uint8_t ev, g *gp, uint64_t a, uint64_t b)
-{
-    traceev e;
-    fill(&e, ev, gp, a, b, cputicks());
-    systemstack(global_sys, &e);
+    g *cur = getg();
+    tracepslot *s = pslot(cur);
+    if (s == NULL) {
+        traceev e;
+        fill(&e, ev, gp, a, b, cputicks());
+        systemstack(global_sys, &e);
+        return;
+    }
+    systemstack(swap_sys, s);
+    record(ev, gp, a, b);
 }
 
 /* traceevent: see trace.h. On a G it makes no call but systemstack (a
@@ -346,21 +371,17 @@ static void traceglobal(uint8_t ev, g *gp, uint64_t a, uint64_t b)
  * and its P stays its own. */
 void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b)
 {
-    /* Acquire: the slots start published before it set traceon. */
-    if (!atomic_load_explicit(&traceon, memory_order_acquire))
-        return;
-    g *cur = getg();
-    tracepslot *s = pslot(cur);
-    if (s == NULL) {
-        traceglobal(ev, gp, a, b);
-        return;
-    }
-    if (ev == traceEvGoUnpark && cur->m->curg != NULL)
-        a = (uint64_t)cur->m->curg->goid;
-    uint64_t pos;
-    traceev *e = evnext(s, &pos);
-    fill(e, ev, gp, a, b, cputicks());
-    evdone(s, pos);
+    record(ev, gp, a, b);
+}
+
+void tracepark(g *gp, uint8_t reason)
+{
+    record(traceEvGoPark, gp, reason, 0);
+}
+
+void traceunpark(g *gp)
+{
+    record(traceEvGoUnpark, gp, 0, 0);
 }
 
 /* handsover: a stop after which another G may take the P (essay: one
@@ -374,18 +395,11 @@ static inline bool handsover(uint8_t type)
 /* tracestart: see traceGoStart. On g0 with a P. */
 void tracestart(g *gp, bool next)
 {
-    if (!atomic_load_explicit(&traceon, memory_order_acquire))
-        return;
-    tracepslot *s = pslot(getg());
-    if (s == NULL) {
-        traceglobal(traceEvGoStart, gp, 0, 0);
-        return;
-    }
-    uint64_t pos = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
-    uint32_t n = (uint32_t)pos;
-    if (next && pos >> 32 == trace.gen && n != 0) {
-        traceev *e = &s->buf->ev[n - 1];
-        if (handsover(e->type) && e->b == 0) {
+    if (next && atomic_load_explicit(&traceon, memory_order_acquire)) {
+        tracepslot *s = pslot(getg());
+        uint32_t n = s != NULL ? (uint32_t)evpos(s) : 0;
+        traceev *e = n != 0 ? &s->buf->ev[n - 1] : NULL;
+        if (e != NULL && handsover(e->type) && e->b == 0) {
             /* The stop's successor; a stopper copying e meanwhile sees
              * b == 0 (no successor) or both (stop_sys). */
             atomic_store_explicit((_Atomic uint64_t *)&e->a, gp->tracetick,
@@ -396,9 +410,7 @@ void tracestart(g *gp, bool next)
             return;
         }
     }
-    traceev *e = evnext(s, &pos);
-    fill(e, traceEvGoStart, gp, 0, 0, cputicks());
-    evdone(s, pos);
+    record(traceEvGoStart, gp, 0, 0);
 }
 
 /* ---- the writer ---------------------------------------------------------- */

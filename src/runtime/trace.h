@@ -45,7 +45,10 @@ extern HIDDEN _Atomic bool traceon;
  * or a G with a P into that P's buffer (no locks, no calls but a buffer
  * swap on g0), else into the global buffer under its lock. */
 HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
-HIDDEN void tracestart(g *gp, bool next);   /* traceGoStart's */
+/* traceevent for the hot hooks, the type a constant in each. */
+HIDDEN void tracestart(g *gp, bool next);   /* traceGoStart */
+HIDDEN void tracepark(g *gp, uint8_t reason);
+HIDDEN void traceunpark(g *gp);
 
 HIDDEN void traceinit(void);      /* GORO_TRACE (goro_run, before the main G) */
 HIDDEN void traceshutdown(void);  /* goro_run's end: stop a trace that runs */
@@ -80,7 +83,7 @@ static inline void traceGoStart(g *gp, bool next)
 static inline void traceGoPark(g *gp, uint8_t reason)
 {
     if (traceenabled())
-        traceevent(traceEvGoPark, gp, reason, 0);
+        tracepark(gp, reason);
 }
 
 static inline void traceGoSysExit(g *gp, bool withp)
@@ -95,7 +98,7 @@ static inline void traceGoSysExit(g *gp, bool withp)
 static inline void traceGoUnpark(g *gp)
 {
     if (traceenabled())
-        traceevent(traceEvGoUnpark, gp, 0, 0);
+        traceunpark(gp);
 }
 
 static inline void traceProcSteal(g *gp, p *victim)
