@@ -21,25 +21,26 @@
  * of its own turns full buffers into text and writes them
  * to the trace's fd, so the program's threads never format or write.
  *
- * One record a switch: the clock read is most of what an event costs
- * (bench/RESULTS.md), so a switch takes one. When a G stops and hands
- * the P on (GoSched, GoPreempt, GoPark, GoEnd) and schedule_next's fast
- * path starts the next G from the P's own queue at once, the start is
- * written into the stop's record (a, b: trace.h) and shown at the stop's
- * time: what lies between is the switch itself, some dozens of
- * instructions that wait for nothing, shown as part of the started G's
- * run. The stop is published first (once it is, another M may take the
- * stopped G); the start joins it only while it is still the P's last
- * event, so nothing recorded between can be shown out of order. Any other
- * start (from schedule, after a steal or a wait for work) reads the clock.
- * Rejected: an unpark by a running G (goready) without a clock read,
- * shown at the time of the P's previous event or of its next. Either is
- * off by the part of the waker's run before or after the goready, which
- * nothing bounds: taken from the previous event, a G that computed 6 ms
- * and then woke the main G showed the main G runnable for those 6 ms
- * (traceprog's spinner and its wait group, 2 Ps); taken from the next,
- * the unpark can fall after the woken G's start on another P. An unpark
- * keeps its clock read.
+ * One record a switch: a switch is two events a moment apart, a stop and
+ * a start; recorded as one they take one call's checks, one record and
+ * one clock read fewer (bench/RESULTS.md has what each part costs). When
+ * a G stops and hands the P on (GoSched, GoPreempt, GoPark, GoEnd) and
+ * schedule_next's fast path starts the next G from the P's own queue at
+ * once, the start is written into the stop's record (a, b: trace.h) and
+ * shown at the stop's time: what lies between is the switch itself,
+ * some dozens of instructions that wait for nothing, shown as part of the
+ * started G's run. The stop is published first (once it is, another M
+ * may take the stopped G); the start joins it only while it is still the
+ * P's last event, so nothing recorded between can be shown out of order.
+ * Any other start (from schedule, after a steal or a wait for work) reads
+ * the clock. Rejected: an unpark by a running G (goready) without a clock
+ * read, shown at the time of the P's previous event or of its next.
+ * Either is off by the part of the waker's run before or after the
+ * goready, which nothing bounds: taken from the previous event, a G that
+ * computed 6 ms and then woke the main G showed the main G runnable for
+ * those 6 ms (traceprog's spinner and its wait group, 2 Ps); taken from
+ * the next, the unpark can fall after the woken G's start on another P.
+ * An unpark keeps its clock read.
  *
  * The format: the Trace Event Format's JSON array ("JSON Array Format" of
  * the Chrome tracing documentation), which Perfetto, chrome://tracing and
