@@ -57,10 +57,11 @@ static void check(const char *path, int iofd, const char *opts, bool ok)
 
 static void traced(int procs, bool api)
 {
-    char path[64];
+    char path[64], opts[32];
     snprintf(path, sizeof path, "/tmp/goro-trace.%d.json", (int)getpid());
+    snprintf(opts, sizeof opts, "--procs %d", procs);
     int iofd = run(procs, api, path);
-    check(path, iofd, "", true);
+    check(path, iofd, opts, true);
     unlink(path);
 }
 
@@ -82,14 +83,19 @@ Test(trace, trace_start_and_stop_record_the_gs_that_live_already,
     traced(2, true);
 }
 
-/* The check is not blind: the same file with one G state left out fails. */
+/* The check is not blind: the same file fails with one G state left out,
+ * with a start shown after a G that did not stop there, with an unpark by
+ * a G that did not run then. */
 Test(trace, the_check_fails_on_a_trace_missing_one_state, .timeout = 60)
 {
     char path[64];
     snprintf(path, sizeof path, "/tmp/goro-trace.%d.json", (int)getpid());
     int iofd = run(1, false, path);
+    check(path, iofd, "--procs 1", true);
     check(path, iofd, "--drop 5", false);
     check(path, iofd, "--drop 40", false);
+    check(path, iofd, "--break after", false);
+    check(path, iofd, "--break by", false);
     unlink(path);
 }
 

@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""trace_check.py [--drop N] FILE IOFD: check the execution trace (src/runtime/trace.c)
-that tests/link/traceprog.c wrote to FILE; IOFD is the pipe fd it printed.
+"""trace_check.py [--procs N] [--drop N] [--break after|by] FILE IOFD:
+check the execution trace (src/runtime/trace.c) that
+tests/link/traceprog.c wrote to FILE; IOFD is the pipe fd it printed.
 
 Every event is checked against the Trace Event Format (strict JSON, the
 fields each phase needs), then the program's known behaviour: each G's
 state slices follow each other without a gap or an overlap, each naming
 the state the previous one said comes next; the counts of waits, yields,
 stack growths, preemptions and creations; the wait reasons; the netpoll
-wake's fd; runs on one P never overlap. Prints what failed and exits 1.
---drop N first removes the Nth state slice of the file (to show that the
-check notices). Used by tests/test_trace.c."""
+wake's fd; runs on one P never overlap; a G that unparks another runs
+then; a G shown starting straight after another's stop (args.after)
+starts on the P that G's run ended on, at that moment; with --procs 1
+the ping-pong's hand-overs are such switches. Prints what failed and
+exits 1. To show that the check notices, --drop N first removes the Nth
+state slice of the file, --break after names another G in the first
+"after", --break by names the unparked G itself as its waker in the
+first unpark by a G. Used by tests/test_trace.c."""
 import collections
 import json
 import sys
@@ -32,17 +38,27 @@ def reject_constant(name):
 
 def main():
     argv = sys.argv[1:]
-    drop = None
-    if argv[:1] == ["--drop"]:
-        drop, argv = int(argv[1]), argv[2:]
+    opts = {}
+    while argv[:1] and argv[0].startswith("--"):
+        opts[argv[0]], argv = argv[1], argv[2:]
     path, iofd = argv[0], int(argv[1])
+    procs = int(opts.get("--procs", 0))
     with open(path) as f:
         events = json.load(f, parse_constant=reject_constant)
-    if drop is not None:
+    if "--drop" in opts:
         states = [i for i, e in enumerate(events)
                   if isinstance(e, dict) and e.get("ph") == "X"
                   and e.get("pid") == 2]
-        del events[states[drop % len(states)]]
+        del events[states[int(opts["--drop"]) % len(states)]]
+    brk = opts.get("--break")
+    for e in events:
+        args = e.get("args", {}) if isinstance(e, dict) else {}
+        if brk == "after" and "after" in args:
+            args["after"] = args["goid"]
+            break
+        if brk == "by" and e.get("name") == "unpark" and args.get("by"):
+            args["by"] = args["goid"]
+            break
     if not isinstance(events, list) or not events:
         print("not a JSON array of events")
         return 1
@@ -149,10 +165,14 @@ def main():
         if not ch or ch[0]["name"] != "runnable":
             fail("%s: does not begin runnable: %r" % (fn, ch[:1]))
         # The last G to call goro_wg_done may still run when the main G
-        # (and the trace) ends: that one may end running.
-        if not ch or ch[-1]["args"]["next"] not in ("dead", "running"):
-            fail("%s: does not end dead (nor running)" % fn)
-        if ch and ch[-1]["args"]["next"] == "running":
+        # (and the trace) ends: that one may end running, or runnable if
+        # a preemption stopped it after its goro_wg_done.
+        last = ch[-1]["args"] if ch else {}
+        if last.get("next") not in ("dead", "running") and \
+                (last.get("next"), last.get("ev")) != ("runnable",
+                                                       "GoPreempt"):
+            fail("%s: does not end dead (nor running, nor preempted)" % fn)
+        if last.get("next") in ("running", "runnable"):
             running_at_end.append(fn)
         elif sum(1 for s in ch if s["args"]["ev"] == "GoEnd") != 1:
             fail("%s: not one GoEnd" % fn)
@@ -167,8 +187,8 @@ def main():
     if not 2 * ROUNDS <= chanwaits <= 2 * ROUNDS + 1:
         fail("%d channel waits of mainfn and echoer, not %d or %d"
              % (chanwaits, 2 * ROUNDS, 2 * ROUNDS + 1))
-    if names("mainfn").count("wait group") > 1:
-        fail("mainfn waited on its wait group more than once")
+    if names("mainfn").count("wait group") > 2:
+        fail("mainfn waited on its two wait groups more than twice")
     if names("sleeper").count("sleep") != 3:
         fail("sleeper: %d sleeps, not 3: %r" % (names("sleeper").count("sleep"),
                                                names("sleeper")))
@@ -193,6 +213,46 @@ def main():
     if len(names("spinner", "GoPreempt")) != len(pre):
         fail("spinner: %d GoPreempt, %d preemptions"
              % (len(names("spinner", "GoPreempt")), len(pre)))
+
+    # A G that unparks another runs then: within one of its running
+    # slices, or after the last, if it was still running at the end.
+    def running_at(g, t):
+        ch = chains.get(g, [])
+        for s in ch:
+            if s["name"] == "running" and \
+                    s["ts"] - EPS <= t <= s["ts"] + s["dur"] + EPS:
+                return True
+        return bool(ch) and ch[-1]["args"]["next"] == "running" and \
+            t >= ch[-1]["ts"] + ch[-1]["dur"] - EPS
+    unparks = [i for g in instants for i in instants[g]
+               if i["name"] == "unpark"]
+    for u in unparks:
+        by = u["args"]["by"]
+        if by != 0 and not running_at(by, u["ts"]):
+            fail("G%d unparked at %.3f by G%d, which did not run then"
+                 % (u["tid"], u["ts"], by))
+
+    # A start straight after a stop (one record a switch): the stopped G's
+    # run ended on the same P at the moment the successor's runnable state
+    # ends.
+    switches = 0
+    for g, ch in chains.items():
+        for s in ch:
+            after = s["args"].get("after")
+            if after is None:
+                continue
+            switches += 1
+            t = s["ts"] + s["dur"]
+            if s["args"]["ev"] != "GoStart" or not any(
+                    r["name"] == "running" and r["args"].get("p") ==
+                    s["args"].get("p") and
+                    abs(r["ts"] + r["dur"] - t) <= EPS
+                    for r in chains.get(after, [])):
+                fail("G%d starts at %.3f on P%s after G%d, whose run did "
+                     "not end there then" % (g, t, s["args"].get("p"), after))
+    if procs == 1 and switches < ROUNDS:
+        fail("%d starts straight after a stop on one P, not at least %d "
+             "(the ping-pong's)" % (switches, ROUNDS))
 
     # A P runs one G at a time.
     for pid, rs in runs.items():

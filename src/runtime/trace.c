@@ -21,6 +21,27 @@
  * of its own turns full buffers into text and writes them
  * to the trace's fd, so the program's threads never format or write.
  *
+ * One record a switch: a switch is two events a moment apart, a stop and
+ * a start; recorded as one they take one call's checks, one record and
+ * one clock read fewer (bench/RESULTS.md has what each part costs). When
+ * a G stops and hands the P on (GoSched, GoPreempt, GoPark, GoEnd) and
+ * schedule_next's fast path starts the next G from the P's own queue at
+ * once, the start is written into the stop's record (a, b: trace.h) and
+ * shown at the stop's time: what lies between is the switch itself,
+ * some dozens of instructions that wait for nothing, shown as part of the
+ * started G's run. The stop is published first (once it is, another M
+ * may take the stopped G); the start joins it only while it is still the
+ * P's last event, so nothing recorded between can be shown out of order.
+ * Any other start (from schedule, after a steal or a wait for work) reads
+ * the clock. Rejected: an unpark by a running G (goready) without a clock
+ * read, shown at the time of the P's previous event or of its next.
+ * Either is off by the part of the waker's run before or after the
+ * goready, which nothing bounds: taken from the previous event, a G that
+ * computed 6 ms and then woke the main G showed the main G runnable for
+ * those 6 ms (traceprog's spinner and its wait group, 2 Ps); taken from
+ * the next, the unpark can fall after the woken G's start on another P.
+ * An unpark keeps its clock read.
+ *
  * The format: the Trace Event Format's JSON array ("JSON Array Format" of
  * the Chrome tracing documentation), which Perfetto, chrome://tracing and
  * Catapult load; being an array, a file cut short by a crash still loads
@@ -43,10 +64,11 @@
  * trace` reads it. Formatting in the recording thread: it costs more than
  * the event.
  *
- * Time: cputicks() at each event, turned into nanoseconds since the start
- * of the trace by one rate for the whole file (measured by the writer over
- * the first 10 ms, or over the whole trace if it is shorter), so that the
- * slices of a G that end and begin on the same tick still meet exactly.
+ * Time: cputicks() at each event (a start that joins a stop: the stop's),
+ * turned into nanoseconds since the start of the trace by one rate for the
+ * whole file (measured by the writer over the first 10 ms, or over the
+ * whole trace if it is shorter), so that the slices of a G that end and
+ * begin on the same tick still meet exactly.
  * Relies on a constant, synchronized TSC (every x86-64 Linux of the last
  * decade; the kernel's "tsc" clocksource).
  *
@@ -90,17 +112,28 @@
 
 HIDDEN _Atomic bool traceon;
 
-/* One event. ticks: cputicks() when it happened; since: when the state the
- * event ends began (g->tracetick, 0 if unknown); goid, a, b: per type
- * (trace.h); pid: the P that recorded it, -1 none. */
+/* One event (48 bytes). ticks: cputicks() when it happened; since: when
+ * the state the event ends began (g->tracetick, 0 if unknown); goid, a,
+ * b: per type (trace.h); reason: a GoPark's wait reason, stored with the
+ * type as one word (kind). The P that recorded it is its buffer's
+ * (tracebuf.pid). A stop that hands the P on may gain its successor (a,
+ * then b: release) after it is published, while it is its P's last event
+ * (tracestart). */
 typedef struct traceev {
     uint64_t ticks;
     uint64_t since;
     int64_t  goid;
     uint64_t a, b;
-    uint8_t  type;
-    int16_t  pid;
+    union {
+        struct { uint8_t type, reason; };
+        uint32_t kind;
+    };
 } traceev;
+
+static inline uint32_t kindof(uint8_t type, uint8_t reason)
+{
+    return (uint32_t)type | (uint32_t)reason << 8;
+}
 
 #define traceBufEvents  1360            /* about 64 KiB a buffer */
 #define traceMaxQueued  (64u << 20)     /* bytes of full buffers waiting */
@@ -113,6 +146,8 @@ typedef struct traceev {
 typedef struct tracebuf {
     struct tracebuf *next;              /* on the full or free list */
     _Atomic uint64_t pos;
+    int32_t  pid;                       /* the P it records, -1: global;
+                                           set when it is given out */
     traceev  ev[traceBufEvents];
 } tracebuf;
 
@@ -158,7 +193,7 @@ static struct {
 
 /* ---- recording ------------------------------------------------------------ */
 
-static tracebuf *bufget(void)
+static tracebuf *bufget(int32_t pid)
 {
     tracebuf *b = trace.freelist;
     if (b != NULL)
@@ -167,6 +202,7 @@ static tracebuf *bufget(void)
         b = mallocx(sizeof *b, 0);
     if (b != NULL) {
         b->next = NULL;
+        b->pid = pid;
         atomic_store_explicit(&b->pos, (uint64_t)trace.gen << 32,
                               memory_order_relaxed);
     }
@@ -180,7 +216,7 @@ static tracebuf *bufqueue(tracebuf *b)
 {
     tracebuf *nb = NULL;
     if (trace.queued + sizeof *b <= traceMaxQueued)
-        nb = bufget();
+        nb = bufget(b->pid);
     if (nb == NULL) {
         trace.lost += bufn(b, trace.gen);
         atomic_store_explicit(&b->pos, (uint64_t)trace.gen << 32,
@@ -211,35 +247,42 @@ static uintptr_t swap_sys(void *arg)
     return 0;
 }
 
-static inline void fill(traceev *e, uint8_t ev, g *gp, uint64_t a,
-                        uint64_t b, int16_t pid)
+/* The events that end a state of their G (since: when it began) and so
+ * begin the next (g->tracetick); a GoCreate only begins one. */
+#define traceEndsState                                                     \
+    (1u << traceEvGoStart | 1u << traceEvGoSched | 1u << traceEvGoPreempt | \
+     1u << traceEvGoPark | 1u << traceEvGoEnd | 1u << traceEvGoSysCall |   \
+     1u << traceEvGoSysExit | 1u << traceEvGoUnpark)
+
+/* fill writes event ev of gp (NULL: none) at time now into e, each field
+ * once, and moves gp's tracetick to now (the state the event begins). */
+static inline __attribute__((always_inline)) void
+fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
 {
-    uint64_t now = cputicks();
+    uint64_t since = 0;
+    int64_t goid = 0;
+    uint8_t reason = 0;
+    if (gp != NULL) {
+        goid = gp->goid;
+        if (ev == traceEvGoPark) {
+            reason = (uint8_t)a;
+            a = 0;
+        } else if (ev == traceEvGoUnpark) {
+            b = gp->waitreason;
+            if (waitReasonIO(gp->waitreason))
+                b |= (uint64_t)(uint32_t)gp->waitfd << 8;
+        }
+        if (traceEndsState & (1u << ev))
+            since = gp->tracetick;
+        if ((traceEndsState | 1u << traceEvGoCreate) & (1u << ev))
+            gp->tracetick = now;
+    }
     e->ticks = now;
-    e->type = ev;
-    e->pid = pid;
+    e->since = since;
+    e->goid = goid;
     e->a = a;
     e->b = b;
-    e->since = 0;
-    e->goid = 0;
-    if (gp == NULL)
-        return;
-    e->goid = gp->goid;
-    switch (ev) {
-    case traceEvGoUnpark:
-        e->b = gp->waitreason;
-        if (waitReasonIO(gp->waitreason))
-            e->b |= (uint64_t)(uint32_t)gp->waitfd << 8;
-        /* fall through */
-    case traceEvGoStart: case traceEvGoSched: case traceEvGoPreempt:
-    case traceEvGoPark: case traceEvGoEnd: case traceEvGoSysCall:
-    case traceEvGoSysExit:
-        e->since = gp->tracetick;
-        /* fall through */
-    case traceEvGoCreate:
-        gp->tracetick = now;
-        break;
-    }
+    e->kind = kindof(ev, reason);
 }
 
 static uintptr_t global_sys(void *arg)
@@ -261,36 +304,114 @@ static uintptr_t global_sys(void *arg)
     return 0;
 }
 
-/* traceevent: see trace.h. On a G it makes no call but systemstack (a
- * full buffer, or no P), so the G cannot be preempted or moved meanwhile
- * and its P stays its own. */
-void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b)
+/* pslot: the recording slot of the P this thread holds, NULL if none (or
+ * a P the first trace did not know). */
+static inline __attribute__((always_inline)) tracepslot *pslot(g *cur)
+{
+    p *pp = cur != NULL ? cur->m->p : NULL;
+    if (pp == NULL || pp->id >= trace.nslots)
+        return NULL;
+    return &trace.slots[pp->id];
+}
+
+/* evpos: s's position word (tracebuf.pos) for its next event, a past
+ * trace's counting as empty. */
+static inline __attribute__((always_inline)) uint64_t evpos(tracepslot *s)
+{
+    uint64_t gen = (uint64_t)trace.gen << 32;
+    uint64_t pos = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
+    return (pos & ~0xffffffffull) == gen ? pos : gen;
+}
+
+/* record: the common path of every event, inline in each entry point so
+ * that the type is a constant there: the P's buffer, no call. The rest
+ * (no P, a full buffer) is recordslow's. */
+static void recordslow(uint8_t ev, g *gp, uint64_t a, uint64_t b);
+
+static inline __attribute__((always_inline)) void
+record(uint8_t ev, g *gp, uint64_t a, uint64_t b)
 {
     /* Acquire: the slots start published before it set traceon. */
     if (!atomic_load_explicit(&traceon, memory_order_acquire))
         return;
     g *cur = getg();
-    p *pp = cur != NULL ? cur->m->p : NULL;
-    if (pp == NULL || pp->id >= trace.nslots) {
-        traceev e;
-        fill(&e, ev, gp, a, b, -1);
-        systemstack(global_sys, &e);
+    tracepslot *s = pslot(cur);
+    uint64_t pos;
+    if (unlikely(s == NULL) ||
+        unlikely((uint32_t)(pos = evpos(s)) == traceBufEvents)) {
+        recordslow(ev, gp, a, b);
         return;
     }
     if (ev == traceEvGoUnpark && cur->m->curg != NULL)
         a = (uint64_t)cur->m->curg->goid;
-    tracepslot *s = &trace.slots[pp->id];
-    uint64_t gen = (uint64_t)trace.gen << 32;
-    uint64_t pos = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
-    if (unlikely((pos & ~0xffffffffull) != gen))
-        pos = gen;   /* what it holds is a past trace's, taken by its stop */
-    if (unlikely((uint32_t)pos == traceBufEvents)) {
-        systemstack(swap_sys, s);
-        pos = gen;
-    }
     tracebuf *tb = s->buf;
-    fill(&tb->ev[(uint32_t)pos], ev, gp, a, b, (int16_t)pp->id);
+    fill(&tb->ev[(uint32_t)pos], ev, gp, a, b, cputicks());
     atomic_store_explicit(&tb->pos, pos + 1, memory_order_release);
+}
+
+/* recordslow: record's other cases. Without a P: the global buffer under
+ * its lock. A full buffer: handed to the writer (on g0), then the event
+ * goes to the new one. */
+static __attribute__((noinline)) void recordslow(uint8_t ev, g *gp,
+                                                 uint64_t a, uint64_t b)
+{
+    g *cur = getg();
+    tracepslot *s = pslot(cur);
+    if (s == NULL) {
+        traceev e;
+        fill(&e, ev, gp, a, b, cputicks());
+        systemstack(global_sys, &e);
+        return;
+    }
+    systemstack(swap_sys, s);
+    record(ev, gp, a, b);
+}
+
+/* traceevent: see trace.h. On a G it makes no call but systemstack (a
+ * full buffer, or no P), so the G cannot be preempted or moved meanwhile
+ * and its P stays its own. */
+void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b)
+{
+    record(ev, gp, a, b);
+}
+
+void tracepark(g *gp, uint8_t reason)
+{
+    record(traceEvGoPark, gp, reason, 0);
+}
+
+void traceunpark(g *gp)
+{
+    record(traceEvGoUnpark, gp, 0, 0);
+}
+
+/* handsover: a stop after which another G may take the P (essay: one
+ * record a switch). */
+static inline bool handsover(uint8_t type)
+{
+    return type == traceEvGoSched || type == traceEvGoPreempt ||
+           type == traceEvGoPark || type == traceEvGoEnd;
+}
+
+/* tracestart: see traceGoStart. On g0 with a P. */
+void tracestart(g *gp, bool next)
+{
+    if (next && atomic_load_explicit(&traceon, memory_order_acquire)) {
+        tracepslot *s = pslot(getg());
+        uint32_t n = s != NULL ? (uint32_t)evpos(s) : 0;
+        traceev *e = n != 0 ? &s->buf->ev[n - 1] : NULL;
+        if (e != NULL && handsover(e->type) && e->b == 0) {
+            /* The stop's successor; a stopper copying e meanwhile sees
+             * b == 0 (no successor) or both (stop_sys). */
+            atomic_store_explicit((_Atomic uint64_t *)&e->a, gp->tracetick,
+                                  memory_order_relaxed);
+            atomic_store_explicit((_Atomic uint64_t *)&e->b,
+                                  (uint64_t)gp->goid, memory_order_release);
+            gp->tracetick = e->ticks;
+            return;
+        }
+    }
+    record(traceEvGoStart, gp, 0, 0);
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -306,6 +427,7 @@ typedef struct wout {
     Dwfl   *dwfl;               /* the writer's own (libdwfl is not
                                    thread-safe; traceback.c has its own) */
     bool    reported;           /* dwfl knows the modules loaded now */
+    int32_t pid;                /* the P of the buffer being written */
     struct { uintptr_t fn; char name[96]; } fncache[256];
 } wout;
 
@@ -515,21 +637,22 @@ static const char *evname[traceEvCount] = {
 };
 
 /* wslice writes the state a G left: [since, now] on its track, named
- * state; a run also on the P's track. */
+ * state; a run also on the P's track. after: the G whose stop it started
+ * straight after (one record a switch), 0 none. */
 static void wslice(wout *w, const traceev *e, const char *state, bool run,
-                   const char *next)
+                   const char *next, int64_t after)
 {
     uint64_t t1 = tickns(w, e->ticks);
     uint64_t t0 = e->since > trace.tick0 ? tickns(w, e->since) : 0;
     if (t0 > t1)
         t0 = t1;
-    for (int k = 0; k < (run && e->pid >= 0 ? 2 : 1); k++) {
+    for (int k = 0; k < (run && w->pid >= 0 ? 2 : 1); k++) {
         char pname[32];
         if (k == 0) {
             wbegin(w, "X", pidGs, e->goid, state);
         } else {
             snprintf(pname, sizeof pname, "G%lld", (long long)e->goid);
-            wbegin(w, "X", pidPs, e->pid, pname);
+            wbegin(w, "X", pidPs, w->pid, pname);
         }
         wputs(w, ",\"cat\":\"");
         wputs(w, k == 0 ? "state" : "run");
@@ -543,9 +666,13 @@ static void wslice(wout *w, const traceev *e, const char *state, bool run,
         wputs(w, evname[e->type]);
         wputs(w, "\",\"next\":");
         wputstr(w, next);
-        if (e->pid >= 0) {
+        if (w->pid >= 0) {
             wputs(w, ",\"p\":");
-            wputi(w, e->pid);
+            wputi(w, w->pid);
+        }
+        if (after != 0) {
+            wputs(w, ",\"after\":");
+            wputi(w, after);
         }
         if (e->since <= trace.tick0)
             wputs(w, ",\"before_trace\":true");
@@ -571,6 +698,16 @@ static const char *reasonstr(uint64_t r)
 {
     r &= 0xff;
     return r > 0 && r < waitReasonCount ? waitReasonStrings[r] : "waiting";
+}
+
+/* wsuccessor writes the start a stop's record carries (a, b: trace.h): the
+ * G's runnable state ends at the stop's time. */
+static void wsuccessor(wout *w, const traceev *e)
+{
+    traceev st = {.ticks = e->ticks, .since = e->a, .goid = (int64_t)e->b,
+                  .kind = kindof(traceEvGoStart, 0)};
+    gname(w, st.goid, 0, false);
+    wslice(w, &st, "runnable", false, "running", e->goid);
 }
 
 static void wevent(wout *w, const traceev *e)
@@ -600,28 +737,26 @@ static void wevent(wout *w, const traceev *e)
         wputs(w, "}}");
         break;
     case traceEvGoStart:
-        wslice(w, e, "runnable", false, "running");
+        wslice(w, e, "runnable", false, "running", 0);
         break;
     case traceEvGoSched:
-        wslice(w, e, "running", true, "runnable");
-        break;
     case traceEvGoPreempt:
-        wslice(w, e, "running", true, "runnable");
+        wslice(w, e, "running", true, "runnable", 0);
         break;
     case traceEvGoPark:
-        wslice(w, e, "running", true, reasonstr(e->a));
+        wslice(w, e, "running", true, reasonstr(e->reason), 0);
         break;
     case traceEvGoEnd:
-        wslice(w, e, "running", true, "dead");
+        wslice(w, e, "running", true, "dead", 0);
         break;
     case traceEvGoSysCall:
-        wslice(w, e, "running", true, "syscall");
+        wslice(w, e, "running", true, "syscall", 0);
         break;
     case traceEvGoSysExit:
-        wslice(w, e, "syscall", false, e->a ? "running" : "runnable");
+        wslice(w, e, "syscall", false, e->a ? "running" : "runnable", 0);
         break;
     case traceEvGoUnpark: {
-        wslice(w, e, reasonstr(e->b), false, "runnable");
+        wslice(w, e, reasonstr(e->b), false, "runnable", 0);
         if (waitReasonIO((uint8_t)(e->b & 0xff))) {
             winstant(w, e, pidGs, e->goid, "netpoll wake");
             wputs(w, ",\"fd\":");
@@ -637,9 +772,9 @@ static void wevent(wout *w, const traceev *e)
         break;
     }
     case traceEvProcSteal:
-        winstant(w, e, pidPs, e->pid, "steal");
+        winstant(w, e, pidPs, w->pid, "steal");
         wputs(w, ",\"p\":");
-        wputi(w, e->pid);
+        wputi(w, w->pid);
         wputs(w, ",\"from\":");
         wputi(w, (int64_t)e->a);
         wputs(w, "}}");
@@ -662,6 +797,8 @@ static void wevent(wout *w, const traceev *e)
         wputs(w, "}}");
         break;
     }
+    if (handsover(e->type) && e->b != 0)
+        wsuccessor(w, e);
 }
 
 /* measure fixes the tick rate (essay: Time). */
@@ -726,6 +863,7 @@ static void *writer(void *arg)
             measure(w);
         /* After a write error the rest is not formatted: it cannot go. */
         uint32_t n = trace.err == 0 ? bufn(b, trace.gen) : 0;
+        w->pid = b->pid;
         for (uint32_t i = 0; i < n; i++)
             wevent(w, &b->ev[i]);
         lock(&trace.lock);
@@ -799,9 +937,9 @@ static uintptr_t start_sys(void *arg)
             return (uintptr_t)-ENOMEM;
         lock(&trace.lock);
         for (int32_t i = 0; i < n; i++)
-            if ((slots[i].buf = bufget()) == NULL)
+            if ((slots[i].buf = bufget(i)) == NULL)
                 break;
-        if (slots[n - 1].buf == NULL || (trace.global = bufget()) == NULL) {
+        if (slots[n - 1].buf == NULL || (trace.global = bufget(-1)) == NULL) {
             for (int32_t i = 0; i < n; i++)
                 if (slots[i].buf != NULL)
                     dallocx(slots[i].buf, 0);
@@ -861,12 +999,25 @@ static uintptr_t stop_sys(void *arg)
     for (int32_t i = 0; i < trace.nslots; i++) {
         tracebuf *b = trace.slots[i].buf;
         uint32_t n = bufn(b, trace.gen);
-        tracebuf *c = n != 0 ? bufget() : NULL;
+        tracebuf *c = n != 0 ? bufget(i) : NULL;
         if (c == NULL) {
             trace.lost += n;
             continue;
         }
-        memcpy(c->ev, b->ev, n * sizeof b->ev[0]);
+        memcpy(c->ev, b->ev, (n - 1) * sizeof b->ev[0]);
+        /* The last event may be gaining its successor (tracestart): b
+         * (acquire), then a, so that both are there or neither. */
+        traceev *last = &c->ev[n - 1], *src = &b->ev[n - 1];
+        last->ticks = src->ticks;
+        last->since = src->since;
+        last->goid = src->goid;
+        last->kind = src->kind;
+        last->b = atomic_load_explicit((_Atomic uint64_t *)&src->b,
+                                       memory_order_acquire);
+        last->a = atomic_load_explicit((_Atomic uint64_t *)&src->a,
+                                       memory_order_relaxed);
+        if (last->b == 0)
+            last->a = 0;
         atomic_store_explicit(&c->pos, ((uint64_t)trace.gen << 32) | n,
                               memory_order_relaxed);
         tracebuf *e = bufqueue(c);   /* an empty one, or c emptied */

@@ -16,9 +16,12 @@ enum {
     traceEvNone = 0,
     traceEvGoCreate,      /* goid: the new G; a: parent goid; b: fn */
     traceEvGoStart,       /* execute */
+    /* The four stops that hand the P on; b: the G that starts straight
+     * after on the P (0: none), a: when it became runnable (trace.c, "one
+     * record a switch"). */
     traceEvGoSched,       /* goro_yield: runnable again */
     traceEvGoPreempt,     /* stopped by a preemption: runnable again */
-    traceEvGoPark,        /* a: the wait reason */
+    traceEvGoPark,        /* the wait reason: in the record's kind */
     traceEvGoEnd,         /* its function returned */
     traceEvGoSysCall,     /* goro_syscall_enter */
     traceEvGoSysExit,     /* a: 1 it kept or found a P, 0 it queued */
@@ -42,6 +45,10 @@ extern HIDDEN _Atomic bool traceon;
  * or a G with a P into that P's buffer (no locks, no calls but a buffer
  * swap on g0), else into the global buffer under its lock. */
 HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
+/* traceevent for the hot hooks, the type a constant in each. */
+HIDDEN void tracestart(g *gp, bool next);   /* traceGoStart */
+HIDDEN void tracepark(g *gp, uint8_t reason);
+HIDDEN void traceunpark(g *gp);
 
 HIDDEN void traceinit(void);      /* GORO_TRACE (goro_run, before the main G) */
 HIDDEN void traceshutdown(void);  /* goro_run's end: stop a trace that runs */
@@ -64,10 +71,19 @@ static inline void traceGo(uint8_t ev, g *gp)
         traceevent(ev, gp, 0, 0);
 }
 
+/* traceGoStart: gp starts on this M's P (execute, on g0). next: straight
+ * after the stop this P recorded last, nothing between (schedule_next's
+ * fast path): the start joins that record, at its time. */
+static inline void traceGoStart(g *gp, bool next)
+{
+    if (traceenabled())
+        tracestart(gp, next);
+}
+
 static inline void traceGoPark(g *gp, uint8_t reason)
 {
     if (traceenabled())
-        traceevent(traceEvGoPark, gp, reason, 0);
+        tracepark(gp, reason);
 }
 
 static inline void traceGoSysExit(g *gp, bool withp)
@@ -82,7 +98,7 @@ static inline void traceGoSysExit(g *gp, bool withp)
 static inline void traceGoUnpark(g *gp)
 {
     if (traceenabled())
-        traceevent(traceEvGoUnpark, gp, 0, 0);
+        traceunpark(gp);
 }
 
 static inline void traceProcSteal(g *gp, p *victim)

@@ -5,8 +5,10 @@
  * one that yields five times (yielder), one that makes a blocking libc
  * call (syscaller: usleep, a system call of the G through goro.pc's
  * wrappers), one that waits on a pipe's read end (iowaiter: a netpoll
- * wake), and one that spins without calls for 100 ms, and on until the
- * preemption signal has stopped it (spinner). The main G waits for all on a wait group.
+ * wake; the main G writes once it is about to wait, which a loaded
+ * machine could otherwise delay past the write), and one that spins
+ * without calls for 100 ms, and on until the preemption signal has
+ * stopped it (spinner). The main G waits for all on a wait group.
  *
  * Usage: traceprog            (trace with GORO_TRACE=FILE)
  *        traceprog api FILE   (goro_trace_start/stop around the work)
@@ -24,6 +26,7 @@
 
 static goro_chan *ping, *pong;
 static goro_wg *wg;
+static goro_wg *iowg;     /* done when the iowaiter is about to wait */
 static int pipefd[2];
 static volatile long sink;
 static int status = 1;
@@ -79,6 +82,9 @@ static void syscaller(void *arg)
 static void iowaiter(void *arg)
 {
     (void)arg;
+    /* The main G writes once this is done: on one P after this G parks
+     * below, and on two 5 ms after, so that it surely waits. */
+    goro_wg_done(iowg);
     goro_wait_fd(pipefd[0], POLLIN, 0);
     char c;
     sink += read(pipefd[0], &c, 1);
@@ -111,10 +117,12 @@ static void work(void)
     ping = goro_chan_new(sizeof(long), 0);
     pong = goro_chan_new(sizeof(long), 0);
     wg = goro_wg_new();
+    iowg = goro_wg_new();
     if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
         return;
     printf("iofd %d\n", pipefd[0]);
     goro_wg_add(wg, 7);
+    goro_wg_add(iowg, 1);
     goro_go(echoer, NULL);
     goro_go(sleeper, NULL);
     goro_go(recurser, NULL);
@@ -130,6 +138,7 @@ static void work(void)
             return;
     }
     goro_chan_close(ping);
+    goro_wg_wait(iowg);
     goro_sleep_ns(5000000);
     if (write(pipefd[1], "x", 1) != 1)
         return;
