@@ -384,7 +384,8 @@ static const char hoststext[] =
     "::ffff:10.0.0.9 goro-mapped\n"
     "10.0.0.1 goro-list\n"
     "10.0.0.2 goro-list\n"
-    "not-an-address goro-bad\n";
+    "not-an-address goro-bad\n"
+    "10.0.0.3 127.1\n";
 
 static void hostsfiles(const char *nsswitch)
 {
@@ -464,12 +465,14 @@ Test(dial, names_in_etc_hosts_are_answered_in_the_g_as_getaddrinfo_would,
 /* Names the G does not answer: not in the file, not for the family
  * asked, a list whose order needs the source addresses, a flag it does
  * not do. With the pool held, each waits for its deadline. */
+enum { QLIST = 4, QCANON };
 static const aiquery notinhosts[] = {
     {"goro-absent", "80", AF_UNSPEC, SOCK_STREAM, 0, 0},
     {"goro-bad", "80", AF_UNSPEC, SOCK_STREAM, 0, 0},
+    {"127.1", "80", AF_INET, SOCK_STREAM, 0, 0},  /* a number, not a name */
     {"goro-four", "80", AF_INET6, SOCK_STREAM, 0, 0},
-    {"goro-list", "80", AF_INET, SOCK_STREAM, 0, 0},
-    {"localhost", "80", AF_UNSPEC, SOCK_STREAM, 0, AI_CANONNAME},
+    [QLIST] = {"goro-list", "80", AF_INET, SOCK_STREAM, 0, 0},
+    [QCANON] = {"localhost", "80", AF_UNSPEC, SOCK_STREAM, 0, AI_CANONNAME},
 };
 enum { NNOTINHOSTS = sizeof notinhosts / sizeof notinhosts[0] };
 static airec r_notheld[NNOTINHOSTS], r_list, r_canon;
@@ -484,8 +487,8 @@ static void notinhostsmain(void *arg)
         goroquery(&notinhosts[i], test_now() + 100 * 1000000, &r_notheld[i]);
     r_notelapsed = test_now() - t0;
     releasepool();
-    goroquery(&notinhosts[3], test_now() + 5000000000ll, &r_list);
-    goroquery(&notinhosts[4], test_now() + 5000000000ll, &r_canon);
+    goroquery(&notinhosts[QLIST], test_now() + 5000000000ll, &r_list);
+    goroquery(&notinhosts[QCANON], test_now() + 5000000000ll, &r_canon);
 }
 
 Test(dial, names_etc_hosts_does_not_answer_go_to_the_pool, .timeout = 60)
@@ -499,11 +502,11 @@ Test(dial, names_etc_hosts_does_not_answer_go_to_the_pool, .timeout = 60)
     cr_assert_geq(r_notelapsed, NNOTINHOSTS * 95 * 1000000ll);
     /* Once the pool is free, getaddrinfo's answers. */
     airec want;
-    libcquery(&notinhosts[3], &want);
-    aiassertsame(&notinhosts[3], &r_list, &want);
+    libcquery(&notinhosts[QLIST], &want);
+    aiassertsame(&notinhosts[QLIST], &r_list, &want);
     cr_assert_eq(r_list.n, 2);
-    libcquery(&notinhosts[4], &want);
-    aiassertsame(&notinhosts[4], &r_canon, &want);
+    libcquery(&notinhosts[QCANON], &want);
+    aiassertsame(&notinhosts[QCANON], &r_canon, &want);
 }
 
 /* A name changed in the file: the old answer until the file is looked at

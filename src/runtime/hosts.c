@@ -624,6 +624,11 @@ int hostslookup(const char *node, const char *service,
     if (node == NULL || (hints->ai_flags & ~known) != 0 ||
         (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
         return 0;
+    /* An IPv4 form inet_pton refuses (127.1) is a number to
+     * getaddrinfo, never a name. */
+    struct in_addr in4;
+    if (inet_aton(node, &in4) != 0)
+        return 0;
     char name[256];
     size_t nl = 0;
     for (; node[nl] != '\0'; nl++) {
