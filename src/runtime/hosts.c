@@ -540,9 +540,9 @@ static int candidates(const hoststable *t, const char *name, int family,
         }
         if (firstline == 0)
             firstline = e->line;
-        /* Several lines: glibc's files source reads past the first only
-         * with multi on (for AF_UNSPEC its gethostbyname4_r may not ask;
-         * the pool is right either way). */
+        /* Several lines: glibc's files source reads past a name's first
+         * line only with multi on (its gethostbyname4_r, for AF_UNSPEC,
+         * may read them all anyway: the pool is right either way). */
         if (n == maxHostAddrs || (!t->multi && e->line != firstline))
             return -1;
         out[n++] = a;
