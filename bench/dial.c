@@ -9,8 +9,9 @@
  * connect (parking until the kernel reports it done), TCP_NODELAY, the
  * close, and whatever the accepting G costs meanwhile on the same Ps. ADDR
  * is "127.0.0.1:PORT" (numeric, no resolution) or, with -h localhost,
- * "localhost:PORT": then each dial also resolves the name (getaddrinfo on
- * libuv's thread pool, /etc/hosts). R rounds, median.
+ * "localhost:PORT": then each dial also resolves the name (from the
+ * runtime's copy of /etc/hosts, in the G, where nsswitch.conf puts files
+ * first; otherwise getaddrinfo on libuv's thread pool). R rounds, median.
  *
  * The dialling side closes first, so each dial leaves a connection in
  * TIME_WAIT on a local port for 60 s: keep N * R well below the ephemeral

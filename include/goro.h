@@ -446,7 +446,15 @@ GORO_EXTERN int goro_wait_fd(int fd, int events, int64_t deadline_ns);
  *
  * Host names are resolved by the system's getaddrinfo (nsswitch,
  * /etc/hosts, DNS) on libuv's thread pool while the G is parked (the
- * thread runs other Gs); a numeric host and port are taken at once. The
+ * thread runs other Gs); a numeric host and port are taken at once, and
+ * so is a name in /etc/hosts where nsswitch.conf's hosts line puts files
+ * first, from a copy of the file looked at again (stat) at most every
+ * 5 s: a change to it shows within 5 s. That answer is the list
+ * getaddrinfo would give (the family's addresses in its order, the
+ * service and socket types of the hints); where its order would need
+ * the machine's routes (several addresses that are not loopback), or
+ * the hints ask for AI_CANONNAME, AI_V4MAPPED or AI_ALL, the name goes
+ * to the pool as any other. The
  * errors of resolution: -ENOENT no such host (EAI_NONAME, EAI_NODATA,
  * EAI_ADDRFAMILY), -ESRCH no such service (EAI_SERVICE), -EAGAIN a
  * temporary failure (EAI_AGAIN), -EIO the resolver failed (EAI_FAIL),
@@ -474,8 +482,9 @@ GORO_EXTERN int goro_wait_fd(int fd, int events, int64_t deadline_ns);
  * sockets (processes) listen on one port, the kernel spreading the
  * connections or datagrams among them.
  *
- * goro_getaddrinfo is getaddrinfo(3) with the G parked and a deadline;
- * 0 and *res (free it with goro_freeaddrinfo), or the errors above.
+ * goro_getaddrinfo is getaddrinfo(3) with the G parked and a deadline
+ * (or the /etc/hosts answer above); 0 and *res (free it with
+ * goro_freeaddrinfo, whichever way it came), or the errors above.
  * All of these return -EPERM when not called from a G.
  */
 #define GORO_LISTEN_REUSEPORT 1

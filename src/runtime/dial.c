@@ -9,7 +9,9 @@
  * on libuv's thread pool (uv_getaddrinfo, submitted by the loop thread as
  * a loop call, loop.c) while the G is parked. A numeric host and port
  * never leave the G's thread: getaddrinfo with AI_NUMERICHOST and
- * AI_NUMERICSERV, which does no I/O, on g0. A deadline bounds the
+ * AI_NUMERICSERV, which does no I/O, on g0; nor does a name that
+ * /etc/hosts answers where the system looks there first (hosts.c: a
+ * cached copy of the file, as Go's). A deadline bounds the
  * resolution too: a uv_timer_t beside the request ends the G's wait with
  * -ETIMEDOUT and cancels the request if the pool has not started it; the
  * request then lives on the heap, not on the G's stack, and whichever of
@@ -231,6 +233,13 @@ static uintptr_t gaiprep_sys(void *arg)
             a->err = e == 0 ? 0 : gaierr(e);
             return 1;
         }
+    }
+    /* A name in /etc/hosts, where the system would look there first. */
+    h.ai_flags = a->hints != NULL ? a->hints->ai_flags : 0;
+    int e;
+    if (hostslookup(a->node, a->service, &h, &a->res, &e)) {
+        a->err = e == 0 ? 0 : gaierr(e);
+        return 1;
     }
     size_t nl = cstrlen(a->node), sl = cstrlen(a->service);
     resolvereq *r = calloc(1, sizeof *r + nl + sl + 2);

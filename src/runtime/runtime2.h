@@ -911,6 +911,18 @@ HIDDEN void foreignthread(void);  /* count the calling thread until it exits */
 HIDDEN int foreignblock(struct goro_chan *c, mutex *lk, void *q, void *elem,
                         void (*enq)(void *q, sudog *sg));
 
+/* ---- hosts.c ----------------------------------------------------------- */
+
+/* hostslookup answers node from /etc/hosts where getaddrinfo would, with
+ * the same list: 1 and *gai (getaddrinfo's code; 0: *res, for
+ * freeaddrinfo), or 0: ask getaddrinfo. hints has no address, name or
+ * next. On g0. */
+struct addrinfo;
+HIDDEN int hostslookup(const char *node, const char *service,
+                       const struct addrinfo *hints, struct addrinfo **res,
+                       int *gai);
+HIDDEN void hostsrecheck(void);  /* the next lookup checks the files */
+
 /* ---- panic.c ----------------------------------------------------------- */
 
 /* Ahead of lock.c's section: its inline unlock throws. */
