@@ -18,7 +18,9 @@
  * accept G and the connections' Gs share it; one at a time (busy), and a
  * G that finds it busy leaves it be.
  * The log names the shortage as the process's, with how many descriptors
- * are open and the limit, rather than blaming the listener.
+ * are open and the limit, rather than blaming the listener, once the
+ * accept the spend made room for is done (before it, its directory read
+ * and its write gave a retrying plugin the time to take the room).
  *
  * Best effort: between the close and the accept another G may take the
  * room (a plugin retrying its own accept); the listener then waits as
@@ -91,6 +93,32 @@ void fdreserve_close(fdreserve *r)
     give(r);
 }
 
+/* report logs the shortage a spend met, once, after the accept that the
+ * spend made room for: the line's figures open a directory, and the log
+ * takes time, in which a plugin retrying its own accept would take the
+ * room first. */
+static void report(fdreserve *r, const char *who)
+{
+    if (!take(r))
+        return;
+    int err = r->spent;
+    r->spent = 0;
+    give(r);
+    if (err == 0)
+        return;
+    struct rlimit rl;
+    long open = fdcount();
+    char holders[256];
+    gorod_fdholders(holders, sizeof holders);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        gorod_log(GLOG_WARN,
+                  "the process is out of file descriptors (%ld open, limit "
+                  "%llu%s; held by plugins: %s): %s uses its reserve", open,
+                  (unsigned long long)rl.rlim_cur,
+                  err == -ENFILE ? ", and the system's table is full" : "",
+                  holders, who);
+}
+
 void fdreserve_accept(const ctllistener *l, int lfd)
 {
     fdreserve_fill(l->reserve);
@@ -103,12 +131,14 @@ void fdreserve_accept(const ctllistener *l, int lfd)
             break;
         }
         if (fd < 0) {
-            if (fdreserve_spend(l->reserve, l->who, fd))
-                continue;
+            if (fdreserve_spend(l->reserve, fd))
+                continue;  /* accept again at once, the log after it */
+            report(l->reserve, l->who);
             gorod_log(GLOG_WARN, "%s: accept: %s", l->tag, strerror(-fd));
             goro_sleep_ns(100 * 1000000);
             continue;
         }
+        report(l->reserve, l->who);
         fdreserve_fill(l->reserve);
         if (!l->admit(fd))
             continue;
@@ -120,7 +150,7 @@ void fdreserve_accept(const ctllistener *l, int lfd)
     fdreserve_close(l->reserve);
 }
 
-bool fdreserve_spend(fdreserve *r, const char *who, int err)
+bool fdreserve_spend(fdreserve *r, int err)
 {
     if (err != -EMFILE && err != -ENFILE)
         return false;
@@ -128,19 +158,8 @@ bool fdreserve_spend(fdreserve *r, const char *who, int err)
         return false;
     int had = r->n;
     closeall(r);
+    if (had > 0)
+        r->spent = err;
     give(r);
-    if (had == 0)
-        return false;
-    struct rlimit rl;
-    long open = fdcount();
-    char holders[256];
-    gorod_fdholders(holders, sizeof holders);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        gorod_log(GLOG_WARN,
-                  "the process is out of file descriptors (%ld open, limit "
-                  "%llu%s; held by plugins: %s): %s uses its reserve", open,
-                  (unsigned long long)rl.rlim_cur,
-                  err == -ENFILE ? ", and the system's table is full" : "",
-                  holders, who);
-    return true;
+    return had > 0;
 }
