@@ -40,6 +40,12 @@ static void *locker(void *arg)
     return NULL;
 }
 
+/* The threads counted in mu's sleepers word. */
+static uint32_t sleepers(void)
+{
+    return atomic_load(&mu.sleepers) & mutexSleepers;
+}
+
 static void run_lockers(long n)
 {
     pthread_t t[nlockers];
@@ -51,7 +57,7 @@ static void run_lockers(long n)
         pthread_join(t[i], NULL);
     cr_assert_eq(counter, nlockers * n, "counter %ld, want %ld", counter,
                  nlockers * n);
-    cr_assert_eq(atomic_load(&mu.sleepers), 0);
+    cr_assert_eq(sleepers(), 0);
     cr_assert_eq(atomic_load(&mu.key), mutex_unlocked);
 }
 
@@ -65,9 +71,9 @@ static void held_then_released(void)
     lock(&mu);
     for (int i = 0; i < nlockers; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, locker, NULL), 0);
-    for (int waited = 0; atomic_load(&mu.sleepers) < nlockers; waited++) {
+    for (int waited = 0; sleepers() < nlockers; waited++) {
         cr_assert(waited < 10000, "only %u of %d lockers went to sleep",
-                  atomic_load(&mu.sleepers), nlockers);
+                  sleepers(), nlockers);
         sleep_ms(1);
     }
     cr_assert_eq(counter, 0);
@@ -75,17 +81,39 @@ static void held_then_released(void)
     for (int i = 0; i < nlockers; i++)
         pthread_join(t[i], NULL);
     cr_assert_eq(counter, nlockers);
-    cr_assert_eq(atomic_load(&mu.sleepers), 0);
+    cr_assert_eq(sleepers(), 0);
 }
 
 Test(lock, sleepers_behind_a_held_lock_all_get_it, .timeout = 30)
 {
     if (lockfence)
         cr_skip_test("membarrier(2) is not available here");
-    cr_assert_eq(atomic_load(&mu.fenced), fenceOff);
+    cr_assert_eq(atomic_load(&mu.sleepers), 0);
     held_then_released();
     /* The first sleeper made the lock's unlocks fence from then on. */
-    cr_assert_eq(atomic_load(&mu.fenced), fenceOn);
+    cr_assert_eq(atomic_load(&mu.sleepers), mutexFencing | mutexFenced);
+}
+
+/* ... until lock_unfence_after unlocks pass with no new sleeper; the next
+ * sleeper fences them again. */
+Test(lock, a_lock_nobody_slept_on_lately_is_unfenced_again, .timeout = 30)
+{
+    if (lockfence)
+        cr_skip_test("membarrier(2) is not available here");
+    lock_unfence_after = 1000;
+    held_then_released();   /* and 7 unlocks since the last sleeper came */
+    for (int i = 0; i < 900; i++) {
+        lock(&mu);
+        unlock(&mu);
+    }
+    cr_assert_eq(atomic_load(&mu.sleepers), mutexFencing | mutexFenced);
+    for (int i = 0; i < 100; i++) {
+        lock(&mu);
+        unlock(&mu);
+    }
+    cr_assert_eq(atomic_load(&mu.sleepers), 0);
+    held_then_released();
+    cr_assert_eq(atomic_load(&mu.sleepers), mutexFencing | mutexFenced);
 }
 
 /* A lock nobody has slept on keeps the unfenced unlock. */
@@ -97,13 +125,22 @@ Test(lock, an_uncontended_lock_stays_unfenced)
         unlock(&mu);
     }
     cr_assert_eq(counter, 1000);
-    cr_assert_eq(atomic_load(&mu.fenced), fenceOff);
+    cr_assert_eq(atomic_load(&mu.sleepers), 0);
     cr_assert_eq(atomic_load(&lock_sleeps), 0);
 }
 
 Test(lock, many_threads_on_one_lock_lose_no_update_and_no_wakeup,
      .timeout = 60)
 {
+    run_lockers(20000);
+}
+
+/* The same with the lock unfenced again after every unlock that finds no
+ * sleeper: the race between a new sleeper and the unlock that clears the
+ * fence, many times over. */
+Test(lock, unfencing_often_loses_no_update_and_no_wakeup, .timeout = 60)
+{
+    lock_unfence_after = 1;
     run_lockers(20000);
 }
 
@@ -133,7 +170,7 @@ static void *hammer(void *arg)
         lock(&mu);
         counter++;
         if ((i & 7) == 0) {     /* yield: the other may need this CPU */
-            while (atomic_load(&mu.sleepers) == 0 &&
+            while (sleepers() == 0 &&
                    atomic_load(&hammersdone) == 0)
                 sched_yield();
             for (int k = 0; k < 3; k++)     /* time to reach the futex */
@@ -165,10 +202,9 @@ static void hammer_pair(long n)
         dl.tv_sec += 20;
         cr_assert_eq(pthread_timedjoin_np(t[i], NULL, &dl), 0,
                      "a locker never woke after %ld of %ld locks (lost "
-                     "wakeup): key %u sleepers %u fenced %u done %d sleeps "
-                     "%lu", atomic_load(&hammered), 2 * n,
-                     atomic_load(&mu.key), atomic_load(&mu.sleepers),
-                     atomic_load(&mu.fenced), atomic_load(&hammersdone),
+                     "wakeup): key %u sleepers %#x done %d sleeps %lu",
+                     atomic_load(&hammered), 2 * n, atomic_load(&mu.key),
+                     atomic_load(&mu.sleepers), atomic_load(&hammersdone),
                      (unsigned long)atomic_load(&lock_sleeps));
     }
     cr_assert_eq(counter, 2 * n);
@@ -180,6 +216,15 @@ static void hammer_pair(long n)
 Test(lock, sleeping_at_once_on_every_contention_loses_no_wakeup,
      .timeout = 60)
 {
+    hammer_pair(16000);
+}
+
+/* The same with the lock unfenced again after every quiet unlock: the
+ * race between a new sleeper and the unlock that clears the fence. */
+Test(lock, unfencing_often_while_sleeping_at_once_loses_no_wakeup,
+     .timeout = 60)
+{
+    lock_unfence_after = 1;
     hammer_pair(16000);
 }
 

@@ -72,6 +72,10 @@ enum { active_spin_cnt = 30 };
 /* How often lock2 tries before sleeping: Go's figures. Variables so that
  * a test can make every contended lock sleep at once. */
 int lock_active_spin = 4, lock_passive_spin = 1;
+
+/* How many fenced unlocks with no new sleeper make a lock unfenced again
+ * (unlockfence). A variable so that a test can make it small. */
+uint32_t lock_unfence_after = 1u << 16;
 _Atomic uint64_t lock_sleeps;   /* futex sleeps in lock2, for tests */
 
 bool lockfence = true;
@@ -120,17 +124,31 @@ static inline bool trylockspin(mutex *l)
  * wakeseq, which no relock can restore behind their backs.)
  *
  * So a lock starts unfenced, and its first sleeper pays for both sides
- * (an asymmetric Dekker, as user-space RCU does). It counts itself, sets
- * l->fenced to fenceStarting, and calls membarrier(MEMBARRIER_CMD_
- * PRIVATE_EXPEDITED): every thread of the process that is running executes
- * a full barrier, and one that is not running has passed one. unlock
- * reads fenced after its store; a read that saw fenceOff retired before
- * that barrier, so did the store before it, and the barrier made the
- * store visible before membarrier returned: the sleeper's exchange sees
- * that unlock. Every unlock that reads fenced later fences. Then fenced
- * becomes fenceOn for good: a lock contended once is likely to be
- * contended again, and a membarrier interrupts every CPU running one of
- * our threads, so later sleepers rely on the unlockers' fence.
+ * (an asymmetric Dekker, as user-space RCU does). It counts itself in
+ * l->sleepers, sets mutexFencing there, and calls membarrier(MEMBARRIER_
+ * CMD_PRIVATE_EXPEDITED): every thread of the process that is running
+ * executes a full barrier, and one that is not running has passed one.
+ * unlock reads the word after its store; a read that saw no mutexFencing
+ * retired before that barrier, so did the store before it, and the
+ * barrier made the store visible before membarrier returned: the
+ * sleeper's exchange sees that unlock. Every unlock that reads the word
+ * later fences. Then the sleeper sets mutexFenced: later sleepers, which
+ * find it in the word as they count themselves, rely on the unlockers'
+ * fence (a membarrier interrupts every CPU running one of our threads).
+ *
+ * Not for good: after lock_unfence_after fenced unlocks with no new
+ * sleeper, an unlock that finds no sleeper clears both bits in one
+ * compare-and-swap of the whole word (unlockfence), and the next sleeper
+ * makes a membarrier again. The count of sleepers is in that word, so the
+ * swap fails while any thread sleeps or is in the membarrier step, and a
+ * sleeper that counts itself after the swap finds the bits clear and makes
+ * its own membarrier; so mutexFenced always speaks of a membarrier made
+ * since the latest mutexFencing was set. Why not for good: a channel whose
+ * two sides met once on two Ps, where one slept once on its lock (the
+ * holder outlasted the spinning and the yield), would fence four times
+ * per round trip for the rest of the program, which was most of what a
+ * ping-pong on two Ps paid beyond one on one P (bench/RESULTS.md, "Gs
+ * that talk across Ps").
  *
  * Waking: an unlock that sees sleepers wakes one only if no wake is in
  * flight (waking): it sets waking, bumps wakeseq and wakes it. A sleeper,
@@ -155,15 +173,17 @@ void lock2(mutex *l)
             return;
         osyield();
     }
-    atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
-    if (!lockfence && atomic_load_explicit(&l->fenced, memory_order_acquire)
-                          != fenceOn) {
-        atomic_store_explicit(&l->fenced, fenceStarting,
-                              memory_order_seq_cst);
+    uint32_t old = atomic_fetch_add_explicit(&l->sleepers, 1,
+                                             memory_order_seq_cst);
+    atomic_store_explicit(&l->quiet, 0, memory_order_relaxed);
+    if (!lockfence && !(old & mutexFenced)) {
+        atomic_fetch_or_explicit(&l->sleepers, mutexFencing,
+                                 memory_order_seq_cst);
         if (rawsyscall4(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
                         0, 0) != 0)
             throw("membarrier failed");
-        atomic_store_explicit(&l->fenced, fenceOn, memory_order_release);
+        atomic_fetch_or_explicit(&l->sleepers, mutexFenced,
+                                 memory_order_release);
     }
     for (;;) {
         uint32_t seq = atomic_load_explicit(&l->wakeseq,
@@ -176,6 +196,26 @@ void lock2(mutex *l)
         futexsleep(&l->wakeseq, seq, -1);
     }
     atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_relaxed);
+}
+
+/* unlockfence: unlock's fenced path, after its store: the fence, then
+ * the sleepers word, which it returns. After lock_unfence_after fenced
+ * unlocks since a thread last began to sleep on l, if none sleeps, it
+ * makes l's unlocks plain stores again (lock2 says why that is safe). */
+uint32_t unlockfence(mutex *l)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t s = atomic_load_explicit(&l->sleepers, memory_order_relaxed);
+    uint32_t q = atomic_load_explicit(&l->quiet, memory_order_relaxed) + 1;
+    if (likely(q < lock_unfence_after) || s != (mutexFencing | mutexFenced)) {
+        atomic_store_explicit(&l->quiet, q, memory_order_relaxed);
+        return s;
+    }
+    atomic_store_explicit(&l->quiet, 0, memory_order_relaxed);
+    atomic_compare_exchange_strong_explicit(&l->sleepers, &s, 0,
+                                            memory_order_seq_cst,
+                                            memory_order_relaxed);
+    return s;
 }
 
 /* unlock2: unlock saw sleepers; wake one unless a wake is in flight. */

@@ -59,6 +59,18 @@
  * figures, for the pipeline, ping-pong and fan-out). Go backs off here
  * too, with usleep(3), which timer slack stretches to tens of
  * microseconds: better than taking at once, worse than the yield.
+ * Such a steal now and then still lets the pair meet on two Ps and one
+ * side sleep on a channel's lock; that lock's unlocks then fence only
+ * until it has been quiet for a while (lock.c), not for good, which had
+ * been most of what a round trip on two Ps paid beyond one on one P.
+ * What is left of that difference is two locked instructions per
+ * hand-over that one P does without: wakepwanted's fence and runqget's
+ * compare-and-swap of runnext (thieves may take it). Measured and
+ * rejected: having the spinning M that goes idle pay for both sides of
+ * the first (a membarrier before its last look at the queues): a few
+ * percent in the ping-pong, nothing elsewhere, for an interrupt of every
+ * CPU running one of our threads each time a spinning M gives up, which
+ * a ring of Gs does thousands of times a second.
  *
  * Locked Gs (Go's LockOSThread; goro_lock_thread). A library that keeps
  * state per thread (a locale, a thread's namespaces or credentials, a GL

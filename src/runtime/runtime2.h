@@ -310,16 +310,26 @@ typedef struct note {
  * G holds one it must not be preempted or move (m->locks counts them). */
 typedef struct mutex {
     _Atomic uint32_t key;       /* mutex_unlocked or mutex_locked */
-    _Atomic uint32_t sleepers;  /* threads in lock2's sleeping loop: unlock
-                                   wakes one when it reads non-zero */
-    _Atomic uint32_t fenced;    /* fenceOff until a thread first sleeps on
-                                   the lock; then unlock fences */
+    _Atomic uint32_t sleepers;  /* the threads in lock2's sleeping loop
+                                   (mutexSleepers: unlock wakes one when
+                                   non-zero) and how unlock fences
+                                   (mutexFencing, mutexFenced): one word,
+                                   so that a sleeper counts itself and
+                                   reads the fence state in one step */
     _Atomic uint32_t waking;    /* a woken sleeper has yet to try again */
     _Atomic uint32_t wakeseq;   /* the futex sleepers sleep on: bumped by
                                    each wake */
+    _Atomic uint32_t quiet;     /* fenced unlocks since a thread last began
+                                   to sleep on the lock; a hint, counted
+                                   without a locked instruction */
 } mutex;
 enum { mutex_unlocked = 0, mutex_locked = 1 };
-enum { fenceOff = 0, fenceStarting = 1, fenceOn = 2 };
+/* mutexFencing: unlock fences (a thread has slept on the lock, and fewer
+ * than lock_unfence_after unlocks have passed since). mutexFenced: and a
+ * membarrier has run since mutexFencing was set, so a new sleeper need not
+ * make one. lock.c, lock2, says why. */
+enum { mutexFencing = 1u << 31, mutexFenced = 1u << 30,
+       mutexSleepers = mutexFenced - 1 };
 
 /* A group of Gs (group.c). name, fixed and udata are set at creation and
  * never change. */
@@ -944,6 +954,8 @@ HIDDEN void unlock2(mutex *l);
  * lock is used. */
 HIDDEN extern bool lockfence;
 HIDDEN extern int lock_active_spin, lock_passive_spin;
+HIDDEN extern uint32_t lock_unfence_after;
+HIDDEN uint32_t unlockfence(mutex *l);
 HIDDEN extern _Atomic uint64_t lock_sleeps;
 
 /* lock acquires l. May be called on a G, on g0, or on a thread that is not
@@ -960,8 +972,8 @@ static inline void lock(mutex *l)
         lock2(l);
 }
 
-/* unlock releases l: a store, then a look for sleepers, fenced only once
- * the lock has had one (lock2 says why that is enough). */
+/* unlock releases l: a store, then a look for sleepers, fenced only while
+ * the lock has had one lately (lock2 says why that is enough). */
 static inline void unlock(mutex *l)
 {
     if (unlikely(atomic_load_explicit(&l->key, memory_order_relaxed) !=
@@ -984,11 +996,10 @@ static inline void unlock(mutex *l)
     }
     atomic_store_explicit(&l->key, mutex_unlocked, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst);  /* fenced after the store */
-    if (unlikely(lockfence |
-                 (atomic_load_explicit(&l->fenced, memory_order_relaxed) !=
-                  fenceOff)))
-        atomic_thread_fence(memory_order_seq_cst);
-    if (unlikely(atomic_load_explicit(&l->sleepers, memory_order_relaxed)))
+    uint32_t s = atomic_load_explicit(&l->sleepers, memory_order_relaxed);
+    if (unlikely(lockfence | (s & mutexFencing)))
+        s = unlockfence(l);
+    if (unlikely(s & mutexSleepers))
         unlock2(l);
     if (mp != NULL) {
         atomic_store_explicit(&mp->unlocking, outer, memory_order_release);
