@@ -125,14 +125,20 @@ Test(stall, a_G_that_is_preempted_is_never_reported, .timeout = 60)
 /* The same sleep made on the G's stack is no stall: the runtime hands the
  * P to the ticker while the thread waits in the kernel (preempt.c,
  * sysblocktake), so nothing is reported and the ticker runs on; the sleep
- * is not cut short either. */
+ * is not cut short while the thread is in the kernel. A call the runtime
+ * does not wrap can be cut once at its entry (README, "Preemption": a
+ * signal sent as the thread still computed, pending as it enters the
+ * call), seen on a loaded machine; a thread signalled while it sleeps
+ * would be cut every slice (60 times in the 600 ms). */
 Test(stall, a_G_asleep_on_its_own_stack_gives_its_P_away_unreported,
      .timeout = 60)
 {
     char *out = runstall("GORO_STALL_REPORT=100ms", "sleepg");
     cr_expect_eq(reports(out), 0, "%s", out);
-    cr_expect_not_null(strstr(out, "cut=0\n"), "the sleep was cut short:\n%s",
-                       out);
+    const char *c = strstr(out, "cut=");
+    cr_assert_not_null(c, "%s", out);
+    cr_expect_leq(strtol(c + 4, NULL, 10), 1,
+                  "the sleep was cut short in the kernel:\n%s", out);
     const char *t = strstr(out, "ticks=");
     cr_assert_not_null(t, "%s", out);
     cr_expect_geq(strtol(t + 6, NULL, 10), 50, "%s", out);
