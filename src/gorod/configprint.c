@@ -101,6 +101,17 @@ void print_key(const gorod_key *k, const gorod_config *c, FILE *f)
     }
 }
 
+/* printname prints a listener's or plugin's name (letters, digits, '_'
+ * and '-': valid_name) plain, as it is written, unless it begins with '-'
+ * ("-" alone would read back as a sequence entry): then quoted. */
+static void printname(FILE *f, const char *name)
+{
+    if (name[0] == '-')
+        quoted(f, name);
+    else
+        fputs(name, f);
+}
+
 void gorod_config_print(const gorod_config *c, FILE *f)
 {
     char a[32];
@@ -108,14 +119,18 @@ void gorod_config_print(const gorod_config *c, FILE *f)
     fprintf(f, "listeners:%s\n", c->nlisteners ? "" : " []");
     for (unsigned i = 0; i < c->nlisteners; i++) {
         const gorod_listener_conf *n = &c->listeners[i];
-        fprintf(f, "  - name: %s\n    address: ", n->name);
+        fputs("  - name: ", f);
+        printname(f, n->name);
+        fputs("\n    address: ", f);
         quoted(f, n->address);
         fprintf(f, "\n    backlog: %u\n", n->backlog);
     }
     fprintf(f, "plugins:%s\n", c->nplugins ? "" : " []");
     for (unsigned i = 0; i < c->nplugins; i++) {
         const gorod_plugin_conf *p = &c->plugins[i];
-        fprintf(f, "  - name: %s\n    path: ", p->name);
+        fputs("  - name: ", f);
+        printname(f, p->name);
+        fputs("\n    path: ", f);
         quoted(f, p->path);
         fprintf(f, "\n    args: ");
         if (p->args_map) {
