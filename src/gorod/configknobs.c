@@ -122,13 +122,12 @@ static const char *rawknob(const struct raw *r, size_t i)
 
 /* check_knobs sets the runtime's knobs, then gorod's keys (each its row's
  * default, then the file's text, by check_key). The runtime's: the table's
- * defaults, the GORO_*
- * variables of gorod's environment, then each key the file has, by
- * goro_config_set, whose message for a value refused is gorod's (the key,
- * the value, what is allowed); then the rules between keys, by
- * goro_config_check, each at the line of whichever of its keys comes last
- * in the file (0 when none is there). A rule that reads a key refused is
- * not reported: its value is not the one the file meant. */
+ * defaults, the GORO_* variables of gorod's environment, then each key
+ * the file has, by goro_config_set, whose message for a value refused is
+ * gorod's (the key, the value, what is allowed); then the rules between
+ * keys, by goro_config_check, each at the line of whichever of its keys
+ * comes last in the file (0 when none is there). A rule that reads a key
+ * refused is not reported: its value is not the one the file meant. */
 void check_knobs(struct load *l, const struct raw *r, gorod_config *c)
 {
     goro_config_error err[8];

@@ -100,12 +100,11 @@ static void scan_cb(uv_timer_t *t)
     stackscan();
 }
 
-/* sysmon's next tick: a tick of a millisecond or more is a uv timer, due
- * in whole milliseconds rounded down (sysmon looks again early rather
- * than late), which costs nothing beyond the epoll_wait the loop makes
- * anyway; a shorter one, down to sysmonMinDelay, is the timerfd, whose
- * tick costs a timerfd_settime besides. fdarmed: the timerfd is set (or
- * has fired and not been set since). Loop thread (and loopinit before it starts). */
+/* sysmon's ticks (the essay above): sysmontimer for those of a
+ * millisecond or more, due in whole milliseconds rounded down (sysmon
+ * looks again early rather than late), the timerfd for the shorter ones.
+ * fdarmed: the timerfd is set (or has fired and not been set since).
+ * Loop thread (and loopinit before it starts). */
 static uv_timer_t sysmontimer;
 static bool fdarmed;
 
@@ -124,18 +123,15 @@ static void sysmon_arm(int64_t ns)
         uv_update_time(&loop);
         uv_timer_start(&sysmontimer, sysmontimer_cb,
                        (uint64_t)ns / 1000000, 0);
-        if (!fdarmed)
-            return;
-        ns = -1;  /* and disarm the timerfd */
+        ns = -1;  /* the timerfd: off */
     } else {
         uv_timer_stop(&sysmontimer);
     }
     if (ns < 0 && !fdarmed)
-        return;
+        return;   /* off already */
     struct itimerspec its = {0};
-    if (ns >= 0) {
+    if (ns >= 0)
         its.it_value.tv_nsec = ns > 0 ? ns : 1;
-    }
     timerfd_settime(sysmonfd, 0, &its, NULL);
     fdarmed = ns >= 0;
 }

@@ -39,11 +39,11 @@
  * (netpollunblock, under the pollDesc's lock).
  *
  * Closing: goro_close (netpollclosing, then netpollclose on g0 if fd has
- * a pollDesc) clears pdtab[fd], bumps the
- * pollDesc's seq, takes its waiters (they wake with -ECANCELED), deletes
- * fd from epfd and puts the pollDesc on pdfree; only then does the caller
- * close the fd, so the number cannot be reused while epfd watches it. An M
- * inside netpoll may still hold an event for it: the pollDesc is still
+ * a pollDesc) clears pdtab[fd], bumps the pollDesc's seq, takes its
+ * waiters (they wake with -ECANCELED), deletes fd from epfd and puts the
+ * pollDesc on pdfree; only then does the caller close the fd, so the
+ * number cannot be reused while epfd watches it. An M inside netpoll may
+ * still hold an event for it: the pollDesc is still
  * memory it may lock, and the seq in the event no longer matches, so the
  * event is ignored. A G between its EAGAIN and its park while another G
  * closes its fd must not register the closed fd (it would sleep forever,

@@ -1024,9 +1024,10 @@ HIDDEN int netpollinit(void);
 HIDDEN void netpollshutdown(void);
 /* netpoll_closegen[fd] counts goro_closes of fd (netpollclosing bumps it
  * before it looks for fd's pollDesc, whether or not fd has one: a G
- * between its EAGAIN and its park may be registering it right now). A G loads it before the call that
- * may give EAGAIN (g->waitcgen): if it changed when the G comes to park,
- * the fd was closed meanwhile and the G must not sleep on it. */
+ * between its EAGAIN and its park may be registering it right now). A G
+ * loads it before the call that may give EAGAIN (g->waitcgen): if it
+ * changed when the G comes to park, the fd was closed meanwhile and the G
+ * must not sleep on it. */
 extern HIDDEN _Atomic uint32_t *netpoll_closegen;
 extern HIDDEN size_t netpoll_nfds;
 static inline uint32_t netpoll_closegen_of(int fd)
