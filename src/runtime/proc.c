@@ -407,6 +407,29 @@ static g *malg(uintptr_t stacksize)
     return newg;
 }
 
+/* The global free lists (sched.gfree, gfreeold) hold batches: a batch is
+ * a schedlink chain of dead Gs whose first G holds the next batch and the
+ * chain's length, in two fields a dead G does not use (param, waketime).
+ * A P takes a whole batch as its list without walking it: the Gs were last
+ * touched by the P that freed them, and a walk would be a cache miss per
+ * G, one after the other, under gflock. sched.gflock held. */
+static void gfbatchpush(g **list, g *batch, int32_t n)
+{
+    batch->param = *list;
+    batch->waketime = n;
+    *list = batch;
+}
+
+static g *gfbatchpop(g **list, int32_t *n)
+{
+    g *batch = *list;
+    *list = batch->param;
+    *n = (int32_t)batch->waketime;
+    batch->param = NULL;
+    batch->waketime = 0;
+    return batch;
+}
+
 /* gfput puts a dead G on pp's free list, keeping its stack only if it has
  * the starting size. If the local list is long, half of it moves to the
  * global list. Owner M, on g0. */
@@ -425,15 +448,18 @@ static void gfput(p *pp, g *gp)
     pp->gfree = gp;
     pp->gfreecnt++;
     if (pp->gfreecnt >= 64) {
+        /* The 32 newest go as one batch: the walk is of this P's own,
+         * recently touched Gs. */
+        g *tail = pp->gfree;
+        for (int i = 1; i < 32; i++)
+            tail = tail->schedlink;
+        g *batch = pp->gfree;
+        pp->gfree = tail->schedlink;
+        pp->gfreecnt -= 32;
+        tail->schedlink = NULL;
         lock(&sched.gflock);
-        while (pp->gfreecnt >= 32) {
-            g *x = pp->gfree;
-            pp->gfree = x->schedlink;
-            pp->gfreecnt--;
-            x->schedlink = sched.gfree;
-            sched.gfree = x;
-            sched.ngfree++;
-        }
+        gfbatchpush(&sched.gfree, batch, 32);
+        sched.ngfree += 32;
         unlock(&sched.gflock);
     }
 }
@@ -446,23 +472,15 @@ static g *gfget(p *pp)
     if (pp->gfree == NULL &&
         (sched.gfree != NULL || sched.gfreeold != NULL)) {
         lock(&sched.gflock);
-        while (pp->gfreecnt < 32) {
-            g *x;
-            if (sched.gfree != NULL) {
-                x = sched.gfree;
-                sched.gfree = x->schedlink;
-                sched.ngfree--;
-            } else if (sched.gfreeold != NULL) {
-                x = sched.gfreeold;
-                sched.gfreeold = x->schedlink;
-                sched.ngfreeold--;
-            } else {
-                break;
-            }
-            x->schedlink = pp->gfree;
-            pp->gfree = x;
-            pp->gfreecnt++;
+        int32_t n = 0;
+        if (sched.gfree != NULL) {
+            pp->gfree = gfbatchpop(&sched.gfree, &n);
+            sched.ngfree -= n;
+        } else if (sched.gfreeold != NULL) {
+            pp->gfree = gfbatchpop(&sched.gfreeold, &n);
+            sched.ngfreeold -= n;
         }
+        pp->gfreecnt = n;
         unlock(&sched.gflock);
     }
     g *gp = pp->gfree;
@@ -470,6 +488,10 @@ static g *gfget(p *pp)
         return NULL;
     pp->gfree = gp->schedlink;
     pp->gfreecnt--;
+    /* The next G was last touched by the P that freed it: fetch it while
+     * this one is made ready. */
+    if (pp->gfree != NULL)
+        __builtin_prefetch(pp->gfree, 1);
     if (gp->stack.lo == 0) {
         gp->stack = stackalloc(rtconf.stack_min);
         gp->stackguard0 = gp->stack.lo + StackGuard;
@@ -1323,12 +1345,8 @@ static void gfputall(p *pp)
 {
     if (pp->gfree == NULL)
         return;
-    g *tail = pp->gfree;
-    while (tail->schedlink != NULL)
-        tail = tail->schedlink;
     lock(&sched.gflock);
-    tail->schedlink = sched.gfree;
-    sched.gfree = pp->gfree;
+    gfbatchpush(&sched.gfree, pp->gfree, pp->gfreecnt);
     sched.ngfree += pp->gfreecnt;
     unlock(&sched.gflock);
     pp->gfree = NULL;
@@ -1353,7 +1371,18 @@ int gfscan(void)
     sched.gfree = NULL;
     sched.ngfree = 0;
     unlock(&sched.gflock);
-    gfrelease(old);
+    /* One chain of the batches, for gfrelease. */
+    g *list = NULL;
+    while (old != NULL) {
+        int32_t k;
+        g *batch = gfbatchpop(&old, &k);
+        g *tail = batch;
+        while (tail->schedlink != NULL)
+            tail = tail->schedlink;
+        tail->schedlink = list;
+        list = batch;
+    }
+    gfrelease(list);
     return n;
 }
 

@@ -537,7 +537,8 @@ typedef struct schedt {
 
     /* Global cache of dead Gs, in two generations (gfscan): gfree holds
      * the Gs put there since the last stack scan, gfreeold those of the
-     * interval before, which the next scan releases. Under gflock. */
+     * interval before, which the next scan releases; each a list of batches
+     * (proc.c, gfbatchpush). Under gflock. */
     mutex     gflock;
     g        *gfree, *gfreeold;
     int32_t   ngfree, ngfreeold;
