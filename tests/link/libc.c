@@ -265,14 +265,28 @@ static struct sockaddr_in laddr;
 /* The spinner's count when the blocking call under test began. */
 static _Atomic long spins_at_call;
 
-/* late: 200 ms, and then until the spinner has counted since the call
- * began (10 s at most): the plain threads below end the call only once
- * the other G ran meanwhile, which on a loaded machine may take longer
- * than 200 ms (a G that could not run at all fails the check at 10 s). */
+/* When the blocking call under test began (now_ms), 0 between calls. */
+static _Atomic double call_t0;
+
+/* late: 200 ms after the call began, and then until the spinner has
+ * counted since (10 s at most): the plain threads below end the call
+ * only once the other G ran meanwhile, which on a loaded machine may
+ * take longer than 200 ms (a G that could not run at all fails the check
+ * at 10 s). The 200 ms count from the call, not from the thread's start:
+ * the G may be preempted between the two. */
 static void late(void)
 {
-    struct timespec d = {0, 200 * 1000 * 1000};
-    while (nanosleep(&d, &d) != 0)
+    double t0;
+    struct timespec d;
+    while ((t0 = atomic_load(&call_t0)) == 0) {
+        d = (struct timespec){0, 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    double at = t0 + 200;
+    struct timespec abs = {(time_t)(at / 1e3),
+                           (long)((at - (double)(time_t)(at / 1e3) * 1e3) *
+                                  1e6)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL) != 0)
         ;
     for (int i = 0; i < 10000 &&
                     atomic_load(&spins) == atomic_load(&spins_at_call);
@@ -330,10 +344,12 @@ static void *late_writer(void *arg)
             long s0 = atomic_load(&spins);                                    \
             atomic_store(&spins_at_call, s0);                                 \
             double t0 = now_ms();                                             \
+            atomic_store(&call_t0, t0);                                       \
             errno = 0;                                                        \
             long r = (long)(call);                                            \
             int e = errno;                                                    \
             double t = now_ms() - t0;                                         \
+            atomic_store(&call_t0, 0);                                        \
             long s = atomic_load(&spins) - s0;                                \
             printf("block: %s returned %ld (errno %d) after %.1f ms, "        \
                    "spinner counted %ld (try %d)\n", name, r, e, t, s,       \
