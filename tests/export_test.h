@@ -48,6 +48,9 @@ void test_run_forked(int procs, goro_fn fn, void *arg, void *result,
 char *test_command(const char *cmd);
 /* CLOCK_MONOTONIC in ns. */
 int64_t test_now(void);
+/* The time this process's threads have spent runnable but not running
+ * (/proc/self/task/TID/schedstat), in ns; 0 when it cannot be read. */
+int64_t test_runqwait(void);
 /* The port a socket is bound to (IPv4 or IPv6), or -1. */
 int test_portof(int fd);
 

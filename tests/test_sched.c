@@ -199,6 +199,8 @@ static void sleeper(void *arg)
     goro_wg_done(wg);
 }
 
+static int64_t sleepwait;  /* test_runqwait over the sleeps */
+
 static void sleepers(void *arg)
 {
     (void)arg;
@@ -209,8 +211,10 @@ static void sleepers(void *arg)
     for (int i = 0; i < NSLEEP; i++)
         goro_go(sleeper, (void *)(intptr_t)i);
     test_wait_waiting(NSLEEP);
+    int64_t wait0 = test_runqwait();
     goro_wg_done(sleepgate);
     goro_wg_wait(wg);
+    sleepwait = test_runqwait() - wait0;
     goro_wg_free(wg);
     goro_wg_free(sleepgate);
 }
@@ -232,8 +236,11 @@ Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
      * late (some 20 a millisecond here): most must still be on time. */
     cr_expect_lt(late2ms, NSLEEP / 4, "%d of %d woke > 2 ms late (worst "
                  "%lld ns)", late2ms, NSLEEP, (long long)worst);
-    cr_expect_lt(worst, 200000000, "worst wake-up %lld ns late",
-                 (long long)worst);
+    /* And none by much more than other work on the machine kept the
+     * runtime's threads from running. */
+    cr_expect_lt(worst, 200000000 + sleepwait, "worst wake-up %lld ns late, "
+                 "%lld ns spent waiting for a CPU", (long long)worst,
+                 (long long)sleepwait);
 }
 
 /* ---- errno and the FP control state per G ----------------------------------- */

@@ -1,6 +1,7 @@
 /* testutil.c - helpers shared by the test files. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -120,6 +121,33 @@ int64_t test_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* test_runqwait: the time the process's threads have spent runnable but not
+ * running (the second field of /proc/self/task/TID/schedstat, summed), in
+ * ns, or 0 when it cannot be read: what other work on the machine took
+ * from the runtime's threads. */
+int64_t test_runqwait(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return 0;
+    int64_t sum = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        unsigned long long run, wait;
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+            sum += (int64_t)wait;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
 }
 
 int test_portof(int fd)
