@@ -678,7 +678,6 @@ static void timedsleeper(void *arg)
     goro_wg_done(sleepwg);
 }
 
-
 static int64_t sleepwait;  /* test_runqwait over the sleeps */
 
 static void sleepersmain(void *arg)

@@ -282,12 +282,10 @@ static void late(void)
         d = (struct timespec){0, 1000 * 1000};
         nanosleep(&d, NULL);
     }
-    double at = t0 + 200;
-    struct timespec abs = {(time_t)(at / 1e3),
-                           (long)((at - (double)(time_t)(at / 1e3) * 1e3) *
-                                  1e6)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL) != 0)
-        ;
+    for (double left; (left = t0 + 200 - now_ms()) > 0;) {
+        d = (struct timespec){0, (long)(left * 1e6)};
+        nanosleep(&d, NULL);
+    }
     for (int i = 0; i < 10000 &&
                     atomic_load(&spins) == atomic_load(&spins_at_call);
          i++) {
