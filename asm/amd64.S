@@ -76,7 +76,10 @@ gogo:
         .cfi_startproc
         TLS_G_OFFSET(%rax)
         SETG    %rdi, %rax, %rcx
-        movq    G_SCHED_SP(%rdi), %rsp
+        movq    G_SCHED_SP(%rdi), %rcx
+        testq   %rcx, %rcx
+        jz      .Lgogo_fresh
+        movq    %rcx, %rsp
         /* ldmxcsr and fldcw are slow (they serialize part of the pipeline),
          * and so are stmxcsr and fnstcw; the values almost never differ
          * between Gs. m->fpmxcsr/fpucw hold what this thread has loaded
@@ -104,6 +107,27 @@ gogo:
         movzwl  SF_FPCTL+4(%rsp), %eax
         movw    %ax, M_FPUCW(%rdx)
         jmp     2b
+        /* A G that never ran (sched.sp == 0: newproc1 leaves its stack
+         * alone, so that the thread that creates a G does not pull the
+         * stack's lines from the thread that ran its last owner): start
+         * it in gostart with %rsp = hi - 8 under a zero return address
+         * and a zero frame pointer, the FP control state the psABI's
+         * defaults. */
+.Lgogo_fresh:
+        movq    G_STACK_HI(%rdi), %rsp
+        pushq   $0
+        xorl    %ebp, %ebp
+        movq    G_M(%rdi), %rdx
+        cmpl    $MXCSR_DEFAULT, M_FPMXCSR(%rdx)
+        jne     3f
+        cmpw    $FPUCW_DEFAULT, M_FPUCW(%rdx)
+        jne     3f
+        jmp     gostart
+3:      movl    $MXCSR_DEFAULT, M_FPMXCSR(%rdx)
+        movw    $FPUCW_DEFAULT, M_FPUCW(%rdx)
+        ldmxcsr M_FPMXCSR(%rdx)
+        fldcw   M_FPUCW(%rdx)
+        jmp     gostart
         .cfi_endproc
         .size   gogo, .-gogo
 

@@ -211,7 +211,11 @@ GORO_EXTERN int goro_run_config(const goro_config *cfg, goro_fn main_fn,
                                 void *arg);
 
 /* Spawn a G running fn(arg). Returns its id (> 0); -EINVAL for a NULL fn,
- * -EPERM when not called from a G. */
+ * -EPERM when not called from a G. The new G may run before goro_go
+ * returns (on another P), and goro_go may yield: a G that has spawned
+ * hundreds in a row while the runtime's queue of runnable Gs is long
+ * waits behind them, as a preempted G does, so that spawning cannot
+ * outrun the Ps without bound (not with preemption disabled). */
 GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 
 /* Joinable Gs, as pthread_create/pthread_join: goro_go_joinable spawns a

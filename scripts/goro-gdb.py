@@ -26,7 +26,9 @@
 # frame information. A core file's registers cannot be written: there a
 # frame unwinder (GFrameUnwinder) makes the G's saved registers those of
 # the caller of the thread's innermost frame, and `goroutine N bt` shows
-# the frames from #1 on, renumbered.
+# the frames from #1 on, renumbered. A G that has not run yet has no
+# switch frame (sched.sp is 0): it is shown as "not started" with the
+# function it will run.
 
 import gdb
 import gdb.unwinder
@@ -106,7 +108,9 @@ class InfoGoroutines(gdb.Command):
             size = int(gp["stack"]["hi"]) - int(gp["stack"]["lo"])
             mark = "*" if ondthread(gp) else " "
             pc = ""
-            if not ondthread(gp):
+            if notstarted(gp):
+                pc = ", not started (%s)" % entryname(gp)
+            elif not ondthread(gp):
                 sp = int(gp["sched"]["sp"])
                 try:
                     rip = int(gdb.parse_and_eval(
@@ -121,6 +125,30 @@ class InfoGoroutines(gdb.Command):
                     pass
             print("%s %6d %s%s, %d-byte stack%s" %
                   (mark, int(gp["goid"]), gstatus(gp), grp, size, pc))
+
+
+def notstarted(gp):
+    """gp has never run: no switch frame yet (gogo starts it)."""
+    return (int(gp["sched"]["sp"]) == 0 and
+            int(gp["atomicstatus"]) & ~GSCAN == 1)
+
+
+def entryname(gp):
+    """The name of the function gp runs (its fn), or its address."""
+    pc = int(gp["fn"])
+    try:
+        blk = gdb.block_for_pc(pc)
+        if blk is not None and blk.function is not None:
+            return blk.function.name
+    except RuntimeError:
+        pass
+    try:   # no debug information: the symbol table's name
+        out = gdb.execute("info symbol 0x%x" % pc, to_string=True)
+        if not out.startswith("No symbol"):
+            return out.split()[0]
+    except gdb.error:
+        pass
+    return "0x%x" % pc
 
 
 class SwitchTo:
@@ -244,6 +272,10 @@ class GoroutineCmd(gdb.Command):
             if ondthread(gp):
                 print("\trunning on a thread: `info threads` and that "
                       "thread's bt show its stack")
+                continue
+            if notstarted(gp):
+                print("\tnot started: it will run %s" % entryname(gp))
+                print("")
                 continue
             if not haveprocess():
                 if words[1].strip() not in ("bt", "backtrace", "where"):

@@ -14,7 +14,7 @@
 #include "export_test.h"
 
 /* The ids of gdbprog's parked Gs: it prints them with "ready". */
-static long gid_recv, gid_send, gid_sleep;
+static long gid_recv, gid_send, gid_sleep, gid_new;
 
 static const char *gdb_commands(void)
 {
@@ -45,7 +45,16 @@ static void expect_goroutines(const char *out)
     cr_expect(strstr(g2, " in parked_recv (") != NULL, "%s", out);
     cr_expect(strstr(out, " in parked_send (") != NULL, "%s", out);
     cr_expect(strstr(out, " parked_sleep (") != NULL, "%s", out);
-    cr_expect(strstr(out, "tests/link/gdbprog.c:14\n") != NULL, "%s", out);
+    cr_expect(strstr(out, "tests/link/gdbprog.c:16\n") != NULL, "%s", out);
+    /* A G that never ran has no switch frame to walk. */
+    snprintf(want, sizeof want,
+             "%6ld runnable, 2048-byte stack, not started (never_started)\n",
+             gid_new);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want,
+             "goroutine %ld [runnable]:\n\tnot started: it will run "
+             "never_started\n", gid_new);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
     snprintf(want, sizeof want,
              "chan gdb_chan: elemsize 4, capacity 0, queued 0\n"
              "  waiting to receive: goroutine %ld\n"
@@ -77,8 +86,8 @@ static void run_gdbprog(const char *load)
     close(fds[1]);
     char ready[64] = {0};
     cr_assert_gt(read(fds[0], ready, sizeof ready - 1), 0);
-    cr_assert_eq(sscanf(ready, "ready %ld %ld %ld", &gid_recv, &gid_send,
-                        &gid_sleep), 3, "%s", ready);
+    cr_assert_eq(sscanf(ready, "ready %ld %ld %ld %ld", &gid_recv,
+                        &gid_send, &gid_sleep, &gid_new), 4, "%s", ready);
 
     char core[64], cmd[2048];
     snprintf(core, sizeof core, "/tmp/goro-gdbprog.%d.core", (int)pid);

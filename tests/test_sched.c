@@ -58,6 +58,58 @@ Test(sched, spawns_and_joins_a_million_gs_on_two_procs, .timeout = 120)
     cr_assert_eq(stats_after.stack_grows, 0);
 }
 
+/* ---- a spawning loop waits for what it spawned ------------------------ */
+
+static long maxlive;
+
+static void pileup(void *arg)
+{
+    (void)arg;
+    wg = goro_wg_new();
+    goro_wg_add(wg, 300000);
+    for (int i = 0; i < 300000; i++) {
+        spawnfailures += goro_go(addone, (void *)(intptr_t)1) <= 0;
+        if (i % 500 == 0) {
+            goro_stats st;
+            goro_stats_get(&st);
+            if ((long)st.gs_live > maxlive)
+                maxlive = (long)st.gs_live;
+        }
+    }
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+}
+
+/* A G that spawns in a loop while the Ps are busy goes behind the Gs it
+ * made (spawnbackoff), so that they do not pile up, each with its stack:
+ * without that, on one P, all 300,000 would be live at the loop's end. The
+ * bound is the global queue's backlog (4 local queues), what the local
+ * queues and one spill hold, and room to spare; it holds however slowly
+ * the Ps run. */
+static void pileup_on(int procs)
+{
+    maxlive = 0;
+    spawnfailures = 0;
+    atomic_store(&counter, 0);
+    cr_assert_eq(test_run(procs, pileup, NULL), 0);
+    cr_assert_eq(spawnfailures, 0);
+    cr_assert_eq(atomic_load(&counter), 300000);
+    cr_assert_lt(maxlive, 8192, "%ld Gs live at once", maxlive);
+    cr_assert_gt(maxlive, 0);
+}
+
+Test(sched, a_spawning_loop_on_one_proc_waits_for_what_it_spawned,
+     .timeout = 60)
+{
+    pileup_on(1);
+}
+
+Test(sched, a_spawning_loop_on_two_procs_waits_for_what_it_spawned,
+     .timeout = 60)
+{
+    pileup_on(2);
+}
+
 /* ---- spreading over the Ps ---------------------------------------------------- */
 
 static atomic_int seen[2];

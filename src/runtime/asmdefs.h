@@ -40,12 +40,12 @@
 #define GORO_ASMDEFS_H
 
 /* struct g */
-#define G_STACKGUARD0   0
-#define G_STACK_LO      8
-#define G_STACK_HI      16
-#define G_SCHED_SP      24
-#define G_M             32
-#define G_ASYNCCTX      96
+#define G_STACKGUARD0   64
+#define G_STACK_LO      0
+#define G_STACK_HI      8
+#define G_SCHED_SP      16
+#define G_M             72
+#define G_ASYNCCTX      80
 
 /* struct m */
 #define M_G0            0

@@ -72,6 +72,24 @@
  * CPU running one of our threads each time a spinning M gives up, which
  * a ring of Gs does thousands of times a second.
  *
+ * Spawning on several Ps. The M that creates a G and the one that runs
+ * and ends it are usually on different cores, so a spawn costs what moves
+ * between their caches. newproc1 therefore writes no switch frame on the
+ * new stack (gogo starts a G whose sched.sp is 0 in gostart) and touches
+ * two of the G's cache lines, only one of which the runner touches too
+ * (struct g says which). The global queue is cut into segments (runqseg,
+ * below) so that a P takes a spilled batch without walking it under
+ * sched.lock, which kept the spilling P waiting. And a G that spawns
+ * hundreds in a row while the global queue is long yields to the Gs it
+ * made (spawnbackoff): otherwise they pile up, each with its stack, and go
+ * cold before they run (on one P, a loop of a million goro_go made a
+ * million stacks). Go does none of the three: it writes the frame
+ * (gostartcallfn), walks its global queue under the lock, and lets a
+ * spawning loop run on. bench/RESULTS.md has the figures. Measured and
+ * rejected: no wakepwanted fence after runnext's locked exchange (which
+ * orders as a fence does): nothing gained in spawn, and the fan-out ran
+ * 6% slower over 10 alternated runs.
+ *
  * Locked Gs (Go's LockOSThread; goro_lock_thread). A library that keeps
  * state per thread (a locale, a thread's namespaces or credentials, a GL
  * context) needs its G to stay on one thread. While a G is locked, its M
@@ -315,7 +333,9 @@ typedef struct gspan {
     bool      inlist;
 } gspan;
 
-#define GSLOT ((sizeof(g) + 15) & ~(uintptr_t)15)
+/* A slot a whole number of cache lines (spans are line-aligned): struct
+ * g's fields are grouped by line. */
+#define GSLOT ((sizeof(g) + 63) & ~(uintptr_t)63)
 #define GSPANHDR ((sizeof(gspan) + 63) & ~(uintptr_t)63)
 
 static mutex gspanlock;
@@ -529,6 +549,55 @@ uint32_t runqlen(p *pp)
     return loadacq(&pp->runqtail) - loadacq(&pp->runqhead);
 }
 
+/* The global queue's segments (sched.runqseg). A segment is a run of Gs
+ * put on the global queue together: half a local queue spilled
+ * (runqputslow), a list injected, or single Gs (globrunqput) up to
+ * rsegMax; last is its last G. globrunqget detaches whole segments without
+ * touching their Gs, and its caller puts them on its P's queue after
+ * letting go of sched.lock: the walk of their schedlink chain is a cache
+ * miss per G (the P that spilled them wrote them last), and under the lock
+ * it kept that P, spilling again, waiting (bench/RESULTS.md: spawn). */
+typedef struct runqseg {
+    g      *last;
+    int32_t n;
+} runqseg;
+#define rsegMax (RUNQ_SIZE / 2 + 1)
+
+/* rsegpush records n Gs, up to last, just appended to the global queue:
+ * into the newest segment if they fit, else as a new one. The ring grows
+ * only off a G's stack (jemalloc there would need the non-split
+ * headroom); on a G a full ring makes the newest segment longer, which
+ * costs only a walk when it is taken. sched.lock held. */
+static void rsegpush(g *last, int32_t n)
+{
+    bool full = sched.rsegn == sched.rsegcap;
+    if (sched.rsegn > 0) {
+        runqseg *s = &sched.runqseg[(sched.rseghead + sched.rsegn - 1) %
+                                    sched.rsegcap];
+        if (s->n + n <= rsegMax || (full && onG(getg()))) {
+            s->last = last;
+            s->n += n;
+            return;
+        }
+    }
+    if (full) {
+        uint32_t cap = sched.rsegcap ? 2 * sched.rsegcap : 64;
+        runqseg *r = mallocx(cap * sizeof *r, 0);
+        if (r == NULL)
+            throw("out of memory for the global run queue");
+        for (uint32_t i = 0; i < sched.rsegn; i++)
+            r[i] = sched.runqseg[(sched.rseghead + i) % sched.rsegcap];
+        if (sched.runqseg != NULL)
+            dallocx(sched.runqseg, 0);
+        sched.runqseg = r;
+        sched.rsegcap = cap;
+        sched.rseghead = 0;
+    }
+    sched.runqseg[(sched.rseghead + sched.rsegn) % sched.rsegcap] =
+        (runqseg){last, n};
+    sched.rsegn++;
+}
+
 /* runqputslow moves half of pp's local queue plus gp to the global queue.
  * Owner only. Returns false if a thief raced us (the caller retries). */
 static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
@@ -556,6 +625,7 @@ static bool runqputslow(p *pp, g *gp, uint32_t head, uint32_t tail)
         sched.runqhead = batch[0];
     sched.runqtail = batch[n];
     sched.runqsize += n + 1;
+    rsegpush(batch[n], (int32_t)n + 1);
     unlock(&sched.lock);
     return true;
 }
@@ -751,11 +821,16 @@ void globrunqput(g *gp)
         sched.runqhead = gp;
     sched.runqtail = gp;
     sched.runqsize++;
+    rsegpush(gp, 1);
 }
 
-/* globrunqget takes a batch from the global queue: one to return, the rest
- * into pp's local queue. sched.lock held. */
-static g *globrunqget(p *pp, int32_t max)
+/* globrunqget detaches a batch from the head of the global queue: whole
+ * segments, as many as fit in a P's share (runqsize / procs + 1, at most
+ * max if max > 0, at most half a local queue); when max is 0, at least the
+ * first segment whole if it is no longer than rsegMax; else the share of
+ * the first segment, walked. Returns the batch, a schedlink chain ending
+ * in NULL, for globrunqtake. sched.lock held. */
+static g *globrunqget(int32_t max)
 {
     if (sched.runqsize == 0)
         return NULL;
@@ -766,18 +841,46 @@ static g *globrunqget(p *pp, int32_t max)
         n = max;
     if (n > RUNQ_SIZE / 2)
         n = RUNQ_SIZE / 2;
-    sched.runqsize -= n;
-    g *gp = sched.runqhead;
-    sched.runqhead = gp->schedlink;
-    n--;
-    for (; n > 0; n--) {
-        g *g1 = sched.runqhead;
-        sched.runqhead = g1->schedlink;
-        runqput(pp, g1, false);
+    g *head = sched.runqhead, *last = NULL;
+    int32_t took = 0;
+    while (sched.rsegn > 0 && took < n) {
+        runqseg *s = &sched.runqseg[sched.rseghead];
+        if (took + s->n > n && (took > 0 || max > 0 || s->n > rsegMax))
+            break;
+        took += s->n;
+        last = s->last;
+        sched.rseghead = (sched.rseghead + 1) % sched.rsegcap;
+        sched.rsegn--;
     }
+    if (took == 0) {
+        if (sched.rsegn == 0)
+            throw("globrunqget: Gs queued outside every segment");
+        last = head;
+        for (int32_t i = 1; i < n; i++)
+            last = last->schedlink;
+        sched.runqseg[sched.rseghead].n -= n;
+        took = n;
+    }
+    sched.runqhead = last->schedlink;
     if (sched.runqhead == NULL)
         sched.runqtail = NULL;
-    return gp;
+    last->schedlink = NULL;
+    sched.runqsize -= took;
+    return head;
+}
+
+/* globrunqtake puts a batch from globrunqget on pp's local queue, all but
+ * its first G, which it returns. Owner, without sched.lock. */
+static g *globrunqtake(p *pp, g *batch)
+{
+    if (batch == NULL)
+        return NULL;
+    for (g *g1 = batch->schedlink; g1 != NULL;) {
+        g *next = g1->schedlink;   /* before a thief may run g1 */
+        runqput(pp, g1, false);
+        g1 = next;
+    }
+    return batch;
 }
 
 /* ---- Ps and Ms ----------------------------------------------------------- */
@@ -1499,8 +1602,9 @@ top:;
         return gp;
     if (sched.runqsize != 0) {
         lock(&sched.lock);
-        gp = globrunqget(pp, 0);
+        gp = globrunqget(0);
         unlock(&sched.lock);
+        gp = globrunqtake(pp, gp);
         if (gp) {
             *inheritTime = false;
             return gp;
@@ -1556,10 +1660,10 @@ top:;
         return NULL;
     }
     if (sched.runqsize != 0) {
-        gp = globrunqget(pp, 0);
+        gp = globrunqget(0);
         unlock(&sched.lock);
         *inheritTime = false;
-        return gp;
+        return globrunqtake(pp, gp);
     }
     if (releasep(mp) != pp)
         throw("findrunnable: wrong p");
@@ -1627,7 +1731,7 @@ HOT void schedule(void)
          * two Gs could keep the local queue busy forever. */
         if (pp->schedtick % 61 == 0 && sched.runqsize > 0) {
             lock(&sched.lock);
-            gp = globrunqget(pp, 1);
+            gp = globrunqget(1);
             unlock(&sched.lock);
         }
         if (gp == NULL)
@@ -1757,6 +1861,7 @@ void injectglist(g *head)
     sched.runqtail = tail;
     tail->schedlink = NULL;
     sched.runqsize += n;
+    rsegpush(tail, n);
     unlock(&sched.lock);
     for (; n > 0 && atomic_load(&sched.npidle) > 0; n--)
         startm(NULL, false);
@@ -2383,28 +2488,23 @@ static uintptr_t newproc1(void *a)
     newg->createdat = nanotime_coarse();
     newg->gopc = na->pc;
     newg->parentgoid = mp->curg != NULL ? mp->curg->goid : 0;
-    newg->waitsince = 0;
-
-    /* The switch frame gogo will pop: rip = gostart, which then runs with
-     * %rsp = hi - 8 (16-byte aligned at its call, as the psABI wants) and a
-     * zero return address above it. */
-    uintptr_t hi = newg->stack.hi;
-    *(uintptr_t *)(hi - 8) = 0;
-    switchframe *sf = (switchframe *)(hi - 8 - SF_SIZE);
-    *sf = (switchframe){.mxcsr = MXCSR_DEFAULT, .fpucw = FPUCW_DEFAULT,
-                        .rip = (uintptr_t)gostart};
-    newg->sched.sp = (uintptr_t)sf;
+    /* Only lines 0 and 2 of the G (runtime2.h): a dead G's other fields
+     * are as goexit0 (or galloc) left them, and no switch frame: gogo
+     * starts a G whose sched.sp is 0 in gostart. */
+    newg->sched.sp = 0;
     newg->fn = na->fn;
     newg->arg = na->arg;
-    newg->goerrno = 0;
-    newg->waitreason = 0;
-    newg->preempt = false;
     if (pp->goidcache == pp->goidcacheend) {
         /* Take ids in batches so that Ps do not fight over sched.goidgen. */
         pp->goidcache = atomic_fetch_add(&sched.goidgen, 16) + 1;
         pp->goidcacheend = pp->goidcache + 16;
     }
     newg->goid = pp->goidcache++;
+    if (pp->spawnswitch != pp->stats.ctx_switches) {
+        pp->spawnswitch = pp->stats.ctx_switches;
+        pp->spawnrun = 0;
+    }
+    pp->spawnrun++;
     traceGoCreate(newg, newg->parentgoid);
     casgstatus(newg, Gdead, Grunnable);
     pp->stats.gs_created++;
@@ -2412,6 +2512,26 @@ static uintptr_t newproc1(void *a)
     if (atomic_load_explicit(&mainStarted, memory_order_relaxed))
         wakep();
     return (uintptr_t)newg->goid;
+}
+
+/* spawnbackoff: a G that spawns faster than the Ps run what it spawns
+ * goes to the back of the global queue, behind the Gs it made (as a
+ * preempted G does), once it has spawned more than a local queue's worth
+ * in its current run while the global queue holds more than spawnBacklog
+ * Gs. Without it a loop of goro_go piles up Gs, each with its
+ * stack, for as long as it runs: memory grows, and the Gs go cold in the
+ * caches before they run, so the Ps run them slower still
+ * (bench/RESULTS.md: spawn). Gs that spawn a few each (a tree of Gs) are
+ * left alone: a yield there only reorders work that must all be live
+ * anyway. Not while the G keeps preemption off or holds a runtime lock. */
+enum { spawnBacklog = 4 * RUNQ_SIZE };
+
+static inline void spawnbackoff(g *gp)
+{
+    if (unlikely(gp->m->p->spawnrun > RUNQ_SIZE) &&
+        __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED) > spawnBacklog &&
+        gp->preemptoff == 0 && gp->m->locks == 0)
+        mcall(gopreempt_m);
 }
 
 /* ---- public API ----------------------------------------------------------- */
@@ -2427,7 +2547,9 @@ int64_t goro_go(goro_fn fn, void *arg)
         return -ECHILD;
     struct newprocargs na = {fn, arg, gp->group,
                              (uintptr_t)__builtin_return_address(0)};
-    return (int64_t)systemstack(newproc1, &na);
+    int64_t id = (int64_t)systemstack(newproc1, &na);
+    spawnbackoff(gp);
+    return id;
 }
 
 /* newproc spawns fn(arg) into grp (NULL: no group), from a G; pc is the
@@ -2435,7 +2557,9 @@ int64_t goro_go(goro_fn fn, void *arg)
 int64_t newproc(goro_fn fn, void *arg, goro_group *grp, uintptr_t pc)
 {
     struct newprocargs na = {fn, arg, grp, pc};
-    return (int64_t)systemstack(newproc1, &na);
+    int64_t id = (int64_t)systemstack(newproc1, &na);
+    spawnbackoff(getg());
+    return id;
 }
 
 void goro_yield(void)
@@ -2514,6 +2638,12 @@ static int schedinit(void)
         atomic_init(&pp->status, Pidle);
         allp[i] = pp;
     }
+    /* The global queue's segments: a ring to start with, so that a G
+     * never needs to allocate one (rsegpush). */
+    sched.rsegcap = 64;
+    sched.runqseg = mallocx(sched.rsegcap * sizeof(runqseg), 0);
+    if (sched.runqseg == NULL)
+        return -ENOMEM;
     /* All but P0 start idle; m0 takes P0. */
     lock(&sched.lock);
     for (int32_t i = gomaxprocs - 1; i >= 1; i--)

@@ -165,23 +165,57 @@ static inline bool waitReasonInternal(uint8_t r)
 }
 
 struct g {
-    /* The first fields are read by asm (asmdefs.h). */
-    uintptr_t stackguard0;   /* compared with sp in the prologue (a copy
-                                lives in %fs:0x70 while the G runs):
-                                stack.lo + StackGuard, or stackPreempt to
-                                force a trip into newstack */
+    /* The fields are grouped by who touches them, a cache line each
+     * (galloc puts every G at the start of a line). The M that creates a
+     * G and the M that runs and ends it are often on different cores, and
+     * each line both touch moves between their caches twice in every life
+     * of the G; the creator touches two lines (and line 1 one time in
+     * eight, trackstamp), and not the G's stack (gogo starts a new G).
+     * Offsets read by asm: asmdefs.h; the lines: runtime2.h's asserts.
+     *
+     * Line 0: both the creator (gfget, newproc1) and the M that runs
+     * the G (execute, gogo, goexit0). */
     stack     stack;         /* [lo, hi); owned per the status above */
     gobuf     sched;         /* sp of the switch frame while not running */
-    m        *m;             /* current M while running, else NULL */
-
-    _Atomic uint32_t atomicstatus; /* Gidle..Gcopystack, | Gscan */
-    int       goerrno;       /* errno, saved when the G stops */
-    int64_t   goid;
     goro_fn   fn;            /* entry point and its argument */
     void     *arg;
     g        *schedlink;     /* run queue / free list / wait list link;
                                 owned by whoever holds the G's list */
-    int64_t   waketime;      /* for timers: nanotime() to wake at */
+    struct goro_group *group; /* its group (group.c), inherited from the
+                                creator; counted in group->live from
+                                newproc1 to goexit0 */
+    _Atomic uint32_t atomicstatus; /* Gidle..Gcopystack, | Gscan */
+    uint8_t   trackseq;      /* scheduling latency sampling: every 8th time
+                                the G becomes runnable, trackstamp ... */
+    bool      fixedstack;    /* the stack is the group's fixed kind: never
+                                moved, shrunk or cached (stack.c) */
+    /* Line 1: the M that runs the G (execute, gogo, goexit0, the
+     * scheduler's checks). */
+    uintptr_t stackguard0;   /* compared with sp in the prologue (a copy
+                                lives in %fs:0x70 while the G runs):
+                                stack.lo + StackGuard, or stackPreempt to
+                                force a trip into newstack */
+    m        *m;             /* current M while running, else NULL */
+    void     *asyncctx;      /* an asynchronously preempted G's extended
+                                register state (XSAVE area), restored when
+                                it resumes; owned by the G */
+    int64_t   trackstamp;    /* ... this is cputicks() then, until execute
+                                records the wait (0: not tracked) */
+    m        *lockedm;       /* the M it is locked to (goro_lock_thread),
+                                or NULL: written by the G on g0 while it
+                                runs, read by the M that takes it from a
+                                run queue (schedule: startlockedm) */
+    void    **locals;        /* G-local values (sync.c): nlocals slots,
+                                each a value and its key's generation;
+                                allocated at the first goro_key_set */
+    int       goerrno;       /* errno, saved when the G stops */
+    uint32_t  stackneed;     /* free bytes below sched.sp that the G's live
+                                frames were promised by their prologues
+                                (up to the non-split headroom) and that a
+                                shrink took away: execute gives them back
+                                before the G runs (stackrestore); else 0 */
+    int32_t   preemptoff;    /* goro_preempt_disable depth: no preemption
+                                while > 0. Own G only. */
     uint8_t   waitreason;    /* meaningful in Gwaiting */
     bool      preempt;       /* preemption requested (sysmon, preempt.c);
                                 cleared when the G is preempted or next
@@ -191,12 +225,29 @@ struct g {
                                 later requests send the signal at once
                                 (preemptone); a stop at a call clears it
                                 (sysmon, newstack; a hint) */
-    int32_t   preemptoff;    /* goro_preempt_disable depth: no preemption
-                                while > 0. Own G only. */
-    void     *asyncctx;      /* an asynchronously preempted G's extended
-                                register state (XSAVE area), restored when
-                                it resumes; owned by the G */
+    /* Line 2: the creator (newproc1), for ids and tracebacks; then
+     * fields that only rare calls touch. */
+    int64_t   goid;
+    int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
+                                age) */
+    uintptr_t gopc;          /* return address of the goro_go (or
+                                goro_group_go) that created it; 0 for the
+                                main G */
+    int64_t   parentgoid;    /* the creating G's goid; set with gopc */
     uint32_t  allgindex;     /* index in allgs */
+    uint32_t  nlocals;
+    struct goro_ctx *callctx; /* the context of the *_ctx call it is in,
+                                or NULL; own G only */
+    struct ctxwait *ctxw;    /* its registrations with the contexts of a
+                                wait (ctxwaitMax), allocated at its first
+                                wait with one; kept with the G */
+    /* The rest: waits, timers, cancellation, the trace. */
+    int64_t   waitsince;     /* coarse nanotime when first seen parked by
+                                a stack scan or a dump; 0 when unknown
+                                (gopark clears it) */
+    struct goro_timer *after; /* its goro_after timer (time.c): stopped
+                                when the G ends, kept with the G */
+    int64_t   waketime;      /* for timers: nanotime() to wake at */
     _Atomic uint32_t selectDone; /* a select's cases: set by the one waker
                                    that wins (CAS) */
     int32_t   waitfd;        /* the fd of an I/O wait (waitReasonIO*) */
@@ -218,31 +269,6 @@ struct g {
                                 the fd was closed meanwhile */
     uint32_t  waitcgen;      /* netpoll_closegen[waitfd] before the call
                                 that gave EAGAIN (set by the G) */
-    struct goro_group *group; /* its group (group.c), inherited from the
-                                creator; counted in group->live from
-                                newproc1 to goexit0 */
-    bool      fixedstack;    /* the stack is the group's fixed kind: never
-                                moved, shrunk or cached (stack.c) */
-    uint32_t  stackneed;     /* free bytes below sched.sp that the G's live
-                                frames were promised by their prologues
-                                (up to the non-split headroom) and that a
-                                shrink took away: execute gives them back
-                                before the G runs (stackrestore); else 0 */
-    uint8_t   trackseq;      /* scheduling latency sampling: every 8th time
-                                the G becomes runnable ... */
-    int64_t   trackstamp;    /* ... this is cputicks() then, until execute
-                                records the wait (0: not tracked) */
-    int64_t   createdat;     /* coarse nanotime at newproc1 (goro_ginfo's
-                                age) */
-    /* For tracebacks (traceback.c): where it was created, and since
-     * when it waits. */
-    uintptr_t gopc;          /* return address of the goro_go (or
-                                goro_group_go) that created it; 0 for the
-                                main G */
-    int64_t   parentgoid;    /* the creating G's goid; set with gopc */
-    int64_t   waitsince;     /* coarse nanotime when first seen parked by
-                                a stack scan or a dump; 0 when unknown
-                                (gopark clears it) */
     struct timer *waittimer; /* the deadline of its wait (a select, a
                                 semaphore; time.c's gtimer): allocated at
                                 its first such wait, pending only while it
@@ -252,31 +278,15 @@ struct g {
                                 with contexts: its deadline */
     int32_t   waitres2;      /* sync.c's waits: how it ended (0, or
                                 -ETIMEDOUT, -ECANCELED) */
-    void    **locals;        /* G-local values (sync.c): nlocals slots,
-                                each a value and its key's generation;
-                                allocated at the first goro_key_set */
-    uint32_t  nlocals;
-    struct goro_timer *after; /* its goro_after timer (time.c): stopped
-                                when the G ends, kept with the G */
-    /* Cancellation (ctx.c). */
-    struct goro_ctx *callctx; /* the context of the *_ctx call it is in,
-                                or NULL; own G only */
+    uint8_t   nwaitctx;      /* registrations the current wait uses */
     void    (*waitcancel)(g *gp, int err); /* ends its current
                                 cancellable wait early with err (if the
                                 wait has not ended otherwise): set by the
                                 G before it parks, called by its wait
                                 timer and its contexts' cancels */
-    struct ctxwait *ctxw;    /* its registrations with the contexts of a
-                                wait (ctxwaitMax), allocated at its first
-                                wait with one; kept with the G */
-    uint8_t   nwaitctx;      /* registrations the current wait uses */
     uint64_t  tracetick;     /* trace.c: cputicks() when its current state
                                 began, written with each of its events by
                                 whoever owns the G then */
-    m        *lockedm;       /* the M it is locked to (goro_lock_thread),
-                                or NULL: written by the G on g0 while it
-                                runs, read by the M that takes it from a
-                                run queue (schedule: startlockedm) */
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -512,6 +522,10 @@ struct p {
 
     /* goid cache: ids [goidcache, goidcacheend) belong to this P. */
     int64_t   goidcache, goidcacheend;
+    /* Gs spawned by the running G since stats.ctx_switches was
+     * spawnswitch, i.e. in its current run (newproc1; spawnbackoff). */
+    uint64_t  spawnswitch;
+    uint32_t  spawnrun;
 
     stackfreelist stackcache[8];  /* per order; owner M on g0 only */
 
@@ -531,9 +545,14 @@ typedef struct schedt {
     p        *pidle;         /* idle Ps */
     _Atomic int32_t npidle;
 
-    /* Global runnable queue. */
+    /* Global runnable queue: a schedlink chain, cut into segments (runs
+     * of Gs put there together, proc.c's runqseg): runqseg is a ring of
+     * rsegcap, rsegn of them from rseghead, oldest first, whose lengths
+     * sum to runqsize. Under lock. */
     g        *runqhead, *runqtail;
     int32_t   runqsize;
+    struct runqseg *runqseg;
+    uint32_t  rsegcap, rseghead, rsegn;
 
     /* Global cache of dead Gs, in two generations (gfscan): gfree holds
      * the Gs put there since the last stack scan, gfreeold those of the
@@ -1251,6 +1270,11 @@ _Static_assert(offsetof(m, xsavebuf) == M_XSAVEBUF, "M_XSAVEBUF");
 _Static_assert(offsetof(m, fpmxcsr) == M_FPMXCSR, "M_FPMXCSR");
 _Static_assert(offsetof(m, fpucw) == M_FPUCW, "M_FPUCW");
 _Static_assert(offsetof(g, asyncctx) == G_ASYNCCTX, "G_ASYNCCTX");
+/* The G's lines (struct g): who touches which. */
+_Static_assert(offsetof(g, fixedstack) < 64, "g: line 0 overflows");
+_Static_assert(offsetof(g, stackguard0) == 64 && offsetof(g, callfree) < 128,
+               "g: line 1 moved or overflows");
+_Static_assert(offsetof(g, goid) == 128, "g: line 2 moved");
 
 
 

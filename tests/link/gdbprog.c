@@ -1,7 +1,9 @@
 /* gdbprog.c - parked in known places for scripts/goro-gdb.py (test_gdb.c,
- * which expects parked_recv's receive on line 14): a G receives on gdb_chan
- * (unbuffered), one sends on gdb_full (full), one sleeps; the main G prints
- * "ready" and their ids (the P's batch of ids) and sleeps. -g, pkg-config. */
+ * which expects parked_recv's receive on line 16): a G receives on gdb_chan
+ * (unbuffered), one sends on gdb_full (full), one sleeps; on its one P the
+ * main G then spawns never_started and keeps the P (preemption disabled,
+ * spinning) so that G stays runnable without ever having run; it prints
+ * "ready" and the four ids first. -g, pkg-config. */
 #include <goro.h>
 #include <stdio.h>
 
@@ -28,6 +30,11 @@ __attribute__((noinline)) static void parked_sleep(void *arg)
     sink += (long)arg;
 }
 
+static void never_started(void *arg)
+{
+    sink += (long)arg;
+}
+
 static void mainfn(void *arg)
 {
     (void)arg;
@@ -39,14 +46,19 @@ static void mainfn(void *arg)
     int64_t s = goro_go(parked_send, NULL);
     int64_t l = goro_go(parked_sleep, NULL);
     goro_sleep_ns(100000000);
-    printf("ready %lld %lld %lld\n", (long long)r, (long long)s,
-           (long long)l);
+    goro_preempt_disable();
+    int64_t n = goro_go(never_started, NULL);
+    printf("ready %lld %lld %lld %lld\n", (long long)r, (long long)s,
+           (long long)l, (long long)n);
     fflush(stdout);
-    goro_sleep_ns(3600LL * 1000000000);
-    sink++;
+    for (;;)   /* until the test kills the process */
+        __builtin_ia32_pause();
 }
 
 int main(void)
 {
-    return goro_run(mainfn, NULL) == 0 ? 0 : 1;
+    goro_config cfg;
+    goro_config_default(&cfg);
+    cfg.procs = 1;
+    return goro_run_config(&cfg, mainfn, NULL) == 0 ? 0 : 1;
 }
