@@ -8,7 +8,7 @@
  * pairs is one round trip of the line, core to core and back. No goro.
  *
  * On the shared 2-core machine the benchmarks run on, this moves between
- * about 80 ns and about 360 ns from minute to minute (where the host puts
+ * about 50 ns and about 450 ns from minute to minute (where the host puts
  * its two virtual CPUs), and every two-P figure moves with it:
  * scripts/bench prints it before and after the cases.
  *
