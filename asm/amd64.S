@@ -476,6 +476,9 @@ asyncPreempt:
         popq    %rax
         popfq
         ret     $128
+        .globl  asyncPreemptEnd
+        .hidden asyncPreemptEnd
+asyncPreemptEnd:                        /* for preempt.c: [asyncPreempt, here) */
         .cfi_endproc
         .size   asyncPreempt, .-asyncPreempt
 

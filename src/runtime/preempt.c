@@ -470,11 +470,21 @@ static NOSPLIT void sigpreempt(int sig, siginfo_t *info, void *ctx)
         atomic_fetch_sub(&inhandler, 1);
         /* A stall report (stallone): only for the G sysmon saw, and only
          * when it cannot be stopped here; else it is, as any. On g0 the
-         * G is in a call of libc that goro runs there, or goro_cgocall. */
+         * G is in a call of libc that goro runs there, or goro_cgocall.
+         * Not in asyncPreempt or while asyncpreempt_m runs (mp->stopping):
+         * an earlier signal has already sent the G there to stop, and its
+         * thread then waited for a CPU; or it is resuming from such a
+         * stop. */
         int64_t stall = atomic_exchange_explicit(&mp->stallgoid, 0,
                                                  memory_order_acquire);
         g *sg = mp->curg;
-        if (stall != 0 && !want && sg != NULL && sg != mp->g0 &&
+        uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+        bool stopping = (pc >= (uintptr_t)asyncPreempt &&
+                         pc < (uintptr_t)asyncPreemptEnd) ||
+                        atomic_load_explicit(&mp->stopping,
+                                             memory_order_relaxed);
+        if (stall != 0 && !want && !stopping && sg != NULL &&
+            sg != mp->g0 &&
             (gp == sg || gp == mp->g0) && sg->goid == stall &&
             mp->p != NULL &&
             mp->p->stats.ctx_switches ==
@@ -1074,6 +1084,8 @@ bool canpreempt(m *mp, g *gp)
 void asyncpreempt_m(g *gp)
 {
     m *mp = gp->m;
+    atomic_store_explicit(&mp->stopping, true, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
     void *b = gp->asyncctx;
     gp->asyncctx = mp->xsavebuf;
     mp->xsavebuf = b != NULL ? b : xsavealloc();

@@ -1952,6 +1952,7 @@ void gopreempt_m(g *gp)
     traceGo(traceEvGoPreempt, gp);
     casgstatus(gp, Grunning, Grunnable);
     dropg(mp, gp);
+    atomic_store_explicit(&mp->stopping, false, memory_order_relaxed);
     lock(&sched.lock);
     globrunqput(gp);
     unlock(&sched.lock);

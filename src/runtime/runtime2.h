@@ -437,6 +437,11 @@ struct m {
     _Atomic int64_t stallgoid;
     _Atomic int64_t stallns;
     _Atomic uint64_t stallrun;
+    /* asyncpreempt_m until gopreempt_m has dropped the G: the G is on its
+     * way off this M, and a stall report would blame it for the runtime's
+     * stop (an allocation, a lock) on a thread the machine held back.
+     * Written and read by this M's thread only (the handler). */
+    _Atomic bool stopping;
     /* Locked Gs (proc.c, "Locked Gs"). lockedg and lockedExt are written
      * only by the locked G on g0 while it runs on this M (and by goexit0);
      * lockedg != NULL iff lockedExt > 0 iff lockedg->lockedm == this M. */
@@ -865,6 +870,7 @@ HIDDEN int preemptminit(m *mp);      /* per-M state for async preemption */
 HIDDEN void preemptmdrop(m *mp);
 HIDDEN void preemptmexit(m *mp);     /* its thread ends (sysmonlock held) */
 HIDDEN void asyncPreempt(void);      /* asm: where a preempted thread lands */
+HIDDEN void asyncPreemptEnd(void);   /* asm: the end of asyncPreempt's code */
 HIDDEN NORETURN void asyncpreempt_m(g *gp);
 extern uint32_t goro_xsave_mode;     /* read by asm: 0 FXSAVE, 1 XSAVE */
 
