@@ -66,7 +66,7 @@ Test(link, the_switch_path_keeps_the_plain_stack_check)
     static const char *hot[] = {
         "execute", "executenext", "schedule", "park_m", "gosched_m",
         "gopark", "goready", "newproc1", "goro_go", "goro_yield",
-        "goro_chan_send",
+        "runqput", "runqputslow", "rsegpush", "goro_chan_send",
         "goro_chan_recv", "goro_select", "goro_read_deadline",
         "goro_write_deadline",
     };

@@ -563,11 +563,29 @@ typedef struct runqseg {
 } runqseg;
 #define rsegMax (RUNQ_SIZE / 2 + 1)
 
+/* rseggrow doubles the segment ring. Off a G's stack only: it calls
+ * jemalloc, so gold makes its prologue demand the non-split headroom,
+ * which is why it is a function of its own (rsegpush runs on Gs too:
+ * goready, runqput, runqputslow). sched.lock held. */
+static __attribute__((noinline)) void rseggrow(void)
+{
+    uint32_t cap = 2 * sched.rsegcap;
+    runqseg *r = mallocx(cap * sizeof *r, 0);
+    if (r == NULL)
+        throw("out of memory for the global run queue");
+    for (uint32_t i = 0; i < sched.rsegn; i++)
+        r[i] = sched.runqseg[(sched.rseghead + i) % sched.rsegcap];
+    dallocx(sched.runqseg, 0);
+    sched.runqseg = r;
+    sched.rsegcap = cap;
+    sched.rseghead = 0;
+}
+
 /* rsegpush records n Gs, up to last, just appended to the global queue:
  * into the newest segment if they fit, else as a new one. The ring grows
- * only off a G's stack (jemalloc there would need the non-split
- * headroom); on a G a full ring makes the newest segment longer, which
- * costs only a walk when it is taken. sched.lock held. */
+ * only off a G's stack (rseggrow); on a G a full ring makes the newest
+ * segment longer, which costs only a walk when it is taken. sched.lock
+ * held. */
 static void rsegpush(g *last, int32_t n)
 {
     bool full = sched.rsegn == sched.rsegcap;
@@ -580,19 +598,8 @@ static void rsegpush(g *last, int32_t n)
             return;
         }
     }
-    if (full) {
-        uint32_t cap = sched.rsegcap ? 2 * sched.rsegcap : 64;
-        runqseg *r = mallocx(cap * sizeof *r, 0);
-        if (r == NULL)
-            throw("out of memory for the global run queue");
-        for (uint32_t i = 0; i < sched.rsegn; i++)
-            r[i] = sched.runqseg[(sched.rseghead + i) % sched.rsegcap];
-        if (sched.runqseg != NULL)
-            dallocx(sched.runqseg, 0);
-        sched.runqseg = r;
-        sched.rsegcap = cap;
-        sched.rseghead = 0;
-    }
+    if (full)
+        rseggrow();
     sched.runqseg[(sched.rseghead + sched.rsegn) % sched.rsegcap] =
         (runqseg){last, n};
     sched.rsegn++;
