@@ -36,7 +36,7 @@ import gdb.unwinder
 G_STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall",
             4: "waiting", 6: "dead", 8: "copystack"}
 GSCAN = 0x1000
-G_WAITING, G_DEAD, G_IDLE = 4, 6, 0
+G_RUNNABLE, G_WAITING, G_DEAD, G_IDLE = 1, 4, 6, 0
 SF_REGS = [("rip", 56), ("rbp", 48), ("rbx", 40), ("r12", 32), ("r13", 24),
            ("r14", 16), ("r15", 8)]
 SF_SIZE = 64
@@ -130,7 +130,7 @@ class InfoGoroutines(gdb.Command):
 def notstarted(gp):
     """gp has never run: no switch frame yet (gogo starts it)."""
     return (int(gp["sched"]["sp"]) == 0 and
-            int(gp["atomicstatus"]) & ~GSCAN == 1)
+            int(gp["atomicstatus"]) & ~GSCAN == G_RUNNABLE)
 
 
 def entryname(gp):
