@@ -112,10 +112,23 @@ gogo:
          * stack's lines from the thread that ran its last owner): start
          * it in gostart with %rsp = hi - 8 under a zero return address
          * and a zero frame pointer, the FP control state the psABI's
-         * defaults. */
+         * defaults. The top 72 bytes, where a switch frame would lie,
+         * are zeroed: the stack's last owner left return addresses into
+         * the runtime there, and sysblocktake (preempt.c, runtimelive)
+         * would take those words for live frames and keep a blocked G's
+         * P. */
 .Lgogo_fresh:
         movq    G_STACK_HI(%rdi), %rsp
         pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        addq    $64, %rsp
         xorl    %ebp, %ebp
         movq    G_M(%rdi), %rdx
         cmpl    $MXCSR_DEFAULT, M_FPMXCSR(%rdx)

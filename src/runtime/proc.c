@@ -2553,8 +2553,11 @@ int64_t goro_go(goro_fn fn, void *arg)
         return -EPERM;
     if (inforkedchild())
         return -ECHILD;
-    return newproc(fn, arg, gp->group,
-                   (uintptr_t)__builtin_return_address(0));
+    struct newprocargs na = {fn, arg, gp->group,
+                             (uintptr_t)__builtin_return_address(0)};
+    int64_t id = (int64_t)systemstack(newproc1, &na);
+    spawnbackoff(gp);
+    return id;
 }
 
 /* newproc spawns fn(arg) into grp (NULL: no group), from a G; pc is the
