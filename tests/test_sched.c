@@ -1,11 +1,13 @@
 /* test_sched.c - the scheduler through the public API: spawning and joining,
  * spreading over Ps, wait groups and mutexes under contention, sleeping,
- * errno per G, and misuse. */
+ * errno per G, and misuse; and, through export_test.h, a steal in the
+ * middle of a hand-over. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/redirect.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +146,106 @@ Test(sched, gs_spread_across_both_procs, .timeout = 30)
     cr_assert_eq(test_run(2, spread, NULL), 0);
     cr_assert(atomic_load(&seen[0]) && atomic_load(&seen[1]),
               "Gs ran on P0: %d, P1: %d", seen[0], seen[1]);
+}
+
+/* ---- a G taken from runnext before its status changed ------------------- */
+
+/* On several Ps goready publishes the G in its P's runnext before the CAS
+ * that makes it Grunnable (proc.c): a thief that takes it in between must
+ * wait for that CAS before running it. The test holds the window open:
+ * its G stores a parked G into its own runnext by hand, keeps it Gwaiting
+ * until the other P's M has taken it, and 20 ms longer, then makes it
+ * runnable. The other P's M is started by a plain thread's send to a G,
+ * which runs there and ends, leaving that M to steal. */
+static g *_Atomic rnparked;
+static goro_chan *rnkick;
+static atomic_int rnwindow;     /* the window is open: kick */
+static atomic_long rnran;       /* when the parked G ran again */
+static atomic_int rnranon = -1; /* on which P */
+static int64_t rnreadied;       /* when its status became Grunnable */
+static int rnstolen, rnrunnextbusy, rnstatus;
+
+static bool rnpark(g *gp, void *arg)
+{
+    (void)arg;
+    atomic_store(&rnparked, gp);
+    return true;
+}
+
+static void rnparkee(void *arg)
+{
+    (void)arg;
+    gopark(rnpark, NULL, waitReasonSemacquire);
+    atomic_store(&rnranon, test_curp());
+    atomic_store(&rnran, now());
+}
+
+static void rnkicked(void *arg)
+{
+    (void)arg;
+    int v;
+    goro_chan_recv(rnkick, &v);
+}
+
+static void *rnkicker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&rnwindow))
+        usleep(100);
+    int v = 1;
+    goro_chan_send(rnkick, &v);
+    return NULL;
+}
+
+static void rnmain(void *arg)
+{
+    (void)arg;
+    rnkick = goro_chan_new(sizeof(int), 0);
+    goro_go(rnparkee, NULL);
+    goro_go(rnkicked, NULL);
+    while (atomic_load(&rnparked) == NULL || test_gs_waiting() < 2)
+        goro_yield();
+    pthread_t t;
+    pthread_create(&t, NULL, rnkicker, NULL);
+    g *gp = atomic_load(&rnparked);
+    m *mp = getg()->m;
+    mp->locks++;    /* no preemption, no move to another P */
+    p *pp = mp->p;
+    rnrunnextbusy = atomic_load(&pp->runnext) != NULL;
+    if (!rnrunnextbusy) {
+        atomic_store(&pp->runnext, gp);
+        atomic_store(&rnwindow, 1);
+        int64_t t0 = now();
+        while (atomic_load(&pp->runnext) != NULL && now() - t0 < 10000000000)
+            __builtin_ia32_pause();
+        rnstolen = atomic_load(&pp->runnext) == NULL;
+        t0 = now();
+        while (now() - t0 < 20000000)
+            __builtin_ia32_pause();
+        rnstatus = (int)readgstatus(gp);
+        rnreadied = now();
+        casgstatus(gp, Gwaiting, Grunnable);
+    }
+    mp->locks--;
+    pthread_join(t, NULL);
+    while (atomic_load(&rnran) == 0)
+        goro_yield();
+    goro_chan_free(rnkick);
+}
+
+Test(sched, a_g_taken_from_runnext_before_its_status_cas_waits_for_it,
+     .timeout = 60)
+{
+    cr_assert_eq(test_run(2, rnmain, NULL), 0);
+    cr_assert(!rnrunnextbusy, "the test's P had a G in runnext already");
+    cr_assert(rnstolen, "the other P's M did not take the G in 10 s");
+    cr_assert_eq(rnstatus, Gwaiting, "status %#x while in the window",
+                 rnstatus);
+    cr_assert_eq(atomic_load(&rnranon), 1, "it ran on P%d, not the thief's",
+                 atomic_load(&rnranon));
+    cr_assert(atomic_load(&rnran) >= rnreadied,
+              "it ran %lld ns before it was made runnable",
+              (long long)(rnreadied - atomic_load(&rnran)));
 }
 
 /* ---- wait group and mutex under contention -------------------------------- */

@@ -63,14 +63,22 @@
  * side sleep on a channel's lock; that lock's unlocks then fence only
  * until it has been quiet for a while (lock.c), not for good, which had
  * been most of what a round trip on two Ps paid beyond one on one P.
- * What is left of that difference is two locked instructions per
- * hand-over that one P does without: wakepwanted's fence and runqget's
- * compare-and-swap of runnext (thieves may take it). Measured and
- * rejected: having the spinning M that goes idle pay for both sides of
- * the first (a membarrier before its last look at the queues): a few
- * percent in the ping-pong, nothing elsewhere, for an interrupt of every
- * CPU running one of our threads each time a spinning M gives up, which
- * a ring of Gs does thousands of times a second.
+ * What was left were two locked instructions per hand-over that one P
+ * does without: wakepwanted's fence and runqget's compare-and-swap of
+ * runnext (thieves may take it). The fence is gone: goready puts the G in
+ * runnext before the compare-and-swap of its status, which every readying
+ * makes anyway and which then orders the runnext store before the look
+ * at the idle Ps as the fence did; a thief that takes the G in between
+ * waits for the status (runqgrab). Go makes that status change a
+ * compare-and-swap too, and its runqput another. Measured and rejected:
+ * having the spinning M that goes idle pay for both sides of the fence (a
+ * membarrier before its last look at the queues): a few percent in the
+ * ping-pong, nothing elsewhere, for an interrupt of every CPU running one
+ * of our threads each time a spinning M gives up, which a ring of Gs does
+ * thousands of times a second. Left: runqget's compare-and-swap, which
+ * only a protocol with the thieves (a membarrier of theirs against the
+ * owner's plain take, and a claim that runqput's exchange would have to
+ * respect) could remove.
  *
  * Spawning on several Ps. The M that creates a G and the one that runs
  * and ends it are usually on different cores, so a spawn costs what moves
@@ -773,6 +781,18 @@ static uint32_t runqgrab(p *pp, g *_Atomic *batch, uint32_t batchHead,
                     if (atomic_compare_exchange_strong_explicit(
                             &pp->runnext, &next, NULL, memory_order_acq_rel,
                             memory_order_acquire)) {
+                        /* goready may have published it before its
+                         * status CAS (see there): wait for Grunnable. */
+                        for (int spin = 0;
+                             atomic_load_explicit(&next->atomicstatus,
+                                                  memory_order_acquire) !=
+                             Grunnable;
+                             spin++) {
+                            if (spin < 64)
+                                __builtin_ia32_pause();
+                            else
+                                osyield();
+                        }
                         atomic_store_explicit(&batch[batchHead % RUNQ_SIZE],
                                               next, memory_order_relaxed);
                         return 1;
@@ -1141,13 +1161,20 @@ static void startm(p *pp, bool spinning)
  * must be visible before npidle and nmspinning are read, or both sides
  * miss each other and the G waits in the queue of a P whose G never stops
  * (x86 lets a load pass an earlier store; a runnext store is a plain one).
- * Hence the fence, which only more than one P needs. */
+ * Hence the fence, which only more than one P needs. wakepwanted_fenced is
+ * the test alone, for a caller whose locked instruction since the store
+ * serves as the fence (goready). */
+static inline bool wakepwanted_fenced(void)
+{
+    return atomic_load_explicit(&sched.npidle, memory_order_acquire) > 0 &&
+           atomic_load_explicit(&sched.nmspinning, memory_order_acquire) == 0;
+}
+
 static inline bool wakepwanted(void)
 {
     if (gomaxprocs > 1)
         atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load_explicit(&sched.npidle, memory_order_acquire) > 0 &&
-           atomic_load_explicit(&sched.nmspinning, memory_order_acquire) == 0;
+    return wakepwanted_fenced();
 }
 
 /* wakep tries to add one more P to execute Gs: called when a G is made
@@ -1828,15 +1855,32 @@ void goready(g *gp)
     if (cur != NULL && cur != cur->m->g0 && cur->m->p != NULL) {
         m *mp = cur->m;
         mp->locks++;
-        casgstatus(gp, Gwaiting, Grunnable);
-        traceGoUnpark(gp);
-        /* runqput's first case (an empty runnext, see there), inline. */
         p *pp = mp->p;
-        if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL)
+        bool need;
+        if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
+                NULL &&
+            gomaxprocs > 1) {
+            /* runqput's first case (an empty runnext, see there), inline,
+             * with one locked instruction where the order status, queue,
+             * fence has two: gp goes into runnext first, and the status
+             * CAS after it is the fence of wakepwanted's Dekker. Until
+             * that CAS a thief may take gp from runnext still Gwaiting;
+             * runqgrab waits for it to become Grunnable (this M holds
+             * m->locks meanwhile, so that is a few instructions away). */
+            traceGoUnpark(gp);
             atomic_store_explicit(&pp->runnext, gp, memory_order_release);
-        else
-            runqput(pp, gp, true);
-        bool need = wakepwanted();
+            casgstatus(gp, Gwaiting, Grunnable);
+            need = wakepwanted_fenced();
+        } else {
+            casgstatus(gp, Gwaiting, Grunnable);
+            traceGoUnpark(gp);
+            if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
+                NULL)
+                atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+            else
+                runqput(pp, gp, true);
+            need = wakepwanted();
+        }
         mp->locks--;
         if (need)
             systemstack(wakep_sys, NULL);

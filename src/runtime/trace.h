@@ -92,9 +92,8 @@ static inline void traceGoSysExit(g *gp, bool withp)
         traceevent(traceEvGoSysExit, gp, withp, 0);
 }
 
-/* traceGoUnpark: gp, Gwaiting until a moment ago, is made runnable: after
- * the CAS that made it ours, before it is queued (then another M may run
- * it at once). */
+/* traceGoUnpark: gp, Gwaiting, is being made runnable: before it is
+ * queued (then another M may run it at once), next to its status CAS. */
 static inline void traceGoUnpark(g *gp)
 {
     if (traceenabled())
