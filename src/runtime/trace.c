@@ -137,6 +137,7 @@ static inline uint32_t kindof(uint8_t type, uint8_t reason)
 
 #define traceBufEvents  1360            /* about 64 KiB a buffer */
 #define traceMaxQueued  (64u << 20)     /* bytes of full buffers waiting */
+#define traceWakeQueued (8 * sizeof(tracebuf)) /* the writer's wake-up */
 #define traceCalibrateNs 10000000       /* the tick rate's measurement */
 
 /* A buffer of events. pos: the trace it belongs to (trace.gen) << 32 |
@@ -229,8 +230,15 @@ static tracebuf *bufqueue(tracebuf *b)
         trace.fullhead = b;
     trace.fulltail = b;
     trace.queued += sizeof *b;
-    atomic_fetch_add_explicit(&trace.wake, 1, memory_order_release);
-    futexwakeup(&trace.wake, 1);
+    /* The writer looks every traceCalibrateNs anyway and empties the
+     * queue each time it wakes: woken only as the queue grows past
+     * traceWakeQueued, it costs a futex call and a thread switch per that
+     * many buffers instead of per buffer. */
+    if (trace.queued >= traceWakeQueued &&
+        trace.queued - sizeof *b < traceWakeQueued) {
+        atomic_fetch_add_explicit(&trace.wake, 1, memory_order_release);
+        futexwakeup(&trace.wake, 1);
+    }
     return nb;
 }
 
