@@ -1595,7 +1595,7 @@ execute_(m *mp, g *gp, bool inheritTime, bool next)
     mp->curg = gp;
     gp->m = mp;
     casgstatus(gp, Grunnable, Grunning);
-    traceGoStart(gp, next);
+    traceGoStart(pp, gp, next);
     /* A request made while gp waited is stale: it starts a new slice, or
      * inherits one sysmon is still timing. */
     gp->preempt = false;
@@ -1867,13 +1867,13 @@ void goready(g *gp)
              * that CAS a thief may take gp from runnext still Gwaiting;
              * runqgrab waits for it to become Grunnable (this M holds
              * m->locks meanwhile, so that is a few instructions away). */
-            traceGoUnpark(gp);
+            traceGoReady(gp, cur);
             atomic_store_explicit(&pp->runnext, gp, memory_order_release);
             casgstatus(gp, Gwaiting, Grunnable);
             need = wakepwanted_fenced();
         } else {
             casgstatus(gp, Gwaiting, Grunnable);
-            traceGoUnpark(gp);
+            traceGoReady(gp, cur);
             if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
                 NULL)
                 atomic_store_explicit(&pp->runnext, gp, memory_order_release);
@@ -1953,7 +1953,7 @@ HOT static void park_m(g *gp)
 {
     m *mp = gp->m;
     saveerrno(gp);
-    traceGoPark(gp, gp->waitreason);
+    traceGoPark(mp->p, gp, gp->waitreason);
     casgstatus(gp, Grunning, Gwaiting);
     dropg(mp, gp);
     bool (*fn)(g *, void *) = mp->waitunlockf;

@@ -287,6 +287,11 @@ struct g {
     uint64_t  tracetick;     /* trace.c: cputicks() when its current state
                                 began, written with each of its events by
                                 whoever owns the G then */
+    uint64_t  traceunpark;   /* trace.c: cputicks() of its unpark by a
+                                running G (goready), recorded with its
+                                start (0: none); by traceunparkby. Written
+                                by the readier before it queues the G */
+    int64_t   traceunparkby;
 };
 
 /* A G waiting on a channel (Go's sudog). Owned by the channel's wait queue
@@ -533,6 +538,10 @@ struct p {
     uint32_t  spawnrun;
 
     stackfreelist stackcache[8];  /* per order; owner M on g0 only */
+
+    /* trace.c: the P's recording slot; set by the first trace before it
+     * sets traceon, never changed after. */
+    struct tracepslot *traceslot;
 
     pstats    stats;
 } __attribute__((aligned(64)));

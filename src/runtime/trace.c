@@ -14,15 +14,15 @@
  * stack scan, a G back from a system call whose P was taken) go to one
  * global buffer under a lock.
  *
- * Cost when off: every hook (trace.h) is a relaxed load of traceon and a
- * branch not taken; the recording function is out of line. When on: a
+ * Cost when off: every hook (trace.h) is a load of traceon and a branch
+ * not taken; the recording function is out of line. When on: a
  * read of the time-stamp counter (cputicks: no call, so hooks on a G's
  * stack stay leaves) and a few plain stores (no lock, no fence); a thread
  * of its own turns full buffers into text and writes them
  * to the trace's fd, so the program's threads never format or write.
  *
- * One record a switch: a switch is two events a moment apart, a stop and
- * a start; recorded as one they take one call's checks, one record and
+ * One record a hand-over: a switch is two events a moment apart, a stop
+ * and a start; recorded as one they take one call's checks, one record and
  * one clock read fewer (bench/RESULTS.md has what each part costs). When
  * a G stops and hands the P on (GoSched, GoPreempt, GoPark, GoEnd) and
  * schedule_next's fast path starts the next G from the P's own queue at
@@ -33,14 +33,27 @@
  * may take the stopped G); the start joins it only while it is still the
  * P's last event, so nothing recorded between can be shown out of order.
  * Any other start (from schedule, after a steal or a wait for work) reads
- * the clock. Rejected: an unpark by a running G (goready) without a clock
- * read, shown at the time of the P's previous event or of its next.
- * Either is off by the part of the waker's run before or after the
- * goready, which nothing bounds: taken from the previous event, a G that
- * computed 6 ms and then woke the main G showed the main G runnable for
- * those 6 ms (traceprog's spinner and its wait group, 2 Ps); taken from
- * the next, the unpark can fall after the woken G's start on another P.
- * An unpark keeps its clock read.
+ * the clock. And the unpark that made a G runnable, when a running G made
+ * it (goready: every channel hand-over), is no record of its own: its time
+ * (a clock read at the goready) and its waker are kept in the G
+ * (g->traceunpark), and the G's start, wherever it happens, writes them
+ * into its own record (traceFlagUnpark). That saves a call and a record
+ * per hand-over. On one P the clock read comes after goready's
+ * compare-and-swap, which would otherwise wait for it (3 ns a hand-over);
+ * on several the G's fields must be written before it is queued, which
+ * there comes first. Rejected: an unpark by a running G
+ * without a clock read, shown at the time of the P's previous event or of
+ * its next. Either is off by the part of the waker's run before or after
+ * the goready, which nothing bounds: taken from the previous event, a G
+ * that computed 6 ms and then woke the main G showed the main G runnable
+ * for those 6 ms (traceprog's spinner and its wait group, 2 Ps); taken
+ * from the next, the unpark can fall after the woken G's start on another
+ * P. An unpark keeps its clock read. Rejected too: keeping a P's stop and
+ * unpark in its slot until the start that follows (one write of a whole
+ * record instead of a record joined later): the slot's bookkeeping cost
+ * as much as it saved, and the stopper must then read those pending
+ * events too, or a G whose stop was still pending on one P showed its
+ * next start on another without it.
  *
  * The format: the Trace Event Format's JSON array ("JSON Array Format" of
  * the Chrome tracing documentation), which Perfetto, chrome://tracing and
@@ -66,9 +79,11 @@
  *
  * Time: cputicks() at each event (a start that joins a stop: the stop's),
  * turned into nanoseconds since the start of the trace by one rate for the
- * whole file (measured by the writer over the first 10 ms, or over the
- * whole trace if it is shorter), so that the slices of a G that end and
- * begin on the same tick still meet exactly.
+ * whole file (measured by the writer over the first millisecond, or over
+ * the whole trace if it is shorter: the events of that time wait for it,
+ * each buffer of them fresh memory, so a longer measurement costs page
+ * faults), so that the slices of a G that end and begin on the same tick
+ * still meet exactly.
  * Relies on a constant, synchronized TSC (every x86-64 Linux of the last
  * decade; the kernel's "tsc" clocksource).
  *
@@ -89,7 +104,9 @@
  * says how many.
  *
  * Limits: a state that is still current when the trace stops (a G running
- * or waiting then) has no slice; a G that existed before the trace started
+ * or waiting then) has no slice, nor has the wait of a G that a running G
+ * had made runnable but that had not started yet; a G that existed before
+ * the trace started
  * shows its first state from the start of the trace and is named "G17"
  * until it is seen created.
  */
@@ -112,33 +129,44 @@
 
 HIDDEN _Atomic bool traceon;
 
-/* One event (48 bytes). ticks: cputicks() when it happened; since: when
+/* One event (64 bytes). ticks: cputicks() when it happened; since: when
  * the state the event ends began (g->tracetick, 0 if unknown); goid, a,
  * b: per type (trace.h); reason: a GoPark's wait reason, stored with the
  * type as one word (kind). The P that recorded it is its buffer's
  * (tracebuf.pid). A stop that hands the P on may gain its successor (a,
- * then b: release) after it is published, while it is its P's last event
- * (tracestart). */
+ * the rest, then b: release) after it is published, while it is its P's
+ * last event (tracestart).
+ *
+ * With traceFlagUnpark in flags, a start carries the unpark that made its
+ * G runnable (g->traceunpark): a GoStart's G at since, a stop's successor
+ * at a; by the G uby, ending a wait that began at usince, for the reason
+ * ureason (and fd ufd: an I/O wait). */
 typedef struct traceev {
     uint64_t ticks;
     uint64_t since;
     int64_t  goid;
     uint64_t a, b;
     union {
-        struct { uint8_t type, reason; };
+        struct { uint8_t type, reason, ureason, flags; };
         uint32_t kind;
     };
+    int32_t  ufd;
+    uint64_t usince;
+    int64_t  uby;
 } traceev;
+
+enum { traceFlagUnpark = 1 };
 
 static inline uint32_t kindof(uint8_t type, uint8_t reason)
 {
     return (uint32_t)type | (uint32_t)reason << 8;
 }
 
-#define traceBufEvents  1360            /* about 64 KiB a buffer */
+#define traceBufEvents  1024            /* 64 KiB a buffer */
 #define traceMaxQueued  (64u << 20)     /* bytes of full buffers waiting */
 #define traceWakeQueued (8 * sizeof(tracebuf)) /* the writer's wake-up */
-#define traceCalibrateNs 10000000       /* the tick rate's measurement */
+#define traceCalibrateNs 1000000        /* the tick rate's measurement */
+#define tracePollNs     10000000        /* the writer's look at the queue */
 
 /* A buffer of events. pos: the trace it belongs to (trace.gen) << 32 |
  * the events in ev; stored (release) by its one writer after each event,
@@ -182,6 +210,8 @@ static struct {
     uint64_t lost;              /* events dropped (traceMaxQueued) */
     bool     done;              /* stop: no buffer will be added */
     uint32_t gen;               /* this trace's number (tracebuf.pos) */
+    uint64_t genbase;           /* gen << 32: the least position word of
+                                   this trace (set with gen) */
     _Atomic uint32_t wake;      /* the futex the writer sleeps on */
     /* Set by start, read by the writer. */
     int      fd;
@@ -230,7 +260,7 @@ static tracebuf *bufqueue(tracebuf *b)
         trace.fullhead = b;
     trace.fulltail = b;
     trace.queued += sizeof *b;
-    /* The writer looks every traceCalibrateNs anyway and empties the
+    /* The writer looks every tracePollNs anyway and empties the
      * queue each time it wakes: woken only as the queue grows past
      * traceWakeQueued, it costs a futex call and a thread switch per that
      * many buffers instead of per buffer. */
@@ -262,14 +292,47 @@ static uintptr_t swap_sys(void *arg)
      1u << traceEvGoPark | 1u << traceEvGoEnd | 1u << traceEvGoSysCall |   \
      1u << traceEvGoSysExit | 1u << traceEvGoUnpark)
 
+/* handsover: a stop after which another G may take the P (essay: one
+ * record a hand-over). */
+static inline bool handsover(uint8_t type)
+{
+    return type == traceEvGoSched || type == traceEvGoPreempt ||
+           type == traceEvGoPark || type == traceEvGoEnd;
+}
+
+/* foldunpark writes into e the unpark gp carries (traceev: flags), but
+ * for its time, which the caller places. */
+static inline __attribute__((always_inline)) void foldunpark(traceev *e,
+                                                             g *gp)
+{
+    e->usince = gp->tracetick;
+    e->uby = gp->traceunparkby;
+    e->ureason = gp->waitreason;
+    e->ufd = waitReasonIO(gp->waitreason) ? gp->waitfd : -1;
+    e->flags = traceFlagUnpark;
+}
+
 /* fill writes event ev of gp (NULL: none) at time now into e, each field
- * once, and moves gp's tracetick to now (the state the event begins). */
+ * once, and moves gp's tracetick to now (the state the event begins). A
+ * start also writes the unpark gp may carry (foldunpark). */
 static inline __attribute__((always_inline)) void
 fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
 {
     uint64_t since = 0;
     int64_t goid = 0;
     uint8_t reason = 0;
+    if (ev == traceEvGoStart) {
+        /* The unpark goready kept in gp (trace.h: traceGoReady). */
+        uint64_t ut = gp->traceunpark;
+        e->flags = 0;
+        if (ut != 0) {
+            gp->traceunpark = 0;
+            if (ut >= trace.tick0) {
+                foldunpark(e, gp);
+                gp->tracetick = ut;
+            }
+        }
+    }
     if (gp != NULL) {
         goid = gp->goid;
         if (ev == traceEvGoPark) {
@@ -288,9 +351,15 @@ fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
     e->ticks = now;
     e->since = since;
     e->goid = goid;
-    e->a = a;
+    if (!handsover(ev))     /* a: the successor's, written with b */
+        e->a = a;
     e->b = b;
-    e->kind = kindof(ev, reason);
+    if (ev == traceEvGoStart) {
+        e->type = ev;
+        e->reason = 0;
+    } else {
+        e->kind = kindof(ev, reason);
+    }
 }
 
 static uintptr_t global_sys(void *arg)
@@ -317,18 +386,15 @@ static uintptr_t global_sys(void *arg)
 static inline __attribute__((always_inline)) tracepslot *pslot(g *cur)
 {
     p *pp = cur != NULL ? cur->m->p : NULL;
-    if (pp == NULL || pp->id >= trace.nslots)
-        return NULL;
-    return &trace.slots[pp->id];
+    return pp != NULL ? pp->traceslot : NULL;
 }
 
 /* evpos: s's position word (tracebuf.pos) for its next event, a past
  * trace's counting as empty. */
 static inline __attribute__((always_inline)) uint64_t evpos(tracepslot *s)
 {
-    uint64_t gen = (uint64_t)trace.gen << 32;
     uint64_t pos = atomic_load_explicit(&s->buf->pos, memory_order_relaxed);
-    return (pos & ~0xffffffffull) == gen ? pos : gen;
+    return pos < trace.genbase ? trace.genbase : pos;
 }
 
 /* record: the common path of every event, inline in each entry point so
@@ -337,24 +403,29 @@ static inline __attribute__((always_inline)) uint64_t evpos(tracepslot *s)
 static void recordslow(uint8_t ev, g *gp, uint64_t a, uint64_t b);
 
 static inline __attribute__((always_inline)) void
-record(uint8_t ev, g *gp, uint64_t a, uint64_t b)
+recordin(tracepslot *s, uint8_t ev, g *gp, uint64_t a, uint64_t b)
 {
-    /* Acquire: the slots start published before it set traceon. */
-    if (!atomic_load_explicit(&traceon, memory_order_acquire))
-        return;
-    g *cur = getg();
-    tracepslot *s = pslot(cur);
     uint64_t pos;
     if (unlikely(s == NULL) ||
         unlikely((uint32_t)(pos = evpos(s)) == traceBufEvents)) {
         recordslow(ev, gp, a, b);
         return;
     }
-    if (ev == traceEvGoUnpark && cur->m->curg != NULL)
-        a = (uint64_t)cur->m->curg->goid;
     tracebuf *tb = s->buf;
     fill(&tb->ev[(uint32_t)pos], ev, gp, a, b, cputicks());
     atomic_store_explicit(&tb->pos, pos + 1, memory_order_release);
+}
+
+static inline __attribute__((always_inline)) void
+record(uint8_t ev, g *gp, uint64_t a, uint64_t b)
+{
+    /* Acquire: the slots start published before it set traceon. */
+    if (!atomic_load_explicit(&traceon, memory_order_acquire))
+        return;
+    g *cur = getg();
+    if (ev == traceEvGoUnpark && cur != NULL && cur->m->curg != NULL)
+        a = (uint64_t)cur->m->curg->goid;
+    recordin(pslot(cur), ev, gp, a, b);
 }
 
 /* recordslow: record's other cases. Without a P: the global buffer under
@@ -383,9 +454,11 @@ void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b)
     record(ev, gp, a, b);
 }
 
-void tracepark(g *gp, uint8_t reason)
+/* On g0 only (park_m, execute): no stack check. */
+__attribute__((no_split_stack)) void tracepark(p *pp, g *gp, uint8_t reason)
 {
-    record(traceEvGoPark, gp, reason, 0);
+    atomic_thread_fence(memory_order_acquire);   /* with the hook's load */
+    recordin(pp->traceslot, traceEvGoPark, gp, reason, 0);
 }
 
 void traceunpark(g *gp)
@@ -393,25 +466,27 @@ void traceunpark(g *gp)
     record(traceEvGoUnpark, gp, 0, 0);
 }
 
-/* handsover: a stop after which another G may take the P (essay: one
- * record a switch). */
-static inline bool handsover(uint8_t type)
-{
-    return type == traceEvGoSched || type == traceEvGoPreempt ||
-           type == traceEvGoPark || type == traceEvGoEnd;
-}
-
 /* tracestart: see traceGoStart. On g0 with a P. */
-void tracestart(g *gp, bool next)
+__attribute__((no_split_stack)) void tracestart(p *pp, g *gp, bool next)
 {
-    if (next && atomic_load_explicit(&traceon, memory_order_acquire)) {
-        tracepslot *s = pslot(getg());
+    atomic_thread_fence(memory_order_acquire);   /* with the hook's load */
+    tracepslot *s = pp->traceslot;
+    if (next) {
         uint32_t n = s != NULL ? (uint32_t)evpos(s) : 0;
         traceev *e = n != 0 ? &s->buf->ev[n - 1] : NULL;
         if (e != NULL && handsover(e->type) && e->b == 0) {
-            /* The stop's successor; a stopper copying e meanwhile sees
-             * b == 0 (no successor) or both (stop_sys). */
-            atomic_store_explicit((_Atomic uint64_t *)&e->a, gp->tracetick,
+            /* The stop's successor, with the unpark it carries; a stopper
+             * copying e meanwhile sees b == 0 (no successor) or all of it
+             * (stop_sys). */
+            uint64_t ut = gp->traceunpark, a = gp->tracetick;
+            if (ut != 0) {
+                gp->traceunpark = 0;
+                if (ut >= trace.tick0) {
+                    foldunpark(e, gp);
+                    a = ut;
+                }
+            }
+            atomic_store_explicit((_Atomic uint64_t *)&e->a, a,
                                   memory_order_relaxed);
             atomic_store_explicit((_Atomic uint64_t *)&e->b,
                                   (uint64_t)gp->goid, memory_order_release);
@@ -419,7 +494,7 @@ void tracestart(g *gp, bool next)
             return;
         }
     }
-    record(traceEvGoStart, gp, 0, 0);
+    recordin(s, traceEvGoStart, gp, 0, 0);
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -646,7 +721,7 @@ static const char *evname[traceEvCount] = {
 
 /* wslice writes the state a G left: [since, now] on its track, named
  * state; a run also on the P's track. after: the G whose stop it started
- * straight after (one record a switch), 0 none. */
+ * straight after (one record a hand-over), 0 none. */
 static void wslice(wout *w, const traceev *e, const char *state, bool run,
                    const char *next, int64_t after)
 {
@@ -718,6 +793,21 @@ static void wsuccessor(wout *w, const traceev *e)
     wslice(w, &st, "runnable", false, "running", e->goid);
 }
 
+static void wevent(wout *w, const traceev *e);
+
+/* wfolded writes the unpark of goid at ticks that a start carries
+ * (traceFlagUnpark) as the GoUnpark it stands for. */
+static void wfolded(wout *w, const traceev *e, uint64_t ticks, int64_t goid)
+{
+    uint64_t why = e->ureason;
+    if (waitReasonIO(e->ureason))
+        why |= (uint64_t)(uint32_t)e->ufd << 8;
+    traceev u = {.ticks = ticks, .since = e->usince, .goid = goid,
+                 .a = (uint64_t)e->uby, .b = why,
+                 .kind = kindof(traceEvGoUnpark, 0)};
+    wevent(w, &u);
+}
+
 static void wevent(wout *w, const traceev *e)
 {
     if (e->goid != 0 && e->type != traceEvGoCreate &&
@@ -745,6 +835,8 @@ static void wevent(wout *w, const traceev *e)
         wputs(w, "}}");
         break;
     case traceEvGoStart:
+        if (e->flags & traceFlagUnpark)
+            wfolded(w, e, e->since, e->goid);
         wslice(w, e, "runnable", false, "running", 0);
         break;
     case traceEvGoSched:
@@ -805,8 +897,11 @@ static void wevent(wout *w, const traceev *e)
         wputs(w, "}}");
         break;
     }
-    if (handsover(e->type) && e->b != 0)
+    if (handsover(e->type) && e->b != 0) {
+        if (e->flags & traceFlagUnpark)
+            wfolded(w, e, e->a, (int64_t)e->b);
         wsuccessor(w, e);
+    }
 }
 
 /* measure fixes the tick rate (essay: Time). */
@@ -864,7 +959,13 @@ static void *writer(void *arg)
         if (b == NULL) {
             if (done)
                 break;
-            futexsleep(&trace.wake, seen, traceCalibrateNs);
+            int64_t wait = tracePollNs;
+            if (w->q == 0) {   /* until the measurement is done */
+                wait = traceCalibrateNs - (nanotime() - trace.ns0);
+                if (wait <= 0)
+                    wait = 1;
+            }
+            futexsleep(&trace.wake, seen, wait);
             continue;
         }
         if (w->q == 0)
@@ -937,6 +1038,7 @@ static uintptr_t start_sys(void *arg)
 {
     int fd = *(int *)arg;
     trace.gen++;     /* every buffer's events are now a past trace's */
+    trace.genbase = (uint64_t)trace.gen << 32;
     if (trace.slots == NULL) {
         int32_t n = gomaxprocs;
         tracepslot *slots = mallocx(sizeof(tracepslot) * (size_t)n,
@@ -958,6 +1060,8 @@ static uintptr_t start_sys(void *arg)
         unlock(&trace.lock);
         trace.nslots = n;
         trace.slots = slots;
+        for (int32_t i = 0; i < n; i++)
+            allp[i]->traceslot = &slots[i];
     }
     trace.fd = fd;
     trace.err = 0;
@@ -1012,20 +1116,17 @@ static uintptr_t stop_sys(void *arg)
             trace.lost += n;
             continue;
         }
-        memcpy(c->ev, b->ev, (n - 1) * sizeof b->ev[0]);
         /* The last event may be gaining its successor (tracestart): b
-         * (acquire), then a, so that both are there or neither. */
+         * (acquire), then the rest, so that all are there or none. */
         traceev *last = &c->ev[n - 1], *src = &b->ev[n - 1];
-        last->ticks = src->ticks;
-        last->since = src->since;
-        last->goid = src->goid;
-        last->kind = src->kind;
-        last->b = atomic_load_explicit((_Atomic uint64_t *)&src->b,
-                                       memory_order_acquire);
-        last->a = atomic_load_explicit((_Atomic uint64_t *)&src->a,
-                                       memory_order_relaxed);
-        if (last->b == 0)
+        uint64_t succ = atomic_load_explicit((_Atomic uint64_t *)&src->b,
+                                             memory_order_acquire);
+        memcpy(c->ev, b->ev, n * sizeof b->ev[0]);
+        last->b = succ;
+        if (succ == 0 && handsover(last->type)) {
             last->a = 0;
+            last->flags = 0;
+        }
         atomic_store_explicit(&c->pos, ((uint64_t)trace.gen << 32) | n,
                               memory_order_relaxed);
         tracebuf *e = bufqueue(c);   /* an empty one, or c emptied */

@@ -18,7 +18,7 @@ enum {
     traceEvGoStart,       /* execute */
     /* The four stops that hand the P on; b: the G that starts straight
      * after on the P (0: none), a: when it became runnable (trace.c, "one
-     * record a switch"). */
+     * record a hand-over"). */
     traceEvGoSched,       /* goro_yield: runnable again */
     traceEvGoPreempt,     /* stopped by a preemption: runnable again */
     traceEvGoPark,        /* the wait reason: in the record's kind */
@@ -36,9 +36,12 @@ enum {
     traceEvCount
 };
 
-/* traceon: a trace is being recorded (trace.c). Read relaxed by the hooks:
- * a hook that sees it late records nothing or is ignored by the stop
- * protocol (trace.c); nothing else depends on it. */
+/* traceon: a trace is being recorded (trace.c). Read relaxed by the hooks
+ * (an acquire load would keep the compiler from moving the hot paths'
+ * loads above it); the recording functions they call order what follows
+ * with an acquire fence: the recording slots are published before it is
+ * set. A hook that sees it late records nothing or is ignored by the stop
+ * protocol (trace.c). */
 extern HIDDEN _Atomic bool traceon;
 
 /* traceevent records one event for gp (NULL for none). Any thread: on g0
@@ -46,8 +49,9 @@ extern HIDDEN _Atomic bool traceon;
  * swap on g0), else into the global buffer under its lock. */
 HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
 /* traceevent for the hot hooks, the type a constant in each. */
-HIDDEN void tracestart(g *gp, bool next);   /* traceGoStart */
-HIDDEN void tracepark(g *gp, uint8_t reason);
+/* The hot hooks' recording, called once traceenabled() was seen true. */
+HIDDEN void tracestart(p *pp, g *gp, bool next);   /* traceGoStart */
+HIDDEN void tracepark(p *pp, g *gp, uint8_t reason);
 HIDDEN void traceunpark(g *gp);
 
 HIDDEN void traceinit(void);      /* GORO_TRACE (goro_run, before the main G) */
@@ -71,19 +75,20 @@ static inline void traceGo(uint8_t ev, g *gp)
         traceevent(ev, gp, 0, 0);
 }
 
-/* traceGoStart: gp starts on this M's P (execute, on g0). next: straight
- * after the stop this P recorded last, nothing between (schedule_next's
- * fast path): the start joins that record, at its time. */
-static inline void traceGoStart(g *gp, bool next)
+/* traceGoStart: gp starts on this M's P, pp (execute, on g0). next:
+ * straight after the stop this P recorded last, nothing between
+ * (schedule_next's fast path): the start joins that record, at its time. */
+static inline void traceGoStart(p *pp, g *gp, bool next)
 {
     if (traceenabled())
-        tracestart(gp, next);
+        tracestart(pp, gp, next);
 }
 
-static inline void traceGoPark(g *gp, uint8_t reason)
+/* traceGoPark: gp parks; on g0 of the M holding pp (park_m). */
+static inline void traceGoPark(p *pp, g *gp, uint8_t reason)
 {
     if (traceenabled())
-        tracepark(gp, reason);
+        tracepark(pp, gp, reason);
 }
 
 static inline void traceGoSysExit(g *gp, bool withp)
@@ -98,6 +103,17 @@ static inline void traceGoUnpark(g *gp)
 {
     if (traceenabled())
         traceunpark(gp);
+}
+
+/* traceGoReady: traceGoUnpark by a running G, by (goready), before gp is
+ * queued: kept in gp, no record and no call, and recorded with gp's start
+ * (trace.c: one record a hand-over). */
+static inline __attribute__((always_inline)) void traceGoReady(g *gp, g *by)
+{
+    if (traceenabled()) {
+        gp->traceunpark = cputicks();
+        gp->traceunparkby = by->goid;
+    }
 }
 
 static inline void traceProcSteal(g *gp, p *victim)
