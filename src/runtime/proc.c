@@ -1867,10 +1867,12 @@ void goready(g *gp)
              * that CAS a thief may take gp from runnext still Gwaiting;
              * runqgrab waits for it to become Grunnable (this M holds
              * m->locks meanwhile, so that is a few instructions away). */
-            traceGoReady(gp, cur);
+            bool traced = traceGoReadyBegin(gp, cur);
             atomic_store_explicit(&pp->runnext, gp, memory_order_release);
             casgstatus(gp, Gwaiting, Grunnable);
             need = wakepwanted_fenced();
+            if (traced)
+                traceGoReadyEnd(gp);
         } else {
             casgstatus(gp, Gwaiting, Grunnable);
             traceGoReady(gp, cur);

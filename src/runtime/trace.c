@@ -38,10 +38,11 @@
  * (a clock read at the goready) and its waker are kept in the G
  * (g->traceunpark), and the G's start, wherever it happens, writes them
  * into its own record (traceFlagUnpark). That saves a call and a record
- * per hand-over. On one P the clock read comes after goready's
- * compare-and-swap, which would otherwise wait for it (3 ns a hand-over);
- * on several the G's fields must be written before it is queued, which
- * there comes first. Rejected: an unpark by a running G
+ * per hand-over. The clock read comes after goready's compare-and-swap
+ * of the G's status, which would otherwise wait for it (3 ns a hand-over
+ * on one P). On several Ps goready queues the G before that CAS, so it
+ * marks the G first and reads the clock after; a thief that starts the G
+ * in between waits for the time (unparkticks). Rejected: an unpark by a running G
  * without a clock read, shown at the time of the P's previous event or of
  * its next. Either is off by the part of the waker's run before or after
  * the goready, which nothing bounds: taken from the previous event, a G
@@ -300,6 +301,27 @@ static inline bool handsover(uint8_t type)
            type == traceEvGoPark || type == traceEvGoEnd;
 }
 
+/* unparkpending: gp's readier has not read the unpark's time yet (trace.h:
+ * traceGoReadyEnd; a thief may start gp a moment before): tracestart
+ * waits (unparkwait), then g->traceunpark holds it (0: none). */
+static inline __attribute__((always_inline)) bool unparkpending(g *gp)
+{
+    return unlikely(atomic_load_explicit((_Atomic uint64_t *)&gp->traceunpark,
+                                         memory_order_acquire) ==
+                    traceUnparkPending);
+}
+
+/* unparkwait waits until gp's readier has its unpark time (unparkticks). */
+static __attribute__((noinline, cold)) void unparkwait(g *gp)
+{
+    for (int spin = 0; unparkpending(gp); spin++) {
+        if (spin < 64)
+            __builtin_ia32_pause();
+        else
+            osyield();
+    }
+}
+
 /* foldunpark writes into e the unpark gp carries (traceev: flags), but
  * for its time, which the caller places. */
 static inline __attribute__((always_inline)) void foldunpark(traceev *e,
@@ -323,7 +345,7 @@ fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
     uint8_t reason = 0;
     if (ev == traceEvGoStart) {
         /* The unpark goready kept in gp (trace.h: traceGoReady). */
-        uint64_t ut = gp->traceunpark;
+        uint64_t ut = gp->traceunpark;   /* tracestart waited */
         e->flags = 0;
         if (ut != 0) {
             gp->traceunpark = 0;
@@ -467,9 +489,15 @@ void traceunpark(g *gp)
 }
 
 /* tracestart: see traceGoStart. On g0 with a P. */
+static void tracestartwait(p *pp, g *gp, bool next);
+
 __attribute__((no_split_stack)) void tracestart(p *pp, g *gp, bool next)
 {
     atomic_thread_fence(memory_order_acquire);   /* with the hook's load */
+    if (unparkpending(gp)) {
+        tracestartwait(pp, gp, next);
+        return;
+    }
     tracepslot *s = pp->traceslot;
     if (next) {
         uint32_t n = s != NULL ? (uint32_t)evpos(s) : 0;
@@ -495,6 +523,13 @@ __attribute__((no_split_stack)) void tracestart(p *pp, g *gp, bool next)
         }
     }
     recordin(s, traceEvGoStart, gp, 0, 0);
+}
+
+static __attribute__((noinline, cold)) void tracestartwait(p *pp, g *gp,
+                                                           bool next)
+{
+    unparkwait(gp);
+    tracestart(pp, gp, next);
 }
 
 /* ---- the writer ---------------------------------------------------------- */

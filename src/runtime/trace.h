@@ -116,6 +116,29 @@ static inline __attribute__((always_inline)) void traceGoReady(g *gp, g *by)
     }
 }
 
+/* traceGoReadyBegin and traceGoReadyEnd: traceGoReady in two halves, for
+ * a goready that queues gp before the compare-and-swap of its status
+ * (several Ps): the mark before gp is queued, the clock read after that
+ * CAS, which would otherwise wait for it. A start that finds the mark
+ * waits for the time (trace.c: unparkticks). Returns whether to end. */
+#define traceUnparkPending 1
+static inline __attribute__((always_inline)) bool
+traceGoReadyBegin(g *gp, g *by)
+{
+    if (!traceenabled())
+        return false;
+    atomic_store_explicit((_Atomic uint64_t *)&gp->traceunpark,
+                          traceUnparkPending, memory_order_relaxed);
+    gp->traceunparkby = by->goid;
+    return true;
+}
+
+static inline __attribute__((always_inline)) void traceGoReadyEnd(g *gp)
+{
+    atomic_store_explicit((_Atomic uint64_t *)&gp->traceunpark, cputicks(),
+                          memory_order_release);
+}
+
 static inline void traceProcSteal(g *gp, p *victim)
 {
     if (traceenabled())
