@@ -161,7 +161,12 @@ static inline bool trylockspin(mutex *l)
  * Without membarrier (old kernel, seccomp) lockfence makes every unlock
  * fence. Registration is inherited by a fork and made again after an exec
  * (the constructor runs again). */
-void lock2(mutex *l)
+/* Aligned, as unlockfence: on two Ps the channel and mutex benchmarks
+ * spend a quarter of their time in these spins, and a 16-byte shift of
+ * lock2 that unrelated code growth brought (its start 48 bytes into a
+ * cache line instead of 32) made them twice as slow, the same code and
+ * profile with more yields and futex sleeps (bench/RESULTS.md). */
+__attribute__((aligned(64))) void lock2(mutex *l)
 {
     for (int i = 0; i < lock_active_spin; i++) {
         if (trylockspin(l))
@@ -202,7 +207,7 @@ void lock2(mutex *l)
  * the sleepers word, which it returns. After lock_unfence_after fenced
  * unlocks since a thread last began to sleep on l, if none sleeps, it
  * makes l's unlocks plain stores again (lock2 says why that is safe). */
-uint32_t unlockfence(mutex *l)
+__attribute__((aligned(64))) uint32_t unlockfence(mutex *l)
 {
     atomic_thread_fence(memory_order_seq_cst);
     uint32_t s = atomic_load_explicit(&l->sleepers, memory_order_relaxed);

@@ -1867,7 +1867,7 @@ void goready(g *gp)
              * that CAS a thief may take gp from runnext still Gwaiting;
              * runqgrab waits for it to become Grunnable (this M holds
              * m->locks meanwhile, so that is a few instructions away). */
-            bool traced = traceGoReadyBegin(gp, cur);
+            bool traced = traceGoReadyBegin(gp);
             atomic_store_explicit(&pp->runnext, gp, memory_order_release);
             casgstatus(gp, Gwaiting, Grunnable);
             need = wakepwanted_fenced();
@@ -1875,7 +1875,7 @@ void goready(g *gp)
                 traceGoReadyEnd(gp);
         } else {
             casgstatus(gp, Gwaiting, Grunnable);
-            traceGoReady(gp, cur);
+            traceGoReady(gp);
             if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
                 NULL)
                 atomic_store_explicit(&pp->runnext, gp, memory_order_release);

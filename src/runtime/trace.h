@@ -105,14 +105,17 @@ static inline void traceGoUnpark(g *gp)
         traceunpark(gp);
 }
 
-/* traceGoReady: traceGoUnpark by a running G, by (goready), before gp is
+/* traceGoReady: traceGoUnpark by the running G (goready), before gp is
  * queued: kept in gp, no record and no call, and recorded with gp's start
- * (trace.c: one record a hand-over). */
-static inline __attribute__((always_inline)) void traceGoReady(g *gp, g *by)
+ * (trace.c: one record a hand-over). The running G is looked up again
+ * here, off the path taken while no trace runs: kept in a register
+ * across goready it cost that path a saved register, and the 2-P channel
+ * benchmarks their fast mode (bench/RESULTS.md). */
+static inline __attribute__((always_inline)) void traceGoReady(g *gp)
 {
     if (traceenabled()) {
         gp->traceunpark = cputicks();
-        gp->traceunparkby = by->goid;
+        gp->traceunparkby = getg()->goid;
     }
 }
 
@@ -122,14 +125,13 @@ static inline __attribute__((always_inline)) void traceGoReady(g *gp, g *by)
  * CAS, which would otherwise wait for it. A start that finds the mark
  * waits for the time (trace.c: unparkticks). Returns whether to end. */
 #define traceUnparkPending 1
-static inline __attribute__((always_inline)) bool
-traceGoReadyBegin(g *gp, g *by)
+static inline __attribute__((always_inline)) bool traceGoReadyBegin(g *gp)
 {
     if (!traceenabled())
         return false;
     atomic_store_explicit((_Atomic uint64_t *)&gp->traceunpark,
                           traceUnparkPending, memory_order_relaxed);
-    gp->traceunparkby = by->goid;
+    gp->traceunparkby = getg()->goid;
     return true;
 }
 
