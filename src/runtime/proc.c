@@ -1857,9 +1857,11 @@ void goready(g *gp)
         mp->locks++;
         p *pp = mp->p;
         bool need;
-        if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
-                NULL &&
-            gomaxprocs > 1) {
+        /* Only this P's owner fills an empty runnext (runqput): if it is
+         * empty now, it stays so until the store below. */
+        bool empty = atomic_load_explicit(&pp->runnext,
+                                          memory_order_relaxed) == NULL;
+        if (empty && gomaxprocs > 1) {
             /* runqput's first case (an empty runnext, see there), inline,
              * with one locked instruction where the order status, queue,
              * fence has two: gp goes into runnext first, and the status
@@ -1876,8 +1878,7 @@ void goready(g *gp)
         } else {
             casgstatus(gp, Gwaiting, Grunnable);
             traceGoReady(gp);
-            if (atomic_load_explicit(&pp->runnext, memory_order_relaxed) ==
-                NULL)
+            if (empty)
                 atomic_store_explicit(&pp->runnext, gp, memory_order_release);
             else
                 runqput(pp, gp, true);

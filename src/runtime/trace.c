@@ -42,9 +42,9 @@
  * of the G's status, which would otherwise wait for it (3 ns a hand-over
  * on one P). On several Ps goready queues the G before that CAS, so it
  * marks the G first and reads the clock after; a thief that starts the G
- * in between waits for the time (unparkticks). Rejected: an unpark by a running G
- * without a clock read, shown at the time of the P's previous event or of
- * its next. Either is off by the part of the waker's run before or after
+ * in between waits for the time (unparkwait). Rejected: an unpark by a
+ * running G without a clock read, shown at the time of the P's previous
+ * event or of its next. Either is off by the part of the waker's run before or after
  * the goready, which nothing bounds: taken from the previous event, a G
  * that computed 6 ms and then woke the main G showed the main G runnable
  * for those 6 ms (traceprog's spinner and its wait group, 2 Ps); taken
@@ -311,7 +311,7 @@ static inline __attribute__((always_inline)) bool unparkpending(g *gp)
                     traceUnparkPending);
 }
 
-/* unparkwait waits until gp's readier has its unpark time (unparkticks). */
+/* unparkwait waits until gp's readier has its unpark time. */
 static __attribute__((noinline, cold)) void unparkwait(g *gp)
 {
     for (int spin = 0; unparkpending(gp); spin++) {
@@ -322,21 +322,31 @@ static __attribute__((noinline, cold)) void unparkwait(g *gp)
     }
 }
 
-/* foldunpark writes into e the unpark gp carries (traceev: flags), but
- * for its time, which the caller places. */
-static inline __attribute__((always_inline)) void foldunpark(traceev *e,
-                                                             g *gp)
+/* takeunpark moves the unpark gp carries (g->traceunpark: trace.h,
+ * traceGoReady) into its start's record e (traceev: flags), all but its
+ * time, which it returns for the caller to place; 0: none, or one kept
+ * from an earlier trace (dropped). The caller has waited for a pending
+ * one (unparkwait). */
+static inline __attribute__((always_inline)) uint64_t takeunpark(traceev *e,
+                                                                g *gp)
 {
+    uint64_t ut = gp->traceunpark;
+    if (ut == 0)
+        return 0;
+    gp->traceunpark = 0;
+    if (ut < trace.tick0)
+        return 0;
     e->usince = gp->tracetick;
     e->uby = gp->traceunparkby;
     e->ureason = gp->waitreason;
     e->ufd = waitReasonIO(gp->waitreason) ? gp->waitfd : -1;
     e->flags = traceFlagUnpark;
+    return ut;
 }
 
 /* fill writes event ev of gp (NULL: none) at time now into e, each field
  * once, and moves gp's tracetick to now (the state the event begins). A
- * start also writes the unpark gp may carry (foldunpark). */
+ * start also writes the unpark gp may carry (takeunpark). */
 static inline __attribute__((always_inline)) void
 fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
 {
@@ -344,16 +354,10 @@ fill(traceev *e, uint8_t ev, g *gp, uint64_t a, uint64_t b, uint64_t now)
     int64_t goid = 0;
     uint8_t reason = 0;
     if (ev == traceEvGoStart) {
-        /* The unpark goready kept in gp (trace.h: traceGoReady). */
-        uint64_t ut = gp->traceunpark;   /* tracestart waited */
         e->flags = 0;
-        if (ut != 0) {
-            gp->traceunpark = 0;
-            if (ut >= trace.tick0) {
-                foldunpark(e, gp);
-                gp->tracetick = ut;
-            }
-        }
+        uint64_t ut = takeunpark(e, gp);
+        if (ut != 0)
+            gp->tracetick = ut;   /* runnable since its unpark */
     }
     if (gp != NULL) {
         goid = gp->goid;
@@ -488,9 +492,9 @@ void traceunpark(g *gp)
     record(traceEvGoUnpark, gp, 0, 0);
 }
 
-/* tracestart: see traceGoStart. On g0 with a P. */
 static void tracestartwait(p *pp, g *gp, bool next);
 
+/* tracestart: see traceGoStart. On g0 with a P. */
 __attribute__((no_split_stack)) void tracestart(p *pp, g *gp, bool next)
 {
     atomic_thread_fence(memory_order_acquire);   /* with the hook's load */
@@ -506,14 +510,8 @@ __attribute__((no_split_stack)) void tracestart(p *pp, g *gp, bool next)
             /* The stop's successor, with the unpark it carries; a stopper
              * copying e meanwhile sees b == 0 (no successor) or all of it
              * (stop_sys). */
-            uint64_t ut = gp->traceunpark, a = gp->tracetick;
-            if (ut != 0) {
-                gp->traceunpark = 0;
-                if (ut >= trace.tick0) {
-                    foldunpark(e, gp);
-                    a = ut;
-                }
-            }
+            uint64_t ut = takeunpark(e, gp);
+            uint64_t a = ut != 0 ? ut : gp->tracetick;
             atomic_store_explicit((_Atomic uint64_t *)&e->a, a,
                                   memory_order_relaxed);
             atomic_store_explicit((_Atomic uint64_t *)&e->b,

@@ -48,7 +48,6 @@ extern HIDDEN _Atomic bool traceon;
  * or a G with a P into that P's buffer (no locks, no calls but a buffer
  * swap on g0), else into the global buffer under its lock. */
 HIDDEN void traceevent(uint8_t ev, g *gp, uint64_t a, uint64_t b);
-/* traceevent for the hot hooks, the type a constant in each. */
 /* The hot hooks' recording, called once traceenabled() was seen true. */
 HIDDEN void tracestart(p *pp, g *gp, bool next);   /* traceGoStart */
 HIDDEN void tracepark(p *pp, g *gp, uint8_t reason);
@@ -123,7 +122,7 @@ static inline __attribute__((always_inline)) void traceGoReady(g *gp)
  * a goready that queues gp before the compare-and-swap of its status
  * (several Ps): the mark before gp is queued, the clock read after that
  * CAS, which would otherwise wait for it. A start that finds the mark
- * waits for the time (trace.c: unparkticks). Returns whether to end. */
+ * waits for the time (trace.c: unparkwait). Returns whether to end. */
 #define traceUnparkPending 1
 static inline __attribute__((always_inline)) bool traceGoReadyBegin(g *gp)
 {
