@@ -59,6 +59,10 @@ int test_portof(int fd);
 uint64_t test_gs_waiting(void);
 void test_wait_waiting(uint64_t n);
 
+/* After goro_run returned: assert that every M of the runtime ends
+ * (waiting up to 10 s, for a loaded machine), whatever list it idled on. */
+void test_assert_ms_end(void);
+
 /* Recurse n levels, ~240 bytes a level; returns n. */
 long test_recurse(int n);
 

@@ -1,7 +1,8 @@
 /* test_net.c - the netpoller through the public API: TCP echo between many
  * G pairs, long writes through small socket buffers, close waking a parked
  * reader, refused connections, deadlines, many timers at once, file I/O
- * through the thread pool, an idle runtime's CPU use, and bad input.
+ * through the thread pool, an idle runtime's CPU use, the idle M that
+ * blocks in the netpoller, and bad input.
  * Results are recorded in globals and asserted after goro_run. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -9,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -907,4 +909,145 @@ Test(net, an_idle_runtime_uses_almost_no_cpu, .timeout = 30)
     cr_log_info("idle runtime: %ld us of CPU in 2 s", (long)idlecpu);
     cr_assert_geq(idlecpu, 0);
     cr_assert_lt(idlecpu, 50000, "%ld us of CPU in 2 s idle", (long)idlecpu);
+}
+
+/* ---- the M that blocks in the netpoller ------------------------------------ */
+
+/* blockedm: the M blocked in the netpoller, if exactly one M is neither
+ * running with a P, nor on the idle list, nor on its way to a P (nextp),
+ * nor ended; NULL otherwise. Under sched.lock. */
+static m *blockedm(void)
+{
+    m *found = NULL;
+    int n = 0;
+    lock(&sched.lock);
+    for (m *mp = atomic_load(&allm); mp != NULL; mp = mp->alllink) {
+        bool idle = false;
+        for (m *i = sched.midle; i != NULL; i = i->schedlink)
+            idle |= i == mp;
+        if (idle || mp->p != NULL || mp->nextp != NULL || mp->dead ||
+            mp->lockedg != NULL)
+            continue;
+        found = mp;
+        n++;
+    }
+    unlock(&sched.lock);
+    return n == 1 ? found : NULL;
+}
+
+static int bsv[2];
+static m *_Atomic bwaiter;       /* the M blocked when the byte was sent */
+static m *_Atomic breader;       /* the M that ran the woken reader */
+static atomic_int bsent, bgot;
+static int bmnext0, bmnext1;
+static atomic_bool bspin, bspinning;
+
+static void breadone(void *arg)
+{
+    goro_wg *wg = arg;
+    char c;
+    if (goro_read(bsv[0], &c, 1) == 1) {
+        atomic_store(&breader, getg()->m);
+        atomic_store(&bgot, 1);
+    }
+    goro_wg_done(wg);
+}
+
+/* The writer is a plain thread: it waits until one M blocks in the
+ * netpoller (every other one idle or running), notes which, and wakes the
+ * reader with a byte. */
+static void *bwriter(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++) {
+        m *mp = blockedm();
+        if (mp != NULL && netpollblocked()) {
+            usleep(2000);
+            if (blockedm() == mp && netpollblocked()) {
+                atomic_store(&bwaiter, mp);
+                break;
+            }
+        }
+        usleep(1000);
+    }
+    if (write(bsv[1], "x", 1) == 1)
+        atomic_store(&bsent, 1);
+    return NULL;
+}
+
+static void bspinner(void *arg)
+{
+    goro_wg *wg = arg;
+    atomic_store(&bspinning, true);
+    while (atomic_load(&bspin))
+        ;  /* no call: never back in the scheduler (slices are off) */
+    goro_wg_done(wg);
+}
+
+static void bmain(void *arg)
+{
+    bool spin = arg != NULL;
+    sockpair(bsv);
+    goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 1);
+    goro_go(breadone, wg);
+    goro_wg *swg = goro_wg_new();
+    if (spin) {
+        atomic_store(&bspin, true);
+        goro_wg_add(swg, 1);
+        goro_go(bspinner, swg);
+        while (!atomic_load(&bspinning))
+            goro_yield();
+    }
+    /* Timers wake main while the idle M blocks in the netpoller: with no
+     * idle M, startm must hand it the P rather than make a thread. */
+    bmnext0 = sched.mnext;
+    for (int i = 0; i < 50; i++)
+        goro_sleep_ns(500000);
+    bmnext1 = sched.mnext;
+    pthread_t t;
+    if (pthread_create(&t, NULL, bwriter, NULL) == 0) {
+        goro_wg_wait(wg);
+        pthread_join(t, NULL);
+    }
+    atomic_store(&bspin, false);
+    goro_wg_wait(swg);
+    goro_wg_free(wg);
+    goro_wg_free(swg);
+    goro_close(bsv[0]);
+    goro_close(bsv[1]);
+}
+
+static void bcheck(int procs, bool spin)
+{
+    atomic_store(&bwaiter, NULL);
+    atomic_store(&breader, NULL);
+    atomic_store(&bsent, 0);
+    atomic_store(&bgot, 0);
+    atomic_store(&bspinning, false);
+    cr_assert_eq(test_run(procs, bmain, spin ? (void *)1 : NULL), 0);
+    cr_assert(bsent && bgot, "the byte was %s and %s", bsent ? "sent" : "lost",
+              bgot ? "read" : "not read");
+    cr_assert_not_null(bwaiter, "no M was seen blocked in the netpoller");
+    cr_assert_eq(breader, bwaiter, "the reader ran on m%d, not on m%d, "
+                 "which blocked in the netpoller", breader ? breader->id : -1,
+                 bwaiter->id);
+    cr_assert_eq(bmnext1, bmnext0, "%d threads made for 50 timer wake-ups "
+                 "while an M blocked in the netpoller", bmnext1 - bmnext0);
+    /* It is on no idle list: exitall must wake it too. */
+    test_assert_ms_end();
+}
+
+Test(net, an_idle_m_blocks_in_the_netpoller_and_runs_the_g_it_wakes,
+     .timeout = 60)
+{
+    bcheck(1, false);
+}
+
+Test(net, an_fd_wakes_its_g_on_the_idle_p_while_the_other_spins,
+     .timeout = 60)
+{
+    setenv("GORO_TIME_SLICE", "0", 1);
+    bcheck(2, true);
+    unsetenv("GORO_TIME_SLICE");
 }

@@ -873,11 +873,5 @@ Test(lockthread, goro_run_ends_the_threads_of_parked_locked_gs,
      * runtime up for any M still on its way out: on a loaded machine a
      * woken M may not get a CPU in time. Each must end all the same (an M
      * nobody woke never would). */
-    for (int i = 0;
-         i < 1000 && __atomic_load_n(&sched.nmexited, __ATOMIC_ACQUIRE) !=
-                          sched.mnext;
-         i++)
-        usleep(10000);
-    cr_assert_eq(sched.nmexited, sched.mnext,
-                 "%d of %d Ms ended", sched.nmexited, sched.mnext);
+    test_assert_ms_end();
 }

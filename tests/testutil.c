@@ -116,6 +116,17 @@ void test_wait_waiting(uint64_t n)
         goro_sleep_ns(1000000);
 }
 
+void test_assert_ms_end(void)
+{
+    for (int i = 0;
+         i < 1000 && __atomic_load_n(&sched.nmexited, __ATOMIC_ACQUIRE) !=
+                          sched.mnext;
+         i++)
+        usleep(10000);
+    cr_assert_eq(sched.nmexited, sched.mnext,
+                 "%d of %d Ms ended", sched.nmexited, sched.mnext);
+}
+
 int64_t test_now(void)
 {
     struct timespec ts;

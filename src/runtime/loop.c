@@ -13,8 +13,9 @@
  * its pinned stack). The loop's callbacks make the Gs runnable
  * (injectglist: onto the global run queue, starting idle Ms) with
  * g->waitres saying how the wait ended. Socket readiness does not go
- * through the loop while Ms are busy: the loop watches the netpoller's
- * epoll fd only while every P is idle (netpoll.c).
+ * through the loop: Ms poll the netpoller's epoll fd, and an idle one
+ * blocks in it (netpoll.c); only sysmon's tick polls it from here, when
+ * nobody did for 10 ms.
  *
  * File I/O and goro_blocking are loop calls (loopcallrun): the G parks, the
  * loop thread submits uv_fs_read/uv_fs_write or uv_queue_work, so libuv's
@@ -154,11 +155,11 @@ static void sysmon_tick(void)
 {
     /* Gs whose fd became ready while every P runs a G that does not
      * return to the scheduler: nobody polled for 10 ms (Go's sysmon). */
-    if (netpollinuse() &&
-        nanotime() - atomic_load_explicit(&netpoll_lastpoll,
-                                          memory_order_relaxed) >
-            10 * 1000 * 1000) {
-        g *list = netpoll();
+    int64_t last = atomic_load_explicit(&netpoll_lastpoll,
+                                        memory_order_relaxed);
+    if (netpollinuse() && last != 0 &&
+        nanotime() - last > 10 * 1000 * 1000) {
+        g *list = netpoll(false);
         while (list != NULL) {
             g *next = list->schedlink;
             loopready(list, list->waitres);
@@ -184,13 +185,11 @@ static void wakeup_cb(uv_async_t *a)
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
         uv_close((uv_handle_t *)&sysmontimer, close_cb);
         uv_close((uv_handle_t *)&wakeup, close_cb);
-        netpollwatchclose();
         sigqueue_close();
         timeclose();
         return;
     }
-    /* The netpoller's watch on its epoll fd, and the Gs an M took off a
-     * pollDesc while they wait with a deadline. */
+    /* The Gs an M took off a pollDesc while they wait with a deadline. */
     netpollwakeup();
     if (atomic_exchange(&sysmonkick, false))
         sysmon_tick();  /* at once, as a timer due now would */
@@ -257,8 +256,6 @@ int loopinit(void)
     if (err == 0)
         err = uv_timer_init(&loop, &sysmontimer);
     if (err == 0)
-        err = netpollwatchinit(&loop);
-    if (err == 0)
         err = uv_timer_init(&loop, &scantimer);
     if (err == 0)
         err = timeinit(&loop);   /* time.c's timers and heap of Gs */
@@ -324,8 +321,8 @@ void loopsubmit(g *gp)
         uv_async_send(&wakeup);
 }
 
-/* loopwake wakes the loop thread: the netpoller handed it Gs (pendready)
- * or wants its epoll fd watched. Any thread. */
+/* loopwake wakes the loop thread: the netpoller handed it Gs (pendready).
+ * Any thread. */
 void loopwake(void)
 {
     uv_async_send(&wakeup);

@@ -15,9 +15,11 @@
  * (rready/wready) so that a G between its EAGAIN and its park does not sleep
  * through it: it makes its call again (so a spurious readiness costs one
  * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
- * netpoll(0)), taking ready Gs in batches onto their own P; the loop watches
- * epfd with one uv_poll_t only while every P is idle (the last M to go idle
- * asks, netpollidle), and sysmon polls when nobody did for 10 ms (every P
+ * netpoll(0)), taking ready Gs in batches onto their own P; an M that finds
+ * no work and gives up its P blocks in epoll_wait on epfd (Go's
+ * netpoll(delay), through netpollclaim: one M at a time), so that
+ * readiness wakes that M directly and it runs the first G it took on an
+ * idle P; sysmon polls when nobody did for 10 ms (every P
  * running Gs that never come back to the scheduler). Readiness wakes all the
  * waiters of a direction; a G woken must make its call until EAGAIN before
  * another may count on a new edge (as in Go, one reader and one writer per
@@ -30,6 +32,20 @@
  * checks it (pdverify, one EPOLL_CTL_MOD) and registers the fd afresh when
  * it is stale. The loop never touches a G's buffer (no pointer into a parked
  * G's stack is kept, so stackscan may shrink it).
+ *
+ * The blocking M (Go's findrunnable): netpoll_lastpoll is 0 while an M
+ * blocks, so the claim is one compare-and-swap of it to 0, and a
+ * non-blocking poll stores its time only where it is not 0. The M holds no
+ * P meanwhile; when readiness wakes it, it takes an idle P, runs the first
+ * G and puts the rest on that P's queue; with no idle P it puts them on
+ * the global queue and sleeps (blocking again would wake it at every edge
+ * while every P runs). Anything else wakes it through breakfd, an eventfd
+ * in epfd (level-triggered, drained only by the blocking poll): startm,
+ * which has work but no idle M, hands it the P (so that the blocking M is
+ * not a reason to make a thread), and exitall. handoffp keeps an M
+ * polling when the last running P goes idle without one (Go's rule), and
+ * the last M to go idle claims it: so while every P is idle, one M blocks
+ * here and the loop thread takes no part in readiness.
  *
  * Deadlines: a G waiting with one goes through the loop thread (loop.c,
  * loopsubmit), which puts it in time.c's heap of Gs and then on its pollDesc
@@ -59,10 +75,15 @@
  * the bump when no pollDesc was there did that, about one run in fifty of
  * a test racing a close with a reader on a loaded machine).
  *
- * Rejected: a uv_poll_t per fd (libuv's epoll is level-triggered and
- * uv_poll_stop deletes the fd at once: an ADD, a DEL and a failing DEL per
- * wait, and every ready G hopped through the loop thread and the global
- * queue; bench/RESULTS.md, "TCP echo against Go", has what it cost); the
+ * Rejected: the loop thread watching epfd while every P is idle, with
+ * the idle Ms asleep on their notes (what goro did first): readiness woke
+ * two threads, the loop and then an M, and with one P busy a G readied by
+ * its fd waited for that P's M to poll, which then woke the idle P's M by
+ * futex (bench/RESULTS.md, "An idle M blocks in the netpoller"); a
+ * uv_poll_t per fd (libuv's epoll is level-triggered and uv_poll_stop
+ * deletes the fd at once: an ADD, a DEL and a failing DEL per wait, and
+ * every ready G hopped through the loop thread and the global queue;
+ * bench/RESULTS.md, "TCP echo against Go", has what it cost); the
  * loop watching epfd all the time (it would wake for every edge while the
  * Ms are busy and take the Gs from them one at a time, the hop again);
  * parking a reader without its call when its last read of a TCP socket was
@@ -77,10 +98,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "runtime2.h"
 
@@ -109,9 +130,18 @@ typedef struct pollDesc {
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
-/* nanotime of the last netpoll: sysmon's tick (loop.c) polls when it is
- * older than 10 ms. */
+/* nanotime of the last netpoll, 0 while an M blocks in it (netpollclaim):
+ * sysmon's tick (loop.c) polls when it is older than 10 ms. Never 0
+ * otherwise (netpollinit sets it). */
 HIDDEN _Atomic int64_t netpoll_lastpoll;
+
+/* breakfd: an eventfd in epfd (data BREAKTAG, level-triggered) that wakes
+ * the blocking M (netpollbreak); drained only by the blocking poll, so a
+ * non-blocking one just skips it. breaking: a write is on its way and not
+ * yet drained (one write for any number of netpollbreaks meanwhile). */
+static int breakfd = -1;
+static _Atomic bool breaking;
+enum { BREAKTAG = 1 };  /* no pollDesc is at address 1 */
 
 /* ---- the netpoller (any thread) ------------------------------------------ */
 
@@ -459,16 +489,31 @@ bool netpollcommit(g *gp, void *arg)
     return pdenqueue(gp);
 }
 
-g *netpoll(void)
+g *netpoll(bool block)
 {
-    if (atomic_load_explicit(&npdregistered, memory_order_relaxed) == 0)
-        return NULL;
     struct epoll_event evs[128];
-    int n = epoll_wait(epfd, evs, 128, 0);
-    atomic_store_explicit(&netpoll_lastpoll, nanotime(), memory_order_relaxed);
+    int n;
+    if (block) {
+        /* exitall sets sched.exiting before its netpollbreak. */
+        n = atomic_load(&sched.exiting) ? 0 : epoll_wait(epfd, evs, 128, -1);
+    } else {
+        if (atomic_load_explicit(&npdregistered, memory_order_relaxed) == 0)
+            return NULL;
+        n = epoll_wait(epfd, evs, 128, 0);
+    }
     g *list = NULL, **tail = &list;
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
+        if (tag == BREAKTAG) {
+            if (block) {
+                uint64_t v;
+                if (read(breakfd, &v, sizeof v) < 0) {
+                    /* EAGAIN: another blocking poll drained it. */
+                }
+                atomic_store(&breaking, false);
+            }
+            continue;
+        }
         pollDesc *pd = (pollDesc *)(uintptr_t)(tag & ((1ull << 48) - 1));
         uint32_t ev = evs[i].events;
         bool r = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
@@ -505,7 +550,40 @@ g *netpoll(void)
         pdtake(wg, pev, &tail);
         pdtake(rwg, pev, &tail);
     }
+    int64_t now = nanotime();
+    if (block) {
+        atomic_store(&netpoll_lastpoll, now);  /* the claim ends */
+    } else {
+        /* Not over a blocking M's 0. */
+        int64_t last = atomic_load_explicit(&netpoll_lastpoll,
+                                            memory_order_relaxed);
+        if (last != 0)
+            atomic_compare_exchange_strong(&netpoll_lastpoll, &last, now);
+    }
     return list;
+}
+
+bool netpollclaim(void)
+{
+    int64_t last = atomic_load_explicit(&netpoll_lastpoll,
+                                        memory_order_relaxed);
+    return last != 0 &&
+           atomic_compare_exchange_strong(&netpoll_lastpoll, &last, 0);
+}
+
+bool netpollblocked(void)
+{
+    return atomic_load(&netpoll_lastpoll) == 0;
+}
+
+void netpollbreak(void)
+{
+    if (breakfd < 0 || atomic_exchange(&breaking, true))
+        return;
+    uint64_t one = 1;
+    if (write(breakfd, &one, sizeof one) < 0) {
+        /* Cannot fail: the counter is drained before it could fill. */
+    }
 }
 
 bool netpollinuse(void)
@@ -536,52 +614,6 @@ void netpollclose(int fd)
 
 /* ---- the netpoller (loop thread) ----------------------------------------- */
 
-/* The loop watches epfd (epollpoll) while every P is idle, so that
- * readiness wakes it when no M will poll; otherwise the Ms poll in
- * findrunnable, in batches. watchwant: an M asked for the watch (set by
- * netpollidle, cleared by the loop when it stops watching). */
-static uv_poll_t epollpoll;
-static bool watching;          /* loop thread only */
-static _Atomic bool watchwant;
-
-static void epoll_cb(uv_poll_t *h, int status, int events)
-{
-    (void)h;
-    (void)status;
-    (void)events;
-    g *list = netpoll();
-    for (g *gp = list; gp != NULL;) {
-        g *next = gp->schedlink;
-        loopready(gp, gp->waitres);
-        gp = next;
-    }
-    loopflush();
-    /* Stop watching only if some P runs: its M polls before it sleeps and
-     * the last to go idle asks again (netpollidle; the seq_cst store and
-     * load here against its increment of npidle and exchange). */
-    atomic_store(&watchwant, false);
-    if (atomic_load(&sched.npidle) == gomaxprocs) {
-        atomic_store(&watchwant, true);
-        return;
-    }
-    uv_poll_stop(&epollpoll);
-    watching = false;
-}
-
-static void watchupdate(void)
-{
-    if (!watching && atomic_load(&watchwant)) {
-        watching = true;
-        uv_poll_start(&epollpoll, UV_READABLE, epoll_cb);
-    }
-}
-
-void netpollidle(void)
-{
-    if (netpollinuse() && !atomic_exchange(&watchwant, true))
-        loopwake();
-}
-
 /* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
  * Gs and then on its pollDesc's list. Loop thread. */
 void netpollwait(g *gp)
@@ -591,29 +623,16 @@ void netpollwait(g *gp)
         loopready(gp, gp->waitres);
 }
 
-/* netpollwakeup is the netpoller's part of the loop's wakeup: the watch on
- * epfd starts if an M asked, and the Gs Ms handed over are readied. */
+/* netpollwakeup is the netpoller's part of the loop's wakeup: the Gs Ms
+ * took off a pollDesc while they wait with a deadline are readied. */
 void netpollwakeup(void)
 {
-    watchupdate();
-    /* Gs an M took off a pollDesc while they wait with a deadline. */
     g *done = atomic_exchange_explicit(&pendready, NULL, memory_order_acquire);
     while (done != NULL) {
         g *next = done->schedlink;
         loopready(done, done->waitres);
         done = next;
     }
-}
-
-/* The loop's watch on epfd: made before the loop runs, closed at exit. */
-int netpollwatchinit(uv_loop_t *loop)
-{
-    return uv_poll_init(loop, &epollpoll, epfd);
-}
-
-void netpollwatchclose(void)
-{
-    uv_close((uv_handle_t *)&epollpoll, NULL);
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -642,12 +661,16 @@ int netpollinit(void)
     npdtab = n;
     netpoll_nfds = n;
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) {
+    breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BREAKTAG};
+    if (epfd < 0 || breakfd < 0 ||
+        epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) < 0) {
         int e = errno;
         print("goro: cannot create the netpoller's epoll fd: %s\n",
               strerror(e));
         return -e;
     }
+    atomic_store(&netpoll_lastpoll, nanotime());
     return 0;
 }
 
@@ -655,6 +678,8 @@ void netpollshutdown(void)
 {
     close(epfd);
     epfd = -1;
+    close(breakfd);
+    breakfd = -1;
     /* Ms are gone; a G left parked on an fd stays so. */
     netpoll_nfds = 0;
     if (pdtab != NULL)

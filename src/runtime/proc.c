@@ -14,8 +14,9 @@
  * Running: schedule() takes a G from the P's runnext slot, then its local run
  * queue (every 61st time the global queue first, for fairness), then
  * findrunnable(): the global queue, then the Gs whose sockets became ready
- * (netpoll, without blocking), then stealing half of another P's queue; the
- * last M to go idle asks the loop thread to watch for socket readiness.
+ * (netpoll, without blocking), then stealing half of another P's queue; an
+ * M that finds nothing gives up its P and blocks in the netpoller if no
+ * other M does (netpoll.c), else sleeps until startm hands it a P.
  * execute() switches to the G (gogo). A G gives the M back to the scheduler
  * through mcall: it yields (goro_yield -> gosched_m), parks (gopark ->
  * park_m: a wait list now records it and someone will goready it) or exits
@@ -26,11 +27,12 @@
  * lost wakeups and an idle core burning): an M with nothing to run becomes
  * "spinning" (at most half of the busy Ps' worth of Ms spin at once) and
  * looks for work to steal; if it finds none it gives its P back, re-checks
- * every run queue once more, and sleeps on its note (a futex). Whoever makes
- * a G runnable calls wakep(), which starts an M only if there is an idle P
- * and no M already spinning; a spinning M that finds work stops spinning and
- * calls wakep() in its turn. So a burst of work wakes Ms one at a time, and
- * an idle runtime makes no system calls at all.
+ * every run queue once more, and sleeps on its note (a futex) or in the
+ * netpoller. Whoever makes a G runnable calls wakep(), which starts an M
+ * only if there is an idle P and no M already spinning; a spinning M that
+ * finds work stops spinning and calls wakep() in its turn. So a burst of
+ * work wakes Ms one at a time, and an idle runtime makes no system calls
+ * at all.
  *
  * The end (Go's rule: when main returns, the program exits, whatever the
  * other Gs do). goro_run's thread runs no G: it makes the main G, starts
@@ -1138,6 +1140,20 @@ static void startm(p *pp, bool spinning)
         }
     }
     m *nmp = mget();
+    if (nmp == NULL && runqempty(pp) && netpollblocked()) {
+        /* An M blocks in the netpoller: it takes pp rather than a new
+         * thread (it looks for an idle P when it wakes). Ordered by
+         * sched.lock: if it ended its claim after the load above, its
+         * pidleget comes after this pidleput. */
+        pidleput(pp);
+        unlock(&sched.lock);
+        if (spinning &&
+            atomic_fetch_sub_explicit(&sched.nmspinning, 1,
+                                      memory_order_acq_rel) - 1 < 0)
+            throw("startm: negative nmspinning");
+        netpollbreak();
+        return;
+    }
     unlock(&sched.lock);
     if (nmp == NULL) {
         newm(pp, spinning);
@@ -1358,6 +1374,7 @@ static void exitall(void)
     for (m *mp = sched.mlocked; mp != NULL; mp = mp->lockedlink)
         wakelockedm(mp);
     unlock(&sched.lock);
+    netpollbreak();  /* an M blocked there is on no list */
     lock(&sched.sysmonlock);
     exitpreempt();
     unlock(&sched.sysmonlock);
@@ -1621,9 +1638,10 @@ HOT static NORETURN void executenext(m *mp, g *gp, bool inheritTime)
 }
 
 /* findrunnable finds a runnable G to execute: from the local or global
- * queue, or stolen from another P. Blocks (stopm) while there is none.
+ * queue, the netpoller, or stolen from another P. Blocks while there is
+ * none: in the netpoller if no other M does (netpollclaim), else in stopm.
  * Returns NULL only when the runtime is exiting. */
-static void netpollinject(p *pp, g *list);
+static g *netpollrun(p *pp, g *list, bool *inheritTime);
 
 static g *findrunnable(m *mp, bool *inheritTime)
 {
@@ -1648,16 +1666,9 @@ top:;
     /* Network readiness, without blocking (Go's netpoll(0)): the first G
      * runs here, the rest go on this P's queue for the others to steal. */
     if (netpollinuse()) {
-        g *list = netpoll();
-        if (list != NULL) {
-            gp = list;
-            list = list->schedlink;
-            casgstatus(gp, Gwaiting, Grunnable);
-            traceGoUnpark(gp);
-            netpollinject(pp, list);
-            *inheritTime = false;
-            return gp;
-        }
+        g *list = netpoll(false);
+        if (list != NULL)
+            return netpollrun(pp, list, inheritTime);
     }
 
     /* Steal work from other Ps. Limit the number of spinning Ms to half
@@ -1732,10 +1743,23 @@ top:;
             }
         }
     }
-    /* The last M to go idle has the loop watch the netpoller's epoll fd:
-     * nobody else polls it now. */
-    if (atomic_load(&sched.npidle) == gomaxprocs)
-        netpollidle();
+    /* Block in the netpoller, unless another M does (netpoll.c's essay):
+     * readiness then wakes this M, which runs what it brings on an idle P,
+     * and startm hands it a P when there is work but no idle M. */
+    if (netpollinuse() && netpollclaim()) {
+        g *list = netpoll(true);
+        lock(&sched.lock);
+        pp = pidleget();
+        unlock(&sched.lock);
+        if (pp == NULL) {
+            injectglist(list);  /* every P runs: they will find them */
+        } else {
+            acquirep(mp, pp);
+            if (list == NULL)
+                goto top;
+            return netpollrun(pp, list, inheritTime);
+        }
+    }
     stopm(mp);
     goto top;
 }
@@ -1921,13 +1945,18 @@ void injectglist(g *head)
         startm(NULL, false);
 }
 
-/* netpollinject makes a list from netpoll runnable on pp's queue (its
- * overflow goes to the global one) and wakes an idle P to share them.
- * On g0 with pp. */
-static void netpollinject(p *pp, g *list)
+/* netpollrun takes a list from netpoll: its first G is returned to run
+ * here, the rest go runnable on pp's queue (its overflow to the global
+ * one) and an idle P is woken to share them. On g0 with pp. */
+static g *netpollrun(p *pp, g *list, bool *inheritTime)
 {
+    g *first = list;
+    list = list->schedlink;
+    casgstatus(first, Gwaiting, Grunnable);
+    traceGoUnpark(first);
+    *inheritTime = false;
     if (list == NULL)
-        return;
+        return first;
     while (list != NULL) {
         g *gp = list;
         list = gp->schedlink;
@@ -1936,6 +1965,7 @@ static void netpollinject(p *pp, g *list)
         runqput(pp, gp, false);
     }
     wakep();
+    return first;
 }
 
 /* ---- G entry points on g0 (targets of mcall) --------------------------- */
@@ -2132,6 +2162,14 @@ static void handoffp(p *pp)
     lock(&sched.lock);
     /* Work may have arrived in the global queue meanwhile. */
     if (sched.runqsize != 0) {
+        unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    /* The last running P going idle, and no M blocks in the netpoller:
+     * one must (Go's rule), or readiness would wait for sysmon's poll. */
+    if (sched.npidle == gomaxprocs - 1 && netpollinuse() &&
+        !netpollblocked()) {
         unlock(&sched.lock);
         startm(pp, false);
         return;

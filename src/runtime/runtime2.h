@@ -1100,12 +1100,19 @@ HIDDEN int netpollpark(g *gp, int fd, uint32_t cgen, int64_t deadline,
  * before the fd itself is closed. */
 HIDDEN bool netpollclosing(int fd);
 HIDDEN void netpollclose(int fd);
-/* netpoll takes what became ready from the runtime's epoll fd without
- * blocking and returns the Gs to make runnable (a schedlink list, still
- * Gwaiting); NULL when nothing (or no fd) is polled. Any thread. */
-HIDDEN g *netpoll(void);
+/* netpoll takes what became ready from the runtime's epoll fd and returns
+ * the Gs to make runnable (a schedlink list, still Gwaiting); NULL when
+ * nothing (or no fd) is polled. Without block, any thread, at once; with
+ * it, an M without a P that won netpollclaim, until readiness or a
+ * netpollbreak (and it ends the claim). */
+HIDDEN g *netpoll(bool block);
 HIDDEN bool netpollinuse(void);          /* some fd is registered */
-HIDDEN void netpollidle(void);           /* every P idle: loop must watch */
+/* netpollclaim: true if the caller may block in netpoll (no other M
+ * does); netpollblocked: an M blocks there now; netpollbreak wakes it (g0
+ * or a thread that is not an M). */
+HIDDEN bool netpollclaim(void);
+HIDDEN bool netpollblocked(void);
+HIDDEN void netpollbreak(void);
 /* netpollwait puts gp, waiting on its fd with a deadline, in the heap of
  * Gs and then on its pollDesc's list. Loop thread. */
 HIDDEN void netpollwait(g *gp);
@@ -1114,13 +1121,10 @@ HIDDEN void netpollwait(g *gp);
  * said: netpoll, pendready). Any thread. */
 HIDDEN bool netpollunblock(g *gp);
 /* The netpoller's part of the loop thread: netpollwakeup runs at each of
- * the loop's wakeups (the watch on the epoll fd, the Gs Ms handed over);
- * netpollwatchinit makes the watch before the loop runs, netpollwatchclose
- * closes it at exit. */
+ * the loop's wakeups (the Gs Ms handed over). */
 HIDDEN void netpollwakeup(void);
-HIDDEN int netpollwatchinit(struct uv_loop_s *loop);
-HIDDEN void netpollwatchclose(void);
-/* nanotime of the last netpoll (sysmon's tick polls when it is old). */
+/* nanotime of the last netpoll, 0 while an M blocks there (sysmon's
+ * tick polls when it is old). */
 extern HIDDEN _Atomic int64_t netpoll_lastpoll;
 
 /* ---- loop.c ------------------------------------------------------------ */

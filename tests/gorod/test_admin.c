@@ -656,21 +656,24 @@ Test(admin, clients_that_go_away_do_not_hurt_the_daemon)
     close(idle);
 }
 
-/* The number of descriptors gorod has open, but the runtime's own files
- * of /proc (sysmon opens a thread's stat and syscall files the first time
- * it looks at that thread waiting, and keeps them: two per thread at
- * most, which a busy machine makes it open at any time). */
-static int open_fds(pid_t pid)
+/* The descriptors gorod has open, but the runtime's own files of /proc
+ * (sysmon opens a thread's stat and syscall files the first time it looks
+ * at that thread waiting, and keeps them: two per thread at most, which a
+ * busy machine makes it open at any time): how many, and what they are in
+ * *what (one "fd -> target" a line, malloc'd) when what is not NULL. */
+static int open_fds(pid_t pid, char **what)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
     DIR *d = opendir(path);
     cr_assert_not_null(d, "%s: %s", path, strerror(errno));
     int n = 0;
+    size_t len = 0, cap = 0;
+    char *list = NULL;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.')
             continue;
-        char link[320], target[256];
+        char link[320], target[256] = "?";
         snprintf(link, sizeof link, "%s/%s", path, e->d_name);
         ssize_t k = readlink(link, target, sizeof target - 1);
         if (k > 0) {
@@ -679,9 +682,65 @@ static int open_fds(pid_t pid)
                 continue;
         }
         n++;
+        if (what != NULL) {
+            char line[300];
+            int l = snprintf(line, sizeof line, "%s -> %s\n", e->d_name,
+                             target);
+            if (len + (size_t)l + 1 > cap) {
+                cap = 2 * (len + (size_t)l + 1);
+                list = realloc(list, cap);
+                cr_assert_not_null(list);
+            }
+            memcpy(list + len, line, (size_t)l + 1);
+            len += (size_t)l;
+        }
     }
     closedir(d);
+    if (what != NULL)
+        *what = list != NULL ? list : strdup("");
     return n;
+}
+
+/* How many connections the admin socket at path has accepted that are
+ * still open in gorod: the sockets /proc/net/unix shows bound to path and
+ * connected (state 03; an accepted socket carries its listener's path, a
+ * client's has none). */
+static int admin_conns_open(const char *path)
+{
+    FILE *f = fopen("/proc/net/unix", "r");
+    cr_assert_not_null(f, "/proc/net/unix: %s", strerror(errno));
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char st[8], p[256] = "";
+        if (sscanf(line, "%*s %*s %*s %*s %*s %7s %*s %255s", st, p) == 2 &&
+            strcmp(st, "03") == 0 && strcmp(p, path) == 0)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* open_fds once gorod has started (its admin socket answers before the
+ * rest of its start is done: it logs "running:" at the end) and has
+ * closed every admin connection (a client's, such as goroctl's, is
+ * closed on gorod's side after the client's end: see lingerclose),
+ * waiting up to 5 s for each. */
+static int settled_fds(const adm_daemon *d, char **what)
+{
+    int64_t deadline = adm_now_ms() + 5000;
+    for (;;) {
+        char *log = adm_slurp(d->log);
+        bool up = strstr(log, "running: ") != NULL;
+        free(log);
+        if (up || adm_now_ms() >= deadline)
+            break;
+        adm_sleep_ms(20);
+    }
+    for (deadline = adm_now_ms() + 5000;
+         admin_conns_open(d->sock) != 0 && adm_now_ms() < deadline;)
+        adm_sleep_ms(20);
+    return open_fds(d->pid, what);
 }
 
 /* Random bytes (NULs, control and high bytes, lines of every length up to
@@ -693,7 +752,8 @@ Test(admin, garbage_and_floods_are_refused_and_nothing_leaks)
     adm_start(&D, NULL);
     adm_run r = adm_ctl(&D, "status", NULL);   /* everything opened once */
     adm_run_free(&r);
-    int fds0 = open_fds(D.pid);
+    char *what0, *what1;
+    int fds0 = settled_fds(&D, &what0);
 
     uint64_t x = 0x9e3779b97f4a7c15ull;
     char *buf = malloc(2 * 4096 + 2);
@@ -730,12 +790,12 @@ Test(admin, garbage_and_floods_are_refused_and_nothing_leaks)
     cr_expect_eq(r.status, 0, "%s", r.err);
     adm_run_free(&r);
     /* The connections' Gs close their descriptors as they end. */
-    int fds1 = 0;
-    for (int64_t deadline = adm_now_ms() + 5000;
-         (fds1 = open_fds(D.pid)) != fds0 && adm_now_ms() < deadline;)
-        adm_sleep_ms(20);
-    cr_expect_eq(fds1, fds0, "gorod had %d descriptors open, now %d", fds0,
-                 fds1);
+    int fds1 = settled_fds(&D, &what1);
+    cr_expect_eq(fds1, fds0, "gorod had %d descriptors open, now %d "
+                 "(%d admin connections open)\nbefore:\n%safter:\n%s", fds0,
+                 fds1, admin_conns_open(D.sock), what0, what1);
+    free(what0);
+    free(what1);
 }
 
 Test(admin, stale_socket_file_is_replaced)
