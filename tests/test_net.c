@@ -915,7 +915,7 @@ Test(net, an_idle_runtime_uses_almost_no_cpu, .timeout = 30)
 
 /* blockedm: the M blocked in the netpoller, if exactly one M is neither
  * running with a P, nor on the idle list, nor on its way to a P (nextp),
- * nor ended; NULL otherwise. Under sched.lock. */
+ * nor ended; NULL otherwise. Takes sched.lock. */
 static m *blockedm(void)
 {
     m *found = NULL;

@@ -508,7 +508,8 @@ g *netpoll(bool block)
             if (block) {
                 uint64_t v;
                 if (read(breakfd, &v, sizeof v) < 0) {
-                    /* EAGAIN: another blocking poll drained it. */
+                    /* Cannot fail: it is readable, and only the M that
+                     * holds the claim reads it. */
                 }
                 atomic_store(&breaking, false);
             }

@@ -1122,6 +1122,16 @@ static void newosproc(m *mp)
     }
 }
 
+/* startmundo: startm started no M for the caller's count in nmspinning
+ * (spinning). */
+static void startmundo(bool spinning)
+{
+    if (spinning &&
+        atomic_fetch_sub_explicit(&sched.nmspinning, 1,
+                                  memory_order_acq_rel) - 1 < 0)
+        throw("startm: negative nmspinning");
+}
+
 /* startm schedules some M to run pp (an idle P if pp is NULL); if there is
  * none, does nothing. spinning means the caller incremented nmspinning and
  * the new M will be counted as spinning. */
@@ -1132,10 +1142,7 @@ static void startm(p *pp, bool spinning)
         pp = pidleget();
         if (pp == NULL) {
             unlock(&sched.lock);
-            if (spinning &&
-                atomic_fetch_sub_explicit(&sched.nmspinning, 1,
-                                          memory_order_acq_rel) - 1 < 0)
-                throw("startm: negative nmspinning");
+            startmundo(spinning);
             return;
         }
     }
@@ -1147,10 +1154,7 @@ static void startm(p *pp, bool spinning)
          * pidleget comes after this pidleput. */
         pidleput(pp);
         unlock(&sched.lock);
-        if (spinning &&
-            atomic_fetch_sub_explicit(&sched.nmspinning, 1,
-                                      memory_order_acq_rel) - 1 < 0)
-            throw("startm: negative nmspinning");
+        startmundo(spinning);
         netpollbreak();
         return;
     }
