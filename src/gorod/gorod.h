@@ -126,11 +126,6 @@ typedef struct fdreserve {
 } fdreserve;
 void fdreserve_fill(fdreserve *r);
 void fdreserve_close(fdreserve *r);
-/* fdreserve_spend: for an accept that failed with err; true when the
- * reserve was released for another try at once (err is EMFILE or ENFILE
- * and something was held); the log line that names the shortage follows
- * that try (fdreserve_accept). */
-bool fdreserve_spend(fdreserve *r, int err);
 /* A control-plane listener (the admin socket, the metrics listener): what
  * fdreserve_accept needs of it. */
 typedef struct ctllistener {

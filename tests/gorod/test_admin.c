@@ -1310,6 +1310,13 @@ Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
         adm_stop(&d);
         cr_skip_test("the echo plugin is not built");
     }
+    /* adm_start waits for the admin socket; the metrics listener starts
+     * after it. A scrape first, so that both hold their reserves before
+     * echo takes every descriptor. */
+    char *m0 = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n");
+    cr_assert(m0 && strstr(m0, "goro_threads"), "metrics: %s", m0);
+    free(m0);
     enum { NCONN = 160 };
     int conns[NCONN];
     for (int i = 0; i < NCONN; i++)
