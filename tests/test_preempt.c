@@ -8,10 +8,13 @@
  * goro_run returns. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -530,4 +533,91 @@ Test(preempt, a_G_blocked_without_telling_gives_its_P_to_the_other_Gs,
         cr_expect_eq(field(out, "bad="), 0, "%s:\n%s", cmd, out);
         cr_expect_eq(field(out, "calls="), 2, "%s:\n%s", cmd, out);
     }
+}
+
+/* ---- sysmon's restart ---------------------------------------------------- */
+
+/* When every P is idle sysmon stops; the M whose P goes to work again
+ * restarts it by setting sysmon's timerfd, waking no thread. A plain
+ * thread wakes a G that reads a socket RESTARTS times, each time once it
+ * saw sysmon stopped: the loop thread must not be woken for the restarts
+ * (it was, once each, when the restart woke it for a look at once). Then
+ * the G starts a spinner that only calls a function, on the one P, and
+ * sleeps: it runs again only if the restarted sysmon stops the spinner. */
+enum { RESTARTS = 20 };
+static int rsv[2];
+static atomic_int rstopped;      /* writes made with sysmon seen stopped */
+static uint64_t rwakes;          /* the loop's wake-ups over the restarts */
+static atomic_bool rspin;
+static atomic_bool rpreempted;
+
+static bool sysmonstopped(void)
+{
+    lock(&sched.lock);
+    bool w = sched.sysmonwait;
+    unlock(&sched.lock);
+    return w;
+}
+
+static void *rwriter(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RESTARTS; i++) {
+        int64_t end = now() + 5000000000;
+        while (!sysmonstopped() && now() < end)
+            usleep(1000);
+        if (sysmonstopped())
+            atomic_fetch_add(&rstopped, 1);
+        if (write(rsv[1], "x", 1) != 1)
+            break;
+        char c;
+        if (read(rsv[1], &c, 1) != 1)  /* the G's answer */
+            break;
+    }
+    return NULL;
+}
+
+static void rspinner(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&rspin))
+        work(1);
+}
+
+static void rmain(void *arg)
+{
+    (void)arg;
+    cr_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, rsv) == 0);
+    cr_assert(fcntl(rsv[0], F_SETFL, O_NONBLOCK) == 0);  /* parks the G */
+    pthread_t t;
+    cr_assert(pthread_create(&t, NULL, rwriter, NULL) == 0);
+    uint64_t w0 = atomic_load(&loopwakeups);
+    char c;
+    for (int i = 0; i < RESTARTS; i++)
+        if (goro_read(rsv[0], &c, 1) != 1 || goro_write(rsv[0], &c, 1) != 1)
+            break;
+    rwakes = atomic_load(&loopwakeups) - w0;
+    pthread_join(t, NULL);
+    atomic_store(&rspin, true);
+    goro_go(rspinner, NULL);
+    goro_sleep_ns(1000000);
+    atomic_store(&rpreempted, atomic_load(&rspin));
+    atomic_store(&rspin, false);
+    goro_close(rsv[0]);
+    close(rsv[1]);
+}
+
+Test(preempt, sysmon_restarts_without_waking_a_thread_and_still_preempts,
+     .timeout = 60)
+{
+    atomic_store(&rstopped, 0);
+    atomic_store(&rpreempted, false);
+    cr_assert_eq(test_run(1, rmain, NULL), 0);
+    cr_assert_eq(atomic_load(&rstopped), RESTARTS, "sysmon was seen stopped "
+                 "before %d of %d wake-ups", atomic_load(&rstopped),
+                 RESTARTS);
+    cr_expect_lt(rwakes, RESTARTS / 2, "the loop thread was woken %llu "
+                 "times for %d restarts of sysmon",
+                 (unsigned long long)rwakes, RESTARTS);
+    cr_expect(atomic_load(&rpreempted), "the spinner was not stopped");
 }

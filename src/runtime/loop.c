@@ -28,8 +28,9 @@
  * or more is a uv timer: the loop's epoll_wait timeout is then its only
  * system call, as Go's sysmon has its usleep. Finer ticks than libuv's
  * milliseconds run off a timerfd watched by a uv_poll_t (a
- * timerfd_settime besides). sysmon stops when every P is idle; the async
- * handle restarts it with a tick made at once, in the wake-up's callback.
+ * timerfd_settime besides). sysmon stops when every P is idle; the M
+ * whose P goes to work again restarts it by setting the timerfd (proc.c,
+ * sysmonrestartdelay), which wakes no thread until that tick.
  * The periodic stack scan (stackscan, stack.c) runs here too, off a uv
  * timer, every stack.scan_interval.
  *
@@ -57,7 +58,6 @@ static uv_async_t wakeup;
 static uv_timer_t scantimer;  /* the periodic stack scan */
 static uv_poll_t sysmonpoll;  /* sysmon's timerfd */
 static int sysmonfd = -1;
-static _Atomic bool sysmonkick; /* restart sysmon (sysmonwake) */
 static pthread_t loopthread;
 static bool running;
 static _Atomic bool stopping;
@@ -103,11 +103,14 @@ static void scan_cb(uv_timer_t *t)
 
 /* sysmon's ticks (the essay above): sysmontimer for those of a
  * millisecond or more, due in whole milliseconds rounded down (sysmon
- * looks again early rather than late), the timerfd for the shorter ones.
- * fdarmed: the timerfd is set (or has fired and not been set since).
- * Loop thread (and loopinit before it starts). */
+ * looks again early rather than late), the timerfd for the shorter ones
+ * and for a restart (sysmonwake, set by an M). fdarmed: the timerfd is
+ * set (or has fired and not been set since). The loop thread (and
+ * loopinit before it starts) sets them, but an M restarting a stopped
+ * sysmon: sysmondisarm and sysmonwake run under sched.lock, and sysmon
+ * sets no tick while it is stopped, so the two never overlap. */
 static uv_timer_t sysmontimer;
-static bool fdarmed;
+static _Atomic bool fdarmed;
 
 static void sysmon_tick(void);
 
@@ -115,6 +118,20 @@ static void sysmontimer_cb(uv_timer_t *t)
 {
     (void)t;
     sysmon_tick();
+}
+
+/* sysmonfdset sets the timerfd to fire ns from now; ns < 0 disarms. */
+static void sysmonfdset(int64_t ns)
+{
+    struct itimerspec its = {0};
+    if (ns >= 0) {
+        if (ns == 0)
+            ns = 1;
+        its.it_value.tv_sec = ns / 1000000000;
+        its.it_value.tv_nsec = ns % 1000000000;
+    }
+    timerfd_settime(sysmonfd, 0, &its, NULL);
+    atomic_store_explicit(&fdarmed, ns >= 0, memory_order_relaxed);
 }
 
 /* sysmon_arm sets sysmon's next tick ns from now; ns < 0 disarms. */
@@ -128,13 +145,19 @@ static void sysmon_arm(int64_t ns)
     } else {
         uv_timer_stop(&sysmontimer);
     }
-    if (ns < 0 && !fdarmed)
+    if (ns < 0 && !atomic_load_explicit(&fdarmed, memory_order_relaxed))
         return;   /* off already */
-    struct itimerspec its = {0};
-    if (ns >= 0)
-        its.it_value.tv_nsec = ns > 0 ? ns : 1;
-    timerfd_settime(sysmonfd, 0, &its, NULL);
-    fdarmed = ns >= 0;
+    sysmonfdset(ns);
+}
+
+void sysmondisarm(void)
+{
+    sysmon_arm(-1);
+}
+
+void sysmonwake(int64_t ns)
+{
+    sysmonfdset(ns);
 }
 
 static void sysmon_cb(uv_poll_t *h, int status, int events)
@@ -144,9 +167,7 @@ static void sysmon_cb(uv_poll_t *h, int status, int events)
     (void)events;
     /* No read of the expirations: the tick ends by setting the timerfd
      * again or disarming it (fdarmed is still true), which clears its
-     * readiness too. A callback for readiness that an earlier callback of
-     * the same loop iteration already cleared (a restart's tick) makes
-     * one tick more, which only looks again. */
+     * readiness too. */
     sysmon_tick();
 }
 
@@ -167,7 +188,11 @@ static void sysmon_tick(void)
         }
         loopflush();
     }
-    sysmon_arm(sysmon());
+    /* Stopped (-1): sysmon disarmed itself, and an M may have set the
+     * timerfd for its restart since. */
+    int64_t d = sysmon();
+    if (d >= 0)
+        sysmon_arm(d);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -177,9 +202,12 @@ static void close_cb(uv_handle_t *h)
     (void)h;
 }
 
+HIDDEN _Atomic uint64_t loopwakeups;
+
 static void wakeup_cb(uv_async_t *a)
 {
     (void)a;
+    atomic_fetch_add_explicit(&loopwakeups, 1, memory_order_relaxed);
     if (atomic_load(&stopping)) {
         uv_close((uv_handle_t *)&scantimer, close_cb);
         uv_close((uv_handle_t *)&sysmonpoll, close_cb);
@@ -191,8 +219,6 @@ static void wakeup_cb(uv_async_t *a)
     }
     /* The Gs an M took off a pollDesc while they wait with a deadline. */
     netpollwakeup();
-    if (atomic_exchange(&sysmonkick, false))
-        sysmon_tick();  /* at once, as a timer due now would */
     g *list = atomic_exchange_explicit(&pending, NULL, memory_order_acquire);
     /* The stack holds the newest first: reverse it, to serve in order. */
     g *fifo = NULL;
@@ -296,14 +322,6 @@ void loopshutdown(void)
     sysmonfd = -1;
     netpollshutdown();
     running = false;
-}
-
-/* sysmonwake restarts sysmon after it stopped (every P idle).
- * Any thread. */
-void sysmonwake(void)
-{
-    atomic_store(&sysmonkick, true);
-    uv_async_send(&wakeup);
 }
 
 /* loopsubmit hands gp (Gwaiting) to the loop thread. Any thread. */

@@ -944,6 +944,8 @@ static void pidleput(p *pp)
     atomic_fetch_add_explicit(&sched.npidle, 1, memory_order_acq_rel);
 }
 
+static int64_t sysmonrestartdelay(void);
+
 /* pidleget takes an idle P. sched.lock held. A P going to work restarts
  * sysmon if it stopped because every P was idle. */
 static p *pidleget(void)
@@ -954,7 +956,7 @@ static p *pidleget(void)
         atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_acq_rel);
         if (sched.sysmonwait) {
             sched.sysmonwait = false;
-            sysmonwake();
+            sysmonwake(sysmonrestartdelay());
         }
     }
     return pp;
@@ -2142,11 +2144,28 @@ static __attribute__((noinline)) void goexit1(g *gp)
  * to see new slices begin: a G is stopped between 1 and 1.125 slices
  * after it started. After stopping a G, sysmon takes the next
  * slice on that P to begin then, so a CPU-bound P costs about one tick per
- * slice. When every P is idle sysmon stops; pidleget restarts it with a
- * tick at once and then the tick it had, as Go's sysmon goes on with its
- * delay after its sleep: a server whose Ps go idle between requests
- * would otherwise start over at 20 us at each wake-up, fifty ticks of
- * the loop thread for nothing. */
+ * slice. When every P is idle sysmon stops; pidleget restarts it, and
+ * goes on with the tick it had, as Go's sysmon goes on with its delay
+ * after its sleep: a server whose Ps go idle between requests would
+ * otherwise start over at 20 us at each wake-up, fifty ticks of the loop
+ * thread for nothing. The restart sets sysmon's timerfd from the M for a
+ * first look when a slice that began then could need one (an eighth of
+ * a slice, sysmonrestartdelay), rather than waking the loop thread for a
+ * look at once: a server with one connection went idle and busy again at
+ * each request, and paid a wake-up of the loop thread for each
+ * (bench/RESULTS.md, "sysmon restarts without waking a thread"). */
+
+/* sysmonrestartdelay: the first look after a restart, as late as the
+ * slices allow (the slice's end is timed from the first look that sees
+ * it, so it keeps its bound of 1 to 1.125 slices); without slices,
+ * sysmon's longest tick. */
+static int64_t sysmonrestartdelay(void)
+{
+    int64_t slice = rtconf.time_slice_ns;
+    if (slice <= 0)
+        return sysmonMaxDelay;
+    return slice / 8 > sysmonSliceTick ? slice / 8 : sysmonSliceTick;
+}
 
 /* handoffp finds work for pp, which nobody owns (Pidle, no M, not on the
  * idle list): an M to run its queue or the global one, a spinning M if
@@ -2341,7 +2360,8 @@ static int64_t sysmondelay = sysmonMinDelay;
 static int sysmonidle;
 
 /* sysmon runs one tick and returns how many ns to sleep before the next,
- * or -1 to sleep until sysmonwake. Loop thread only. */
+ * or -1 when it stopped (its ticks disarmed) until sysmonwake. Loop
+ * thread only. */
 int64_t sysmon(void)
 {
     int64_t now = nanotime();
@@ -2352,6 +2372,8 @@ int64_t sysmon(void)
         /* Keep asking the Gs that still run to stop (exitall). */
         bool any = exitpreempt();
         unlock(&sched.sysmonlock);
+        if (!any)
+            sysmondisarm();
         return any ? sysmonSliceTick : -1;
     }
     int n = retake(now, &busy, &next, &followup);
@@ -2371,6 +2393,7 @@ int64_t sysmon(void)
     if (!busy) {
         lock(&sched.lock);
         if (atomic_load(&sched.npidle) == gomaxprocs) {
+            sysmondisarm();
             sched.sysmonwait = true;
             unlock(&sched.lock);
             checkdead();

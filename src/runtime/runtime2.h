@@ -1163,7 +1163,15 @@ HIDDEN void loopwake(void);   /* wake the loop thread; any thread */
  * through libuv's thread pool, the calling G parked meanwhile. On a G. */
 HIDDEN long loopfileio(bool write, int fd, void *buf, size_t len,
                        int64_t off);
-HIDDEN void sysmonwake(void);  /* restart a stopped sysmon */
+/* sysmondisarm: sysmon stops (every P idle), its ticks off; sysmonwake
+ * restarts it, its first tick ns from now, off its timerfd, which the
+ * caller sets: no thread is woken for it. Both under sched.lock (the loop
+ * thread's sysmon, pidleget on an M's g0 or any thread off G stacks). */
+HIDDEN void sysmondisarm(void);
+HIDDEN void sysmonwake(int64_t ns);
+/* The loop thread's wake-ups by other threads (its async callbacks), for
+ * the tests. */
+HIDDEN extern _Atomic uint64_t loopwakeups;
 
 /* ---- sigqueue.c -------------------------------------------------------- */
 
