@@ -522,6 +522,8 @@ static void *xsavealloc(void)
                    MALLOCX_ALIGN(64) | MALLOCX_ZERO);
 }
 
+static bool sysblockinit(void);
+
 int preemptinit(void)
 {
     unsigned a, b, c, d;
@@ -545,6 +547,10 @@ int preemptinit(void)
         return -err;
     }
     installed = true;
+    /* Now rather than at the first thread sysmon finds blocked: libunwind
+     * opens a pipe at its first use, which belongs among the descriptors
+     * a program has from its start, not among those that appear later. */
+    sysblockinit();
     return 0;
 }
 
