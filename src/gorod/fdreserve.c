@@ -29,8 +29,9 @@
  * the accept right after it on the same thread (goro_close keeps the P,
  * and preemption is off between); a plugin that takes it anyway takes one
  * descriptor, and the next try has the next. No fill of either reserve
- * runs while a spend does (spending), so gorod does not take its own room
- * back. With the reserve spent and its room taken, the listener waits and
+ * starts while a spend runs (spending), so gorod does not take its own
+ * room back (a fill already opening may take one, as a plugin would).
+ * With the reserve spent and its room taken, the listener waits and
  * tries again, its failure logged once until an accept works.
  * Rejected: raising RLIMIT_NOFILE's soft limit
  * (the operator set it; systemd's LimitNOFILE= is the place), closing
