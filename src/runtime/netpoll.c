@@ -15,7 +15,9 @@
  * (rready/wready) so that a G between its EAGAIN and its park does not sleep
  * through it: it makes its call again (so a spurious readiness costs one
  * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
- * netpoll(0)), taking ready Gs in batches onto their own P; an M that finds
+ * netpoll(0)), taking ready Gs in batches onto their own P, except the M
+ * of the only P not idle, which goes on to block (below) and lets that
+ * poll find what is ready; an M that finds
  * no work and gives up its P blocks in epoll_wait on epfd (Go's
  * netpoll(delay), through netpollclaim: one M at a time), so that
  * readiness wakes that M directly and it runs the first G it took on an

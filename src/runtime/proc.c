@@ -1670,8 +1670,14 @@ top:;
     }
 
     /* Network readiness, without blocking (Go's netpoll(0)): the first G
-     * runs here, the rest go on this P's queue for the others to steal. */
-    if (netpollinuse()) {
+     * runs here, the rest go on this P's queue for the others to steal.
+     * Not when every other P is idle and no M blocks in the netpoller:
+     * this M is the one that will block there, and that poll returns at
+     * once what this one would find; a look that finds nothing (the
+     * common case: this P's last G just parked on its fd) would be one
+     * system call more per wake-up (bench/RESULTS.md, "The lone P"). */
+    if (netpollinuse() &&
+        (atomic_load(&sched.npidle) != gomaxprocs - 1 || netpollblocked())) {
         g *list = netpoll(false);
         if (list != NULL)
             return netpollrun(pp, list, inheritTime);
