@@ -2,7 +2,8 @@
  * G pairs, long writes through small socket buffers, close waking a parked
  * reader, refused connections, deadlines, many timers at once, file I/O
  * through the thread pool, an idle runtime's CPU use, the idle M that
- * blocks in the netpoller, and bad input.
+ * blocks in the netpoller, a writer woken on an fd a reader registered,
+ * and bad input.
  * Results are recorded in globals and asserted after goro_run. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -229,6 +230,96 @@ Test(net, a_1mib_write_through_small_buffers_arrives_whole, .timeout = 60)
     cr_assert_eq(bigwritten, BIG);
     cr_assert_eq(bigread, BIG);
     cr_assert_eq(bigbad, 0);
+}
+
+/* ---- a writer on an fd that a reader registered ----------------------------- */
+
+/* The netpoller registers an fd for writability only at the first wait
+ * for writing (netpoll.c): with a reader parked on the fd first, a writer
+ * that fills the socket must still be woken when the peer drains it, for
+ * a stream socket and a datagram one (whose every datagram taken makes a
+ * write-space edge). */
+enum { WRBYTES = 1 << 20, WRDGRAM = 1024 };
+static int wrtype, wrfds[2];
+static ssize_t wrwritten, wrdrained, wrreadergot;
+static int64_t wrdoneat, wrdrainat;
+static goro_wg *wrwg;
+
+static void wrreader(void *arg)
+{
+    (void)arg;
+    char c;
+    wrreadergot = goro_read(wrfds[0], &c, 1);
+    goro_wg_done(wrwg);
+}
+
+/* wrmove writes WRBYTES to fd (or reads them), WRDGRAM at a time: how
+ * many it moved before an error or the end. */
+static ssize_t wrmove(bool write, int fd)
+{
+    char *buf = calloc(1, WRDGRAM);
+    size_t done = 0;
+    while (buf != NULL && done < WRBYTES) {
+        ssize_t n = write ? goro_write(fd, buf, WRDGRAM)
+                          : goro_read(fd, buf, WRDGRAM);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    free(buf);
+    return (ssize_t)done;
+}
+
+static void wrdrainer(void *arg)
+{
+    (void)arg;
+    goro_sleep_ns(50 * 1000000);
+    wrdrainat = test_now();
+    wrdrained = wrmove(false, wrfds[1]);
+    goro_write(wrfds[1], "z", 1);  /* the reader's */
+    goro_wg_done(wrwg);
+}
+
+static void wrmain(void *arg)
+{
+    (void)arg;
+    if (socketpair(AF_UNIX, wrtype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   wrfds) < 0)
+        return;
+    wrwg = goro_wg_new();
+    goro_wg_add(wrwg, 2);
+    goro_go(wrreader, NULL);
+    goro_sleep_ns(10 * 1000000);  /* it parks: registered for reading */
+    goro_go(wrdrainer, NULL);
+    wrwritten = wrmove(true, wrfds[0]);
+    wrdoneat = test_now();
+    goro_wg_wait(wrwg);
+    goro_wg_free(wrwg);
+    goro_close(wrfds[0]);
+    goro_close(wrfds[1]);
+}
+
+static void wrcheck(int type)
+{
+    wrtype = type;
+    cr_assert_eq(test_run(2, wrmain, NULL), 0);
+    cr_assert_eq(wrwritten, WRBYTES, "written: %zd", wrwritten);
+    cr_assert_eq(wrdrained, WRBYTES, "drained: %zd", wrdrained);
+    /* More than a socket holds: the writer waited for the drainer. */
+    cr_assert_gt(wrdoneat, wrdrainat);
+    cr_assert_eq(wrreadergot, 1);
+}
+
+Test(net, a_writer_is_woken_on_a_stream_socket_a_reader_registered,
+     .timeout = 30)
+{
+    wrcheck(SOCK_STREAM);
+}
+
+Test(net, a_writer_is_woken_on_a_datagram_socket_a_reader_registered,
+     .timeout = 30)
+{
+    wrcheck(SOCK_DGRAM);
 }
 
 /* ---- close wakes a parked reader -------------------------------------------- */

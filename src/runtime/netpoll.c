@@ -5,9 +5,15 @@
  *
  * A G first tries its I/O call itself (netfd.c); only on EAGAIN does it
  * park. The runtime keeps a private epoll fd (epfd); an fd is registered in
- * it ONCE, at the first wait on it, for EPOLLIN|EPOLLOUT|EPOLLRDHUP
- * edge-triggered with a pollDesc (never freed, reused from pdfree) and its
- * seq in the event data, and removed by goro_close. The parking G puts
+ * it ONCE, at the first wait on it, for EPOLLIN|EPOLLRDHUP edge-triggered
+ * with a pollDesc (never freed, reused from pdfree) and its seq in the
+ * event data, and removed by goro_close. EPOLLOUT is added (one
+ * EPOLL_CTL_MOD, which reports writability that came before it) by the
+ * first wait for writing, not before: a UDP or Unix socket makes a
+ * write-space edge each time its peer takes a datagram or a write it
+ * sent, which woke the M blocked in epoll_wait once more per request
+ * when nobody waited to write (Go registers both at once; bench/
+ * RESULTS.md, "Write-space edges nobody waits for"). The parking G puts
  * itself on its pollDesc's reader or writer list on g0 (netpollcommit,
  * gopark's unlockf; Go's netpollblock) with no trip to the loop thread
  * (loop.c). netpoll() is epoll_wait(epfd, 0) from any thread: it takes each
@@ -31,7 +37,7 @@
  * taken by any edge), returns them without another system call. Its fds may
  * be a library's, closed behind the runtime's back; the kernel then drops
  * them from epfd, and a wait would find a stale registration: its park
- * checks it (pdverify, one EPOLL_CTL_MOD) and registers the fd afresh when
+ * checks it (pdmod, one EPOLL_CTL_MOD) and registers the fd afresh when
  * it is stale. The loop never touches a G's buffer (no pointer into a parked
  * G's stack is kept, so stackscan may shrink it).
  *
@@ -129,6 +135,10 @@ typedef struct pollDesc {
     g        *rwg;             /* goro_wait_fd for either direction
                                   (waitReasonIOWait): taken by any edge */
     _Atomic uint32_t edges;    /* events seen (netpoll), for pollsnap */
+    _Atomic bool outarmed;     /* registered for EPOLLOUT as well: set
+                                  under pdlock by the first wait for
+                                  writability (pdget), kept until the fd
+                                  is registered anew */
 } pollDesc;
 static int epfd = -1;          /* the runtime's private epoll fd */
 
@@ -262,29 +272,42 @@ static void pddrop(pollDesc *pd, g ***out)
     pdtake(rwg, -ECANCELED, out);
 }
 
-/* pdverify: fd, registered with pd, is still the file epfd watches. The
- * kernel drops an fd from epfd by itself when the fd is closed without
- * goro_close (by a library, behind the runtime's back), and the number
- * may then name another file that epfd does not watch: a waiter would
- * sleep forever. EPOLL_CTL_MOD with the same event finds the fd only if
- * epfd watches this very file (ENOENT otherwise), and re-arms the edge,
- * which costs nothing more than a spurious wake. Under pdlock. */
-static bool pdverify(int fd, pollDesc *pd)
+/* pdevents: what pd's fd is registered for; out: EPOLLOUT too. */
+static inline uint32_t pdevents(bool out)
 {
+    return EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0);
+}
+
+/* pdmod: EPOLL_CTL_MOD of fd, registered with pd, with EPOLLOUT added if
+ * out (pd->outarmed then). It fails (false) unless fd is still the file
+ * epfd watches: the kernel drops an fd from epfd by itself when the fd is
+ * closed without goro_close (by a library, behind the runtime's back), and
+ * the number may then name another file that epfd does not watch, where a
+ * waiter would sleep forever. It re-arms the edge: readiness now is
+ * reported again (a spurious wake at most), and so is writability that
+ * came before EPOLLOUT was asked for. Under pdlock. */
+static bool pdmod(int fd, pollDesc *pd, bool out)
+{
+    out |= atomic_load_explicit(&pd->outarmed, memory_order_relaxed);
     struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .events = pdevents(out),
         .data.u64 = pdtag(pd, pd->seq),
     };
-    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
+    if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+        return false;
+    atomic_store_explicit(&pd->outarmed, out, memory_order_relaxed);
+    return true;
 }
 
 /* pdget returns fd's pollDesc, registering fd with epfd on first use.
  * cgen: netpoll_closegen[fd] before the G's call that gave EAGAIN; if fd
  * was closed since, -ECANCELED. NULL with *err set if fd cannot be polled.
- * verify: check a registration found with pdverify first (goro_wait_fd,
+ * verify: check a registration found with pdmod first (goro_wait_fd,
  * whose fds may be closed behind the runtime's back), and make a new one
- * if it is stale. On g0. */
-static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
+ * if it is stale. out: the G waits for writability, which the
+ * registration must then include (pdmod adds it to one without). On g0. */
+static pollDesc *pdget(int fd, uint32_t cgen, bool verify, bool out,
+                       int *err)
 {
     if ((size_t)fd >= npdtab) {
         *err = -EINVAL;
@@ -292,7 +315,8 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
     }
     pollDesc *pd = atomic_load_explicit(&pdtab[fd], memory_order_acquire);
     if (!verify && pd != NULL && pd->cgen == cgen &&
-        atomic_load(&netpoll_closegen[fd]) == cgen)
+        atomic_load(&netpoll_closegen[fd]) == cgen &&
+        (!out || atomic_load_explicit(&pd->outarmed, memory_order_relaxed)))
         return pd;
     lock(&pdlock);
     if (atomic_load(&netpoll_closegen[fd]) != cgen) {
@@ -301,7 +325,8 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
         return NULL;
     }
     pd = atomic_load_explicit(&pdtab[fd], memory_order_relaxed);
-    if (pd != NULL && pd->cgen == cgen && (!verify || pdverify(fd, pd))) {
+    if (pd != NULL && pd->cgen == cgen &&
+        ((!verify && (!out || pd->outarmed)) || pdmod(fd, pd, out))) {
         unlock(&pdlock);
         return pd;
     }
@@ -326,10 +351,11 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, int *err)
     pd->link = NULL;
     pd->rg = pd->wg = pd->rwg = NULL;
     pd->rready = pd->wready = 0;
+    atomic_store_explicit(&pd->outarmed, out, memory_order_relaxed);
     uint32_t seq = pd->seq;
     unlock(&pd->lock);
     struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .events = pdevents(out),
         .data.u64 = pdtag(pd, seq),
     };
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -458,7 +484,8 @@ bool netpollcommit(g *gp, void *arg)
 {
     int err;
     const pollsnap *snap = arg;
-    pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, snap != NULL, &err);
+    pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, snap != NULL,
+                         gp->waitreason != waitReasonIORead, &err);
     if (pd == NULL) {
         gp->waitres = err;
         return false;
