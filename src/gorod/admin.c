@@ -1021,8 +1021,13 @@ int admin_start(const gorod_config *c)
     admin_path = p;
     atomic_store(&admin_stopping, false);
     atomic_store(&admin_lfd, fd);
+    /* Here, not only in the accept G, which may first run after the
+     * plugins took every descriptor (gorod.c: the control plane starts
+     * first). */
+    fdreserve_fill(&admin_reserve);
     int64_t id = goro_go(admin_accept, (void *)(intptr_t)fd);
     if (id < 0) {
+        fdreserve_close(&admin_reserve);
         atomic_store(&admin_lfd, -1);
         free(admin_path);
         admin_path = NULL;

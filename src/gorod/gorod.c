@@ -788,24 +788,32 @@ static void daemon_main(void *arg)
         return;
     }
     listeners_warn_unused();
+    /* The control plane before the plugins: its sockets and descriptor
+     * reserves (fdreserve.c) must not wait for plugins that may take
+     * every descriptor the moment they start (a restart under load, its
+     * activated socket's queue full). Reloads and restarts wait until
+     * the start is done. */
+    goro_mutex_lock(reloadlock);
+    if (admin_start(gd.conf) != 0 || metrics_start(gd.conf) != 0) {
+        admin_stop();
+        metrics_stop();
+        goro_mutex_unlock(reloadlock);
+        exitcode = 1;
+        return;
+    }
     gorod_plugin *list = start_plugins(gd.conf, NULL, refused,
                                        sizeof refused, &loaded, &rl);
     goro_mutex_lock(gd.lock);
     gd.plugins = list;
     gd.refused = rl;
+    gd.started = true;
     goro_mutex_unlock(gd.lock);
     if (enabled > 0 && loaded == 0) {
         gorod_log(GLOG_ERROR, "no plugin could be loaded (%d configured in "
                              "%s): exiting", enabled, config_path);
-        exitcode = 1;
-        return;
-    }
-    if (admin_start(gd.conf) != 0 || metrics_start(gd.conf) != 0) {
-        atomic_store(&gd.stopping, true);
-        int left;
-        if (stop_plugins(gd.plugins, gorod_now() +
-                         gd.conf->shutdown_timeout_ns, &left) != NULL)
-            abandoned = true;
+        admin_stop();
+        metrics_stop();
+        goro_mutex_unlock(reloadlock);
         exitcode = 1;
         return;
     }
@@ -819,8 +827,7 @@ static void daemon_main(void *arg)
         }
     }
     /* Ready once the plugins had their grace to fail; then where to
-     * connect, true for this configuration. No reload meanwhile. */
-    goro_mutex_lock(reloadlock);
+     * connect, true for this configuration. */
     char failed[1024] = "";
     settle(gd.plugins, 0, failed, sizeof failed);
     char st[512];

@@ -264,6 +264,8 @@ typedef struct gorod_state {
     goro_mutex   *lock;             /* guards what follows */
     gorod_config *conf;             /* in effect */
     gorod_plugin *plugins;          /* loaded, in configuration order */
+    bool          started;          /* the plugins were started (the
+                                       control plane answers before) */
     gorod_listener *listeners;      /* conf's, then removed ones that a
                                        loaded plugin still holds */
     gorod_refusal *refused;         /* conf's plugins that were refused */

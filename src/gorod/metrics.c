@@ -21,7 +21,8 @@
  *   /readyz   200 "ready" when every plugin of the configuration in effect
  *             was loaded and started (its start() runs, or returned 0;
  *             none refused, none whose start() failed); else 503 with one
- *             line per plugin that is not. From SIGTERM
+ *             line per plugin that is not, or "starting" while gorod has
+ *             not started them yet (the listener opens before). From SIGTERM
  *             on, 503 "draining": the listener stays open until the
  *             plugins have stopped (gorod.c), so that whoever routes
  *             traffic sees the daemon leave before it goes. HTTP/1.1 connections stay open unless the
@@ -368,6 +369,10 @@ static bool readiness(strbuf *b)
     bool ready = true;
     if (gd.lock)
         goro_mutex_lock(gd.lock);
+    if (!gd.started) {
+        ready = false;
+        sb_printf(b, "starting: the plugins are not started yet\n");
+    }
     for (gorod_plugin *p = gd.plugins; p != NULL; p = p->next) {
         /* Started: start() runs, or returned 0 (its Gs serve). */
         /* acquire: start_g wrote status before its CAS of state */
@@ -616,8 +621,10 @@ int metrics_start(const gorod_config *c)
     }
     atomic_store(&metrics_stopping, false);
     atomic_store(&metrics_lfd, fd);
+    fdreserve_fill(&metrics_reserve);  /* as admin_start's */
     int64_t id = goro_go(metrics_accept, (void *)(intptr_t)fd);
     if (id < 0) {
+        fdreserve_close(&metrics_reserve);
         atomic_store(&metrics_lfd, -1);
         goro_close(fd);
         gorod_log(GLOG_ERROR, "metrics: %s", strerror((int)-id));

@@ -55,6 +55,7 @@ typedef struct adm_opts {
     bool     no_plugins;
     int      nofile;        /* RLIMIT_NOFILE for gorod; 0: inherited */
     const char *knobs;      /* the runtime's keys, YAML; NULL: none */
+    const char *plugin;     /* a test plugin (TP) instead of echo */
 } adm_opts;
 
 static inline int64_t adm_now_ms(void)
@@ -309,8 +310,10 @@ static inline void adm_spawn(adm_daemon *d)
     d->pid = pid;
 }
 
-/* adm_wait_ready waits until d's admin socket answers; fails the test
- * (with the log) when gorod exits first or after 15 s. */
+/* adm_wait_ready waits until d's admin socket answers and gorod has
+ * started its plugins (the socket opens before they start; "running:" in
+ * the log); fails the test (with the log) when gorod exits first or after
+ * 15 s. */
 static inline void adm_wait_ready(adm_daemon *d)
 {
     int64_t deadline = adm_now_ms() + 15000;
@@ -324,7 +327,11 @@ static inline void adm_wait_ready(adm_daemon *d)
         int fd = adm_unix_connect(d->sock);
         if (fd >= 0) {
             close(fd);
-            return;
+            char *log = adm_slurp(d->log);
+            bool up = strstr(log, "running: ") != NULL;
+            free(log);
+            if (up)
+                return;
         }
         if (adm_now_ms() > deadline) {
             kill(d->pid, SIGKILL);
@@ -346,7 +353,12 @@ static inline void adm_start(adm_daemon *d, const adm_opts *o)
     char plugins[1024] = "plugins: []\n";
     const char *pdir = getenv("GOROD_PLUGINS");
     char echo[512];
-    if (pdir && !(o && o->no_plugins)) {
+    if (o && o->plugin) {
+        snprintf(plugins, sizeof plugins,
+                 "plugins:\n"
+                 "  - name: %s\n"
+                 "    path: %s\n", o->plugin, TP(o->plugin));
+    } else if (pdir && !(o && o->no_plugins)) {
         snprintf(echo, sizeof echo, "%s/echo.so", pdir);
         if (access(echo, R_OK) == 0) {
             do

@@ -1295,6 +1295,40 @@ Test(admin, a_flood_of_reloads_gets_replies_not_resets, .timeout = 180)
     cr_expect_gt(ok, 0);
 }
 
+/* control_plane_answers: `goroctl status` succeeds and GET path on the
+ * metrics listener has want in its reply, three times in a row. */
+static void control_plane_answers(const adm_daemon *d, const char *path,
+                                  const char *want)
+{
+    char req[128];
+    snprintf(req, sizeof req,
+             "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             path);
+    for (int k = 0; k < 3; k++) {
+        adm_run r = adm_ctl(d, "status", NULL);
+        cr_expect_eq(r.status, 0, "goroctl status: %s%s", r.out, r.err);
+        adm_run_free(&r);
+        char *m = adm_http(d, req);
+        cr_expect(m && strstr(m, want), "%s: %s", path, m);
+        free(m);
+    }
+}
+
+/* every_fd: how many descriptors process pid has open, all of them. */
+static int every_fd(pid_t pid)
+{
+    char fddir[64];
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)pid);
+    DIR *dir = opendir(fddir);
+    cr_assert_not_null(dir, "%s", fddir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
 /* The echo plugin holds a connection per descriptor until gorod, under a
  * limit of 96, has none left: goroctl and the metrics still answer, from
  * the descriptors the admin socket and the metrics listener hold back; the
@@ -1310,9 +1344,9 @@ Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
         adm_stop(&d);
         cr_skip_test("the echo plugin is not built");
     }
-    /* adm_start waits for the admin socket; the metrics listener starts
-     * after it. A scrape first, so that both hold their reserves before
-     * echo takes every descriptor. */
+    /* Both listeners hold their reserves from their start, before the
+     * plugins'; a scrape first all the same, to see metrics answer
+     * before the flood. */
     char *m0 = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
                             "Connection: close\r\n\r\n");
     cr_assert(m0 && strstr(m0, "goro_threads"), "metrics: %s", m0);
@@ -1323,32 +1357,16 @@ Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
         conns[i] = adm_tcp_connect(d.echo_port);
     /* Until every descriptor of gorod's is taken. */
     int64_t deadline = adm_now_ms() + 20000;
-    char fddir[64];
-    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)d.pid);
     int open = 0;
     while (adm_now_ms() < deadline) {
-        DIR *dir = opendir(fddir);
-        cr_assert_not_null(dir, "%s", fddir);
-        open = 0;
-        for (struct dirent *e; (e = readdir(dir)) != NULL;)
-            if (e->d_name[0] != '.')
-                open++;
-        closedir(dir);
+        open = every_fd(d.pid);
         if (open >= o.nofile)
             break;
         adm_sleep_ms(50);
     }
     cr_assert_geq(open, o.nofile, "gorod has %d descriptors open", open);
     char *log = NULL;
-    for (int k = 0; k < 3; k++) {
-        adm_run r = adm_ctl(&d, "status", NULL);
-        cr_expect_eq(r.status, 0, "goroctl status: %s%s", r.out, r.err);
-        adm_run_free(&r);
-        char *m = adm_http(&d, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
-                               "Connection: close\r\n\r\n");
-        cr_expect(m && strstr(m, "goro_threads"), "metrics: %s", m);
-        free(m);
-    }
+    control_plane_answers(&d, "/metrics", "goro_threads");
     free(log);
     log = adm_slurp(d.log);
     cr_expect(strstr(log, "out of file descriptors") != NULL, "%s", log);
@@ -1384,5 +1402,26 @@ Test(admin, the_control_plane_answers_when_the_process_runs_out_of_fds,
     for (int i = 0; i < NCONN; i++)
         if (conns[i] >= 0)
             close(conns[i]);
+    adm_stop(&d);
+}
+
+/* A plugin that takes every descriptor in its start() (fdhog), before any
+ * connection comes: the admin socket and the metrics listener opened
+ * first, each with its reserve, so goroctl and the scrape still answer,
+ * and /readyz says ready. Before, the plugins started first and the
+ * admin socket found no descriptor: gorod exited. */
+Test(admin, the_control_plane_answers_when_a_plugin_takes_every_fd_at_start,
+     .timeout = 60)
+{
+    adm_daemon d;
+    adm_opts o = {.nofile = 64, .plugin = "fdhog"};
+    adm_start(&d, &o);
+    int open = every_fd(d.pid);
+    cr_assert_eq(open, o.nofile, "gorod has %d descriptors open", open);
+    control_plane_answers(&d, "/readyz", "\r\n\r\nready\n");
+    adm_run pl = adm_ctl(&d, "plugins", NULL);
+    cr_expect_eq(pl.status, 0, "goroctl plugins: %s%s", pl.out, pl.err);
+    cr_expect(strstr(pl.out, "fdhog ") != NULL, "%s", pl.out);
+    adm_run_free(&pl);
     adm_stop(&d);
 }
