@@ -20,14 +20,14 @@
  * ready pollDesc's waiters, or, if none waits yet, latches the edge
  * (rready/wready) so that a G between its EAGAIN and its park does not sleep
  * through it: it makes its call again (so a spurious readiness costs one
- * more EAGAIN). An M that finds no work, nothing to steal included,
- * gives up its P and blocks in epoll_wait on epfd (Go's netpoll(delay),
- * through netpollclaim: one M at a time), so that readiness wakes that M
- * directly and it runs the first G it took on an idle P, the rest on that
- * P's queue for the others to steal. Unlike Go, no M polls without
- * blocking before it steals: the blocking poll returns at once what is
- * ready, and a look that finds nothing costs a system call (proc.c,
- * findrunnable). sysmon polls when nobody did for 10 ms (every P
+ * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
+ * netpoll(0)), taking ready Gs in batches onto their own P, except the M
+ * of the only P not idle, which goes on to block (below) and lets that
+ * poll find what is ready; an M that finds
+ * no work and gives up its P blocks in epoll_wait on epfd (Go's
+ * netpoll(delay), through netpollclaim: one M at a time), so that
+ * readiness wakes that M directly and it runs the first G it took on an
+ * idle P; sysmon polls when nobody did for 10 ms (every P
  * running Gs that never come back to the scheduler). Readiness wakes all the
  * waiters of a direction; a G woken must make its call until EAGAIN before
  * another may count on a new edge (as in Go, one reader and one writer per

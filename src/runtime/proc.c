@@ -1669,13 +1669,20 @@ top:;
         }
     }
 
-    /* No look at the netpoller before stealing (Go makes one, netpoll(0)):
-     * with nothing to steal this M blocks in it below, and that poll
-     * returns at once what is ready; or another M blocks there and takes
-     * the readiness. A look that found nothing, as 28 to 43% of them did
-     * under load and nearly all with one connection (this P's last G had
-     * just parked on its fd), was a system call more
-     * (bench/RESULTS.md, "No poll before stealing"). */
+    /* Network readiness, without blocking (Go's netpoll(0)): the first G
+     * runs here, the rest go on this P's queue for the others to steal.
+     * Not when every other P is idle and no M blocks in the netpoller:
+     * this M is the one that will block there, and that poll returns at
+     * once what this one would find; a look that finds nothing (the
+     * common case: this P's last G just parked on its fd) would be one
+     * system call more per wake-up (bench/RESULTS.md, "No poll before
+     * stealing"). */
+    if (netpollinuse() &&
+        (atomic_load(&sched.npidle) != gomaxprocs - 1 || netpollblocked())) {
+        g *list = netpoll(false);
+        if (list != NULL)
+            return netpollrun(pp, list, inheritTime);
+    }
 
     /* Steal work from other Ps. Limit the number of spinning Ms to half
      * the number of busy Ps: when procs >> busy Ps, spinning costs CPU. */
