@@ -759,6 +759,16 @@ out:
 
 /* ---- the main G ------------------------------------------------------------- */
 
+/* start_failed ends daemon_main's start with no plugin running: the
+ * control plane closed, reloads let through, exit status 1. */
+static void start_failed(void)
+{
+    admin_stop();
+    metrics_stop();
+    goro_mutex_unlock(reloadlock);
+    exitcode = 1;
+}
+
 static void daemon_main(void *arg)
 {
     gd.conf = arg;
@@ -795,10 +805,7 @@ static void daemon_main(void *arg)
      * the start is done. */
     goro_mutex_lock(reloadlock);
     if (admin_start(gd.conf) != 0 || metrics_start(gd.conf) != 0) {
-        admin_stop();
-        metrics_stop();
-        goro_mutex_unlock(reloadlock);
-        exitcode = 1;
+        start_failed();
         return;
     }
     gorod_plugin *list = start_plugins(gd.conf, NULL, refused,
@@ -811,10 +818,7 @@ static void daemon_main(void *arg)
     if (enabled > 0 && loaded == 0) {
         gorod_log(GLOG_ERROR, "no plugin could be loaded (%d configured in "
                              "%s): exiting", enabled, config_path);
-        admin_stop();
-        metrics_stop();
-        goro_mutex_unlock(reloadlock);
-        exitcode = 1;
+        start_failed();
         return;
     }
     goro_go(status_g, NULL);
