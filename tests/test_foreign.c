@@ -143,14 +143,16 @@ Test(foreign, tries_never_block_a_thread, .timeout = 30)
 /* ---- deadlock reports -------------------------------------------------------- */
 
 /* The thread makes its first call, then sleeps before the one the G waits
- * for: meanwhile every G waits on a channel, which is no deadlock. */
-static goro_chan *late;
+ * for: meanwhile every G waits on a channel, which is no deadlock. The G
+ * learns of the first call from the call itself, not from a sleep that a
+ * loaded machine may outlast before the thread has even started. */
+static goro_chan *late, *started;
 
 static void *latesender(void *arg)
 {
     (void)arg;
     int v = 0;
-    goro_chan_try_send(late, &v);  /* its first call: counted from here */
+    goro_chan_send(started, &v);  /* its first call: counted from here */
     usleep(300 * 1000);
     v = 42;
     goro_chan_send(late, &v);
@@ -161,12 +163,13 @@ static void latemain(void *arg)
 {
     (void)arg;
     late = goro_chan_new(sizeof(int), 0);
+    started = goro_chan_new(sizeof(int), 1);
     goro_foreign_hold();
     pthread_t t;
     pthread_create(&t, NULL, latesender, NULL);
-    usleep(50 * 1000);  /* the thread has made its first call */
-    goro_foreign_release();
     int v = 0;
+    goro_chan_recv(started, &v);  /* the thread has made its first call */
+    goro_foreign_release();
     goro_chan_recv(late, &v);
     pthread_join(t, NULL);
     printf("got %d\n", v);
