@@ -291,16 +291,18 @@ __morestack:
         ud2
 /* On g0. The guard can hold stackPreempt here only because sysmon wrote
  * it while this M was between Gs (preempt.c): put g0's guard back and go
- * on if the frame fits; anything else is g0 running out of stack. */
+ * on if the frame fits; anything else is g0 running out of stack. sysmon
+ * may write it again at any instruction, so the frame is checked against
+ * g0's guard as read, never against %fs:0x70 read again. */
 .Lmorestack_g0:
         cmpq    $STACK_PREEMPT, %fs:TCB_STACKGUARD
         jne     .Lmorestack_bad
-        movq    G_STACKGUARD0(%rdx), %rax
-        movq    %rax, %fs:TCB_STACKGUARD
+        movq    G_STACKGUARD0(%rdx), %r8
+        movq    %r8, %fs:TCB_STACKGUARD
         leaq    MF_RETADDR+8(%rsp), %rax        /* the function's entry sp */
         subq    MF_R10(%rsp), %rax
         jb      .Lmorestack_bad
-        cmpq    %fs:TCB_STACKGUARD, %rax
+        cmpq    %r8, %rax               /* not %fs:0x70: sysmon again */
         jb      .Lmorestack_bad
         addq    $SF_RIP, %rsp
         ret                     /* to morestack_resume or alloc_resume */

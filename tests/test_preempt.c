@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,6 +311,96 @@ Test(preempt, errno_survives_a_preemption_that_moves_the_G, .timeout = 60)
     cr_assert_eq(test_run(2, errno_movers, NULL), 0);
     cr_expect_gt(moved, 0, "no G changed threads");
     cr_expect_eq(errno_bad, 0);
+}
+
+/* ---- a request that lands on g0 --------------------------------------------- */
+
+/* sysmon writes stackPreempt into an M's guard from the loop thread
+ * (preemptone, sysblocktake), and may do so after the M has left its G
+ * for g0: a call on g0 then enters __morestack, which puts g0's guard back
+ * and goes on if the frame fits. The write may land between any two of
+ * the M's instructions, also between __morestack's putting back g0's guard
+ * and its check of the frame: every call must still go on (they were
+ * taken for g0 running out of stack: "morestack on g0"). To put writes at
+ * every instruction, a plain thread signals the M as fast as it can while
+ * the M makes calls on g0, and the handler writes the request into the
+ * guard, as sysmon would at that moment. The window is a few instructions
+ * wide: a check that read %fs:0x70 again fails here at every run once the
+ * window is widened by a delay loop, and seldom as it is. */
+enum { g0Calls = 20000000 };
+static atomic_bool g0signalling;
+static atomic_long g0signals;
+static long g0seen, g0sum;
+
+__attribute__((noinline)) static long g0callee(long i)
+{
+    volatile char pad[64];
+    pad[i & 63] = (char)i;
+    return pad[i & 63] == (char)i;
+}
+
+__attribute__((no_split_stack)) static void g0request(int sig)
+{
+    (void)sig;
+    setguard(stackPreempt);
+}
+
+static void *g0signaller(void *arg)
+{
+    pthread_t m = *(pthread_t *)arg;
+    while (atomic_load_explicit(&g0signalling, memory_order_relaxed)) {
+        pthread_kill(m, SIGUSR2);
+        atomic_fetch_add_explicit(&g0signals, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static uintptr_t g0caller(void *arg)
+{
+    (void)arg;
+    struct sigaction sa = {.sa_handler = g0request, .sa_flags = SA_ONSTACK};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_t self = pthread_self(), t;
+    atomic_store(&g0signalling, true);
+    if (pthread_create(&t, NULL, g0signaller, &self) != 0)
+        return 0;
+    for (long i = 0; i < g0Calls; i++) {
+        if (getguard() == stackPreempt)
+            g0seen++;
+        g0sum += g0callee(i);
+    }
+    atomic_store(&g0signalling, false);
+    pthread_join(t, NULL);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    setguard(getg()->m->g0->stackguard0);
+    return 0;
+}
+
+static void g0main(void *arg)
+{
+    (void)arg;
+    systemstack(g0caller, NULL);
+    fprintf(stderr, "calls=%ld seen=%ld signals=%ld\n", g0sum, g0seen,
+            atomic_load(&g0signals));
+}
+
+Test(preempt, a_request_landing_on_g0_never_stops_its_calls, .timeout = 60)
+{
+    int status;
+    char *err = test_run_child(1, g0main, NULL, &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "status %#x: %s", status, err);
+    long calls = -1, seen = -1;
+    const char *line = strstr(err, "calls=");
+    cr_assert(line != NULL && sscanf(line, "calls=%ld seen=%ld", &calls,
+                                     &seen) == 2, "%s", err);
+    cr_expect_eq(calls, g0Calls);
+    cr_expect_gt(seen, 0, "%s", err);
 }
 
 /* ---- configuration --------------------------------------------------------------- */
