@@ -391,9 +391,14 @@ Test(time, sleep_never_wakes_early_and_rarely_late, .timeout = 30)
     }
     /* Most wake within 1 ms. A shared 2-core virtual machine stalls now
      * and then for a few milliseconds, which makes every sleeper due then
-     * late (some 20 a millisecond here): most must still be on time. */
-    cr_expect_lt(late2ms, NSLEEP / 4, "%d of %d woke > 2 ms late (worst "
-                 "%lld ns)", late2ms, NSLEEP, (long long)worst);
+     * late (some 20 a millisecond here, NSLEEP over 50 ms): most must
+     * still be on time, but for those due while other work kept the
+     * runtime's threads from a CPU (sleepwait, which counts every thread's
+     * wait and so errs on the generous side). */
+    int64_t stalled = sleepwait / 1000000 * (NSLEEP / 50);
+    cr_expect_lt(late2ms, NSLEEP / 4 + stalled, "%d of %d woke > 2 ms late "
+                 "(worst %lld ns, %lld ns spent waiting for a CPU)", late2ms,
+                 NSLEEP, (long long)worst, (long long)sleepwait);
     /* And none by much more than other work on the machine kept the
      * runtime's threads from running. */
     cr_expect_lt(worst, 200000000 + sleepwait, "worst wake-up %lld ns late, "
