@@ -36,6 +36,7 @@ static pstats sumstats(void)
         sum.stack_bytes_inuse += s->stack_bytes_inuse;
         sum.preempt_sync += s->preempt_sync;
         sum.preempt_async += s->preempt_async;
+        sum.read_skips += s->read_skips;
         sum.schedlat_count += s->schedlat_count;
         sum.schedlat_sum_ns += s->schedlat_sum_ns;
         for (int b = 0; b < GORO_SCHEDLAT_BUCKETS; b++)

@@ -7,7 +7,9 @@
  * Every call first makes the system call itself, on the G's own thread,
  * with an inline `syscall` instruction (rawsyscall6): no libc on a G stack,
  * and no trip to another thread when the data, the buffer space or the
- * connection is already there. Only on EAGAIN (EINPROGRESS for connect)
+ * connection is already there. Only on EAGAIN (EINPROGRESS for connect),
+ * or for a read of a TCP socket that its last short read emptied when the
+ * M polls next (pollsnext; netpoll.c's "Reads that skip their EAGAIN"),
  * does the G park on the netpoller (netpoll.c) until the fd is ready, its
  * deadline passes or the fd is closed, and then it makes the call again: a
  * spurious readiness costs one more EAGAIN. The loop thread never touches
@@ -62,17 +64,48 @@ static void setnodelay(int fd)
 
 /* ---- reading and writing ---------------------------------------------------- */
 
+/* pollsnext: gp's M will poll the netpoller as soon as gp parks: nothing
+ * waits in its P's queue or the global one, so the M goes to findrunnable,
+ * which polls (or blocks in the netpoller) before it steals. Only then may
+ * a read skip the call that would say EAGAIN: that call also finds what
+ * came after a short read before anyone polled, and while every P runs
+ * other Gs no M polls until a time slice ends (bench/RESULTS.md, "Reads
+ * that skip their EAGAIN"). A hint: a G queued meanwhile delays the poll
+ * to the next M that runs out of work, or sysmon's. */
+static inline bool pollsnext(g *gp)
+{
+    return runqempty(gp->m->p) &&
+           __atomic_load_n(&sched.runqsize, __ATOMIC_RELAXED) == 0;
+}
+
 ssize_t goro_read_deadline(int fd, void *buf, size_t len, int64_t deadline_ns)
 {
     if (fd < 0)
         return -EBADF;
     if (buf == NULL && len > 0)
         return -EINVAL;
-    if (!onG(getg()))
+    g *gp = getg();
+    if (!onG(gp))
         return -EPERM;
     for (;;) {
         uint32_t cgen = netpoll_closegen_of(fd);
+        uint32_t edges = 0;
+        bool known = netpoll_rdknown(gp, fd, &edges);
+        if (known && gp->rdempty && edges == gp->rdedges && pollsnext(gp)) {
+            /* The last read took everything and nothing came since: park
+             * without the call that would say EAGAIN. */
+            gp->rdempty = false;
+            gp->waitskipped = true;
+            mystats()->read_skips++;
+            int err = netpollblock(fd, false, deadline_ns, cgen);
+            gp->waitskipped = false;  /* if it ended before the commit */
+            if (err < 0)
+                return err;
+            continue;
+        }
         long n = sys3(SYS_read, fd, (long)buf, (long)len);
+        gp->rdempty = known && n > 0 && (size_t)n < len;
+        gp->rdedges = edges;
         if (n >= 0)
             return n;
         if (n == -EINTR)

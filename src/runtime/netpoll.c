@@ -4,7 +4,8 @@
  * netpoll_epoll.go).
  *
  * A G first tries its I/O call itself (netfd.c); only on EAGAIN does it
- * park. The runtime keeps a private epoll fd (epfd); an fd is registered in
+ * park (or, reading a TCP socket, when it knows the call would say so:
+ * "Reads that skip their EAGAIN", below). The runtime keeps a private epoll fd (epfd); an fd is registered in
  * it ONCE, at the first wait on it, for EPOLLIN|EPOLLRDHUP edge-triggered
  * with a pollDesc (never freed, reused from pdfree) and its seq in the
  * event data, and removed by goro_close. EPOLLOUT is added (one
@@ -94,21 +95,43 @@
  * bench/RESULTS.md, "TCP echo against Go", has what it cost); the
  * loop watching epfd all the time (it would wake for every edge while the
  * Ms are busy and take the Gs from them one at a time, the hop again);
- * parking a reader without its call when its last read of a TCP socket was
- * short and no read event has been seen since (it saves the EAGAIN read,
- * one system call of three per request, but that read also finds what
- * came after the short read before anyone polled: with every P busy, no M
- * polls until a slice ends, and an HTTP server beside two spinning Gs
- * served far fewer requests: bench/RESULTS.md, "Rejected: reads that skip
- * their EAGAIN").
+ * parking such a reader without its call whether or not its M polls next
+ * (the read also finds what came after the short read before anyone
+ * polled: with every P busy, no M polls until a slice ends, and an HTTP
+ * server beside two spinning Gs served far fewer requests: bench/
+ * RESULTS.md, "Rejected: reads that skip their EAGAIN").
+ *
+ * Reads that skip their EAGAIN (goro's own; Go makes the call). A short
+ * read of a TCP socket took everything the fd had, and what comes after
+ * it makes an epoll event, which netpoll counts in the pollDesc (edges).
+ * So a G whose last goro_read of a TCP socket was short, and that saw
+ * edges before that read (g->rdempty, g->rdedges), knows that the fd is
+ * still empty while edges has not moved: its next read parks at once,
+ * without the system call that would say EAGAIN -- but only when its M
+ * polls next (netfd.c's pollsnext: nothing queued on its P or globally),
+ * for then the poll does what that read did, and finds what came since.
+ * The G's view of edges is a lockless hint; netpollcommit checks it under
+ * the pollDesc's lock (same pollDesc, same seq, same edges), and an event
+ * counted later wakes the G as any other. What a short read can leave
+ * behind is told by an event that may have come before it: the peer's FIN
+ * (the next read returns 0 at once), an error, urgent data (EPOLLPRI,
+ * registered for this); once an event says RDHUP, HUP, ERR or PRI, the
+ * pollDesc lets no read skip again (rdhup). Other fds may stop a read
+ * early with more to come, so only TCP sockets skip (tcp, one getsockopt
+ * at registration). In a request-response exchange this saves one system
+ * call of about four per request on one connection, and the share of the
+ * reads whose P has nothing else queued on many (bench/RESULTS.md,
+ * "Reads that skip their EAGAIN when the M polls next").
  */
 #include <jemalloc/jemalloc.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "runtime2.h"
@@ -135,6 +158,14 @@ typedef struct pollDesc {
     g        *rwg;             /* goro_wait_fd for either direction
                                   (waitReasonIOWait): taken by any edge */
     _Atomic uint32_t edges;    /* events seen (netpoll), for pollsnap */
+    bool      tcp;             /* a TCP socket (set at registration): a
+                                  short read takes all it had but what
+                                  the events say (rdhup) */
+    bool      rdhup;           /* an event said end of file, an error or
+                                  urgent data: a short read may leave
+                                  something behind; no read skips its
+                                  call again until the fd is registered
+                                  anew */
     _Atomic bool outarmed;     /* registered for EPOLLOUT as well: set
                                   under pdlock by the first wait for
                                   writability (pdget), kept until the fd
@@ -258,7 +289,7 @@ static void pddrop(pollDesc *pd, g ***out)
     int fd = pd->fd;
     atomic_store_explicit(&pdtab[fd], NULL, memory_order_relaxed);
     lock(&pd->lock);
-    pd->seq++;
+    __atomic_store_n(&pd->seq, pd->seq + 1, __ATOMIC_RELAXED);
     g *rg = pd->rg, *wg = pd->wg, *rwg = pd->rwg;
     pd->rg = pd->wg = pd->rwg = NULL;
     pd->rready = pd->wready = 0;
@@ -275,7 +306,7 @@ static void pddrop(pollDesc *pd, g ***out)
 /* pdevents: what pd's fd is registered for; out: EPOLLOUT too. */
 static inline uint32_t pdevents(bool out)
 {
-    return EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0);
+    return EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET | (out ? EPOLLOUT : 0);
 }
 
 /* pdmod: EPOLL_CTL_MOD of fd, registered with pd, with EPOLLOUT added if
@@ -297,6 +328,19 @@ static bool pdmod(int fd, pollDesc *pd, bool out)
         return false;
     atomic_store_explicit(&pd->outarmed, out, memory_order_relaxed);
     return true;
+}
+
+/* istcp: fd is a TCP socket, whose short read takes everything it had
+ * but an end of file, an error or urgent data, which its events say
+ * (rdhup). Others may stop a read early with more to come: a datagram
+ * socket at each datagram, a Unix stream socket at passed fds, a pipe in
+ * packet mode at each packet, a terminal at each line. On g0. */
+static bool istcp(int fd)
+{
+    int proto = 0;
+    socklen_t len = sizeof proto;
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+           proto == IPPROTO_TCP;
 }
 
 /* pdget returns fd's pollDesc, registering fd with epfd on first use.
@@ -345,12 +389,15 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, bool out,
             return NULL;
         }
     }
+    bool tcp = istcp(fd);
     lock(&pd->lock);
     pd->fd = fd;
     pd->cgen = cgen;
     pd->link = NULL;
     pd->rg = pd->wg = pd->rwg = NULL;
     pd->rready = pd->wready = 0;
+    __atomic_store_n(&pd->tcp, tcp, __ATOMIC_RELAXED);
+    __atomic_store_n(&pd->rdhup, false, __ATOMIC_RELAXED);
     atomic_store_explicit(&pd->outarmed, out, memory_order_relaxed);
     uint32_t seq = pd->seq;
     unlock(&pd->lock);
@@ -480,10 +527,25 @@ void netpoll_snap(int fd, pollsnap *s)
         ? atomic_load_explicit(&s->pd->edges, memory_order_relaxed) : 0;
 }
 
+bool netpoll_rdknown(g *gp, int fd, uint32_t *edges)
+{
+    pollDesc *pd = gp->waitpd;
+    if (pd == NULL || (size_t)fd >= npdtab ||
+        atomic_load_explicit(&pdtab[fd], memory_order_acquire) != pd ||
+        !__atomic_load_n(&pd->tcp, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&pd->rdhup, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&pd->seq, __ATOMIC_RELAXED) != gp->waitseq)
+        return false;
+    *edges = atomic_load_explicit(&pd->edges, memory_order_relaxed);
+    return true;
+}
+
 bool netpollcommit(g *gp, void *arg)
 {
     int err;
     const pollsnap *snap = arg;
+    bool skipped = gp->waitskipped;
+    gp->waitskipped = false;
     pollDesc *pd = pdget(gp->waitfd, gp->waitcgen, snap != NULL,
                          gp->waitreason != waitReasonIORead, &err);
     if (pd == NULL) {
@@ -501,6 +563,11 @@ bool netpollcommit(g *gp, void *arg)
         if (gp->waitreason != waitReasonIORead)
             pd->wready = 0;
     }
+    /* A read that skipped its call may sleep only if the fd is still the
+     * one its short read emptied and no event came since: one that comes
+     * later wakes it, or, before it is on the list, is latched. */
+    bool empty = skipped && pd == gp->waitpd && pd->seq == gp->waitseq &&
+                 pd->tcp && !pd->rdhup && pd->edges == gp->rdedges;
     gp->waitseq = pd->seq;
     bool closed = atomic_load(&netpoll_closegen[gp->waitfd]) != gp->waitcgen;
     unlock(&pd->lock);
@@ -509,6 +576,10 @@ bool netpollcommit(g *gp, void *arg)
         return false;
     }
     gp->waitpd = pd;
+    if (skipped && !empty) {
+        gp->waitres = 0;  /* maybe something to read: make the call */
+        return false;
+    }
     if (gp->waketime != 0) {
         /* A deadline: the loop puts it in the heap of Gs (time.c), then
          * enqueues it (netpollwait). */
@@ -546,7 +617,7 @@ g *netpoll(bool block)
         }
         pollDesc *pd = (pollDesc *)(uintptr_t)(tag & ((1ull << 48) - 1));
         uint32_t ev = evs[i].events;
-        bool r = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+        bool r = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
         bool w = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
         int32_t pev = pollevents(ev);
         g *rg = NULL, *wg = NULL, *rwg = NULL;
@@ -570,6 +641,8 @@ g *netpoll(bool block)
         }
         atomic_store_explicit(&pd->edges, pd->edges + 1,
                               memory_order_relaxed);
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+            __atomic_store_n(&pd->rdhup, true, __ATOMIC_RELAXED);
         /* Latch what nobody took: a reader (or writer) of either kind. */
         if (r)
             pd->rready = rg == NULL && rwg == NULL ? (uint32_t)pev : 0;

@@ -269,6 +269,14 @@ struct g {
                                 the fd was closed meanwhile */
     uint32_t  waitcgen;      /* netpoll_closegen[waitfd] before the call
                                 that gave EAGAIN (set by the G) */
+    uint32_t  rdedges;       /* waitpd's edges before the G's last
+                                goro_read (netpoll_rdknown) */
+    bool      rdempty;       /* that read was short, of a TCP socket known
+                                to waitpd: it took everything there was if
+                                edges has not moved since (netpoll.c) */
+    bool      waitskipped;   /* this read wait skipped its call: the
+                                commit checks rdempty's claim (set by the
+                                G, cleared by netpollcommit) */
     struct timer *waittimer; /* the deadline of its wait (a select, a
                                 semaphore; time.c's gtimer): allocated at
                                 its first such wait, pending only while it
@@ -503,6 +511,7 @@ typedef struct pstats {
     uint64_t stack_grows, stack_shrinks, stack_copied_bytes;
     int64_t  stack_bytes_inuse;
     uint64_t preempt_sync, preempt_async;
+    uint64_t read_skips;     /* goro_reads that parked without a call */
 } pstats;
 
 struct p {
@@ -1086,6 +1095,11 @@ typedef struct pollsnap {
     uint32_t edges;
 } pollsnap;
 HIDDEN void netpoll_snap(int fd, pollsnap *s);
+/* netpoll_rdknown: fd is the TCP socket of gp's last wait, its pollDesc
+ * unchanged and no event has said end of file, an error or urgent data;
+ * then *edges is the events seen so far. A lockless hint, for goro_read's
+ * skip (netpoll.c); netpollcommit checks it under the lock. On gp. */
+HIDDEN bool netpoll_rdknown(g *gp, int fd, uint32_t *edges);
 /* netpollpark parks gp (the caller) until fd is ready for reason
  * (waitReasonIORead, IOWrite or IOWait), deadline (absolute, 0: none)
  * passes, the fd is closed, or a context of the call or of its group ends
