@@ -28,10 +28,7 @@ static inline uintptr_t test_stacksize(void)
 /* goro_reads that parked without their call so far (netfd.c's skip). */
 static inline uint64_t test_read_skips(void)
 {
-    uint64_t n = gstats.read_skips;
-    for (int32_t i = 0; allp != NULL && i < gomaxprocs; i++)
-        n += __atomic_load_n(&allp[i]->stats.read_skips, __ATOMIC_RELAXED);
-    return n;
+    return sumstats().read_skips;
 }
 
 /* The configuration goro_run takes from the environment (the defaults,

@@ -22,7 +22,7 @@
 
 extern _Atomic uint64_t stackfixedbytes; /* stack.c */
 
-static pstats sumstats(void)
+pstats sumstats(void)
 {
     pstats sum = gstats;
     for (int32_t i = 0; allp != NULL && i < gomaxprocs; i++) {

@@ -5,10 +5,11 @@
  *
  * A G first tries its I/O call itself (netfd.c); only on EAGAIN does it
  * park (or, reading a TCP socket, when it knows the call would say so:
- * "Reads that skip their EAGAIN", below). The runtime keeps a private epoll fd (epfd); an fd is registered in
- * it ONCE, at the first wait on it, for EPOLLIN|EPOLLRDHUP edge-triggered
- * with a pollDesc (never freed, reused from pdfree) and its seq in the
- * event data, and removed by goro_close. EPOLLOUT is added (one
+ * "Reads that skip their EAGAIN", below). The runtime keeps a private
+ * epoll fd (epfd); an fd is registered in it ONCE, at the first wait on
+ * it, for EPOLLIN|EPOLLRDHUP|EPOLLPRI edge-triggered with a pollDesc
+ * (never freed, reused from pdfree) and its seq in the event data, and
+ * removed by goro_close. EPOLLOUT is added (one
  * EPOLL_CTL_MOD, which reports writability that came before it) by the
  * first wait for writing, not before: a UDP or Unix socket makes a
  * write-space edge each time its peer takes a datagram or a write it
@@ -24,15 +25,15 @@
  * more EAGAIN). Ms call netpoll in findrunnable before they steal (Go's
  * netpoll(0)), taking ready Gs in batches onto their own P, except the M
  * of the only P not idle, which goes on to block (below) and lets that
- * poll find what is ready; an M that finds
- * no work and gives up its P blocks in epoll_wait on epfd (Go's
- * netpoll(delay), through netpollclaim: one M at a time), so that
- * readiness wakes that M directly and it runs the first G it took on an
- * idle P; sysmon polls when nobody did for 10 ms (every P
- * running Gs that never come back to the scheduler). Readiness wakes all the
- * waiters of a direction; a G woken must make its call until EAGAIN before
- * another may count on a new edge (as in Go, one reader and one writer per
- * fd at a time is the intended use). A woken G's waitres (and a latch) holds
+ * poll find what is ready; an M that finds no work and gives up its P
+ * blocks in epoll_wait on epfd (Go's netpoll(delay), through
+ * netpollclaim: one M at a time), so that readiness wakes that M directly
+ * and it runs the first G it took on an idle P; sysmon polls when nobody
+ * did for 10 ms (every P running Gs that never come back to the
+ * scheduler). Readiness wakes all the waiters of a direction; a G woken
+ * must make its call until EAGAIN before another may count on a new edge
+ * (as in Go, one reader and one writer per fd at a time is the intended
+ * use). A woken G's waitres (and a latch) holds
  * the edge's events in poll(2)'s bits, so that goro_wait_fd (fd.c), which
  * waits on the same pollDescs for either direction too (a third list, rwg,
  * taken by any edge), returns them without another system call. Its fds may
@@ -116,9 +117,9 @@
  * behind is told by an event that may have come before it: the peer's FIN
  * (the next read returns 0 at once), an error, urgent data (EPOLLPRI,
  * registered for this); once an event says RDHUP, HUP, ERR or PRI, the
- * pollDesc lets no read skip again (rdhup). Other fds may stop a read
- * early with more to come, so only TCP sockets skip (tcp, one getsockopt
- * at registration). In a request-response exchange this saves one system
+ * pollDesc lets no read skip again (rdskip). Other fds may stop a read
+ * early with more to come, so only TCP sockets skip (one getsockopt at
+ * registration). In a request-response exchange this saves one system
  * call of about four per request on one connection, and the share of the
  * reads whose P has nothing else queued on many (bench/RESULTS.md,
  * "Reads that skip their EAGAIN when the M polls next").
@@ -158,14 +159,13 @@ typedef struct pollDesc {
     g        *rwg;             /* goro_wait_fd for either direction
                                   (waitReasonIOWait): taken by any edge */
     _Atomic uint32_t edges;    /* events seen (netpoll), for pollsnap */
-    bool      tcp;             /* a TCP socket (set at registration): a
-                                  short read takes all it had but what
-                                  the events say (rdhup) */
-    bool      rdhup;           /* an event said end of file, an error or
-                                  urgent data: a short read may leave
-                                  something behind; no read skips its
-                                  call again until the fd is registered
-                                  anew */
+    bool      rdskip;          /* a short read takes everything the fd
+                                  has: a TCP socket (set at registration)
+                                  for which no event has said end of
+                                  file, an error or urgent data (which a
+                                  short read may leave behind; cleared by
+                                  netpoll until the fd is registered
+                                  anew) */
     _Atomic bool outarmed;     /* registered for EPOLLOUT as well: set
                                   under pdlock by the first wait for
                                   writability (pdget), kept until the fd
@@ -332,7 +332,7 @@ static bool pdmod(int fd, pollDesc *pd, bool out)
 
 /* istcp: fd is a TCP socket, whose short read takes everything it had
  * but an end of file, an error or urgent data, which its events say
- * (rdhup). Others may stop a read early with more to come: a datagram
+ * (rdskip). Others may stop a read early with more to come: a datagram
  * socket at each datagram, a Unix stream socket at passed fds, a pipe in
  * packet mode at each packet, a terminal at each line. On g0. */
 static bool istcp(int fd)
@@ -389,15 +389,14 @@ static pollDesc *pdget(int fd, uint32_t cgen, bool verify, bool out,
             return NULL;
         }
     }
-    bool tcp = istcp(fd);
+    bool rdskip = istcp(fd);
     lock(&pd->lock);
     pd->fd = fd;
     pd->cgen = cgen;
     pd->link = NULL;
     pd->rg = pd->wg = pd->rwg = NULL;
     pd->rready = pd->wready = 0;
-    __atomic_store_n(&pd->tcp, tcp, __ATOMIC_RELAXED);
-    __atomic_store_n(&pd->rdhup, false, __ATOMIC_RELAXED);
+    __atomic_store_n(&pd->rdskip, rdskip, __ATOMIC_RELAXED);
     atomic_store_explicit(&pd->outarmed, out, memory_order_relaxed);
     uint32_t seq = pd->seq;
     unlock(&pd->lock);
@@ -527,14 +526,22 @@ void netpoll_snap(int fd, pollsnap *s)
         ? atomic_load_explicit(&s->pd->edges, memory_order_relaxed) : 0;
 }
 
+/* rdskippable: pd is the pollDesc of gp's last wait, not closed since,
+ * and its short reads take everything (rdskip). Lockless in
+ * netpoll_rdknown, under pd's lock in netpollcommit. */
+static inline bool rdskippable(pollDesc *pd, g *gp)
+{
+    return pd == gp->waitpd &&
+           __atomic_load_n(&pd->seq, __ATOMIC_RELAXED) == gp->waitseq &&
+           __atomic_load_n(&pd->rdskip, __ATOMIC_RELAXED);
+}
+
 bool netpoll_rdknown(g *gp, int fd, uint32_t *edges)
 {
     pollDesc *pd = gp->waitpd;
     if (pd == NULL || (size_t)fd >= npdtab ||
         atomic_load_explicit(&pdtab[fd], memory_order_acquire) != pd ||
-        !__atomic_load_n(&pd->tcp, __ATOMIC_RELAXED) ||
-        __atomic_load_n(&pd->rdhup, __ATOMIC_RELAXED) ||
-        __atomic_load_n(&pd->seq, __ATOMIC_RELAXED) != gp->waitseq)
+        !rdskippable(pd, gp))
         return false;
     *edges = atomic_load_explicit(&pd->edges, memory_order_relaxed);
     return true;
@@ -566,8 +573,7 @@ bool netpollcommit(g *gp, void *arg)
     /* A read that skipped its call may sleep only if the fd is still the
      * one its short read emptied and no event came since: one that comes
      * later wakes it, or, before it is on the list, is latched. */
-    bool empty = skipped && pd == gp->waitpd && pd->seq == gp->waitseq &&
-                 pd->tcp && !pd->rdhup && pd->edges == gp->rdedges;
+    bool empty = skipped && rdskippable(pd, gp) && pd->edges == gp->rdedges;
     gp->waitseq = pd->seq;
     bool closed = atomic_load(&netpoll_closegen[gp->waitfd]) != gp->waitcgen;
     unlock(&pd->lock);
@@ -642,7 +648,7 @@ g *netpoll(bool block)
         atomic_store_explicit(&pd->edges, pd->edges + 1,
                               memory_order_relaxed);
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
-            __atomic_store_n(&pd->rdhup, true, __ATOMIC_RELAXED);
+            __atomic_store_n(&pd->rdskip, false, __ATOMIC_RELAXED);
         /* Latch what nobody took: a reader (or writer) of either kind. */
         if (r)
             pd->rready = rg == NULL && rwg == NULL ? (uint32_t)pev : 0;

@@ -644,6 +644,8 @@ HIDDEN int gfscan(void);
 
 /* Global statistics for work done without a P (atomics). */
 extern HIDDEN pstats gstats;
+/* sumstats: gstats plus every P's stats (metrics.c). */
+HIDDEN pstats sumstats(void);
 
 /* ---- asm (amd64.S) --------------------------------------------------- */
 
