@@ -310,10 +310,12 @@ static inline void adm_spawn(adm_daemon *d)
     d->pid = pid;
 }
 
-/* adm_wait_ready waits until d's admin socket answers and gorod has
- * started its plugins (the socket opens before they start; "running:" in
- * the log); fails the test (with the log) when gorod exits first or after
- * 15 s. */
+/* adm_wait_ready waits until gorod has started its plugins ("running:" in
+ * the log) and then its admin socket answers (it opened before they
+ * started); fails the test (with the log) when gorod exits first or after
+ * 15 s. The log first: a connection accepted before the plugins started
+ * would hold a descriptor that a plugin taking every one (fdhog) would
+ * otherwise have, and free it once the plugin is done taking. */
 static inline void adm_wait_ready(adm_daemon *d)
 {
     int64_t deadline = adm_now_ms() + 15000;
@@ -324,14 +326,15 @@ static inline void adm_wait_ready(adm_daemon *d)
             char *log = adm_slurp(d->log);
             cr_assert_fail("gorod exited at start-up (status 0x%x):\n%s", st, log);
         }
-        int fd = adm_unix_connect(d->sock);
-        if (fd >= 0) {
-            close(fd);
-            char *log = adm_slurp(d->log);
-            bool up = strstr(log, "running: ") != NULL;
-            free(log);
-            if (up)
+        char *log = adm_slurp(d->log);
+        bool up = strstr(log, "running: ") != NULL;
+        free(log);
+        if (up) {
+            int fd = adm_unix_connect(d->sock);
+            if (fd >= 0) {
+                close(fd);
                 return;
+            }
         }
         if (adm_now_ms() > deadline) {
             kill(d->pid, SIGKILL);
