@@ -1404,9 +1404,10 @@ Test(admin, the_control_plane_answers_when_a_plugin_takes_every_fd_at_start,
     adm_daemon d;
     adm_opts o = {.nofile = 64, .plugin = "fdhog"};
     adm_start(&d, &o);
-    /* adm_start's last goroctl connection may still be closing: its
-     * descriptor is free from the close until the admin reserve takes it
-     * back (lingerclose). */
+    /* adm_start's connection (made once the plugins had started, so
+     * served from the admin reserve) may still be closing: its descriptor
+     * is free from the close until the reserve takes it back
+     * (lingerclose). */
     int64_t deadline = adm_now_ms() + 10000;
     int open = every_fd(d.pid);
     while (open != o.nofile && adm_now_ms() < deadline) {
