@@ -523,12 +523,15 @@ Test(select, deadlines_racing_senders_lose_no_value, .timeout = 120)
 
 /* Gs parked in goro_select_deadline, their values on stacks that grew and
  * are then shrunk by a scan: the values still land in the right place,
- * and those that time out do so after their deadline. */
+ * and those that time out do so after their deadline. The receivers'
+ * deadline is far: on a loaded machine the scan and the sends may come
+ * after the others' (a send that outlived every receiver was reported,
+ * rightly, as a deadlock). */
 enum { NMOVE = 64 };
 static goro_chan *movec;
 static long moved[NMOVE];
 static int moverc[NMOVE];
-static int64_t movedl;
+static int64_t movedl, moverecvdl;
 static _Atomic int moveshrunk;
 
 static void movewaiter(void *arg)
@@ -537,7 +540,7 @@ static void movewaiter(void *arg)
     test_recurse(200);  /* grow to ~64 KiB; the scan shrinks it back */
     long v = -1;
     goro_select_case cs = {i % 2 ? movec : NULL, GORO_RECV, &v, NULL};
-    moverc[i] = goro_select_deadline(&cs, 1, movedl);
+    moverc[i] = goro_select_deadline(&cs, 1, i % 2 ? moverecvdl : movedl);
     moved[i] = v;
     if (moverc[i] == -ETIMEDOUT && goro_now() < movedl)
         moverc[i] = -1000;
@@ -550,6 +553,7 @@ static void movemain(void *arg)
     movec = goro_chan_new(sizeof(long), 0);
     wg = goro_wg_new();
     movedl = goro_now() + 300 * MS;
+    moverecvdl = goro_now() + 30000 * MS;
     goro_wg_add(wg, NMOVE);
     for (int i = 0; i < NMOVE; i++)
         goro_go(movewaiter, (void *)(intptr_t)i);
