@@ -540,9 +540,10 @@ static void movewaiter(void *arg)
     test_recurse(200);  /* grow to ~64 KiB; the scan shrinks it back */
     long v = -1;
     goro_select_case cs = {i % 2 ? movec : NULL, GORO_RECV, &v, NULL};
-    moverc[i] = goro_select_deadline(&cs, 1, i % 2 ? moverecvdl : movedl);
+    int64_t dl = i % 2 ? moverecvdl : movedl;
+    moverc[i] = goro_select_deadline(&cs, 1, dl);
     moved[i] = v;
-    if (moverc[i] == -ETIMEDOUT && goro_now() < movedl)
+    if (moverc[i] == -ETIMEDOUT && goro_now() < dl)
         moverc[i] = -1000;
     goro_wg_done(wg);
 }
