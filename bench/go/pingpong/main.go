@@ -9,6 +9,8 @@
 //
 //	GOMAXPROCS=1 build/bench/go/pingpong [-n N] [-r R]   (default 2000000, 5)
 //	GOMAXPROCS=2 build/bench/go/pingpong
+//	... -trace FILE   with runtime/trace recording into FILE (the peer of
+//	                  GORO_TRACE=FILE; scripts/tracecost uses /dev/null)
 //
 // Output ends with: RESULT pingpong_ns_per_roundtrip_<procs>p <median>
 package main
@@ -16,7 +18,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/trace"
 	"sort"
 	"time"
 )
@@ -24,7 +28,20 @@ import (
 func main() {
 	n := flag.Int("n", 2000000, "round trips per round")
 	rounds := flag.Int("r", 5, "rounds")
+	tracefile := flag.String("trace", "", "record an execution trace into this file")
 	flag.Parse()
+	if *tracefile != "" {
+		f, err := os.Create(*tracefile)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pingpong:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer trace.Stop()
+	}
 	procs := runtime.GOMAXPROCS(0)
 	fmt.Printf("pingpong (Go): %d round trips per round, %d rounds, GOMAXPROCS=%d\n",
 		*n, *rounds, procs)
