@@ -13,9 +13,10 @@ then; a G shown starting straight after another's stop (args.after)
 starts on the P that G's run ended on, at that moment; with --procs 1
 the ping-pong's hand-overs are such switches. Prints what failed and
 exits 1. To show that the check notices, --drop N first removes the Nth
-state slice of the file, --break after names another G in the first
-"after", --break by names the unparked G itself as its waker in the
-first unpark by a G. Used by tests/test_trace.c."""
+state slice of the file that has one of its G before and after it,
+--break after names another G in the first "after", --break by names the
+unparked G itself as its waker in the first unpark by a G. Used by
+tests/test_trace.c."""
 import collections
 import json
 import sys
@@ -46,10 +47,18 @@ def main():
     with open(path) as f:
         events = json.load(f, parse_constant=reject_constant)
     if "--drop" in opts:
-        states = [i for i, e in enumerate(events)
-                  if isinstance(e, dict) and e.get("ph") == "X"
-                  and e.get("pid") == 2]
-        del events[states[int(opts["--drop"]) % len(states)]]
+        # A state between two others of its G: a G's first or last may
+        # rightly be missing (one that lived before the trace, or still
+        # runs at its end), and which those are in the file's order
+        # depends on when each buffer was written.
+        byg = collections.defaultdict(list)
+        for i, e in enumerate(events):
+            if isinstance(e, dict) and e.get("ph") == "X" \
+                    and e.get("pid") == 2:
+                byg[e.get("tid")].append(i)
+        inner = sorted(i for ss in byg.values()
+                       for i in sorted(ss, key=lambda i: events[i]["ts"])[1:-1])
+        del events[inner[int(opts["--drop"]) % len(inner)]]
     brk = opts.get("--break")
     for e in events:
         args = e.get("args", {}) if isinstance(e, dict) else {}
@@ -149,8 +158,10 @@ def main():
         return [s["name"] for s in chains.get(goid[fn], [])
                 if ev is None or s["args"]["ev"] == ev]
 
+    # In time order: the buffers of different Ps come in any order.
     def inst(fn, name):
-        return [i for i in instants.get(goid[fn], []) if i["name"] == name]
+        return sorted((i for i in instants.get(goid[fn], [])
+                       if i["name"] == name), key=lambda i: i["ts"])
 
     created = [i for g in instants for i in instants[g]
                if i["name"] == "created"]

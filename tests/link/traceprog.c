@@ -79,11 +79,24 @@ static void syscaller(void *arg)
     goro_wg_done(wg);
 }
 
+/* waitio: wait (10 s at most) until G id waits for an fd. */
+static void waitio(int64_t id)
+{
+    goro_ginfo gs[32];
+    for (int i = 0; i < 10000; i++) {
+        int64_t n = goro_gs_snapshot(gs, 32);
+        for (int64_t k = 0; k < n && k < 32; k++)
+            if (gs[k].id == id && strncmp(gs[k].waitreason, "IO wait", 7) == 0)
+                return;
+        goro_sleep_ns(1000000);
+    }
+}
+
 static void iowaiter(void *arg)
 {
     (void)arg;
-    /* The main G writes once this is done: on one P after this G parks
-     * below, and on two 5 ms after, so that it surely waits. */
+    /* The main G writes once this is done and this G waits below (on
+     * one P the first follows from the second; on two main looks). */
     goro_wg_done(iowg);
     goro_wait_fd(pipefd[0], POLLIN, 0);
     char c;
@@ -128,7 +141,7 @@ static void work(void)
     goro_go(recurser, NULL);
     goro_go(yielder, NULL);
     goro_go(syscaller, NULL);
-    goro_go(iowaiter, NULL);
+    int64_t iowaiterid = goro_go(iowaiter, NULL);
     goro_go(spinner, NULL);
     for (long i = 0; i < ROUNDS; i++) {
         long v = i, back = -1;
@@ -139,7 +152,7 @@ static void work(void)
     }
     goro_chan_close(ping);
     goro_wg_wait(iowg);
-    goro_sleep_ns(5000000);
+    waitio(iowaiterid);
     if (write(pipefd[1], "x", 1) != 1)
         return;
     goro_wg_wait(wg);
