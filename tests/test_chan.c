@@ -31,10 +31,12 @@ static void fifomain(void *arg)
     *(goro_chan **)&got[15] = ch;
     wg = goro_wg_new();
     goro_wg_add(wg, 10);
-    /* Senders block one after the other, in order. */
+    /* Senders block one after the other, in order: each is parked in
+     * its send before the next starts. */
+    uint64_t base = test_gs_waiting();
     for (long i = 0; i < 10; i++) {
         goro_go(sender, (void *)(intptr_t)i);
-        goro_sleep_ns(1000000);
+        test_wait_waiting(base + (uint64_t)i + 1);
     }
     for (int i = 0; i < 10; i++)
         rcs[10] |= goro_chan_recv(ch, &got[i]);

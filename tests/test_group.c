@@ -339,9 +339,9 @@ static void waiter(void *arg)
 
 static void yielder(void *arg)
 {
-    (void)arg;
     for (int i = 0; i < 1000; i++)
         goro_yield();
+    goro_wg_done(arg);
 }
 
 static void metrics(void *arg)
@@ -351,11 +351,12 @@ static void metrics(void *arg)
     for (int i = 0; i < 50; i++)
         goro_go(waiter, NULL);
     goro_wg *wg = goro_wg_new();
+    goro_wg_add(wg, 4);
     for (int i = 0; i < 4; i++)
-        goro_go(yielder, NULL);
+        goro_go(yielder, wg);
     for (int i = 0; i < 100; i++)
         goro_yield();
-    goro_sleep_ns(10000000);
+    goro_wg_wait(wg);   /* every switch made, however slow the machine */
     mt.m.size = sizeof mt.m;
     goro_metrics_get(&mt.m);
     memset(&mt.small, 0xee, sizeof mt.small);

@@ -177,8 +177,10 @@ static void detaches(void *arg)
     int64_t ended = goro_go_joinable(sevenfold, (void *)1);
     goro_sleep_ns(5 * 1000000);
     rc_detach_ended = goro_detach(ended);
-    goro_sleep_ns(40 * 1000000);   /* the sleeper ended meanwhile */
-    kept_detached = joinrecords();
+    /* Once the sleeper has ended (20 ms, or later on a loaded machine),
+     * no record is left; 10 s at most. */
+    for (int i = 0; i < 10000 && (kept_detached = joinrecords()) != 0; i++)
+        goro_sleep_ns(1000000);
 }
 
 Test(join, a_detached_g_frees_its_record_when_it_ends, .timeout = 30)
@@ -199,7 +201,11 @@ static int rc_timed, rc_cancelled, rc_late, res_late;
 static void join_ctx(void *arg)
 {
     (void)arg;
-    int64_t id = goro_go_joinable(sleeps_then_returns, (void *)3);
+    /* The joined G returns only once released, after the two joins that
+     * end first. */
+    release = goro_wg_new();
+    goro_wg_add(release, 1);
+    int64_t id = goro_go_joinable(waits_then_returns, (void *)3);
     goro_ctx *ctx = goro_ctx_new_deadline(NULL, goro_now() + 2000000);
     rc_timed = goro_join_ctx(ctx, id, NULL);
     goro_ctx_free(ctx);
@@ -207,8 +213,10 @@ static void join_ctx(void *arg)
     goro_ctx_cancel(ctx, 0);
     rc_cancelled = goro_join_ctx(ctx, id, NULL);
     goro_ctx_free(ctx);
+    goro_wg_done(release);
     /* Still joinable. */
     rc_late = goro_join_ctx(NULL, id, &res_late);
+    goro_wg_free(release);
 }
 
 Test(join, a_join_that_its_context_ends_leaves_the_g_joinable,

@@ -11,16 +11,20 @@
 
 #include "export_test.h"
 
+static _Atomic bool busystop;
+
 static void busy(void *arg)
 {
-    int64_t end = goro_now() + 100000000;
-    while (goro_now() < end)
+    int64_t end = goro_now() + 10000000000;   /* 10 s at most */
+    while (!busystop && goro_now() < end)
         ;
     goro_wg_done(arg);
 }
 
-/* One G computes for 100 ms (calling goro_now, so it is preempted at
- * calls) while the main G sleeps in turns. */
+/* One G computes (calling goro_now, so it is preempted at calls) while
+ * the main G sleeps 10 times 10 ms: until then, not for a fixed time, so
+ * that the lines printed meanwhile see it even when a loaded machine
+ * holds the runtime's threads back. */
 static void work(void *arg)
 {
     (void)arg;
@@ -29,6 +33,7 @@ static void work(void *arg)
     goro_go(busy, wg);
     for (int i = 0; i < 10; i++)
         goro_sleep_ns(10000000);
+    busystop = true;
     goro_wg_wait(wg);
     goro_wg_free(wg);
 }

@@ -63,24 +63,24 @@ Test(time, now_is_the_monotonic_clock, .timeout = 30)
 /* ---- timers ---------------------------------------------------------------- */
 
 enum { NORDER = 100 };
-static int64_t deadline[NORDER], fired[NORDER], recvd[NORDER];
+static int64_t deadline[NORDER], fired[NORDER], recvd[NORDER], armed[NORDER];
 static goro_wg *wg;
 
 static void waitone(void *arg)
 {
     int i = (int)(intptr_t)arg;
     goro_timer *t = goro_timer_new(deadline[i] - goro_now());
+    armed[i] = goro_now();
     fired[i] = recvtime(goro_timer_chan(t));
     recvd[i] = goro_now();
     goro_timer_free(t);
     goro_wg_done(wg);
 }
 
-static void ordermain(void *arg)
+static void orderround(void)
 {
-    (void)arg;
     wg = goro_wg_new();
-    int64_t base = goro_now() + 20 * MS;
+    int64_t base = goro_now() + 200 * MS;
     /* Deadlines 0.5 ms apart, created in a shuffled order. */
     int perm[NORDER];
     for (int i = 0; i < NORDER; i++)
@@ -101,16 +101,41 @@ static void ordermain(void *arg)
     goro_wg_free(wg);
 }
 
+static int intime;   /* timers armed before the first was due */
+
+/* A round where fewer than half were armed in time checks too little:
+ * run another (a few at most). */
+static void ordermain(void *arg)
+{
+    (void)arg;
+    intime = 0;
+    for (int round = 0; round < 5 && intime < NORDER / 2; round++) {
+        orderround();
+        intime = 0;
+        for (int i = 0; i < NORDER; i++)
+            intime += armed[i] < deadline[0];
+    }
+}
+
 Test(time, timers_fire_after_their_time_and_in_order, .timeout = 30)
 {
+    /* The order holds between the timers that were all in the heap
+     * before the first was due: a waiter that a loaded machine held back
+     * past that arms a timer already due, which fires at once. */
     cr_assert_eq(test_run(2, ordermain, NULL), 0);
+    int prev = -1;
     for (int i = 0; i < NORDER; i++) {
         cr_expect_geq(fired[i], deadline[i], "timer %d fired early", i);
         cr_expect_geq(recvd[i], fired[i]);
-        if (i > 0)
-            cr_expect_geq(fired[i], fired[i - 1],
-                          "timer %d fired before timer %d", i, i - 1);
+        if (armed[i] >= deadline[0])
+            continue;
+        if (prev >= 0)
+            cr_expect_geq(fired[i], fired[prev],
+                          "timer %d fired before timer %d", i, prev);
+        prev = i;
     }
+    cr_expect_geq(intime, NORDER / 2, "%d of %d timers armed in 200 ms",
+                  intime, NORDER);
 }
 
 static int stoprc[8];
@@ -432,7 +457,11 @@ static void seldeadlinemain(void *arg)
     goro_stats_get(&st0);
     sd[3] = goro_select_deadline(&cs, 1, goro_now() - 1);
     goro_stats_get(&st1);
-    sd[4] = (int64_t)(st1.ctx_switches - st0.ctx_switches);
+    /* Less the preemptions a loaded machine may have caused meanwhile
+     * (a thread held back for a slice, then stopped at a call). */
+    sd[4] = (int64_t)(st1.ctx_switches - st0.ctx_switches) -
+            (int64_t)(st1.preempt_sync - st0.preempt_sync) -
+            (int64_t)(st1.preempt_async - st0.preempt_async);
     /* A sender before the deadline wins; no timer is left. */
     goro_go(latesend, c);
     sd[5] = goro_select_deadline(&cs, 1, goro_now() + 60000 * MS);

@@ -312,7 +312,9 @@ Test(daemon, a_removed_plugin_that_does_not_stop_stays_listed_and_counted,
     const char *named = strstr(log, "plugin stubborn: 1 G(s) still running");
     cr_expect(named && strstr(named + 1, "plugin stubborn: 1 G(s) still "
                               "running"), "%s", log);
-    cr_expect(ms < 3000, "took %lld ms", (long long)ms);
+    /* shutdown_timeout + 3 s, as plugins_that_ignore_stop_... allows a
+     * loaded machine. */
+    cr_expect(ms < 4000, "took %lld ms", (long long)ms);
     free(log);
     adm_stop(&d);
 }
